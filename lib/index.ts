@@ -1,0 +1,2 @@
+export * from './data-stream';
+export * from './streaming-pipeline';

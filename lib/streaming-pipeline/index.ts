@@ -1,0 +1,2 @@
+export * from './streaming-pipeline';
+export * from './streaming-pipeline-stack';

@@ -1,0 +1,60 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../bin/build-app';
+import { testApp } from './helpers/app';
+import { nagViolations } from './helpers/nag';
+
+describe('the deployable app', () => {
+  test('has a provisioned (2 shards) and an on-demand pipeline stack', () => {
+    const stacks = buildApp(testApp());
+
+    expect(stacks.map((stack) => stack.stackName)).toEqual(['ProvisionedPipeline', 'OnDemandPipeline']);
+    Template.fromStack(stacks[0]).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 2, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
+    Template.fromStack(stacks[1]).hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+  });
+
+  test('is environment-agnostic (no lookups, no account or region baked in)', () => {
+    for (const stack of buildApp(testApp())) {
+      expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+    }
+  });
+
+  test('passes cdk-nag AwsSolutions and CloudFormation Validate with nothing unacknowledged', () => {
+    const violations = nagViolations(appWithStacks());
+
+    expect(violations).toEqual([]);
+  });
+
+  test('writes every acknowledgement and its reason into the template metadata', () => {
+    const app = testApp();
+    const stacks = buildApp(app);
+    const assembly = app.synth();
+
+    for (const stack of stacks) {
+      const resources = Object.values(assembly.getStackByName(stack.stackName).template.Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: Array<{ id: string; reason: string }> } } }>);
+      for (const resource of resources) {
+        for (const rule of resource.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
+          expect(rule.id).toMatch(/^AwsSolutions-/);
+          expect(rule.reason.length).toBeGreaterThan(20);
+        }
+      }
+    }
+  });
+
+  test('the nag check can fail: an unprotected bucket is reported', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Canary');
+    new s3.Bucket(stack, 'Open');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    expect(() => app.synth()).toThrow(/AwsSolutions-S10/);
+  });
+});
+
+function appWithStacks() {
+  const app = testApp();
+  buildApp(app);
+  return app;
+}
