@@ -1,2 +1,3 @@
 export * from './data-stream';
 export * from './streaming-pipeline';
+export * from './shard-autoscaler';

@@ -1,0 +1,79 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { client, dynamoDbClient, kinesisClient } from '../shared/clients';
+import { handleAlarm, type AlarmEvent, type ScalerConfig, type ScalerResult } from './scaler';
+
+/**
+ * The shard autoscaler: invoked by its CloudWatch alarms (Lambda alarm action), with reserved
+ * concurrency 1. Settings come from environment variables set by `ShardAutoscaler`.
+ */
+const logger = new Logger();
+
+export async function handler(event: AlarmEvent): Promise<ScalerResult> {
+  const metrics = new Metrics();
+  try {
+    const result = await handleAlarm(event, configFromEnv(process.env), {
+      kinesis: kinesisClient(),
+      dynamodb: dynamoDbClient(),
+      cloudwatch: client('cloudwatch', (requestHandler) => new CloudWatchClient({ requestHandler })),
+      lambda: client('lambda', (requestHandler) => new LambdaClient({ requestHandler })),
+    }, {
+      info: (message, extra) => logger.info(message, { ...extra }),
+      warn: (message, extra) => logger.warn(message, { ...extra }),
+    }, Date.now());
+    logger.info(result.reason, { decision: result.decision, action: result.action, shards: result.shards });
+    if (result.shards !== undefined) {
+      metrics.addMetric('ShardCount', MetricUnit.Count, result.shards);
+    }
+    const single = metrics.singleMetric();
+    single.addDimension('Decision', result.decision);
+    single.addMetric('ScalingDecision', MetricUnit.Count, 1);
+    return result;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}
+
+export class ScalerConfigError extends Error {
+  public override readonly name = 'ScalerConfigError';
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): ScalerConfig {
+  const text = (name: string): string => {
+    const value = env[name];
+    if (!value) {
+      throw new ScalerConfigError(`scaler: environment variable ${name} is not set`);
+    }
+    return value;
+  };
+  const num = (name: string): number => {
+    const value = Number(text(name));
+    if (!Number.isFinite(value)) {
+      throw new ScalerConfigError(`scaler: environment variable ${name} must be a number; received '${env[name]}'`);
+    }
+    return value;
+  };
+  const mappingId = env.EVENT_SOURCE_MAPPING_ID || undefined;
+  return {
+    streamName: text('STREAM_NAME'),
+    tableName: text('STATE_TABLE_NAME'),
+    alarmNames: text('ALARM_NAMES').split(',').filter(Boolean),
+    eventSourceMappingId: mappingId,
+    consumerFunctionName: env.CONSUMER_FUNCTION_NAME || undefined,
+    limits: {
+      minShards: num('MIN_SHARDS'),
+      maxShards: num('MAX_SHARDS'),
+      targetUtilization: num('TARGET_UTILIZATION'),
+      scaleOutUtilization: num('SCALE_OUT_UTILIZATION'),
+      scaleInUtilization: num('SCALE_IN_UTILIZATION'),
+      lagThresholdMs: num('LAG_THRESHOLD_MS'),
+      scaleOutCooldownMs: num('SCALE_OUT_COOLDOWN_MS'),
+      scaleInCooldownMs: num('SCALE_IN_COOLDOWN_MS'),
+      quietWindowMinutes: num('QUIET_WINDOW_MINUTES'),
+      reservedScaleOutCalls: num('RESERVED_SCALE_OUT_CALLS'),
+      adjustParallelization: env.ADJUST_PARALLELIZATION === 'true' && mappingId !== undefined,
+    },
+  };
+}
