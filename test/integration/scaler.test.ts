@@ -1,0 +1,155 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { UpdateShardCountCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { configFromEnv, handler } from '../../lambda/scaler/index';
+import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
+import { startDynalite, startKinesisLocal, type Dynalite, type KinesisLocal } from '../scaler/emulators';
+import { ALARMS, alarmEvent, mockedCloudWatch } from '../scaler/fixtures';
+
+/**
+ * The scaler handler, as Lambda runs it (settings from the environment, clients from the shared
+ * factory), against kinesis-local (real UpdateShardCount with its limits, on-demand streams) and
+ * dynalite (the state table, with real conditional writes). CloudWatch and Lambda are mocked.
+ */
+const credentials = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
+let kinesisLocal: KinesisLocal;
+let dynalite: Dynalite;
+let kinesis: KinesisClient;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  [kinesisLocal, dynalite] = await Promise.all([startKinesisLocal({ updateShardCountMs: 300 }), startDynalite()]);
+  const options = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() };
+  kinesis = new KinesisClient({ ...options, endpoint: kinesisLocal.endpoint });
+  const dynamodb = new DynamoDBClient({ ...options, endpoint: dynalite.endpoint });
+  await kinesis.send(new CreateStreamCommand({ StreamName: 'provisioned', ShardCount: 2 }));
+  await kinesis.send(new CreateStreamCommand({ StreamName: 'on-demand', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }));
+  for (const table of ['state-provisioned', 'state-on-demand']) {
+    await dynamodb.send(new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+  }
+  dynamodb.destroy();
+  await waitFor(async () => (await summary('on-demand')).StreamStatus === 'ACTIVE' && (await summary('provisioned')).StreamStatus === 'ACTIVE');
+}, 30_000);
+
+afterAll(async () => {
+  kinesis?.destroy();
+  resetClients();
+  process.env = savedEnv;
+  await Promise.all([kinesisLocal?.stop(), dynalite?.stop()]);
+});
+
+function useStream(streamName: string, mibPerSecond: number, shards: number) {
+  process.env = {
+    ...savedEnv,
+    ...credentials,
+    AWS_ENDPOINT_URL_KINESIS: kinesisLocal.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    POWERTOOLS_SERVICE_NAME: 'scaler-it',
+    POWERTOOLS_METRICS_NAMESPACE: 'KinesisPipeline',
+    STREAM_NAME: streamName,
+    STATE_TABLE_NAME: `state-${streamName}`,
+    ALARM_NAMES: [ALARMS.utilization, ALARMS.lag].join(','),
+    MIN_SHARDS: '1', MAX_SHARDS: '16', TARGET_UTILIZATION: '0.6', SCALE_OUT_UTILIZATION: '0.8', SCALE_IN_UTILIZATION: '0.3',
+    LAG_THRESHOLD_MS: '60000', SCALE_OUT_COOLDOWN_MS: '300000', SCALE_IN_COOLDOWN_MS: '3600000', QUIET_WINDOW_MINUTES: '60',
+    RESERVED_SCALE_OUT_CALLS: '2', ADJUST_PARALLELIZATION: 'false',
+  };
+  resetClients();
+  // Metrics are read relative to the real clock here: shift the fixture's timestamps to now.
+  const cw = mockedCloudWatch(mibPerSecond, shards);
+  const shift = Date.now() - Date.parse('2026-11-22T12:00:00Z');
+  setClientForTesting('cloudwatch', withShiftedMetrics(cw, shift));
+  setClientForTesting('lambda', cw.lambda);
+  return cw;
+}
+
+function withShiftedMetrics(cw: ReturnType<typeof mockedCloudWatch>, shift: number) {
+  const original = cw.cloudwatch.send.bind(cw.cloudwatch);
+  const shifted = Object.create(cw.cloudwatch) as typeof cw.cloudwatch;
+  shifted.send = (async (command: { constructor: { name: string } }) => {
+    const result = await original(command as never) as { MetricDataResults?: Array<{ Timestamps?: Date[] }> };
+    if (command.constructor.name === 'GetMetricDataCommand') {
+      return { ...result, MetricDataResults: result.MetricDataResults!.map((series) => ({ ...series, Timestamps: series.Timestamps!.map((at) => new Date(at.getTime() + shift)) })) };
+    }
+    return result;
+  }) as typeof cw.cloudwatch.send;
+  return shifted;
+}
+
+async function summary(streamName: string) {
+  return (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary!;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function captureStdout(): { lines: () => string[]; restore: () => void } {
+  const chunks: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    chunks.push(chunk.toString());
+    return true;
+  });
+  return { lines: () => chunks.join('').split('\n').filter(Boolean), restore: () => spy.mockRestore() };
+}
+
+describe('scaler handler on kinesis-local', () => {
+  test('an alarm event raises the shard count (at most double), and emits ShardCount and ScalingDecision', async () => {
+    useStream('provisioned', 3, 2);
+    const stdout = captureStdout();
+
+    let result;
+    try {
+      result = await handler(alarmEvent());
+    } finally {
+      stdout.restore();
+    }
+
+    expect(result).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 4, shards: 4 }));
+    await waitFor(async () => {
+      const now = await summary('provisioned');
+      return now.StreamStatus === 'ACTIVE' && now.OpenShardCount === 4;
+    });
+    const emf = stdout.lines().filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toEqual(expect.arrayContaining([
+      expect.objectContaining({ ShardCount: 4, service: 'scaler-it' }),
+      expect.objectContaining({ ScalingDecision: 1, Decision: 'ScaleOut', service: 'scaler-it' }),
+    ]));
+  });
+
+  test('the same event delivered again changes nothing', async () => {
+    useStream('provisioned', 3, 4);
+
+    const result = await handler(alarmEvent());
+
+    expect(result.decision).toBe('Duplicate');
+    expect((await summary('provisioned')).OpenShardCount).toBe(4);
+  });
+
+  test('kinesis-local enforces UpdateShardCount\'s doubling rule, which the decision never breaks', async () => {
+    await expect(kinesis.send(new UpdateShardCountCommand({ StreamName: 'provisioned', TargetShardCount: 9, ScalingType: 'UNIFORM_SCALING' }))).rejects.toThrow(/2x/);
+  });
+
+  test('an on-demand stream is left alone', async () => {
+    useStream('on-demand', 50, 4);
+    const before = await summary('on-demand');
+
+    const result = await handler(alarmEvent(ALARMS.lag, 'ALARM', '2026-11-22T12:05:00.000+0000'));
+
+    expect(result.decision).toBe('OnDemand');
+    const after = await summary('on-demand');
+    expect(after.OpenShardCount).toBe(before.OpenShardCount);
+    expect(after.StreamModeDetails?.StreamMode).toBe('ON_DEMAND');
+  });
+
+  test('settings come from the environment; a missing one is named', () => {
+    expect(() => configFromEnv({ STREAM_NAME: 's' })).toThrow(/STATE_TABLE_NAME is not set/);
+    expect(() => configFromEnv({ ...process.env, MIN_SHARDS: 'many' })).toThrow(/MIN_SHARDS must be a number; received 'many'/);
+  });
+});
