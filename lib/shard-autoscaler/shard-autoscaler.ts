@@ -46,7 +46,7 @@ export interface ShardAutoscalerOptions {
   /**
    * Most shards the scaler creates. Whole number, from `minShards` to 10,000; keep it under the
    * account's shard quota (the scaler also reads the quota with DescribeLimits).
-   * @default 64
+   * @default - 64, or the stream's shard count (or minShards) when larger
    */
   readonly maxShards?: number;
   /**
@@ -349,7 +349,8 @@ interface Settings {
 
 function resolveSettings(props: ShardAutoscalerProps): Settings {
   const minShards = props.minShards ?? 1;
-  const maxShards = props.maxShards ?? Math.max(64, minShards);
+  const initialShards = props.stream.shardCount !== undefined && !Token.isUnresolved(props.stream.shardCount) ? props.stream.shardCount : 1;
+  const maxShards = props.maxShards ?? Math.max(64, minShards, initialShards);
   const targetUtilization = props.targetUtilization ?? 60;
   const lagThreshold = props.lagThreshold ?? Duration.minutes(1);
   const scaleOutCooldown = props.scaleOutCooldown ?? Duration.minutes(5);

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { DataStream, type DataStreamProps } from '../data-stream';
+import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 
 export interface StreamingPipelineProps {
   /**
@@ -8,6 +9,15 @@ export interface StreamingPipelineProps {
    *            AWS-managed key alias/aws/kinesis, retained when the stack is deleted
    */
   readonly stream?: DataStreamProps;
+
+  /**
+   * Shard autoscaling. On a provisioned stream: alarms on write utilisation, throttling, lag and a
+   * quiet window invoke a scaler that changes the shard count (and the consumer's parallelization
+   * factor). On an on-demand stream Kinesis manages the shards itself, so only the lag alarms
+   * are kept; the scaler never calls UpdateShardCount there. `false` turns it off.
+   * @default - on, with the ShardAutoscaler defaults
+   */
+  readonly autoscaling?: ShardAutoscalerOptions | false;
 }
 
 /**
@@ -18,9 +28,14 @@ export interface StreamingPipelineProps {
 export class StreamingPipeline extends Construct {
   /** The pipeline's stream. */
   public readonly stream: DataStream;
+  /** The shard autoscaler, unless `autoscaling` is false. */
+  public readonly autoscaler?: ShardAutoscaler;
 
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
     this.stream = new DataStream(this, 'Stream', props.stream);
+    if (props.autoscaling !== false) {
+      this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', { ...props.autoscaling, stream: this.stream });
+    }
   }
 }
