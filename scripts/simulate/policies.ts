@@ -1,0 +1,145 @@
+import { decideScaling, MIB, ScalingAction, type ScalingLimits, type ScalingState } from '../../lambda/shared/scaling-decision';
+import type { MinuteRecord, Policy, PolicyAction, PolicyView } from './model';
+import type { Trace } from './traces';
+
+const KIB_RECORDS_PER_MIB = 1024;
+const MINUTE_MS = 60_000;
+
+/** ShardAutoscaler's defaults, as the construct passes them to the scaler. */
+export const OUR_LIMITS: ScalingLimits = {
+  minShards: 1,
+  maxShards: 64,
+  targetUtilization: 0.6,
+  scaleOutUtilization: 0.8,
+  scaleInUtilization: 0.3,
+  lagThresholdMs: 60_000,
+  scaleOutCooldownMs: 5 * MINUTE_MS,
+  scaleInCooldownMs: 60 * MINUTE_MS,
+  quietWindowMinutes: 60,
+  reservedScaleOutCalls: 2,
+  adjustParallelization: true,
+};
+
+const utilOf = (r: MinuteRecord) => r.accepted / r.shards;
+const last = <T>(items: readonly T[], n: number) => items.slice(Math.max(0, items.length - n));
+const peak = (records: readonly MinuteRecord[], pick: (r: MinuteRecord) => number) => records.reduce((max, r) => Math.max(max, pick(r)), 0);
+
+/**
+ * Our policy: the alarms of ShardAutoscaler emulated on the (one minute late) metrics, each firing
+ * invoking the same pure `decideScaling` the scaler Lambda runs, with its durable state.
+ */
+export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy {
+  let state: ScalingState = { shardCountChanges: [] };
+  return {
+    name: 'ShardAutoscaler (ours)',
+    mode: 'provisioned',
+    initialShards: (trace: Trace) => trace.initialShards,
+    step(view: PolicyView): PolicyAction[] {
+      const h = view.history;
+      if (h.length === 0) {
+        return [];
+      }
+      const lagMs = limits.lagThresholdMs;
+      const alarms = {
+        utilization: h.length >= 2 && last(h, 2).every((r) => utilOf(r) >= limits.scaleOutUtilization),
+        throttles: h.length >= 2 && last(h, 2).every((r) => r.throttled * KIB_RECORDS_PER_MIB * 60 >= 1),
+        lag: h.length >= 3 && last(h, 3).every((r) => r.ageSeconds * 1000 >= lagMs),
+        scaleIn: h.length >= limits.quietWindowMinutes && fiveMinuteAverages(last(h, limits.quietWindowMinutes)).every((avg) => avg.lagging ? false : avg.util < limits.scaleInUtilization),
+      };
+      if (!alarms.utilization && !alarms.throttles && !alarms.lag && !alarms.scaleIn) {
+        return [];
+      }
+      const recent = last(h, 5);
+      const window = last(h, limits.quietWindowMinutes);
+      const now = view.minute * MINUTE_MS;
+      const decision = decideScaling({
+        now,
+        mode: 'PROVISIONED',
+        streamStatus: view.updating ? 'UPDATING' : 'ACTIVE',
+        openShards: view.shards,
+        parallelizationFactor: view.factor,
+        state,
+        limits,
+        metrics: {
+          recentBytesPerSecond: peak(recent, (r) => r.accepted) * MIB,
+          recentRecordsPerSecond: peak(recent, (r) => r.accepted) * KIB_RECORDS_PER_MIB,
+          recentThrottledRecordsPerSecond: peak(recent, (r) => r.throttled) * KIB_RECORDS_PER_MIB,
+          windowBytesPerSecond: peak(window, (r) => r.accepted) * MIB,
+          windowRecordsPerSecond: peak(window, (r) => r.accepted) * KIB_RECORDS_PER_MIB,
+          windowMinutes: window.length,
+          recentIteratorAgeMs: peak(last(h, 1), (r) => r.ageSeconds) * 1000,
+          windowIteratorAgeMs: peak(window, (r) => r.ageSeconds) * 1000,
+        },
+      });
+      if (decision.action === ScalingAction.UPDATE_SHARD_COUNT) {
+        const scaleIn = decision.targetShards! < view.shards;
+        state = {
+          ...state,
+          ...(scaleIn ? { lastScaleInAt: now } : { lastScaleOutAt: now }),
+          shardCountChanges: [...state.shardCountChanges, now],
+        };
+        return [{ type: 'shards', target: decision.targetShards! }];
+      }
+      if (decision.action === ScalingAction.UPDATE_PARALLELIZATION) {
+        state = { ...state, lastParallelizationAt: now };
+        return [{ type: 'factor', value: decision.parallelizationFactor! }];
+      }
+      return [];
+    },
+  };
+}
+
+function fiveMinuteAverages(records: readonly MinuteRecord[]): Array<{ util: number; lagging: boolean }> {
+  const out: Array<{ util: number; lagging: boolean }> = [];
+  for (let i = 0; i < records.length; i += 5) {
+    const chunk = records.slice(i, i + 5);
+    out.push({ util: chunk.reduce((sum, r) => sum + utilOf(r), 0) / chunk.length, lagging: chunk.some((r) => r.ageSeconds >= 60) });
+  }
+  return out;
+}
+
+/**
+ * The AWS sample's policy (kinesis-auto-scaling): write utilisation of accepted writes above
+ * 75 % for 25 one-minute datapoints doubles the shards; below 25 % for 285 of 300 datapoints
+ * (about 5 hours) halves them. It reads no consumer metric and never changes the
+ * parallelization factor. After a reshard its alarms start a fresh window.
+ */
+export function awsSamplePolicy(): Policy {
+  let lastChange = -Infinity;
+  return {
+    name: 'AWS sample (x2 after 25 min > 75 %, /2 after ~5 h < 25 %)',
+    mode: 'provisioned',
+    initialShards: (trace: Trace) => trace.initialShards,
+    step(view: PolicyView): PolicyAction[] {
+      if (view.updating) {
+        return [];
+      }
+      const since = view.history.filter((r) => r.minute > lastChange && r.shards === view.shards);
+      if (since.length >= 25 && last(since, 25).every((r) => utilOf(r) > 0.75)) {
+        lastChange = view.minute;
+        return [{ type: 'shards', target: view.shards * 2 }];
+      }
+      if (view.shards > 1 && since.length >= 300 && last(since, 300).filter((r) => utilOf(r) < 0.25).length >= 285) {
+        lastChange = view.minute;
+        return [{ type: 'shards', target: Math.ceil(view.shards / 2) }];
+      }
+      return [];
+    },
+  };
+}
+
+/** A fixed fleet sized for the trace's peak (1 MiB/s per shard, the peak's busiest second), never changed. */
+export function peakFleetPolicy(): Policy {
+  return {
+    name: 'fleet sized for the peak',
+    mode: 'provisioned',
+    // Kinesis limits are per second: carry the peak minute's busiest second (+20 %) unthrottled.
+    initialShards: (trace: Trace) => Math.ceil(Math.max(...trace.demand) * 1.2),
+    step: () => [],
+  };
+}
+
+/** On-demand mode as documented. */
+export function onDemandPolicy(): Policy {
+  return { name: 'on-demand (as documented)', mode: 'on-demand', initialShards: () => 0, step: () => [] };
+}
