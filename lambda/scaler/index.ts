@@ -13,6 +13,7 @@ const logger = new Logger();
 
 export async function handler(event: AlarmEvent): Promise<ScalerResult> {
   const metrics = new Metrics();
+  let stored = false;
   try {
     const result = await handleAlarm(event, configFromEnv(process.env), {
       kinesis: kinesisClient(),
@@ -26,13 +27,17 @@ export async function handler(event: AlarmEvent): Promise<ScalerResult> {
     logger.info(result.reason, { decision: result.decision, action: result.action, shards: result.shards });
     if (result.shards !== undefined) {
       metrics.addMetric('ShardCount', MetricUnit.Count, result.shards);
+      stored = true;
     }
+    // A single metric is written at once, with its own Decision dimension.
     const single = metrics.singleMetric();
     single.addDimension('Decision', result.decision);
     single.addMetric('ScalingDecision', MetricUnit.Count, 1);
     return result;
   } finally {
-    metrics.publishStoredMetrics();
+    if (stored) {
+      metrics.publishStoredMetrics();
+    }
   }
 }
 

@@ -90,33 +90,29 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promi
   }
 }
 
-function captureStdout(): { lines: () => string[]; restore: () => void } {
-  const chunks: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(chunk.toString());
+/** The handler logs and emits EMF on stdout: keep it for the assertions, out of the test output. */
+let stdout: string[] = [];
+beforeEach(() => {
+  stdout = [];
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout.push(chunk.toString());
     return true;
   });
-  return { lines: () => chunks.join('').split('\n').filter(Boolean), restore: () => spy.mockRestore() };
-}
+});
+afterEach(() => jest.restoreAllMocks());
 
 describe('scaler handler on kinesis-local', () => {
   test('an alarm event raises the shard count (at most double), and emits ShardCount and ScalingDecision', async () => {
     useStream('provisioned', 3, 2);
-    const stdout = captureStdout();
 
-    let result;
-    try {
-      result = await handler(alarmEvent());
-    } finally {
-      stdout.restore();
-    }
+    const result = await handler(alarmEvent());
 
     expect(result).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 4, shards: 4 }));
     await waitFor(async () => {
       const now = await summary('provisioned');
       return now.StreamStatus === 'ACTIVE' && now.OpenShardCount === 4;
     });
-    const emf = stdout.lines().filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const emf = stdout.join('').split('\n').filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(emf).toEqual(expect.arrayContaining([
       expect.objectContaining({ ShardCount: 4, service: 'scaler-it' }),
       expect.objectContaining({ ScalingDecision: 1, Decision: 'ScaleOut', service: 'scaler-it' }),
