@@ -2,7 +2,8 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { client, dynamoDbClient, kinesisClient } from '../shared/clients';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { client, dynamoDbClient } from '../shared/clients';
 import { handleAlarm, type AlarmEvent, type ScalerConfig, type ScalerResult } from './scaler';
 
 /**
@@ -16,7 +17,8 @@ export async function handler(event: AlarmEvent): Promise<ScalerResult> {
   let stored = false;
   try {
     const result = await handleAlarm(event, configFromEnv(process.env), {
-      kinesis: kinesisClient(),
+      // The SDK's standard retries (3 attempts with backoff): DescribeLimits allows 1 call a second.
+      kinesis: client('kinesis-scaler', (requestHandler) => new KinesisClient({ requestHandler })),
       dynamodb: dynamoDbClient(),
       cloudwatch: client('cloudwatch', (requestHandler) => new CloudWatchClient({ requestHandler })),
       lambda: client('lambda', (requestHandler) => new LambdaClient({ requestHandler })),

@@ -132,7 +132,13 @@ export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clien
     if (!(await recordOrDuplicate(clients, config, changed, version, now))) {
       return duplicateOf(key);
     }
-    await clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: config.eventSourceMappingId, ParallelizationFactor: decision.parallelizationFactor }));
+    try {
+      await clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: config.eventSourceMappingId, ParallelizationFactor: decision.parallelizationFactor }));
+    } catch (error) {
+      // Not changed: give the cooldown back and let Lambda's retry act on the event.
+      await saveState(clients.dynamodb, config.tableName, state, version + 1, now);
+      throw error;
+    }
     await resetAlarms(clients, config.alarmNames, log);
     return { ...decision, shards: openShards };
   }

@@ -131,6 +131,17 @@ describe('handleAlarm: faults', () => {
     expect(retried).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 7 }));
   });
 
+  test('a failed UpdateEventSourceMapping propagates and gives the parallelization cooldown back', async () => {
+    const { clients, lambdaMock, state, log } = setup(0.5, 4, { ageMs: 240_000 });
+    lambdaMock.on(GetEventSourceMappingCommand).resolves({ UUID: 'esm-1', ParallelizationFactor: 2 });
+    lambdaMock.on(UpdateEventSourceMappingCommand).rejects(Object.assign(new Error('mapping is updating'), { name: 'ResourceConflictException' }));
+    const config = scalerConfig({ eventSourceMappingId: 'esm-1', limits: { ...scalerConfig().limits, adjustParallelization: true } });
+
+    await expect(handleAlarm(alarmEvent(ALARMS.lag), config, clients, log, NOW)).rejects.toThrow('mapping is updating');
+    expect(state.stored()).toEqual(expect.objectContaining({ version: 2, processedEvents: [] }));
+    expect(state.stored().lastParallelizationAt).toBeUndefined();
+  });
+
   test('throttled GetMetricData: the error propagates before anything changes', async () => {
     const { clients, mock, cw, state, log } = setup(3.6, 4);
     cw.on(GetMetricDataCommand).rejects(new CloudWatchServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: {} }));
