@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import type * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * Emulator lifecycle for the local run: kinesalite and dynalite in this process on loopback,
+ * or kinesis-local (kinesis-mock, the one with UpdateShardCount and on-demand streams) as a child
+ * process. Every emulator is a `Stoppable`; the runner stops them all on exit, on SIGINT/SIGTERM
+ * and on any exception, so nothing outlives a run.
+ */
+export interface Emulator {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export const KinesisEmulator = {
+  KINESALITE: 'kinesalite',
+  KINESIS_LOCAL: 'kinesis-local',
+} as const;
+export type KinesisEmulator = (typeof KinesisEmulator)[keyof typeof KinesisEmulator];
+
+export class EmulatorStartError extends Error {
+  public override readonly name = 'EmulatorStartError';
+}
+
+const PACKAGE_ROOT = path.join(__dirname, '..', '..');
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const LOCAL_REGION = 'us-east-1';
+
+/** A free TCP port on loopback (asked of the OS, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Listens on `port` (0 = any free one) on 127.0.0.1; a taken port is an error that names it. */
+async function listen(server: net.Server, port: number, name: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new EmulatorStartError(`${name}: cannot listen on 127.0.0.1:${port}: ${error.message}`)));
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+function closer(server: http.Server): () => Promise<void> {
+  return () => new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    // Clients keep their sockets alive; do not wait for them to time out.
+    server.closeAllConnections();
+  });
+}
+
+/** kinesalite in this process (fast; no UpdateShardCount, no on-demand streams). */
+export async function startKinesalite(port = 0): Promise<Emulator> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => http.Server;
+  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 500 });
+  const bound = await listen(server, port, 'kinesalite');
+  return { name: KinesisEmulator.KINESALITE, endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: closer(server) };
+}
+
+/** dynalite (in memory) in this process. */
+export async function startDynalite(port = 0): Promise<Emulator> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite') as (options: Record<string, unknown>) => http.Server;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const bound = await listen(server, port, 'dynalite');
+  return { name: 'dynalite', endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: closer(server) };
+}
+
+/**
+ * kinesis-local as a child process, in a temporary working directory holding its server.json,
+ * on `port` (plain HTTP) and a free TLS port; reshards take `updateShardCountMs`.
+ */
+export async function startKinesisLocal(port = 0, options: { updateShardCountMs?: number } = {}): Promise<Emulator> {
+  const home = path.join(PACKAGE_ROOT, 'node_modules', 'kinesis-local');
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-'));
+  fs.copyFileSync(path.join(home, 'server.json'), path.join(cwd, 'server.json'));
+  const plain = port || await freePort();
+  const tls = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [path.join(home, 'main.js')], {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      KINESIS_MOCK_PLAIN_PORT: String(plain),
+      KINESIS_MOCK_TLS_PORT: String(tls),
+      UPDATE_SHARD_COUNT_DURATION: `${options.updateShardCountMs ?? 500}ms`,
+      CREATE_STREAM_DURATION: '100ms',
+      LOG_LEVEL: 'ERROR',
+      SHOULD_PERSIST_DATA: 'false',
+    },
+    stdio: 'ignore',
+  });
+  // Last resort if the runner dies without running its clean-up: the child dies with it.
+  const killOnExit = (): void => { child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+  const stop = (): Promise<void> => new Promise<void>((resolve) => {
+    process.removeListener('exit', killOnExit);
+    const done = (): void => {
+      fs.rmSync(cwd, { recursive: true, force: true });
+      resolve();
+    };
+    if (child.exitCode !== null || child.signalCode !== null) {
+      done();
+      return;
+    }
+    child.once('exit', done);
+    // In-memory emulator with nothing to flush; SIGTERM waits for idle keep-alive clients.
+    child.kill('SIGKILL');
+  });
+  const endpoint = `http://127.0.0.1:${plain}`;
+  const probe = new KinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      try {
+        await probe.send(new ListStreamsCommand({}));
+        break;
+      } catch (error) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          throw new EmulatorStartError(`kinesis-local did not start on 127.0.0.1:${plain}: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    probe.destroy();
+  }
+  return { name: KinesisEmulator.KINESIS_LOCAL, endpoint, port: plain, stop };
+}
+
+/** Starts the Kinesis emulator of that kind. */
+export function startKinesis(kind: KinesisEmulator, port = 0): Promise<Emulator> {
+  return kind === KinesisEmulator.KINESIS_LOCAL ? startKinesisLocal(port) : startKinesalite(port);
+}
+
+/** Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1. */
+export function localClientConfig(endpoint: string) {
+  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }) };
+}
+
+/**
+ * Things to stop, in reverse order of start, once: on a normal end, on SIGINT/SIGTERM and on an
+ * uncaught exception (the signal handlers are removed again by `stopAll`).
+ */
+export class CleanUp {
+  private readonly tasks: Array<{ name: string; stop: () => Promise<void> | void }> = [];
+  private stopping?: Promise<void>;
+
+  public add(name: string, stop: () => Promise<void> | void): void {
+    this.tasks.push({ name, stop });
+  }
+
+  public stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const task of this.tasks.reverse()) {
+        try {
+          await task.stop();
+        } catch (error) {
+          process.stderr.write(`local: stopping ${task.name} failed: ${(error as Error).message}\n`);
+        }
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Stops everything on SIGINT/SIGTERM/uncaught errors, then exits with `code`. Returns the uninstaller. */
+  public installSignalHandlers(onSignal?: () => void): () => void {
+    const handler = (reason: string) => (error?: unknown): void => {
+      if (error instanceof Error) {
+        process.stderr.write(`local: ${reason}: ${error.stack ?? error.message}\n`);
+      } else {
+        process.stderr.write(`\nlocal: ${reason}, stopping\n`);
+      }
+      onSignal?.();
+      void this.stopAll().finally(() => process.exit(reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1));
+    };
+    const handlers = {
+      SIGINT: handler('SIGINT'),
+      SIGTERM: handler('SIGTERM'),
+      uncaughtException: handler('uncaught exception'),
+      unhandledRejection: handler('unhandled rejection'),
+    };
+    for (const [event, fn] of Object.entries(handlers)) {
+      process.on(event as NodeJS.Signals, fn);
+    }
+    return () => {
+      for (const [event, fn] of Object.entries(handlers)) {
+        process.removeListener(event as NodeJS.Signals, fn);
+      }
+    };
+  }
+}

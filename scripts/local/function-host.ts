@@ -1,0 +1,141 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { LocalFunction } from './assembly';
+
+/**
+ * Runs a bundled handler the way Lambda does: each concurrent invocation gets an execution
+ * environment (a worker thread with the function's own environment variables), environments
+ * are reused, an invocation over the function's timeout fails and its environment is discarded.
+ * The handlers' logs (stdout/stderr, EMF metrics included) go to a log file, not the terminal.
+ */
+export type InvokeOutcome =
+  | { readonly ok: true; readonly result: unknown; readonly durationMs: number }
+  | { readonly ok: false; readonly error: { readonly name: string; readonly message: string }; readonly durationMs: number };
+
+export interface Invoker {
+  invoke(event: unknown): Promise<InvokeOutcome>;
+}
+
+export class FunctionInitError extends Error {
+  public override readonly name = 'FunctionInitError';
+}
+
+interface Environment {
+  readonly worker: Worker;
+  pending?: { resolve: (outcome: InvokeOutcome) => void; started: number; timer: NodeJS.Timeout };
+}
+
+const WORKER_FILE = path.join(__dirname, 'function-worker.mjs');
+
+export class FunctionHost implements Invoker {
+  private readonly idle: Environment[] = [];
+  private readonly all = new Set<Environment>();
+  private nextId = 0;
+  private closed = false;
+  public invocations = 0;
+  public errors = 0;
+  public coldStarts = 0;
+
+  public constructor(
+    public readonly fn: LocalFunction,
+    private readonly env: Readonly<Record<string, string>>,
+    private readonly log: fs.WriteStream,
+    private readonly region: string,
+  ) {}
+
+  public async invoke(event: unknown): Promise<InvokeOutcome> {
+    if (this.closed) {
+      return { ok: false, error: { name: 'HostClosed', message: `${this.fn.name} is stopped` }, durationMs: 0 };
+    }
+    this.invocations += 1;
+    let environment: Environment;
+    try {
+      environment = this.idle.pop() ?? await this.start();
+    } catch (error) {
+      this.errors += 1;
+      return { ok: false, error: { name: (error as Error).name, message: (error as Error).message }, durationMs: 0 };
+    }
+    const outcome = await new Promise<InvokeOutcome>((resolve) => {
+      const started = Date.now();
+      const timer = setTimeout(() => {
+        environment.pending = undefined;
+        this.discard(environment);
+        resolve({ ok: false, error: { name: 'Sandbox.Timedout', message: `Task timed out after ${(this.fn.timeoutMs / 1000).toFixed(2)} seconds` }, durationMs: Date.now() - started });
+      }, this.fn.timeoutMs);
+      environment.pending = { resolve, started, timer };
+      environment.worker.postMessage({ id: (this.nextId += 1), event, deadline: started + this.fn.timeoutMs });
+    });
+    if (!outcome.ok) {
+      this.errors += 1;
+    }
+    if (this.all.has(environment) && !this.closed) {
+      this.idle.push(environment);
+    }
+    return outcome;
+  }
+
+  private start(): Promise<Environment> {
+    this.coldStarts += 1;
+    const worker = new Worker(WORKER_FILE, {
+      env: { ...this.env },
+      stdout: true,
+      stderr: true,
+      workerData: { entryFile: this.fn.entryFile, handlerName: this.fn.handlerName, functionName: this.fn.name, memoryMb: this.fn.memoryMb, region: this.region },
+    });
+    worker.stdout.pipe(this.log, { end: false });
+    worker.stderr.pipe(this.log, { end: false });
+    const environment: Environment = { worker };
+    this.all.add(environment);
+    return new Promise((resolve, reject) => {
+      worker.on('message', (message: { type: string; ok?: boolean; result?: unknown; error?: { name: string; message: string } }) => {
+        if (message.type === 'ready') {
+          resolve(environment);
+        } else if (message.type === 'init-error') {
+          this.discard(environment);
+          reject(new FunctionInitError(`${this.fn.name}: init failed: ${message.error?.name}: ${message.error?.message}`));
+        } else if (message.type === 'result' && environment.pending) {
+          const { resolve: done, started, timer } = environment.pending;
+          environment.pending = undefined;
+          clearTimeout(timer);
+          const durationMs = Date.now() - started;
+          done(message.ok ? { ok: true, result: message.result, durationMs } : { ok: false, error: message.error!, durationMs });
+        }
+      });
+      worker.on('error', (error) => {
+        this.all.delete(environment);
+        if (environment.pending) {
+          const { resolve: done, started, timer } = environment.pending;
+          environment.pending = undefined;
+          clearTimeout(timer);
+          done({ ok: false, error: { name: 'Runtime.ExitError', message: error.message }, durationMs: Date.now() - started });
+        }
+        reject(error);
+      });
+    });
+  }
+
+  private discard(environment: Environment): void {
+    this.all.delete(environment);
+    const index = this.idle.indexOf(environment);
+    if (index >= 0) {
+      this.idle.splice(index, 1);
+    }
+    void environment.worker.terminate();
+  }
+
+  /** Ends every environment; in-flight invocations fail. */
+  public async close(): Promise<void> {
+    this.closed = true;
+    const environments = [...this.all];
+    this.all.clear();
+    this.idle.length = 0;
+    await Promise.all(environments.map(async (environment) => {
+      if (environment.pending) {
+        clearTimeout(environment.pending.timer);
+        environment.pending.resolve({ ok: false, error: { name: 'HostClosed', message: 'stopped' }, durationMs: Date.now() - environment.pending.started });
+      }
+      await environment.worker.terminate();
+    }));
+  }
+}

@@ -1,0 +1,175 @@
+import { deaggregateSync } from 'aws-kinesis-agg';
+import type { PolledRecord } from './poller';
+
+/**
+ * Counts every record of the run by its unique id: produced (accepted by the producer),
+ * rejected (the producer said it could not write it), consumed (inside a Kinesis record the
+ * consumer reported as processed, after KPL de-aggregation), sent to the on-failure destination.
+ * Exactly once means: every produced id consumed once, none twice, none lost. Order: per
+ * partition key, first consumptions come in stream order (sequence, then sub-sequence number).
+ */
+export interface Payload {
+  readonly id: string;
+  readonly pk: string;
+  /** Position of the record among its partition key's records. */
+  readonly n: number;
+}
+
+/** A record's data: JSON with its id, key and position, padded to `size` bytes. */
+export function makePayload(payload: Payload, size: number): string {
+  const base = JSON.stringify({ ...payload, pad: '' });
+  return JSON.stringify({ ...payload, pad: 'x'.repeat(Math.max(0, size - Buffer.byteLength(base))) });
+}
+
+export function parsePayload(data: Uint8Array): Payload | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(data).toString('utf8')) as Partial<Payload>;
+    return typeof value.id === 'string' && typeof value.pk === 'string' && typeof value.n === 'number' ? { id: value.id, pk: value.pk, n: value.n } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user records inside a Kinesis record: the KPL-aggregated ones de-aggregated (MD5 checked), others as they are. */
+export function userRecordsOf(record: PolledRecord): Array<{ partitionKey: string; data: Buffer }> {
+  let out: Array<{ partitionKey: string; data: Buffer }> = [];
+  let failure: Error | undefined;
+  deaggregateSync({ data: Buffer.from(record.data).toString('base64'), partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber } as never, true, (error, users) => {
+    if (error) {
+      failure = error;
+    } else {
+      out = (users ?? []).map((user) => ({ partitionKey: user.partitionKey, data: Buffer.from(user.data as unknown as string, 'base64') }));
+    }
+  });
+  if (failure) {
+    return [{ partitionKey: record.partitionKey, data: Buffer.from(record.data) }];
+  }
+  return out;
+}
+
+export interface LedgerResult {
+  readonly produced: number;
+  readonly rejected: number;
+  readonly consumedOnce: number;
+  readonly duplicates: number;
+  readonly lost: number;
+  readonly toFailureDestination: number;
+  readonly outOfOrder: number;
+  readonly unknown: number;
+  readonly kinesisRecords: number;
+  readonly sampleLost: readonly string[];
+  readonly sampleDuplicates: readonly string[];
+}
+
+export class Ledger {
+  private readonly produced = new Map<string, Payload>();
+  private readonly rejected = new Set<string>();
+  private readonly consumed = new Map<string, number>();
+  private readonly failed = new Set<string>();
+  private readonly lastByKey = new Map<string, bigint>();
+  private outOfOrder = 0;
+  private unknown = 0;
+  private kinesisRecords = 0;
+  public producedCount = 0;
+  public consumedCount = 0;
+
+  public recordProduced(payload: Payload): void {
+    this.produced.set(payload.id, payload);
+    this.producedCount += 1;
+  }
+
+  public recordRejected(id: string): void {
+    this.rejected.add(id);
+  }
+
+  /** Kinesis records the consumer processed. */
+  public recordProcessed(records: readonly PolledRecord[]): void {
+    for (const record of records) {
+      this.kinesisRecords += 1;
+      userRecordsOf(record).forEach((user, sub) => {
+        const payload = parsePayload(user.data);
+        if (!payload) {
+          this.unknown += 1;
+          return;
+        }
+        this.recordConsumed(payload, BigInt(record.sequenceNumber) * 1_000_000n + BigInt(sub));
+      });
+    }
+  }
+
+  /** One consumption of a user record at `position` in the stream (sequence × 10⁶ + sub-sequence). */
+  public recordConsumed(payload: Payload, position: bigint): void {
+    const seen = this.consumed.get(payload.id) ?? 0;
+    this.consumed.set(payload.id, seen + 1);
+    this.consumedCount += 1;
+    if (seen === 0) {
+      const last = this.lastByKey.get(payload.pk) ?? -1n;
+      if (position < last) {
+        this.outOfOrder += 1;
+      } else {
+        this.lastByKey.set(payload.pk, position);
+      }
+    }
+  }
+
+  public recordFailed(records: readonly PolledRecord[]): void {
+    for (const record of records) {
+      for (const user of userRecordsOf(record)) {
+        const payload = parsePayload(user.data);
+        if (payload) {
+          this.failed.add(payload.id);
+        }
+      }
+    }
+  }
+
+  /** Produced records not consumed yet. */
+  public pending(): number {
+    let count = 0;
+    for (const id of this.produced.keys()) {
+      if (!this.consumed.has(id) && !this.failed.has(id)) {
+        count += 1;
+      }
+    }
+    return count;
+  }
+
+  public result(): LedgerResult {
+    const lost: string[] = [];
+    const duplicates: string[] = [];
+    let consumedOnce = 0;
+    let toFailureDestination = 0;
+    for (const id of this.produced.keys()) {
+      const times = this.consumed.get(id) ?? 0;
+      if (times === 1) {
+        consumedOnce += 1;
+      } else if (times > 1) {
+        duplicates.push(id);
+      } else if (this.failed.has(id)) {
+        toFailureDestination += 1;
+      } else {
+        lost.push(id);
+      }
+    }
+    // Consumed ids the producer never acknowledged (for instance written although reported failed) count as duplicates of nothing: report them as unknown.
+    let unexpected = 0;
+    for (const id of this.consumed.keys()) {
+      if (!this.produced.has(id)) {
+        unexpected += 1;
+      }
+    }
+    return {
+      produced: this.produced.size,
+      rejected: this.rejected.size,
+      consumedOnce,
+      duplicates: duplicates.length,
+      lost: lost.length,
+      toFailureDestination,
+      outOfOrder: this.outOfOrder,
+      unknown: this.unknown + unexpected,
+      kinesisRecords: this.kinesisRecords,
+      sampleLost: lost.slice(0, 5),
+      sampleDuplicates: duplicates.slice(0, 5),
+    };
+  }
+}

@@ -1,0 +1,257 @@
+import * as fs from 'fs';
+import * as http from 'http';
+import type * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAULT_MAPPING } from './assembly';
+import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis } from './emulators';
+import { FunctionHost, type InvokeOutcome } from './function-host';
+import { Ledger } from './ledger';
+import { directWriter, LoadGenerator, producerWriter } from './load-generator';
+import { KinesisPoller, type FailureRecord } from './poller';
+import { createStream, createTable, readCheckpoints } from './provision';
+import { exactlyOnce, formatSummary, type LocalRunReport } from './summary';
+import { TerminalView, type ViewSample } from './view';
+
+/**
+ * `npm run local`, end to end: synthesize, start the emulators, create the stream and tables,
+ * run the bundled producer under load and the bundled consumer behind a local event-source
+ * mapping, show a live view, drain, stop everything and summarise.
+ */
+export interface LocalRunOptions {
+  readonly stackName?: string;
+  readonly durationMs: number;
+  readonly rate: number;
+  readonly recordSize: number;
+  readonly partitionKeys?: number;
+  readonly kinesisPort?: number;
+  readonly dynamodbPort?: number;
+  readonly emulator?: 'auto' | KinesisEmulator;
+  /** Longest wait, after the load stops, for the consumer to catch up. @default 20 s */
+  readonly drainMs?: number;
+  readonly view?: 'tty' | 'lines' | 'none';
+  /** Where the handler logs and the on-failure destination go. @default a new temporary folder */
+  readonly outDir?: string;
+  readonly out?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Called once everything has started (the CLI installs its signal handlers with it). */
+  readonly cleanUp?: CleanUp;
+}
+
+export interface LocalRunResult {
+  readonly report: LocalRunReport;
+  readonly ok: boolean;
+  readonly lines: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const out = options.out ?? process.stdout;
+  const say = (line: string) => out.write(`${line}\n`);
+  const cleanUp = options.cleanUp ?? new CleanUp();
+  const stackName = options.stackName ?? 'ProvisionedPipeline';
+  const outDir = options.outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-run-'));
+  fs.mkdirSync(outDir, { recursive: true });
+  try {
+    say(`local: synthesizing ${stackName} (bundling its handlers with esbuild) ...`);
+    const { template, assemblyDir } = synthesize(stackName, path.join(outDir, 'cdk.out'));
+    const pipeline = readPipeline(template, assemblyDir, stackName, LOCAL_REGION);
+
+    const kind = options.emulator && options.emulator !== 'auto'
+      ? options.emulator
+      : pipeline.stream.mode === 'ON_DEMAND' ? KinesisEmulator.KINESIS_LOCAL : KinesisEmulator.KINESALITE;
+    if (pipeline.stream.mode === 'ON_DEMAND' && kind === KinesisEmulator.KINESALITE) {
+      throw new Error('local: kinesalite has no on-demand streams; use --emulator kinesis-local');
+    }
+    const [kinesisEmulator, dynalite, blackhole] = await Promise.all([startKinesis(kind, options.kinesisPort), startDynalite(options.dynamodbPort), startBlackhole()]);
+    cleanUp.add(kinesisEmulator.name, kinesisEmulator.stop);
+    cleanUp.add('dynalite', dynalite.stop);
+    cleanUp.add('endpoint guard', blackhole.stop);
+    const kinesis = new KinesisClient(localClientConfig(kinesisEmulator.endpoint));
+    const dynamodb = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    cleanUp.add('clients', () => {
+      kinesis.destroy();
+      dynamodb.destroy();
+    });
+    say(`local: ${kinesisEmulator.name} on ${kinesisEmulator.endpoint}, dynalite on ${dynalite.endpoint}; stream ${pipeline.stream.name} (${pipeline.stream.mode === 'ON_DEMAND' ? 'on-demand' : `${pipeline.stream.shardCount} shards`}), ${pipeline.tables.length} table(s)`);
+    await createStream(kinesis, pipeline.stream);
+    await Promise.all(pipeline.tables.map((table) => createTable(dynamodb, table)));
+
+    const localEnv = (fn: LocalFunction): Record<string, string> => ({
+      ...fn.environment,
+      PATH: process.env.PATH ?? '',
+      TZ: 'UTC',
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      // Services without an emulator answer from a local guard, never from AWS.
+      AWS_ENDPOINT_URL: blackhole.endpoint,
+      AWS_ENDPOINT_URL_KINESIS: kinesisEmulator.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    });
+    const host = (fn: LocalFunction): FunctionHost => {
+      const log = fs.createWriteStream(path.join(outDir, `${fn.role}.log`), { flags: 'a' });
+      const created = new FunctionHost(fn, localEnv(fn), log, LOCAL_REGION);
+      cleanUp.add(`${fn.role} function`, async () => {
+        await created.close();
+        log.end();
+      });
+      return created;
+    };
+    const producer = pipeline.producer?.entryFile ? host(pipeline.producer) : undefined;
+    const consumer = pipeline.consumer?.entryFile ? host(pipeline.consumer) : undefined;
+
+    const ledger = new Ledger();
+    const failures: FailureRecord[] = [];
+    const failureFile = path.join(outDir, 'on-failure-destination.jsonl');
+    const settings = pipeline.mapping ?? DEFAULT_MAPPING;
+    const standIn = async (): Promise<InvokeOutcome> => ({ ok: true, result: { batchItemFailures: [] }, durationMs: 0 });
+    const poller = new KinesisPoller({
+      kinesis,
+      streamName: pipeline.stream.name,
+      streamArn: pipeline.stream.arn,
+      functionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${pipeline.consumer?.name ?? 'stand-in'}`,
+      region: LOCAL_REGION,
+      settings,
+      invoke: consumer ? (event) => consumer.invoke(event) : standIn,
+      hooks: {
+        onProcessed: (records) => ledger.recordProcessed(records),
+        onFailure: (entry, records) => {
+          failures.push(entry);
+          fs.appendFileSync(failureFile, `${JSON.stringify(entry)}\n`);
+          ledger.recordFailed(records);
+        },
+      },
+    });
+    await poller.start();
+    cleanUp.add('event-source poller', () => poller.stop());
+
+    const load = new LoadGenerator(producer ? producerWriter(producer) : directWriter(kinesis, pipeline.stream.name), ledger, {
+      rate: options.rate,
+      recordSize: options.recordSize,
+      partitionKeys: options.partitionKeys,
+    });
+    const title = `local run · ${stackName} · ${kinesisEmulator.name} :${kinesisEmulator.port} · dynalite :${dynalite.port}`;
+    const view = new TerminalView(out, title, options.view ?? (out.isTTY ? 'tty' : 'lines'));
+    let checkpoints = new Map<string, string>();
+    let shardCount = pipeline.stream.shardCount;
+    const started = Date.now();
+    let last = { at: started, produced: 0, consumed: 0 };
+    let draining = false;
+    const sample = async (): Promise<ViewSample> => {
+      if (pipeline.leaseTable) {
+        checkpoints = await readCheckpoints(dynamodb, pipeline.leaseTable.name).catch(() => checkpoints);
+      }
+      const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: pipeline.stream.name })).catch(() => undefined);
+      shardCount = summary?.StreamDescriptionSummary?.OpenShardCount ?? shardCount;
+      const now = Date.now();
+      const seconds = Math.max(0.001, (now - last.at) / 1000);
+      const current = { at: now, produced: ledger.producedCount, consumed: ledger.consumedCount };
+      const rates = { produced: (current.produced - last.produced) / seconds, consumed: (current.consumed - last.consumed) / seconds };
+      last = current;
+      const { active, finished } = poller.shardIds();
+      return {
+        elapsedMs: now - started,
+        durationMs: options.durationMs,
+        draining,
+        producedPerSecond: rates.produced,
+        consumedPerSecond: rates.consumed,
+        producedTotal: current.produced,
+        consumedTotal: current.consumed,
+        rejected: load.stats.rejected,
+        pending: ledger.pending(),
+        iteratorAgeMs: Math.max(0, ...poller.stats.iteratorAgeMs.values()),
+        millisBehindLatest: Math.max(0, ...poller.stats.millisBehindLatest.values()),
+        shardCount,
+        inFlight: poller.inFlight(),
+        failureBatches: poller.stats.failureBatches,
+        retries: poller.stats.retries,
+        checkpoints: [...new Set([...active, ...finished, ...checkpoints.keys()])].sort().map((shardId) => ({
+          shardId, checkpoint: checkpoints.get(shardId), processed: poller.stats.lastProcessed.get(shardId),
+        })),
+      };
+    };
+    let viewBusy = false;
+    const viewTimer = setInterval(() => {
+      if (viewBusy) {
+        return;
+      }
+      viewBusy = true;
+      void sample().then((s) => view.update(s)).catch(() => undefined).finally(() => {
+        viewBusy = false;
+      });
+    }, 1000);
+    cleanUp.add('terminal view', () => clearInterval(viewTimer));
+
+    load.start();
+    await sleep(options.durationMs);
+    await load.stop();
+    draining = true;
+    const drainStart = Date.now();
+    const drainLimit = options.drainMs ?? 20_000;
+    while (Date.now() - drainStart < drainLimit && (ledger.pending() > 0 || poller.inFlight() > 0)) {
+      await sleep(100);
+    }
+    // Let the consumer's last checkpoint land before the final reading.
+    await sleep(Math.min(1000, settings.batchWindowMs + 300));
+    const drainMs = Date.now() - drainStart;
+    clearInterval(viewTimer);
+    await poller.stop();
+    const final = await sample();
+    view.update(final);
+
+    const report: LocalRunReport = {
+      stackName,
+      emulators: `${kinesisEmulator.name} + dynalite`,
+      producer: pipeline.producer ? `${pipeline.producer.cdkPath} (bundled, ${producer!.invocations} invocations, ${producer!.coldStarts} environments)` : 'none in the template: plain PutRecords',
+      consumer: pipeline.consumer ? `${pipeline.consumer.cdkPath} (bundled, ${consumer!.coldStarts} environments)` : 'none in the template: a stand-in that accepts every batch',
+      scaler: pipeline.scaler ? `${pipeline.scaler.cdkPath}: not run locally (its alarms need CloudWatch metrics, which no emulator provides)` : 'none in the template',
+      mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
+      durationMs: options.durationMs,
+      drainMs,
+      rate: options.rate,
+      recordSize: options.recordSize,
+      ledger: ledger.result(),
+      load: load.stats,
+      poller: poller.stats,
+      shardCount: final.shardCount,
+      checkpoints: final.checkpoints,
+      failureFile: failures.length ? failureFile : undefined,
+      logDir: outDir,
+    };
+    const lines = formatSummary(report);
+    lines.forEach(say);
+    return { report, ok: exactlyOnce(report), lines };
+  } finally {
+    await cleanUp.stopAll();
+  }
+}
+
+/**
+ * A loopback endpoint for every AWS service without an emulator (AWS_ENDPOINT_URL): it answers
+ * 501, so a handler's call to CloudWatch, SQS or anything else fails fast and never leaves the machine.
+ */
+async function startBlackhole(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    request.resume();
+    response.writeHead(501, { 'content-type': 'application/x-amz-json-1.1' });
+    response.end(JSON.stringify({ __type: 'NotAvailableLocally', message: 'no emulator for this service in the local run' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+export type { LocalPipeline };

@@ -1,0 +1,68 @@
+import type { LedgerResult } from './ledger';
+import type { LoadStats } from './load-generator';
+import type { PollerStats } from './poller';
+import { shortSequence } from './view';
+
+/** What a local run measured, and the verdict. */
+export interface LocalRunReport {
+  readonly stackName: string;
+  readonly emulators: string;
+  readonly producer: string;
+  readonly consumer: string;
+  readonly scaler: string;
+  readonly mapping: string;
+  readonly durationMs: number;
+  readonly drainMs: number;
+  readonly rate: number;
+  readonly recordSize: number;
+  readonly ledger: LedgerResult;
+  readonly load: LoadStats;
+  readonly poller: PollerStats;
+  readonly shardCount: number;
+  readonly checkpoints: ReadonlyArray<{ shardId: string; checkpoint?: string; processed?: string }>;
+  readonly failureFile?: string;
+  readonly logDir: string;
+}
+
+/** Every record the producer accepted was consumed exactly once, in order per partition key, and nothing else went wrong. */
+export function exactlyOnce(report: LocalRunReport): boolean {
+  const { ledger } = report;
+  return ledger.produced > 0 && ledger.lost === 0 && ledger.duplicates === 0 && ledger.toFailureDestination === 0 && ledger.outOfOrder === 0;
+}
+
+export function formatSummary(report: LocalRunReport): string[] {
+  const { ledger, load, poller } = report;
+  const seconds = report.durationMs / 1000;
+  const row = (label: string, value: string | number) => `  ${label.padEnd(34)} ${value}`;
+  const lines = [
+    '',
+    `Summary: ${report.stackName} on ${report.emulators}, ${seconds.toFixed(0)} s at ${report.rate} records/s of ${report.recordSize} B (then ${(report.drainMs / 1000).toFixed(1)} s draining)`,
+    row('producer', report.producer),
+    row('consumer', report.consumer),
+    row('event-source mapping', report.mapping),
+    row('scaler', report.scaler),
+    row('records sent to the producer', `${load.sent} in ${load.calls} calls (${(load.sent / seconds).toFixed(1)}/s)`),
+    row('accepted (produced)', ledger.produced),
+    row('rejected by the producer', `${ledger.rejected}${load.lastError ? ` (last: ${load.lastError.slice(0, 80)})` : ''}`),
+    row('Kinesis records processed', `${ledger.kinesisRecords} (${ledger.kinesisRecords > 0 ? (ledger.consumedOnce / ledger.kinesisRecords).toFixed(1) : '0'} user records each)`),
+    row('consumed exactly once', ledger.consumedOnce),
+    row('lost (never consumed)', `${ledger.lost}${ledger.sampleLost.length ? ` e.g. ${ledger.sampleLost.join(', ')}` : ''}`),
+    row('consumed more than once', `${ledger.duplicates}${ledger.sampleDuplicates.length ? ` e.g. ${ledger.sampleDuplicates.join(', ')}` : ''}`),
+    row('out of order per partition key', ledger.outOfOrder),
+    row('on-failure destination', `${poller.failureBatches} batches, ${ledger.toFailureDestination} records${report.failureFile && poller.failureBatches ? ` (${report.failureFile})` : ''}`),
+    row('consumer invocations', `${poller.invocations} (${poller.functionErrors} errors, ${poller.partialFailures} partial failures, ${poller.retries} retries, ${poller.bisects} bisects)`),
+    row('max iterator age', `${poller.maxIteratorAgeMs} ms`),
+    row('shards at the end', report.shardCount),
+  ];
+  for (const shard of report.checkpoints) {
+    lines.push(row(`  ${shard.shardId}`, `checkpoint ${shortSequence(shard.checkpoint, 12)}, processed ${shortSequence(shard.processed, 12)}`));
+  }
+  if (ledger.unknown > 0) {
+    lines.push(row('records not from this run', ledger.unknown));
+  }
+  lines.push(row('handler logs', report.logDir));
+  lines.push(exactlyOnce(report)
+    ? `RESULT: OK: all ${ledger.produced} records consumed exactly once, in order per partition key`
+    : `RESULT: FAILED: ${ledger.lost} lost, ${ledger.duplicates} duplicated, ${ledger.toFailureDestination} on the failure destination, ${ledger.outOfOrder} out of order, of ${ledger.produced} produced`);
+  return lines;
+}

@@ -1,0 +1,70 @@
+/**
+ * The live terminal view: one block redrawn every second on a TTY, one line every few seconds
+ * otherwise (CI logs, pipes).
+ */
+export interface ViewSample {
+  readonly elapsedMs: number;
+  readonly durationMs: number;
+  readonly draining: boolean;
+  readonly producedPerSecond: number;
+  readonly consumedPerSecond: number;
+  readonly producedTotal: number;
+  readonly consumedTotal: number;
+  readonly rejected: number;
+  readonly pending: number;
+  readonly iteratorAgeMs: number;
+  readonly millisBehindLatest: number;
+  readonly shardCount: number;
+  readonly inFlight: number;
+  readonly failureBatches: number;
+  readonly retries: number;
+  readonly checkpoints: ReadonlyArray<{ shardId: string; checkpoint?: string; processed?: string }>;
+}
+
+/** A long sequence number shortened to its last digits. */
+export function shortSequence(sequence: string | undefined, digits = 10): string {
+  if (!sequence) {
+    return '-';
+  }
+  return sequence.length > digits ? `…${sequence.slice(-digits)}` : sequence;
+}
+
+export function renderView(sample: ViewSample, title: string): string[] {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)}s`;
+  const phase = sample.draining ? `draining (${seconds(sample.elapsedMs)})` : `${seconds(sample.elapsedMs)} / ${seconds(sample.durationMs)}`;
+  const lines = [
+    `${title}   ${phase}`,
+    `produced ${pad(sample.producedPerSecond, 6)}/s  total ${pad(sample.producedTotal, 8)}   consumed ${pad(sample.consumedPerSecond, 6)}/s  total ${pad(sample.consumedTotal, 8)}   pending ${sample.pending}`,
+    `iterator age ${pad(sample.iteratorAgeMs, 6)} ms   behind latest ${pad(sample.millisBehindLatest, 6)} ms   shards ${sample.shardCount}   batches in flight ${sample.inFlight}   retries ${sample.retries}   on-failure ${sample.failureBatches}   rejected ${sample.rejected}`,
+  ];
+  for (const shard of sample.checkpoints) {
+    lines.push(`  ${shard.shardId}  checkpoint ${shortSequence(shard.checkpoint).padEnd(14)} processed ${shortSequence(shard.processed)}`);
+  }
+  return lines;
+}
+
+function pad(value: number, width: number): string {
+  return String(Math.round(value)).padStart(width);
+}
+
+export class TerminalView {
+  private drawn = 0;
+  private lastLine = 0;
+
+  public constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, private readonly title: string, private readonly mode: 'tty' | 'lines' | 'none') {}
+
+  public update(sample: ViewSample): void {
+    if (this.mode === 'none') {
+      return;
+    }
+    const lines = renderView(sample, this.title);
+    if (this.mode === 'tty') {
+      const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
+      this.out.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+      this.drawn = lines.length;
+    } else if (sample.elapsedMs - this.lastLine >= 5000 || this.lastLine === 0) {
+      this.lastLine = Math.max(1, sample.elapsedMs);
+      this.out.write(`${lines.slice(1, 3).join(' | ')}\n`);
+    }
+  }
+}
