@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { DataStream, type DataStreamProps } from '../data-stream';
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
+import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
 
 export interface StreamingPipelineProps {
   /**
@@ -18,6 +19,14 @@ export interface StreamingPipelineProps {
    * @default - on, with the ShardAutoscaler defaults
    */
   readonly autoscaling?: ShardAutoscalerOptions | false;
+
+  /**
+   * A CloudWatch dashboard of every part and the alarms operators need (iterator age against the
+   * retention, throttling, failed records, consumer errors, on-failure queue, archive freshness),
+   * notifying an encrypted SNS topic. `false` turns it off.
+   * @default - on, with the PipelineMonitoring defaults
+   */
+  readonly monitoring?: PipelineMonitoringOptions | false;
 }
 
 /**
@@ -30,12 +39,18 @@ export class StreamingPipeline extends Construct {
   public readonly stream: DataStream;
   /** The shard autoscaler, unless `autoscaling` is false. */
   public readonly autoscaler?: ShardAutoscaler;
+  /** The dashboard, alarms and alarm topic, unless `monitoring` is false. */
+  public readonly monitoring?: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
     this.stream = new DataStream(this, 'Stream', props.stream);
     if (props.autoscaling !== false) {
       this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', { ...props.autoscaling, stream: this.stream });
+    }
+    // Last, so that it sees every part above.
+    if (props.monitoring !== false) {
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, autoscaler: this.autoscaler });
     }
   }
 }

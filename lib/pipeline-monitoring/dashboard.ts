@@ -1,0 +1,157 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { Construct } from 'constructs';
+import { DataStreamMode, type DataStream } from '../data-stream';
+import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, MonitoredProducer } from './monitored-parts';
+
+/** Titles of the dashboard's widgets, so tests and users can find them. */
+export const DashboardWidgets = {
+  ALARMS: 'Alarms',
+  STREAM_BYTES: 'Stream: incoming bytes',
+  STREAM_RECORDS: 'Stream: incoming records',
+  STREAM_THROTTLES: 'Stream: throttled requests',
+  STREAM_ITERATOR_AGE: 'Stream: iterator age',
+  PRODUCER_RECORDS: 'Producer: records in',
+  PRODUCER_AGGREGATION: 'Producer: aggregation ratio',
+  PRODUCER_RETRIES: 'Producer: retries and failed records',
+  CONSUMER_ITERATOR_AGE: 'Consumer: iterator age',
+  CONSUMER_ERRORS: 'Consumer: errors and throttles',
+  CONSUMER_DURATION: 'Consumer: duration',
+  CONSUMER_CONCURRENCY: 'Consumer: concurrency',
+  CONSUMER_DUPLICATES: 'Consumer: duplicates skipped',
+  CONSUMER_FAILURE_QUEUE: 'Consumer: on-failure queue depth',
+  ARCHIVE_FRESHNESS: 'Archive: data freshness',
+  ARCHIVE_SUCCESS: 'Archive: delivery success',
+  AUTOSCALER_SHARDS: 'Autoscaler: shard count',
+  AUTOSCALER_DECISIONS: 'Autoscaler: decisions',
+  AUTOSCALER_ALARMS: 'Autoscaler: scaling alarms',
+} as const;
+
+const W = DashboardWidgets;
+const HEIGHT = 6;
+const MiB = 1024 * 1024;
+
+export interface DashboardSpec {
+  readonly stream: DataStream;
+  readonly producer?: MonitoredProducer;
+  readonly consumer?: MonitoredConsumer;
+  readonly archive?: MonitoredArchive;
+  readonly autoscaler?: MonitoredAutoscaler;
+  readonly dashboardName?: string;
+  readonly period: Duration;
+  readonly iteratorAgeThreshold: Duration;
+  readonly consumerIteratorAgeThreshold: Duration;
+  readonly alarms: cloudwatch.IAlarm[];
+  readonly streamIteratorAgeAlarm: cloudwatch.IAlarm;
+}
+
+/** The pipeline dashboard: a header and a row of graphs per part that is given. */
+export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec): cloudwatch.Dashboard {
+  const { stream, producer, consumer, archive, autoscaler, period } = spec;
+  const dashboard = new cloudwatch.Dashboard(scope, id, {
+    dashboardName: spec.dashboardName,
+    periodOverride: cloudwatch.PeriodOverride.INHERIT,
+  });
+  const seconds = period.toSeconds();
+  const p = { period };
+  const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+    new cloudwatch.GraphWidget({ title, left, width: 6, height: HEIGHT, period, ...extra });
+  const header = (markdown: string) => new cloudwatch.TextWidget({ markdown, width: 24, height: 1 });
+  const capacityLabel = stream.mode === DataStreamMode.ON_DEMAND
+    ? 'on-demand starting capacity'
+    : `capacity of ${stream.shardCount} shard(s) at deploy`;
+
+  dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: W.ALARMS, alarms: spec.alarms, width: 24, height: 3 }));
+
+  dashboard.addWidgets(header(`### Stream \`${stream.node.path}\` (${stream.mode}, retention ${stream.retention.toHours()} h)`));
+  dashboard.addWidgets(
+    graph(W.STREAM_BYTES, [stream.metricIncomingBytes({ ...p, label: 'Bytes written' })], {
+      leftAnnotations: [{ value: stream.writeCapacity.bytesPerSecond * seconds, label: `Write ${capacityLabel}: ${stream.writeCapacity.bytesPerSecond / MiB} MiB/s`, color: cloudwatch.Color.RED }],
+      leftYAxis: { min: 0 },
+    }),
+    graph(W.STREAM_RECORDS, [stream.metricIncomingRecords({ ...p, label: 'Records written' })], {
+      leftAnnotations: [{ value: stream.writeCapacity.recordsPerSecond * seconds, label: `Write ${capacityLabel}: ${stream.writeCapacity.recordsPerSecond} records/s`, color: cloudwatch.Color.RED }],
+      leftYAxis: { min: 0 },
+    }),
+    graph(W.STREAM_THROTTLES, [
+      stream.metricWriteThrottles({ ...p, label: 'Write throttles' }),
+      stream.metricReadThrottles({ ...p, label: 'Read throttles' }),
+    ], { leftYAxis: { min: 0 } }),
+    graph(W.STREAM_ITERATOR_AGE, [stream.metricIteratorAgeMilliseconds({ ...p, label: 'GetRecords iterator age (ms)' })], {
+      leftAnnotations: [{ value: spec.iteratorAgeThreshold.toMilliseconds(), label: `Alarm: ${spec.iteratorAgeThreshold.toHumanString()}`, color: cloudwatch.Color.RED }],
+      leftYAxis: { min: 0 },
+    }),
+  );
+
+  if (producer) {
+    dashboard.addWidgets(header('### Producer'));
+    dashboard.addWidgets(
+      graph(W.PRODUCER_RECORDS, [
+        producer.metricUserRecords({ ...p, label: 'User records in' }),
+        producer.metricKinesisRecords({ ...p, label: 'Kinesis records written' }),
+      ], { leftYAxis: { min: 0 } }),
+      graph(W.PRODUCER_AGGREGATION, [producer.metricAggregationRatio({ ...p, label: 'User records per Kinesis record' })], { leftYAxis: { min: 0 } }),
+      graph(W.PRODUCER_RETRIES, [
+        producer.metricRetries({ ...p, label: 'Retries' }),
+        producer.metricFailedRecords({ ...p, label: 'Failed records' }),
+      ], { leftYAxis: { min: 0 } }),
+      graph('Producer: errors and duration', [producer.metricErrors({ ...p, label: 'Errors' })], {
+        right: [producer.metricDuration({ ...p, statistic: cloudwatch.Stats.p(99), label: 'Duration p99 (ms)' })],
+        leftYAxis: { min: 0 },
+      }),
+    );
+  }
+
+  if (consumer) {
+    dashboard.addWidgets(header('### Consumer'));
+    const widgets: cloudwatch.IWidget[] = [
+      graph(W.CONSUMER_ITERATOR_AGE, [consumer.metricIteratorAge({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'IteratorAge (ms)' })], {
+        leftAnnotations: [{ value: spec.consumerIteratorAgeThreshold.toMilliseconds(), label: `Alarm: ${spec.consumerIteratorAgeThreshold.toHumanString()}`, color: cloudwatch.Color.RED }],
+        leftYAxis: { min: 0 },
+        width: 4,
+      }),
+      graph(W.CONSUMER_ERRORS, [
+        consumer.metricErrors({ ...p, label: 'Errors' }),
+        consumer.metricThrottles({ ...p, label: 'Throttles' }),
+      ], { leftYAxis: { min: 0 }, width: 4 }),
+      graph(W.CONSUMER_DURATION, [
+        consumer.metricDuration({ ...p, statistic: cloudwatch.Stats.AVERAGE, label: 'Average (ms)' }),
+        consumer.metricDuration({ ...p, statistic: cloudwatch.Stats.p(99), label: 'p99 (ms)' }),
+      ], { leftYAxis: { min: 0 }, width: 4 }),
+      graph(W.CONSUMER_CONCURRENCY, [consumer.metric('ConcurrentExecutions', { ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Concurrent executions' })], { leftYAxis: { min: 0 }, width: 4 }),
+      graph(W.CONSUMER_DUPLICATES, [consumer.metricDuplicatesSkipped({ ...p, label: 'Duplicates skipped' })], { leftYAxis: { min: 0 }, width: 4 }),
+    ];
+    if (consumer.onFailureQueue) {
+      widgets.push(graph(W.CONSUMER_FAILURE_QUEUE, [
+        consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed batches waiting' }),
+      ], { leftYAxis: { min: 0 }, width: 4 }));
+    }
+    dashboard.addWidgets(...widgets);
+  }
+
+  if (archive) {
+    dashboard.addWidgets(header('### Firehose archive'));
+    dashboard.addWidgets(
+      graph(W.ARCHIVE_FRESHNESS, [archive.metricDataFreshness({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Data freshness (s)' })], { leftYAxis: { min: 0 }, width: 12 }),
+      graph(W.ARCHIVE_SUCCESS, [archive.metricDeliverySuccess({ ...p, label: 'Delivery success' })], { leftYAxis: { min: 0, max: 1 }, width: 12 }),
+    );
+  }
+
+  if (autoscaler) {
+    dashboard.addWidgets(header('### Shard autoscaler'));
+    const widgets: cloudwatch.IWidget[] = [
+      graph(W.AUTOSCALER_SHARDS, [autoscaler.metricShardCount({ ...p, label: 'Shards' })], { leftYAxis: { min: 0 }, width: 8 }),
+      graph(W.AUTOSCALER_DECISIONS, [autoscaler.metricDecisions({ period: maxPeriod(period) })], { leftYAxis: { min: 0 }, width: 8 }),
+    ];
+    if (autoscaler.alarms && autoscaler.alarms.length > 0) {
+      widgets.push(new cloudwatch.AlarmStatusWidget({ title: W.AUTOSCALER_ALARMS, alarms: [...autoscaler.alarms], width: 8, height: HEIGHT }));
+    }
+    dashboard.addWidgets(...widgets);
+  }
+  return dashboard;
+}
+
+/** Decisions are rare events: sum them over at least 5 minutes so they read as bars, not dots. */
+function maxPeriod(period: Duration): Duration {
+  return period.toSeconds() >= 300 ? period : Duration.minutes(5);
+}

@@ -1,0 +1,3 @@
+export { DashboardWidgets } from './dashboard';
+export * from './monitored-parts';
+export * from './pipeline-monitoring';

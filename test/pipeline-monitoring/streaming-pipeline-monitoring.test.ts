@@ -1,0 +1,51 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { StreamingPipeline } from '../../lib';
+import { testStack } from '../helpers/app';
+
+describe('StreamingPipeline monitoring', () => {
+  test('is on by default: a dashboard, the stream alarms and an encrypted topic', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline');
+    const template = Template.fromStack(stack);
+
+    expect(pipeline.monitoring).toBeDefined();
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('^TestStack-Pipeline-Monitoring-[0-9A-F]{8}-StreamIteratorAge$'),
+      Dimensions: [{ Name: 'StreamName', Value: { Ref: Match.stringLikeRegexp('^PipelineStream') } }],
+    });
+  });
+
+  test('passes its options through', () => {
+    const stack = testStack();
+
+    new StreamingPipeline(stack, 'Pipeline', { monitoring: { alarmNamePrefix: 'clicks', alarmEmail: 'oncall@example.com' } });
+    const template = Template.fromStack(stack);
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'clicks-WriteThrottles' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Endpoint: 'oncall@example.com' });
+  });
+
+  test('shows the autoscaler when it is on', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline');
+    const body = JSON.stringify(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
+
+    expect(pipeline.autoscaler).toBeDefined();
+    expect(body).toContain('Autoscaler: shard count');
+  });
+
+  test('monitoring: false leaves it out', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { monitoring: false });
+    const template = Template.fromStack(stack);
+
+    expect(pipeline.monitoring).toBeUndefined();
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+});
