@@ -1,0 +1,85 @@
+import { aggregate } from 'aws-kinesis-agg';
+import { parseArgs, UsageError } from '../../scripts/local/args';
+import { failedIndexes } from '../../scripts/local/load-generator';
+import { Ledger, makePayload, parsePayload, userRecordsOf } from '../../scripts/local/ledger';
+import type { PolledRecord } from '../../scripts/local/poller';
+
+/** Counting records by id, KPL de-aggregation, the producer's answer and the CLI flags. */
+function polled(sequenceNumber: string, data: Uint8Array, partitionKey = 'k'): PolledRecord {
+  return { shardId: 'shardId-000000000000', sequenceNumber, partitionKey, data, arrival: 0 };
+}
+
+function aggregated(payloads: Array<{ id: string; pk: string; n: number }>): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    aggregate(payloads.map((p) => ({ partitionKey: p.pk, data: Buffer.from(makePayload(p, 100)) })), (encoded, done) => {
+      resolve(Buffer.from(encoded.data as Uint8Array));
+      done();
+    }, () => undefined, reject);
+  });
+}
+
+describe('Ledger', () => {
+  test('counts produced records consumed once, twice, never, on the failure destination and out of order', async () => {
+    // Prepare
+    const ledger = new Ledger();
+    const payloads = Array.from({ length: 6 }, (_v, n) => ({ id: `r${n}`, pk: 'a', n }));
+    payloads.forEach((p) => ledger.recordProduced(p));
+    const blob = await aggregated(payloads.slice(0, 3));
+    // Act
+    ledger.recordProcessed([polled('100', blob)]);
+    ledger.recordProcessed([polled('100', blob)]);
+    ledger.recordProcessed([polled('300', Buffer.from(makePayload(payloads[4], 100)))]);
+    ledger.recordProcessed([polled('200', Buffer.from(makePayload(payloads[3], 100)))]);
+    ledger.recordFailed([polled('400', Buffer.from(makePayload(payloads[5], 100)))]);
+    ledger.recordProcessed([polled('500', Buffer.from('not ours'))]);
+    // Assess
+    expect(ledger.result()).toMatchObject({ produced: 6, consumedOnce: 2, duplicates: 3, lost: 0, toFailureDestination: 1, outOfOrder: 1, unknown: 1, kinesisRecords: 5 });
+    expect(ledger.pending()).toBe(0);
+  });
+
+  test('reports a produced record never consumed as lost', () => {
+    const ledger = new Ledger();
+    ledger.recordProduced({ id: 'x', pk: 'a', n: 0 });
+    expect(ledger.result()).toMatchObject({ lost: 1, sampleLost: ['x'] });
+    expect(ledger.pending()).toBe(1);
+  });
+});
+
+describe('payloads', () => {
+  test('are padded to the record size and parse back', () => {
+    const text = makePayload({ id: 'run-1', pk: 'key-1', n: 3 }, 512);
+    expect(Buffer.byteLength(text)).toBe(512);
+    expect(parsePayload(Buffer.from(text))).toEqual({ id: 'run-1', pk: 'key-1', n: 3 });
+    expect(parsePayload(Buffer.from('{"id":1}'))).toBeUndefined();
+  });
+
+  test('an aggregated record yields its user records with their partition keys; a plain one itself', async () => {
+    const blob = await aggregated([{ id: 'a', pk: 'p1', n: 0 }, { id: 'b', pk: 'p2', n: 0 }]);
+    expect(userRecordsOf(polled('1', blob)).map((user) => [user.partitionKey, parsePayload(user.data)?.id])).toEqual([['p1', 'a'], ['p2', 'b']]);
+    expect(userRecordsOf(polled('1', Buffer.from('plain')))).toEqual([{ partitionKey: 'k', data: Buffer.from('plain') }]);
+  });
+});
+
+describe('failedIndexes', () => {
+  test('reads the failed records of a producer answer, direct or in an HTTP body', () => {
+    expect(failedIndexes({ written: 1, failed: [{ index: 2, reason: 'throttled' }] })).toEqual([{ index: 2, reason: 'throttled' }]);
+    expect(failedIndexes({ statusCode: 207, body: JSON.stringify({ failures: [{ index: 0, errorCode: 'X' }] }) })).toEqual([{ index: 0, reason: 'X' }]);
+    expect(failedIndexes({ written: 3 })).toEqual([]);
+    expect(failedIndexes(null)).toEqual([]);
+  });
+});
+
+describe('parseArgs', () => {
+  test('reads the flags with their defaults', () => {
+    expect(parseArgs(['--duration', '10', '--rate=250', '--record-size', '1024', '--kinesis-port', '4567'])).toMatchObject({
+      durationMs: 10_000, rate: 250, recordSize: 1024, kinesisPort: 4567, dynamodbPort: 0, stackName: 'ProvisionedPipeline', emulator: 'auto', drainMs: 20_000,
+    });
+  });
+
+  test('rejects unknown flags, missing values and out-of-range numbers with the rule and the value', () => {
+    expect(() => parseArgs(['--speed', '3'])).toThrow(UsageError);
+    expect(() => parseArgs(['--rate'])).toThrow(/--rate needs a value/);
+    expect(() => parseArgs(['--rate', '0'])).toThrow(/--rate must be a whole number from 1 to 100000; received '0'/);
+    expect(() => parseArgs(['--emulator', 'docker'])).toThrow(/--emulator must be auto, kinesalite or kinesis-local; received 'docker'/);
+  });
+});
