@@ -26,7 +26,8 @@ describe('StreamingPipeline autoscaling', () => {
   test('an on-demand pipeline keeps the lag alarm only and cannot reshard', () => {
     const stack = testStack();
 
-    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND } });
+    // Monitoring off: its own alarms would be counted too.
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, monitoring: false });
 
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
@@ -38,7 +39,7 @@ describe('StreamingPipeline autoscaling', () => {
   test('autoscaling: false leaves it out', () => {
     const stack = testStack();
 
-    const pipeline = new StreamingPipeline(stack, 'Pipeline', { autoscaling: false });
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { autoscaling: false, monitoring: false });
 
     expect(pipeline.autoscaler).toBeUndefined();
     Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 0);
