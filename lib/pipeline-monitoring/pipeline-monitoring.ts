@@ -1,4 +1,4 @@
-import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -132,6 +132,8 @@ export class PipelineMonitoring extends Construct {
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: `Encrypts the alarm topic of ${this.node.path}`,
       enableKeyRotation: true,
+      // SNS keeps no messages at rest: nothing needs the key once the topic is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'CloudWatchAlarmsPublish',
