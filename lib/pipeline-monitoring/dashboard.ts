@@ -42,7 +42,6 @@ export interface DashboardSpec {
   readonly iteratorAgeThreshold: Duration;
   readonly consumerIteratorAgeThreshold: Duration;
   readonly alarms: cloudwatch.IAlarm[];
-  readonly streamIteratorAgeAlarm: cloudwatch.IAlarm;
 }
 
 /** The pipeline dashboard: a header and a row of graphs per part that is given. */

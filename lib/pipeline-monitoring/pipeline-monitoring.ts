@@ -169,7 +169,7 @@ export class PipelineMonitoring extends Construct {
 
     // Stream. Kinesis publishes these only while requests happen: no data means no reads (or no
     // writes), which is not a fault in itself, so missing data is not breaching.
-    const streamIteratorAge = addAlarm('StreamIteratorAgeAlarm', 'StreamIteratorAge', {
+    addAlarm('StreamIteratorAgeAlarm', 'StreamIteratorAge', {
       alarmDescription: `Records of ${stream.node.path} wait unread: GetRecords iterator age at or above ${ageMinutes} minutes (${fraction(props)} of the ${stream.retention.toHours()} h retention) for 15 minutes. Records expire at the retention; find the consumer that is stuck or behind.`,
       metric: stream.metricIteratorAgeMilliseconds({ period: fiveMinutes }),
       threshold: this.iteratorAgeThreshold.toMilliseconds(),
@@ -282,7 +282,6 @@ export class PipelineMonitoring extends Construct {
       iteratorAgeThreshold: this.iteratorAgeThreshold,
       consumerIteratorAgeThreshold: consumerAgeThreshold,
       alarms,
-      streamIteratorAgeAlarm: streamIteratorAge,
     });
   }
 }
