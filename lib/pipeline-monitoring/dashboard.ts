@@ -22,6 +22,7 @@ export const DashboardWidgets = {
   CONSUMER_FAILURE_QUEUE: 'Consumer: on-failure queue depth',
   ARCHIVE_FRESHNESS: 'Archive: data freshness',
   ARCHIVE_SUCCESS: 'Archive: delivery success',
+  ARCHIVE_THROTTLES: 'Archive: throttled reads',
   AUTOSCALER_SHARDS: 'Autoscaler: shard count',
   AUTOSCALER_DECISIONS: 'Autoscaler: decisions',
   AUTOSCALER_ALARMS: 'Autoscaler: scaling alarms',
@@ -130,10 +131,15 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
 
   if (archive) {
     dashboard.addWidgets(header('### Firehose archive'));
-    dashboard.addWidgets(
-      graph(W.ARCHIVE_FRESHNESS, [archive.metricDataFreshness({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Data freshness (s)' })], { leftYAxis: { min: 0 }, width: 12 }),
-      graph(W.ARCHIVE_SUCCESS, [archive.metricDeliverySuccess({ ...p, label: 'Delivery success' })], { leftYAxis: { min: 0, max: 1 }, width: 12 }),
-    );
+    const width = archive.metricThrottledRecords ? 8 : 12;
+    const widgets: cloudwatch.IWidget[] = [
+      graph(W.ARCHIVE_FRESHNESS, [archive.metricDataFreshness({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Data freshness (s)' })], { leftYAxis: { min: 0 }, width }),
+      graph(W.ARCHIVE_SUCCESS, [archive.metricDeliverySuccess({ ...p, label: 'Delivery success' })], { leftYAxis: { min: 0, max: 1 }, width }),
+    ];
+    if (archive.metricThrottledRecords) {
+      widgets.push(graph(W.ARCHIVE_THROTTLES, [archive.metricThrottledRecords({ ...p, label: 'Throttled records' })], { leftYAxis: { min: 0 }, width }));
+    }
+    dashboard.addWidgets(...widgets);
   }
 
   if (autoscaler) {

@@ -59,6 +59,8 @@ export interface MonitoredArchive {
   metricDataFreshness(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Share of successful deliveries to S3 (DeliveryToS3.Success), Average. */
   metricDeliverySuccess(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** Records Firehose was throttled on reading from the stream, when the archive offers it. */
+  metricThrottledRecords?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /**
    * The archive's own alarms. When there are any, monitoring reuses them (one composite alarm
    * that notifies the topic) instead of building a second freshness alarm.

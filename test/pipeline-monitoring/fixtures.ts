@@ -58,6 +58,7 @@ export function stubArchive(stack: Stack, options: { alarms?: boolean; buffering
   return {
     metricDataFreshness,
     metricDeliverySuccess: firehose('DeliveryToS3.Success', 'Average'),
+    metricThrottledRecords: firehose('ThrottledRecords', 'Sum'),
     alarms,
     bufferingInterval: options.bufferingInterval,
   };
