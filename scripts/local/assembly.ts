@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../bin/build-app';
+import type { AlarmDefinition } from './control-plane';
 import { LocalNames, type TemplateResource } from './intrinsics';
 
 /**
@@ -83,6 +84,10 @@ export interface LocalPipeline {
   readonly scaler?: LocalFunction;
   /** The DynamoDB table the consumer's environment names (its lease table). */
   readonly leaseTable?: LocalTable;
+  /** The alarms whose actions invoke the scaler, in the CloudWatch API's shape. */
+  readonly scalerAlarms: readonly AlarmDefinition[];
+  /** The event-source mapping's id as the scaler's environment names it. */
+  readonly mappingId?: string;
 }
 
 export class AssemblyError extends Error {
@@ -164,6 +169,11 @@ export function readPipeline(template: { Resources: Record<string, TemplateResou
   const functions = ofType('AWS::Lambda::Function').map(([id, resource]) => readFunction(id, resource, assemblyDir, names, mapping));
   const consumer = functions.find((fn) => fn.role === FunctionRole.CONSUMER);
   const leaseTable = consumer ? tables.find((table) => Object.values(consumer.environment).includes(table.name)) : undefined;
+  const scaler = functions.find((fn) => fn.role === FunctionRole.SCALER);
+  const scalerArn = scaler ? names.arn(scaler.logicalId) : undefined;
+  const scalerAlarms = ofType('AWS::CloudWatch::Alarm')
+    .map(([, resource]) => names.resolve(resource.Properties ?? {}) as AlarmDefinition)
+    .filter((alarm) => scalerArn !== undefined && (alarm.AlarmActions ?? []).includes(scalerArn));
   return {
     stackName,
     assemblyDir,
@@ -173,8 +183,10 @@ export function readPipeline(template: { Resources: Record<string, TemplateResou
     mapping,
     producer: functions.find((fn) => fn.role === FunctionRole.PRODUCER),
     consumer,
-    scaler: functions.find((fn) => fn.role === FunctionRole.SCALER),
+    scaler,
     leaseTable,
+    scalerAlarms,
+    mappingId: mapping ? names.physicalName(mapping.logicalId) : undefined,
   };
 }
 

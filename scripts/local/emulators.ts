@@ -193,7 +193,10 @@ export class CleanUp {
         process.stderr.write(`\nlocal: ${reason}, stopping\n`);
       }
       onSignal?.();
-      void this.stopAll().finally(() => process.exit(reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1));
+      const code = reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1;
+      // At most 5 s of orderly stopping; process.exit still kills any child (see startKinesisLocal).
+      setTimeout(() => process.exit(code), 5000).unref();
+      void this.stopAll().finally(() => process.exit(code));
     };
     const handlers = {
       SIGINT: handler('SIGINT'),

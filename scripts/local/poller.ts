@@ -43,6 +43,10 @@ export interface PollerHooks {
   onProcessed?(records: readonly PolledRecord[]): void;
   /** A batch given up on, as sent to the on-failure destination, with its records. */
   onFailure?(entry: FailureRecord, records: readonly PolledRecord[]): void;
+  /** Each GetRecords answer (the stream's metrics: IncomingBytes/Records by arrival, MillisBehindLatest). */
+  onRead?(shardId: string, records: readonly PolledRecord[], millisBehindLatest: number): void;
+  /** Each invocation, with the age of its newest record (Lambda's IteratorAge). */
+  onInvoke?(iteratorAgeMs: number): void;
 }
 
 export interface PollerOptions {
@@ -173,8 +177,23 @@ export class KinesisPoller {
   private discovery?: Promise<void>;
   private readonly wake = new Signal();
   private requestCount = 0;
+  private factor: number;
 
-  public constructor(private readonly options: PollerOptions) {}
+  public constructor(private readonly options: PollerOptions) {
+    this.factor = options.settings.parallelizationFactor;
+  }
+
+  public get parallelizationFactor(): number {
+    return this.factor;
+  }
+
+  /**
+   * UpdateEventSourceMapping's ParallelizationFactor: shards started from now on (the children of
+   * a reshard) get that many lanes; shards being read keep theirs, so no key changes lane mid-shard.
+   */
+  public setParallelizationFactor(factor: number): void {
+    this.factor = Math.max(1, Math.min(10, Math.floor(factor)));
+  }
 
   /** Starts reading every open shard; resolves once each has its first iterator. */
   public async start(): Promise<void> {
@@ -228,7 +247,7 @@ export class KinesisPoller {
       }
       // Shards there from the start begin where the mapping says; children of a reshard at their start.
       const position = initial ? this.options.settings.startingPosition : 'TRIM_HORIZON';
-      const reader = new ShardReader(id, position, this.options, this.stats, () => this.nextRequestId(), () => {
+      const reader = new ShardReader(id, position, this.factor, this.options, this.stats, () => this.nextRequestId(), () => {
         this.done.add(id);
         this.wake.notify();
       });
@@ -256,12 +275,13 @@ class ShardReader {
   public constructor(
     public readonly shardId: string,
     private readonly position: 'TRIM_HORIZON' | 'LATEST',
+    factor: number,
     private readonly options: PollerOptions,
     private readonly stats: PollerStats,
     private readonly requestId: () => string,
     private readonly onDone: () => void,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, options.settings.parallelizationFactor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify()));
+    this.lanes = Array.from({ length: Math.max(1, factor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify()));
   }
 
   public async start(): Promise<void> {
@@ -318,16 +338,17 @@ class ShardReader {
         await this.readWake.wait(200);
         continue;
       }
-      for (const record of records) {
-        const polled: PolledRecord = {
-          shardId: this.shardId,
-          sequenceNumber: record.SequenceNumber!,
-          partitionKey: record.PartitionKey!,
-          data: record.Data ?? new Uint8Array(),
-          arrival: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
-        };
-        this.lanes[laneOf(polled.partitionKey, this.lanes.length)].push(polled);
-        lastSequence = polled.sequenceNumber;
+      const polled: PolledRecord[] = records.map((record) => ({
+        shardId: this.shardId,
+        sequenceNumber: record.SequenceNumber!,
+        partitionKey: record.PartitionKey!,
+        data: record.Data ?? new Uint8Array(),
+        arrival: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
+      }));
+      this.options.hooks?.onRead?.(this.shardId, polled, this.stats.millisBehindLatest.get(this.shardId) ?? 0);
+      for (const record of polled) {
+        this.lanes[laneOf(record.partitionKey, this.lanes.length)].push(record);
+        lastSequence = record.sequenceNumber;
       }
       if (!this.iterator) {
         this.closed = true;
@@ -436,6 +457,7 @@ class Lane {
       const age = Math.max(0, Date.now() - newest);
       this.stats.iteratorAgeMs.set(this.shardId, age);
       this.stats.maxIteratorAgeMs = Math.max(this.stats.maxIteratorAgeMs, age);
+      this.options.hooks?.onInvoke?.(age);
       this.stats.invocations += 1;
       invokes += 1;
       const outcome = await this.options.invoke(kinesisEvent(pending, this.options.streamArn, this.options.region));

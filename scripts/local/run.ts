@@ -1,15 +1,15 @@
 import * as fs from 'fs';
-import * as http from 'http';
-import type * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAULT_MAPPING } from './assembly';
+import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
 import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis } from './emulators';
 import { FunctionHost, type InvokeOutcome } from './function-host';
 import { Ledger } from './ledger';
 import { directWriter, LoadGenerator, producerWriter } from './load-generator';
+import { MetricStore } from './metrics';
 import { KinesisPoller, type FailureRecord } from './poller';
 import { createStream, createTable, readCheckpoints } from './provision';
 import { exactlyOnce, formatSummary, type LocalRunReport } from './summary';
@@ -65,10 +65,25 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     if (pipeline.stream.mode === 'ON_DEMAND' && kind === KinesisEmulator.KINESALITE) {
       throw new Error('local: kinesalite has no on-demand streams; use --emulator kinesis-local');
     }
-    const [kinesisEmulator, dynalite, blackhole] = await Promise.all([startKinesis(kind, options.kinesisPort), startDynalite(options.dynamodbPort), startBlackhole()]);
+    // The scaler runs where the emulator can reshard (kinesis-local), on the template's own alarms.
+    const store = new MetricStore();
+    const runScaler = pipeline.scaler?.entryFile !== undefined && pipeline.scaler.entryFile !== '' && kind === KinesisEmulator.KINESIS_LOCAL;
+    const alarms = runScaler ? new LocalAlarms(store, pipeline.scalerAlarms, LOCAL_REGION) : undefined;
+    let poller: KinesisPoller | undefined;
+    const settings = pipeline.mapping ?? DEFAULT_MAPPING;
+    const mappingControl = {
+      describe: (uuid: string) => ({ UUID: uuid, State: 'Enabled', BatchSize: settings.batchSize, ParallelizationFactor: poller?.parallelizationFactor ?? settings.parallelizationFactor, EventSourceArn: pipeline.stream.arn }),
+      update: (uuid: string, changes: Record<string, unknown>) => {
+        if (typeof changes.ParallelizationFactor === 'number') {
+          poller?.setParallelizationFactor(changes.ParallelizationFactor);
+        }
+        return mappingControl.describe(uuid);
+      },
+    };
+    const [kinesisEmulator, dynalite, controlPlane] = await Promise.all([startKinesis(kind, options.kinesisPort), startDynalite(options.dynamodbPort), startControlPlane(store, alarms, mappingControl)]);
     cleanUp.add(kinesisEmulator.name, kinesisEmulator.stop);
     cleanUp.add('dynalite', dynalite.stop);
-    cleanUp.add('endpoint guard', blackhole.stop);
+    cleanUp.add('local control plane', controlPlane.stop);
     const kinesis = new KinesisClient(localClientConfig(kinesisEmulator.endpoint));
     const dynamodb = new DynamoDBClient(localClientConfig(dynalite.endpoint));
     cleanUp.add('clients', () => {
@@ -88,7 +103,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       // Services without an emulator answer from a local guard, never from AWS.
-      AWS_ENDPOINT_URL: blackhole.endpoint,
+      AWS_ENDPOINT_URL: controlPlane.endpoint,
       AWS_ENDPOINT_URL_KINESIS: kinesisEmulator.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
@@ -106,13 +121,29 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     };
     const producer = pipeline.producer?.entryFile ? host(pipeline.producer) : undefined;
     const consumer = pipeline.consumer?.entryFile ? host(pipeline.consumer) : undefined;
+    const scaler = runScaler ? host(pipeline.scaler!) : undefined;
+    const scalerLog: Array<{ at: number; alarm: string; text: string }> = [];
+    let scalerQueue = Promise.resolve();
+    const invokeScaler = (event: AlarmEventOut): void => {
+      // Reserved concurrency 1: one invocation at a time, in alarm order.
+      scalerQueue = scalerQueue.then(async () => {
+        const outcome = await scaler!.invoke(event);
+        const result = outcome.ok ? outcome.result as { decision?: string; reason?: string; shards?: number } : undefined;
+        scalerLog.push({
+          at: Date.now(),
+          alarm: event.alarmData.alarmName,
+          text: outcome.ok ? `${result?.decision ?? '?'}${result?.shards !== undefined ? ` (shards ${result.shards})` : ''}: ${result?.reason ?? ''}` : `error ${outcome.error.name}: ${outcome.error.message}`,
+        });
+      });
+    };
 
     const ledger = new Ledger();
     const failures: FailureRecord[] = [];
     const failureFile = path.join(outDir, 'on-failure-destination.jsonl');
-    const settings = pipeline.mapping ?? DEFAULT_MAPPING;
     const standIn = async (): Promise<InvokeOutcome> => ({ ok: true, result: { batchItemFailures: [] }, durationMs: 0 });
-    const poller = new KinesisPoller({
+    const streamDimension = [{ Name: 'StreamName', Value: pipeline.stream.name }];
+    const consumerDimension = [{ Name: 'FunctionName', Value: pipeline.consumer?.name ?? 'stand-in' }];
+    poller = new KinesisPoller({
       kinesis,
       streamName: pipeline.stream.name,
       streamArn: pipeline.stream.arn,
@@ -127,10 +158,21 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
           fs.appendFileSync(failureFile, `${JSON.stringify(entry)}\n`);
           ledger.recordFailed(records);
         },
+        onRead: (_shardId, records, millisBehindLatest) => {
+          for (const record of records) {
+            store.put('AWS/Kinesis', 'IncomingBytes', streamDimension, record.data.length + Buffer.byteLength(record.partitionKey), record.arrival);
+            store.put('AWS/Kinesis', 'IncomingRecords', streamDimension, 1, record.arrival);
+          }
+          store.put('AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', streamDimension, millisBehindLatest);
+        },
+        onInvoke: (age) => store.put('AWS/Lambda', 'IteratorAge', consumerDimension, age),
       },
     });
-    await poller.start();
-    cleanUp.add('event-source poller', () => poller.stop());
+    const activePoller = poller;
+    await activePoller.start();
+    cleanUp.add('event-source poller', () => activePoller.stop());
+    const alarmTimer = alarms ? setInterval(() => alarms.evaluate(Date.now()).forEach(invokeScaler), 5000) : undefined;
+    cleanUp.add('alarm evaluation', () => clearInterval(alarmTimer));
 
     const load = new LoadGenerator(producer ? producerWriter(producer) : directWriter(kinesis, pipeline.stream.name), ledger, {
       rate: options.rate,
@@ -155,7 +197,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       const current = { at: now, produced: ledger.producedCount, consumed: ledger.consumedCount };
       const rates = { produced: (current.produced - last.produced) / seconds, consumed: (current.consumed - last.consumed) / seconds };
       last = current;
-      const { active, finished } = poller.shardIds();
+      const { active, finished } = activePoller.shardIds();
       return {
         elapsedMs: now - started,
         durationMs: options.durationMs,
@@ -169,11 +211,12 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         iteratorAgeMs: Math.max(0, ...poller.stats.iteratorAgeMs.values()),
         millisBehindLatest: Math.max(0, ...poller.stats.millisBehindLatest.values()),
         shardCount,
-        inFlight: poller.inFlight(),
-        failureBatches: poller.stats.failureBatches,
-        retries: poller.stats.retries,
+        inFlight: activePoller.inFlight(),
+        failureBatches: activePoller.stats.failureBatches,
+        retries: activePoller.stats.retries,
+        scaler: scalerLog.length ? `${scalerLog[scalerLog.length - 1].alarm.split('-').pop()}: ${scalerLog[scalerLog.length - 1].text}` : alarms ? `alarms ${alarms.names().map((name) => `${name.split('-').pop()}=${alarms.state(name)}`).join(' ')}` : undefined,
         checkpoints: [...new Set([...active, ...finished, ...checkpoints.keys()])].sort().map((shardId) => ({
-          shardId, checkpoint: checkpoints.get(shardId), processed: poller.stats.lastProcessed.get(shardId),
+          shardId, checkpoint: checkpoints.get(shardId), processed: activePoller.stats.lastProcessed.get(shardId),
         })),
       };
     };
@@ -195,14 +238,16 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     draining = true;
     const drainStart = Date.now();
     const drainLimit = options.drainMs ?? 20_000;
-    while (Date.now() - drainStart < drainLimit && (ledger.pending() > 0 || poller.inFlight() > 0)) {
+    while (Date.now() - drainStart < drainLimit && (ledger.pending() > 0 || activePoller.inFlight() > 0)) {
       await sleep(100);
     }
     // Let the consumer's last checkpoint land before the final reading.
     await sleep(Math.min(1000, settings.batchWindowMs + 300));
     const drainMs = Date.now() - drainStart;
     clearInterval(viewTimer);
-    await poller.stop();
+    clearInterval(alarmTimer);
+    await scalerQueue;
+    await activePoller.stop();
     const final = await sample();
     view.update(final);
 
@@ -211,7 +256,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       emulators: `${kinesisEmulator.name} + dynalite`,
       producer: pipeline.producer ? `${pipeline.producer.cdkPath} (bundled, ${producer!.invocations} invocations, ${producer!.coldStarts} environments)` : 'none in the template: plain PutRecords',
       consumer: pipeline.consumer ? `${pipeline.consumer.cdkPath} (bundled, ${consumer!.coldStarts} environments)` : 'none in the template: a stand-in that accepts every batch',
-      scaler: pipeline.scaler ? `${pipeline.scaler.cdkPath}: not run locally (its alarms need CloudWatch metrics, which no emulator provides)` : 'none in the template',
+      scaler: !pipeline.scaler ? 'none in the template'
+        : !runScaler ? `${pipeline.scaler.cdkPath}: not run (${kind} has no UpdateShardCount; use --emulator kinesis-local)`
+          : `${pipeline.scaler.cdkPath} (bundled) on ${pipeline.scalerAlarms.length} alarms evaluated locally: ${scalerLog.length} invocations`,
+      scalerInvocations: scalerLog.map((entry) => `+${((entry.at - started) / 1000).toFixed(0)} s ${entry.alarm}: ${entry.text}`),
       mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
       durationMs: options.durationMs,
       drainMs,
@@ -219,7 +267,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       recordSize: options.recordSize,
       ledger: ledger.result(),
       load: load.stats,
-      poller: poller.stats,
+      poller: activePoller.stats,
       shardCount: final.shardCount,
       checkpoints: final.checkpoints,
       failureFile: failures.length ? failureFile : undefined,
@@ -231,27 +279,6 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   } finally {
     await cleanUp.stopAll();
   }
-}
-
-/**
- * A loopback endpoint for every AWS service without an emulator (AWS_ENDPOINT_URL): it answers
- * 501, so a handler's call to CloudWatch, SQS or anything else fails fast and never leaves the machine.
- */
-async function startBlackhole(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const server = http.createServer((request, response) => {
-    request.resume();
-    response.writeHead(501, { 'content-type': 'application/x-amz-json-1.1' });
-    response.end(JSON.stringify({ __type: 'NotAvailableLocally', message: 'no emulator for this service in the local run' }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
 }
 
 export type { LocalPipeline };

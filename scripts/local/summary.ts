@@ -10,6 +10,7 @@ export interface LocalRunReport {
   readonly producer: string;
   readonly consumer: string;
   readonly scaler: string;
+  readonly scalerInvocations: readonly string[];
   readonly mapping: string;
   readonly durationMs: number;
   readonly drainMs: number;
@@ -41,6 +42,7 @@ export function formatSummary(report: LocalRunReport): string[] {
     row('consumer', report.consumer),
     row('event-source mapping', report.mapping),
     row('scaler', report.scaler),
+    ...report.scalerInvocations.map((line) => row('', line)),
     row('records sent to the producer', `${load.sent} in ${load.calls} calls (${(load.sent / seconds).toFixed(1)}/s)`),
     row('accepted (produced)', ledger.produced),
     row('rejected by the producer', `${ledger.rejected}${load.lastError ? ` (last: ${load.lastError.slice(0, 80)})` : ''}`),

@@ -19,6 +19,7 @@ export interface ViewSample {
   readonly failureBatches: number;
   readonly retries: number;
   readonly checkpoints: ReadonlyArray<{ shardId: string; checkpoint?: string; processed?: string }>;
+  readonly scaler?: string;
 }
 
 /** A long sequence number shortened to its last digits. */
@@ -37,6 +38,9 @@ export function renderView(sample: ViewSample, title: string): string[] {
     `produced ${pad(sample.producedPerSecond, 6)}/s  total ${pad(sample.producedTotal, 8)}   consumed ${pad(sample.consumedPerSecond, 6)}/s  total ${pad(sample.consumedTotal, 8)}   pending ${sample.pending}`,
     `iterator age ${pad(sample.iteratorAgeMs, 6)} ms   behind latest ${pad(sample.millisBehindLatest, 6)} ms   shards ${sample.shardCount}   batches in flight ${sample.inFlight}   retries ${sample.retries}   on-failure ${sample.failureBatches}   rejected ${sample.rejected}`,
   ];
+  if (sample.scaler) {
+    lines.push(`scaler: ${sample.scaler.slice(0, 150)}`);
+  }
   for (const shard of sample.checkpoints) {
     lines.push(`  ${shard.shardId}  checkpoint ${shortSequence(shard.checkpoint).padEnd(14)} processed ${shortSequence(shard.processed)}`);
   }
