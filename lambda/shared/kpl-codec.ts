@@ -1,0 +1,326 @@
+import { createHash } from 'crypto';
+
+/**
+ * The KPL aggregated record format (amazon-kinesis-producer aggregation-format.md):
+ * magic `F3 89 9A C2`, a protobuf `AggregatedRecord`, then the 16-byte MD5 of the protobuf bytes.
+ *
+ * ```proto
+ * message AggregatedRecord { repeated string partition_key_table = 1; repeated string explicit_hash_key_table = 2; repeated Record records = 3; }
+ * message Record { required uint64 partition_key_index = 1; optional uint64 explicit_hash_key_index = 2; required bytes data = 3; repeated Tag tags = 4; }
+ * ```
+ * Encoded and decoded by hand (varints and length-delimited fields): no protobuf runtime in the bundle.
+ */
+export const KPL_MAGIC: Buffer = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
+
+const MD5_LENGTH = 16;
+/** Bytes an aggregated record adds around its protobuf body: magic and MD5 trailer. */
+export const KPL_FRAME_BYTES = KPL_MAGIC.length + MD5_LENGTH;
+
+export interface KplUserRecord {
+  partitionKey: string;
+  explicitHashKey?: string;
+  data: Uint8Array;
+}
+
+export class KplDecodeError extends Error {
+  public override readonly name = 'KplDecodeError';
+}
+
+/** Bytes of an unsigned varint. */
+export function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Bytes of a length-delimited field (one-byte tag) whose payload is `length` bytes. */
+function fieldSize(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+/**
+ * An aggregated record under construction. It knows its encoded size after every `add`, so an
+ * aggregator can stop before a limit without encoding; `encode` writes it once into one buffer.
+ */
+export class KplAggregateBuilder {
+  private readonly keys = new Map<string, number>();
+  private readonly keyList: string[] = [];
+  private readonly hashKeys = new Map<string, number>();
+  private readonly hashKeyList: string[] = [];
+  private readonly records: { pk: number; ehk: number; data: Uint8Array; size: number }[] = [];
+  private bodySize = 0;
+
+  /** User records added so far. */
+  public get count(): number {
+    return this.records.length;
+  }
+
+  /** Encoded size in bytes (magic, protobuf, MD5) of the records added so far. */
+  public get size(): number {
+    return KPL_FRAME_BYTES + this.bodySize;
+  }
+
+  /** Encoded size if `record` were added, without adding it. */
+  public sizeWith(record: KplUserRecord): number {
+    return this.size + this.growth(record);
+  }
+
+  public add(record: KplUserRecord): void {
+    this.bodySize += this.growth(record);
+    let pk = this.keys.get(record.partitionKey);
+    if (pk === undefined) {
+      pk = this.keyList.length;
+      this.keys.set(record.partitionKey, pk);
+      this.keyList.push(record.partitionKey);
+    }
+    let ehk = -1;
+    if (record.explicitHashKey !== undefined) {
+      const known = this.hashKeys.get(record.explicitHashKey);
+      ehk = known ?? this.hashKeyList.length;
+      if (known === undefined) {
+        this.hashKeys.set(record.explicitHashKey, ehk);
+        this.hashKeyList.push(record.explicitHashKey);
+      }
+    }
+    this.records.push({ pk, ehk, data: record.data, size: recordBodySize(pk, ehk, record.data.length) });
+  }
+
+  public encode(): Buffer {
+    const bodyLength = this.bodySize;
+    const out = Buffer.allocUnsafe(KPL_FRAME_BYTES + bodyLength);
+    KPL_MAGIC.copy(out, 0);
+    let at = KPL_MAGIC.length;
+    for (const key of this.keyList) {
+      at = writeString(out, at, 0x0a, key);
+    }
+    for (const key of this.hashKeyList) {
+      at = writeString(out, at, 0x12, key);
+    }
+    for (const record of this.records) {
+      out[at++] = 0x1a;
+      at = writeVarint(out, at, record.size);
+      out[at++] = 0x08;
+      at = writeVarint(out, at, record.pk);
+      if (record.ehk >= 0) {
+        out[at++] = 0x10;
+        at = writeVarint(out, at, record.ehk);
+      }
+      out[at++] = 0x1a;
+      at = writeVarint(out, at, record.data.length);
+      out.set(record.data, at);
+      at += record.data.length;
+    }
+    const body = out.subarray(KPL_MAGIC.length, at);
+    createHash('md5').update(body).digest().copy(out, at);
+    return out;
+  }
+
+  private growth(record: KplUserRecord): number {
+    let grow = 0;
+    let pk = this.keys.get(record.partitionKey);
+    if (pk === undefined) {
+      pk = this.keyList.length;
+      grow += fieldSize(Buffer.byteLength(record.partitionKey, 'utf8'));
+    }
+    let ehk = -1;
+    if (record.explicitHashKey !== undefined) {
+      const known = this.hashKeys.get(record.explicitHashKey);
+      ehk = known ?? this.hashKeyList.length;
+      if (known === undefined) {
+        grow += fieldSize(Buffer.byteLength(record.explicitHashKey, 'utf8'));
+      }
+    }
+    return grow + fieldSize(recordBodySize(pk, ehk, record.data.length));
+  }
+}
+
+function recordBodySize(pk: number, ehk: number, dataLength: number): number {
+  return 1 + varintSize(pk) + (ehk >= 0 ? 1 + varintSize(ehk) : 0) + fieldSize(dataLength);
+}
+
+function writeVarint(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[at++] = value;
+  return at;
+}
+
+function writeString(out: Buffer, at: number, tag: number, text: string): number {
+  const length = Buffer.byteLength(text, 'utf8');
+  out[at++] = tag;
+  at = writeVarint(out, at, length);
+  return at + out.write(text, at, length, 'utf8');
+}
+
+/** Magic + protobuf `AggregatedRecord` + MD5 of the protobuf bytes, for these user records in order. */
+export function encodeAggregated(records: readonly KplUserRecord[]): Buffer {
+  const builder = new KplAggregateBuilder();
+  for (const record of records) {
+    builder.add(record);
+  }
+  return builder.encode();
+}
+
+function asBuffer(blob: Uint8Array): Buffer {
+  return Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+}
+
+function hasMagic(blob: Uint8Array): boolean {
+  return blob.length >= KPL_FRAME_BYTES && blob[0] === 0xf3 && blob[1] === 0x89 && blob[2] === 0x9a && blob[3] === 0xc2;
+}
+
+function checksumMatches(buffer: Buffer): boolean {
+  const end = buffer.length - MD5_LENGTH;
+  const digest = createHash('md5').update(buffer.subarray(KPL_MAGIC.length, end)).digest();
+  return digest.equals(buffer.subarray(end));
+}
+
+/** True when the blob has the KPL magic, room for a body and an MD5 trailer that matches it. */
+export function isAggregated(blob: Uint8Array): boolean {
+  return hasMagic(blob) && checksumMatches(asBuffer(blob));
+}
+
+/**
+ * The user records of a KPL aggregated record, in order. `data` views the input's bytes (no copy).
+ * Throws `KplDecodeError` when the magic or checksum is wrong or the protobuf is malformed.
+ */
+export function decodeAggregated(blob: Uint8Array): KplUserRecord[] {
+  if (!hasMagic(blob)) {
+    throw new KplDecodeError(`not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`);
+  }
+  const buffer = asBuffer(blob);
+  if (!checksumMatches(buffer)) {
+    throw new KplDecodeError('KPL aggregated record MD5 checksum does not match its body');
+  }
+  const reader = new Reader(buffer, KPL_MAGIC.length, buffer.length - MD5_LENGTH);
+  const keys: string[] = [];
+  const hashKeys: string[] = [];
+  const raw: { pk: number; ehk: number; data: Buffer }[] = [];
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === 0x0a) {
+      keys.push(reader.string());
+    } else if (tag === 0x12) {
+      hashKeys.push(reader.string());
+    } else if (tag === 0x1a) {
+      raw.push(readRecord(reader.sub()));
+    } else {
+      reader.skip(tag);
+    }
+  }
+  return raw.map((record, index) => {
+    const partitionKey = keys[record.pk];
+    if (partitionKey === undefined) {
+      throw new KplDecodeError(`user record ${index}: partition_key_index ${record.pk} outside a table of ${keys.length}`);
+    }
+    if (record.ehk < 0) {
+      return { partitionKey, data: record.data };
+    }
+    const explicitHashKey = hashKeys[record.ehk];
+    if (explicitHashKey === undefined) {
+      throw new KplDecodeError(`user record ${index}: explicit_hash_key_index ${record.ehk} outside a table of ${hashKeys.length}`);
+    }
+    return { partitionKey, explicitHashKey, data: record.data };
+  });
+}
+
+function readRecord(reader: Reader): { pk: number; ehk: number; data: Buffer } {
+  let pk = -1;
+  let ehk = -1;
+  let data: Buffer | undefined;
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === 0x08) {
+      pk = reader.varint();
+    } else if (tag === 0x10) {
+      ehk = reader.varint();
+    } else if (tag === 0x1a) {
+      data = reader.bytes();
+    } else {
+      reader.skip(tag); // tags (4) and unknown fields
+    }
+  }
+  if (pk < 0 || data === undefined) {
+    throw new KplDecodeError('user record without its required partition_key_index or data');
+  }
+  return { pk, ehk, data };
+}
+
+class Reader {
+  constructor(private readonly buffer: Buffer, private at: number, private readonly end: number) {}
+
+  public more(): boolean {
+    return this.at < this.end;
+  }
+
+  public varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.end) {
+        throw new KplDecodeError('truncated varint');
+      }
+      const byte = this.buffer[this.at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (value > Number.MAX_SAFE_INTEGER) {
+          throw new KplDecodeError('varint larger than 2^53');
+        }
+        return value;
+      }
+      scale *= 128;
+    }
+    throw new KplDecodeError('varint longer than 10 bytes');
+  }
+
+  public bytes(): Buffer {
+    const length = this.varint();
+    const start = this.at;
+    if (length > this.end - start) {
+      throw new KplDecodeError(`field of ${length} bytes overruns the record`);
+    }
+    this.at += length;
+    return this.buffer.subarray(start, this.at);
+  }
+
+  public string(): string {
+    const length = this.varint();
+    const start = this.at;
+    if (length > this.end - start) {
+      throw new KplDecodeError(`string of ${length} bytes overruns the record`);
+    }
+    this.at += length;
+    return this.buffer.toString('utf8', start, this.at);
+  }
+
+  public sub(): Reader {
+    const length = this.varint();
+    const start = this.at;
+    if (length > this.end - start) {
+      throw new KplDecodeError(`message of ${length} bytes overruns the record`);
+    }
+    this.at += length;
+    return new Reader(this.buffer, start, this.at);
+  }
+
+  public skip(tag: number): void {
+    const wireType = tag & 7;
+    if (wireType === 0) {
+      this.varint();
+    } else if (wireType === 2) {
+      this.bytes();
+    } else if (wireType === 1 || wireType === 5) {
+      this.at += wireType === 1 ? 8 : 4;
+      if (this.at > this.end) {
+        throw new KplDecodeError('fixed-width field overruns the record');
+      }
+    } else {
+      throw new KplDecodeError(`unsupported protobuf wire type ${wireType}`);
+    }
+  }
+}

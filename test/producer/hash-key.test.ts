@@ -1,0 +1,26 @@
+import { createHash } from 'crypto';
+import { MAX_HASH_KEY, hashKeyOf, parseHashKey } from '../../lambda/shared/hash-key';
+
+describe('hash keys', () => {
+  test('hashKeyOf reads the MD5 of the UTF-8 partition key as a big-endian 128-bit integer', () => {
+    // Prepare
+    const key = 'clé-🔑';
+
+    // Act
+    const hashKey = hashKeyOf(key);
+
+    // Assess
+    expect(hashKey).toBe(BigInt(`0x${createHash('md5').update(Buffer.from(key, 'utf8')).digest('hex')}`));
+    expect(hashKeyOf('')).toBe(0xd41d8cd98f00b204e9800998ecf8427en);
+    expect(MAX_HASH_KEY).toBe(340282366920938463463374607431768211455n);
+  });
+
+  test('parseHashKey accepts decimals in 0..2^128-1 only', () => {
+    expect(parseHashKey('0')).toBe(0n);
+    expect(parseHashKey(MAX_HASH_KEY.toString())).toBe(MAX_HASH_KEY);
+    expect(parseHashKey((MAX_HASH_KEY + 1n).toString())).toBeUndefined();
+    for (const bad of ['', '-1', '01', '1.5', '0x10', ' 1', '1e3', '9'.repeat(40)]) {
+      expect(parseHashKey(bad)).toBeUndefined();
+    }
+  });
+});
