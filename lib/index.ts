@@ -1,4 +1,6 @@
 export * from './data-stream';
 export * from './streaming-pipeline';
+export * from './firehose-archive';
 export * from './shard-autoscaler';
 export * from './pipeline-monitoring';
+export * from './lease-table';
