@@ -1,0 +1,78 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { LeaseLostError, LeaseStore } from '../../lambda/shared/lease-store';
+import { startDynalite, type Dynalite } from '../scaler/emulators';
+
+let dynalite: Dynalite;
+let client: DynamoDBClient;
+let store: LeaseStore;
+const TABLE = 'leases';
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+  client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
+  await client.send(new CreateTableCommand({
+    TableName: TABLE,
+    KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  store = new LeaseStore(client, TABLE);
+});
+
+afterAll(async () => {
+  client.destroy();
+  await dynalite.stop();
+});
+
+describe('LeaseStore on dynalite', () => {
+  test('creates, takes, renews and checkpoints with the counter going up by one each time', async () => {
+    // Prepare
+    const created = await store.create('shardId-000000000000', 'a');
+    // Act
+    const taken = await store.take(created, 'b');
+    const renewed = await store.renew(taken);
+    const checkpointed = await store.checkpoint(renewed, { sequenceNumber: '4959033827149025660855969253836157109592157598913658', subSequenceNumber: 4 });
+    // Assess
+    const stored = await store.get('shardId-000000000000');
+    expect(stored).toEqual(checkpointed);
+    expect(stored).toMatchObject({ leaseOwner: 'b', leaseCounter: 4, ownerSwitchesSinceCheckpoint: 0, checkpoint: { sequenceNumber: '4959033827149025660855969253836157109592157598913658', subSequenceNumber: 4 } });
+    expect(taken.ownerSwitchesSinceCheckpoint).toBe(1);
+  });
+
+  test('of two racing creates exactly one wins, the other learns it lost', async () => {
+    // Act
+    const results = await Promise.allSettled([store.create('race-create', 'a'), store.create('race-create', 'b')]);
+    // Assess
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(LeaseLostError);
+    expect((lost.reason as LeaseLostError).operation).toBe('create');
+  });
+
+  test('of two writers checkpointing or taking from the same counter exactly one wins', async () => {
+    // Prepare
+    const lease = await store.create('race-write', 'a');
+    // Act
+    const results = await Promise.allSettled([
+      store.checkpoint(lease, { sequenceNumber: '100', subSequenceNumber: 0 }),
+      store.take(lease, 'b'),
+      store.checkpoint(lease, { sequenceNumber: '200', subSequenceNumber: 0 }),
+    ]);
+    // Assess
+    const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<unknown>[];
+    expect(won).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof LeaseLostError)).toBe(true);
+    expect(await store.get('race-write')).toEqual(won[0].value);
+  });
+
+  test('a stale lease (old counter or another owner) cannot checkpoint or renew', async () => {
+    // Prepare
+    const lease = await store.create('stale', 'a');
+    const takenByB = await store.take(lease, 'b');
+    // Act / Assess
+    await expect(store.checkpoint(lease, { sequenceNumber: '1', subSequenceNumber: 0 })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.renew({ ...takenByB, leaseOwner: 'a' })).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.get('stale'))?.checkpoint.sequenceNumber).toBe('TRIM_HORIZON');
+  });
+});
