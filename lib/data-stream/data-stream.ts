@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -126,6 +126,13 @@ export class DataStream extends Construct {
       removalPolicy,
       shardLevelMetrics: props.shardLevelMetrics,
     });
+
+    if (this.encryptionKey) {
+      Validations.of(this.stream).acknowledge({
+        id: 'AwsSolutions-KDS3',
+        reason: 'A customer-managed key was asked for (encryption CUSTOMER_MANAGED or encryptionKey): it gives key-policy control, cross-account grants and rotation the AWS-managed key does not. The default stays alias/aws/kinesis.',
+      });
+    }
 
     this.writeCapacity = provisioned ? scaleCapacity(PER_SHARD_LIMITS.write, this.shardCount!) : ON_DEMAND_DEFAULT_CAPACITY.write;
     this.readCapacity = provisioned ? scaleCapacity(PER_SHARD_LIMITS.read, this.shardCount!) : ON_DEMAND_DEFAULT_CAPACITY.read;

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { DataStream, type DataStreamProps } from '../data-stream';
+import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archive';
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
 
@@ -10,6 +11,14 @@ export interface StreamingPipelineProps {
    *            AWS-managed key alias/aws/kinesis, retained when the stack is deleted
    */
   readonly stream?: DataStreamProps;
+
+  /**
+   * A Firehose delivery stream that archives every user record (KPL aggregates de-aggregated)
+   * into S3: GZIP, hour partitions, KMS-encrypted, TLS-only, versioned bucket, with alarms.
+   * `false` turns it off.
+   * @default - on, with the FirehoseArchive defaults
+   */
+  readonly archive?: FirehoseArchiveOptions | false;
 
   /**
    * Shard autoscaling. On a provisioned stream: alarms on write utilisation, throttling, lag and a
@@ -37,6 +46,8 @@ export interface StreamingPipelineProps {
 export class StreamingPipeline extends Construct {
   /** The pipeline's stream. */
   public readonly stream: DataStream;
+  /** The Firehose archive, unless `archive` is false. */
+  public readonly archive?: FirehoseArchive;
   /** The shard autoscaler, unless `autoscaling` is false. */
   public readonly autoscaler?: ShardAutoscaler;
   /** The dashboard, alarms and alarm topic, unless `monitoring` is false. */
@@ -45,12 +56,15 @@ export class StreamingPipeline extends Construct {
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
     this.stream = new DataStream(this, 'Stream', props.stream);
+    if (props.archive !== false) {
+      this.archive = new FirehoseArchive(this, 'Archive', { ...props.archive, stream: this.stream });
+    }
     if (props.autoscaling !== false) {
       this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', { ...props.autoscaling, stream: this.stream });
     }
     // Last, so that it sees every part above.
     if (props.monitoring !== false) {
-      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, autoscaler: this.autoscaler });
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, archive: this.archive, autoscaler: this.autoscaler });
     }
   }
 }

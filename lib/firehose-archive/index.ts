@@ -1,0 +1,2 @@
+export * from './firehose-archive';
+export * from './archive-bucket';

@@ -1,0 +1,308 @@
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { DataStream, DataStreamMode, FirehoseArchive, type FirehoseArchiveOptions, StreamingPipeline } from '../../lib';
+import { testStack } from '../helpers/app';
+
+interface Built {
+  stack: Stack;
+  archive: FirehoseArchive;
+  stream: DataStream;
+  template: Template;
+}
+
+function build(options: FirehoseArchiveOptions = {}, mode: DataStreamMode = DataStreamMode.PROVISIONED): Built {
+  const stack = testStack();
+  const stream = new DataStream(stack, 'Stream', { mode });
+  const archive = new FirehoseArchive(stack, 'Archive', { stream, ...options });
+  return { stack, archive, stream, template: Template.fromStack(stack) };
+}
+
+const ref = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+
+describe('FirehoseArchive', () => {
+  describe('delivery stream', () => {
+    test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])('reads the %s stream and writes GZIP objects under hour partitions', (mode) => {
+      const { stack, stream, archive, template } = build({}, mode);
+
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        DeliveryStreamType: 'KinesisStreamAsSource',
+        KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] } },
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          BucketARN: { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] },
+          BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 5 },
+          CompressionFormat: 'GZIP',
+          Prefix: 'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/',
+          ErrorOutputPrefix: Match.stringLikeRegexp('^errors/!\\{firehose:error-output-type\\}/'),
+          CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+          ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord', Parameters: [] }] },
+        }),
+      });
+    });
+
+    test('applies buffering, compression and prefixes from props', () => {
+      const { template } = build({
+        bufferingSize: Size.mebibytes(64),
+        bufferingInterval: Duration.seconds(60),
+        compression: firehose.Compression.SNAPPY,
+        dataOutputPrefix: 'raw/!{timestamp:yyyy}/',
+        errorOutputPrefix: 'failed/!{firehose:error-output-type}/',
+        newlineDelimiter: false,
+      });
+
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+          CompressionFormat: 'Snappy',
+          Prefix: 'raw/!{timestamp:yyyy}/',
+          ErrorOutputPrefix: 'failed/!{firehose:error-output-type}/',
+          ProcessingConfiguration: Match.absent(),
+        }),
+      });
+    });
+
+    test('partitions dynamically on a JSON field with a JQ query', () => {
+      const { template } = build({
+        dynamicPartitioning: { keys: { tenant: '.tenant' } },
+        dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/',
+      });
+
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          DynamicPartitioningConfiguration: { Enabled: true },
+          BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 128 },
+          ProcessingConfiguration: {
+            Enabled: true,
+            Processors: Match.arrayWith([
+              Match.objectLike({ Type: 'MetadataExtraction', Parameters: Match.arrayWith([{ ParameterName: 'MetadataExtractionQuery', ParameterValue: '{"tenant":.tenant}' }]) }),
+              Match.objectLike({ Type: 'AppendDelimiterToRecord' }),
+            ]),
+          },
+        }),
+      });
+    });
+
+    test('runs a Lambda processor before delivery', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const fn = new lambda.Function(stack, 'Transform', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e') });
+      new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
+
+      Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          ProcessingConfiguration: { Enabled: true, Processors: Match.arrayWith([Match.objectLike({ Type: 'Lambda' })]) },
+        }),
+      });
+    });
+
+    test('leaves no unreferenced Firehose CIDR mapping in the stack', () => {
+      const { template } = build();
+
+      expect(template.toJSON().Mappings ?? {}).toEqual({});
+    });
+  });
+
+  describe('bucket', () => {
+    test('is KMS-encrypted with a rotating key, TLS only, private, versioned, logged and retained', () => {
+      const { stack, archive, template } = build();
+      const bucketId = stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket);
+      const logsId = stack.getLogicalId((archive.accessLogsBucket as s3.Bucket).node.defaultChild as s3.CfnBucket);
+
+      template.hasResource('AWS::S3::Bucket', {
+        Properties: Match.objectLike({
+          BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } }] },
+          PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+          VersioningConfiguration: { Status: 'Enabled' },
+          LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'archive/' },
+        }),
+        DeletionPolicy: 'Retain',
+      });
+      template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: bucketId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    });
+
+    test('has lifecycle rules from props', () => {
+      const { template } = build({ lifecycle: { infrequentAccessAfter: Duration.days(45), glacierAfter: Duration.days(180), expireAfter: Duration.days(730), noncurrentVersionExpiration: Duration.days(7) } });
+
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({
+            Status: 'Enabled',
+            ExpirationInDays: 730,
+            NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 45 }, { StorageClass: 'GLACIER', TransitionInDays: 180 }],
+          })],
+        },
+      });
+    });
+
+    test('auto-deletes objects only when asked', () => {
+      expect(build().template.findResources('Custom::S3AutoDeleteObjects')).toEqual({});
+      const { template } = build({ removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true });
+      template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+      expect(Object.keys(template.findResources('Custom::S3AutoDeleteObjects')).length).toBeGreaterThan(0);
+    });
+
+    test('uses a given bucket and creates none', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-archive');
+      const archive = new FirehoseArchive(stack, 'Archive', { stream, bucket });
+
+      expect(archive.bucket).toBe(bucket);
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::S3::Bucket', 0);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], Resource: Match.arrayWith([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-archive/year=*']] }]) })]) },
+      });
+    });
+  });
+
+  describe('delivery role', () => {
+    test('writes only under its prefixes of its bucket, with no delete and no bucket-wide object wildcard', () => {
+      const { stack, archive, template } = build();
+      const bucketArn = { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] };
+      const roleId = stack.getLogicalId(archive.deliveryRole.node.defaultChild as never);
+
+      const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+      const statements = Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+      expect(statements).toEqual(expect.arrayContaining([
+        expect.objectContaining({ Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: bucketArn }),
+        expect.objectContaining({
+          Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          Resource: expect.arrayContaining([
+            { 'Fn::Join': ['', [bucketArn, '/year=*']] },
+            { 'Fn::Join': ['', [bucketArn, '/errors/*']] },
+          ]),
+        }),
+        expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Condition: { StringEquals: { 'kms:ViaService': expect.anything() } } }),
+      ]));
+      const actions = statements.flatMap((statement) => [statement.Action].flat());
+      expect(actions.filter((action) => /Delete|\*/.test(action))).toEqual([]);
+      expect(JSON.stringify(statements)).not.toContain('"/*"');
+    });
+
+    test('reads only its one stream', () => {
+      const { stack, stream, template } = build();
+      const streamArn = { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] };
+      const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }>;
+      const kinesisStatements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kinesis:')));
+
+      expect(kinesisStatements.length).toBeGreaterThan(0);
+      for (const statement of kinesisStatements) {
+        expect(statement.Resource).toEqual(streamArn);
+      }
+    });
+  });
+
+  describe('alarms', () => {
+    test('watch freshness, delivery success and source throttling with the DeliveryStreamName dimension', () => {
+      const { stack, archive, template } = build();
+      const name = { Ref: stack.getLogicalId((archive.deliveryStream as firehose.DeliveryStream).node.defaultChild as firehose.CfnDeliveryStream) };
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'DeliveryToS3.DataFreshness', Namespace: 'AWS/Firehose', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }],
+        Statistic: 'Maximum', Threshold: 900, ComparisonOperator: 'GreaterThanThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'DeliveryToS3.Success', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }],
+        Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: 'FILL(t0, 0) + FILL(t1, 0) + FILL(t2, 0)' }),
+          Match.objectLike({ Id: 't0', MetricStat: Match.objectLike({ Metric: { MetricName: 'ThrottledGetRecords', Namespace: 'AWS/Firehose', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }] }, Stat: 'Sum' }) }),
+        ]),
+      });
+      expect(archive.alarms).toHaveLength(3);
+    });
+
+    test('derives the freshness threshold from the buffering interval', () => {
+      const { template } = build({ bufferingInterval: Duration.seconds(600) });
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DeliveryToS3.DataFreshness', Threshold: 1800 });
+    });
+
+    test('never sets a freshness threshold under 5 minutes', () => {
+      const { template } = build({ bufferingInterval: Duration.seconds(0) });
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DeliveryToS3.DataFreshness', Threshold: 300 });
+    });
+  });
+
+  describe('validation', () => {
+    test.each<[FirehoseArchiveOptions, RegExp]>([
+      [{ bufferingSize: Size.mebibytes(129) }, /bufferingSize must be from 1 to 128 MiB; received 129 MiB/],
+      [{ bufferingSize: Size.kibibytes(512) }, /bufferingSize must be from 1 to 128 MiB; received 0.5 MiB/],
+      [{ bufferingInterval: Duration.seconds(901) }, /bufferingInterval must be from 0 to 900 seconds; received 901 seconds/],
+      [{ dataOutputPrefix: 'x/!{firehose:error-output-type}/' }, /dataOutputPrefix must not contain !\{firehose:error-output-type\}/],
+      [{ errorOutputPrefix: 'errors/' }, /errorOutputPrefix must contain !\{firehose:error-output-type\}; received 'errors\/'/],
+      [{ dynamicPartitioning: { keys: { tenant: '.tenant' } } }, /dataOutputPrefix is required with dynamic partitioning/],
+      [{ dynamicPartitioning: { keys: { tenant: '.tenant' } }, dataOutputPrefix: 'year=!{timestamp:yyyy}/' }, /dataOutputPrefix must use a partition key/],
+      [{ dynamicPartitioning: { keys: {} }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /dynamicPartitioning.keys must name 1 to 50 keys; received 0/],
+      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingSize: Size.mebibytes(32) }, /bufferingSize must be from 64 to 128 MiB with dynamic partitioning; received 32 MiB/],
+      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingInterval: Duration.seconds(30) }, /bufferingInterval must be from 60 to 900 seconds with dynamic partitioning; received 30 seconds/],
+      [{ dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7201) }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /retryDuration must be from 0 to 7200 seconds; received 7201 seconds/],
+      [{ freshnessAlarmThreshold: Duration.seconds(30) }, /freshnessAlarmThreshold must be at least 60 seconds; received 30 seconds/],
+      [{ autoDeleteObjects: true }, /autoDeleteObjects needs removalPolicy RemovalPolicy.DESTROY/],
+      [{ lifecycle: { infrequentAccessAfter: Duration.days(10) } }, /lifecycle.infrequentAccessAfter must be whole days, at least 30.*received 10 days/],
+      [{ lifecycle: { glacierAfter: Duration.days(30) } }, /lifecycle.glacierAfter must be whole days after infrequentAccessAfter \(30\); received 30 days/],
+      [{ lifecycle: { expireAfter: Duration.days(60) } }, /lifecycle.expireAfter must be whole days after glacierAfter \(90\); received 60 days/],
+      [{ lifecycle: { noncurrentVersionExpiration: Duration.hours(12) } }, /lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received 0.5 days/],
+    ])('rejects %p', (options, message) => {
+      expect(() => build(options)).toThrow(message);
+    });
+
+    test('rejects bucket options together with a given bucket', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-archive');
+
+      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, removalPolicy: RemovalPolicy.DESTROY, lifecycle: {} }))
+        .toThrow(/lifecycle, removalPolicy apply to the bucket this construct creates; remove them or do not pass bucket/);
+    });
+  });
+
+  describe('in StreamingPipeline', () => {
+    test('archives by default and can be turned off', () => {
+      const on = testStack();
+      const pipeline = new StreamingPipeline(on, 'Pipeline', { autoscaling: false, monitoring: false });
+      expect(pipeline.archive).toBeInstanceOf(FirehoseArchive);
+      Template.fromStack(on).resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
+
+      const off = testStack();
+      expect(new StreamingPipeline(off, 'Pipeline', { archive: false, autoscaling: false, monitoring: false }).archive).toBeUndefined();
+      Template.fromStack(off).resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+    });
+  });
+});
+
+describe('FirehoseArchive under cdk-nag', () => {
+  test('stays clean with dynamic partitioning, a given key and auto-delete', () => {
+    // Prepare
+    const { Validations } = jest.requireActual<typeof import('aws-cdk-lib')>('aws-cdk-lib');
+    const { AwsSolutionsChecks } = jest.requireActual<typeof import('cdk-nag')>('cdk-nag');
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
+    new FirehoseArchive(stack, 'Archive', {
+      stream,
+      dynamicPartitioning: { keys: { tenant: '.tenant' } },
+      dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/',
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    Validations.of(stack.node.root).addPlugins(new AwsSolutionsChecks(stack.node.root));
+
+    // Act / Assess: synth throws on any unacknowledged finding
+    expect(() => (stack.node.root as import('aws-cdk-lib').App).synth()).not.toThrow();
+  });
+});
