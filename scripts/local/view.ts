@@ -68,7 +68,7 @@ export class TerminalView {
       this.drawn = lines.length;
     } else if (sample.elapsedMs - this.lastLine >= 5000 || this.lastLine === 0) {
       this.lastLine = Math.max(1, sample.elapsedMs);
-      this.out.write(`${lines.slice(1, 3).join(' | ')}\n`);
+      this.out.write(`${lines.slice(1, 3).join(' | ')}${sample.scaler ? ` | scaler: ${sample.scaler.slice(0, 120)}` : ''}\n`);
     }
   }
 }
