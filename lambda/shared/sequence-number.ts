@@ -1,7 +1,7 @@
 /**
  * Kinesis sequence numbers as the KCL compares them: an extended sequence number is a sequence
  * number plus a sub-sequence number (the position of a user record inside a KPL aggregate).
- * Sequence numbers are decimal integers of up to 128 bits: compared as BigInt, never as strings.
+ * Sequence numbers are decimal integers (today 56 digits): compared as BigInt, never as strings.
  */
 
 /** Checkpoint sentinels of the KCL lease schema. */
@@ -27,7 +27,8 @@ export class InvalidSequenceNumberError extends Error {
   }
 }
 
-const DIGITS = /^\d{1,40}$/;
+// The API allows `0|([1-9]\d{0,128})`.
+const DIGITS = /^\d{1,129}$/;
 const SENTINELS = new Set<string>(Object.values(Sentinel));
 
 export function isSentinel(value: string): value is Sentinel {

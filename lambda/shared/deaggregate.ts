@@ -1,0 +1,65 @@
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { decodeAggregated, isAggregated, KplDecodeError, type KplUserRecord } from './kpl-codec';
+
+/** One user record, as the consumer hands it to the user's processor. */
+export interface UserRecord {
+  /** The user's bytes (a view of the decoded Kinesis record: copy it to keep it past the call). */
+  readonly data: Buffer;
+  readonly partitionKey: string;
+  /** The explicit hash key the producer gave, if any. */
+  readonly explicitHashKey?: string;
+  /** Sequence number of the Kinesis record that carried it (decimal string; compare as BigInt). */
+  readonly sequenceNumber: string;
+  /** Position inside its KPL aggregate; 0 for a plain record. */
+  readonly subSequenceNumber: number;
+  /** Whether it arrived inside a KPL aggregated record. */
+  readonly aggregated: boolean;
+  /** When Kinesis received the carrying record, milliseconds since the epoch. */
+  readonly approximateArrivalTimestamp: number;
+  readonly shardId: string;
+}
+
+/** The shard id of a Lambda Kinesis record (its eventID is `<shardId>:<sequenceNumber>`). */
+export function shardIdOf(record: KinesisStreamRecord): string {
+  const at = record.eventID.lastIndexOf(':');
+  return at > 0 ? record.eventID.slice(0, at) : record.eventID;
+}
+
+/**
+ * The user records of one Lambda Kinesis record, in order: the sub-records of a KPL aggregate
+ * (ours or the KPL's), or the record itself when it is plain. A blob whose magic or MD5 does not
+ * check out is a plain record, as in the KCL.
+ */
+export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardIdOf(record)): UserRecord[] {
+  const { kinesis } = record;
+  const blob = Buffer.from(kinesis.data, 'base64');
+  const arrival = Math.round(kinesis.approximateArrivalTimestamp * 1000);
+  let subRecords: KplUserRecord[] | undefined;
+  if (isAggregated(blob)) {
+    try {
+      subRecords = decodeAggregated(blob);
+    } catch (error) {
+      if (!(error instanceof KplDecodeError)) {
+        throw error;
+      }
+    }
+  }
+  if (!subRecords) {
+    return [{ data: blob, partitionKey: kinesis.partitionKey, sequenceNumber: kinesis.sequenceNumber, subSequenceNumber: 0, aggregated: false, approximateArrivalTimestamp: arrival, shardId }];
+  }
+  return subRecords.map((sub, index) => ({
+    data: sub.data as Buffer,
+    partitionKey: sub.partitionKey,
+    ...(sub.explicitHashKey === undefined ? {} : { explicitHashKey: sub.explicitHashKey }),
+    sequenceNumber: kinesis.sequenceNumber,
+    subSequenceNumber: index,
+    aggregated: true,
+    approximateArrivalTimestamp: arrival,
+    shardId,
+  }));
+}
+
+/** The user records of a batch, in order. */
+export function deaggregate(records: readonly KinesisStreamRecord[]): UserRecord[] {
+  return records.flatMap((record) => deaggregateRecord(record));
+}

@@ -1,0 +1,126 @@
+import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
+import { deaggregate } from '../../lambda/shared/deaggregate';
+import type { UserRecord } from '../../lambda/shared/deaggregate';
+import { kinesisRecord, lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
+
+const seq = (offset: number) => String(SEQ_BASE + BigInt(offset));
+const text = (record: UserRecord) => record.data.toString('utf8');
+
+function recorder(failOn?: (record: UserRecord) => boolean) {
+  const seen: UserRecord[] = [];
+  const processRecord: RecordProcessor = async (record) => {
+    if (failOn?.(record)) {
+      throw new Error(`poison ${text(record)}`);
+    }
+    seen.push(record);
+  };
+  return { seen, processRecord };
+}
+
+function aggregate(offset: number, values: string[], shardId?: string) {
+  return kinesisRecord(encodeAggregated(values.map((value, i) => ({ partitionKey: `pk-${value}`, data: Buffer.from(value), ...(i === 1 ? { explicitHashKey: '42' } : {}) }))), { offset, shardId, partitionKey: 'agg' });
+}
+
+describe('deaggregate', () => {
+  test('splits KPL aggregates into user records with sub-sequence numbers; plain and corrupt records pass through', () => {
+    // Prepare
+    const corrupt = encodeAggregated([{ partitionKey: 'x', data: Buffer.from('x') }]);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    const records = [kinesisRecord('plain', { offset: 1, partitionKey: 'p1' }), aggregate(2, ['a', 'b', 'c']), kinesisRecord(corrupt, { offset: 3, partitionKey: 'p3' })];
+    // Act
+    const users = deaggregate(records);
+    // Assess
+    expect(users.map((u) => [u.sequenceNumber, u.subSequenceNumber, u.partitionKey, u.aggregated])).toEqual([
+      [seq(1), 0, 'p1', false], [seq(2), 0, 'pk-a', true], [seq(2), 1, 'pk-b', true], [seq(2), 2, 'pk-c', true], [seq(3), 0, 'p3', false],
+    ]);
+    expect(users.slice(0, 4).map(text)).toEqual(['plain', 'a', 'b', 'c']);
+    expect(users[4].data.equals(corrupt)).toBe(true);
+    expect(users[2].explicitHashKey).toBe('42');
+    expect(users[0]).toMatchObject({ shardId: 'shardId-000000000000', approximateArrivalTimestamp: 1_700_000_000_500 });
+  });
+});
+
+describe('consumeBatch', () => {
+  test('calls the processor in order, per shard, and answers no failures', async () => {
+    // Prepare
+    const { seen, processRecord } = recorder();
+    const records = [kinesisRecord('1', { offset: 1 }), aggregate(2, ['2', '3']), kinesisRecord('x', { offset: 1, shardId: 'shardId-000000000001' }), kinesisRecord('4', { offset: 3 })];
+    // Act
+    const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn' });
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seen.filter((r) => r.shardId === 'shardId-000000000000').map(text)).toEqual(['1', '2', '3', '4']);
+    expect(shards.map((s) => [s.shardId, s.userRecords])).toEqual([['shardId-000000000000', 4], ['shardId-000000000001', 1]]);
+  });
+
+  test('stops at the first failure and reports that record, checkpointing the last processed sub-record', async () => {
+    // Prepare
+    const { seen, processRecord } = recorder((r) => text(r) === 'c');
+    const leases = new MemoryLeaseStore();
+    const records = [kinesisRecord('a0', { offset: 1 }), aggregate(2, ['a', 'b', 'c', 'd']), kinesisRecord('e', { offset: 3 })];
+    // Act
+    const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
+    expect(seen.map(text)).toEqual(['a0', 'a', 'b']);
+    expect(shards[0]).toMatchObject({ failed: true, userRecords: 3, checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 } });
+    expect(leases.leases.get('shardId-000000000000')).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 } });
+  });
+
+  test('a retry skips the sub-records at or below the checkpoint and processes each user record once', async () => {
+    // Prepare: first delivery fails on 'c' once
+    let poisoned = true;
+    const seen: string[] = [];
+    const processRecord: RecordProcessor = async (r) => {
+      if (text(r) === 'c' && poisoned) {
+        poisoned = false;
+        throw new Error('transient');
+      }
+      seen.push(text(r));
+    };
+    const leases = new MemoryLeaseStore();
+    const batch = [kinesisRecord('a0', { offset: 1 }), aggregate(2, ['a', 'b', 'c', 'd']), kinesisRecord('e', { offset: 3 })];
+    const first = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    // Act: Lambda retries from the failed record
+    const retry = await consumeBatch(batch.slice(1), lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    const redelivered = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    // Assess
+    expect(first.response.batchItemFailures).toHaveLength(1);
+    expect(retry.response.batchItemFailures).toEqual([]);
+    expect(retry.shards[0]).toMatchObject({ duplicatesSkipped: 2, userRecords: 3, checkpoint: { sequenceNumber: seq(3), subSequenceNumber: 0 } });
+    expect(redelivered.shards[0]).toMatchObject({ duplicatesSkipped: 6, userRecords: 0 });
+    expect(seen).toEqual(['a0', 'a', 'b', 'c', 'd', 'e']);
+    expect(leases.checkpoints).toHaveLength(2);
+  });
+
+  test('never moves a checkpoint back when another writer checkpointed further meanwhile', async () => {
+    // Prepare: another writer moves the checkpoint past this batch while it runs
+    const leases = new MemoryLeaseStore();
+    const processRecord: RecordProcessor = async () => {
+      const lease = await leases.get('shardId-000000000000');
+      if (lease && lease.checkpoint.sequenceNumber === 'TRIM_HORIZON') {
+        await leases.checkpoint(lease, { sequenceNumber: seq(9), subSequenceNumber: 0 });
+      }
+    };
+    // Act
+    const { shards } = await consumeBatch([kinesisRecord('1', { offset: 1 })], lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    // Assess
+    expect(shards[0].checkpoint).toEqual({ sequenceNumber: seq(9), subSequenceNumber: 0 });
+    expect(leases.leases.get('shardId-000000000000')?.checkpoint).toEqual({ sequenceNumber: seq(9), subSequenceNumber: 0 });
+  });
+
+  test('takes over a lease another owner holds, and stops early when the time budget runs out', async () => {
+    // Prepare
+    const leases = new MemoryLeaseStore();
+    await leases.create('shardId-000000000000', 'kcl-worker');
+    const { seen, processRecord } = recorder();
+    // Act
+    const { response, shards } = await consumeBatch([kinesisRecord('1', { offset: 1 }), kinesisRecord('2', { offset: 2 })], lambdaContext(1_000), { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 5_000 });
+    // Assess
+    expect(seen.map(text)).toEqual(['1']);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
+    expect(shards[0]).toMatchObject({ failed: false, checkpoint: { sequenceNumber: seq(1), subSequenceNumber: 0 } });
+    expect(leases.leases.get('shardId-000000000000')).toMatchObject({ leaseOwner: 'fn', leaseCounter: 3 });
+  });
+});
