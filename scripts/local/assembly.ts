@@ -88,7 +88,16 @@ export interface LocalPipeline {
   readonly scalerAlarms: readonly AlarmDefinition[];
   /** The event-source mapping's id as the scaler's environment names it. */
   readonly mappingId?: string;
+  /** Resource types in the template that the local run does not emulate (Firehose, S3, SNS, ...). */
+  readonly notEmulated: readonly string[];
 }
+
+/** What the local run emulates or has no runtime part; everything else is reported as not emulated. */
+const EMULATED_OR_STATIC = [
+  'AWS::Kinesis::Stream', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable', 'AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping',
+  'AWS::CloudWatch::Alarm', 'AWS::CloudWatch::Dashboard', 'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup',
+  'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::CDK::Metadata',
+];
 
 export class AssemblyError extends Error {
   public override readonly name = 'AssemblyError';
@@ -187,6 +196,7 @@ export function readPipeline(template: { Resources: Record<string, TemplateResou
     leaseTable,
     scalerAlarms,
     mappingId: mapping ? names.physicalName(mapping.logicalId) : undefined,
+    notEmulated: [...new Set(Object.values(resources).map((resource) => resource.Type).filter((type) => !EMULATED_OR_STATIC.includes(type)))].sort(),
   };
 }
 

@@ -11,7 +11,7 @@ import type { LocalFunction } from './assembly';
  */
 export type InvokeOutcome =
   | { readonly ok: true; readonly result: unknown; readonly durationMs: number }
-  | { readonly ok: false; readonly error: { readonly name: string; readonly message: string }; readonly durationMs: number };
+  | { readonly ok: false; readonly error: { readonly name: string; readonly message: string; readonly details?: Record<string, unknown> }; readonly durationMs: number };
 
 export interface Invoker {
   invoke(event: unknown): Promise<InvokeOutcome>;

@@ -36,6 +36,13 @@ parentPort.on('message', async ({ id, event, deadline }) => {
     const result = await handler(event, context);
     parentPort.postMessage({ type: 'result', id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
   } catch (error) {
-    parentPort.postMessage({ type: 'result', id, ok: false, error: { name: error?.name ?? 'Error', message: String(error?.message ?? error) } });
+    // Own properties too (a ProducerWriteError carries its result), as far as they are JSON.
+    let details;
+    try {
+      details = error && typeof error === 'object' ? JSON.parse(JSON.stringify({ ...error })) : undefined;
+    } catch {
+      details = undefined;
+    }
+    parentPort.postMessage({ type: 'result', id, ok: false, error: { name: error?.name ?? 'Error', message: String(error?.message ?? error), details } });
   }
 });

@@ -67,6 +67,10 @@ function safeJson(text: string): unknown {
 export function producerWriter(producer: Invoker): RecordWriter {
   return async (records) => {
     const outcome = await producer.invoke({ records });
+    // A function error that carries the producer's answer (ProducerWriteError.result) says which records failed.
+    if (!outcome.ok && outcome.error.details?.result !== undefined) {
+      return { failed: failedIndexes(outcome.error.details.result) };
+    }
     if (!outcome.ok) {
       return { failed: records.map((_record, index) => ({ index, reason: `${outcome.error.name}: ${outcome.error.message}` })) };
     }

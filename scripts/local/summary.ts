@@ -11,6 +11,7 @@ export interface LocalRunReport {
   readonly consumer: string;
   readonly scaler: string;
   readonly scalerInvocations: readonly string[];
+  readonly notEmulated: readonly string[];
   readonly mapping: string;
   readonly durationMs: number;
   readonly drainMs: number;
@@ -43,6 +44,7 @@ export function formatSummary(report: LocalRunReport): string[] {
     row('event-source mapping', report.mapping),
     row('scaler', report.scaler),
     ...report.scalerInvocations.map((line) => row('', line)),
+    ...(report.notEmulated.length ? [row('not emulated', report.notEmulated.join(', '))] : []),
     row('records sent to the producer', `${load.sent} in ${load.calls} calls (${(load.sent / seconds).toFixed(1)}/s)`),
     row('accepted (produced)', ledger.produced),
     row('rejected by the producer', `${ledger.rejected}${load.lastError ? ` (last: ${load.lastError.slice(0, 80)})` : ''}`),

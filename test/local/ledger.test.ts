@@ -1,6 +1,6 @@
 import { aggregate } from 'aws-kinesis-agg';
 import { parseArgs, UsageError } from '../../scripts/local/args';
-import { failedIndexes } from '../../scripts/local/load-generator';
+import { failedIndexes, producerWriter } from '../../scripts/local/load-generator';
 import { Ledger, makePayload, parsePayload, userRecordsOf } from '../../scripts/local/ledger';
 import type { PolledRecord } from '../../scripts/local/poller';
 
@@ -66,6 +66,30 @@ describe('failedIndexes', () => {
     expect(failedIndexes({ statusCode: 207, body: JSON.stringify({ failures: [{ index: 0, errorCode: 'X' }] }) })).toEqual([{ index: 0, reason: 'X' }]);
     expect(failedIndexes({ written: 3 })).toEqual([]);
     expect(failedIndexes(null)).toEqual([]);
+  });
+});
+
+describe('producerWriter', () => {
+  const records = [{ data: 'a', partitionKey: 'k' }, { data: 'b', partitionKey: 'k' }];
+
+  test('passes the records as a direct invoke and reads the failures from the answer or from a ProducerWriteError', async () => {
+    // Prepare
+    const events: unknown[] = [];
+    const answers = [
+      { ok: true as const, result: { recordCount: 2, writtenCount: 1, failedCount: 1, failed: [{ index: 1, errorCode: 'ProvisionedThroughputExceededException' }] }, durationMs: 1 },
+      { ok: false as const, error: { name: 'ProducerWriteError', message: '1 of 2', details: { result: { failed: [{ index: 0, errorCode: 'InternalFailure' }] } } }, durationMs: 1 },
+      { ok: false as const, error: { name: 'Sandbox.Timedout', message: 'late' }, durationMs: 1 },
+    ];
+    const writer = producerWriter({ invoke: async (event) => {
+      events.push(event);
+      return answers[events.length - 1];
+    } });
+    // Act
+    const results = [await writer(records), await writer(records), await writer(records)];
+    // Assess
+    expect(events[0]).toEqual({ records });
+    expect(results.map((result) => result.failed.map((f) => f.index))).toEqual([[1], [0], [0, 1]]);
+    expect(results[0].failed[0].reason).toBe('ProvisionedThroughputExceededException');
   });
 });
 
