@@ -28,6 +28,25 @@ interface Environment {
 
 const WORKER_FILE = path.join(__dirname, 'function-worker.mjs');
 
+/** Adds the values of one EMF log line (CloudWatch embedded metric format) to `sums`. */
+export function addEmf(line: string, sums: Map<string, number>): void {
+  let document: Record<string, unknown>;
+  try {
+    document = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
+  for (const directive of directives) {
+    for (const { Name } of directive.Metrics ?? []) {
+      const value = document[Name];
+      const values = Array.isArray(value) ? value : [value];
+      const total = values.filter((v): v is number => typeof v === 'number').reduce((a, b) => a + b, 0);
+      sums.set(Name, (sums.get(Name) ?? 0) + total);
+    }
+  }
+}
+
 export class FunctionHost implements Invoker {
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
@@ -36,6 +55,8 @@ export class FunctionHost implements Invoker {
   public invocations = 0;
   public errors = 0;
   public coldStarts = 0;
+  /** Sums of the EMF metrics the handler logged (Powertools Metrics), by metric name. */
+  public readonly metrics = new Map<string, number>();
 
   public constructor(
     public readonly fn: LocalFunction,
@@ -83,7 +104,7 @@ export class FunctionHost implements Invoker {
       stderr: true,
       workerData: { entryFile: this.fn.entryFile, handlerName: this.fn.handlerName, functionName: this.fn.name, memoryMb: this.fn.memoryMb, region: this.region },
     });
-    worker.stdout.pipe(this.log, { end: false });
+    worker.stdout.on('data', (chunk: Buffer) => this.tap(chunk));
     worker.stderr.pipe(this.log, { end: false });
     const environment: Environment = { worker };
     this.all.add(environment);
@@ -113,6 +134,21 @@ export class FunctionHost implements Invoker {
         reject(error);
       });
     });
+  }
+
+  private pendingText = '';
+
+  /** Writes the handler's output to the log and adds up the EMF metrics in it. */
+  private tap(chunk: Buffer): void {
+    this.log.write(chunk);
+    const text = this.pendingText + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.pendingText = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('"_aws"')) {
+        addEmf(line, this.metrics);
+      }
+    }
   }
 
   private discard(environment: Environment): void {

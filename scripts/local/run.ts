@@ -260,6 +260,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         : !runScaler ? `${pipeline.scaler.cdkPath}: not run (${kind} has no UpdateShardCount; use --emulator kinesis-local)`
           : `${pipeline.scaler.cdkPath} (bundled), ${scalerLog.length} invocations; alarms at the end: ${alarms!.names().map((name) => `${name.split('-').pop()} ${alarms!.state(name)}`).join(', ')}`,
       notEmulated: pipeline.notEmulated,
+      handlerMetrics: Object.fromEntries([['producer', producer], ['consumer', consumer]].filter((entry): entry is [string, FunctionHost] => entry[1] !== undefined).map(([role, h]) => [role, h.metrics])),
       scalerInvocations: scalerLog.map((entry) => `+${((entry.at - started) / 1000).toFixed(0)} s ${entry.alarm}: ${entry.text}`),
       mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
       durationMs: options.durationMs,

@@ -12,6 +12,8 @@ export interface LocalRunReport {
   readonly scaler: string;
   readonly scalerInvocations: readonly string[];
   readonly notEmulated: readonly string[];
+  /** The handlers' own EMF metrics, summed, by role. */
+  readonly handlerMetrics: Readonly<Record<string, ReadonlyMap<string, number>>>;
   readonly mapping: string;
   readonly durationMs: number;
   readonly drainMs: number;
@@ -55,6 +57,7 @@ export function formatSummary(report: LocalRunReport): string[] {
     row('out of order per partition key', ledger.outOfOrder),
     row('on-failure destination', `${poller.failureBatches} batches, ${ledger.toFailureDestination} records${report.failureFile && poller.failureBatches ? ` (${report.failureFile})` : ''}`),
     row('consumer invocations', `${poller.invocations} (${poller.functionErrors} errors, ${poller.partialFailures} partial failures, ${poller.retries} retries, ${poller.bisects} bisects)`),
+    ...Object.entries(report.handlerMetrics).filter(([, sums]) => sums.size > 0).map(([role, sums]) => row(`${role} metrics (EMF sums)`, [...sums].map(([name, value]) => `${name} ${Math.round(value * 100) / 100}`).join(', '))),
     row('max iterator age', `${poller.maxIteratorAgeMs} ms`),
     row('shards at the end', report.shardCount),
   ];

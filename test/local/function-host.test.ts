@@ -16,6 +16,7 @@ beforeAll(() => {
       if (event.throw) { throw new TypeError('boom'); }
       if (event.sleep) { await new Promise((resolve) => setTimeout(resolve, event.sleep)); }
       console.log(JSON.stringify({ level: 'INFO', message: 'handled', calls }));
+      console.log(JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['service']], Metrics: [{ Name: 'UserRecords', Unit: 'Count' }] }] }, service: 's', UserRecords: 3 }));
       return { variable: process.env.MY_VARIABLE ?? null, endpoint: process.env.AWS_ENDPOINT_URL_KINESIS ?? null, functionName: context.functionName, remaining: context.getRemainingTimeInMillis(), calls };
     };
   `);
@@ -53,6 +54,7 @@ describe('FunctionHost', () => {
     expect(process.env.MY_VARIABLE).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fs.readFileSync(a.logFile, 'utf8')).toContain('"message":"handled"');
+    expect(a.host.metrics.get('UserRecords')).toBe(3);
   });
 
   test('reuses an idle environment and starts one per concurrent invocation', async () => {
