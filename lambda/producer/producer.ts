@@ -1,0 +1,109 @@
+import { kinesisClient } from '../shared/clients';
+import { TimeBudget, type BackoffOptions } from '../shared/retry';
+import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
+import type { UserRecord } from './aggregate';
+import { DEFAULT_LIMITS, type ProducerLimits } from './limits';
+import { writeRecords, type FailedRecord, type WriteOutcome } from './writer';
+
+/** Settings the construct passes in as environment variables. */
+export interface ProducerConfig {
+  readonly streamArn: string;
+  readonly limits: ProducerLimits;
+  readonly backoff: BackoffOptions;
+  /** Time kept back from the invocation's remaining time for answering. */
+  readonly safetyMarginMs: number;
+  readonly shardMapTtlMs: number;
+  /** Direct invokes throw `ProducerWriteError` when a record was not written. */
+  readonly throwOnUndelivered: boolean;
+}
+
+export class ProducerConfigError extends Error {
+  public override readonly name = 'ProducerConfigError';
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') {
+    return fallback;
+  }
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ProducerConfigError(`${name} must be a positive integer, got '${text}'`);
+  }
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  const streamArn = env.STREAM_ARN;
+  if (!streamArn) {
+    throw new ProducerConfigError('STREAM_ARN is not set');
+  }
+  return {
+    streamArn,
+    limits: {
+      maxAggregateBytes: positive(env, 'MAX_AGGREGATE_BYTES', DEFAULT_LIMITS.maxAggregateBytes),
+      maxRecordsPerAggregate: positive(env, 'MAX_RECORDS_PER_AGGREGATE', DEFAULT_LIMITS.maxRecordsPerAggregate),
+      maxBatchEntries: positive(env, 'MAX_BATCH_ENTRIES', DEFAULT_LIMITS.maxBatchEntries),
+      maxBatchBytes: positive(env, 'MAX_BATCH_BYTES', DEFAULT_LIMITS.maxBatchBytes),
+      maxEntryBytes: positive(env, 'MAX_ENTRY_BYTES', DEFAULT_LIMITS.maxEntryBytes),
+    },
+    backoff: { baseMs: positive(env, 'RETRY_BASE_MS', 100), maxMs: positive(env, 'RETRY_MAX_MS', 5_000) },
+    safetyMarginMs: positive(env, 'SAFETY_MARGIN_MS', 1_000),
+    shardMapTtlMs: positive(env, 'SHARD_MAP_TTL_MS', 60_000),
+    throwOnUndelivered: env.THROW_ON_UNDELIVERED !== 'false',
+  };
+}
+
+/** The answer: every record not in `failed` was written. */
+export interface ProduceResult {
+  readonly recordCount: number;
+  readonly writtenCount: number;
+  readonly failedCount: number;
+  /** Records not written, by request index, with the Kinesis error code. */
+  readonly failed: readonly FailedRecord[];
+}
+
+/** Some records were not written; `result` says which (a direct invoke throws this, so async invokes are retried). */
+export class ProducerWriteError extends Error {
+  public override readonly name = 'ProducerWriteError';
+  constructor(public readonly result: ProduceResult) {
+    super(`${result.failedCount} of ${result.recordCount} records not written: ${JSON.stringify(result.failed.slice(0, 20).map(({ index, errorCode }) => ({ index, errorCode })))}${result.failedCount > 20 ? ' …' : ''}`);
+  }
+}
+
+let shardMaps: { arn: string; cache: ShardMapCache } | undefined;
+
+/** The container's shard map cache for a stream. */
+function shardMapCache(config: ProducerConfig): ShardMapCache {
+  if (shardMaps?.arn !== config.streamArn) {
+    shardMaps = { arn: config.streamArn, cache: new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), config.streamArn)), config.shardMapTtlMs) };
+  }
+  return shardMaps.cache;
+}
+
+/** Tests: forget the cached shard map. */
+export function resetShardMapCache(): void {
+  shardMaps = undefined;
+}
+
+/** Writes validated user records to the stream within the invocation's remaining time. */
+export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number): Promise<WriteOutcome> {
+  const cache = shardMapCache(config);
+  return writeRecords(records, {
+    client: kinesisClient(),
+    streamArn: config.streamArn,
+    limits: config.limits,
+    backoff: config.backoff,
+    budget: TimeBudget.fromRemaining(remainingMs, config.safetyMarginMs),
+    shardMap: (refresh) => {
+      if (refresh) {
+        cache.invalidate();
+      }
+      return cache.get();
+    },
+  });
+}
+
+export function toResult(recordCount: number, outcome: WriteOutcome): ProduceResult {
+  return { recordCount, writtenCount: outcome.written.length, failedCount: outcome.failed.length, failed: outcome.failed };
+}

@@ -1,0 +1,95 @@
+import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
+
+/** An open shard and its inclusive hash key range. */
+export interface ShardRange {
+  readonly shardId: string;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+export class ShardMapError extends Error {
+  public override readonly name = 'ShardMapError';
+}
+
+/** The open shards of a stream, sorted by hash range, with a lookup from hash key to shard. */
+export class ShardMap {
+  /** Open shards (no EndingSequenceNumber) of a ListShards answer. */
+  public static fromShards(shards: readonly Shard[]): ShardMap {
+    return new ShardMap(shards
+      .filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined)
+      .map((shard) => ({
+        shardId: shard.ShardId!,
+        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+      })));
+  }
+
+  public readonly shards: readonly ShardRange[];
+
+  constructor(shards: readonly ShardRange[]) {
+    if (shards.length === 0) {
+      throw new ShardMapError('the stream has no open shards');
+    }
+    this.shards = [...shards].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  }
+
+  /** The shard whose range holds `hashKey` (binary search). */
+  public shardFor(hashKey: bigint): ShardRange {
+    let low = 0;
+    let high = this.shards.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.shards[mid].start <= hashKey) {
+        low = mid;
+      } else {
+        high = mid - 1;
+      }
+    }
+    const shard = this.shards[low];
+    if (hashKey < shard.start || hashKey > shard.end) {
+      throw new ShardMapError(`no open shard holds hash key ${hashKey}`);
+    }
+    return shard;
+  }
+}
+
+/** Every shard of the stream, following NextToken (which must be sent without the stream's name). */
+export async function listShards(client: KinesisClient, streamArn: string): Promise<Shard[]> {
+  const shards: Shard[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamARN: streamArn }));
+    shards.push(...(page.Shards ?? []));
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return shards;
+}
+
+/**
+ * A shard map kept per container: loaded on first use, reloaded when it is older than `ttlMs`
+ * or after `invalidate()` (a put landed on an unexpected shard, so the stream was resharded).
+ */
+export class ShardMapCache {
+  private map?: Promise<ShardMap>;
+  private loadedAt = 0;
+
+  constructor(private readonly load: () => Promise<ShardMap>, private readonly ttlMs = 60_000, private readonly now: () => number = Date.now) {}
+
+  public get(): Promise<ShardMap> {
+    if (!this.map || this.now() - this.loadedAt > this.ttlMs) {
+      this.loadedAt = this.now();
+      const loading = this.load();
+      this.map = loading;
+      loading.catch(() => {
+        if (this.map === loading) {
+          this.map = undefined; // do not cache a failure
+        }
+      });
+    }
+    return this.map;
+  }
+
+  public invalidate(): void {
+    this.map = undefined;
+  }
+}

@@ -1,0 +1,101 @@
+import { batchEntries, planEntries, type KinesisEntry } from '../../lambda/producer/aggregate';
+import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { hashKeyOf } from '../../lambda/shared/hash-key';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { ShardMap } from '../../lambda/shared/shard-map';
+import { evenShards, reshardedMap, seeded, userRecords } from './fixtures';
+
+/** The user records an entry carries, with their keys, as Kinesis consumers see them. */
+function contents(entry: KinesisEntry): { partitionKey: string; explicitHashKey?: string; data: Buffer }[] {
+  return isAggregated(entry.data)
+    ? decodeAggregated(entry.data).map((r) => ({ ...r, data: Buffer.from(r.data) }))
+    : [{ partitionKey: entry.partitionKey, ...(entry.explicitHashKey ? { explicitHashKey: entry.explicitHashKey } : {}), data: entry.data }];
+}
+
+describe('shard-aware aggregation', () => {
+  test.each([1, 2, 3, 4, 5, 6, 7, 8])('every user record of an entry hashes into the shard owning the entry (resharded map, seed %i)', (seed) => {
+    // Prepare
+    const random = seeded(seed);
+    const map = reshardedMap(random, 1 + Math.floor(random() * 8), 5 + Math.floor(random() * 40));
+    const records = userRecords(3000, { keys: 400, bytes: 1 + Math.floor(random() * 300), explicitEvery: 7, random });
+
+    // Act
+    const entries = planEntries(records, map, DEFAULT_LIMITS);
+
+    // Assess
+    const seen: number[] = [];
+    const outside: string[] = [];
+    for (const entry of entries) {
+      const entryShard = map.shardFor(entry.explicitHashKey !== undefined ? BigInt(entry.explicitHashKey) : hashKeyOf(entry.partitionKey));
+      expect(entryShard.shardId).toBe(entry.shardId);
+      const inside = contents(entry);
+      expect(inside).toHaveLength(entry.indices.length);
+      inside.forEach((user, i) => {
+        const hashKey = user.explicitHashKey !== undefined ? BigInt(user.explicitHashKey) : hashKeyOf(user.partitionKey);
+        if (hashKey < entryShard.start || hashKey > entryShard.end || !user.data.equals(records[entry.indices[i]].data)) {
+          outside.push(`${entry.shardId}: record ${entry.indices[i]}`);
+        }
+      });
+      expect(entry.data.length).toBeLessThanOrEqual(DEFAULT_LIMITS.maxAggregateBytes);
+      seen.push(...entry.indices);
+    }
+    expect(outside).toEqual([]);
+    expect(seen.sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
+  });
+
+  test('keeps request order per partition key and sends a lone record raw with its own keys', () => {
+    // Prepare
+    const map = new ShardMap(evenShards(4));
+    const records = [...userRecords(50, { keys: 5 }), { index: 50, partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo') }];
+    const onlyInShard0 = records.filter((r) => r.explicitHashKey !== undefined || hashKeyOf(r.partitionKey) >= map.shards[1].start);
+
+    // Act
+    const entries = planEntries(records, map, DEFAULT_LIMITS);
+    const soloEntries = planEntries(onlyInShard0, map, DEFAULT_LIMITS);
+
+    // Assess
+    const order = new Map<string, number[]>();
+    for (const entry of entries) {
+      contents(entry).forEach((user, i) => order.set(user.partitionKey, [...(order.get(user.partitionKey) ?? []), entry.indices[i]]));
+    }
+    for (const indices of order.values()) {
+      expect(indices).toEqual([...indices].sort((a, b) => a - b));
+    }
+    const solo = soloEntries.find((e) => e.indices.includes(50))!;
+    expect(solo).toMatchObject({ partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo'), indices: [50] });
+  });
+
+  test('respects the aggregate size and count limits; a record too big to share goes alone', () => {
+    // Prepare
+    const map = new ShardMap(evenShards(1));
+    const records = [...userRecords(100, { keys: 3, bytes: 100 }), { index: 100, partitionKey: 'big', data: Buffer.alloc(3000) }];
+    const limits = { ...DEFAULT_LIMITS, maxAggregateBytes: 1000, maxRecordsPerAggregate: 6 };
+
+    // Act
+    const entries = planEntries(records, map, limits);
+
+    // Assess
+    for (const entry of entries.filter((e) => e.indices.length > 1)) {
+      expect(entry.data.length).toBeLessThanOrEqual(1000);
+      expect(entry.indices.length).toBeLessThanOrEqual(6);
+      expect(entry.explicitHashKey).toBe('0');
+    }
+    expect(entries.find((e) => e.indices.includes(100))).toMatchObject({ indices: [100], partitionKey: 'big' });
+  });
+
+  test('batches stay within 500 entries and 5 MiB, in order', () => {
+    // Prepare
+    const entry = (i: number, size: number): KinesisEntry => ({ data: Buffer.alloc(0), partitionKey: 'k', shardId: 's', indices: [i], size });
+    const small = Array.from({ length: 1203 }, (_, i) => entry(i, 10));
+    const large = Array.from({ length: 12 }, (_, i) => entry(i, 1024 * 1024));
+
+    // Act
+    const smallBatches = batchEntries(small, DEFAULT_LIMITS);
+    const largeBatches = batchEntries(large, DEFAULT_LIMITS);
+
+    // Assess
+    expect(smallBatches.map((b) => b.length)).toEqual([500, 500, 203]);
+    expect(largeBatches.map((b) => b.length)).toEqual([5, 5, 2]);
+    expect(smallBatches.flat().map((e) => e.indices[0])).toEqual(small.map((_, i) => i));
+  });
+});

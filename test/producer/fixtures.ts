@@ -1,0 +1,68 @@
+import type { Context } from 'aws-lambda';
+import type { UserRecord } from '../../lambda/producer/aggregate';
+import { MAX_HASH_KEY } from '../../lambda/shared/hash-key';
+import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
+
+/** A seeded PRNG (mulberry32), so random shard maps are the same on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Even split of the hash space into `count` shards, as CreateStream does. */
+export function evenShards(count: number): ShardRange[] {
+  const width = (MAX_HASH_KEY + 1n) / BigInt(count);
+  return Array.from({ length: count }, (_, i) => ({
+    shardId: `shardId-${String(i).padStart(12, '0')}`,
+    start: width * BigInt(i),
+    end: i === count - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+  }));
+}
+
+/** A shard map after `steps` random splits (at uneven points) and merges of adjacent shards. */
+export function reshardedMap(random: () => number, initial: number, steps: number): ShardMap {
+  let shards = evenShards(initial);
+  let next = initial;
+  const id = (): string => `shardId-${String(next++).padStart(12, '0')}`;
+  for (let step = 0; step < steps; step++) {
+    const at = Math.floor(random() * shards.length);
+    const shard = shards[at];
+    if ((random() < 0.6 || shards.length === 1) && shard.end - shard.start > 2n) {
+      const span = shard.end - shard.start;
+      const cut = shard.start + 1n + (span * BigInt(Math.floor(random() * 1_000_000))) / 1_000_000n % span;
+      shards.splice(at, 1, { shardId: id(), start: shard.start, end: cut - 1n }, { shardId: id(), start: cut, end: shard.end });
+    } else if (at + 1 < shards.length) {
+      shards.splice(at, 2, { shardId: id(), start: shard.start, end: shards[at + 1].end });
+    }
+  }
+  shards = shards.filter((s) => s.end >= s.start);
+  return new ShardMap(shards);
+}
+
+export function userRecords(count: number, options: { keys?: number; bytes?: number; explicitEvery?: number; random?: () => number } = {}): UserRecord[] {
+  const random = options.random ?? seeded(7);
+  return Array.from({ length: count }, (_, index) => {
+    const partitionKey = `key-${Math.floor(random() * (options.keys ?? 100))}`;
+    const data = Buffer.alloc(options.bytes ?? 20, `${index}:`);
+    const explicit = options.explicitEvery && index % options.explicitEvery === 0
+      ? { explicitHashKey: ((MAX_HASH_KEY * BigInt(Math.floor(random() * 1e9))) / 1_000_000_000n).toString() }
+      : {};
+    return { index, partitionKey, data, ...explicit };
+  });
+}
+
+export function lambdaContext(remainingMs = 30_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    functionName: 'producer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:producer',
+    memoryLimitInMB: '512', awsRequestId: 'request-1', logGroupName: '/aws/lambda/producer', logStreamName: 'stream', callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  };
+}

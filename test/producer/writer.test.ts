@@ -1,0 +1,212 @@
+import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { UserRecord } from '../../lambda/producer/aggregate';
+import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { TimeBudget, fullJitterDelay } from '../../lambda/shared/retry';
+import { ShardMap, ShardMapCache, listShards } from '../../lambda/shared/shard-map';
+import { evenShards, userRecords } from './fixtures';
+
+const kinesis = mockClient(KinesisClient);
+const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/test';
+
+/** User-record indices inside each entry of a PutRecords request. */
+function indicesOf(input: PutRecordsCommandInput): number[][] {
+  return input.Records!.map((r) => (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])));
+}
+
+function options(overrides: Partial<WriteOptions> = {}): WriteOptions {
+  return {
+    client: new KinesisClient({ region: 'us-east-1' }),
+    streamArn: STREAM_ARN,
+    limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 400 },
+    backoff: { baseMs: 10, maxMs: 100 },
+    budget: new TimeBudget(Date.now() + 60_000),
+    shardMap: async () => new ShardMap(evenShards(2)),
+    wait: async () => undefined,
+    random: () => 0.5,
+    ...overrides,
+  };
+}
+
+const ok = (shardId = 'shardId-000000000000') => ({ SequenceNumber: '1', ShardId: shardId });
+
+beforeEach(() => kinesis.reset());
+
+describe('writeRecords', () => {
+  test('writes every record in one PutRecords request, aggregated by shard', async () => {
+    // Prepare
+    const records = userRecords(100, { keys: 10 });
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ok()) }));
+
+    // Act
+    const outcome = await writeRecords(records, options());
+
+    // Assess
+    const calls = kinesis.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].args[0].input.StreamARN).toBe(STREAM_ARN);
+    expect(calls[0].args[0].input.Records!.length).toBeLessThan(100);
+    expect(indicesOf(calls[0].args[0].input).flat().sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
+    expect(outcome).toMatchObject({ failed: [], retries: 0, throttledEntries: 0 });
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+  });
+
+  test('retries only the failed entries after partial failures and throttling', async () => {
+    // Prepare
+    const records = userRecords(60, { keys: 30 });
+    let call = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      call++;
+      return {
+        FailedRecordCount: 1,
+        Records: input.Records!.map((_, i) => (call < 3 && i === 0 ? { ErrorCode: call === 1 ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: 'slow down' } : ok())),
+      };
+    });
+
+    // Act
+    const outcome = await writeRecords(records, options());
+
+    // Assess
+    const calls = kinesis.commandCalls(PutRecordsCommand).map((c) => indicesOf(c.args[0].input));
+    expect(calls).toHaveLength(3);
+    expect(calls[1].flat().sort((a, b) => a - b)).toEqual(calls[0][0].sort((a, b) => a - b));
+    expect(outcome).toMatchObject({ failed: [], retries: 2, throttledEntries: 1 });
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+  });
+
+  test('retries a throttled request with growing full-jitter delays', async () => {
+    // Prepare
+    const records = userRecords(5);
+    const delays: number[] = [];
+    kinesis.on(PutRecordsCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
+      .callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ok()) }));
+
+    // Act
+    const outcome = await writeRecords(records, options({ wait: async (ms) => { delays.push(ms); } }));
+
+    // Assess
+    expect(delays).toEqual([5, 10]); // random 0.5 × caps 10, 20
+    expect(outcome.written).toHaveLength(5);
+    expect(outcome.throttledEntries).toBeGreaterThanOrEqual(2);
+  });
+
+  test('reports records that never succeed, by index, once the time budget is spent', async () => {
+    // Prepare
+    const records = userRecords(40, { keys: 20 });
+    let now = 0;
+    let failedIndices: number[] = [];
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      failedIndices = indicesOf(input)[0];
+      return { FailedRecordCount: 1, Records: input.Records!.map((_, i) => (i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' } : ok())) };
+    });
+
+    // Act
+    const outcome = await writeRecords(records, options({ budget: new TimeBudget(2_000, () => now), wait: async (ms) => { now += ms + 400; } }));
+
+    // Assess
+    expect(outcome.failed.map((f) => f.index)).toEqual([...failedIndices].sort((a, b) => a - b));
+    expect(outcome.failed[0]).toMatchObject({ errorCode: 'ProvisionedThroughputExceededException', errorMessage: expect.stringMatching(/time budget/) });
+    expect([...outcome.written, ...outcome.failed.map((f) => f.index)].sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
+    expect(outcome.written.filter((i) => failedIndices.includes(i))).toEqual([]);
+  });
+
+  test('fails at once on errors that retrying cannot fix, and a failed aggregate fails all its records', async () => {
+    // Prepare
+    const records = userRecords(30, { keys: 3 });
+    kinesis.on(PutRecordsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+
+    // Act
+    const outcome = await writeRecords(records, options());
+
+    // Assess
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect(outcome.written).toEqual([]);
+    expect(outcome.failed).toHaveLength(30);
+    expect(outcome.failed.every((f) => f.errorCode === 'AccessDeniedException' && f.errorMessage === 'denied')).toBe(true);
+  });
+
+  test('refreshes the shard map when an entry lands on an unexpected shard, and re-plans retries with it', async () => {
+    // Prepare
+    const records = userRecords(40, { keys: 20 });
+    const refreshes: boolean[] = [];
+    let call = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      call++;
+      return { Records: input.Records!.map((_, i) => (call === 1 && i === 0 ? { ErrorCode: 'InternalFailure' } : ok('shardId-000000000009'))) };
+    });
+
+    // Act
+    const outcome = await writeRecords(records, options({ shardMap: async (refresh) => { refreshes.push(refresh); return new ShardMap(evenShards(2)); } }));
+
+    // Assess
+    expect(refreshes).toEqual([false, true]);
+    expect(outcome.misroutedEntries).toBeGreaterThan(0);
+    expect(outcome.written).toHaveLength(40);
+  });
+});
+
+describe('shard map', () => {
+  test('lists every page and keeps only open shards', async () => {
+    // Prepare
+    kinesis.on(ListShardsCommand, { StreamARN: STREAM_ARN }).resolves({
+      Shards: [{ ShardId: 'closed', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '9' } },
+        { ShardId: 'low', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '99' }, SequenceNumberRange: { StartingSequenceNumber: '10' } }],
+      NextToken: 'page-2',
+    }).on(ListShardsCommand, { NextToken: 'page-2' }).resolves({
+      Shards: [{ ShardId: 'high', HashKeyRange: { StartingHashKey: '100', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '10' } }],
+    });
+
+    // Act
+    const map = ShardMap.fromShards(await listShards(new KinesisClient({ region: 'us-east-1' }), STREAM_ARN));
+
+    // Assess
+    expect(map.shards.map((s) => s.shardId)).toEqual(['low', 'high']);
+    expect(map.shardFor(99n).shardId).toBe('low');
+    expect(map.shardFor(100n).shardId).toBe('high');
+    expect(kinesis.commandCalls(ListShardsCommand)[1].args[0].input).toEqual({ NextToken: 'page-2' });
+  });
+
+  test('the cache loads once, reloads after invalidate or its TTL, and does not keep failures', async () => {
+    // Prepare
+    let loads = 0;
+    let now = 0;
+    let fail = true;
+    const cache = new ShardMapCache(async () => {
+      loads++;
+      if (fail) {
+        fail = false;
+        throw new Error('ListShards failed');
+      }
+      return new ShardMap(evenShards(1));
+    }, 1_000, () => now);
+
+    // Act / Assess
+    await expect(cache.get()).rejects.toThrow('ListShards failed');
+    await cache.get();
+    await cache.get();
+    expect(loads).toBe(2);
+    cache.invalidate();
+    await cache.get();
+    now = 5_000;
+    await cache.get();
+    expect(loads).toBe(4);
+  });
+});
+
+describe('retry', () => {
+  test('full jitter draws below a cap that doubles up to the maximum', () => {
+    expect([0, 1, 2, 3, 10].map((attempt) => fullJitterDelay(attempt, { baseMs: 100, maxMs: 1_000 }, () => 0.999))).toEqual([99, 199, 399, 799, 999]);
+    expect(fullJitterDelay(5, { baseMs: 100, maxMs: 1_000 }, () => 0)).toBe(0);
+  });
+
+  test('the time budget keeps a safety margin', () => {
+    const budget = TimeBudget.fromRemaining(10_000, 1_000, () => 0);
+    expect(budget.remaining()).toBe(9_000);
+    expect(budget.allows(8_000, 500)).toBe(true);
+    expect(budget.allows(8_600, 500)).toBe(false);
+  });
+});
