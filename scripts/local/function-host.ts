@@ -57,6 +57,8 @@ export class FunctionHost implements Invoker {
   public coldStarts = 0;
   /** Sums of the EMF metrics the handler logged (Powertools Metrics), by metric name. */
   public readonly metrics = new Map<string, number>();
+  /** Called with each JSON log line of the handler (the local run reads the example processor's record log). */
+  public onLogLine?: (line: Record<string, unknown>) => void;
 
   public constructor(
     public readonly fn: LocalFunction,
@@ -147,6 +149,12 @@ export class FunctionHost implements Invoker {
     for (const line of lines) {
       if (line.includes('"_aws"')) {
         addEmf(line, this.metrics);
+      } else if (this.onLogLine && line.startsWith('{')) {
+        try {
+          this.onLogLine(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not JSON: only logged
+        }
       }
     }
   }

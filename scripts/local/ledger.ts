@@ -7,6 +7,11 @@ import type { PolledRecord } from './poller';
  * consumer reported as processed, after KPL de-aggregation), sent to the on-failure destination.
  * Exactly once means: every produced id consumed once, none twice, none lost. Order: per
  * partition key, first consumptions come in stream order (sequence, then sub-sequence number).
+ *
+ * Two observers: what the consumer acknowledged (records of batches it reported processed), and,
+ * when the processor logs each user record (the example processor does at DEBUG level, with its
+ * sequence and sub-sequence number), what the processor itself saw: the one that counts, since a
+ * consumer may acknowledge a record it skipped as a duplicate.
  */
 export interface Payload {
   readonly id: string;
@@ -47,6 +52,14 @@ export function userRecordsOf(record: PolledRecord): Array<{ partitionKey: strin
   return out;
 }
 
+export interface ProcessorResult {
+  readonly seenOnce: number;
+  readonly duplicates: number;
+  readonly missing: number;
+  readonly sampleMissing: readonly string[];
+  readonly sampleDuplicates: readonly string[];
+}
+
 export interface LedgerResult {
   readonly produced: number;
   readonly rejected: number;
@@ -59,9 +72,15 @@ export interface LedgerResult {
   readonly kinesisRecords: number;
   readonly sampleLost: readonly string[];
   readonly sampleDuplicates: readonly string[];
+  /** What the processor saw, when it logs each record; undefined when it does not. */
+  readonly processor?: ProcessorResult;
 }
 
 export class Ledger {
+  private readonly byPosition = new Map<string, string>();
+  private readonly processorSaw = new Map<string, number>();
+  private processorLines = 0;
+  private processorUnknown = 0;
   private readonly produced = new Map<string, Payload>();
   private readonly rejected = new Set<string>();
   private readonly consumed = new Map<string, number>();
@@ -76,6 +95,34 @@ export class Ledger {
   public recordProduced(payload: Payload): void {
     this.produced.set(payload.id, payload);
     this.producedCount += 1;
+  }
+
+  /** Records read from the stream: remembers which id sits at each (sequence, sub-sequence) position. */
+  public recordRead(records: readonly PolledRecord[]): void {
+    for (const record of records) {
+      userRecordsOf(record).forEach((user, sub) => {
+        const payload = parsePayload(user.data);
+        if (payload) {
+          this.byPosition.set(`${record.sequenceNumber}/${sub}`, payload.id);
+        }
+      });
+    }
+  }
+
+  /** The processor saw the user record at that position (from its log line). */
+  public recordProcessorSaw(sequenceNumber: string, subSequenceNumber: number): void {
+    this.processorLines += 1;
+    const id = this.byPosition.get(`${sequenceNumber}/${subSequenceNumber}`);
+    if (id === undefined) {
+      this.processorUnknown += 1;
+      return;
+    }
+    this.processorSaw.set(id, (this.processorSaw.get(id) ?? 0) + 1);
+  }
+
+  /** Whether the processor's own record log is being observed. */
+  public get processorObserved(): boolean {
+    return this.processorLines > 0;
   }
 
   public recordRejected(id: string): void {
@@ -123,15 +170,36 @@ export class Ledger {
     }
   }
 
-  /** Produced records not consumed yet. */
+  /** Produced records not consumed yet (by the processor, when it is observed). */
   public pending(): number {
+    const seen = this.processorObserved ? this.processorSaw : this.consumed;
     let count = 0;
     for (const id of this.produced.keys()) {
-      if (!this.consumed.has(id) && !this.failed.has(id)) {
+      if (!seen.has(id) && !this.failed.has(id)) {
         count += 1;
       }
     }
     return count;
+  }
+
+  private processorResult(): ProcessorResult | undefined {
+    if (!this.processorObserved) {
+      return undefined;
+    }
+    const missing: string[] = [];
+    const duplicates: string[] = [];
+    let seenOnce = 0;
+    for (const id of this.produced.keys()) {
+      const times = this.processorSaw.get(id) ?? 0;
+      if (times === 1) {
+        seenOnce += 1;
+      } else if (times > 1) {
+        duplicates.push(id);
+      } else if (!this.failed.has(id)) {
+        missing.push(id);
+      }
+    }
+    return { seenOnce, duplicates: duplicates.length, missing: missing.length, sampleMissing: missing.slice(0, 5), sampleDuplicates: duplicates.slice(0, 5) };
   }
 
   public result(): LedgerResult {
@@ -170,6 +238,7 @@ export class Ledger {
       kinesisRecords: this.kinesisRecords,
       sampleLost: lost.slice(0, 5),
       sampleDuplicates: duplicates.slice(0, 5),
+      processor: this.processorResult(),
     };
   }
 }

@@ -96,6 +96,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
 
     const localEnv = (fn: LocalFunction): Record<string, string> => ({
       ...fn.environment,
+      // The example processor logs each user record at DEBUG: the run counts what the processor saw.
+      ...(fn.role === 'consumer' ? { POWERTOOLS_LOG_LEVEL: 'DEBUG' } : {}),
       PATH: process.env.PATH ?? '',
       TZ: 'UTC',
       AWS_REGION: LOCAL_REGION,
@@ -138,6 +140,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     };
 
     const ledger = new Ledger();
+    if (consumer) {
+      consumer.onLogLine = (line) => {
+        if (line.message === 'user record' && typeof line.sequenceNumber === 'string') {
+          ledger.recordProcessorSaw(line.sequenceNumber, Number(line.subSequenceNumber ?? 0));
+        }
+      };
+    }
     const failures: FailureRecord[] = [];
     const failureFile = path.join(outDir, 'on-failure-destination.jsonl');
     const standIn = async (): Promise<InvokeOutcome> => ({ ok: true, result: { batchItemFailures: [] }, durationMs: 0 });
@@ -159,6 +168,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
           ledger.recordFailed(records);
         },
         onRead: (_shardId, records, millisBehindLatest) => {
+          ledger.recordRead(records);
           for (const record of records) {
             store.put('AWS/Kinesis', 'IncomingBytes', streamDimension, record.data.length + Buffer.byteLength(record.partitionKey), record.arrival);
             store.put('AWS/Kinesis', 'IncomingRecords', streamDimension, 1, record.arrival);

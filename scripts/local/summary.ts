@@ -31,7 +31,8 @@ export interface LocalRunReport {
 /** Every record the producer accepted was consumed exactly once, in order per partition key, and nothing else went wrong. */
 export function exactlyOnce(report: LocalRunReport): boolean {
   const { ledger } = report;
-  return ledger.produced > 0 && ledger.lost === 0 && ledger.duplicates === 0 && ledger.toFailureDestination === 0 && ledger.outOfOrder === 0;
+  const processorOk = ledger.processor === undefined || (ledger.processor.missing === 0 && ledger.processor.duplicates === 0);
+  return processorOk && ledger.produced > 0 && ledger.lost === 0 && ledger.duplicates === 0 && ledger.toFailureDestination === 0 && ledger.outOfOrder === 0;
 }
 
 export function formatSummary(report: LocalRunReport): string[] {
@@ -51,9 +52,14 @@ export function formatSummary(report: LocalRunReport): string[] {
     row('accepted (produced)', ledger.produced),
     row('rejected by the producer', `${ledger.rejected}${load.lastError ? ` (last: ${load.lastError.slice(0, 80)})` : ''}`),
     row('Kinesis records processed', `${ledger.kinesisRecords} (${ledger.kinesisRecords > 0 ? (ledger.consumedOnce / ledger.kinesisRecords).toFixed(1) : '0'} user records each)`),
-    row('consumed exactly once', ledger.consumedOnce),
-    row('lost (never consumed)', `${ledger.lost}${ledger.sampleLost.length ? ` e.g. ${ledger.sampleLost.join(', ')}` : ''}`),
-    row('consumed more than once', `${ledger.duplicates}${ledger.sampleDuplicates.length ? ` e.g. ${ledger.sampleDuplicates.join(', ')}` : ''}`),
+    ...(ledger.processor ? [
+      row('seen by the processor exactly once', ledger.processor.seenOnce),
+      row('never seen by the processor', `${ledger.processor.missing}${ledger.processor.sampleMissing.length ? ` e.g. ${ledger.processor.sampleMissing.join(', ')}` : ''}`),
+      row('seen by the processor twice or more', `${ledger.processor.duplicates}${ledger.processor.sampleDuplicates.length ? ` e.g. ${ledger.processor.sampleDuplicates.join(', ')}` : ''}`),
+    ] : [row('processor', 'does not log its records: counted from what the consumer acknowledged')]),
+    row('acknowledged by the consumer once', ledger.consumedOnce),
+    row('lost (never acknowledged)', `${ledger.lost}${ledger.sampleLost.length ? ` e.g. ${ledger.sampleLost.join(', ')}` : ''}`),
+    row('acknowledged more than once', `${ledger.duplicates}${ledger.sampleDuplicates.length ? ` e.g. ${ledger.sampleDuplicates.join(', ')}` : ''}`),
     row('out of order per partition key', ledger.outOfOrder),
     row('on-failure destination', `${poller.failureBatches} batches, ${ledger.toFailureDestination} records${report.failureFile && poller.failureBatches ? ` (${report.failureFile})` : ''}`),
     row('consumer invocations', `${poller.invocations} (${poller.functionErrors} errors, ${poller.partialFailures} partial failures, ${poller.retries} retries, ${poller.bisects} bisects)`),
@@ -69,7 +75,7 @@ export function formatSummary(report: LocalRunReport): string[] {
   }
   lines.push(row('handler logs', report.logDir));
   lines.push(exactlyOnce(report)
-    ? `RESULT: OK: all ${ledger.produced} records consumed exactly once, in order per partition key`
-    : `RESULT: FAILED: ${ledger.lost} lost, ${ledger.duplicates} duplicated, ${ledger.toFailureDestination} on the failure destination, ${ledger.outOfOrder} out of order, of ${ledger.produced} produced`);
+    ? `RESULT: OK: all ${ledger.produced} records consumed exactly once${ledger.processor ? ' (as the processor saw them)' : ''}, in order per partition key`
+    : `RESULT: FAILED: of ${ledger.produced} produced, ${ledger.processor ? `${ledger.processor.missing} never processed, ${ledger.processor.duplicates} processed twice, ` : ''}${ledger.lost} never acknowledged, ${ledger.duplicates} acknowledged twice, ${ledger.toFailureDestination} on the failure destination, ${ledger.outOfOrder} out of order`);
   return lines;
 }

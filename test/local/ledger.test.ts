@@ -37,6 +37,25 @@ describe('Ledger', () => {
     expect(ledger.pending()).toBe(0);
   });
 
+  test('counts what the processor saw by stream position, apart from what the consumer acknowledged', async () => {
+    // Prepare
+    const ledger = new Ledger();
+    const payloads = Array.from({ length: 3 }, (_v, n) => ({ id: `p${n}`, pk: 'a', n }));
+    payloads.forEach((p) => ledger.recordProduced(p));
+    const blob = polled('700', await aggregated(payloads));
+    ledger.recordRead([blob]);
+    ledger.recordProcessed([blob]);
+    // Act
+    ledger.recordProcessorSaw('700', 0);
+    ledger.recordProcessorSaw('700', 1);
+    ledger.recordProcessorSaw('700', 1);
+    ledger.recordProcessorSaw('999', 0);
+    // Assess
+    expect(ledger.processorObserved).toBe(true);
+    expect(ledger.result()).toMatchObject({ consumedOnce: 3, duplicates: 0, processor: { seenOnce: 1, duplicates: 1, missing: 1, sampleMissing: ['p2'], sampleDuplicates: ['p1'] } });
+    expect(ledger.pending()).toBe(1);
+  });
+
   test('reports a produced record never consumed as lost', () => {
     const ledger = new Ledger();
     ledger.recordProduced({ id: 'x', pk: 'a', n: 0 });
