@@ -4,3 +4,5 @@ export * from './firehose-archive';
 export * from './shard-autoscaler';
 export * from './pipeline-monitoring';
 export * from './lease-table';
+export * from './consumer-function';
+export * from './producer-function';

@@ -1,8 +1,11 @@
 import { Construct } from 'constructs';
+import { ConsumerFunction, EXAMPLE_PROCESSOR_ENTRY, type ConsumerOptions } from '../consumer-function';
 import { DataStream, type DataStreamProps } from '../data-stream';
+import type { LeaseTable } from '../lease-table';
 import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archive';
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
+import { ProducerFunction, type ProducerOptions } from '../producer-function';
 
 export interface StreamingPipelineProps {
   /**
@@ -19,6 +22,22 @@ export interface StreamingPipelineProps {
    * @default - on, with the FirehoseArchive defaults
    */
   readonly archive?: FirehoseArchiveOptions | false;
+
+  /**
+   * A Lambda consumer that deaggregates KPL records, calls a record processor in order per shard
+   * and checkpoints in a KCL lease table, skipping redelivered records. `false` turns it off.
+   * With checkpointing on, the autoscaler never raises its parallelization factor.
+   * @default - on, with the example processor (logs each record) and the ConsumerFunction defaults
+   */
+  readonly consumer?: ConsumerOptions | false;
+
+  /**
+   * A Lambda producer that writes user records with shard-aware KPL aggregation, PutRecords
+   * retries within its time budget, and an exact report of what was and was not written.
+   * `false` turns it off.
+   * @default - on, with the ProducerFunction defaults (no Function URL)
+   */
+  readonly producer?: ProducerOptions | false;
 
   /**
    * Shard autoscaling. On a provisioned stream: alarms on write utilisation, throttling, lag and a
@@ -48,6 +67,12 @@ export class StreamingPipeline extends Construct {
   public readonly stream: DataStream;
   /** The Firehose archive, unless `archive` is false. */
   public readonly archive?: FirehoseArchive;
+  /** The KPL-aggregating producer, unless `producer` is false. */
+  public readonly producer?: ProducerFunction;
+  /** The Lambda consumer, unless `consumer` is false. */
+  public readonly consumer?: ConsumerFunction;
+  /** The consumer's lease table (checkpoints), unless the consumer is off or does not checkpoint. */
+  public readonly leaseTable?: LeaseTable;
   /** The shard autoscaler, unless `autoscaling` is false. */
   public readonly autoscaler?: ShardAutoscaler;
   /** The dashboard, alarms and alarm topic, unless `monitoring` is false. */
@@ -59,12 +84,29 @@ export class StreamingPipeline extends Construct {
     if (props.archive !== false) {
       this.archive = new FirehoseArchive(this, 'Archive', { ...props.archive, stream: this.stream });
     }
+    if (props.producer !== false) {
+      this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream });
+    }
+    if (props.consumer !== false) {
+      this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
+      this.leaseTable = this.consumer.leaseTable;
+    }
     if (props.autoscaling !== false) {
-      this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', { ...props.autoscaling, stream: this.stream });
+      // A checkpointing consumer needs parallelization factor 1 (one batch per shard at a time).
+      const checkpointing = this.consumer?.checkpointing === true;
+      if (checkpointing && props.autoscaling?.adjustParallelization === true) {
+        throw new Error('StreamingPipeline: autoscaling.adjustParallelization cannot be true while consumer checkpointing is on (a checkpointing consumer needs parallelization factor 1); set consumer.checkpointing to false or leave adjustParallelization unset');
+      }
+      this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', {
+        ...props.autoscaling,
+        ...(checkpointing ? { adjustParallelization: false } : {}),
+        stream: this.stream,
+        consumer: this.consumer,
+      });
     }
     // Last, so that it sees every part above.
     if (props.monitoring !== false) {
-      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, archive: this.archive, autoscaler: this.autoscaler });
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, producer: this.producer, consumer: this.consumer, archive: this.archive, autoscaler: this.autoscaler });
     }
   }
 }

@@ -1,0 +1,21 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import type { UserRecord } from '../shared/deaggregate';
+
+const logger = new Logger({ serviceName: 'example-processor' });
+
+/**
+ * The app's example record processor: logs each user record (debug level: set
+ * POWERTOOLS_LOG_LEVEL=DEBUG to see them). Replace it with your own module exporting
+ * `processRecord`; throw to stop the shard at a record (it is retried, then sent to the
+ * on-failure queue).
+ */
+export async function processRecord(record: UserRecord, _context: Context): Promise<void> {
+  logger.debug('user record', {
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    subSequenceNumber: record.subSequenceNumber,
+    partitionKey: record.partitionKey,
+    bytes: record.data.length,
+  });
+}

@@ -1,0 +1,319 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { DataStream } from '../data-stream';
+import { LeaseTable } from '../lease-table';
+import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+
+export type { UserRecord } from '../../lambda/shared/deaggregate';
+
+/** The import specifier lambda/consumer uses for the user's processor; esbuild aliases it to `processorEntry`. */
+export const PROCESSOR_MODULE = 'kinesis-pipeline-processor';
+
+/** The example processor of the app: logs each user record's size and partition key. */
+export const EXAMPLE_PROCESSOR_ENTRY = handlerEntry('example-processor');
+
+const MAX_BATCH_WINDOW = Duration.seconds(300);
+const MAX_TUMBLING_WINDOW = Duration.seconds(900);
+const MIN_RECORD_AGE = Duration.seconds(60);
+const MAX_RECORD_AGE = Duration.days(7);
+
+/** Everything of a consumer but the stream (what `StreamingPipeline` takes as `consumer`). */
+export interface ConsumerOptions {
+  /**
+   * Path to the TypeScript or JavaScript module of your record processor. It exports
+   * `processRecord(record: UserRecord, context: Context): Promise<void>`, called once per user
+   * record (KPL aggregates are split), in order per shard; a rejection stops the shard at that
+   * record. It is bundled into the function by esbuild.
+   * @default - in `StreamingPipeline`, the example processor (logs each record); required on `ConsumerFunction`
+   */
+  readonly processorEntry?: string;
+  /**
+   * Checkpoint each batch in a KCL lease table and skip redelivered user records at or below the
+   * checkpoint (exactly once per user record, see the README for the limits). `false`: at least
+   * once, no table, and `parallelizationFactor` above 1 is allowed.
+   * @default true
+   */
+  readonly checkpointing?: boolean;
+  /**
+   * The lease table to checkpoint in. Only with checkpointing.
+   * @default - a new `LeaseTable`
+   */
+  readonly leaseTable?: LeaseTable;
+  /**
+   * Most records per batch, 1 to 10,000.
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /**
+   * Longest time to gather records before invoking, 0 to 300 seconds.
+   * @default - no batching window
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Concurrent batches per shard, 1 to 10. Above 1 Lambda keeps order per partition key only,
+   * so it needs `checkpointing: false`.
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+  /**
+   * Where a new mapping starts reading.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+  /**
+   * With `AT_TIMESTAMP`: the time to start from, in Unix seconds. Required then, an error otherwise.
+   * @default - none
+   */
+  readonly startingPositionTimestamp?: number;
+  /**
+   * Retries of a failed batch, 0 to 10,000, or -1 for retries until the records expire.
+   * @default 10
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Oldest record Lambda still sends, 60 seconds to 7 days.
+   * @default - records are sent until they expire from the stream
+   */
+  readonly maxRecordAge?: Duration;
+  /**
+   * Split a failed batch in two and retry each half.
+   * @default true
+   */
+  readonly bisectBatchOnError?: boolean;
+  /**
+   * Tumbling window for aggregations across invocations, 0 to 900 seconds.
+   * @default - no tumbling window
+   */
+  readonly tumblingWindow?: Duration;
+  /**
+   * Event filters (`lambda.FilterCriteria.filter(...)`): filtered-out records never reach the function.
+   * @default - every record
+   */
+  readonly filters?: Array<{ [key: string]: unknown }>;
+  /**
+   * Enhanced monitoring metrics of the event-source mapping.
+   * @default - none
+   */
+  readonly metricsConfig?: lambda.MetricsConfig;
+  /**
+   * Read through an enhanced fan-out consumer (a `StreamConsumer`, 2 MiB/s per shard of its own, push delivery).
+   * @default false - shared throughput (GetRecords)
+   */
+  readonly enhancedFanOut?: boolean;
+  /**
+   * Where batches that failed every retry are described. Encrypted and SSL-only when created here.
+   * @default - a new SQS queue (SQS-managed encryption, SSL enforced, 14 days retention)
+   */
+  readonly onFailureQueue?: sqs.IQueue;
+  /**
+   * Function memory.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout. The consumer stops taking new records 1/6 of it (at most 5 s) before the end,
+   * checkpoints, and lets Lambda redeliver the rest.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Extra environment variables for your processor.
+   * @default - none
+   */
+  readonly environment?: { [key: string]: string };
+}
+
+export interface ConsumerFunctionProps extends ConsumerOptions {
+  /** The stream to consume. */
+  readonly stream: DataStream;
+  /** Path to your processor module (see `ConsumerOptions.processorEntry`). */
+  readonly processorEntry: string;
+}
+
+/**
+ * A Lambda consumer of a `DataStream` around your record processor: deaggregates KPL records,
+ * calls the processor in order per shard, answers partial batch responses that stop at the first
+ * failure, and checkpoints each batch in a KCL `LeaseTable` so redelivered records are skipped.
+ */
+export class ConsumerFunction extends nodejs.NodejsFunction {
+  public readonly eventSourceMappingId: string;
+  public readonly eventSourceMappingArn: string;
+  public readonly onFailureQueue?: sqs.IQueue;
+  /** The lease table; undefined with `checkpointing: false`. */
+  public readonly leaseTable?: LeaseTable;
+  public readonly parallelizationFactor: number;
+  public readonly checkpointing: boolean;
+  public readonly maxBatchingWindow?: Duration;
+  /** The enhanced fan-out consumer, when asked for. */
+  public readonly streamConsumer?: kinesis.StreamConsumer;
+  /** The `service` dimension of the handler's metrics. */
+  public readonly serviceName: string;
+
+  constructor(scope: Construct, id: string, props: ConsumerFunctionProps) {
+    const checkpointing = props.checkpointing ?? true;
+    validateProps(props, checkpointing);
+    const processorEntry = path.resolve(props.processorEntry);
+    const defaults = pipelineFunctionDefaults(handlerEntry('consumer'));
+    const timeout = props.timeout ?? defaults.timeout!;
+    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Consumer ${id} of a Kinesis stream` });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    super(scope, id, {
+      ...defaults,
+      description: `Consumes ${props.stream.node.path}`,
+      role,
+      logGroup,
+      memorySize: props.memorySize ?? defaults.memorySize,
+      timeout,
+      bundling: { ...defaults.bundling, esbuildArgs: { [`--alias:${PROCESSOR_MODULE}`]: processorEntry } },
+    });
+    logGroup.grantWrite(role);
+    this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+    this.checkpointing = checkpointing;
+    this.parallelizationFactor = props.parallelizationFactor ?? 1;
+    this.maxBatchingWindow = props.maxBatchingWindow;
+
+    const reserveMillis = timeout.isUnresolved() ? 5_000 : Math.min(5_000, Math.floor(timeout.toMilliseconds() / 6));
+    const env: Record<string, string> = {
+      ...defaults.environment,
+      ...props.environment,
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      RESERVE_MILLIS: String(reserveMillis),
+    };
+    if (checkpointing) {
+      const leaseTable = props.leaseTable ?? new LeaseTable(this, 'Leases');
+      leaseTable.grantLeaseHolder(this);
+      env.LEASE_TABLE_NAME = leaseTable.tableName;
+      this.leaseTable = leaseTable;
+    }
+    for (const [key, value] of Object.entries(env)) {
+      this.addEnvironment(key, value);
+    }
+
+    if (props.onFailureQueue) {
+      this.onFailureQueue = props.onFailureQueue;
+    } else {
+      const queue = new sqs.Queue(this, 'OnFailure', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      Validations.of(queue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is the dead-letter (on-failure) destination of the consumer mapping itself; a DLQ of a DLQ has nothing to add',
+      });
+      this.onFailureQueue = queue;
+    }
+
+    const sourceProps: sources.KinesisEventSourceProps = {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingPositionTimestamp,
+      batchSize: props.batchSize ?? 100,
+      maxBatchingWindow: props.maxBatchingWindow,
+      parallelizationFactor: this.parallelizationFactor,
+      retryAttempts: props.retryAttempts === -1 ? undefined : props.retryAttempts ?? 10,
+      maxRecordAge: props.maxRecordAge,
+      bisectBatchOnError: props.bisectBatchOnError ?? true,
+      tumblingWindow: props.tumblingWindow,
+      filters: props.filters,
+      metricsConfig: props.metricsConfig,
+      reportBatchItemFailures: true,
+      onFailure: new sources.SqsDlq(this.onFailureQueue),
+    };
+    let source: sources.KinesisEventSource | sources.KinesisConsumerEventSource;
+    if (props.enhancedFanOut) {
+      this.streamConsumer = new kinesis.StreamConsumer(this, 'FanOut', {
+        stream: props.stream.stream,
+        streamConsumerName: Names.uniqueResourceName(this, { maxLength: 128 }),
+      });
+      source = new sources.KinesisConsumerEventSource(this.streamConsumer, sourceProps);
+    } else {
+      source = new sources.KinesisEventSource(props.stream.stream, sourceProps);
+    }
+    this.addEventSource(source);
+    this.eventSourceMappingId = source.eventSourceMappingId;
+    this.eventSourceMappingArn = source.eventSourceMappingArn;
+  }
+
+  /** A custom metric of the handler (namespace KinesisPipeline, `service` dimension). */
+  public metricConsumer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.serviceName }, ...props });
+  }
+
+  /** User records processed (after deaggregation), Sum. */
+  public metricUserRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('UserRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Redelivered user records skipped because the checkpoint shows them processed, Sum. */
+  public metricDuplicatesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('DuplicatesSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Processor failures (each stops its shard's batch), Sum. */
+  public metricProcessingFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('ProcessingFailures', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Time from the checkpointed record's arrival in the stream to its checkpoint, milliseconds, Maximum. */
+  public metricCheckpointLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('CheckpointLag', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** AWS/Lambda IteratorAge of the mapping (age of the last record of each batch), Maximum. */
+  public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+}
+
+function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): void {
+  const fail = (message: string): never => {
+    throw new Error(`ConsumerFunction: ${message}`);
+  };
+  const range = (name: string, value: number | undefined, min: number, max: number, unit = '') => {
+    if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
+      fail(`${name} must be a whole number from ${min} to ${max}${unit}; received ${value}${unit}`);
+    }
+  };
+  const duration = (name: string, value: Duration | undefined, min: Duration, max: Duration) => {
+    if (value !== undefined && !value.isUnresolved()) {
+      const seconds = value.toSeconds({ integral: false });
+      if (!Number.isInteger(seconds) || seconds < min.toSeconds() || seconds > max.toSeconds()) {
+        fail(`${name} must be whole seconds from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`);
+      }
+    }
+  };
+  if (!props.processorEntry || (!Token.isUnresolved(props.processorEntry) && !fs.existsSync(path.resolve(props.processorEntry)))) {
+    fail(`processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`);
+  }
+  range('batchSize', props.batchSize, 1, 10_000);
+  range('parallelizationFactor', props.parallelizationFactor, 1, 10);
+  if (props.retryAttempts !== -1) {
+    range('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
+  }
+  duration('maxBatchingWindow', props.maxBatchingWindow, Duration.seconds(0), MAX_BATCH_WINDOW);
+  duration('tumblingWindow', props.tumblingWindow, Duration.seconds(0), MAX_TUMBLING_WINDOW);
+  duration('maxRecordAge', props.maxRecordAge, MIN_RECORD_AGE, MAX_RECORD_AGE);
+  const atTimestamp = props.startingPosition === lambda.StartingPosition.AT_TIMESTAMP;
+  if (atTimestamp && props.startingPositionTimestamp === undefined) {
+    fail('startingPosition AT_TIMESTAMP needs startingPositionTimestamp (Unix seconds); received none');
+  }
+  if (!atTimestamp && props.startingPositionTimestamp !== undefined) {
+    fail(`startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only; received ${props.startingPositionTimestamp} with ${props.startingPosition ?? 'TRIM_HORIZON'}`);
+  }
+  if (checkpointing && props.parallelizationFactor !== undefined && !Token.isUnresolved(props.parallelizationFactor) && props.parallelizationFactor > 1) {
+    fail(`parallelizationFactor ${props.parallelizationFactor} cannot be combined with checkpointing: Lambda then runs several batches of one shard at once (in order per partition key only), so one checkpoint per shard would skip records not yet processed. Use parallelizationFactor 1, or checkpointing: false (at-least-once delivery, no lease table)`);
+  }
+  if (!checkpointing && props.leaseTable) {
+    fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');
+  }
+}

@@ -1,0 +1,181 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
+import { testApp, testStack } from '../helpers/app';
+import { nagViolations } from '../helpers/nag';
+
+function build(props: Partial<ConsumerFunctionProps> = {}) {
+  const stack = testStack();
+  const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+  const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, ...props });
+  return { stack, stream, consumer, template: Template.fromStack(stack) };
+}
+
+const streamArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] };
+
+describe('ConsumerFunction', () => {
+  test('maps the stream with partial batch responses, bisect, retries and an on-failure queue', () => {
+    // Act
+    const { template } = build();
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: streamArn,
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      ParallelizationFactor: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConsumerOnFailure'), 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') }, POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('Consumer'), RESERVE_MILLIS: '5000' }) },
+    });
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+  });
+
+  test('passes every mapping prop through', () => {
+    // Act
+    const { template } = build({
+      batchSize: 10_000, maxBatchingWindow: Duration.seconds(300), startingPosition: lambda.StartingPosition.AT_TIMESTAMP, startingPositionTimestamp: 1_700_000_000,
+      retryAttempts: -1, maxRecordAge: Duration.hours(1), bisectBatchOnError: false, tumblingWindow: Duration.seconds(60),
+      filters: [lambda.FilterCriteria.filter({ partitionKey: lambda.FilterRule.isEqual('a') })], metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+    });
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10000,
+      MaximumBatchingWindowInSeconds: 300,
+      StartingPosition: 'AT_TIMESTAMP',
+      StartingPositionTimestamp: 1700000000,
+      MaximumRetryAttempts: Match.absent(),
+      MaximumRecordAgeInSeconds: 3600,
+      BisectBatchOnFunctionError: false,
+      TumblingWindowInSeconds: 60,
+      FilterCriteria: { Filters: [{ Pattern: '{"partitionKey":["a"]}' }] },
+      MetricsConfig: { Metrics: ['EventCount'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  test('grants stream reads, lease item writes on its table and queue sends only', () => {
+    // Act
+    const { template } = build();
+    // Assess
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const find = (action: string) => statements.filter((s) => ([] as string[]).concat(s.Action).includes(action));
+    expect(find('dynamodb:PutItem')).toEqual([expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ConsumerLeases/), 'Arn'] } })]);
+    expect(find('kinesis:GetRecords').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] }]);
+    expect(find('sqs:SendMessage').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ConsumerOnFailure/), 'Arn'] }]);
+    expect(statements.some((s) => JSON.stringify(s.Resource).includes('"*"'))).toBe(false);
+  });
+
+  test('uses a given lease table and queue, and reads through enhanced fan-out when asked', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+    const leaseTable = new LeaseTable(stack, 'Shared', { leaseOwnerIndex: true });
+    const queue = new sqs.Queue(stack, 'Mine', { enforceSSL: true });
+    // Act
+    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable, onFailureQueue: queue, enhancedFanOut: true });
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(consumer.leaseTable).toBe(leaseTable);
+    expect(consumer.onFailureQueue).toBe(queue);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::Kinesis::StreamConsumer', { StreamARN: streamArn });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConsumerFanOut'), 'ConsumerARN'] } });
+  });
+
+  test('without checkpointing: no table, and a parallelization factor above 1 is allowed', () => {
+    // Act
+    const { template, consumer } = build({ checkpointing: false, parallelizationFactor: 10 });
+    // Assess
+    expect(consumer.leaseTable).toBeUndefined();
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 10 });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: Match.absent() }) } });
+  });
+
+  test.each([
+    [{ parallelizationFactor: 2 }, /parallelizationFactor 2 cannot be combined with checkpointing.*checkpointing: false/],
+    [{ batchSize: 0 }, /batchSize must be a whole number from 1 to 10000; received 0/],
+    [{ batchSize: 10_001 }, /batchSize .* received 10001/],
+    [{ parallelizationFactor: 11, checkpointing: false }, /parallelizationFactor must be a whole number from 1 to 10; received 11/],
+    [{ maxBatchingWindow: Duration.seconds(301) }, /maxBatchingWindow must be whole seconds from 0 seconds to 5 minutes; received 5 minutes 1 second/],
+    [{ tumblingWindow: Duration.seconds(901) }, /tumblingWindow .* 15 minutes/],
+    [{ maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be whole seconds from 1 minute to 7 days; received 59 seconds/],
+    [{ maxRecordAge: Duration.days(8) }, /maxRecordAge .* received 8 days/],
+    [{ retryAttempts: -2 }, /retryAttempts must be a whole number from 0 to 10000 \(or -1/],
+    [{ startingPosition: lambda.StartingPosition.AT_TIMESTAMP }, /AT_TIMESTAMP needs startingPositionTimestamp/],
+    [{ startingPositionTimestamp: 1 }, /startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only/],
+    [{ processorEntry: '/nope/processor.ts' }, /processorEntry must be the path of an existing .* received '\/nope\/processor.ts'/],
+    [{ checkpointing: false, leaseTable: {} as LeaseTable }, /leaseTable needs checkpointing/],
+  ])('rejects %o', (props, message) => {
+    // Act / Assess
+    expect(() => build(props as Partial<ConsumerFunctionProps>)).toThrow(message);
+  });
+
+  test('metrics carry the namespace and service dimension; iterator age is AWS/Lambda Maximum', () => {
+    // Prepare
+    const { consumer, stack } = build();
+    // Act
+    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricCheckpointLag({ period: Duration.minutes(5) })];
+    const age = consumer.metricIteratorAge();
+    // Assess
+    expect(metrics.map((m) => [m.namespace, m.metricName, m.statistic])).toEqual([
+      ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'CheckpointLag', 'Maximum'],
+    ]);
+    expect(metrics[0].dimensions).toEqual({ service: consumer.serviceName });
+    expect(metrics[3].period.toMinutes()).toBe(5);
+    expect([age.namespace, age.metricName, age.statistic]).toEqual(['AWS/Lambda', 'IteratorAge', 'Maximum']);
+    expect(stack.resolve(age.dimensions)).toEqual({ FunctionName: { Ref: expect.stringMatching(/^Consumer/) } });
+  });
+});
+
+describe('StreamingPipeline consumer', () => {
+  test('is on by default with the example processor, a lease table, and never lets the autoscaler raise parallelization', () => {
+    // Prepare
+    const stack = testStack();
+    // Act
+    const pipeline = new StreamingPipeline(stack, 'Pipeline');
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(pipeline.consumer).toBeInstanceOf(ConsumerFunction);
+    expect(pipeline.leaseTable).toBe(pipeline.consumer?.leaseTable);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], ParallelizationFactor: 1 });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.anyValue() }) } });
+  });
+
+  test('can be turned off, and refuses adjustParallelization with checkpointing', () => {
+    // Prepare
+    const stack = testStack();
+    // Act
+    const pipeline = new StreamingPipeline(stack, 'Off', { consumer: false });
+    // Assess
+    expect(pipeline.consumer).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    expect(() => new StreamingPipeline(stack, 'Bad', { autoscaling: { adjustParallelization: true } })).toThrow(/adjustParallelization cannot be true while consumer checkpointing is on/);
+  });
+
+  test('is clean under cdk-nag', () => {
+    // Prepare
+    const app = testApp();
+    const stack = new Stack(app, 'Nag');
+    new ConsumerFunction(stack, 'Consumer', { stream: new DataStream(stack, 'Stream'), processorEntry: EXAMPLE_PROCESSOR_ENTRY });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // Act
+    const violations = nagViolations(app);
+    // Assess
+    expect(violations).toEqual([]);
+  });
+});
