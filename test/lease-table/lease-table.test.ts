@@ -1,8 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { LeaseTable } from '../../lib';
-import { testStack } from '../helpers/app';
+import { testApp, testStack } from '../helpers/app';
 
 describe('LeaseTable', () => {
   test('has the KCL lease schema, on-demand billing, PITR, encryption and is retained', () => {
@@ -62,5 +63,30 @@ describe('LeaseTable', () => {
         }],
       },
     });
+  });
+
+  test('encrypts with a given customer key and lets the lease holder use that key', () => {
+    // Prepare: TableV2 renders a replica's key per region, so the stack has a concrete region.
+    const stack = new Stack(testApp(), 'Keyed', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    // Act
+    const leases = new LeaseTable(stack, 'Leases', { encryptionKey: key });
+    leases.grantLeaseHolder(role);
+    // Assess
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      Replicas: [Match.objectLike({ SSESpecification: { KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } } })],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } }),
+          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Leases'), 'Arn'] } }),
+        ]),
+      },
+    });
+    expect(leases.encryptionKey).toBe(key);
   });
 });
