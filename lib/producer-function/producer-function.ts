@@ -1,0 +1,267 @@
+import { Duration, Names, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { DataStream } from '../data-stream';
+import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+
+/** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
+const SHARD_MAP_ACTIONS = ['kinesis:ListShards'];
+
+const MAX_KINESIS_RECORD = Size.mebibytes(1);
+const MAX_PUT_RECORDS_REQUEST = Size.mebibytes(5);
+const MAX_PUT_RECORDS_ENTRIES = 500;
+const MAX_AGGREGATE_COUNT = 4_294_967_295;
+
+/** Everything of a producer but the stream (what `StreamingPipeline` takes as `producer`). */
+export interface ProducerOptions {
+  /**
+   * Largest KPL aggregated record (KPL `AggregationMaxSize`), from 64 bytes to 1 MiB.
+   * @default Size.bytes(51200)
+   */
+  readonly maxAggregateSize?: Size;
+  /**
+   * Most user records in one aggregated record (KPL `AggregationMaxCount`), 1 to 4294967295.
+   * 1 turns aggregation off.
+   * @default 4294967295
+   */
+  readonly maxRecordsPerAggregate?: number;
+  /**
+   * Most entries per PutRecords request, 1 to 500.
+   * @default 500
+   */
+  readonly maxBatchEntries?: number;
+  /**
+   * Largest PutRecords request (data plus partition keys), 1 byte to 5 MiB.
+   * @default Size.mebibytes(5)
+   */
+  readonly maxBatchSize?: Size;
+  /**
+   * Largest Kinesis record (data plus partition key); larger user records are refused. 1 byte to 1 MiB.
+   * @default Size.mebibytes(1)
+   */
+  readonly maxRecordSize?: Size;
+  /**
+   * Delay cap of the first PutRecords retry; each retry doubles it up to `maxRetryDelay`, and the
+   * actual delay is drawn uniformly below the cap (full jitter).
+   * @default Duration.millis(100)
+   */
+  readonly baseRetryDelay?: Duration;
+  /**
+   * Largest retry delay cap.
+   * @default Duration.seconds(5)
+   */
+  readonly maxRetryDelay?: Duration;
+  /**
+   * Time kept back from the invocation's remaining time, to answer before the timeout. Retries stop
+   * when they would run into it; records still unwritten are reported failed.
+   * @default Duration.seconds(1)
+   */
+  readonly safetyMargin?: Duration;
+  /**
+   * How long a container keeps its shard map before listing the shards again (it also reloads at
+   * once when Kinesis puts a record on another shard than the map says).
+   * @default Duration.minutes(1)
+   */
+  readonly shardMapTtl?: Duration;
+  /**
+   * A direct invoke throws `ProducerWriteError` (naming each unwritten record) when any record could
+   * not be written, so Lambda retries asynchronous invokes and finally sends them to the on-failure
+   * destination. `false` returns the partial result instead. HTTP requests always get a response.
+   * @default true
+   */
+  readonly throwOnUndelivered?: boolean;
+  /**
+   * Adds a Function URL with `AWS_IAM` auth (callers need `lambda:InvokeFunctionUrl`, see `grantInvokeUrl`).
+   * @default false
+   */
+  readonly functionUrl?: boolean;
+  /**
+   * Where asynchronous invokes that failed every retry go.
+   * @default - an SQS-managed encrypted, TLS-only queue kept 14 days
+   */
+  readonly onFailureQueue?: sqs.IQueue;
+  /**
+   * Retries of a failed asynchronous invoke, 0 to 2.
+   * @default 2
+   */
+  readonly asyncRetryAttempts?: number;
+  /**
+   * Reserved concurrency of the function.
+   * @default - no reserved concurrency (the account's unreserved pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Function timeout, 3 seconds to 15 minutes; it bounds the retry budget.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory, MiB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+}
+
+export interface ProducerFunctionProps extends ProducerOptions {
+  /** The stream the producer writes to. */
+  readonly stream: DataStream;
+}
+
+/**
+ * A Lambda that writes user records to a `DataStream` as the KPL does: aggregated into KPL records
+ * that each hold records of one shard only (so KCL consumers drop nothing after a reshard), in
+ * PutRecords batches, retrying only failed entries with full-jitter backoff inside the
+ * invocation's time, and answering exactly which records were written and which were not.
+ *
+ * Input: a direct invoke `{ records: [{ data, partitionKey?, explicitHashKey? }] }`, or the same
+ * JSON as the body of a Function URL / API Gateway v2 request. See the README's Producer section.
+ */
+export class ProducerFunction extends nodejs.NodejsFunction {
+  /** The stream written to. */
+  public readonly stream: DataStream;
+  /** The Function URL (AWS_IAM auth), when `functionUrl` is true. */
+  public readonly functionUrl?: lambda.FunctionUrl;
+  /** Where failed asynchronous invokes go. */
+  public readonly onFailureQueue: sqs.IQueue;
+  /** The `service` dimension of the handler's metrics. */
+  public readonly serviceName: string;
+
+  constructor(scope: Construct, id: string, props: ProducerFunctionProps) {
+    validateProps(id, props);
+    const defaults = pipelineFunctionDefaults(handlerEntry('producer'));
+    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Producer ${id} writing to a Kinesis stream` });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    super(scope, id, {
+      ...defaults,
+      description: `KPL-aggregating producer of ${props.stream.node.path}`,
+      role,
+      logGroup,
+      timeout: props.timeout ?? defaults.timeout,
+      memorySize: props.memorySize ?? defaults.memorySize,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    });
+    logGroup.grantWrite(role);
+    this.stream = props.stream;
+    this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+
+    const env: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      STREAM_ARN: props.stream.streamArn,
+      MAX_AGGREGATE_BYTES: String((props.maxAggregateSize ?? Size.bytes(51_200)).toBytes()),
+      MAX_RECORDS_PER_AGGREGATE: String(props.maxRecordsPerAggregate ?? MAX_AGGREGATE_COUNT),
+      MAX_BATCH_ENTRIES: String(props.maxBatchEntries ?? MAX_PUT_RECORDS_ENTRIES),
+      MAX_BATCH_BYTES: String((props.maxBatchSize ?? MAX_PUT_RECORDS_REQUEST).toBytes()),
+      MAX_ENTRY_BYTES: String((props.maxRecordSize ?? MAX_KINESIS_RECORD).toBytes()),
+      RETRY_BASE_MS: String((props.baseRetryDelay ?? Duration.millis(100)).toMilliseconds()),
+      RETRY_MAX_MS: String((props.maxRetryDelay ?? Duration.seconds(5)).toMilliseconds()),
+      SAFETY_MARGIN_MS: String((props.safetyMargin ?? Duration.seconds(1)).toMilliseconds()),
+      SHARD_MAP_TTL_MS: String((props.shardMapTtl ?? Duration.minutes(1)).toMilliseconds()),
+      THROW_ON_UNDELIVERED: String(props.throwOnUndelivered ?? true),
+    };
+    for (const [key, value] of Object.entries(env)) {
+      this.addEnvironment(key, value);
+    }
+
+    props.stream.grantWrite(role);
+    props.stream.grant(role, ...SHARD_MAP_ACTIONS);
+
+    if (props.onFailureQueue) {
+      this.onFailureQueue = props.onFailureQueue;
+    } else {
+      const queue = new sqs.Queue(this, 'OnFailure', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+      Validations.of(queue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself the on-failure destination of the producer\'s asynchronous invokes; a dead-letter queue of it would add nothing',
+      });
+      this.onFailureQueue = queue;
+    }
+    this.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(this.onFailureQueue), retryAttempts: props.asyncRetryAttempts ?? 2 });
+
+    if (props.functionUrl) {
+      this.functionUrl = this.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    }
+  }
+
+  /** A custom metric of the handler (namespace KinesisPipeline, `service` dimension). */
+  public metricProducer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.serviceName }, ...props });
+  }
+
+  /** User records received in valid requests, Sum. */
+  public metricUserRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('UserRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Kinesis records (aggregated or raw) acknowledged by PutRecords, Sum. */
+  public metricKinesisRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('KinesisRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** User records written per Kinesis record, Average. */
+  public metricAggregationRatio(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('AggregationRatio', { statistic: cloudwatch.Stats.AVERAGE, ...props });
+  }
+
+  /** PutRecords entries sent again after a retryable failure, Sum. */
+  public metricRetries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('Retries', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Entries or requests throttled (ProvisionedThroughputExceeded, KMS throttling), Sum. */
+  public metricThrottledEntries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('ThrottledEntries', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** User records not written after all retries, Sum. */
+  public metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+}
+
+function checkInteger(id: string, prop: string, value: number | undefined, min: number, max: number): void {
+  if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
+    throw new Error(`ProducerFunction ${id}: ${prop} must be a whole number from ${min} to ${max}; received ${value}`);
+  }
+}
+
+function checkSize(id: string, prop: string, value: Size | undefined, min: number, max: Size): void {
+  if (value !== undefined && !Token.isUnresolved(value.toBytes()) && (value.toBytes() < min || value.toBytes() > max.toBytes())) {
+    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes; received ${value.toBytes()} bytes`);
+  }
+}
+
+function checkDuration(id: string, prop: string, value: Duration | undefined, min: Duration, max: Duration): void {
+  if (value !== undefined && !value.isUnresolved() && (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())) {
+    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`);
+  }
+}
+
+function validateProps(id: string, props: ProducerFunctionProps): void {
+  checkSize(id, 'maxAggregateSize', props.maxAggregateSize, 64, MAX_KINESIS_RECORD);
+  checkSize(id, 'maxBatchSize', props.maxBatchSize, 1, MAX_PUT_RECORDS_REQUEST);
+  checkSize(id, 'maxRecordSize', props.maxRecordSize, 1, MAX_KINESIS_RECORD);
+  checkInteger(id, 'maxRecordsPerAggregate', props.maxRecordsPerAggregate, 1, MAX_AGGREGATE_COUNT);
+  checkInteger(id, 'maxBatchEntries', props.maxBatchEntries, 1, MAX_PUT_RECORDS_ENTRIES);
+  checkInteger(id, 'asyncRetryAttempts', props.asyncRetryAttempts, 0, 2);
+  checkInteger(id, 'reservedConcurrentExecutions', props.reservedConcurrentExecutions, 0, 1_000_000);
+  checkInteger(id, 'memorySize', props.memorySize, 128, 10_240);
+  checkDuration(id, 'timeout', props.timeout, Duration.seconds(3), Duration.minutes(15));
+  checkDuration(id, 'baseRetryDelay', props.baseRetryDelay, Duration.millis(1), Duration.minutes(1));
+  checkDuration(id, 'maxRetryDelay', props.maxRetryDelay, Duration.millis(1), Duration.minutes(5));
+  checkDuration(id, 'shardMapTtl', props.shardMapTtl, Duration.seconds(1), Duration.hours(24));
+  const timeout = props.timeout ?? Duration.seconds(30);
+  const margin = props.safetyMargin ?? Duration.seconds(1);
+  if (!timeout.isUnresolved() && !margin.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
+    throw new Error(`ProducerFunction ${id}: safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`);
+  }
+  if (props.baseRetryDelay && props.maxRetryDelay && !props.baseRetryDelay.isUnresolved() && !props.maxRetryDelay.isUnresolved()
+    && props.baseRetryDelay.toMilliseconds() > props.maxRetryDelay.toMilliseconds()) {
+    throw new Error(`ProducerFunction ${id}: baseRetryDelay must not exceed maxRetryDelay (${props.maxRetryDelay.toHumanString()}); received ${props.baseRetryDelay.toHumanString()}`);
+  }
+}

@@ -1,0 +1,158 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { DataStream, ProducerFunction, StreamingPipeline, type ProducerFunctionProps } from '../../lib';
+import { testStack } from '../helpers/app';
+
+function build(props: Partial<ProducerFunctionProps> = {}) {
+  const stack = testStack();
+  const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
+  const producer = new ProducerFunction(stack, 'Producer', { stream, ...props });
+  return { stack, stream, producer, template: Template.fromStack(stack) };
+}
+
+describe('ProducerFunction', () => {
+  test('is a Node.js 24 ARM64 function with the limits and stream in its environment', () => {
+    // Act
+    const { template, stack, stream, producer } = build({ maxAggregateSize: Size.kibibytes(25), maxBatchEntries: 100, safetyMargin: Duration.seconds(2) });
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 30,
+      Environment: {
+        Variables: Match.objectLike({
+          STREAM_ARN: stack.resolve(stream.streamArn),
+          MAX_AGGREGATE_BYTES: '25600',
+          MAX_RECORDS_PER_AGGREGATE: '4294967295',
+          MAX_BATCH_ENTRIES: '100',
+          MAX_BATCH_BYTES: String(5 * 1024 * 1024),
+          MAX_ENTRY_BYTES: String(1024 * 1024),
+          SAFETY_MARGIN_MS: '2000',
+          THROW_ON_UNDELIVERED: 'true',
+          POWERTOOLS_SERVICE_NAME: producer.serviceName,
+          POWERTOOLS_METRICS_NAMESPACE: 'KinesisPipeline',
+        }),
+      },
+    });
+  });
+
+  test('may write to its stream and list its shards, on the stream ARN only, and encrypt with its key', () => {
+    // Act
+    const { template, stack, stream } = build();
+
+    // Assess
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords'], Resource: stack.resolve(stream.streamArn) }),
+          Match.objectLike({ Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']), Resource: stack.resolve(stream.encryptionKey!.keyArn) }),
+        ]),
+      },
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    expect(statements.filter((s) => s.Resource === '*')).toEqual([]);
+  });
+
+  test('sends failed asynchronous invokes to an encrypted, TLS-only queue', () => {
+    // Act
+    const { template } = build();
+
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('ProducerOnFailure'), 'Arn'] } } },
+    });
+  });
+
+  test('uses a given on-failure queue, reserved concurrency and an AWS_IAM Function URL', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+    const queue = new sqs.Queue(stack, 'Mine', { enforceSSL: true });
+
+    // Act
+    const producer = new ProducerFunction(stack, 'Producer', { stream, onFailureQueue: queue, reservedConcurrentExecutions: 5, functionUrl: true, asyncRetryAttempts: 0 });
+    producer.functionUrl!.grantInvokeUrl(new iam.AccountPrincipal('123456789012'));
+    const template = Template.fromStack(stack);
+
+    // Assess
+    expect(producer.onFailureQueue).toBe(queue);
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 5 });
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: stack.resolve(queue.queueArn) } },
+    });
+  });
+
+  test('metric methods fill in the namespace, the service dimension and a statistic; caller options win', () => {
+    // Prepare
+    const { producer } = build();
+
+    // Act
+    const metrics = {
+      UserRecords: producer.metricUserRecords(),
+      KinesisRecords: producer.metricKinesisRecords(),
+      AggregationRatio: producer.metricAggregationRatio(),
+      Retries: producer.metricRetries(),
+      ThrottledEntries: producer.metricThrottledEntries(),
+      FailedRecords: producer.metricFailedRecords({ period: Duration.minutes(1), statistic: 'Maximum' }),
+    };
+
+    // Assess
+    for (const [name, metric] of Object.entries(metrics)) {
+      expect(metric).toMatchObject({ namespace: 'KinesisPipeline', metricName: name, dimensions: { service: producer.serviceName } });
+    }
+    expect(metrics.UserRecords.statistic).toBe('Sum');
+    expect(metrics.AggregationRatio.statistic).toBe('Average');
+    expect(metrics.FailedRecords.statistic).toBe('Maximum');
+    expect(metrics.FailedRecords.period.toSeconds()).toBe(60);
+  });
+
+  test.each([
+    ['maxAggregateSize', { maxAggregateSize: Size.mebibytes(2) }, /maxAggregateSize must be from 64 bytes to 1048576 bytes; received 2097152 bytes/],
+    ['maxBatchSize', { maxBatchSize: Size.mebibytes(6) }, /maxBatchSize must be from 1 bytes to 5242880 bytes/],
+    ['maxRecordSize', { maxRecordSize: Size.bytes(0) }, /maxRecordSize must be/],
+    ['maxRecordsPerAggregate', { maxRecordsPerAggregate: 0 }, /maxRecordsPerAggregate must be a whole number from 1 to 4294967295; received 0/],
+    ['maxBatchEntries', { maxBatchEntries: 501 }, /maxBatchEntries must be a whole number from 1 to 500; received 501/],
+    ['asyncRetryAttempts', { asyncRetryAttempts: 3 }, /asyncRetryAttempts must be a whole number from 0 to 2; received 3/],
+    ['reservedConcurrentExecutions', { reservedConcurrentExecutions: 1.5 }, /reservedConcurrentExecutions must be a whole number/],
+    ['memorySize', { memorySize: 64 }, /memorySize must be a whole number from 128/],
+    ['timeout', { timeout: Duration.minutes(20) }, /timeout must be from 3 seconds to 15 minutes; received 20 minutes/],
+    ['safetyMargin', { timeout: Duration.seconds(5), safetyMargin: Duration.seconds(5) }, /safetyMargin must be shorter than timeout \(5 seconds\); received 5 seconds/],
+    ['baseRetryDelay', { baseRetryDelay: Duration.seconds(2), maxRetryDelay: Duration.seconds(1) }, /baseRetryDelay must not exceed maxRetryDelay/],
+    ['shardMapTtl', { shardMapTtl: Duration.millis(10) }, /shardMapTtl must be from 1 second/],
+  ])('rejects a bad %s', (_name, props, message) => {
+    expect(() => build(props as Partial<ProducerFunctionProps>)).toThrow(message);
+  });
+});
+
+describe('StreamingPipeline producer', () => {
+  test('is on by default and feeds monitoring; false turns it off', () => {
+    // Prepare
+    const withStack = testStack('With');
+    const withoutStack = testStack('Without');
+
+    // Act
+    const on = new StreamingPipeline(withStack, 'Pipeline', { producer: { functionUrl: true } });
+    const off = new StreamingPipeline(withoutStack, 'Pipeline', { producer: false, consumer: false, archive: false, autoscaling: false, monitoring: false });
+
+    // Assess
+    expect(on.producer).toBeInstanceOf(ProducerFunction);
+    expect(off.producer).toBeUndefined();
+    Template.fromStack(withStack).hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+    Template.fromStack(withStack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'KinesisPipeline', MetricName: 'FailedRecords', Dimensions: [{ Name: 'service', Value: on.producer!.serviceName }],
+    });
+    Template.fromStack(withoutStack).resourceCountIs('AWS::Lambda::Function', 0);
+  });
+});
