@@ -17,6 +17,24 @@ describe('StreamingPipeline autoscaling', () => {
     }
   });
 
+  test('the pipeline consumer is handed to the autoscaler: its lag alarm, its mapping, parallelization left at 1 while it checkpoints', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { shardCount: 2 } });
+
+    const template = Template.fromStack(stack);
+    expect(pipeline.consumer).toBeDefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('Autoscaler.*-ConsumerLag$'),
+      Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 1,
+      Environment: { Variables: Match.objectLike({ EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^PipelineConsumer') }, ADJUST_PARALLELIZATION: 'false' }) },
+    });
+  });
+
   test('options reach the autoscaler', () => {
     const stack = testStack();
 
