@@ -64,6 +64,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_KINESIS: arnProxyEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
     STREAM_ARN: streamArn,
+    STREAM_NAME: STREAM,
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_SERVICE_NAME: 'consumer-e2e',
@@ -84,8 +85,8 @@ afterAll(async () => {
 });
 
 /**
- * kinesalite (3.3.3) predates the StreamARN parameter the producer sends: this loopback proxy
- * rewrites `StreamARN` into `StreamName` and forwards everything else unchanged.
+ * kinesalite (3.3.3) predates the StreamARN parameter (which the producer may send): this
+ * loopback proxy rewrites `StreamARN` into `StreamName` and forwards everything else unchanged.
  */
 async function startArnProxy(target: string): Promise<[http.Server, string]> {
   const server = http.createServer((request, response) => {
