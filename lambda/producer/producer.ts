@@ -7,7 +7,7 @@ import { writeRecords, type FailedRecord, type WriteOutcome } from './writer';
 
 /** Settings the construct passes in as environment variables. */
 export interface ProducerConfig {
-  readonly streamArn: string;
+  readonly streamName: string;
   readonly limits: ProducerLimits;
   readonly backoff: BackoffOptions;
   /** Time kept back from the invocation's remaining time for answering. */
@@ -34,12 +34,12 @@ function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
-  const streamArn = env.STREAM_ARN;
-  if (!streamArn) {
-    throw new ProducerConfigError('STREAM_ARN is not set');
+  const streamName = env.STREAM_NAME;
+  if (!streamName) {
+    throw new ProducerConfigError('STREAM_NAME is not set');
   }
   return {
-    streamArn,
+    streamName,
     limits: {
       maxAggregateBytes: positive(env, 'MAX_AGGREGATE_BYTES', DEFAULT_LIMITS.maxAggregateBytes),
       maxRecordsPerAggregate: positive(env, 'MAX_RECORDS_PER_AGGREGATE', DEFAULT_LIMITS.maxRecordsPerAggregate),
@@ -71,12 +71,12 @@ export class ProducerWriteError extends Error {
   }
 }
 
-let shardMaps: { arn: string; cache: ShardMapCache } | undefined;
+let shardMaps: { stream: string; cache: ShardMapCache } | undefined;
 
 /** The container's shard map cache for a stream. */
 function shardMapCache(config: ProducerConfig): ShardMapCache {
-  if (shardMaps?.arn !== config.streamArn) {
-    shardMaps = { arn: config.streamArn, cache: new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), config.streamArn)), config.shardMapTtlMs) };
+  if (shardMaps?.stream !== config.streamName) {
+    shardMaps = { stream: config.streamName, cache: new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), config.streamName)), config.shardMapTtlMs) };
   }
   return shardMaps.cache;
 }
@@ -89,9 +89,9 @@ export function resetShardMapCache(): void {
 /** Writes validated user records to the stream within the invocation's remaining time. */
 export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number): Promise<WriteOutcome> {
   const cache = shardMapCache(config);
-  return writeRecords(records, {
+  const outcome = await writeRecords(records, {
     client: kinesisClient(),
-    streamArn: config.streamArn,
+    streamName: config.streamName,
     limits: config.limits,
     backoff: config.backoff,
     budget: TimeBudget.fromRemaining(remainingMs, config.safetyMarginMs),
@@ -102,6 +102,12 @@ export async function produce(records: readonly UserRecord[], config: ProducerCo
       return cache.get();
     },
   });
+  if (outcome.misroutedEntries > 0) {
+    // Kinesis put an entry on another shard than the map said: the stream was resharded. Reload
+    // the map before the next request even when nothing was retried in this one.
+    cache.invalidate();
+  }
+  return outcome;
 }
 
 export function toResult(recordCount: number, outcome: WriteOutcome): ProduceResult {

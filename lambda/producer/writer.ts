@@ -28,7 +28,7 @@ export interface WriteOutcome {
 
 export interface WriteOptions {
   readonly client: KinesisClient;
-  readonly streamArn: string;
+  readonly streamName: string;
   readonly limits: ProducerLimits;
   readonly backoff: BackoffOptions;
   readonly budget: TimeBudget;
@@ -149,7 +149,7 @@ async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions):
   }
   try {
     const answer = await options.client.send(new PutRecordsCommand({
-      StreamARN: options.streamArn,
+      StreamName: options.streamName,
       Records: batch.map((entry) => ({
         Data: entry.data,
         PartitionKey: entry.partitionKey,

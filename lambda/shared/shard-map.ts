@@ -53,12 +53,15 @@ export class ShardMap {
   }
 }
 
-/** Every shard of the stream, following NextToken (which must be sent without the stream's name). */
-export async function listShards(client: KinesisClient, streamArn: string): Promise<Shard[]> {
+/**
+ * Every shard of the stream, following NextToken (which must be sent without the stream's name).
+ * By name rather than ARN: the local emulators know StreamName only.
+ */
+export async function listShards(client: KinesisClient, streamName: string): Promise<Shard[]> {
   const shards: Shard[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamARN: streamArn }));
+    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }));
     shards.push(...(page.Shards ?? []));
     nextToken = page.NextToken;
   } while (nextToken);

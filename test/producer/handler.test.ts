@@ -4,8 +4,7 @@ import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { lambdaContext } from './fixtures';
 
-const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/test';
-process.env.STREAM_ARN = STREAM_ARN;
+process.env.STREAM_NAME = 'test';
 process.env.POWERTOOLS_METRICS_NAMESPACE = 'KinesisPipeline';
 process.env.POWERTOOLS_SERVICE_NAME = 'producer-test';
 process.env.RETRY_BASE_MS = '1';

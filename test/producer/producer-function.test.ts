@@ -24,7 +24,7 @@ describe('ProducerFunction', () => {
       Timeout: 30,
       Environment: {
         Variables: Match.objectLike({
-          STREAM_ARN: stack.resolve(stream.streamArn),
+          STREAM_NAME: stack.resolve(stream.streamName),
           MAX_AGGREGATE_BYTES: '25600',
           MAX_RECORDS_PER_AGGREGATE: '4294967295',
           MAX_BATCH_ENTRIES: '100',

@@ -9,7 +9,7 @@ import { ShardMap, ShardMapCache, listShards } from '../../lambda/shared/shard-m
 import { evenShards, userRecords } from './fixtures';
 
 const kinesis = mockClient(KinesisClient);
-const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/test';
+const STREAM = 'test';
 
 /** User-record indices inside each entry of a PutRecords request. */
 function indicesOf(input: PutRecordsCommandInput): number[][] {
@@ -19,7 +19,7 @@ function indicesOf(input: PutRecordsCommandInput): number[][] {
 function options(overrides: Partial<WriteOptions> = {}): WriteOptions {
   return {
     client: new KinesisClient({ region: 'us-east-1' }),
-    streamArn: STREAM_ARN,
+    streamName: STREAM,
     limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 400 },
     backoff: { baseMs: 10, maxMs: 100 },
     budget: new TimeBudget(Date.now() + 60_000),
@@ -46,7 +46,7 @@ describe('writeRecords', () => {
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
     expect(calls).toHaveLength(1);
-    expect(calls[0].args[0].input.StreamARN).toBe(STREAM_ARN);
+    expect(calls[0].args[0].input.StreamName).toBe(STREAM);
     expect(calls[0].args[0].input.Records!.length).toBeLessThan(100);
     expect(indicesOf(calls[0].args[0].input).flat().sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
     expect(outcome).toMatchObject({ failed: [], retries: 0, throttledEntries: 0 });
@@ -152,7 +152,7 @@ describe('writeRecords', () => {
 describe('shard map', () => {
   test('lists every page and keeps only open shards', async () => {
     // Prepare
-    kinesis.on(ListShardsCommand, { StreamARN: STREAM_ARN }).resolves({
+    kinesis.on(ListShardsCommand, { StreamName: STREAM }).resolves({
       Shards: [{ ShardId: 'closed', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '9' } },
         { ShardId: 'low', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '99' }, SequenceNumberRange: { StartingSequenceNumber: '10' } }],
       NextToken: 'page-2',
@@ -161,7 +161,7 @@ describe('shard map', () => {
     });
 
     // Act
-    const map = ShardMap.fromShards(await listShards(new KinesisClient({ region: 'us-east-1' }), STREAM_ARN));
+    const map = ShardMap.fromShards(await listShards(new KinesisClient({ region: 'us-east-1' }), STREAM));
 
     // Assess
     expect(map.shards.map((s) => s.shardId)).toEqual(['low', 'high']);
