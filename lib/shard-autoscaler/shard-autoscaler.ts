@@ -162,6 +162,8 @@ export class ShardAutoscaler extends Construct {
       this.alarmNames.push(names.scaleIn);
     }
 
+    // The mapping is read and changed only when the scaler may change its parallelization factor.
+    const manageMapping = settings.adjustParallelization && props.consumer !== undefined;
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       ...pipelineFunctionDefaults(handlerEntry('scaler')),
       description: `Shard autoscaler of ${stream.node.path}`,
@@ -185,8 +187,9 @@ export class ShardAutoscaler extends Construct {
         SCALE_IN_COOLDOWN_MS: String(settings.scaleInCooldown.toMilliseconds()),
         QUIET_WINDOW_MINUTES: String(settings.quietWindow.toMinutes()),
         RESERVED_SCALE_OUT_CALLS: String(RESERVED_SCALE_OUT_CALLS),
-        ADJUST_PARALLELIZATION: String(settings.adjustParallelization && props.consumer !== undefined),
-        ...(props.consumer ? { EVENT_SOURCE_MAPPING_ID: props.consumer.eventSourceMappingId, CONSUMER_FUNCTION_NAME: props.consumer.functionName } : {}),
+        ADJUST_PARALLELIZATION: String(manageMapping),
+        ...(props.consumer ? { CONSUMER_FUNCTION_NAME: props.consumer.functionName } : {}),
+        ...(props.consumer && manageMapping ? { EVENT_SOURCE_MAPPING_ID: props.consumer.eventSourceMappingId } : {}),
       },
     });
     this.function = fn;
@@ -200,7 +203,7 @@ export class ShardAutoscaler extends Construct {
     if (provisioned) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ACCOUNT_ACTIONS, resources: ['*'] }));
     }
-    if (props.consumer) {
+    if (props.consumer && manageMapping) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: MAPPING_ACTIONS, resources: [props.consumer.eventSourceMappingArn] }));
     }
     Validations.of(role).acknowledge({

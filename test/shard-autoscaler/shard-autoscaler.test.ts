@@ -183,6 +183,20 @@ describe('ShardAutoscaler IAM', () => {
     expect(JSON.stringify(statementWith(template, 'lambda:UpdateEventSourceMapping')!.Resource)).toMatch(/event-source-mapping:.*Mapping/);
   });
 
+  test('with adjustParallelization false, no permission on the mapping and no mapping id', () => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+    new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: stubConsumer(stack, stream), adjustParallelization: false });
+    const template = Template.fromStack(stack);
+
+    expect(statementWith(template, 'lambda:UpdateEventSourceMapping')).toBeUndefined();
+    expect(statementWith(template, 'lambda:GetEventSourceMapping')).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 1,
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent(), CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^Consumer') } }) },
+    });
+  });
+
   test('changes only its own alarms, named by ARN; GetMetricData and DescribeLimits have no resource scoping', () => {
     const { template, autoscaler } = provisioned();
 
