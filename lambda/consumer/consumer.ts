@@ -2,7 +2,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'a
 import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggregate';
 import type { Lease } from '../shared/lease-item';
 import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
-import { checkpointFilter, compareExtended, parseSequenceNumber, type ExtendedSequenceNumber } from '../shared/sequence-number';
+import { checkpointFilter, compareExtended, NOTHING_PROCESSED_YET, parseSequenceNumber, type ExtendedSequenceNumber } from '../shared/sequence-number';
 
 /** The user's record processor: resolves when the record is processed, rejects to stop the shard there. */
 export type RecordProcessor = (record: UserRecord, context: Context) => Promise<void>;
@@ -69,6 +69,8 @@ export async function consumeBatch(records: readonly KinesisStreamRecord[], cont
 async function consumeShard(shardId: string, records: readonly KinesisStreamRecord[], context: Context, deps: ConsumerDeps): Promise<{ result: ShardOutcome; retryFrom?: string }> {
   const lease = deps.leases ? await acquire(deps.leases, shardId, deps.owner) : undefined;
   const isProcessed = checkpointFilter(lease?.checkpoint);
+  // Records of a shard arrive in sequence order: once one is past the checkpoint, all later ones are.
+  let skipping = lease !== undefined && isProcessed !== NOTHING_PROCESSED_YET;
   const reserve = deps.reserveMillis ?? 0;
   let userRecords = 0;
   let duplicatesSkipped = 0;
@@ -82,11 +84,14 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
       deps.log?.warn('time budget reached: checkpointing and leaving the rest for Lambda to redeliver', { shardId, retryFrom });
       break;
     }
-    const sequence = parseSequenceNumber(record.kinesis.sequenceNumber);
+    const sequence = skipping ? parseSequenceNumber(record.kinesis.sequenceNumber) : 0n;
     for (const userRecord of deaggregateRecord(record, shardId)) {
-      if (isProcessed(sequence, userRecord.subSequenceNumber)) {
-        duplicatesSkipped++;
-        continue;
+      if (skipping) {
+        if (isProcessed(sequence, userRecord.subSequenceNumber)) {
+          duplicatesSkipped++;
+          continue;
+        }
+        skipping = false;
       }
       try {
         await deps.processRecord(userRecord, context);

@@ -1,5 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { decodeAggregated, isAggregated, KplDecodeError, type KplUserRecord } from './kpl-codec';
+import { decodeAggregated, KPL_FRAME_BYTES, KplDecodeError, type KplUserRecord } from './kpl-codec';
 
 /** One user record, as the consumer hands it to the user's processor. */
 export interface UserRecord {
@@ -19,6 +19,10 @@ export interface UserRecord {
   readonly shardId: string;
 }
 
+function hasMagic(blob: Buffer): boolean {
+  return blob.length >= KPL_FRAME_BYTES && blob[0] === 0xf3 && blob[1] === 0x89 && blob[2] === 0x9a && blob[3] === 0xc2;
+}
+
 /** The shard id of a Lambda Kinesis record (its eventID is `<shardId>:<sequenceNumber>`). */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const at = record.eventID.lastIndexOf(':');
@@ -35,8 +39,9 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
   const blob = Buffer.from(kinesis.data, 'base64');
   const arrival = Math.round(kinesis.approximateArrivalTimestamp * 1000);
   let subRecords: KplUserRecord[] | undefined;
-  if (isAggregated(blob)) {
+  if (hasMagic(blob)) {
     try {
+      // Checks the MD5 trailer itself: one digest per aggregate.
       subRecords = decodeAggregated(blob);
     } catch (error) {
       if (!(error instanceof KplDecodeError)) {

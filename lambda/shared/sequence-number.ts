@@ -75,13 +75,16 @@ function rank(value: string): number {
   return 1;
 }
 
+/** The filter of a checkpoint before any record (none, TRIM_HORIZON, LATEST, AT_TIMESTAMP): skips nothing. */
+export const NOTHING_PROCESSED_YET = (_sequence: bigint, _subSequenceNumber: number): boolean => false;
+
 /**
  * A skip filter for one checkpoint: `isProcessed(seq, sub)` is true for positions at or below it.
  * Parses the checkpoint once; each call parses one sequence number.
  */
 export function checkpointFilter(checkpoint: ExtendedSequenceNumber | undefined): (sequence: bigint, subSequenceNumber: number) => boolean {
   if (!checkpoint || (isSentinel(checkpoint.sequenceNumber) && checkpoint.sequenceNumber !== Sentinel.SHARD_END)) {
-    return () => false;
+    return NOTHING_PROCESSED_YET;
   }
   if (checkpoint.sequenceNumber === Sentinel.SHARD_END) {
     return () => true;

@@ -153,7 +153,7 @@ describe('StreamingPipeline consumer', () => {
     expect(pipeline.consumer).toBeInstanceOf(ConsumerFunction);
     expect(pipeline.leaseTable).toBe(pipeline.consumer?.leaseTable);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], ParallelizationFactor: 1 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.anyValue() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }) } });
   });
 
   test('can be turned off, and refuses adjustParallelization with checkpointing', () => {
