@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import type * as http from 'http';
+import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -213,4 +213,49 @@ export class CleanUp {
       }
     };
   }
+}
+
+/**
+ * A loopback proxy in front of kinesalite that accepts the `StreamARN` parameter (which the
+ * handlers use, and kinesalite predates) by rewriting it to `StreamName`; everything else passes
+ * through unchanged.
+ */
+export async function startStreamArnProxy(target: string): Promise<Emulator> {
+  const { hostname, port: targetPort } = new URL(target);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      let body = Buffer.concat(chunks);
+      try {
+        const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        if (typeof json.StreamARN === 'string') {
+          if (json.StreamName === undefined && json.NextToken === undefined) {
+            json.StreamName = json.StreamARN.split('/').pop();
+          }
+          delete json.StreamARN;
+          body = Buffer.from(JSON.stringify(json));
+        }
+      } catch {
+        // not JSON: pass through
+      }
+      const headers = { ...request.headers, 'content-length': String(body.length), host: `${hostname}:${targetPort}` };
+      const upstream = http.request({ hostname, port: Number(targetPort), method: request.method, path: request.url, headers, agent }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      upstream.on('error', (error) => {
+        response.writeHead(502, { 'content-type': 'application/x-amz-json-1.1' });
+        response.end(JSON.stringify({ __type: 'ServiceUnavailable', message: error.message }));
+      });
+      upstream.end(body);
+    });
+  });
+  const bound = await listen(server, 0, 'kinesalite StreamARN proxy');
+  const close = closer(server);
+  return { name: 'kinesalite-proxy', endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: async () => {
+    await close();
+    agent.destroy();
+  } };
 }

@@ -55,6 +55,8 @@ export class FunctionHost implements Invoker {
   public invocations = 0;
   public errors = 0;
   public coldStarts = 0;
+  public totalDurationMs = 0;
+  public maxDurationMs = 0;
   /** Sums of the EMF metrics the handler logged (Powertools Metrics), by metric name. */
   public readonly metrics = new Map<string, number>();
   /** Called with each JSON log line of the handler (the local run reads the example processor's record log). */
@@ -92,10 +94,18 @@ export class FunctionHost implements Invoker {
     if (!outcome.ok) {
       this.errors += 1;
     }
+    this.totalDurationMs += outcome.durationMs;
+    this.maxDurationMs = Math.max(this.maxDurationMs, outcome.durationMs);
     if (this.all.has(environment) && !this.closed) {
       this.idle.push(environment);
     }
     return outcome;
+  }
+
+  /** Starts `count` environments ahead of the first invocations (as provisioned concurrency would). */
+  public async prewarm(count: number): Promise<void> {
+    const started = await Promise.all(Array.from({ length: count }, () => this.start()));
+    this.idle.push(...started);
   }
 
   private start(): Promise<Environment> {

@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAULT_MAPPING } from './assembly';
 import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
-import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis } from './emulators';
+import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis, startStreamArnProxy } from './emulators';
 import { FunctionHost, type InvokeOutcome } from './function-host';
 import { Ledger } from './ledger';
 import { directWriter, LoadGenerator, producerWriter } from './load-generator';
@@ -84,6 +84,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     cleanUp.add(kinesisEmulator.name, kinesisEmulator.stop);
     cleanUp.add('dynalite', dynalite.stop);
     cleanUp.add('local control plane', controlPlane.stop);
+    // The handlers address the stream by ARN; kinesalite only knows names.
+    const handlerKinesis = kind === KinesisEmulator.KINESALITE ? await startStreamArnProxy(kinesisEmulator.endpoint) : kinesisEmulator;
+    if (handlerKinesis !== kinesisEmulator) {
+      cleanUp.add('StreamARN proxy', handlerKinesis.stop);
+    }
     const kinesis = new KinesisClient(localClientConfig(kinesisEmulator.endpoint));
     const dynamodb = new DynamoDBClient(localClientConfig(dynalite.endpoint));
     cleanUp.add('clients', () => {
@@ -106,7 +111,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       AWS_SECRET_ACCESS_KEY: 'local',
       // Services without an emulator answer from a local guard, never from AWS.
       AWS_ENDPOINT_URL: controlPlane.endpoint,
-      AWS_ENDPOINT_URL_KINESIS: kinesisEmulator.endpoint,
+      AWS_ENDPOINT_URL_KINESIS: handlerKinesis.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
@@ -178,6 +183,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         onInvoke: (age) => store.put('AWS/Lambda', 'IteratorAge', consumerDimension, age),
       },
     });
+    // Environments started before the load, so cold starts do not hold back the first second.
+    await Promise.all([producer?.prewarm(2), consumer?.prewarm(Math.min(4, pipeline.stream.shardCount))]);
     const activePoller = poller;
     await activePoller.start();
     cleanUp.add('event-source poller', () => activePoller.stop());
@@ -264,12 +271,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     const report: LocalRunReport = {
       stackName,
       emulators: `${kinesisEmulator.name} + dynalite`,
-      producer: pipeline.producer ? `${pipeline.producer.cdkPath} (bundled, ${producer!.invocations} invocations, ${producer!.coldStarts} environments)` : 'none in the template: plain PutRecords',
-      consumer: pipeline.consumer ? `${pipeline.consumer.cdkPath} (bundled, ${consumer!.coldStarts} environments)` : 'none in the template: a stand-in that accepts every batch',
+      producer: pipeline.producer ? `${pipeline.producer.cdkPath} (bundled, ${describeHost(producer!)})` : 'none in the template: plain PutRecords',
+      consumer: pipeline.consumer ? `${pipeline.consumer.cdkPath} (bundled, ${describeHost(consumer!)})` : 'none in the template: a stand-in that accepts every batch',
       scaler: !pipeline.scaler ? 'none in the template'
         : !runScaler ? `${pipeline.scaler.cdkPath}: not run (${kind} has no UpdateShardCount; use --emulator kinesis-local)`
           : `${pipeline.scaler.cdkPath} (bundled), ${scalerLog.length} invocations; alarms at the end: ${alarms!.names().map((name) => `${name.split('-').pop()} ${alarms!.state(name)}`).join(', ')}`,
-      notEmulated: pipeline.notEmulated,
+      // The on-failure queue is kept in memory (and a file) by the poller.
+      notEmulated: pipeline.notEmulated.filter((type) => !(type === 'AWS::SQS::Queue' && settings.onFailureDestination?.includes(':sqs:'))),
       handlerMetrics: Object.fromEntries([['producer', producer], ['consumer', consumer]].filter((entry): entry is [string, FunctionHost] => entry[1] !== undefined).map(([role, h]) => [role, h.metrics])),
       scalerInvocations: scalerLog.map((entry) => `+${((entry.at - started) / 1000).toFixed(0)} s ${entry.alarm}: ${entry.text}`),
       mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
@@ -291,6 +299,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   } finally {
     await cleanUp.stopAll();
   }
+}
+
+function describeHost(host: FunctionHost): string {
+  const average = host.invocations > 0 ? Math.round(host.totalDurationMs / host.invocations) : 0;
+  return `${host.invocations} invocations, ${host.errors} errors, ${host.coldStarts} environments, ${average} ms average, ${host.maxDurationMs} ms max`;
 }
 
 export type { LocalPipeline };

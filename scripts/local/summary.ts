@@ -38,7 +38,7 @@ export function exactlyOnce(report: LocalRunReport): boolean {
 export function formatSummary(report: LocalRunReport): string[] {
   const { ledger, load, poller } = report;
   const seconds = report.durationMs / 1000;
-  const row = (label: string, value: string | number) => `  ${label.padEnd(34)} ${value}`;
+  const row = (label: string, value: string | number) => `  ${label.padEnd(36)} ${value}`;
   const lines = [
     '',
     `Summary: ${report.stackName} on ${report.emulators}, ${seconds.toFixed(0)} s at ${report.rate} records/s of ${report.recordSize} B (then ${(report.drainMs / 1000).toFixed(1)} s draining)`,
@@ -55,7 +55,7 @@ export function formatSummary(report: LocalRunReport): string[] {
     ...(ledger.processor ? [
       row('seen by the processor exactly once', ledger.processor.seenOnce),
       row('never seen by the processor', `${ledger.processor.missing}${ledger.processor.sampleMissing.length ? ` e.g. ${ledger.processor.sampleMissing.join(', ')}` : ''}`),
-      row('seen by the processor twice or more', `${ledger.processor.duplicates}${ledger.processor.sampleDuplicates.length ? ` e.g. ${ledger.processor.sampleDuplicates.join(', ')}` : ''}`),
+      row('seen by the processor more than once', `${ledger.processor.duplicates}${ledger.processor.sampleDuplicates.length ? ` e.g. ${ledger.processor.sampleDuplicates.join(', ')}` : ''}`),
     ] : [row('processor', 'does not log its records: counted from what the consumer acknowledged')]),
     row('acknowledged by the consumer once', ledger.consumedOnce),
     row('lost (never acknowledged)', `${ledger.lost}${ledger.sampleLost.length ? ` e.g. ${ledger.sampleLost.join(', ')}` : ''}`),
