@@ -71,8 +71,18 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   let pending = records;
   let refresh = false;
   let lastError: { code: string; message?: string } | undefined;
+  let map: ShardMap | undefined;
   for (let attempt = 0; pending.length > 0; attempt++) {
-    const entries = planEntries(pending, await options.shardMap(refresh), options.limits);
+    try {
+      map = await options.shardMap(refresh);
+    } catch (error) {
+      if (map === undefined) {
+        throw error; // nothing written yet: the caller sees the ListShards error itself
+      }
+      // Some records are written already, so the answer must still say which: keep the map we
+      // have (Kinesis routes by hash key whatever the map says) rather than throw that away.
+    }
+    const entries = planEntries(pending, map, options.limits);
     refresh = false;
     const attempts = await sendAll(entries, options);
     const retry: UserRecord[] = [];
