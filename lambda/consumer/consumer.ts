@@ -74,7 +74,8 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
   const reserve = deps.reserveMillis ?? 0;
   let userRecords = 0;
   let duplicatesSkipped = 0;
-  let last: { position: ExtendedSequenceNumber; arrival: number } | undefined;
+  // The last user record processed (kept as is: no allocation per record on the hot path).
+  let last: UserRecord | undefined;
   let retryFrom: string | undefined;
   let failed = false;
 
@@ -104,15 +105,15 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
         break outer;
       }
       userRecords++;
-      last = { position: { sequenceNumber: userRecord.sequenceNumber, subSequenceNumber: userRecord.subSequenceNumber }, arrival: userRecord.approximateArrivalTimestamp };
+      last = userRecord;
     }
   }
 
   let checkpoint: ExtendedSequenceNumber | undefined;
   let checkpointLagMillis: number | undefined;
   if (deps.leases && lease && last) {
-    checkpoint = await checkpointAtLeast(deps.leases, lease, last.position, deps.owner);
-    checkpointLagMillis = Math.max(0, (deps.now ?? Date.now)() - last.arrival);
+    checkpoint = await checkpointAtLeast(deps.leases, lease, { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }, deps.owner);
+    checkpointLagMillis = Math.max(0, (deps.now ?? Date.now)() - last.approximateArrivalTimestamp);
   }
   return { result: { shardId, userRecords, duplicatesSkipped, failed, checkpoint, checkpointLagMillis }, retryFrom };
 }

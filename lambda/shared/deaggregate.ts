@@ -52,16 +52,25 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
   if (!subRecords) {
     return [{ data: blob, partitionKey: kinesis.partitionKey, sequenceNumber: kinesis.sequenceNumber, subSequenceNumber: 0, aggregated: false, approximateArrivalTimestamp: arrival, shardId }];
   }
-  return subRecords.map((sub, index) => ({
-    data: sub.data as Buffer,
-    partitionKey: sub.partitionKey,
-    ...(sub.explicitHashKey === undefined ? {} : { explicitHashKey: sub.explicitHashKey }),
-    sequenceNumber: kinesis.sequenceNumber,
-    subSequenceNumber: index,
-    aggregated: true,
-    approximateArrivalTimestamp: arrival,
-    shardId,
-  }));
+  // One object shape for every user record (no spread): explicitHashKey is present only when given.
+  const users: UserRecord[] = new Array(subRecords.length);
+  for (let index = 0; index < subRecords.length; index++) {
+    const sub = subRecords[index];
+    const user: { -readonly [K in keyof UserRecord]: UserRecord[K] } = {
+      data: sub.data as Buffer,
+      partitionKey: sub.partitionKey,
+      sequenceNumber: kinesis.sequenceNumber,
+      subSequenceNumber: index,
+      aggregated: true,
+      approximateArrivalTimestamp: arrival,
+      shardId,
+    };
+    if (sub.explicitHashKey !== undefined) {
+      user.explicitHashKey = sub.explicitHashKey;
+    }
+    users[index] = user;
+  }
+  return users;
 }
 
 /** The user records of a batch, in order. */
