@@ -36,7 +36,7 @@ const SHOWN: Record<string, { kind: string; color: string; shape?: string }> = {
 };
 const ALARM_TYPES = new Set(['AWS::CloudWatch::Alarm', 'AWS::CloudWatch::CompositeAlarm']);
 /** Read-only actions left off edge labels when there are others. */
-const MINOR_ACTION = /^(Describe|List)/;
+const MINOR_ACTION = /^(Describe|List|GetQueue|GetBucket|GetShardIterator|AbortMultipartUpload)/;
 
 interface Resource {
   readonly logicalId: string;
@@ -60,6 +60,8 @@ interface Edge {
   readonly from: string;
   readonly to: string;
   readonly labels: Set<string>;
+  /** What the edge means (a mapping, a destination): shown instead of IAM actions when present. */
+  readonly roles: Set<string>;
   readonly dashed: boolean;
 }
 
@@ -150,17 +152,18 @@ function nodeLabel(resource: Resource): string {
 
 function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string>): Edge[] {
   const edges = new Map<string, Edge>();
-  const add = (from: string | undefined, to: string | undefined, label: string | undefined, dashed = false) => {
+  const add = (from: string | undefined, to: string | undefined, label: string | undefined, dashed = false, role = false) => {
     if (!from || !to || from === to) {
       return;
     }
     const key = `${from}->${to}:${dashed}`;
-    const edge = edges.get(key) ?? { from, to, labels: new Set<string>(), dashed };
+    const edge = edges.get(key) ?? { from, to, labels: new Set<string>(), roles: new Set<string>(), dashed };
     if (label) {
-      edge.labels.add(label);
+      (role ? edge.roles : edge.labels).add(label);
     }
     edges.set(key, edge);
   };
+  const addRole = (from: string | undefined, to: string | undefined, label: string) => add(from, to, label, false, true);
   const mappings = new Set<string>();
 
   // Who uses each role: the shown resources whose properties reference it.
@@ -182,12 +185,12 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
       case 'AWS::Lambda::EventSourceMapping': {
         const source = firstShown(props.EventSourceArn, nodeOf);
         const target = firstShown(props.FunctionName, nodeOf);
-        add(source, target, 'event-source mapping');
+        addRole(source, target, 'event-source mapping');
         if (source && target) {
           mappings.add(`${target}->${source}`);
         }
         const destination = (props.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
-        add(target, firstShown(destination, nodeOf), 'on failure');
+        addRole(target, firstShown(destination, nodeOf), 'on failure');
         break;
       }
       case 'AWS::IAM::Policy':
@@ -215,7 +218,7 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
         const alarms = nodeOf.get(resource.logicalId);
         for (const action of [...references(props.AlarmActions), ...references(props.OKActions)]) {
           const target = nodeOf.get(action);
-          add(alarms, target, resources.get(action)?.type === 'AWS::Lambda::Function' ? 'invokes' : 'notifies');
+          addRole(alarms, target, resources.get(action)?.type === 'AWS::Lambda::Function' ? 'invokes' : 'notifies');
         }
         const watched = [props.Dimensions, props.Metrics, props.AlarmRule].flatMap(references);
         for (const ref of watched) {
@@ -225,23 +228,30 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
       }
       case 'AWS::KinesisFirehose::DeliveryStream': {
         const self = nodeOf.get(resource.logicalId);
-        add(firstShown((props.KinesisStreamSourceConfiguration as { KinesisStreamARN?: unknown } | undefined)?.KinesisStreamARN, nodeOf), self, 'source');
+        const source = firstShown((props.KinesisStreamSourceConfiguration as { KinesisStreamARN?: unknown } | undefined)?.KinesisStreamARN, nodeOf);
+        addRole(source, self, 'source');
+        if (source && self) {
+          mappings.add(`${self}->${source}`);
+        }
         for (const [key, value] of Object.entries(props)) {
           if (key.endsWith('DestinationConfiguration')) {
             for (const ref of references(value)) {
               if (resources.get(ref)?.type === 'AWS::S3::Bucket') {
-                add(self, nodeOf.get(ref), 'delivers');
+                addRole(self, nodeOf.get(ref), 'delivers');
               }
             }
           }
         }
         break;
       }
+      case 'AWS::S3::Bucket':
+        addRole(nodeOf.get(resource.logicalId), firstShown((props.LoggingConfiguration as { DestinationBucketName?: unknown } | undefined)?.DestinationBucketName, nodeOf), 'access logs');
+        break;
       default:
         break;
     }
   }
-  // A function that reads its stream through a mapping: the mapping edge says it.
+  // A reader of the stream through a mapping or a Firehose source: that edge says it.
   return [...edges.values()].filter((edge) => !mappings.has(`${edge.from}->${edge.to}`));
 }
 
@@ -249,7 +259,7 @@ function actionLabel(actions: string[]): string {
   const names = [...new Set(actions.map((action) => action.split(':')[1] ?? action))].sort();
   const major = names.filter((name) => !MINOR_ACTION.test(name));
   const shown = major.length > 0 ? major : names;
-  return shown.length > 3 ? `${shown.slice(0, 3).join(', ')}, …` : shown.join(', ');
+  return shown.length > 2 ? `${shown.slice(0, 2).join(', ')}, …` : shown.join(', ');
 }
 
 /** Logical IDs referenced (Ref, Fn::GetAtt, ${Id} in Fn::Sub) anywhere in a value. */
@@ -298,7 +308,8 @@ function render(stack: Stack, nodes: Node[], edges: Edge[]): string {
     lines.push('  }');
   }
   for (const edge of [...edges].sort((a, b) => `${a.from}${a.to}`.localeCompare(`${b.from}${b.to}`))) {
-    const attributes = [edge.labels.size > 0 ? `label="${escape([...edge.labels].sort().join('; '))}"` : undefined, edge.dashed ? 'style=dashed, color="#aaaaaa", arrowhead=none' : undefined].filter(Boolean);
+    const labels = edge.roles.size > 0 ? edge.roles : edge.labels;
+    const attributes = [labels.size > 0 ? `label="${escape([...labels].sort().join('; '))}"` : undefined, edge.dashed ? 'style=dashed, color="#aaaaaa", arrowhead=none' : undefined].filter(Boolean);
     lines.push(`  ${edge.from} -> ${edge.to}${attributes.length > 0 ? ` [${attributes.join(', ')}]` : ''};`);
   }
   lines.push('}', '');

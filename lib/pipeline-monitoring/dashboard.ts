@@ -94,6 +94,8 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
       graph(W.PRODUCER_RETRIES, [
         producer.metricRetries({ ...p, label: 'Retries' }),
         producer.metricFailedRecords({ ...p, label: 'Failed records' }),
+        ...(producer.metricThrottledEntries ? [producer.metricThrottledEntries({ ...p, label: 'Throttled entries' })] : []),
+        ...(producer.onFailureQueue ? [producer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed invocations waiting (on-failure queue)' })] : []),
       ], { leftYAxis: { min: 0 } }),
       graph('Producer: errors and duration', [producer.metricErrors({ ...p, label: 'Errors' })], {
         right: [producer.metricDuration({ ...p, statistic: cloudwatch.Stats.p(99), label: 'Duration p99 (ms)' })],

@@ -35,6 +35,14 @@ export interface MonitoredProducer extends MonitoredFunction {
   metricRetries(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** User records that could not be written after all retries, Sum. */
   metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** PutRecords entries Kinesis throttled, Sum, when the producer offers it. */
+  metricThrottledEntries?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /**
+   * Where asynchronous invocations that failed every attempt are sent: their records never
+   * reached the stream.
+   * @default - no queue: no producer queue alarm
+   */
+  readonly onFailureQueue?: sqs.IQueue;
 }
 
 /** A Lambda consumer on an event-source mapping: `ConsumerFunction`. */

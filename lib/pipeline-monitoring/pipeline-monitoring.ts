@@ -207,6 +207,17 @@ export class PipelineMonitoring extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+      if (producer.onFailureQueue) {
+        addAlarm('ProducerOnFailureQueueAlarm', 'ProducerOnFailureQueueNotEmpty', {
+          alarmDescription: `Asynchronous invocations of the producer ${producer.functionName} failed every attempt and wait in its on-failure queue (${producer.onFailureQueue.queueName}): their records are not in ${stream.node.path}; replay them.`,
+          metric: producer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          // As for the consumer's queue: keep the last state while SQS publishes nothing.
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        });
+      }
     }
 
     if (consumer) {

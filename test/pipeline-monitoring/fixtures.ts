@@ -25,6 +25,8 @@ export function stubProducer(stack: Stack): MonitoredProducer & { fn: lambda.Fun
   const service = 'producer-service';
   return Object.assign(fn, {
     fn,
+    onFailureQueue: new sqs.Queue(stack, 'ProducerOnFailure', { enforceSSL: true }),
+    metricThrottledEntries: custom(service, 'ThrottledEntries', 'Sum'),
     metricUserRecords: custom(service, 'UserRecords', 'Sum'),
     metricKinesisRecords: custom(service, 'KinesisRecords', 'Sum'),
     metricAggregationRatio: custom(service, 'AggregationRatio', 'Average'),

@@ -94,6 +94,20 @@ describe('PipelineMonitoring alarms', () => {
     });
   });
 
+  test('producer on-failure queue not empty: its QueueName, keeps its state without data', () => {
+    const { template } = monitored({ all: true });
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-ProducerOnFailureQueueNotEmpty$'),
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProducerOnFailure'), 'QueueName'] } }],
+      Threshold: 1,
+      TreatMissingData: 'ignore',
+      AlarmActions: [topicRef],
+    });
+  });
+
   test('consumer errors and iterator age carry the FunctionName; the batching window adds to the age threshold', () => {
     const { template } = monitored({ all: true, consumer: { maxBatchingWindow: Duration.seconds(30) } });
 
@@ -120,7 +134,7 @@ describe('PipelineMonitoring alarms', () => {
     const { template } = monitored({ all: true });
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: Match.stringLikeRegexp('-OnFailureQueueNotEmpty$'),
+      AlarmName: Match.stringLikeRegexp('-[0-9A-F]{8}-OnFailureQueueNotEmpty$'),
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OnFailure'), 'QueueName'] } }],
@@ -134,7 +148,7 @@ describe('PipelineMonitoring alarms', () => {
   test('a consumer without an on-failure queue gets no queue alarm', () => {
     const { template } = monitored({ all: true, consumer: { queue: false } });
 
-    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('-OnFailureQueueNotEmpty$') }, 0);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('-[0-9A-F]{8}-OnFailureQueueNotEmpty$') }, 0);
   });
 
   test('archive without alarms of its own: a freshness alarm at three buffering intervals', () => {
@@ -178,7 +192,7 @@ describe('PipelineMonitoring alarms', () => {
     expect(alarms.length).toBe(monitoring.alarms.length);
     expect(alarms.map((alarm) => alarm.AlarmName.slice(monitoring.alarmNamePrefix.length)).sort()).toEqual([
       '-ArchiveFreshness', '-ConsumerErrors', '-ConsumerIteratorAge', '-OnFailureQueueNotEmpty',
-      '-ProducerFailedRecords', '-ReadThrottles', '-StreamIteratorAge', '-WriteThrottles',
+      '-ProducerFailedRecords', '-ProducerOnFailureQueueNotEmpty', '-ReadThrottles', '-StreamIteratorAge', '-WriteThrottles',
     ]);
     for (const alarm of alarms) {
       expect(alarm.Dimensions.length).toBeGreaterThan(0);
@@ -311,6 +325,8 @@ describe('PipelineMonitoring dashboard', () => {
     expect(widget(body, DashboardWidgets.PRODUCER_RETRIES).properties.metrics).toEqual([
       ['KinesisPipeline', 'Retries', 'service', 'producer-service', expect.anything()],
       ['KinesisPipeline', 'FailedRecords', 'service', 'producer-service', expect.anything()],
+      ['KinesisPipeline', 'ThrottledEntries', 'service', 'producer-service', expect.anything()],
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:ProducerOnFailure/), expect.objectContaining({ stat: 'Maximum' })],
     ]);
     expect(widget(body, DashboardWidgets.CONSUMER_FAILURE_QUEUE).properties.metrics).toEqual([
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:OnFailure.*\.QueueName\}\}$/), expect.objectContaining({ stat: 'Maximum' })],

@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { StreamingPipeline } from '../../lib';
+import { DashboardWidgets, StreamingPipeline } from '../../lib';
 import { testStack } from '../helpers/app';
+import { dashboardBody, widget } from './fixtures';
 
 describe('StreamingPipeline monitoring', () => {
   test('is on by default: a dashboard, the stream alarms and an encrypted topic', () => {
@@ -36,6 +37,36 @@ describe('StreamingPipeline monitoring', () => {
 
     expect(pipeline.autoscaler).toBeDefined();
     expect(body).toContain('Autoscaler: shard count');
+  });
+
+  test('with every part: a row per part and alarms with dimensions that notify the topic', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { shardCount: 2 } });
+    const template = Template.fromStack(stack);
+
+    const body = dashboardBody(template);
+    for (const title of Object.values(DashboardWidgets)) {
+      expect(widget(body, title)).toBeDefined();
+    }
+    const prefix = pipeline.monitoring!.alarmNamePrefix;
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((resource) => resource.Properties)
+      .filter((alarm) => String(alarm.AlarmName).startsWith(`${prefix}-`));
+    expect(alarms.map((alarm) => alarm.AlarmName.slice(prefix.length + 1)).sort()).toEqual([
+      'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
+      'ProducerOnFailureQueueNotEmpty', 'ReadThrottles', 'StreamIteratorAge', 'WriteThrottles',
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm.Dimensions.length).toBeGreaterThan(0);
+      expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^PipelineMonitoringAlarmTopic/) }]);
+      expect(alarm.OKActions).toEqual(alarm.AlarmActions);
+    }
+    // The archive's own alarms are reused, not duplicated.
+    template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+      AlarmName: `${prefix}-Archive`,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^PipelineMonitoringAlarmTopic') }],
+    });
   });
 
   test('monitoring: false leaves it out', () => {
