@@ -75,9 +75,13 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   for (let attempt = 0; pending.length > 0; attempt++) {
     try {
       map = await options.shardMap(refresh);
-    } catch (error) {
+    } catch (caught) {
       if (map === undefined) {
-        throw error; // nothing written yet: the caller sees the ListShards error itself
+        // Nothing was sent: every record failed, with the error that stopped the shard map.
+        const error = caught as { name?: string; message?: string };
+        const errorCode = error.name ?? 'ShardMapError';
+        const errorMessage = `shard map not loaded: ${error.message ?? String(caught)}`;
+        return { written: [], failed: records.map(({ index }) => ({ index, errorCode, errorMessage })), kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0 };
       }
       // Some records are written already, so the answer must still say which: keep the map we
       // have (Kinesis routes by hash key whatever the map says) rather than throw that away.

@@ -7,8 +7,9 @@ import { ShardMap } from '../../lambda/shared/shard-map';
 import { evenShards, userRecords } from './fixtures';
 
 /**
- * ListShards failing while a request is under way: before anything is written the error is the
- * answer; once some records are written the answer must still say exactly which, so the writer
+ * ListShards failing while a request is under way: before anything is written every record is
+ * reported failed with its error (the handler answers as for any unwritten record); once some
+ * records are written the answer must still say exactly which, so the writer
  * keeps the map it has and carries on.
  */
 const kinesis = mockClient(KinesisClient);
@@ -33,16 +34,18 @@ class ListShardsFailure extends Error {
 beforeEach(() => kinesis.reset());
 
 describe('writeRecords when the shard map cannot be loaded', () => {
-  test('before anything is written, the ListShards error is thrown and nothing is sent', async () => {
+  test('before anything is written, every record is reported failed with the ListShards error and nothing is sent', async () => {
     // Prepare
     const records = userRecords(10, { keys: 5 });
 
     // Act
-    const written = writeRecords(records, options(async () => { throw new ListShardsFailure('rate exceeded'); }));
+    const outcome = await writeRecords(records, options(async () => { throw new ListShardsFailure('rate exceeded'); }));
 
     // Assess
-    await expect(written).rejects.toThrow(ListShardsFailure);
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+    expect(outcome.written).toEqual([]);
+    expect(outcome.failed).toEqual(records.map(({ index }) => ({ index, errorCode: 'LimitExceededException', errorMessage: 'shard map not loaded: rate exceeded' })));
+    expect(outcome.kinesisRecords).toBe(0);
   });
 
   test('after a misrouted put, a failed reload keeps the old map: the retry goes out and the answer says what was written', async () => {
