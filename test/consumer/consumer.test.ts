@@ -1,3 +1,4 @@
+import * as agg from 'aws-kinesis-agg';
 import { encodeAggregated } from '../../lambda/shared/kpl-codec';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
 import { deaggregate } from '../../lambda/shared/deaggregate';
@@ -38,6 +39,35 @@ describe('deaggregate', () => {
     expect(users[4].data.equals(corrupt)).toBe(true);
     expect(users[2].explicitHashKey).toBe('42');
     expect(users[0]).toMatchObject({ shardId: 'shardId-000000000000', approximateArrivalTimestamp: 1_700_000_000_500 });
+  });
+});
+
+/** One KPL aggregated record built by aws-kinesis-agg (AWS Labs' implementation of the KPL format). */
+function theirAggregate(records: { partitionKey: string; explicitHashKey?: string; data: Buffer }[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const encoded: Buffer[] = [];
+    agg.aggregate(records as never, (record, done) => {
+      encoded.push(Buffer.from((record as unknown as { data: Buffer }).data));
+      done();
+    }, () => (encoded.length === 1 ? resolve(encoded[0]) : reject(new Error(`expected one aggregate, got ${encoded.length}`))), reject);
+  });
+}
+
+describe('deaggregate (records the KPL format writes)', () => {
+  test('splits an aws-kinesis-agg aggregate with its keys and data, in order', async () => {
+    // Prepare
+    const blob = await theirAggregate([
+      { partitionKey: 'user-1', data: Buffer.from('one') },
+      { partitionKey: 'user-2', explicitHashKey: '170141183460469231731687303715884105728', data: Buffer.from('two') },
+      { partitionKey: 'user-1', data: Buffer.from([0, 255]) },
+    ]);
+    // Act
+    const users = deaggregate([kinesisRecord(blob, { offset: 7, partitionKey: 'user-1' })]);
+    // Assess
+    expect(users.map((u) => [u.partitionKey, u.explicitHashKey, u.subSequenceNumber, u.sequenceNumber, u.aggregated])).toEqual([
+      ['user-1', undefined, 0, seq(7), true], ['user-2', '170141183460469231731687303715884105728', 1, seq(7), true], ['user-1', undefined, 2, seq(7), true],
+    ]);
+    expect(users.map((u) => u.data.toString('hex'))).toEqual([Buffer.from('one').toString('hex'), Buffer.from('two').toString('hex'), '00ff']);
   });
 });
 
