@@ -63,12 +63,45 @@ export interface ProduceResult {
   readonly failed: readonly FailedRecord[];
 }
 
-/** Some records were not written; `result` says which (a direct invoke throws this, so async invokes are retried). */
+/**
+ * Some records were not written; `result` says which (a direct invoke throws this, so async invokes
+ * are retried). Lambda hands a caller only an error's type and message, so the message names every
+ * unwritten record: `3 of 10 records not written: {"ProvisionedThroughputExceededException":"1-2,5"}`
+ * (request indices by error code, runs as ranges).
+ */
 export class ProducerWriteError extends Error {
   public override readonly name = 'ProducerWriteError';
   constructor(public readonly result: ProduceResult) {
-    super(`${result.failedCount} of ${result.recordCount} records not written: ${JSON.stringify(result.failed.slice(0, 20).map(({ index, errorCode }) => ({ index, errorCode })))}${result.failedCount > 20 ? ' …' : ''}`);
+    super(`${result.failedCount} of ${result.recordCount} records not written: ${JSON.stringify(indicesByCode(result.failed))}`);
   }
+}
+
+/** Failed request indices by error code, as `"0-3,7,9-10"`. */
+export function indicesByCode(failed: readonly FailedRecord[]): Record<string, string> {
+  const byCode = new Map<string, number[]>();
+  for (const { index, errorCode } of failed) {
+    let list = byCode.get(errorCode);
+    if (list === undefined) {
+      list = [];
+      byCode.set(errorCode, list);
+    }
+    list.push(index);
+  }
+  const out: Record<string, string> = {};
+  for (const [code, indices] of byCode) {
+    indices.sort((a, b) => a - b);
+    const runs: string[] = [];
+    for (let i = 0; i < indices.length;) {
+      let j = i;
+      while (j + 1 < indices.length && indices[j + 1] === indices[j] + 1) {
+        j++;
+      }
+      runs.push(j === i ? String(indices[i]) : `${indices[i]}-${indices[j]}`);
+      i = j + 1;
+    }
+    out[code] = runs.join(',');
+  }
+  return out;
 }
 
 let shardMaps: { stream: string; cache: ShardMapCache } | undefined;

@@ -141,7 +141,7 @@ describe('producer handler', () => {
     expect(JSON.parse(response.body)).toEqual(expected);
     expect(thrown.name).toBe('ProducerWriteError');
     expect(thrown.result).toEqual(expected);
-    expect(thrown.message).toContain('"index":1,"errorCode":"KMSAccessDeniedException"');
+    expect(thrown.message).toBe('1 of 2 records not written: {"KMSAccessDeniedException":"1"}');
     expect(emitted()).toMatchObject({ FailedRecords: 1 });
   });
 });
