@@ -156,7 +156,7 @@ export function startKinesis(kind: KinesisEmulator, port = 0): Promise<Emulator>
 
 /** Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1. */
 export function localClientConfig(endpoint: string) {
-  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }) };
+  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: 64 } }) };
 }
 
 /**

@@ -36,9 +36,10 @@ export function addEmf(line: string, sums: Map<string, number>): void {
   } catch {
     return;
   }
-  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
+  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string; Unit?: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
   for (const directive of directives) {
-    for (const { Name } of directive.Metrics ?? []) {
+    // Counts add up across invocations; ratios and latencies do not.
+    for (const { Name } of (directive.Metrics ?? []).filter((metric) => metric.Unit === 'Count')) {
       const value = document[Name];
       const values = Array.isArray(value) ? value : [value];
       const total = values.filter((v): v is number => typeof v === 'number').reduce((a, b) => a + b, 0);
@@ -135,16 +136,25 @@ export class FunctionHost implements Invoker {
           done(message.ok ? { ok: true, result: message.result, durationMs } : { ok: false, error: message.error!, durationMs });
         }
       });
-      worker.on('error', (error) => {
+      // An environment that cannot start within the function's timeout (plus 10 s) is given up.
+      const initTimer = setTimeout(() => {
+        this.discard(environment);
+        reject(new FunctionInitError(`${this.fn.name}: init did not finish within ${(this.fn.timeoutMs + 10_000) / 1000} s`));
+      }, this.fn.timeoutMs + 10_000);
+      worker.once('message', () => clearTimeout(initTimer));
+      const ended = (message: string): void => {
+        clearTimeout(initTimer);
         this.all.delete(environment);
         if (environment.pending) {
           const { resolve: done, started, timer } = environment.pending;
           environment.pending = undefined;
           clearTimeout(timer);
-          done({ ok: false, error: { name: 'Runtime.ExitError', message: error.message }, durationMs: Date.now() - started });
+          done({ ok: false, error: { name: 'Runtime.ExitError', message }, durationMs: Date.now() - started });
         }
-        reject(error);
-      });
+        reject(new FunctionInitError(`${this.fn.name}: ${message}`));
+      };
+      worker.on('error', (error) => ended(error.message));
+      worker.on('exit', (code) => ended(`environment exited with code ${code}`));
     });
   }
 

@@ -69,6 +69,8 @@ export interface LedgerResult {
   readonly toFailureDestination: number;
   readonly outOfOrder: number;
   readonly unknown: number;
+  /** Records the producer reported as not written that were consumed all the same (a write that timed out but landed). */
+  readonly rejectedButConsumed: number;
   readonly kinesisRecords: number;
   readonly sampleLost: readonly string[];
   readonly sampleDuplicates: readonly string[];
@@ -219,10 +221,13 @@ export class Ledger {
         lost.push(id);
       }
     }
-    // Consumed ids the producer never acknowledged (for instance written although reported failed) count as duplicates of nothing: report them as unknown.
+    // Consumed ids the producer never accepted: reported failed yet written (a timed-out write that landed), or not from this run.
     let unexpected = 0;
+    let rejectedButConsumed = 0;
     for (const id of this.consumed.keys()) {
-      if (!this.produced.has(id)) {
+      if (this.rejected.has(id)) {
+        rejectedButConsumed += 1;
+      } else if (!this.produced.has(id)) {
         unexpected += 1;
       }
     }
@@ -235,6 +240,7 @@ export class Ledger {
       toFailureDestination,
       outOfOrder: this.outOfOrder,
       unknown: this.unknown + unexpected,
+      rejectedButConsumed,
       kinesisRecords: this.kinesisRecords,
       sampleLost: lost.slice(0, 5),
       sampleDuplicates: duplicates.slice(0, 5),

@@ -63,12 +63,15 @@ export function formatSummary(report: LocalRunReport): string[] {
     row('out of order per partition key', ledger.outOfOrder),
     row('on-failure destination', `${poller.failureBatches} batches, ${ledger.toFailureDestination} records${report.failureFile && poller.failureBatches ? ` (${report.failureFile})` : ''}`),
     row('consumer invocations', `${poller.invocations} (${poller.functionErrors} errors, ${poller.partialFailures} partial failures, ${poller.retries} retries, ${poller.bisects} bisects)`),
-    ...Object.entries(report.handlerMetrics).filter(([, sums]) => sums.size > 0).map(([role, sums]) => row(`${role} metrics (EMF sums)`, [...sums].map(([name, value]) => `${name} ${Math.round(value * 100) / 100}`).join(', '))),
+    ...Object.entries(report.handlerMetrics).filter(([, sums]) => sums.size > 0).map(([role, sums]) => row(`${role} metrics (EMF counts)`, [...sums].map(([name, value]) => `${name} ${Math.round(value * 100) / 100}`).join(', '))),
     row('max iterator age', `${poller.maxIteratorAgeMs} ms`),
     row('shards at the end', report.shardCount),
   ];
   for (const shard of report.checkpoints) {
     lines.push(row(`  ${shard.shardId}`, `checkpoint ${shortSequence(shard.checkpoint, 12)}, processed ${shortSequence(shard.processed, 12)}`));
+  }
+  if (ledger.rejectedButConsumed > 0) {
+    lines.push(row('reported not written, yet consumed', `${ledger.rejectedButConsumed} (writes that timed out but landed: a caller that retries them writes duplicates)`));
   }
   if (ledger.unknown > 0) {
     lines.push(row('records not from this run', ledger.unknown));

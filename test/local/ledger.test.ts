@@ -56,6 +56,13 @@ describe('Ledger', () => {
     expect(ledger.pending()).toBe(1);
   });
 
+  test('tells a record reported not written but consumed from one not of this run', () => {
+    const ledger = new Ledger();
+    ledger.recordRejected('late');
+    ledger.recordProcessed([polled('1', Buffer.from(makePayload({ id: 'late', pk: 'a', n: 0 }, 100))), polled('2', Buffer.from(makePayload({ id: 'stranger', pk: 'a', n: 1 }, 100)))]);
+    expect(ledger.result()).toMatchObject({ rejected: 1, rejectedButConsumed: 1, unknown: 1, lost: 0 });
+  });
+
   test('reports a produced record never consumed as lost', () => {
     const ledger = new Ledger();
     ledger.recordProduced({ id: 'x', pk: 'a', n: 0 });
