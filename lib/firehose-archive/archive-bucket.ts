@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, FeatureFlags, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -67,11 +68,14 @@ export class ArchiveBucket extends Construct {
     const lifecycle = props.lifecycle ?? {};
 
     // Server access log targets only accept SSE-S3; this bucket holds no records, only access logs.
+    // With the feature flag S3 delivers logs through a bucket policy and ACLs can be disabled;
+    // without it (apps that lack the flag) the L2 falls back to the log-delivery ACL.
+    const logsByPolicy = FeatureFlags.of(this).isEnabled(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY);
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      objectOwnership: logsByPolicy ? s3.ObjectOwnership.BUCKET_OWNER_ENFORCED : undefined,
       versioned: true,
       removalPolicy,
       autoDeleteObjects,

@@ -1,4 +1,4 @@
-import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Size, SizeRoundingBehavior, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -21,6 +21,9 @@ export const DEFAULT_ERROR_OUTPUT_PREFIX = 'errors/!{firehose:error-output-type}
 const OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'];
 const BUCKET_ACTIONS = ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'];
 const LOG_ACTIONS = ['logs:PutLogEvents'];
+/** What Firehose needs of a transformation Lambda (Firehose developer guide, "Grant Firehose access to an S3 destination"). */
+const PROCESSOR_ACTIONS = ['lambda:InvokeFunction', 'lambda:GetFunctionConfiguration'];
+const BUCKET_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
 /** Construct id of the stack-level mapping the aws-kinesisfirehose L2 adds (see the constructor). */
 const FIREHOSE_CIDR_MAPPING_ID = '@aws-cdk--aws-kinesisfirehose.CidrBlocks';
 /** The Firehose metrics of a Kinesis Data Streams source that count throttled calls. */
@@ -135,7 +138,10 @@ export class FirehoseArchive extends Construct {
   public readonly bucket: s3.IBucket;
   /** The bucket that receives the archive bucket's server access logs, when this construct created it. */
   public readonly accessLogsBucket?: s3.IBucket;
-  /** The role Firehose assumes to write to S3 and to its log group. */
+  /**
+   * The one role Firehose assumes: reads its stream (and the stream's key), writes under the
+   * archive prefixes of its bucket, invokes the processor, writes its log group.
+   */
   public readonly deliveryRole: iam.IRole;
   /** Buffering interval, for alarm thresholds. */
   public readonly bufferingInterval: Duration;
@@ -163,13 +169,22 @@ export class FirehoseArchive extends Construct {
     const logGroup = new logs.LogGroup(this, 'DeliveryLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR });
     const role = new iam.Role(this, 'DeliveryRole', {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
-      description: 'Firehose archive: writes to its bucket prefixes and its log group only',
+      description: 'Firehose archive: reads its one stream, writes under its bucket prefixes and its log group only',
     });
     this.deliveryRole = role;
     this.grantDelivery(role, logGroup, [dataOutputPrefix, errorOutputPrefix]);
+    if (props.processor) {
+      // On the function itself only (grantInvoke would also add `<arn>:*`, every version and
+      // alias); see GrantlessLambdaProcessor for why the L2 processor does not grant it.
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: PROCESSOR_ACTIONS, resources: [props.processor.functionArn] }));
+    }
 
     const cidrMappingExisted = Stack.of(this).node.tryFindChild(FIREHOSE_CIDR_MAPPING_ID) !== undefined;
     this.deliveryStream = new firehose.DeliveryStream(this, 'Resource', {
+      // The same role reads the source: the L2 grants it read on this one stream (and decrypt on
+      // the stream's key) and makes the delivery stream wait for that policy. Without it, the L2
+      // would create a second role without the aws:SourceAccount condition.
+      role,
       source: new firehose.KinesisStreamSource(props.stream.stream),
       destination: new firehose.S3Bucket(this.bucket, {
         // The L2 would grant read-write on the whole bucket; its grants go nowhere on this
@@ -268,23 +283,27 @@ export class FirehoseArchive extends Construct {
 
   /** The exact permissions of an S3 destination: objects under the given prefixes, the bucket's key, the log group. */
   private grantDelivery(role: iam.Role, logGroup: logs.LogGroup, prefixes: string[]): void {
-    const objectResources = [...new Set(prefixes.map((prefix) => `${this.bucket.bucketArn}/${staticPart(prefix)}*`))];
+    const fixedParts = [...new Set(prefixes.map(staticPart))];
+    const objectResources = fixedParts.map((fixed) => `${this.bucket.bucketArn}/${fixed}*`);
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: BUCKET_ACTIONS, resources: [this.bucket.bucketArn] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_ACTIONS, resources: objectResources }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logGroup.logGroupArn] }));
     if (this.bucket.encryptionKey) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        actions: BUCKET_KEY_ACTIONS,
         resources: [this.bucket.encryptionKey.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
       }));
     }
-    for (const resource of objectResources) {
+    objectResources.forEach((resource, index) => {
+      const bucketWide = fixedParts[index] === '';
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${nagResourceName(this, resource)}]`,
-        reason: 'Firehose names the objects it writes; the wildcard covers object keys below one fixed archive prefix of this one bucket, nothing else.',
+        reason: bucketWide
+          ? 'Firehose names the objects it writes, and this archive prefix begins with an expression, so no fixed part can narrow it: the wildcard covers object keys of this one archive bucket only, with no delete.'
+          : 'Firehose names the objects it writes; the wildcard covers object keys below one fixed archive prefix of this one bucket, nothing else.',
       });
-    }
+    });
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(logGroup)}.Arn>]`,
       reason: 'A log group ARN ends in :* to cover its log streams; this is the delivery stream\'s own log group and only PutLogEvents is allowed.',
@@ -315,10 +334,26 @@ function nagResourceName(scope: Construct, resource: string): string {
   }).join(resolved['Fn::Join'][0]);
 }
 
+/**
+ * The configuration `firehose.LambdaFunctionProcessor` renders, without its `grantInvoke` on the
+ * role it is bound with: that role is the immutable view of the delivery role (so the grant would
+ * go nowhere), and for a function of another account or region `grantInvoke` tries to add a
+ * resource policy to it and throws. The constructor grants invoke on the function instead.
+ */
+class GrantlessLambdaProcessor implements firehose.IDataProcessor {
+  public readonly props: firehose.DataProcessorProps = {};
+
+  constructor(private readonly fn: lambda.IFunction) {}
+
+  public bind(): firehose.DataProcessorConfig {
+    return { processorType: 'Lambda', processorIdentifier: { parameterName: 'LambdaArn', parameterValue: this.fn.functionArn } };
+  }
+}
+
 function processors(props: FirehoseArchiveProps): firehose.IDataProcessor[] {
   const list: firehose.IDataProcessor[] = [];
   if (props.processor) {
-    list.push(new firehose.LambdaFunctionProcessor(props.processor));
+    list.push(new GrantlessLambdaProcessor(props.processor));
   }
   if (props.dynamicPartitioning) {
     list.push(firehose.MetadataExtractionProcessor.jq16(props.dynamicPartitioning.keys));
@@ -335,18 +370,18 @@ function validateProps(props: FirehoseArchiveProps): void {
   };
   const size = props.bufferingSize;
   if (size && !Token.isUnresolved(size.toBytes())) {
-    const mib = size.toMebibytes({ rounding: 2 as never });
+    const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
     const min = props.dynamicPartitioning ? 64 : 1;
-    if (mib < min || mib > 128) {
-      fail(`bufferingSize must be from ${min} to 128 MiB${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${mib} MiB`);
+    if (mib < min || mib > 128 || !Number.isInteger(mib)) {
+      fail(`bufferingSize must be whole MiB from ${min} to 128${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${mib} MiB`);
     }
   }
   const interval = props.bufferingInterval;
   if (interval && !interval.isUnresolved()) {
-    const seconds = interval.toSeconds();
+    const seconds = interval.toSeconds({ integral: false });
     const min = props.dynamicPartitioning ? 60 : 0;
-    if (seconds < min || seconds > 900) {
-      fail(`bufferingInterval must be from ${min} to 900 seconds${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${seconds} seconds`);
+    if (seconds < min || seconds > 900 || !Number.isInteger(seconds)) {
+      fail(`bufferingInterval must be whole seconds from ${min} to 900${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${seconds} seconds`);
     }
   }
   const prefix = props.dataOutputPrefix;

@@ -1,11 +1,13 @@
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { DataStream, DataStreamMode, FirehoseArchive, type FirehoseArchiveOptions, StreamingPipeline } from '../../lib';
-import { testStack } from '../helpers/app';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { testApp, testStack } from '../helpers/app';
+import { nagViolations } from '../helpers/nag';
 
 interface Built {
   stack: Stack;
@@ -22,6 +24,15 @@ function build(options: FirehoseArchiveOptions = {}, mode: DataStreamMode = Data
 }
 
 const ref = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+
+interface Statement { Action: string | string[]; Resource: unknown; Condition?: unknown }
+
+/** Every statement of every policy attached to the archive's delivery role. */
+function roleStatements(stack: Stack, archive: FirehoseArchive, template: Template): Statement[] {
+  const roleId = stack.getLogicalId(archive.deliveryRole.node.defaultChild as never);
+  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+  return Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+}
 
 describe('FirehoseArchive', () => {
   describe('delivery stream', () => {
@@ -89,13 +100,40 @@ describe('FirehoseArchive', () => {
       const stack = testStack();
       const stream = new DataStream(stack, 'Stream');
       const fn = new lambda.Function(stack, 'Transform', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e') });
-      new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
+      const archive = new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
 
       Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
         ExtendedS3DestinationConfiguration: Match.objectLike({
-          ProcessingConfiguration: { Enabled: true, Processors: Match.arrayWith([Match.objectLike({ Type: 'Lambda' })]) },
+          ProcessingConfiguration: {
+            Enabled: true,
+            Processors: [
+              {
+                Type: 'Lambda',
+                Parameters: [
+                  { ParameterName: 'RoleArn', ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(archive.deliveryRole.node.defaultChild as never), 'Arn'] } },
+                  { ParameterName: 'LambdaArn', ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] } },
+                ],
+              },
+              { Type: 'AppendDelimiterToRecord', Parameters: [] },
+            ],
+          },
         }),
       });
+    });
+
+    test('takes a processor function of another account', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const fn = lambda.Function.fromFunctionArn(stack, 'Transform', 'arn:aws:lambda:eu-west-1:123456789012:function:transform');
+      new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
+
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          ProcessingConfiguration: Match.objectLike({ Processors: Match.arrayWith([Match.objectLike({ Parameters: Match.arrayWith([{ ParameterName: 'LambdaArn', ParameterValue: fn.functionArn }]) })]) }),
+        }),
+      });
+      template.resourceCountIs('AWS::Lambda::Permission', 0);
     });
 
     test('leaves no unreferenced Firehose CIDR mapping in the stack', () => {
@@ -190,16 +228,81 @@ describe('FirehoseArchive', () => {
       expect(JSON.stringify(statements)).not.toContain('"/*"');
     });
 
-    test('reads only its one stream', () => {
-      const { stack, stream, template } = build();
-      const streamArn = { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] };
-      const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }>;
-      const kinesisStatements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kinesis:')));
+    test('is one role, assumable by Firehose for this account only, for both the source and the destination', () => {
+      const { stack, archive, template } = build();
+      const roleArn = { 'Fn::GetAtt': [stack.getLogicalId(archive.deliveryRole.node.defaultChild as never), 'Arn'] };
 
-      expect(kinesisStatements.length).toBeGreaterThan(0);
-      for (const statement of kinesisStatements) {
-        expect(statement.Resource).toEqual(streamArn);
-      }
+      template.resourceCountIs('AWS::IAM::Role', 1);
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }] },
+      });
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        KinesisStreamSourceConfiguration: Match.objectLike({ RoleARN: roleArn }),
+        ExtendedS3DestinationConfiguration: Match.objectLike({ RoleARN: roleArn }),
+      });
+    });
+
+    test('reads only its one stream, and decrypts only with that stream\'s key', () => {
+      // Prepare
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
+      const archive = new FirehoseArchive(stack, 'Archive', { stream });
+      const template = Template.fromStack(stack);
+      const streamArn = { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] };
+      const streamKeyArn = { 'Fn::GetAtt': [ref(stack, stream.encryptionKey as never), 'Arn'] };
+
+      // Act
+      const statements = roleStatements(stack, archive, template);
+
+      // Assess
+      const kinesisStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kinesis:')));
+      expect(kinesisStatements).toEqual([expect.objectContaining({ Action: expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:DescribeStream', 'kinesis:ListShards']), Resource: streamArn })]);
+      expect(statements).toContainEqual(expect.objectContaining({ Action: 'kms:Decrypt', Resource: streamKeyArn }));
+      const kmsResources = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kms:'))).map((statement) => statement.Resource);
+      expect(kmsResources).toEqual(expect.arrayContaining([streamKeyArn]));
+      expect(kmsResources).toHaveLength(2); // the stream's key and the bucket's key, nothing else
+    });
+
+    test('invokes the processor function itself, not its versions or aliases', () => {
+      // Prepare
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const fn = new lambda.Function(stack, 'Transform', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e') });
+      const archive = new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
+
+      // Act
+      const statements = roleStatements(stack, archive, Template.fromStack(stack));
+
+      // Assess
+      const lambdaStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('lambda:')));
+      expect(lambdaStatements).toEqual([expect.objectContaining({
+        Action: ['lambda:GetFunctionConfiguration', 'lambda:InvokeFunction'],
+        Resource: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] },
+      })]);
+    });
+
+    test('names the fixed part of a dynamic-partitioning prefix', () => {
+      const { stack, archive, template } = build({
+        dynamicPartitioning: { keys: { tenant: '.tenant' } },
+        dataOutputPrefix: 'by-tenant/tenant=!{partitionKeyFromQuery:tenant}/',
+        errorOutputPrefix: 'by-tenant-errors/!{firehose:error-output-type}/',
+      });
+      const bucketArn = { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] };
+
+      expect(roleStatements(stack, archive, template)).toContainEqual(expect.objectContaining({
+        Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+        Resource: expect.arrayContaining([{ 'Fn::Join': ['', [bucketArn, '/by-tenant/tenant=*']] }, { 'Fn::Join': ['', [bucketArn, '/by-tenant-errors/*']] }]),
+      }));
+    });
+
+    test('covers the whole archive bucket only when a prefix begins with an expression', () => {
+      const { stack, archive, template } = build({ dataOutputPrefix: '!{timestamp:yyyy}/' });
+      const bucketArn = { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] };
+
+      expect(roleStatements(stack, archive, template)).toContainEqual(expect.objectContaining({
+        Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+        Resource: expect.arrayContaining([{ 'Fn::Join': ['', [bucketArn, '/*']] }]),
+      }));
     });
   });
 
@@ -241,16 +344,19 @@ describe('FirehoseArchive', () => {
 
   describe('validation', () => {
     test.each<[FirehoseArchiveOptions, RegExp]>([
-      [{ bufferingSize: Size.mebibytes(129) }, /bufferingSize must be from 1 to 128 MiB; received 129 MiB/],
-      [{ bufferingSize: Size.kibibytes(512) }, /bufferingSize must be from 1 to 128 MiB; received 0.5 MiB/],
-      [{ bufferingInterval: Duration.seconds(901) }, /bufferingInterval must be from 0 to 900 seconds; received 901 seconds/],
+      [{ bufferingSize: Size.mebibytes(129) }, /bufferingSize must be whole MiB from 1 to 128; received 129 MiB/],
+      [{ bufferingSize: Size.kibibytes(512) }, /bufferingSize must be whole MiB from 1 to 128; received 0.5 MiB/],
+      [{ bufferingSize: Size.kibibytes(1536) }, /bufferingSize must be whole MiB from 1 to 128; received 1.5 MiB/],
+      [{ bufferingInterval: Duration.seconds(901) }, /bufferingInterval must be whole seconds from 0 to 900; received 901 seconds/],
+      [{ bufferingInterval: Duration.millis(1500) }, /bufferingInterval must be whole seconds from 0 to 900; received 1.5 seconds/],
       [{ dataOutputPrefix: 'x/!{firehose:error-output-type}/' }, /dataOutputPrefix must not contain !\{firehose:error-output-type\}/],
       [{ errorOutputPrefix: 'errors/' }, /errorOutputPrefix must contain !\{firehose:error-output-type\}; received 'errors\/'/],
       [{ dynamicPartitioning: { keys: { tenant: '.tenant' } } }, /dataOutputPrefix is required with dynamic partitioning/],
       [{ dynamicPartitioning: { keys: { tenant: '.tenant' } }, dataOutputPrefix: 'year=!{timestamp:yyyy}/' }, /dataOutputPrefix must use a partition key/],
       [{ dynamicPartitioning: { keys: {} }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /dynamicPartitioning.keys must name 1 to 50 keys; received 0/],
-      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingSize: Size.mebibytes(32) }, /bufferingSize must be from 64 to 128 MiB with dynamic partitioning; received 32 MiB/],
-      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingInterval: Duration.seconds(30) }, /bufferingInterval must be from 60 to 900 seconds with dynamic partitioning; received 30 seconds/],
+      [{ dynamicPartitioning: { keys: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, `.k${i}`])) }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k0}/' }, /dynamicPartitioning.keys must name 1 to 50 keys; received 51/],
+      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingSize: Size.mebibytes(32) }, /bufferingSize must be whole MiB from 64 to 128 with dynamic partitioning; received 32 MiB/],
+      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingInterval: Duration.seconds(30) }, /bufferingInterval must be whole seconds from 60 to 900 with dynamic partitioning; received 30 seconds/],
       [{ dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7201) }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /retryDuration must be from 0 to 7200 seconds; received 7201 seconds/],
       [{ freshnessAlarmThreshold: Duration.seconds(30) }, /freshnessAlarmThreshold must be at least 60 seconds; received 30 seconds/],
       [{ autoDeleteObjects: true }, /autoDeleteObjects needs removalPolicy RemovalPolicy.DESTROY/],
@@ -260,6 +366,26 @@ describe('FirehoseArchive', () => {
       [{ lifecycle: { noncurrentVersionExpiration: Duration.hours(12) } }, /lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received 0.5 days/],
     ])('rejects %p', (options, message) => {
       expect(() => build(options)).toThrow(message);
+    });
+
+    test('accepts the edges of every range', () => {
+      expect(() => build({ bufferingSize: Size.mebibytes(1), bufferingInterval: Duration.seconds(0) })).not.toThrow();
+      expect(() => build({ bufferingSize: Size.mebibytes(128), bufferingInterval: Duration.seconds(900), freshnessAlarmThreshold: Duration.seconds(60) })).not.toThrow();
+      expect(() => build({
+        dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7200) },
+        dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
+        bufferingSize: Size.mebibytes(64),
+        bufferingInterval: Duration.seconds(60),
+      })).not.toThrow();
+    });
+
+    test('rejects one bucket option together with a given bucket', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-archive');
+
+      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, autoDeleteObjects: false }))
+        .toThrow(/autoDeleteObjects applies to the bucket this construct creates; remove it or do not pass bucket/);
     });
 
     test('rejects bucket options together with a given bucket', () => {
@@ -286,23 +412,41 @@ describe('FirehoseArchive', () => {
   });
 });
 
-describe('FirehoseArchive under cdk-nag', () => {
-  test('stays clean with dynamic partitioning, a given key and auto-delete', () => {
-    // Prepare
-    const { Validations } = jest.requireActual<typeof import('aws-cdk-lib')>('aws-cdk-lib');
-    const { AwsSolutionsChecks } = jest.requireActual<typeof import('cdk-nag')>('cdk-nag');
-    const stack = testStack();
-    const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
-    new FirehoseArchive(stack, 'Archive', {
-      stream,
+describe('FirehoseArchive under cdk-nag and CloudFormation Validate', () => {
+  test.each<[string, (stack: Stack, stream: DataStream) => FirehoseArchiveOptions]>([
+    ['the defaults', () => ({})],
+    ['dynamic partitioning, a processor and auto-delete', (stack) => ({
       dynamicPartitioning: { keys: { tenant: '.tenant' } },
       dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/',
+      processor: lambda.Function.fromFunctionArn(stack, 'Transform', 'arn:aws:lambda:eu-west-1:123456789012:function:transform'),
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,
-    });
-    Validations.of(stack.node.root).addPlugins(new AwsSolutionsChecks(stack.node.root));
+    })],
+    ['a prefix that begins with an expression', () => ({ dataOutputPrefix: '!{timestamp:yyyy}/!{timestamp:MM}/' })],
+  ])('reports nothing unacknowledged with %s', (_name, options) => {
+    // Prepare
+    const app = testApp();
+    const stack = new Stack(app, 'Archived');
+    const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
+    new FirehoseArchive(stack, 'Archive', { stream, ...options(stack, stream) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
-    // Act / Assess: synth throws on any unacknowledged finding
-    expect(() => (stack.node.root as import('aws-cdk-lib').App).synth()).not.toThrow();
+    // Act
+    const violations = nagViolations(app);
+
+    // Assess
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('FirehoseArchive without the cdk.json feature flags', () => {
+  test('still synthesizes: the access-log bucket falls back to the log-delivery ACL', () => {
+    const { App } = jest.requireActual<typeof import('aws-cdk-lib')>('aws-cdk-lib');
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Plain');
+    const archive = new FirehoseArchive(stack, 'Archive', { stream: new DataStream(stack, 'Stream') });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', { AccessControl: 'LogDeliveryWrite' });
+    expect(archive.accessLogsBucket).toBeDefined();
   });
 });
