@@ -93,6 +93,13 @@ describe('producer handler', () => {
     ['no records', { records: [] }, [{ index: -1, rule: 'records must be a non-empty array' }]],
     ['a record that is not an object', { records: ['x'] }, [{ index: 0, rule: 'record must be a JSON object' }]],
     ['missing data', { records: [{ data: 'ok' }, { partitionKey: 'k' }] }, [{ index: 1, rule: 'data is required (a string or any JSON value)' }]],
+    ['null data', { records: [{ data: null, partitionKey: 'k' }] }, [{ index: 0, rule: 'data is required (a string or any JSON value)' }]],
+    ['a partition key that is not a string', { records: [{ data: 'x', partitionKey: 42 }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
+    ['several broken rules in several records', { records: [{ partitionKey: '' }, { data: 'ok' }, { data: 'x', explicitHashKey: '-1' }] }, [
+      { index: 0, rule: 'data is required (a string or any JSON value)' },
+      { index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' },
+      { index: 2, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' },
+    ]],
     ['an empty partition key', { records: [{ data: 'x', partitionKey: '' }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
     ['a partition key of 257 characters', { records: [{ data: 'x', partitionKey: '🔑'.repeat(257) }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
     ['a record over 1 MiB', { records: [{ data: 'x'.repeat(1024 * 1024 - 1), partitionKey: 'ab' }] }, [{ index: 0, rule: 'data plus partitionKey must be at most the entry limit (1 MiB)' }]],

@@ -131,6 +131,8 @@ describe('ProducerFunction', () => {
     ['safetyMargin', { timeout: Duration.seconds(5), safetyMargin: Duration.seconds(5) }, /safetyMargin must be shorter than timeout \(5 seconds\); received 5 seconds/],
     ['baseRetryDelay', { baseRetryDelay: Duration.seconds(2), maxRetryDelay: Duration.seconds(1) }, /baseRetryDelay must not exceed maxRetryDelay/],
     ['shardMapTtl', { shardMapTtl: Duration.millis(10) }, /shardMapTtl must be from 1 second/],
+    ['baseRetryDelay range', { baseRetryDelay: Duration.millis(0) }, /ProducerFunction Producer: baseRetryDelay must be from 1 milli to 1 minute; received 0 millis/],
+    ['maxRetryDelay range', { maxRetryDelay: Duration.minutes(6) }, /ProducerFunction Producer: maxRetryDelay must be from 1 milli to 5 minutes; received 6 minutes/],
   ])('rejects a bad %s', (_name, props, message) => {
     expect(() => build(props as Partial<ProducerFunctionProps>)).toThrow(message);
   });
