@@ -32,62 +32,98 @@ export interface KinesisEntry {
  * An aggregate of one record goes out raw, with the record's own keys, as the KPL does.
  */
 export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
-  const byShard = new Map<ShardRange, UserRecord[]>();
-  const shardOfKey = new Map<string, ShardRange>();
-  for (const record of records) {
-    let shard: ShardRange | undefined;
+  // One pass assigns each record its shard's position (partition keys hashed once each), then one
+  // pass per shard packs that shard's records in request order: no per-shard copies of the input.
+  const shards = shardMap.shards;
+  const position = new Map<ShardRange, number>(shards.map((shard, i) => [shard, i]));
+  const shardOfKey = new Map<string, number>();
+  const assigned = new Int32Array(records.length);
+  const counts = new Int32Array(shards.length);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    let at: number | undefined;
     if (record.explicitHashKey !== undefined) {
-      shard = shardMap.shardFor(BigInt(record.explicitHashKey));
+      at = position.get(shardMap.shardFor(BigInt(record.explicitHashKey)))!;
     } else {
-      shard = shardOfKey.get(record.partitionKey);
-      if (shard === undefined) {
-        shard = shardMap.shardFor(hashKeyOf(record.partitionKey));
-        shardOfKey.set(record.partitionKey, shard);
+      at = shardOfKey.get(record.partitionKey);
+      if (at === undefined) {
+        at = position.get(shardMap.shardFor(hashKeyOf(record.partitionKey)))!;
+        shardOfKey.set(record.partitionKey, at);
       }
     }
-    let group = byShard.get(shard);
-    if (group === undefined) {
-      group = [];
-      byShard.set(shard, group);
+    assigned[i] = at;
+    counts[at]++;
+  }
+  const packed: Packed[] = [];
+  for (let at = 0; at < shards.length; at++) {
+    if (counts[at] > 0) {
+      packShard(shards[at], records, assigned, at, limits, packed);
     }
-    group.push(record);
   }
-  const entries: KinesisEntry[] = [];
-  for (const [shard, group] of byShard) {
-    packShard(shard, group, limits, entries);
+  // Every aggregate's size is known before encoding: encode them all into one allocation.
+  let total = 0;
+  for (const item of packed) {
+    total += item.builder?.size ?? 0;
   }
-  return entries;
+  const slab = Buffer.allocUnsafe(total);
+  let offset = 0;
+  return packed.map((item) => {
+    if (!item.builder) {
+      return item.entry;
+    }
+    const data = item.builder.encodeInto(slab, offset);
+    offset += data.length;
+    return { ...item.entry, data, size: data.length + item.entry.size };
+  });
 }
 
-function packShard(shard: ShardRange, records: readonly UserRecord[], limits: ProducerLimits, out: KinesisEntry[]): void {
+/** An entry still to encode (`builder` set, `entry.size` holds the key bytes) or a raw one. */
+interface Packed {
+  readonly entry: KinesisEntry;
+  readonly builder?: KplAggregateBuilder;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function packShard(shard: ShardRange, records: readonly UserRecord[], assigned: Int32Array, position: number, limits: ProducerLimits, out: Packed[]): void {
   const explicitHashKey = shard.start.toString();
   let builder = new KplAggregateBuilder();
   let members: UserRecord[] = [];
+  let keyBytes = 0; // UTF-8 bytes of the first member's partition key (the aggregate's own key)
+  let limit = limits.maxAggregateBytes;
   const flush = (): void => {
     if (members.length === 1) {
-      out.push(rawEntry(members[0], shard));
+      out.push({ entry: rawEntry(members[0], shard) });
     } else if (members.length > 1) {
-      const data = builder.encode();
-      const partitionKey = members[0].partitionKey;
-      out.push({ data, partitionKey, explicitHashKey, shardId: shard.shardId, indices: members.map((m) => m.index), size: data.length + Buffer.byteLength(partitionKey) });
+      const indices = new Array<number>(members.length);
+      for (let i = 0; i < members.length; i++) {
+        indices[i] = members[i].index;
+      }
+      out.push({ builder, entry: { data: EMPTY, partitionKey: members[0].partitionKey, explicitHashKey, shardId: shard.shardId, indices, size: keyBytes } });
     }
     builder = new KplAggregateBuilder();
     members = [];
   };
-  for (const record of records) {
-    const size = builder.sizeWith(record);
-    const fits = members.length < limits.maxRecordsPerAggregate
-      && size <= limits.maxAggregateBytes
-      && size + Buffer.byteLength(members[0]?.partitionKey ?? record.partitionKey) <= limits.maxEntryBytes;
-    if (!fits) {
-      flush();
-      if (builder.sizeWith(record) > limits.maxAggregateBytes) {
-        out.push(rawEntry(record, shard)); // too big to share an aggregate: alone, raw
-        continue;
-      }
+  for (let i = 0; i < records.length; i++) {
+    if (assigned[i] !== position) {
+      continue;
     }
-    builder.add(record);
-    members.push(record);
+    const record = records[i];
+    for (;;) {
+      if (members.length === 0) {
+        keyBytes = Buffer.byteLength(record.partitionKey, 'utf8');
+        limit = Math.min(limits.maxAggregateBytes, limits.maxEntryBytes - keyBytes);
+      }
+      if (members.length < limits.maxRecordsPerAggregate && builder.tryAdd(record, limit)) {
+        members.push(record);
+        break;
+      }
+      if (members.length === 0) {
+        out.push({ entry: rawEntry(record, shard) }); // too big to share an aggregate: alone, raw
+        break;
+      }
+      flush(); // full: start the next aggregate with this record
+    }
   }
   flush();
 }

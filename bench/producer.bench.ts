@@ -1,0 +1,180 @@
+/**
+ * Producer benchmark: our shard-aware KPL aggregation and deaggregation against aws-kinesis-agg
+ * on the same input in the same process, plus the producer bundle's size and cold import time.
+ * `npm run bench -- producer`.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as agg from 'aws-kinesis-agg';
+import * as esbuild from 'esbuild';
+import { planEntries, type KinesisEntry, type UserRecord } from '../lambda/producer/aggregate';
+import { DEFAULT_LIMITS, MiB } from '../lambda/producer/limits';
+import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
+import { decodeAggregated } from '../lambda/shared/kpl-codec';
+import { ShardMap } from '../lambda/shared/shard-map';
+import { handlerEntry, pipelineFunctionDefaults } from '../lib/private/pipeline-function';
+import { CREDENTIAL_PROVIDER_MODULE } from '../lib/producer-function/producer-function';
+
+interface Encoded { data: Buffer; partitionKey: string; explicitHashKey?: string }
+
+const ROUNDS = 7;
+
+function dataset(count: number, bytes: number, keys: number): UserRecord[] {
+  return Array.from({ length: count }, (_, index) => {
+    const data = Buffer.alloc(bytes, `${index}|`);
+    return { index, partitionKey: `partition-key-${index % keys}`, data };
+  });
+}
+
+/** Four even shards: our side also does the shard grouping aws-kinesis-agg does not. */
+function fourShards(): ShardMap {
+  const width = (MAX_HASH_KEY + 1n) / 4n;
+  return new ShardMap(Array.from({ length: 4 }, (_, i) => ({ shardId: `shardId-${i}`, start: width * BigInt(i), end: i === 3 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n })));
+}
+
+/**
+ * CPU time (user + system, ms) of `fn`: the best of ROUNDS runs after a warm-up. CPU time, not
+ * wall time, and the best run, so that other work on the machine disturbs the figure least.
+ */
+async function time(fn: () => unknown): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    best = Math.min(best, (used.user + used.system) / 1000);
+  }
+  return best;
+}
+
+function theirAggregate(records: readonly UserRecord[]): Promise<Encoded[]> {
+  return new Promise((resolve, reject) => {
+    const out: Encoded[] = [];
+    agg.aggregate(records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never, (encoded, done) => {
+      out.push(encoded as unknown as Encoded);
+      done();
+    }, () => resolve(out), reject);
+  });
+}
+
+function theirDeaggregate(blobs: readonly string[]): number {
+  let count = 0;
+  for (const data of blobs) {
+    agg.deaggregateSync({ data, partitionKey: 'p', sequenceNumber: '1' } as never, true, (error, records) => {
+      if (error) {
+        throw error;
+      }
+      count += records!.length;
+    });
+  }
+  return count;
+}
+
+function ourDeaggregate(blobs: readonly string[]): number {
+  let count = 0;
+  for (const data of blobs) {
+    count += decodeAggregated(Buffer.from(data, 'base64')).length;
+  }
+  return count;
+}
+
+/** Bytes a stream stores and bills beyond the user data: data plus partition key, minus user data. */
+function overhead(entries: readonly Encoded[], userBytes: number): number {
+  return entries.reduce((sum, e) => sum + e.data.length + Buffer.byteLength(e.partitionKey), 0) - userBytes;
+}
+
+const rate = (count: number, ms: number) => Math.round(count / (ms / 1000));
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+async function compare(label: string, records: UserRecord[]): Promise<string[]> {
+  const userBytes = records.reduce((sum, r) => sum + r.data.length, 0);
+  const map = fourShards();
+  const matched = { ...DEFAULT_LIMITS, maxAggregateBytes: MiB - 512 }; // aws-kinesis-agg fills records up to 1 MiB
+  let ours: KinesisEntry[] = [];
+  let oursDefault: KinesisEntry[] = [];
+  let theirs: Encoded[] = [];
+  const oursMs = await time(() => { ours = planEntries(records, map, matched); });
+  const oursDefaultMs = await time(() => { oursDefault = planEntries(records, map, DEFAULT_LIMITS); });
+  const theirsMs = await time(async () => { theirs = await theirAggregate(records); });
+  const blobs = theirs.map((e) => e.data.toString('base64'));
+  let decodedOurs = 0;
+  let decodedTheirs = 0;
+  const ourDecodeMs = await time(() => { decodedOurs = ourDeaggregate(blobs); });
+  const theirDecodeMs = await time(() => { decodedTheirs = theirDeaggregate(blobs); });
+  if (decodedOurs !== records.length || decodedTheirs !== records.length) {
+    throw new Error(`deaggregated ${decodedOurs} / ${decodedTheirs} of ${records.length} records`);
+  }
+  const row = (what: string, us: number, them: number, ratio: string) => `| ${label} | ${what} | ${fmt(us)} | ${fmt(them)} | ${ratio} |`;
+  return [
+    row('aggregate, user records/s (ours: 4-shard grouping, 1 MiB aggregates)', rate(records.length, oursMs), rate(records.length, theirsMs), `${(theirsMs / oursMs).toFixed(1)}x`),
+    row('aggregate, user records/s (ours: default 51,200-byte aggregates)', rate(records.length, oursDefaultMs), rate(records.length, theirsMs), `${(theirsMs / oursDefaultMs).toFixed(1)}x`),
+    row('deaggregate its records (base64 in), user records/s', rate(records.length, ourDecodeMs), rate(records.length, theirDecodeMs), `${(theirDecodeMs / ourDecodeMs).toFixed(1)}x`),
+    row('overhead bytes, 1 MiB aggregates (Kinesis records)', overhead(ours, userBytes), overhead(theirs, userBytes), `${(overhead(ours, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${ours.length} vs ${theirs.length} records)`),
+    row('overhead bytes, default 51,200-byte aggregates', overhead(oursDefault, userBytes), overhead(theirs, userBytes), `${(overhead(oursDefault, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${oursDefault.length} records)`),
+  ];
+}
+
+/** The producer bundle as ProducerFunction builds it (pipeline-function.ts options plus its alias). */
+async function bundle(dir: string, withAlias: boolean): Promise<number> {
+  const options = pipelineFunctionDefaults(handlerEntry('producer')).bundling!;
+  const outfile = path.join(dir, withAlias ? 'index.mjs' : 'sdk-chain.mjs');
+  await esbuild.build({
+    entryPoints: [handlerEntry('producer')],
+    bundle: true,
+    platform: 'node',
+    outfile,
+    minify: options.minify,
+    sourcemap: options.sourceMap,
+    sourcesContent: options.sourcesContent,
+    format: 'esm',
+    target: options.target,
+    mainFields: options.mainFields,
+    banner: { js: options.banner! },
+    alias: withAlias ? { [CREDENTIAL_PROVIDER_MODULE]: path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts') } : {},
+    logLevel: 'silent',
+  });
+  return fs.statSync(outfile).size;
+}
+
+/** Median wall time of `node <args>` over 15 runs, ms. */
+function nodeTime(args: string[]): number {
+  const runs: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const start = process.hrtime.bigint();
+    execFileSync(process.execPath, args, { stdio: 'ignore', env: { ...process.env, POWERTOOLS_SERVICE_NAME: 'bench', AWS_REGION: 'us-east-1' } });
+    runs.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return runs.sort((a, b) => a - b)[7];
+}
+
+export async function run(): Promise<void> {
+  console.log('CPU time, best of 7 runs each (the machine may be shared)\n');
+  console.log('| input | figure | ours | aws-kinesis-agg 4.2.8 | ratio |');
+  console.log('| --- | --- | ---: | ---: | --- |');
+  for (const line of await compare('200,000 × 100 B, 1,000 keys', dataset(200_000, 100, 1_000))) {
+    console.log(line);
+  }
+  for (const line of await compare('50,000 × 1 KiB, 1,000 keys', dataset(50_000, 1_024, 1_000))) {
+    console.log(line);
+  }
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'producer-bundle-'));
+  try {
+    const size = await bundle(dir, true);
+    const sdkChain = await bundle(dir, false);
+    const bare = nodeTime(['-e', '0']);
+    const cold = nodeTime(['-e', `import(${JSON.stringify(path.join(dir, 'index.mjs'))})`]);
+    const coldChain = nodeTime(['-e', `import(${JSON.stringify(path.join(dir, 'sdk-chain.mjs'))})`]);
+    console.log('\n| producer bundle | figure | target |');
+    console.log('| --- | --- | --- |');
+    console.log(`| size (minified ESM, as ProducerFunction bundles it) | ${(size / 1024).toFixed(1)} KiB | < 350 KB |`);
+    console.log(`| size with the SDK's default credential chain | ${(sdkChain / 1024).toFixed(1)} KiB | |`);
+    console.log(`| cold import, median of 15 (node -e 0: ${bare.toFixed(0)} ms) | ${cold.toFixed(0)} ms (+${(cold - bare).toFixed(0)} ms) | |`);
+    console.log(`| cold import with the SDK's default credential chain | ${coldChain.toFixed(0)} ms (+${(coldChain - bare).toFixed(0)} ms) | |`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
