@@ -53,15 +53,15 @@ export interface FirehoseArchiveOptions extends ArchiveBucketProps {
   readonly bucket?: s3.IBucket;
 
   /**
-   * Buffer size before Firehose writes an object, 1 to 128 MiB (at least 64 MiB with dynamic
-   * partitioning).
+   * Buffer size before Firehose writes an object, whole MiB from 1 to 128 (at least 64 with
+   * dynamic partitioning).
    * @default Size.mebibytes(5), or Size.mebibytes(128) with dynamic partitioning
    */
   readonly bufferingSize?: Size;
 
   /**
-   * Longest time Firehose buffers before it writes an object, 0 to 900 seconds (at least 60 with
-   * dynamic partitioning).
+   * Longest time Firehose buffers before it writes an object, whole seconds from 0 to 900 (at
+   * least 60 with dynamic partitioning).
    * @default Duration.seconds(300)
    */
   readonly bufferingInterval?: Duration;
@@ -87,7 +87,8 @@ export interface FirehoseArchiveOptions extends ArchiveBucketProps {
 
   /**
    * A Lambda function that transforms records before delivery. Firehose hands it the user
-   * records, already de-aggregated from the KPL format.
+   * records, already de-aggregated from the KPL format. The delivery role may invoke this
+   * function (not its other versions or aliases); it may live in another account.
    * @default - no transformation
    */
   readonly processor?: lambda.IFunction;

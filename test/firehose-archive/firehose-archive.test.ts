@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -136,6 +136,26 @@ describe('FirehoseArchive', () => {
       template.resourceCountIs('AWS::Lambda::Permission', 0);
     });
 
+    test('builds the README example', () => {
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      new FirehoseArchive(stack, 'Archive', {
+        stream,
+        bufferingInterval: Duration.minutes(1),
+        dynamicPartitioning: { keys: { tenant: '.tenant' } },
+        dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/',
+        lifecycle: { expireAfter: Duration.days(730) },
+      });
+
+      Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 128 },
+          DynamicPartitioningConfiguration: { Enabled: true },
+          Prefix: 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/',
+        }),
+      });
+    });
+
     test('leaves no unreferenced Firehose CIDR mapping in the stack', () => {
       const { template } = build();
 
@@ -187,6 +207,20 @@ describe('FirehoseArchive', () => {
       const { template } = build({ removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true });
       template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
       expect(Object.keys(template.findResources('Custom::S3AutoDeleteObjects')).length).toBeGreaterThan(0);
+    });
+
+    test('sends access logs through a bucket policy, or through the log-delivery ACL in apps without that feature flag', () => {
+      // Prepare
+      const { template } = build();
+      const withoutFlag = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'NoFlags');
+      new FirehoseArchive(withoutFlag, 'Archive', { stream: new DataStream(withoutFlag, 'Stream') });
+
+      // Assess
+      template.hasResourceProperties('AWS::S3::Bucket', { OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] }, LoggingConfiguration: Match.absent() });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } })]) },
+      });
+      Template.fromStack(withoutFlag).hasResourceProperties('AWS::S3::Bucket', { AccessControl: 'LogDeliveryWrite', LoggingConfiguration: Match.absent() });
     });
 
     test('uses a given bucket and creates none', () => {
@@ -308,25 +342,41 @@ describe('FirehoseArchive', () => {
 
   describe('alarms', () => {
     test('watch freshness, delivery success and source throttling with the DeliveryStreamName dimension', () => {
+      // Prepare
       const { stack, archive, template } = build();
       const name = { Ref: stack.getLogicalId((archive.deliveryStream as firehose.DeliveryStream).node.defaultChild as firehose.CfnDeliveryStream) };
+      const dimensions = [{ Name: 'DeliveryStreamName', Value: name }];
 
+      // Assess
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+      expect(archive.alarms).toEqual([archive.freshnessAlarm, archive.deliverySuccessAlarm, archive.throttlingAlarm]);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'DeliveryToS3.DataFreshness', Namespace: 'AWS/Firehose', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }],
+        MetricName: 'DeliveryToS3.DataFreshness', Namespace: 'AWS/Firehose', Dimensions: dimensions, Period: 300,
         Statistic: 'Maximum', Threshold: 900, ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching',
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'DeliveryToS3.Success', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }],
+        MetricName: 'DeliveryToS3.Success', Namespace: 'AWS/Firehose', Dimensions: dimensions, Period: 300,
         Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 1, TreatMissingData: 'notBreaching',
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching',
         Metrics: Match.arrayWith([
-          Match.objectLike({ Expression: 'FILL(t0, 0) + FILL(t1, 0) + FILL(t2, 0)' }),
-          Match.objectLike({ Id: 't0', MetricStat: Match.objectLike({ Metric: { MetricName: 'ThrottledGetRecords', Namespace: 'AWS/Firehose', Dimensions: [{ Name: 'DeliveryStreamName', Value: name }] }, Stat: 'Sum' }) }),
+          Match.objectLike({ Expression: 'FILL(t0, 0) + FILL(t1, 0) + FILL(t2, 0)', ReturnData: true }),
+          ...['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream'].map((metricName, index) => Match.objectLike({
+            Id: `t${index}`,
+            ReturnData: false,
+            MetricStat: { Metric: { MetricName: metricName, Namespace: 'AWS/Firehose', Dimensions: dimensions }, Period: 300, Stat: 'Sum' },
+          })),
         ]),
       });
-      expect(archive.alarms).toHaveLength(3);
+    });
+
+    test('takes a freshness threshold from props', () => {
+      const { template } = build({ freshnessAlarmThreshold: Duration.minutes(30) });
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DeliveryToS3.DataFreshness', Threshold: 1800 });
     });
 
     test('derives the freshness threshold from the buffering interval', () => {
@@ -339,6 +389,29 @@ describe('FirehoseArchive', () => {
       const { template } = build({ bufferingInterval: Duration.seconds(0) });
 
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DeliveryToS3.DataFreshness', Threshold: 300 });
+    });
+  });
+
+  describe('metrics', () => {
+    test('carry the namespace, the DeliveryStreamName dimension and a statistic; caller options win', () => {
+      // Prepare
+      const { stack, archive } = build();
+      const name = stack.resolve(archive.deliveryStream.deliveryStreamName);
+
+      // Act
+      const freshness = archive.metricDataFreshness();
+      const success = archive.metricDeliverySuccess({ statistic: 'Minimum', period: Duration.minutes(1) });
+      const throttled = archive.metricThrottledRecords({ period: Duration.minutes(1) });
+
+      // Assess
+      expect(freshness).toMatchObject({ namespace: 'AWS/Firehose', metricName: 'DeliveryToS3.DataFreshness', statistic: 'Maximum' });
+      expect(stack.resolve(freshness.dimensions)).toEqual({ DeliveryStreamName: name });
+      expect(success).toMatchObject({ metricName: 'DeliveryToS3.Success', statistic: 'Minimum' });
+      expect(success.period.toSeconds()).toBe(60);
+      expect(throttled.period.toSeconds()).toBe(60);
+      expect(Object.values(throttled.usingMetrics).map((metric) => (metric as import('aws-cdk-lib/aws-cloudwatch').Metric).metricName))
+        .toEqual(['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream']);
+      expect(archive.metricDeliveredRecords()).toMatchObject({ metricName: 'DeliveryToS3.Records', statistic: 'Sum' });
     });
   });
 
