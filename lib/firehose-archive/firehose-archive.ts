@@ -325,7 +325,10 @@ function logicalIdOf(construct: Construct): string {
 
 /** How cdk-nag names a resource in a finding: `Fn::GetAtt` parts become `<LogicalId.Attribute>`, `Ref`s `<Name>`. */
 function nagResourceName(scope: Construct, resource: string): string {
-  const resolved = Stack.of(scope).resolve(resource) as { 'Fn::Join': [string, unknown[]] };
+  const resolved = Stack.of(scope).resolve(resource) as string | { 'Fn::Join': [string, unknown[]] };
+  if (typeof resolved === 'string') {
+    return resolved; // a bucket given by a literal ARN
+  }
   return resolved['Fn::Join'][1].map((part) => {
     if (typeof part === 'string') {
       return part;

@@ -2,6 +2,7 @@ import { App, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { DataStream, DataStreamMode, FirehoseArchive, type FirehoseArchiveOptions, StreamingPipeline } from '../../lib';
@@ -221,6 +222,25 @@ describe('FirehoseArchive', () => {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } })]) },
       });
       Template.fromStack(withoutFlag).hasResourceProperties('AWS::S3::Bucket', { AccessControl: 'LogDeliveryWrite', LoggingConfiguration: Match.absent() });
+    });
+
+    test('uses a given KMS-encrypted bucket\'s key through S3 only', () => {
+      // Prepare
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream');
+      const key = kms.Key.fromKeyArn(stack, 'TheirKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+      const bucket = s3.Bucket.fromBucketAttributes(stack, 'Existing', { bucketArn: 'arn:aws:s3:::their-archive', encryptionKey: key });
+
+      // Act
+      const archive = new FirehoseArchive(stack, 'Archive', { stream, bucket });
+
+      // Assess
+      expect(roleStatements(stack, archive, Template.fromStack(stack))).toContainEqual(expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: key.keyArn,
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+      }));
+      Template.fromStack(stack).resourceCountIs('AWS::KMS::Key', 0);
     });
 
     test('uses a given bucket and creates none', () => {
@@ -496,6 +516,13 @@ describe('FirehoseArchive under cdk-nag and CloudFormation Validate', () => {
       autoDeleteObjects: true,
     })],
     ['a prefix that begins with an expression', () => ({ dataOutputPrefix: '!{timestamp:yyyy}/!{timestamp:MM}/' })],
+    ['a given bucket (literal ARN) and its key', (stack) => ({
+      bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
+        bucketArn: 'arn:aws:s3:::their-archive',
+        encryptionKey: kms.Key.fromKeyArn(stack, 'TheirKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555'),
+      }),
+    })],
+    ['a given bucket (by name)', (stack) => ({ bucket: s3.Bucket.fromBucketName(stack, 'Existing', 'their-archive') })],
   ])('reports nothing unacknowledged with %s', (_name, options) => {
     // Prepare
     const app = testApp();
