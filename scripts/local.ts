@@ -1,12 +1,25 @@
-import { parseArgs, UsageError } from './local/args';
-import { CleanUp } from './local/emulators';
-import { runLocal } from './local/run';
-
 /**
  * `npm run local -- [--duration 30] [--rate 100] [--record-size 512] ...`: the whole pipeline on
  * this machine, on emulators. Exits 1 if any record was lost or processed twice.
  */
+quietSdkNodeVersionWarning();
+
+/** The SDK's notice about Node.js 20 would sit in the middle of the live view: keep other warnings only. */
+function quietSdkNodeVersionWarning(): void {
+  const defaults = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name !== 'NodeVersionSupportWarning' && !warning.message.startsWith('NodeVersionSupportWarning')) {
+      defaults.forEach((listener) => listener(warning));
+    }
+  });
+}
+
 async function main(): Promise<number> {
+  // Loaded after the warning filter: the SDK warns when it is loaded.
+  const { parseArgs, UsageError } = await import('./local/args');
+  const { CleanUp } = await import('./local/emulators');
+  const { runLocal } = await import('./local/run');
   let options;
   try {
     options = parseArgs(process.argv.slice(2));

@@ -64,7 +64,8 @@ export class TerminalView {
     const lines = renderView(sample, this.title);
     if (this.mode === 'tty') {
       const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
-      this.out.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+      // Redraw in place, then clear whatever a longer previous block left below.
+      this.out.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n\x1b[J`);
       this.drawn = lines.length;
     } else if (sample.elapsedMs - this.lastLine >= 5000 || this.lastLine === 0) {
       this.lastLine = Math.max(1, sample.elapsedMs);
