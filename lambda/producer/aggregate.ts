@@ -1,5 +1,5 @@
 import { hashKeyOf } from '../shared/hash-key';
-import { KplAggregateBuilder } from '../shared/kpl-codec';
+import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, writeAggregate } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import type { ProducerLimits } from './limits';
 
@@ -32,100 +32,183 @@ export interface KinesisEntry {
  * An aggregate of one record goes out raw, with the record's own keys, as the KPL does.
  */
 export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
-  // One pass assigns each record its shard's position (partition keys hashed once each), then one
-  // pass per shard packs that shard's records in request order: no per-shard copies of the input.
+  // One pass gives each distinct partition key an id (hashed and placed once) and each record its
+  // shard; then one pass per shard packs that shard's records in request order. Key tables are
+  // looked up by id in typed arrays, not by string, and every aggregate is encoded into one slab.
   const shards = shardMap.shards;
   const position = new Map<ShardRange, number>(shards.map((shard, i) => [shard, i]));
-  const shardOfKey = new Map<string, number>();
+  const keys = new KeyTable();
+  const keyOf = new Int32Array(records.length);
   const assigned = new Int32Array(records.length);
   const counts = new Int32Array(shards.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
-    let at: number | undefined;
-    if (record.explicitHashKey !== undefined) {
-      at = position.get(shardMap.shardFor(BigInt(record.explicitHashKey)))!;
-    } else {
-      at = shardOfKey.get(record.partitionKey);
-      if (at === undefined) {
-        at = position.get(shardMap.shardFor(hashKeyOf(record.partitionKey)))!;
-        shardOfKey.set(record.partitionKey, at);
-      }
-    }
+    const id = keys.idOf(record.partitionKey, shardMap, position);
+    keyOf[i] = id;
+    const at = record.explicitHashKey === undefined ? keys.shard[id] : position.get(shardMap.shardFor(BigInt(record.explicitHashKey)))!;
     assigned[i] = at;
     counts[at]++;
   }
-  const packed: Packed[] = [];
+  const packer = new ShardPacker(records, keyOf, keys, limits);
+  const packed: Array<KinesisEntry | Aggregate> = [];
   for (let at = 0; at < shards.length; at++) {
     if (counts[at] > 0) {
-      packShard(shards[at], records, assigned, at, limits, packed);
+      packer.pack(shards[at], assigned, at, packed);
     }
   }
-  // Every aggregate's size is known before encoding: encode them all into one allocation.
   let total = 0;
   for (const item of packed) {
-    total += item.builder?.size ?? 0;
+    total += item instanceof Aggregate ? item.size : 0;
   }
   const slab = Buffer.allocUnsafe(total);
   let offset = 0;
   return packed.map((item) => {
-    if (!item.builder) {
-      return item.entry;
+    if (!(item instanceof Aggregate)) {
+      return item;
     }
-    const data = item.builder.encodeInto(slab, offset);
-    offset += data.length;
-    return { ...item.entry, data, size: data.length + item.entry.size };
+    const data = slab.subarray(offset, offset + item.size);
+    offset += item.size;
+    writeAggregate(data, item.keyIds.map((id) => keys.encoded[id]), item.hashKeyList.map((key) => Buffer.from(key, 'utf8')), item.pk, item.ehk, item.datas);
+    const first = records[item.members[0]];
+    return {
+      data,
+      partitionKey: first.partitionKey,
+      explicitHashKey: item.shard.start.toString(),
+      shardId: item.shard.shardId,
+      indices: item.members.map((i) => records[i].index),
+      size: data.length + keys.bytes[keyOf[item.members[0]]],
+    };
   });
 }
 
-/** An entry still to encode (`builder` set, `entry.size` holds the key bytes) or a raw one. */
-interface Packed {
-  readonly entry: KinesisEntry;
-  readonly builder?: KplAggregateBuilder;
+/** The request's distinct partition keys by id: text, UTF-8 length and the shard each hashes to. */
+class KeyTable {
+  public readonly text: string[] = [];
+  public readonly encoded: Buffer[] = [];
+  public readonly bytes: number[] = [];
+  public readonly shard: number[] = [];
+  private readonly ids = new Map<string, number>();
+
+  public idOf(partitionKey: string, shardMap: ShardMap, position: ReadonlyMap<ShardRange, number>): number {
+    let id = this.ids.get(partitionKey);
+    if (id === undefined) {
+      id = this.text.length;
+      this.ids.set(partitionKey, id);
+      this.text.push(partitionKey);
+      const encoded = Buffer.from(partitionKey, 'utf8');
+      this.encoded.push(encoded);
+      this.bytes.push(encoded.length);
+      this.shard.push(position.get(shardMap.shardFor(hashKeyOf(partitionKey)))!);
+    }
+    return id;
+  }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** An aggregate being filled: its members (request positions) and their key-table indices. */
+class Aggregate {
+  public readonly members: number[] = [];
+  /** Partition key ids in table order. */
+  public readonly keyIds: number[] = [];
+  public readonly hashKeyList: string[] = [];
+  public readonly hashKeys = new Map<string, number>();
+  public readonly pk: number[] = [];
+  public readonly ehk: number[] = [];
+  public readonly datas: Buffer[] = [];
+  /** Encoded size so far: magic, protobuf and MD5. */
+  public size = KPL_FRAME_BYTES;
 
-function packShard(shard: ShardRange, records: readonly UserRecord[], assigned: Int32Array, position: number, limits: ProducerLimits, out: Packed[]): void {
-  const explicitHashKey = shard.start.toString();
-  let builder = new KplAggregateBuilder();
-  let members: UserRecord[] = [];
-  let keyBytes = 0; // UTF-8 bytes of the first member's partition key (the aggregate's own key)
-  let limit = limits.maxAggregateBytes;
-  const flush = (): void => {
-    if (members.length === 1) {
-      out.push({ entry: rawEntry(members[0], shard) });
-    } else if (members.length > 1) {
-      const indices = new Array<number>(members.length);
-      for (let i = 0; i < members.length; i++) {
-        indices[i] = members[i].index;
-      }
-      out.push({ builder, entry: { data: EMPTY, partitionKey: members[0].partitionKey, explicitHashKey, shardId: shard.shardId, indices, size: keyBytes } });
-    }
-    builder = new KplAggregateBuilder();
-    members = [];
-  };
-  for (let i = 0; i < records.length; i++) {
-    if (assigned[i] !== position) {
-      continue;
-    }
-    const record = records[i];
-    for (;;) {
-      if (members.length === 0) {
-        keyBytes = Buffer.byteLength(record.partitionKey, 'utf8');
-        limit = Math.min(limits.maxAggregateBytes, limits.maxEntryBytes - keyBytes);
-      }
-      if (members.length < limits.maxRecordsPerAggregate && builder.tryAdd(record, limit)) {
-        members.push(record);
-        break;
-      }
-      if (members.length === 0) {
-        out.push({ entry: rawEntry(record, shard) }); // too big to share an aggregate: alone, raw
-        break;
-      }
-      flush(); // full: start the next aggregate with this record
-    }
+  public constructor(public readonly shard: ShardRange, public readonly limit: number) {}
+}
+
+class ShardPacker {
+  // Which aggregate (generation) last gave key id k a table index, and that index: a key's slot
+  // is valid only in its own aggregate, so nothing needs clearing between aggregates.
+  private readonly generationOf: Int32Array;
+  private readonly slotOf: Int32Array;
+  private generation = 0;
+
+  public constructor(
+    private readonly records: readonly UserRecord[],
+    private readonly keyOf: Int32Array,
+    private readonly keys: KeyTable,
+    private readonly limits: ProducerLimits,
+  ) {
+    this.generationOf = new Int32Array(keys.text.length).fill(-1);
+    this.slotOf = new Int32Array(keys.text.length);
   }
-  flush();
+
+  public pack(shard: ShardRange, assigned: Int32Array, position: number, out: Array<KinesisEntry | Aggregate>): void {
+    const { records, limits } = this;
+    let current: Aggregate | undefined;
+    const flush = (): void => {
+      if (current?.members.length === 1) {
+        out.push(rawEntry(records[current.members[0]], shard));
+      } else if (current !== undefined && current.members.length > 1) {
+        out.push(current);
+      }
+      current = undefined;
+    };
+    for (let i = 0; i < records.length; i++) {
+      if (assigned[i] !== position) {
+        continue;
+      }
+      for (;;) {
+        if (current === undefined) {
+          // The aggregate travels under its first member's partition key: the entry limit counts it.
+          current = new Aggregate(shard, Math.min(limits.maxAggregateBytes, limits.maxEntryBytes - this.keys.bytes[this.keyOf[i]]));
+          this.generation++;
+        }
+        if (current.members.length < limits.maxRecordsPerAggregate && this.tryAdd(current, i)) {
+          break;
+        }
+        if (current.members.length === 0) {
+          out.push(rawEntry(records[i], shard)); // too big to share an aggregate: alone, raw
+          current = undefined;
+          break;
+        }
+        flush(); // full: start the next aggregate with this record
+      }
+    }
+    flush();
+  }
+
+  private tryAdd(aggregate: Aggregate, i: number): boolean {
+    const record = this.records[i];
+    const id = this.keyOf[i];
+    let grow = 0;
+    const known = this.generationOf[id] === this.generation;
+    const pk = known ? this.slotOf[id] : aggregate.keyIds.length;
+    if (!known) {
+      grow += keyFieldSize(this.keys.bytes[id]);
+    }
+    let ehk = -1;
+    if (record.explicitHashKey !== undefined) {
+      const slot = aggregate.hashKeys.get(record.explicitHashKey);
+      ehk = slot ?? aggregate.hashKeyList.length;
+      if (slot === undefined) {
+        grow += keyFieldSize(Buffer.byteLength(record.explicitHashKey, 'utf8'));
+      }
+    }
+    grow += recordFieldSize(pk, ehk, record.data.length);
+    if (aggregate.size + grow > aggregate.limit) {
+      return false;
+    }
+    aggregate.size += grow;
+    if (!known) {
+      this.generationOf[id] = this.generation;
+      this.slotOf[id] = pk;
+      aggregate.keyIds.push(id);
+    }
+    if (record.explicitHashKey !== undefined && ehk === aggregate.hashKeyList.length) {
+      aggregate.hashKeys.set(record.explicitHashKey, ehk);
+      aggregate.hashKeyList.push(record.explicitHashKey);
+    }
+    aggregate.members.push(i);
+    aggregate.pk.push(pk);
+    aggregate.ehk.push(ehk);
+    aggregate.datas.push(record.data);
+    return true;
+  }
 }
 
 function rawEntry(record: UserRecord, shard: ShardRange): KinesisEntry {

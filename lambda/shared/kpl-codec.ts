@@ -28,6 +28,12 @@ export class KplDecodeError extends Error {
 
 /** Bytes of an unsigned varint. */
 export function varintSize(value: number): number {
+  if (value < 0x80) {
+    return 1;
+  }
+  if (value < 0x4000) {
+    return 2;
+  }
   let size = 1;
   while (value >= 0x80) {
     value = Math.floor(value / 128);
@@ -54,7 +60,6 @@ export class KplAggregateBuilder {
   private readonly pkIndex: number[] = [];
   private readonly ehkIndex: number[] = [];
   private readonly datas: Uint8Array[] = [];
-  private readonly bodySizes: number[] = [];
   private bodySize = 0;
 
   /** User records added so far. */
@@ -101,7 +106,6 @@ export class KplAggregateBuilder {
     this.pkIndex.push(pk);
     this.ehkIndex.push(ehk);
     this.datas.push(record.data);
-    this.bodySizes.push(recordBodySize(pk, ehk, record.data.length));
     return true;
   }
 
@@ -115,33 +119,7 @@ export class KplAggregateBuilder {
    */
   public encodeInto(target: Buffer, offset: number): Buffer {
     const out = target.subarray(offset, offset + this.size);
-    KPL_MAGIC.copy(out, 0);
-    let at = KPL_MAGIC.length;
-    for (const key of this.keyList) {
-      at = writeString(out, at, 0x0a, key);
-    }
-    for (const key of this.hashKeyList) {
-      at = writeString(out, at, 0x12, key);
-    }
-    const { pkIndex, ehkIndex, datas, bodySizes } = this;
-    for (let i = 0; i < datas.length; i++) {
-      out[at++] = 0x1a;
-      at = writeVarint(out, at, bodySizes[i]);
-      out[at++] = 0x08;
-      at = writeVarint(out, at, pkIndex[i]);
-      if (ehkIndex[i] >= 0) {
-        out[at++] = 0x10;
-        at = writeVarint(out, at, ehkIndex[i]);
-      }
-      const data = datas[i];
-      const length = data.length;
-      out[at++] = 0x1a;
-      at = writeVarint(out, at, length);
-      out.set(data, at);
-      at += length;
-    }
-    const body = out.subarray(KPL_MAGIC.length, at);
-    createHash('md5').update(body).digest().copy(out, at);
+    writeAggregate(out, this.keyList.map(utf8), this.hashKeyList.map(utf8), this.pkIndex, this.ehkIndex, this.datas);
     return out;
   }
 
@@ -160,8 +138,57 @@ export class KplAggregateBuilder {
         grow += fieldSize(Buffer.byteLength(record.explicitHashKey, 'utf8'));
       }
     }
-    return grow + fieldSize(recordBodySize(pk, ehk, record.data.length));
+    return grow + recordFieldSize(pk, ehk, record.data.length);
   }
+}
+
+/** Bytes a key adds to `partition_key_table` or `explicit_hash_key_table`, from its UTF-8 length. */
+export function keyFieldSize(utf8Bytes: number): number {
+  return fieldSize(utf8Bytes);
+}
+
+/** Bytes a user record adds to `records`, from its key table indices (-1: no explicit hash key) and data length. */
+export function recordFieldSize(pk: number, ehk: number, dataLength: number): number {
+  return fieldSize(recordBodySize(pk, ehk, dataLength));
+}
+
+/**
+ * Writes one aggregated record into `out`, which must be exactly its size (`KPL_FRAME_BYTES` plus
+ * the key and record field sizes): magic, the key tables, the records in order (`ehkIndex` -1 for
+ * none), then the MD5 of the protobuf bytes. The one encoder behind `KplAggregateBuilder` and the
+ * producer's shard packer.
+ */
+export function writeAggregate(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[], pkIndex: readonly number[], ehkIndex: readonly number[], datas: readonly Uint8Array[]): void {
+  KPL_MAGIC.copy(out, 0);
+  let at = KPL_MAGIC.length;
+  for (const key of keys) {
+    at = writeBytes(out, at, 0x0a, key);
+  }
+  for (const key of hashKeys) {
+    at = writeBytes(out, at, 0x12, key);
+  }
+  for (let i = 0; i < datas.length; i++) {
+    const data = datas[i];
+    const length = data.length;
+    const pk = pkIndex[i];
+    const ehk = ehkIndex[i];
+    out[at++] = 0x1a;
+    at = writeVarint(out, at, recordBodySize(pk, ehk, length));
+    out[at++] = 0x08;
+    at = writeVarint(out, at, pk);
+    if (ehk >= 0) {
+      out[at++] = 0x10;
+      at = writeVarint(out, at, ehk);
+    }
+    out[at++] = 0x1a;
+    at = writeVarint(out, at, length);
+    out.set(data, at);
+    at += length;
+  }
+  if (at + MD5_LENGTH !== out.length) {
+    throw new RangeError(`aggregated record of ${at + MD5_LENGTH} bytes written into ${out.length}`);
+  }
+  createHash('md5').update(out.subarray(KPL_MAGIC.length, at)).digest().copy(out, at);
 }
 
 function recordBodySize(pk: number, ehk: number, dataLength: number): number {
@@ -177,12 +204,21 @@ function writeVarint(out: Buffer, at: number, value: number): number {
   return at;
 }
 
-function writeString(out: Buffer, at: number, tag: number, text: string): number {
-  const length = Buffer.byteLength(text, 'utf8');
+function writeBytes(out: Buffer, at: number, tag: number, bytes: Uint8Array): number {
+  const length = bytes.length;
   out[at++] = tag;
   at = writeVarint(out, at, length);
-  return at + out.write(text, at, length, 'utf8');
+  if (length <= 32) {
+    for (let i = 0; i < length; i++) {
+      out[at + i] = bytes[i]; // short keys: a loop beats the native copy's call overhead
+    }
+  } else {
+    out.set(bytes, at);
+  }
+  return at + length;
 }
+
+const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
 
 /** Magic + protobuf `AggregatedRecord` + MD5 of the protobuf bytes, for these user records in order. */
 export function encodeAggregated(records: readonly KplUserRecord[]): Buffer {
