@@ -293,7 +293,12 @@ export class FirehoseArchive extends Construct {
       role.addToPrincipalPolicy(new iam.PolicyStatement({
         actions: BUCKET_KEY_ACTIONS,
         resources: [this.bucket.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        // Only through S3, and only for this bucket: S3 names the bucket (with S3 Bucket Keys) or
+        // the object (without) in the encryption context, so either the bucket or its prefixes.
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': [this.bucket.bucketArn, ...objectResources] },
+        },
       }));
     }
     objectResources.forEach((resource, index) => {

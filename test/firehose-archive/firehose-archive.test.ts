@@ -238,7 +238,10 @@ describe('FirehoseArchive', () => {
       expect(roleStatements(stack, archive, Template.fromStack(stack))).toContainEqual(expect.objectContaining({
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: key.keyArn,
-        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        Condition: {
+          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': ['arn:aws:s3:::their-archive', 'arn:aws:s3:::their-archive/year=*', 'arn:aws:s3:::their-archive/errors/*'] },
+        },
       }));
       Template.fromStack(stack).resourceCountIs('AWS::KMS::Key', 0);
     });
@@ -275,7 +278,14 @@ describe('FirehoseArchive', () => {
             { 'Fn::Join': ['', [bucketArn, '/errors/*']] },
           ]),
         }),
-        expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Condition: { StringEquals: { 'kms:ViaService': expect.anything() } } }),
+        // The key only through S3 and only for this bucket (its ARN with S3 Bucket Keys, its prefixes without).
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Condition: {
+            StringEquals: { 'kms:ViaService': expect.anything() },
+            StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, { 'Fn::Join': ['', [bucketArn, '/year=*']] }, { 'Fn::Join': ['', [bucketArn, '/errors/*']] }] },
+          },
+        }),
       ]));
       const actions = statements.flatMap((statement) => [statement.Action].flat());
       expect(actions.filter((action) => /Delete|\*/.test(action))).toEqual([]);
