@@ -15,6 +15,14 @@ describe('the deployable app', () => {
     Template.fromStack(stacks[1]).hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
   });
 
+  test('takes the provisioned shard count from the shards context, and rejects one that is not a whole number of 1 or more', () => {
+    const [provisioned] = buildApp(testApp({ context: { shards: '4' } }));
+
+    Template.fromStack(provisioned).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4 });
+    expect(() => buildApp(testApp({ context: { shards: '0' } }))).toThrow("context 'shards' (the provisioned stream's shard count) must be a whole number of 1 or more; received '0'");
+    expect(() => buildApp(testApp({ context: { shards: 'two' } }))).toThrow(/must be a whole number of 1 or more; received 'two'/);
+  });
+
   test('is environment-agnostic (no lookups, no account or region baked in)', () => {
     for (const stack of buildApp(testApp())) {
       expect(stack.environment).toBe('aws://unknown-account/unknown-region');

@@ -10,6 +10,7 @@ export const USAGE = `usage: npm run local -- [options]
   --rate <n>            records per second sent to the producer (default 100)
   --record-size <bytes> size of each record (default 512)
   --partition-keys <n>  distinct partition keys (default 32)
+  --shards <n>          shards of the provisioned stream, as \`cdk synth -c shards=<n>\` (default 2)
   --stack <name>        ProvisionedPipeline (default) or OnDemandPipeline
   --emulator <name>     auto (default), kinesalite or kinesis-local
   --kinesis-port <n>    port of the Kinesis emulator (default: a free one)
@@ -41,7 +42,7 @@ export function parseArgs(argv: readonly string[]): LocalRunOptions {
       i += 1;
     }
   }
-  const known = ['duration', 'rate', 'record-size', 'partition-keys', 'stack', 'emulator', 'kinesis-port', 'dynamodb-port', 'drain', 'out-dir', 'view'];
+  const known = ['duration', 'rate', 'record-size', 'partition-keys', 'shards', 'stack', 'emulator', 'kinesis-port', 'dynamodb-port', 'drain', 'out-dir', 'view'];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new UsageError(`unknown option --${key}\n${USAGE}`);
@@ -71,6 +72,7 @@ export function parseArgs(argv: readonly string[]): LocalRunOptions {
     rate: num('rate', 100, 1, 100_000),
     recordSize: num('record-size', 512, 64, 1_048_576),
     partitionKeys: num('partition-keys', 32, 1, 1_000_000),
+    ...(values.has('shards') ? { shards: num('shards', 2, 1, 10_000) } : {}),
     stackName: values.get('stack') ?? 'ProvisionedPipeline',
     emulator: emulator as LocalRunOptions['emulator'],
     kinesisPort: num('kinesis-port', 0, 0, 65_535),

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { buildApp } from '../../bin/build-app';
+import { buildApp, SHARDS_CONTEXT } from '../../bin/build-app';
 import type { AlarmDefinition } from './control-plane';
 import { LocalNames, type TemplateResource } from './intrinsics';
 
@@ -117,15 +117,15 @@ export const DEFAULT_MAPPING: MappingSettings = {
 const PACKAGE_ROOT = path.join(__dirname, '..', '..');
 
 /**
- * Synthesizes the app (bin/build-app.ts) into `outdir` with the context of cdk.json, bundling
- * only `stackName`'s assets, and returns the stack's template and assembly folder.
+ * Synthesizes the app (bin/build-app.ts) into `outdir` with the context of cdk.json (and the
+ * provisioned stream's `shards` when given), bundling only `stackName`'s assets, and returns the stack's template and assembly folder.
  */
-export function synthesize(stackName: string, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-cdk-'))): { template: { Resources: Record<string, TemplateResource> }; assemblyDir: string } {
+export function synthesize(stackName: string, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-cdk-')), shards?: number): { template: { Resources: Record<string, TemplateResource> }; assemblyDir: string } {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
   // The CLI's own context too: path and asset metadata (which function is which, where its bundle is).
   const app = new App({
     outdir,
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [stackName], 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true },
+    context: { ...cdkJson.context, ...(shards === undefined ? {} : { [SHARDS_CONTEXT]: shards }), 'aws:cdk:bundling-stacks': [stackName], 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true },
   });
   const stacks = buildApp(app);
   if (!stacks.some((stack) => stack.stackName === stackName)) {

@@ -26,6 +26,8 @@ export interface LocalRunOptions {
   readonly rate: number;
   readonly recordSize: number;
   readonly partitionKeys?: number;
+  /** Shards of the provisioned stream, synthesized as the app's `shards` context. @default 2 */
+  readonly shards?: number;
   readonly kinesisPort?: number;
   readonly dynamodbPort?: number;
   readonly emulator?: 'auto' | KinesisEmulator;
@@ -56,7 +58,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   fs.mkdirSync(outDir, { recursive: true });
   try {
     say(`local: synthesizing ${stackName} (bundling its handlers with esbuild) ...`);
-    const { template, assemblyDir } = synthesize(stackName, path.join(outDir, 'cdk.out'));
+    const { template, assemblyDir } = synthesize(stackName, path.join(outDir, 'cdk.out'), options.shards);
     const pipeline = readPipeline(template, assemblyDir, stackName, LOCAL_REGION);
 
     const kind = options.emulator && options.emulator !== 'auto'

@@ -9,11 +9,12 @@ export const CDK_JSON_CONTEXT = (JSON.parse(fs.readFileSync(path.join(__dirname,
  * An app for construct tests: cdk.json's feature flags (CloudFormation Validate included), asset
  * bundling skipped (fast). Pass `bundle: true` for the one smoke test that bundles for real.
  */
-export function testApp(options: { bundle?: boolean } = {}): App {
+export function testApp(options: { bundle?: boolean; context?: Record<string, unknown> } = {}): App {
   return new App({
     context: {
       ...CDK_JSON_CONTEXT,
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      ...options.context,
     },
   });
 }

@@ -124,12 +124,15 @@ describe('parseArgs', () => {
     expect(parseArgs(['--duration', '10', '--rate=250', '--record-size', '1024', '--kinesis-port', '4567'])).toMatchObject({
       durationMs: 10_000, rate: 250, recordSize: 1024, kinesisPort: 4567, dynamodbPort: 0, stackName: 'ProvisionedPipeline', emulator: 'auto', drainMs: 20_000,
     });
+    expect(parseArgs([])).not.toHaveProperty('shards');
+    expect(parseArgs(['--shards', '1'])).toMatchObject({ shards: 1 });
   });
 
   test('rejects unknown flags, missing values and out-of-range numbers with the rule and the value', () => {
     expect(() => parseArgs(['--speed', '3'])).toThrow(UsageError);
     expect(() => parseArgs(['--rate'])).toThrow(/--rate needs a value/);
     expect(() => parseArgs(['--rate', '0'])).toThrow(/--rate must be a whole number from 1 to 100000; received '0'/);
+    expect(() => parseArgs(['--shards', '1.5'])).toThrow(/--shards must be a whole number from 1 to 10000; received '1.5'/);
     expect(() => parseArgs(['--emulator', 'docker'])).toThrow(/--emulator must be auto, kinesalite or kinesis-local; received 'docker'/);
   });
 });
