@@ -76,28 +76,27 @@ export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, 
       explicitHashKey: item.shard.start.toString(),
       shardId: item.shard.shardId,
       indices: item.members.map((i) => records[i].index),
-      size: data.length + keys.bytes[keyOf[item.members[0]]],
+      size: data.length + keys.encoded[keyOf[item.members[0]]].length,
     };
   });
 }
 
-/** The request's distinct partition keys by id: text, UTF-8 length and the shard each hashes to. */
+/** The request's distinct partition keys by id: UTF-8 bytes and the shard each hashes to. */
 class KeyTable {
-  public readonly text: string[] = [];
   public readonly encoded: Buffer[] = [];
-  public readonly bytes: number[] = [];
   public readonly shard: number[] = [];
   private readonly ids = new Map<string, number>();
+
+  public get size(): number {
+    return this.encoded.length;
+  }
 
   public idOf(partitionKey: string, shardMap: ShardMap, position: ReadonlyMap<ShardRange, number>): number {
     let id = this.ids.get(partitionKey);
     if (id === undefined) {
-      id = this.text.length;
+      id = this.encoded.length;
       this.ids.set(partitionKey, id);
-      this.text.push(partitionKey);
-      const encoded = Buffer.from(partitionKey, 'utf8');
-      this.encoded.push(encoded);
-      this.bytes.push(encoded.length);
+      this.encoded.push(Buffer.from(partitionKey, 'utf8'));
       this.shard.push(position.get(shardMap.shardFor(hashKeyOf(partitionKey)))!);
     }
     return id;
@@ -133,8 +132,8 @@ class ShardPacker {
     private readonly keys: KeyTable,
     private readonly limits: ProducerLimits,
   ) {
-    this.generationOf = new Int32Array(keys.text.length).fill(-1);
-    this.slotOf = new Int32Array(keys.text.length);
+    this.generationOf = new Int32Array(keys.size).fill(-1);
+    this.slotOf = new Int32Array(keys.size);
   }
 
   public pack(shard: ShardRange, assigned: Int32Array, position: number, out: Array<KinesisEntry | Aggregate>): void {
@@ -155,7 +154,7 @@ class ShardPacker {
       for (;;) {
         if (current === undefined) {
           // The aggregate travels under its first member's partition key: the entry limit counts it.
-          current = new Aggregate(shard, Math.min(limits.maxAggregateBytes, limits.maxEntryBytes - this.keys.bytes[this.keyOf[i]]));
+          current = new Aggregate(shard, Math.min(limits.maxAggregateBytes, limits.maxEntryBytes - this.keys.encoded[this.keyOf[i]].length));
           this.generation++;
         }
         if (current.members.length < limits.maxRecordsPerAggregate && this.tryAdd(current, i)) {
@@ -179,7 +178,7 @@ class ShardPacker {
     const known = this.generationOf[id] === this.generation;
     const pk = known ? this.slotOf[id] : aggregate.keyIds.length;
     if (!known) {
-      grow += keyFieldSize(this.keys.bytes[id]);
+      grow += keyFieldSize(this.keys.encoded[id].length);
     }
     let ehk = -1;
     if (record.explicitHashKey !== undefined) {

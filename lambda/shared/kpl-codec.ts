@@ -208,13 +208,7 @@ function writeBytes(out: Buffer, at: number, tag: number, bytes: Uint8Array): nu
   const length = bytes.length;
   out[at++] = tag;
   at = writeVarint(out, at, length);
-  if (length <= 32) {
-    for (let i = 0; i < length; i++) {
-      out[at + i] = bytes[i]; // short keys: a loop beats the native copy's call overhead
-    }
-  } else {
-    out.set(bytes, at);
-  }
+  out.set(bytes, at);
   return at + length;
 }
 
