@@ -1,5 +1,5 @@
 import { hashKeyOf } from '../shared/hash-key';
-import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, writeAggregate } from '../shared/kpl-codec';
+import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateHead, writeAggregateRecord } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import type { ProducerLimits } from './limits';
 
@@ -56,27 +56,50 @@ export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, 
       packer.pack(shards[at], assigned, at, packed);
     }
   }
+  // Encode every aggregate into one slab: the key tables of each first, then the user records in
+  // request order, each at its aggregate's cursor (the input is read front to back, not shard by
+  // shard), then the MD5 trailers.
+  const aggregates = packed.filter((item): item is Aggregate => item instanceof Aggregate);
+  const aggregateOf = new Int32Array(records.length).fill(-1);
   let total = 0;
-  for (const item of packed) {
-    total += item instanceof Aggregate ? item.size : 0;
-  }
+  aggregates.forEach((aggregate, id) => {
+    total += aggregate.size;
+    for (const i of aggregate.members) {
+      aggregateOf[i] = id;
+    }
+  });
   const slab = Buffer.allocUnsafe(total);
+  const datas: Buffer[] = [];
+  const cursors: number[] = [];
   let offset = 0;
+  for (const aggregate of aggregates) {
+    const data = slab.subarray(offset, offset + aggregate.size);
+    offset += aggregate.size;
+    datas.push(data);
+    cursors.push(writeAggregateHead(data, aggregate.keyIds.map((id) => keys.encoded[id]), aggregate.hashKeyList.map((key) => Buffer.from(key, 'utf8'))));
+  }
+  const { pkSlotOf, ehkSlotOf } = packer;
+  for (let i = 0; i < records.length; i++) {
+    const id = aggregateOf[i];
+    if (id >= 0) {
+      cursors[id] = writeAggregateRecord(datas[id], cursors[id], pkSlotOf[i], ehkSlotOf[i], records[i].data);
+    }
+  }
+  aggregates.forEach((_aggregate, id) => sealAggregate(datas[id], cursors[id]));
+  let next = 0; // packed holds the aggregates in the order of `aggregates`
   return packed.map((item) => {
     if (!(item instanceof Aggregate)) {
       return item;
     }
-    const data = slab.subarray(offset, offset + item.size);
-    offset += item.size;
-    writeAggregate(data, item.keyIds.map((id) => keys.encoded[id]), item.hashKeyList.map((key) => Buffer.from(key, 'utf8')), item.pk, item.ehk, item.datas);
-    const first = records[item.members[0]];
+    const data = datas[next++];
+    const first = item.members[0];
     return {
       data,
-      partitionKey: first.partitionKey,
+      partitionKey: records[first].partitionKey,
       explicitHashKey: item.shard.start.toString(),
       shardId: item.shard.shardId,
       indices: item.members.map((i) => records[i].index),
-      size: data.length + keys.encoded[keyOf[item.members[0]]].length,
+      size: data.length + keys.encoded[keyOf[first]].length,
     };
   });
 }
@@ -103,16 +126,13 @@ class KeyTable {
   }
 }
 
-/** An aggregate being filled: its members (request positions) and their key-table indices. */
+/** An aggregate being filled: its members (request positions) and its key tables. */
 class Aggregate {
   public readonly members: number[] = [];
   /** Partition key ids in table order. */
   public readonly keyIds: number[] = [];
   public readonly hashKeyList: string[] = [];
   public readonly hashKeys = new Map<string, number>();
-  public readonly pk: number[] = [];
-  public readonly ehk: number[] = [];
-  public readonly datas: Buffer[] = [];
   /** Encoded size so far: magic, protobuf and MD5. */
   public size = KPL_FRAME_BYTES;
 
@@ -125,6 +145,9 @@ class ShardPacker {
   private readonly generationOf: Int32Array;
   private readonly slotOf: Int32Array;
   private generation = 0;
+  /** Per request position: the record's partition and explicit hash key table indices in its aggregate. */
+  public readonly pkSlotOf: Int32Array;
+  public readonly ehkSlotOf: Int32Array;
 
   public constructor(
     private readonly records: readonly UserRecord[],
@@ -134,6 +157,8 @@ class ShardPacker {
   ) {
     this.generationOf = new Int32Array(keys.size).fill(-1);
     this.slotOf = new Int32Array(keys.size);
+    this.pkSlotOf = new Int32Array(records.length);
+    this.ehkSlotOf = new Int32Array(records.length);
   }
 
   public pack(shard: ShardRange, assigned: Int32Array, position: number, out: Array<KinesisEntry | Aggregate>): void {
@@ -203,9 +228,8 @@ class ShardPacker {
       aggregate.hashKeyList.push(record.explicitHashKey);
     }
     aggregate.members.push(i);
-    aggregate.pk.push(pk);
-    aggregate.ehk.push(ehk);
-    aggregate.datas.push(record.data);
+    this.pkSlotOf[i] = pk;
+    this.ehkSlotOf[i] = ehk;
     return true;
   }
 }

@@ -155,10 +155,19 @@ export function recordFieldSize(pk: number, ehk: number, dataLength: number): nu
 /**
  * Writes one aggregated record into `out`, which must be exactly its size (`KPL_FRAME_BYTES` plus
  * the key and record field sizes): magic, the key tables, the records in order (`ehkIndex` -1 for
- * none), then the MD5 of the protobuf bytes. The one encoder behind `KplAggregateBuilder` and the
- * producer's shard packer.
+ * none), then the MD5 of the protobuf bytes. Made of the three steps below, which the producer's
+ * packer also uses to write many aggregates in one pass over its input.
  */
 export function writeAggregate(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[], pkIndex: readonly number[], ehkIndex: readonly number[], datas: readonly Uint8Array[]): void {
+  let at = writeAggregateHead(out, keys, hashKeys);
+  for (let i = 0; i < datas.length; i++) {
+    at = writeAggregateRecord(out, at, pkIndex[i], ehkIndex[i], datas[i]);
+  }
+  sealAggregate(out, at);
+}
+
+/** Step 1: the magic and the key tables at the start of `out`; returns where the records begin. */
+export function writeAggregateHead(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[]): number {
   KPL_MAGIC.copy(out, 0);
   let at = KPL_MAGIC.length;
   for (const key of keys) {
@@ -167,24 +176,28 @@ export function writeAggregate(out: Buffer, keys: readonly Uint8Array[], hashKey
   for (const key of hashKeys) {
     at = writeBytes(out, at, 0x12, key);
   }
-  for (let i = 0; i < datas.length; i++) {
-    const data = datas[i];
-    const length = data.length;
-    const pk = pkIndex[i];
-    const ehk = ehkIndex[i];
-    out[at++] = 0x1a;
-    at = writeVarint(out, at, recordBodySize(pk, ehk, length));
-    out[at++] = 0x08;
-    at = writeVarint(out, at, pk);
-    if (ehk >= 0) {
-      out[at++] = 0x10;
-      at = writeVarint(out, at, ehk);
-    }
-    out[at++] = 0x1a;
-    at = writeVarint(out, at, length);
-    out.set(data, at);
-    at += length;
+  return at;
+}
+
+/** Step 2: one user record at `at` (its key table indices, `ehk` -1 for none); returns the next offset. */
+export function writeAggregateRecord(out: Buffer, at: number, pk: number, ehk: number, data: Uint8Array): number {
+  const length = data.length;
+  out[at++] = 0x1a;
+  at = writeVarint(out, at, recordBodySize(pk, ehk, length));
+  out[at++] = 0x08;
+  at = writeVarint(out, at, pk);
+  if (ehk >= 0) {
+    out[at++] = 0x10;
+    at = writeVarint(out, at, ehk);
   }
+  out[at++] = 0x1a;
+  at = writeVarint(out, at, length);
+  out.set(data, at);
+  return at + length;
+}
+
+/** Step 3: the MD5 trailer, once the records end at `at`; `out` must end right after it. */
+export function sealAggregate(out: Buffer, at: number): void {
   if (at + MD5_LENGTH !== out.length) {
     throw new RangeError(`aggregated record of ${at + MD5_LENGTH} bytes written into ${out.length}`);
   }
