@@ -69,29 +69,26 @@ export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, 
     }
   });
   const slab = Buffer.allocUnsafe(total);
-  const datas: Buffer[] = [];
   const cursors: number[] = [];
   let offset = 0;
   for (const aggregate of aggregates) {
-    const data = slab.subarray(offset, offset + aggregate.size);
+    aggregate.data = slab.subarray(offset, offset + aggregate.size);
     offset += aggregate.size;
-    datas.push(data);
-    cursors.push(writeAggregateHead(data, aggregate.keyIds.map((id) => keys.encoded[id]), aggregate.hashKeyList.map((key) => Buffer.from(key, 'utf8'))));
+    cursors.push(writeAggregateHead(aggregate.data, aggregate.keyIds.map((id) => keys.encoded[id]), aggregate.hashKeyList.map((key) => Buffer.from(key, 'utf8'))));
   }
   const { pkSlotOf, ehkSlotOf } = packer;
   for (let i = 0; i < records.length; i++) {
     const id = aggregateOf[i];
     if (id >= 0) {
-      cursors[id] = writeAggregateRecord(datas[id], cursors[id], pkSlotOf[i], ehkSlotOf[i], records[i].data);
+      cursors[id] = writeAggregateRecord(aggregates[id].data, cursors[id], pkSlotOf[i], ehkSlotOf[i], records[i].data);
     }
   }
-  aggregates.forEach((_aggregate, id) => sealAggregate(datas[id], cursors[id]));
-  let next = 0; // packed holds the aggregates in the order of `aggregates`
+  aggregates.forEach((aggregate, id) => sealAggregate(aggregate.data, cursors[id]));
   return packed.map((item) => {
     if (!(item instanceof Aggregate)) {
       return item;
     }
-    const data = datas[next++];
+    const { data } = item;
     const first = item.members[0];
     return {
       data,
@@ -103,6 +100,8 @@ export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, 
     };
   });
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The request's distinct partition keys by id: UTF-8 bytes and the shard each hashes to. */
 class KeyTable {
@@ -135,6 +134,8 @@ class Aggregate {
   public readonly hashKeys = new Map<string, number>();
   /** Encoded size so far: magic, protobuf and MD5. */
   public size = KPL_FRAME_BYTES;
+  /** Its bytes in the request's slab, once encoding starts. */
+  public data: Buffer = EMPTY;
 
   public constructor(public readonly shard: ShardRange, public readonly limit: number) {}
 }
