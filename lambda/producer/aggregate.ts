@@ -246,6 +246,11 @@ function rawEntry(record: UserRecord, shard: ShardRange): KinesisEntry {
   };
 }
 
+/** Each record as an entry of its own, raw, routed by its own keys (the map names the shard expected). */
+export function rawEntries(records: readonly UserRecord[], shardMap: ShardMap): KinesisEntry[] {
+  return records.map((record) => rawEntry(record, shardMap.shardFor(record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey))));
+}
+
 /** Splits entries, in order, into PutRecords requests within the entry-count and byte limits. */
 export function batchEntries(entries: readonly KinesisEntry[], limits: ProducerLimits): KinesisEntry[][] {
   const batches: KinesisEntry[][] = [];

@@ -46,8 +46,11 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     metrics.addMetric('Retries', MetricUnit.Count, outcome.retries);
     metrics.addMetric('ThrottledEntries', MetricUnit.Count, outcome.throttledEntries);
     metrics.addMetric('FailedRecords', MetricUnit.Count, outcome.failed.length);
+    metrics.addMetric('ResentRecords', MetricUnit.Count, outcome.resentRecords);
     if (outcome.misroutedEntries > 0) {
-      logger.warn('entries landed on another shard than the shard map said; shard map refreshed', { misroutedEntries: outcome.misroutedEntries });
+      logger.warn('entries landed on another shard than the shard map said (the stream was resharded); shard map refreshed, records outside the landing shard sent again', {
+        misroutedEntries: outcome.misroutedEntries, resentRecords: outcome.resentRecords,
+      });
     }
     const result = toResult(records.length, outcome);
     if (result.failedCount > 0) {

@@ -1,7 +1,8 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { hashKeyOf } from '../shared/hash-key';
 import { fullJitterDelay, sleep, type BackoffOptions, type TimeBudget } from '../shared/retry';
-import type { ShardMap } from '../shared/shard-map';
-import { batchEntries, planEntries, type KinesisEntry, type UserRecord } from './aggregate';
+import type { ShardMap, ShardRange } from '../shared/shard-map';
+import { batchEntries, planEntries, rawEntries, type KinesisEntry, type UserRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 
 /** A user record that was not written, by its index in the request. */
@@ -24,6 +25,12 @@ export interface WriteOutcome {
   readonly throttledEntries: number;
   /** Acknowledged entries that Kinesis put on another shard than the map said: the map is stale. */
   readonly misroutedEntries: number;
+  /**
+   * User records sent again because the aggregate that carried them was stored on a shard that
+   * does not own their hash key (the stream was resharded after the map was loaded): a KCL
+   * consumer drops such records, so the KPL sends them again, and so do we.
+   */
+  readonly resentRecords: number;
 }
 
 export interface WriteOptions {
@@ -47,6 +54,8 @@ const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'Ti
 
 /** Internal marker: the request was never sent because the budget was spent. */
 const NOT_SENT = 'NotSent';
+/** The error of a record stored in an aggregate on a shard that does not own it, when it cannot be sent again. */
+const WRONG_SHARD = 'WrongShard';
 
 /** Least time a PutRecords call is given; below this the budget is spent. */
 const MIN_CALL_MS = 250;
@@ -58,6 +67,11 @@ interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?:
  * retries only the entries that failed with a retryable error, with exponential backoff and full
  * jitter, while the time budget lasts. A failed aggregate fails every user record inside it;
  * an entry is reported written only when Kinesis returned a sequence number for it.
+ *
+ * An aggregate planned on a stale map (a reshard happened since it was loaded) is stored on the
+ * shard that owns its ExplicitHashKey now, which may not own every record inside: KCL consumers
+ * drop those ("Wrong Shard" in the KPL). The map is reloaded at once, records in the landing
+ * shard's range count as written, and the others are planned again and re-sent.
  */
 export async function writeRecords(records: readonly UserRecord[], options: WriteOptions): Promise<WriteOutcome> {
   const wait = options.wait ?? sleep;
@@ -67,9 +81,13 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   let retries = 0;
   let throttledEntries = 0;
   let misroutedEntries = 0;
+  let resentRecords = 0;
   const recordAt = new Map(records.map((record) => [record.index, record]));
   let pending = records;
   let refresh = false;
+  /** Records to send raw, not aggregated: their aggregate landed on a shard the map does not know. */
+  const sendRaw = new Set<number>();
+  const resent = new Set<number>();
   let lastError: { code: string; message?: string } | undefined;
   let map: ShardMap | undefined;
   for (let attempt = 0; pending.length > 0; attempt++) {
@@ -81,24 +99,32 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         const error = caught as { name?: string; message?: string };
         const errorCode = error.name ?? 'ShardMapError';
         const errorMessage = `shard map not loaded: ${error.message ?? String(caught)}`;
-        return { written: [], failed: records.map(({ index }) => ({ index, errorCode, errorMessage })), kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0 };
+        return { written: [], failed: records.map(({ index }) => ({ index, errorCode, errorMessage })), kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0 };
       }
       // Some records are written already, so the answer must still say which: keep the map we
       // have (Kinesis routes by hash key whatever the map says) rather than throw that away.
     }
-    const entries = planEntries(pending, map, options.limits);
+    const entries = sendRaw.size === 0
+      ? planEntries(pending, map, options.limits)
+      : [...planEntries(pending.filter((r) => !sendRaw.has(r.index)), map, options.limits), ...rawEntries(pending.filter((r) => sendRaw.has(r.index)), map)];
     refresh = false;
     const attempts = await sendAll(entries, options);
     const retry: UserRecord[] = [];
     let retryEntries = 0;
+    const strays: Array<{ entry: KinesisEntry; shardId: string }> = [];
     for (const { entry, result, error } of attempts) {
       if (result?.SequenceNumber && !result.ErrorCode) {
         kinesisRecords++;
-        written.push(...entry.indices);
         if (result.ShardId && result.ShardId !== entry.shardId) {
           misroutedEntries++;
           refresh = true;
+          if (entry.indices.length > 1) {
+            strays.push({ entry, shardId: result.ShardId });
+            continue;
+          }
+          // A raw record is routed by its own key, so it is on the shard that owns it.
         }
+        written.push(...entry.indices);
         continue;
       }
       if (error?.code === NOT_SENT) {
@@ -120,22 +146,60 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         failed.push(...entry.indices.map((index) => ({ index, errorCode: code, ...(message ? { errorMessage: message } : {}) })));
       }
     }
-    if (retry.length === 0) {
+    const resend: UserRecord[] = [];
+    if (strays.length > 0) {
+      try {
+        map = await options.shardMap(true);
+        refresh = false;
+      } catch {
+        // Keep the old map; a landing shard it does not know is handled below.
+      }
+      for (const { entry, shardId } of strays) {
+        const landed = map!.rangeOf(shardId);
+        for (const index of entry.indices) {
+          const record = recordAt.get(index)!;
+          if (landed !== undefined && owns(landed, record)) {
+            written.push(index);
+            continue;
+          }
+          if (landed === undefined || resent.has(index)) {
+            // Where it belongs is unknown (the map does not know the landing shard), or a fresh
+            // map already sent it wrong once: it goes raw, under its own key, which Kinesis routes
+            // right whatever the map says. All of an unknown shard's records go again: a duplicate
+            // for a consumer that keeps out-of-range records, never a loss, never the same miss twice.
+            sendRaw.add(index);
+          }
+          resent.add(index);
+          resend.push(record);
+        }
+      }
+    }
+    if (retry.length === 0 && resend.length === 0) {
       break;
     }
-    const delay = fullJitterDelay(attempt, options.backoff, options.random);
+    // Failed entries wait out a backoff; re-sends of records on a wrong shard go at once.
+    const delay = retry.length > 0 ? fullJitterDelay(attempt, options.backoff, options.random) : 0;
     if (!options.budget.allows(delay, MIN_CALL_MS)) {
       // Out of time: report what is left with the last error it got.
       failed.push(...retry.map((r) => ({ index: r.index, errorCode: lastError!.code, errorMessage: `not retried: time budget spent${lastError!.message ? `; last error: ${lastError!.message}` : ''}` })));
+      failed.push(...resend.map((r) => ({ index: r.index, errorCode: WRONG_SHARD, errorMessage: 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent' })));
       break;
     }
     retries += retryEntries;
+    resentRecords += resend.length;
+    retry.push(...resend);
     await wait(delay);
     pending = retry.sort((a, b) => a.index - b.index);
   }
   written.sort((a, b) => a - b);
   failed.sort((a, b) => a.index - b.index);
-  return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries };
+  return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords };
+}
+
+/** Whether `shard`'s hash range holds the record's hash key. */
+function owns(shard: ShardRange, record: UserRecord): boolean {
+  const hashKey = record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);
+  return hashKey >= shard.start && hashKey <= shard.end;
 }
 
 function isRetryable(code: string): boolean {

@@ -11,26 +11,37 @@ export class ShardMapError extends Error {
   public override readonly name = 'ShardMapError';
 }
 
-/** The open shards of a stream, sorted by hash range, with a lookup from hash key to shard. */
+/**
+ * The open shards of a stream, sorted by hash range, with a lookup from hash key to shard; and the
+ * hash range of every shard listed, closed ones too, by id.
+ */
 export class ShardMap {
-  /** Open shards (no EndingSequenceNumber) of a ListShards answer. */
+  /** Open shards (no EndingSequenceNumber) of a ListShards answer; closed ones are known by id only. */
   public static fromShards(shards: readonly Shard[]): ShardMap {
-    return new ShardMap(shards
-      .filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined)
-      .map((shard) => ({
-        shardId: shard.ShardId!,
-        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
-        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
-      })));
+    const ranges = shards.map((shard) => ({
+      shardId: shard.ShardId!,
+      start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+      end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+      open: shard.SequenceNumberRange?.EndingSequenceNumber === undefined,
+    }));
+    return new ShardMap(ranges.filter((range) => range.open), ranges);
   }
 
   public readonly shards: readonly ShardRange[];
+  private readonly byId: ReadonlyMap<string, ShardRange>;
 
-  constructor(shards: readonly ShardRange[]) {
+  /** `known`: every shard whose range `rangeOf` answers for; the open `shards` by default. */
+  constructor(shards: readonly ShardRange[], known: readonly ShardRange[] = shards) {
     if (shards.length === 0) {
       throw new ShardMapError('the stream has no open shards');
     }
     this.shards = [...shards].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.byId = new Map([...known, ...shards].map((shard) => [shard.shardId, shard]));
+  }
+
+  /** The hash range of a shard by id, open or closed, if the map knows it. */
+  public rangeOf(shardId: string): ShardRange | undefined {
+    return this.byId.get(shardId);
   }
 
   /** The shard whose range holds `hashKey` (binary search). */

@@ -226,6 +226,14 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     return this.metricProducer('ThrottledEntries', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  /**
+   * User records sent again because the aggregate carrying them was stored on a shard that does
+   * not own their hash key (a reshard made the shard map stale), Sum. Non-zero only around reshards.
+   */
+  public metricResentRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('ResentRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
   /** User records not written after all retries, Sum. */
   public metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricProducer('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });

@@ -1,6 +1,7 @@
+import type { PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import type { UserRecord } from '../../lambda/producer/aggregate';
-import { MAX_HASH_KEY } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
 
 /** A seeded PRNG (mulberry32), so random shard maps are the same on every run. */
@@ -65,4 +66,24 @@ export function lambdaContext(remainingMs = 30_000): Context {
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined, fail: () => undefined, succeed: () => undefined,
   };
+}
+
+/** What a stream stored: each acknowledged entry and the shard it went to. */
+export interface StoredEntry { readonly shardId: string; readonly data: Uint8Array; readonly partitionKey: string }
+
+/**
+ * A PutRecords answer as Kinesis gives it: every entry stored on the open shard of `map()` that
+ * owns its ExplicitHashKey, or else its partition key's hash key; `stored` collects the entries.
+ */
+export function routeLikeKinesis(map: () => ShardMap, stored: StoredEntry[] = []): (input: PutRecordsCommandInput) => PutRecordsCommandOutput {
+  return (input) => ({
+    $metadata: {},
+    FailedRecordCount: 0,
+    Records: input.Records!.map((entry, i) => {
+      const hashKey = entry.ExplicitHashKey === undefined ? hashKeyOf(entry.PartitionKey!) : BigInt(entry.ExplicitHashKey);
+      const shardId = map().shardFor(hashKey).shardId;
+      stored.push({ shardId, data: entry.Data!, partitionKey: entry.PartitionKey! });
+      return { SequenceNumber: String(stored.length + i), ShardId: shardId };
+    }),
+  });
 }

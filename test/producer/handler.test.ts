@@ -67,7 +67,7 @@ describe('producer handler', () => {
     expect(result).toEqual({ recordCount: 3, writtenCount: 3, failedCount: 0, failed: [] });
     expect(userRecordsWritten().map((r) => r.data)).toEqual(['hello', '{"n":1}', 'no key']);
     expect(userRecordsWritten()[2].partitionKey).toMatch(/^[0-9a-f-]{36}$/);
-    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: 1, AggregationRatio: 3, Retries: 0, ThrottledEntries: 0, FailedRecords: 0 });
+    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: 1, AggregationRatio: 3, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0 });
   });
 
   test('an HTTP event answers 200 with the result; a base64 body is decoded', async () => {

@@ -105,6 +105,7 @@ describe('ProducerFunction', () => {
       AggregationRatio: producer.metricAggregationRatio(),
       Retries: producer.metricRetries(),
       ThrottledEntries: producer.metricThrottledEntries(),
+      ResentRecords: producer.metricResentRecords(),
       FailedRecords: producer.metricFailedRecords({ period: Duration.minutes(1), statistic: 'Maximum' }),
     };
 

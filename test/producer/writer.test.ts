@@ -6,7 +6,7 @@ import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget, fullJitterDelay } from '../../lambda/shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../../lambda/shared/shard-map';
-import { evenShards, userRecords } from './fixtures';
+import { evenShards, routeLikeKinesis, userRecords } from './fixtures';
 
 const kinesis = mockClient(KinesisClient);
 const STREAM = 'test';
@@ -30,7 +30,9 @@ function options(overrides: Partial<WriteOptions> = {}): WriteOptions {
   };
 }
 
-const ok = (shardId = 'shardId-000000000000') => ({ SequenceNumber: '1', ShardId: shardId });
+const TWO_SHARDS = new ShardMap(evenShards(2));
+/** Kinesis's result for each entry: stored on the shard (of two) that owns its hash key. */
+const stored = (input: PutRecordsCommandInput) => routeLikeKinesis(() => TWO_SHARDS)(input).Records!;
 
 beforeEach(() => kinesis.reset());
 
@@ -38,7 +40,7 @@ describe('writeRecords', () => {
   test('writes every record in one PutRecords request, aggregated by shard', async () => {
     // Prepare
     const records = userRecords(100, { keys: 10 });
-    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ok()) }));
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: stored(input) }));
 
     // Act
     const outcome = await writeRecords(records, options());
@@ -61,7 +63,7 @@ describe('writeRecords', () => {
       call++;
       return {
         FailedRecordCount: 1,
-        Records: input.Records!.map((_, i) => (call < 3 && i === 0 ? { ErrorCode: call === 1 ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: 'slow down' } : ok())),
+        Records: stored(input).map((result, i) => (call < 3 && i === 0 ? { ErrorCode: call === 1 ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: 'slow down' } : result)),
       };
     });
 
@@ -83,7 +85,7 @@ describe('writeRecords', () => {
     kinesis.on(PutRecordsCommand)
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
-      .callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: input.Records!.map(() => ok()) }));
+      .callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: stored(input) }));
 
     // Act
     const outcome = await writeRecords(records, options({ wait: async (ms) => { delays.push(ms); } }));
@@ -101,7 +103,7 @@ describe('writeRecords', () => {
     let failedIndices: number[] = [];
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       failedIndices = indicesOf(input)[0];
-      return { FailedRecordCount: 1, Records: input.Records!.map((_, i) => (i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' } : ok())) };
+      return { FailedRecordCount: 1, Records: stored(input).map((result, i) => (i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' } : result)) };
     });
 
     // Act
@@ -130,22 +132,40 @@ describe('writeRecords', () => {
   });
 
   test('refreshes the shard map when an entry lands on an unexpected shard, and re-plans retries with it', async () => {
-    // Prepare
+    // Prepare: the map has two shards; Kinesis has split the upper one, and fails one entry once.
     const records = userRecords(40, { keys: 20 });
-    const refreshes: boolean[] = [];
+    const [low, high] = evenShards(2);
+    const mid = high.start + (high.end - high.start) / 2n;
+    const split = new ShardMap([low, { shardId: 'shardId-000000000002', start: high.start, end: mid }, { shardId: 'shardId-000000000003', start: mid + 1n, end: high.end }], [high]);
+    const route = routeLikeKinesis(() => split);
     let call = 0;
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       call++;
-      return { Records: input.Records!.map((_, i) => (call === 1 && i === 0 ? { ErrorCode: 'InternalFailure' } : ok('shardId-000000000009'))) };
+      const answer = route(input);
+      return call === 1 ? { ...answer, FailedRecordCount: 1, Records: answer.Records!.map((r, i) => (i === 0 ? { ErrorCode: 'InternalFailure' } : r)) } : answer;
     });
+    const refreshes: boolean[] = [];
+    const planned: ShardMap[] = [];
 
     // Act
-    const outcome = await writeRecords(records, options({ shardMap: async (refresh) => { refreshes.push(refresh); return new ShardMap(evenShards(2)); } }));
+    const outcome = await writeRecords(records, options({
+      shardMap: async (refresh) => {
+        refreshes.push(refresh);
+        const map = refreshes.length === 1 ? new ShardMap(evenShards(2)) : split;
+        planned.push(map);
+        return map;
+      },
+    }));
 
     // Assess
-    expect(refreshes).toEqual([false, true]);
+    expect(refreshes).toEqual([false, true, false]);
     expect(outcome.misroutedEntries).toBeGreaterThan(0);
-    expect(outcome.written).toHaveLength(40);
+    expect(outcome.retries).toBe(1);
+    // The retry was planned on the reloaded map: every entry of the second request lands where planned.
+    const second = kinesis.commandCalls(PutRecordsCommand)[1].args[0].input.Records!;
+    expect(second.every((entry) => entry.ExplicitHashKey === undefined || split.shards.some((s) => s.start === BigInt(entry.ExplicitHashKey!)))).toBe(true);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+    expect(outcome.failed).toEqual([]);
   });
 });
 

@@ -1,0 +1,173 @@
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { UserRecord } from '../../lambda/producer/aggregate';
+import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
+import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { TimeBudget } from '../../lambda/shared/retry';
+import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
+import { routeLikeKinesis, userRecords, type StoredEntry } from './fixtures';
+
+/**
+ * A split between loading the shard map and writing: the aggregate planned for the parent is
+ * stored on the child that owns its ExplicitHashKey, which does not own every record inside. A
+ * KCL consumer keeps only the records its shard owns, so those the child does not own must be
+ * sent again, and only those: every record is then delivered exactly once to a KCL consumer.
+ */
+const kinesis = mockClient(KinesisClient);
+const MID = (MAX_HASH_KEY + 1n) / 2n;
+const PARENT: ShardRange = { shardId: 'shardId-000000000000', start: 0n, end: MAX_HASH_KEY };
+const LOW: ShardRange = { shardId: 'shardId-000000000001', start: 0n, end: MID - 1n };
+const HIGH: ShardRange = { shardId: 'shardId-000000000002', start: MID, end: MAX_HASH_KEY };
+const BEFORE = new ShardMap([PARENT]);
+/** After the split: the children open, the parent closed but still listed. */
+const AFTER = new ShardMap([LOW, HIGH], [PARENT]);
+
+function options(overrides: Partial<WriteOptions>): WriteOptions {
+  return {
+    client: new KinesisClient({ region: 'us-east-1' }),
+    streamName: 'test',
+    limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 2_000 },
+    backoff: { baseMs: 10, maxMs: 100 },
+    budget: new TimeBudget(Date.now() + 60_000),
+    shardMap: async () => BEFORE,
+    wait: async () => undefined,
+    random: () => 0.5,
+    ...overrides,
+  };
+}
+
+function hashKey(record: { partitionKey: string; explicitHashKey?: string }): bigint {
+  return record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);
+}
+
+/** The request indices a KCL consumer of each shard processes: the records the shard owns, in order. */
+function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
+  const copies = new Map<number, number>();
+  for (const entry of stored) {
+    const shard = AFTER.rangeOf(entry.shardId)!;
+    const users = isAggregated(entry.data) ? decodeAggregated(entry.data) : [{ partitionKey: entry.partitionKey, data: entry.data }];
+    for (const user of users) {
+      const key = hashKey(user as { partitionKey: string; explicitHashKey?: string });
+      if (key >= shard.start && key <= shard.end) {
+        const index = Number(Buffer.from(user.data).toString().split(':')[0]);
+        copies.set(index, (copies.get(index) ?? 0) + 1);
+      }
+    }
+  }
+  return copies;
+}
+
+const ownedBy = (shard: ShardRange, records: readonly UserRecord[]) => records.filter((r) => hashKey(r) >= shard.start && hashKey(r) <= shard.end).map((r) => r.index);
+
+beforeEach(() => kinesis.reset());
+
+describe('writeRecords across a split it did not know of', () => {
+  test('records the landing child owns are written; only the others are re-sent, at once, on the reloaded map', async () => {
+    // Prepare: the writer's map still shows the parent; Kinesis has split it.
+    const records = userRecords(200, { keys: 40, explicitEvery: 7 });
+    const stored: StoredEntry[] = [];
+    kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => AFTER, stored));
+    const loads: boolean[] = [];
+    const delays: number[] = [];
+
+    // Act
+    const outcome = await writeRecords(records, options({
+      shardMap: async (refresh) => { loads.push(refresh); return loads.length === 1 ? BEFORE : AFTER; },
+      wait: async (ms) => { delays.push(ms); },
+    }));
+
+    // Assess
+    const calls = kinesis.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(2);
+    const high = ownedBy(HIGH, records);
+    expect(high.length).toBeGreaterThan(50);
+    expect(outcome.resentRecords).toBe(high.length);
+    expect(outcome.misroutedEntries).toBeGreaterThan(0);
+    expect(loads[1]).toBe(true);
+    expect(delays).toEqual([0]);
+    // The second request carries exactly the records the low child does not own, on the high child.
+    const resent = calls[1].args[0].input.Records!.flatMap((r) => (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]));
+    expect(resent.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(high);
+    expect(stored.slice(-calls[1].args[0].input.Records!.length).every((entry) => entry.shardId === HIGH.shardId)).toBe(true);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+    expect(outcome.failed).toEqual([]);
+    const copies = deliveredByKcl(stored);
+    expect(records.filter((r) => copies.get(r.index) !== 1)).toEqual([]);
+  });
+
+  test('when the reload fails, every record of a stray aggregate goes again raw, under its own key: delivered at least once, never lost', async () => {
+    // Prepare: ListShards fails, so the writer keeps the old map, which does not know the children.
+    const records = userRecords(60, { keys: 12 });
+    const stored: StoredEntry[] = [];
+    kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => AFTER, stored));
+    let loads = 0;
+    const delays: number[] = [];
+
+    // Act
+    const outcome = await writeRecords(records, options({
+      shardMap: async (refresh) => {
+        loads++;
+        if (refresh && loads === 2) {
+          throw Object.assign(new Error('rate exceeded'), { name: 'LimitExceededException' });
+        }
+        return loads === 1 ? BEFORE : AFTER;
+      },
+      wait: async (ms) => { delays.push(ms); },
+    }));
+
+    // Assess
+    const calls = kinesis.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[1].args[0].input.Records!.some((r) => isAggregated(r.Data!) || r.ExplicitHashKey !== undefined)).toBe(false);
+    expect(calls[1].args[0].input.Records).toHaveLength(records.length);
+    expect(delays).toEqual([0]);
+    expect(outcome.resentRecords).toBe(records.length);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+    const copies = deliveredByKcl(stored);
+    expect(records.filter((r) => (copies.get(r.index) ?? 0) < 1)).toEqual([]);
+  });
+
+  test('records that cannot be re-sent before the time budget ends are reported WrongShard, not written', async () => {
+    // Prepare: the budget is spent by the time the first answer is in.
+    const records = userRecords(80, { keys: 16 });
+    let now = 0;
+    const stored: StoredEntry[] = [];
+    const route = routeLikeKinesis(() => AFTER, stored);
+    kinesis.on(PutRecordsCommand).callsFake((input) => {
+      now = 5_000;
+      return route(input);
+    });
+
+    // Act
+    const outcome = await writeRecords(records, options({
+      budget: new TimeBudget(5_100, () => now),
+      shardMap: async (refresh) => (refresh ? AFTER : BEFORE),
+    }));
+
+    // Assess
+    const high = ownedBy(HIGH, records);
+    expect(outcome.failed.map((f) => f.index)).toEqual(high);
+    expect(outcome.failed.every((f) => f.errorCode === 'WrongShard' && /does not own its hash key/.test(f.errorMessage!))).toBe(true);
+    expect(outcome.written).toEqual(ownedBy(LOW, records));
+    expect(outcome.resentRecords).toBe(0);
+  });
+
+  test('after a merge nothing is re-sent: the merged shard owns every record of the aggregate', async () => {
+    // Prepare: the writer still has the two children; Kinesis merged them back into one shard.
+    const merged: ShardRange = { shardId: 'shardId-000000000003', start: 0n, end: MAX_HASH_KEY };
+    const afterMerge = new ShardMap([merged], [LOW, HIGH]);
+    const records = userRecords(100, { keys: 20 });
+    kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => afterMerge));
+
+    // Act
+    const outcome = await writeRecords(records, options({ shardMap: async (refresh) => (refresh ? afterMerge : AFTER) }));
+
+    // Assess
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect(outcome.misroutedEntries).toBeGreaterThan(0);
+    expect(outcome.resentRecords).toBe(0);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+  });
+});
