@@ -1,5 +1,6 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggregate';
+import { hashKeyOf, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
 import type { Lease } from '../shared/lease-item';
 import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
 import { checkpointFilter, compareExtended, NOTHING_PROCESSED_YET, parseSequenceNumber, type ExtendedSequenceNumber } from '../shared/sequence-number';
@@ -15,6 +16,13 @@ export interface ConsumerDeps {
   readonly owner: string;
   /** Stop before the next Kinesis record when less time than this is left, checkpoint, and let Lambda redeliver the rest. */
   readonly reserveMillis?: number;
+  /**
+   * The hash key range of a shard by id. When given, user records inside a KPL aggregate that
+   * hash outside the shard they were read from are skipped, as the KCL skips them: a producer
+   * with a stale shard map put them there, and a shard-aware producer (ProducerFunction, the
+   * KPL) sends them again to the right shard. Undefined for a shard processes everything.
+   */
+  readonly shardRange?: (shardId: string) => Promise<{ readonly start: bigint; readonly end: bigint } | undefined>;
   readonly log?: { warn(message: string, extra: Record<string, unknown>): void; error(message: string, extra: Record<string, unknown>): void };
   readonly now?: () => number;
 }
@@ -23,6 +31,8 @@ export interface ShardOutcome {
   readonly shardId: string;
   readonly userRecords: number;
   readonly duplicatesSkipped: number;
+  /** Sub-records of aggregates skipped because they hash outside this shard (with `shardRange`). */
+  readonly outOfRangeSkipped: number;
   readonly failed: boolean;
   /** The checkpoint written (or found already at or past it), if any record was processed. */
   readonly checkpoint?: ExtendedSequenceNumber;
@@ -74,6 +84,8 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
   const reserve = deps.reserveMillis ?? 0;
   let userRecords = 0;
   let duplicatesSkipped = 0;
+  let outOfRangeSkipped = 0;
+  const inRange = await rangeFilter(shardId, deps);
   // The last user record processed (kept as is: no allocation per record on the hot path).
   let last: UserRecord | undefined;
   let retryFrom: string | undefined;
@@ -87,6 +99,10 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
     }
     const sequence = skipping ? parseSequenceNumber(record.kinesis.sequenceNumber) : 0n;
     for (const userRecord of deaggregateRecord(record, shardId)) {
+      if (inRange !== undefined && userRecord.aggregated && !inRange(userRecord)) {
+        outOfRangeSkipped++;
+        continue;
+      }
       if (skipping) {
         if (isProcessed(sequence, userRecord.subSequenceNumber)) {
           duplicatesSkipped++;
@@ -115,7 +131,35 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
     checkpoint = await checkpointAtLeast(deps.leases, lease, { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }, deps.owner);
     checkpointLagMillis = Math.max(0, (deps.now ?? Date.now)() - last.approximateArrivalTimestamp);
   }
-  return { result: { shardId, userRecords, duplicatesSkipped, failed, checkpoint, checkpointLagMillis }, retryFrom };
+  return { result: { shardId, userRecords, duplicatesSkipped, outOfRangeSkipped, failed, checkpoint, checkpointLagMillis }, retryFrom };
+}
+
+/**
+ * Whether a user record hashes into the shard, or undefined when every record is kept (no
+ * `shardRange`, an unknown shard, or a shard owning the whole key space). A partition key's hash
+ * is computed once per batch.
+ */
+async function rangeFilter(shardId: string, deps: ConsumerDeps): Promise<((record: UserRecord) => boolean) | undefined> {
+  const range = deps.shardRange ? await deps.shardRange(shardId) : undefined;
+  if (range === undefined || (range.start === 0n && range.end === MAX_HASH_KEY)) {
+    return undefined;
+  }
+  const { start, end } = range;
+  const byKey = new Map<string, boolean>();
+  return (record) => {
+    if (record.explicitHashKey !== undefined) {
+      // A key that is not a hash key was not routed by it either: keep the record.
+      const hashKey = parseHashKey(record.explicitHashKey);
+      return hashKey === undefined || (hashKey >= start && hashKey <= end);
+    }
+    let owned = byKey.get(record.partitionKey);
+    if (owned === undefined) {
+      const hashKey = hashKeyOf(record.partitionKey);
+      owned = hashKey >= start && hashKey <= end;
+      byKey.set(record.partitionKey, owned);
+    }
+    return owned;
+  };
 }
 
 /** The shard's lease, created if absent and taken for `owner` if another owner holds it. */

@@ -27,6 +27,23 @@ const MAX_TUMBLING_WINDOW = Duration.seconds(900);
 const MIN_RECORD_AGE = Duration.seconds(60);
 const MAX_RECORD_AGE = Duration.days(7);
 
+/**
+ * What the consumer does with a user record inside a KPL aggregate that hashes outside the shard
+ * it was read from. Only a producer with a stale shard map puts one there, in the moments after a
+ * reshard: a shard-aware producer (`ProducerFunction`, the KPL) then sends it again to the shard
+ * that owns it; a producer that packs across shards (aws-kinesis-agg) does not.
+ */
+export enum OutOfRangeRecords {
+  /** Process it: nothing is lost whatever wrote it; a record a shard-aware producer re-sent is processed twice. */
+  PROCESS = 'process',
+  /**
+   * Skip it, as the KCL does: no duplicates when every producer of the stream is shard-aware; a
+   * producer that packs across shards loses those records (awslabs/kinesis-aggregation #11, #32).
+   * The function reads the shards' hash ranges with ListShards, and publishes `OutOfRangeSkipped`.
+   */
+  SKIP = 'skip',
+}
+
 /** Everything of a consumer but the stream (what `StreamingPipeline` takes as `consumer`). */
 export interface ConsumerOptions {
   /**
@@ -111,6 +128,13 @@ export interface ConsumerOptions {
    */
   readonly enhancedFanOut?: boolean;
   /**
+   * Aggregated user records that hash outside the shard they arrived on: processed or skipped.
+   * Choose `SKIP` when every producer of the stream is shard-aware and re-sends (ProducerFunction,
+   * the KPL), to get the KCL's behaviour and no duplicates around reshards.
+   * @default OutOfRangeRecords.PROCESS - at least once, whatever the producer
+   */
+  readonly outOfRangeRecords?: OutOfRangeRecords;
+  /**
    * Where batches that failed every retry are described. Encrypted and SSL-only when created here.
    * @default - a new SQS queue (SQS-managed encryption, SSL enforced, 14 days retention)
    */
@@ -188,7 +212,13 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       ...props.environment,
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       RESERVE_MILLIS: String(reserveMillis),
+      OUT_OF_RANGE_RECORDS: props.outOfRangeRecords ?? OutOfRangeRecords.PROCESS,
     };
+    if (props.outOfRangeRecords === OutOfRangeRecords.SKIP) {
+      // The shards' hash ranges, by ListShards on the stream (the event source grants it read access too).
+      env.STREAM_NAME = props.stream.streamName;
+      props.stream.stream.grant(role, 'kinesis:ListShards');
+    }
     if (checkpointing) {
       const leaseTable = props.leaseTable ?? new LeaseTable(this, 'Leases');
       leaseTable.grantLeaseHolder(this);
@@ -259,6 +289,11 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     return this.metricConsumer('DuplicatesSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  /** Aggregated user records skipped because they hash outside their shard (`OutOfRangeRecords.SKIP` only), Sum. */
+  public metricOutOfRangeSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('OutOfRangeSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
   /** Processor failures (each stops its shard's batch), Sum. */
   public metricProcessingFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricConsumer('ProcessingFailures', { statistic: cloudwatch.Stats.SUM, ...props });
@@ -312,6 +347,9 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   }
   if (checkpointing && props.parallelizationFactor !== undefined && !Token.isUnresolved(props.parallelizationFactor) && props.parallelizationFactor > 1) {
     fail(`parallelizationFactor ${props.parallelizationFactor} cannot be combined with checkpointing: Lambda then runs several batches of one shard at once (in order per partition key only), so one checkpoint per shard would skip records not yet processed. Use parallelizationFactor 1, or checkpointing: false (at-least-once delivery, no lease table)`);
+  }
+  if (props.outOfRangeRecords !== undefined && !Object.values(OutOfRangeRecords).includes(props.outOfRangeRecords)) {
+    fail(`outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords).map((v) => `'${v}'`).join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`);
   }
   if (!checkpointing && props.leaseTable) {
     fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
+import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 
@@ -78,6 +78,19 @@ describe('ConsumerFunction', () => {
     expect(statements.some((s) => JSON.stringify(s.Resource).includes('"*"'))).toBe(false);
   });
 
+  test('processes out-of-range aggregated records by default; SKIP passes the stream name and grants ListShards on the stream only', () => {
+    // Act
+    const byDefault = build().template;
+    const skipping = build({ outOfRangeRecords: OutOfRangeRecords.SKIP }).template;
+    // Assess
+    byDefault.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'process', STREAM_NAME: Match.absent() }) } });
+    skipping.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: Match.stringLikeRegexp('^Stream') } }) } });
+    const statements = Object.values(skipping.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const listShards = statements.filter((s) => ([] as string[]).concat(s.Action).includes('kinesis:ListShards'));
+    expect(listShards.length).toBeGreaterThan(0);
+    expect(listShards.map((s) => s.Resource)).toEqual(listShards.map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] })));
+  });
+
   test('uses a given lease table and queue, and reads through enhanced fan-out when asked', () => {
     // Prepare
     const stack = testStack();
@@ -120,6 +133,7 @@ describe('ConsumerFunction', () => {
     [{ startingPositionTimestamp: 1 }, /startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only/],
     [{ processorEntry: '/nope/processor.ts' }, /processorEntry must be the path of an existing .* received '\/nope\/processor.ts'/],
     [{ checkpointing: false, leaseTable: {} as LeaseTable }, /leaseTable needs checkpointing/],
+    [{ outOfRangeRecords: 'drop' as OutOfRangeRecords }, /outOfRangeRecords must be one of 'process', 'skip' \(OutOfRangeRecords\); received 'drop'/],
   ])('rejects %o', (props, message) => {
     // Act / Assess
     expect(() => build(props as Partial<ConsumerFunctionProps>)).toThrow(message);
@@ -129,14 +143,15 @@ describe('ConsumerFunction', () => {
     // Prepare
     const { consumer, stack } = build();
     // Act
-    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricCheckpointLag({ period: Duration.minutes(5) })];
+    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricOutOfRangeSkipped(), consumer.metricCheckpointLag({ period: Duration.minutes(5) })];
     const age = consumer.metricIteratorAge();
     // Assess
     expect(metrics.map((m) => [m.namespace, m.metricName, m.statistic])).toEqual([
-      ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'CheckpointLag', 'Maximum'],
+      ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'OutOfRangeSkipped', 'Sum'],
+      ['KinesisPipeline', 'CheckpointLag', 'Maximum'],
     ]);
     expect(metrics[0].dimensions).toEqual({ service: consumer.serviceName });
-    expect(metrics[3].period.toMinutes()).toBe(5);
+    expect(metrics[4].period.toMinutes()).toBe(5);
     expect([age.namespace, age.metricName, age.statistic]).toEqual(['AWS/Lambda', 'IteratorAge', 'Maximum']);
     expect(stack.resolve(age.dimensions)).toEqual({ FunctionName: { Ref: expect.stringMatching(/^Consumer/) } });
   });

@@ -3,6 +3,8 @@ import { encodeAggregated } from '../../lambda/shared/kpl-codec';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
 import { deaggregate } from '../../lambda/shared/deaggregate';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { hashKeyOf, MAX_HASH_KEY } from '../../lambda/shared/hash-key';
 import { kinesisRecord, lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
 
 const seq = (offset: number) => String(SEQ_BASE + BigInt(offset));
@@ -152,5 +154,63 @@ describe('consumeBatch', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(shards[0]).toMatchObject({ failed: false, checkpoint: { sequenceNumber: seq(1), subSequenceNumber: 0 } });
     expect(leases.leases.get('shardId-000000000000')).toMatchObject({ leaseOwner: 'fn', leaseCounter: 3 });
+  });
+});
+
+describe('consumeBatch with the shard hash ranges (OutOfRangeRecords.SKIP)', () => {
+  // The lower half of the key space, as a child of a split owns it.
+  const LOWER = { start: 0n, end: (1n << 127n) - 1n };
+  const owned = (key: string) => hashKeyOf(key) <= LOWER.end;
+  const keys = Array.from({ length: 40 }, (_, i) => `device-${i}`);
+
+  function strayAggregate(offset: number): KinesisStreamRecord {
+    // What a producer with a stale map writes: one aggregate holding keys of both halves.
+    return kinesisRecord(encodeAggregated(keys.map((partitionKey) => ({ partitionKey, data: Buffer.from(partitionKey) }))), { offset, partitionKey: 'device-0' });
+  }
+
+  test('skips aggregated records that hash outside the shard, as the KCL does, and checkpoints past them', async () => {
+    // Prepare
+    const { seen, processRecord } = recorder();
+    const leases = new MemoryLeaseStore();
+    const shardRange = jest.fn(async () => LOWER);
+    // Act
+    const { shards } = await consumeBatch([strayAggregate(1), kinesisRecord('plain', { offset: 2, partitionKey: keys.find((k) => !owned(k)) })], lambdaContext(), {
+      processRecord, owner: 'fn', leases: leases.asStore(), shardRange,
+    });
+    // Assess
+    const inside = keys.filter(owned);
+    expect(inside.length).toBeGreaterThan(5);
+    expect(inside.length).toBeLessThan(keys.length - 5);
+    // A plain record is where Kinesis routed it by its own key: never skipped.
+    expect(seen.map(text)).toEqual([...inside, 'plain']);
+    expect(shards[0]).toMatchObject({ userRecords: inside.length + 1, outOfRangeSkipped: keys.length - inside.length, checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 0 } });
+    expect(shardRange).toHaveBeenCalledTimes(1);
+  });
+
+  test('keeps every record without ranges, for an unknown shard, and for a shard owning the whole key space', async () => {
+    for (const shardRange of [undefined, async () => undefined, async () => ({ start: 0n, end: MAX_HASH_KEY })]) {
+      // Prepare
+      const { seen, processRecord } = recorder();
+      // Act
+      const { shards } = await consumeBatch([strayAggregate(1)], lambdaContext(), { processRecord, owner: 'fn', shardRange });
+      // Assess
+      expect(seen).toHaveLength(keys.length);
+      expect(shards[0].outOfRangeSkipped).toBe(0);
+    }
+  });
+
+  test('judges a sub-record with an explicit hash key by that key, and keeps one that is not a hash key', async () => {
+    // Prepare
+    const { seen, processRecord } = recorder();
+    const blob = encodeAggregated([
+      { partitionKey: 'a', explicitHashKey: '5', data: Buffer.from('inside') },
+      { partitionKey: 'b', explicitHashKey: MAX_HASH_KEY.toString(), data: Buffer.from('outside') },
+      { partitionKey: 'c', explicitHashKey: 'not-a-number', data: Buffer.from('kept') },
+    ]);
+    // Act
+    const { shards } = await consumeBatch([kinesisRecord(blob, { offset: 1 })], lambdaContext(), { processRecord, owner: 'fn', shardRange: async () => LOWER });
+    // Assess
+    expect(seen.map(text)).toEqual(['inside', 'kept']);
+    expect(shards[0].outOfRangeSkipped).toBe(1);
   });
 });

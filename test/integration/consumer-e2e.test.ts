@@ -1,13 +1,15 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand,
-  type _Record as KinesisRecord,
+  SplitShardCommand, type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as http from 'http';
 import type * as net from 'net';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
+import { hashKeyOf } from '../../lambda/shared/hash-key';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { LeaseStore } from '../../lambda/shared/lease-store';
 import { compareExtended } from '../../lambda/shared/sequence-number';
 import { startDynalite, startKinesalite, type Emulator } from '../../scripts/local/emulators';
@@ -218,4 +220,67 @@ describe('producer handler to consumer handler on kinesalite and dynalite', () =
       expect(lease).toMatchObject({ leaseKey: shardId, leaseOwner: OWNER, checkpoint: { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber } });
     }
   }, 30_000);
+
+  test('across a split the producer did not know of, a consumer skipping out-of-range records processes each user record exactly once', async () => {
+    // Prepare: the producer's cached map still has the three shards of the first test; split the lowest now.
+    const { handler: produce } = await import('../../lambda/producer/index');
+    const { createHandler } = await import('../../lambda/consumer/handler');
+    const before = (await kinesis.send(new ListShardsCommand({ StreamName: STREAM }))).Shards!;
+    const lowest = before.find((shard) => shard.HashKeyRange!.StartingHashKey === '0')!;
+    await kinesis.send(new SplitShardCommand({ StreamName: STREAM, ShardToSplit: lowest.ShardId, NewStartingHashKey: (BigInt(lowest.HashKeyRange!.EndingHashKey!) / 2n).toString() }));
+    await waitActive();
+    const records = Array.from({ length: 300 }, (_, i) => ({ data: { split: i }, partitionKey: `sensor-${i % 41}` }));
+    const result = await produce({ records }, lambdaContext()) as { writtenCount: number };
+    expect(result.writtenCount).toBe(300);
+    const sent = records.map((record) => JSON.stringify(record.data));
+
+    const seen: UserRecord[] = [];
+    const handler = createHandler(async (record) => {
+      seen.push({ ...record, data: Buffer.from(record.data) });
+    }, { LEASE_TABLE_NAME: TABLE, LEASE_OWNER: OWNER, RESERVE_MILLIS: '0', OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: STREAM });
+
+    // Act: every shard, closed parent and new children, as Lambda reads them.
+    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: STREAM }))).Shards!;
+    for (const shard of shards) {
+      await pollShard(shard.ShardId!, handler);
+    }
+
+    // Assess: the stale aggregates put records on the lower child that it does not own (the
+    // producer re-sent them), and the consumer processed each record once, on its own shard.
+    const lowerChild = shards.find((shard) => shard.ParentShardId === lowest.ShardId && shard.HashKeyRange!.StartingHashKey === '0')!;
+    const stored = await storedUserRecords(lowerChild.ShardId!);
+    const strays = stored.filter((user) => hashKeyOf(user.partitionKey) > BigInt(lowerChild.HashKeyRange!.EndingHashKey!));
+    expect(strays.length).toBeGreaterThan(0);
+    const fromSplit = seen.filter((record) => record.data.toString().startsWith('{"split"'));
+    expect(fromSplit.map((record) => record.data.toString()).sort()).toEqual([...sent].sort());
+    for (const record of fromSplit) {
+      const shard = shards.find((s) => s.ShardId === record.shardId)!;
+      const hashKey = hashKeyOf(record.partitionKey);
+      expect(hashKey >= BigInt(shard.HashKeyRange!.StartingHashKey!) && hashKey <= BigInt(shard.HashKeyRange!.EndingHashKey!)).toBe(true);
+    }
+  }, 30_000);
 });
+
+async function waitActive(): Promise<void> {
+  for (;;) {
+    const { StreamDescriptionSummary: summary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: STREAM }));
+    if (summary?.StreamStatus === 'ACTIVE') {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The user records stored on a shard, aggregates split. */
+async function storedUserRecords(shardId: string): Promise<Array<{ partitionKey: string }>> {
+  const out: Array<{ partitionKey: string }> = [];
+  let iterator = (await kinesis.send(new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+  while (iterator) {
+    const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1_000 }));
+    for (const record of page.Records ?? []) {
+      out.push(...(isAggregated(record.Data!) ? decodeAggregated(record.Data!) : [{ partitionKey: record.PartitionKey! }]));
+    }
+    iterator = (page.Records ?? []).length === 0 ? undefined : page.NextShardIterator;
+  }
+  return out;
+}
