@@ -1,6 +1,6 @@
 import { Duration, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DataStreamMode, StreamingPipelineStack } from '../lib';
+import { DataStreamMode, OutOfRangeRecords, StreamingPipelineStack } from '../lib';
 
 /** Context key for the provisioned stream's shard count: `cdk synth -c shards=4`. */
 export const SHARDS_CONTEXT = 'shards';
@@ -13,14 +13,17 @@ export const SHARDS_CONTEXT = 'shards';
  */
 export function buildApp(app: App): StreamingPipelineStack[] {
   const description = 'Kinesis Data Streams pipeline (kinesis-pipeline-cdk)';
+  // Each stream's one producer is the pipeline's own, which re-sends records a reshard put on the
+  // wrong shard: the consumer skips those copies, as the KCL does, so it sees each record once.
+  const consumer = { outOfRangeRecords: OutOfRangeRecords.SKIP };
   const stacks = [
     new StreamingPipelineStack(app, 'ProvisionedPipeline', {
       description: `${description}: provisioned stream`,
-      pipeline: { stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) } },
+      pipeline: { stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) }, consumer },
     }),
     new StreamingPipelineStack(app, 'OnDemandPipeline', {
       description: `${description}: on-demand stream`,
-      pipeline: { stream: { mode: DataStreamMode.ON_DEMAND, retention: Duration.hours(48) } },
+      pipeline: { stream: { mode: DataStreamMode.ON_DEMAND, retention: Duration.hours(48) }, consumer },
     }),
   ];
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));

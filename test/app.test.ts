@@ -1,5 +1,5 @@
 import { Stack, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../bin/build-app';
@@ -13,6 +13,14 @@ describe('the deployable app', () => {
     expect(stacks.map((stack) => stack.stackName)).toEqual(['ProvisionedPipeline', 'OnDemandPipeline']);
     Template.fromStack(stacks[0]).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 2, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
     Template.fromStack(stacks[1]).hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+  });
+
+  test('its consumers skip records outside their shard (the only producer re-sends them), reading ranges from their own stream', () => {
+    for (const stack of buildApp(testApp())) {
+      const template = Template.fromStack(stack);
+      const streams = Object.keys(template.findResources('AWS::Kinesis::Stream'));
+      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: streams[0] } }) } });
+    }
   });
 
   test('takes the provisioned shard count from the shards context, and rejects one that is not a whole number of 1 or more', () => {
