@@ -10,6 +10,7 @@ import { deaggregateSync } from 'aws-kinesis-agg';
 import * as esbuild from 'esbuild';
 import { consumeBatch, type RecordProcessor } from '../lambda/consumer/consumer';
 import { deaggregateRecord } from '../lambda/shared/deaggregate';
+import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { encodeAggregated } from '../lambda/shared/kpl-codec';
 
 const BATCH = 10_000;
@@ -54,12 +55,15 @@ async function compare(a: () => Promise<number>, b: () => Promise<number>): Prom
 
 const context = { getRemainingTimeInMillis: () => 900_000 } as never;
 
-async function ours(records: KinesisStreamRecord[]): Promise<number> {
+/** A shard owning all but the last hash key: with OutOfRangeRecords.SKIP every sub-record is checked, and kept. */
+const NEARLY_ALL = async () => ({ start: 0n, end: MAX_HASH_KEY - 1n });
+
+async function ours(records: KinesisStreamRecord[], shardRange?: typeof NEARLY_ALL): Promise<number> {
   let users = 0;
   const processRecord: RecordProcessor = async () => {
     users++;
   };
-  await consumeBatch(records, context, { processRecord, owner: 'bench' });
+  await consumeBatch(records, context, { processRecord, owner: 'bench', shardRange });
   return users;
 }
 
@@ -105,6 +109,7 @@ export async function run(): Promise<void> {
     row(`${label} (dispatch)`, await compare(() => ours(records), () => reference(records)));
   }
   const records = batch(25);
+  row('KPL aggregates of 25 × 100 B (dispatch, `OutOfRangeRecords.SKIP`: each record checked against its shard\'s range)', await compare(() => ours(records, NEARLY_ALL), () => reference(records)));
   row('KPL aggregates of 25 × 100 B (deaggregate only)', await compare(async () => {
     let n = 0;
     for (const record of records) {
@@ -125,6 +130,6 @@ export async function run(): Promise<void> {
   const consumer = await bundleSize(path.join(ROOT, 'lambda/consumer/index.ts'), { 'kinesis-pipeline-processor': path.join(ROOT, 'lambda/example-processor/index.ts') });
   const agg = await bundleSize(require.resolve('aws-kinesis-agg'));
   console.log('\n| bundle (esbuild, minified, ESM, node24) | bytes | gzip bytes |\n| --- | ---: | ---: |');
-  console.log(`| consumer handler (deaggregation, leases, DynamoDB client, Powertools, example processor) | ${consumer.bytes.toLocaleString('en-US')} | ${consumer.gzip.toLocaleString('en-US')} |`);
+  console.log(`| consumer handler (deaggregation, leases, DynamoDB and Kinesis clients, Powertools, example processor) | ${consumer.bytes.toLocaleString('en-US')} | ${consumer.gzip.toLocaleString('en-US')} |`);
   console.log(`| aws-kinesis-agg alone (reference, protobufjs inside) | ${agg.bytes.toLocaleString('en-US')} | ${agg.gzip.toLocaleString('en-US')} |`);
 }
