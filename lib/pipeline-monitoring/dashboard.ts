@@ -95,6 +95,7 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
         producer.metricRetries({ ...p, label: 'Retries' }),
         producer.metricFailedRecords({ ...p, label: 'Failed records' }),
         ...(producer.metricThrottledEntries ? [producer.metricThrottledEntries({ ...p, label: 'Throttled entries' })] : []),
+        ...(producer.metricResentRecords ? [producer.metricResentRecords({ ...p, label: 'Re-sent after a reshard' })] : []),
         ...(producer.onFailureQueue ? [producer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed invocations waiting (on-failure queue)' })] : []),
       ], { leftYAxis: { min: 0 } }),
       graph('Producer: errors and duration', [producer.metricErrors({ ...p, label: 'Errors' })], {
@@ -121,7 +122,10 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
         consumer.metricDuration({ ...p, statistic: cloudwatch.Stats.p(99), label: 'p99 (ms)' }),
       ], { leftYAxis: { min: 0 }, width: 4 }),
       graph(W.CONSUMER_CONCURRENCY, [consumer.metric('ConcurrentExecutions', { ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Concurrent executions' })], { leftYAxis: { min: 0 }, width: 4 }),
-      graph(W.CONSUMER_DUPLICATES, [consumer.metricDuplicatesSkipped({ ...p, label: 'Duplicates skipped' })], { leftYAxis: { min: 0 }, width: 4 }),
+      graph(W.CONSUMER_DUPLICATES, [
+        consumer.metricDuplicatesSkipped({ ...p, label: 'Duplicates skipped' }),
+        ...(consumer.metricOutOfRangeSkipped ? [consumer.metricOutOfRangeSkipped({ ...p, label: 'Outside the shard, skipped' })] : []),
+      ], { leftYAxis: { min: 0 }, width: 4 }),
     ];
     if (consumer.onFailureQueue) {
       widgets.push(graph(W.CONSUMER_FAILURE_QUEUE, [

@@ -37,6 +37,8 @@ export interface MonitoredProducer extends MonitoredFunction {
   metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** PutRecords entries Kinesis throttled, Sum, when the producer offers it. */
   metricThrottledEntries?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** User records sent again because a reshard put their aggregate on a shard not owning them, Sum, when the producer offers it. */
+  metricResentRecords?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /**
    * Where asynchronous invocations that failed every attempt are sent: their records never
    * reached the stream.
@@ -51,6 +53,8 @@ export interface MonitoredConsumer extends MonitoredFunction {
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Records skipped because their checkpoint showed them processed already, Sum. */
   metricDuplicatesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** Aggregated records skipped because they hash outside their shard, Sum, when the consumer offers it. */
+  metricOutOfRangeSkipped?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Where batches that failed all retries are sent. */
   readonly onFailureQueue?: sqs.IQueue;
   /**

@@ -32,6 +32,7 @@ export function stubProducer(stack: Stack): MonitoredProducer & { fn: lambda.Fun
     metricAggregationRatio: custom(service, 'AggregationRatio', 'Average'),
     metricRetries: custom(service, 'Retries', 'Sum'),
     metricFailedRecords: custom(service, 'FailedRecords', 'Sum'),
+    metricResentRecords: custom(service, 'ResentRecords', 'Sum'),
   });
 }
 
@@ -46,6 +47,7 @@ export function stubConsumer(stack: Stack, options: { queue?: boolean; maxBatchi
     maxBatchingWindow: options.maxBatchingWindow,
     metricIteratorAge: (props?: cloudwatch.MetricOptions) => fn.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, ...props }),
     metricDuplicatesSkipped: custom('consumer-service', 'DuplicatesSkipped', 'Sum'),
+    metricOutOfRangeSkipped: custom('consumer-service', 'OutOfRangeSkipped', 'Sum'),
   });
 }
 

@@ -326,7 +326,12 @@ describe('PipelineMonitoring dashboard', () => {
       ['KinesisPipeline', 'Retries', 'service', 'producer-service', expect.anything()],
       ['KinesisPipeline', 'FailedRecords', 'service', 'producer-service', expect.anything()],
       ['KinesisPipeline', 'ThrottledEntries', 'service', 'producer-service', expect.anything()],
+      ['KinesisPipeline', 'ResentRecords', 'service', 'producer-service', expect.anything()],
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:ProducerOnFailure/), expect.objectContaining({ stat: 'Maximum' })],
+    ]);
+    expect(widget(body, DashboardWidgets.CONSUMER_DUPLICATES).properties.metrics).toEqual([
+      ['KinesisPipeline', 'DuplicatesSkipped', 'service', 'consumer-service', expect.anything()],
+      ['KinesisPipeline', 'OutOfRangeSkipped', 'service', 'consumer-service', expect.anything()],
     ]);
     expect(widget(body, DashboardWidgets.CONSUMER_FAILURE_QUEUE).properties.metrics).toEqual([
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:OnFailure.*\.QueueName\}\}$/), expect.objectContaining({ stat: 'Maximum' })],
