@@ -85,8 +85,9 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   const recordAt = new Map(records.map((record) => [record.index, record]));
   let pending = records;
   let refresh = false;
-  /** Records to send raw, not aggregated: their aggregate landed on a shard the map does not know. */
+  /** Records to send raw, under their own keys: their aggregate landed on a shard the map does not know, or landed wrong twice. */
   const sendRaw = new Set<number>();
+  /** Records already re-sent once because their aggregate landed on a shard not owning them. */
   const resent = new Set<number>();
   let lastError: { code: string; message?: string } | undefined;
   let map: ShardMap | undefined;
