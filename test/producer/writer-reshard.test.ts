@@ -154,6 +154,26 @@ describe('writeRecords across a split it did not know of', () => {
     expect(outcome.resentRecords).toBe(0);
   });
 
+  test('a record whose re-send lands wrong again (the reloaded map is still stale) goes raw the third time: it ends, nothing is lost', async () => {
+    // Prepare: every load answers a map that knows the children's ranges but still routes to the parent.
+    const lagging = new ShardMap([PARENT], [LOW, HIGH]);
+    const records = userRecords(120, { keys: 30 });
+    const stored: StoredEntry[] = [];
+    kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => AFTER, stored));
+
+    // Act
+    const outcome = await writeRecords(records, options({ shardMap: async () => lagging }));
+
+    // Assess
+    const calls = kinesis.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(3);
+    expect(calls[2].args[0].input.Records!.every((r) => !isAggregated(r.Data!))).toBe(true);
+    expect(calls[2].args[0].input.Records).toHaveLength(ownedBy(HIGH, records).length);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+    const copies = deliveredByKcl(stored);
+    expect(records.filter((r) => copies.get(r.index) !== 1)).toEqual([]);
+  });
+
   test('after a merge nothing is re-sent: the merged shard owns every record of the aggregate', async () => {
     // Prepare: the writer still has the two children; Kinesis merged them back into one shard.
     const merged: ShardRange = { shardId: 'shardId-000000000003', start: 0n, end: MAX_HASH_KEY };
