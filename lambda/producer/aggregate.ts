@@ -178,6 +178,7 @@ class RequestPacker {
     }
   }
 
+  /** Ends every shard's open aggregate once the request is placed. */
   public closeAll(): void {
     for (let shard = 0; shard < this.open.length; shard++) {
       this.close(shard);
@@ -187,7 +188,8 @@ class RequestPacker {
   /**
    * Writes every aggregate of two or more records into one slab: each record, in request order,
    * at its aggregate's cursor, a key into its aggregate's table the first time the aggregate meets
-   * it; then the MD5 trailers. Returns the entries shard by shard, each shard's in order.
+   * it; each aggregate gets its MD5 trailer as its entry is made. Returns the entries shard by
+   * shard, each shard's in order.
    */
   public encode(): KinesisEntry[] {
     this.allocate();
@@ -278,6 +280,7 @@ class RequestPacker {
     this.open[shard] = undefined;
   }
 
+  /** Adds record i to `aggregate` if it stays within the aggregate's limit; false (nothing added) if not. */
   private tryAdd(aggregate: Aggregate, i: number): boolean {
     const { keys, hashKeys } = this;
     const key = this.keyOf[i];
