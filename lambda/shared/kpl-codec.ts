@@ -168,15 +168,33 @@ export function writeAggregate(out: Buffer, keys: readonly Uint8Array[], hashKey
 
 /** Step 1: the magic and the key tables at the start of `out`; returns where the records begin. */
 export function writeAggregateHead(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[]): number {
-  KPL_MAGIC.copy(out, 0);
-  let at = KPL_MAGIC.length;
+  let at = writeMagic(out);
   for (const key of keys) {
-    at = writeBytes(out, at, 0x0a, key);
+    at = writePartitionKeyField(out, at, key);
   }
   for (const key of hashKeys) {
-    at = writeBytes(out, at, 0x12, key);
+    at = writeExplicitHashKeyField(out, at, key);
   }
   return at;
+}
+
+/**
+ * Step 1 for a writer that fills the key tables as it meets the keys: the magic only; returns
+ * where `partition_key_table` begins. Each table then takes `keyFieldSize` bytes per key.
+ */
+export function writeMagic(out: Buffer): number {
+  KPL_MAGIC.copy(out, 0);
+  return KPL_MAGIC.length;
+}
+
+/** One `partition_key_table` entry (UTF-8 bytes) at `at`; returns the next offset. */
+export function writePartitionKeyField(out: Buffer, at: number, key: Uint8Array): number {
+  return writeBytes(out, at, 0x0a, key);
+}
+
+/** One `explicit_hash_key_table` entry (UTF-8 bytes) at `at`; returns the next offset. */
+export function writeExplicitHashKeyField(out: Buffer, at: number, key: Uint8Array): number {
+  return writeBytes(out, at, 0x12, key);
 }
 
 /** Step 2: one user record at `at` (its key table indices, `ehk` -1 for none); returns the next offset. */

@@ -32,7 +32,9 @@ describe('shard-aware aggregation', () => {
       expect(inside).toHaveLength(entry.indices.length);
       inside.forEach((user, i) => {
         const hashKey = user.explicitHashKey !== undefined ? BigInt(user.explicitHashKey) : hashKeyOf(user.partitionKey);
-        if (hashKey < entryShard.start || hashKey > entryShard.end || !user.data.equals(records[entry.indices[i]].data)) {
+        const sent = records[entry.indices[i]];
+        const sameRecord = user.data.equals(sent.data) && user.partitionKey === sent.partitionKey && user.explicitHashKey === sent.explicitHashKey;
+        if (hashKey < entryShard.start || hashKey > entryShard.end || !sameRecord) {
           outside.push(`${entry.shardId}: record ${entry.indices[i]}`);
         }
       });
