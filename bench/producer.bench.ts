@@ -12,6 +12,7 @@ import * as agg from 'aws-kinesis-agg';
 import * as esbuild from 'esbuild';
 import { planEntries, type KinesisEntry, type UserRecord } from '../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MiB } from '../lambda/producer/limits';
+import { parseRequest } from '../lambda/producer/validate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { decodeAggregated } from '../lambda/shared/kpl-codec';
 import { ShardMap } from '../lambda/shared/shard-map';
@@ -22,11 +23,15 @@ interface Encoded { data: Buffer; partitionKey: string; explicitHashKey?: string
 
 const ROUNDS = 15;
 
+/**
+ * `count` records of `bytes` bytes over `keys` partition keys, as the handler makes them from a
+ * request body (JSON.parse, then parseRequest): the same objects go to both contenders.
+ */
 function dataset(count: number, bytes: number, keys: number): UserRecord[] {
-  return Array.from({ length: count }, (_, index) => {
-    const data = Buffer.alloc(bytes, `${index}|`);
-    return { index, partitionKey: `partition-key-${index % keys}`, data };
+  const body = JSON.stringify({
+    records: Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) })),
   });
+  return parseRequest(JSON.parse(body), MiB);
 }
 
 /** Four even shards: our side also does the shard grouping aws-kinesis-agg does not. */
