@@ -10,9 +10,6 @@ export class ConsumerConfigError extends Error {
   public override readonly name = 'ConsumerConfigError';
 }
 
-/** What the handler does with aggregated user records outside the shard they were read from. */
-export type OutOfRangeRecords = 'process' | 'skip';
-
 /**
  * The consumer handler around a processor. Settings come from the environment ConsumerFunction
  * sets: LEASE_TABLE_NAME (absent: no checkpointing), RESERVE_MILLIS, OUT_OF_RANGE_RECORDS
