@@ -35,19 +35,33 @@ export function parsePayload(data: Uint8Array): Payload | undefined {
   }
 }
 
+/** A user record inside a Kinesis record; `explicitHashKey` and `aggregated` only for sub-records of a KPL aggregate. */
+export interface PolledUserRecord {
+  readonly partitionKey: string;
+  readonly explicitHashKey?: string;
+  readonly data: Buffer;
+  readonly aggregated: boolean;
+}
+
 /** The user records inside a Kinesis record: the KPL-aggregated ones de-aggregated (MD5 checked), others as they are. */
-export function userRecordsOf(record: PolledRecord): Array<{ partitionKey: string; data: Buffer }> {
-  let out: Array<{ partitionKey: string; data: Buffer }> = [];
+export function userRecordsOf(record: PolledRecord): PolledUserRecord[] {
+  let out: PolledUserRecord[] = [];
   let failure: Error | undefined;
   deaggregateSync({ data: Buffer.from(record.data).toString('base64'), partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber } as never, true, (error, users) => {
     if (error) {
       failure = error;
     } else {
-      out = (users ?? []).map((user) => ({ partitionKey: user.partitionKey, data: Buffer.from(user.data as unknown as string, 'base64') }));
+      // deaggregateSync passes a plain record through as one user record; an aggregate starts with the KPL magic.
+      const data = record.data;
+      const aggregated = data.length > 4 && data[0] === 0xf3 && data[1] === 0x89 && data[2] === 0x9a && data[3] === 0xc2;
+      out = (users ?? []).map((user) => {
+        const explicitHashKey = (user as { explicitPartitionKey?: string }).explicitPartitionKey;
+        return { partitionKey: user.partitionKey, ...(explicitHashKey ? { explicitHashKey } : {}), data: Buffer.from(user.data as unknown as string, 'base64'), aggregated };
+      });
     }
   });
   if (failure) {
-    return [{ partitionKey: record.partitionKey, data: Buffer.from(record.data) }];
+    return [{ partitionKey: record.partitionKey, data: Buffer.from(record.data), aggregated: false }];
   }
   return out;
 }
@@ -78,7 +92,16 @@ export interface LedgerResult {
   readonly processor?: ProcessorResult;
 }
 
+/** Whether a consumer that skips out-of-range records (OutOfRangeRecords.SKIP) processes this user record of that shard. */
+export type ShardOwns = (shardId: string, user: PolledUserRecord) => boolean;
+
 export class Ledger {
+  /**
+   * `owns`: given when the consumer skips aggregated records outside their shard, as the KCL does
+   * (the producer re-sends them to the right shard): what it acknowledged then leaves those out.
+   */
+  public constructor(private readonly owns?: ShardOwns) {}
+
   private readonly byPosition = new Map<string, string>();
   private readonly processorSaw = new Map<string, number>();
   private processorLines = 0;
@@ -136,6 +159,9 @@ export class Ledger {
     for (const record of records) {
       this.kinesisRecords += 1;
       userRecordsOf(record).forEach((user, sub) => {
+        if (user.aggregated && this.owns && !this.owns(record.shardId, user)) {
+          return; // skipped by the consumer: a stale-map copy the producer sent again
+        }
         const payload = parsePayload(user.data);
         if (!payload) {
           this.unknown += 1;

@@ -172,6 +172,8 @@ export class KinesisPoller {
     iteratorAgeMs: new Map(), millisBehindLatest: new Map(), lastProcessed: new Map(), maxIteratorAgeMs: 0,
   };
   private readonly shards = new Map<string, ShardReader>();
+  /** Hash key range of every shard discovered, open or closed. */
+  private readonly ranges = new Map<string, { start: bigint; end: bigint }>();
   private readonly done = new Set<string>();
   private stopping = false;
   private discovery?: Promise<void>;
@@ -181,6 +183,11 @@ export class KinesisPoller {
 
   public constructor(private readonly options: PollerOptions) {
     this.factor = options.settings.parallelizationFactor;
+  }
+
+  /** The hash key range of a shard it has discovered (reading one starts only after discovering it). */
+  public rangeOf(shardId: string): { start: bigint; end: bigint } | undefined {
+    return this.ranges.get(shardId);
   }
 
   public get parallelizationFactor(): number {
@@ -235,6 +242,9 @@ export class KinesisPoller {
       token = page.NextToken;
     } while (token);
     const known = new Set(shards.map((shard) => shard.ShardId!));
+    for (const shard of shards) {
+      this.ranges.set(shard.ShardId!, { start: BigInt(shard.HashKeyRange!.StartingHashKey!), end: BigInt(shard.HashKeyRange!.EndingHashKey!) });
+    }
     const starts: Array<Promise<void>> = [];
     for (const shard of shards) {
       const id = shard.ShardId!;

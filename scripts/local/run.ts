@@ -7,6 +7,7 @@ import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAU
 import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
 import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis, startStreamArnProxy } from './emulators';
 import { FunctionHost, type InvokeOutcome } from './function-host';
+import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { Ledger } from './ledger';
 import { directWriter, LoadGenerator, producerWriter } from './load-generator';
 import { MetricStore } from './metrics';
@@ -146,7 +147,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       });
     };
 
-    const ledger = new Ledger();
+    // A consumer that skips aggregated records outside their shard (the app's does: its producer
+    // re-sends them) acknowledges batches without those copies: the ledger leaves them out too.
+    const skipsOutOfRange = pipeline.consumer?.environment.OUT_OF_RANGE_RECORDS === 'skip';
+    const ledger = new Ledger(skipsOutOfRange ? (shardId, user) => {
+      const range = poller?.rangeOf(shardId);
+      const hashKey = user.explicitHashKey === undefined ? hashKeyOf(user.partitionKey) : BigInt(user.explicitHashKey);
+      return range === undefined || (hashKey >= range.start && hashKey <= range.end);
+    } : undefined);
     if (consumer) {
       consumer.onLogLine = (line) => {
         if (line.message === 'user record' && typeof line.sequenceNumber === 'string') {

@@ -63,6 +63,18 @@ describe('Ledger', () => {
     expect(ledger.result()).toMatchObject({ rejected: 1, rejectedButConsumed: 1, unknown: 1, lost: 0 });
   });
 
+  test('with a consumer that skips out-of-range records, leaves the aggregated copies its shard does not own out, never plain records', async () => {
+    // Prepare: one aggregate holding keys p1 and p2, where the shard owns p1 only; p2 was re-sent.
+    const ledger = new Ledger((_shardId, user) => user.partitionKey === 'p1');
+    const payloads = [{ id: 'in', pk: 'p1', n: 0 }, { id: 'resent', pk: 'p2', n: 0 }];
+    payloads.forEach((p) => ledger.recordProduced(p));
+    // Act
+    ledger.recordProcessed([polled('100', await aggregated(payloads))]);
+    ledger.recordProcessed([polled('200', Buffer.from(makePayload(payloads[1], 100)), 'p2')]);
+    // Assess
+    expect(ledger.result()).toMatchObject({ produced: 2, consumedOnce: 2, duplicates: 0, lost: 0, outOfOrder: 0 });
+  });
+
   test('reports a produced record never consumed as lost', () => {
     const ledger = new Ledger();
     ledger.recordProduced({ id: 'x', pk: 'a', n: 0 });
@@ -82,7 +94,8 @@ describe('payloads', () => {
   test('an aggregated record yields its user records with their partition keys; a plain one itself', async () => {
     const blob = await aggregated([{ id: 'a', pk: 'p1', n: 0 }, { id: 'b', pk: 'p2', n: 0 }]);
     expect(userRecordsOf(polled('1', blob)).map((user) => [user.partitionKey, parsePayload(user.data)?.id])).toEqual([['p1', 'a'], ['p2', 'b']]);
-    expect(userRecordsOf(polled('1', Buffer.from('plain')))).toEqual([{ partitionKey: 'k', data: Buffer.from('plain') }]);
+    expect(userRecordsOf(polled('1', blob)).every((user) => user.aggregated)).toBe(true);
+    expect(userRecordsOf(polled('1', Buffer.from('plain')))).toEqual([{ partitionKey: 'k', data: Buffer.from('plain'), aggregated: false }]);
   });
 });
 
