@@ -122,7 +122,7 @@ export function resetShardMapCache(): void {
 /** Writes validated user records to the stream within the invocation's remaining time. */
 export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number): Promise<WriteOutcome> {
   const cache = shardMapCache(config);
-  const outcome = await writeRecords(records, {
+  return writeRecords(records, {
     client: kinesisClient(),
     streamName: config.streamName,
     limits: config.limits,
@@ -135,12 +135,6 @@ export async function produce(records: readonly UserRecord[], config: ProducerCo
       return cache.get();
     },
   });
-  if (outcome.misroutedEntries > 0) {
-    // Kinesis put an entry on another shard than the map said: the stream was resharded. Reload
-    // the map before the next request even when nothing was retried in this one.
-    cache.invalidate();
-  }
-  return outcome;
 }
 
 export function toResult(recordCount: number, outcome: WriteOutcome): ProduceResult {

@@ -147,32 +147,34 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         failed.push(...entry.indices.map((index) => ({ index, errorCode: code, ...(message ? { errorMessage: message } : {}) })));
       }
     }
-    const resend: UserRecord[] = [];
-    if (strays.length > 0) {
+    if (refresh) {
+      // Kinesis put an entry on another shard than the map said: the stream was resharded. Reload
+      // now, so that re-sends and retries (and the container's next request) use the new map.
       try {
         map = await options.shardMap(true);
         refresh = false;
       } catch {
         // Keep the old map; a landing shard it does not know is handled below.
       }
-      for (const { entry, shardId } of strays) {
-        const landed = map!.rangeOf(shardId);
-        for (const index of entry.indices) {
-          const record = recordAt.get(index)!;
-          if (landed !== undefined && owns(landed, record)) {
-            written.push(index);
-            continue;
-          }
-          if (landed === undefined || resent.has(index)) {
-            // Where it belongs is unknown (the map does not know the landing shard), or a fresh
-            // map already sent it wrong once: it goes raw, under its own key, which Kinesis routes
-            // right whatever the map says. All of an unknown shard's records go again: a duplicate
-            // for a consumer that keeps out-of-range records, never a loss, never the same miss twice.
-            sendRaw.add(index);
-          }
-          resent.add(index);
-          resend.push(record);
+    }
+    const resend: UserRecord[] = [];
+    for (const { entry, shardId } of strays) {
+      const landed = map!.rangeOf(shardId);
+      for (const index of entry.indices) {
+        const record = recordAt.get(index)!;
+        if (landed !== undefined && owns(landed, record)) {
+          written.push(index);
+          continue;
         }
+        if (landed === undefined || resent.has(index)) {
+          // Where it belongs is unknown (the map does not know the landing shard), or a fresh
+          // map already sent it wrong once: it goes raw, under its own key, which Kinesis routes
+          // right whatever the map says. All of an unknown shard's records go again: a duplicate
+          // for a consumer that keeps out-of-range records, never a loss, never the same miss twice.
+          sendRaw.add(index);
+        }
+        resent.add(index);
+        resend.push(record);
       }
     }
     if (retry.length === 0 && resend.length === 0) {

@@ -174,6 +174,26 @@ describe('writeRecords across a split it did not know of', () => {
     expect(records.filter((r) => copies.get(r.index) !== 1)).toEqual([]);
   });
 
+  test('raw records on an unexpected shard are written as they are, and the map is reloaded in the same call for the next request', async () => {
+    // Prepare: one record per entry, so nothing is aggregated.
+    const records = userRecords(20, { keys: 20 });
+    kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => AFTER));
+    const loads: boolean[] = [];
+
+    // Act
+    const outcome = await writeRecords(records, options({
+      limits: { ...DEFAULT_LIMITS, maxRecordsPerAggregate: 1 },
+      shardMap: async (refresh) => { loads.push(refresh); return refresh ? AFTER : BEFORE; },
+    }));
+
+    // Assess
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect(outcome.misroutedEntries).toBe(20);
+    expect(outcome.resentRecords).toBe(0);
+    expect(outcome.written).toEqual(records.map((r) => r.index));
+    expect(loads).toEqual([false, true]);
+  });
+
   test('after a merge nothing is re-sent: the merged shard owns every record of the aggregate', async () => {
     // Prepare: the writer still has the two children; Kinesis merged them back into one shard.
     const merged: ShardRange = { shardId: 'shardId-000000000003', start: 0n, end: MAX_HASH_KEY };
