@@ -18,13 +18,12 @@ export class ShardMapError extends Error {
 export class ShardMap {
   /** Open shards (no EndingSequenceNumber) of a ListShards answer; closed ones are known by id only. */
   public static fromShards(shards: readonly Shard[]): ShardMap {
-    const ranges = shards.map((shard) => ({
+    const ranges = shards.map((shard): ShardRange => ({
       shardId: shard.ShardId!,
       start: BigInt(shard.HashKeyRange!.StartingHashKey!),
       end: BigInt(shard.HashKeyRange!.EndingHashKey!),
-      open: shard.SequenceNumberRange?.EndingSequenceNumber === undefined,
     }));
-    return new ShardMap(ranges.filter((range) => range.open), ranges);
+    return new ShardMap(ranges.filter((_range, i) => shards[i].SequenceNumberRange?.EndingSequenceNumber === undefined), ranges);
   }
 
   public readonly shards: readonly ShardRange[];
