@@ -35,7 +35,7 @@ export function parsePayload(data: Uint8Array): Payload | undefined {
   }
 }
 
-/** A user record inside a Kinesis record; `explicitHashKey` and `aggregated` only for sub-records of a KPL aggregate. */
+/** A user record inside a Kinesis record: `aggregated` if it came out of a KPL aggregate, with its `explicitHashKey` if it has one. */
 export interface PolledUserRecord {
   readonly partitionKey: string;
   readonly explicitHashKey?: string;
@@ -96,12 +96,6 @@ export interface LedgerResult {
 export type ShardOwns = (shardId: string, user: PolledUserRecord) => boolean;
 
 export class Ledger {
-  /**
-   * `owns`: given when the consumer skips aggregated records outside their shard, as the KCL does
-   * (the producer re-sends them to the right shard): what it acknowledged then leaves those out.
-   */
-  public constructor(private readonly owns?: ShardOwns) {}
-
   private readonly byPosition = new Map<string, string>();
   private readonly processorSaw = new Map<string, number>();
   private processorLines = 0;
@@ -116,6 +110,12 @@ export class Ledger {
   private kinesisRecords = 0;
   public producedCount = 0;
   public consumedCount = 0;
+
+  /**
+   * `owns`: given when the consumer skips aggregated records outside their shard, as the KCL does
+   * (the producer re-sends them to the right shard): what it acknowledged then leaves those out.
+   */
+  public constructor(private readonly owns?: ShardOwns) {}
 
   public recordProduced(payload: Payload): void {
     this.produced.set(payload.id, payload);
