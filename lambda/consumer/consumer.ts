@@ -1,6 +1,6 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggregate';
-import { hashKeyOf, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
+import { hashKeyOf, inHashRange, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
 import type { Lease } from '../shared/lease-item';
 import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
 import { checkpointFilter, compareExtended, NOTHING_PROCESSED_YET, parseSequenceNumber, type ExtendedSequenceNumber } from '../shared/sequence-number';
@@ -144,18 +144,16 @@ async function rangeFilter(shardId: string, deps: ConsumerDeps): Promise<((recor
   if (range === undefined || (range.start === 0n && range.end === MAX_HASH_KEY)) {
     return undefined;
   }
-  const { start, end } = range;
   const byKey = new Map<string, boolean>();
   return (record) => {
     if (record.explicitHashKey !== undefined) {
       // A key that is not a hash key was not routed by it either: keep the record.
       const hashKey = parseHashKey(record.explicitHashKey);
-      return hashKey === undefined || (hashKey >= start && hashKey <= end);
+      return hashKey === undefined || inHashRange(range, hashKey);
     }
     let owned = byKey.get(record.partitionKey);
     if (owned === undefined) {
-      const hashKey = hashKeyOf(record.partitionKey);
-      owned = hashKey >= start && hashKey <= end;
+      owned = inHashRange(range, hashKeyOf(record.partitionKey));
       byKey.set(record.partitionKey, owned);
     }
     return owned;

@@ -1,4 +1,4 @@
-import { hashKeyOf } from '../shared/hash-key';
+import { hashKeyOf, routingHashKey } from '../shared/hash-key';
 import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import type { ProducerLimits } from './limits';
@@ -345,7 +345,7 @@ function rawEntry(record: UserRecord, shard: ShardRange): KinesisEntry {
 
 /** Each record as an entry of its own, raw, routed by its own keys (the map names the shard expected). */
 export function rawEntries(records: readonly UserRecord[], shardMap: ShardMap): KinesisEntry[] {
-  return records.map((record) => rawEntry(record, shardMap.shardFor(record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey))));
+  return records.map((record) => rawEntry(record, shardMap.shardFor(routingHashKey(record))));
 }
 
 /** Splits entries, in order, into PutRecords requests within the entry-count and byte limits. */

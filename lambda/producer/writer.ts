@@ -1,7 +1,7 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { hashKeyOf } from '../shared/hash-key';
+import { inHashRange, routingHashKey } from '../shared/hash-key';
 import { fullJitterDelay, sleep, type BackoffOptions, type TimeBudget } from '../shared/retry';
-import type { ShardMap, ShardRange } from '../shared/shard-map';
+import type { ShardMap } from '../shared/shard-map';
 import { batchEntries, planEntries, rawEntries, type KinesisEntry, type UserRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 
@@ -162,7 +162,7 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
       const landed = map!.rangeOf(shardId);
       for (const index of entry.indices) {
         const record = recordAt.get(index)!;
-        if (landed !== undefined && owns(landed, record)) {
+        if (landed !== undefined && inHashRange(landed, routingHashKey(record))) {
           written.push(index);
           continue;
         }
@@ -199,11 +199,6 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords };
 }
 
-/** Whether `shard`'s hash range holds the record's hash key. */
-function owns(shard: ShardRange, record: UserRecord): boolean {
-  const hashKey = record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);
-  return hashKey >= shard.start && hashKey <= shard.end;
-}
 
 function isRetryable(code: string): boolean {
   return RETRYABLE.has(code) || NETWORK.has(code) || code === 'RequestTimedOut';

@@ -9,6 +9,16 @@ export function hashKeyOf(partitionKey: string): bigint {
   return (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
 }
 
+/** The hash key Kinesis routes a record by: its explicit hash key if it has one, else its partition key's. */
+export function routingHashKey(record: { readonly partitionKey: string; readonly explicitHashKey?: string }): bigint {
+  return record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);
+}
+
+/** Whether an inclusive hash key range holds `hashKey`. */
+export function inHashRange(range: { readonly start: bigint; readonly end: bigint }, hashKey: bigint): boolean {
+  return hashKey >= range.start && hashKey <= range.end;
+}
+
 const DECIMAL = /^(0|[1-9][0-9]{0,38})$/;
 
 /** The value of an explicit hash key (a decimal in 0..2^128-1), or undefined if it is not one. */

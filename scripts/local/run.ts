@@ -7,7 +7,7 @@ import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAU
 import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
 import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis, startStreamArnProxy } from './emulators';
 import { FunctionHost, type InvokeOutcome } from './function-host';
-import { hashKeyOf } from '../../lambda/shared/hash-key';
+import { inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
 import { Ledger } from './ledger';
 import { directWriter, LoadGenerator, producerWriter } from './load-generator';
 import { MetricStore } from './metrics';
@@ -152,8 +152,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     const skipsOutOfRange = pipeline.consumer?.environment.OUT_OF_RANGE_RECORDS === 'skip';
     const ledger = new Ledger(skipsOutOfRange ? (shardId, user) => {
       const range = poller?.rangeOf(shardId);
-      const hashKey = user.explicitHashKey === undefined ? hashKeyOf(user.partitionKey) : BigInt(user.explicitHashKey);
-      return range === undefined || (hashKey >= range.start && hashKey <= range.end);
+      return range === undefined || inHashRange(range, routingHashKey(user));
     } : undefined);
     if (consumer) {
       consumer.onLogLine = (line) => {

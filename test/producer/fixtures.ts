@@ -1,7 +1,7 @@
 import type { PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import type { UserRecord } from '../../lambda/producer/aggregate';
-import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, routingHashKey } from '../../lambda/shared/hash-key';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
 
 /** A seeded PRNG (mulberry32), so random shard maps are the same on every run. */
@@ -80,8 +80,7 @@ export function routeLikeKinesis(map: () => ShardMap, stored: StoredEntry[] = []
     $metadata: {},
     FailedRecordCount: 0,
     Records: input.Records!.map((entry, i) => {
-      const hashKey = entry.ExplicitHashKey === undefined ? hashKeyOf(entry.PartitionKey!) : BigInt(entry.ExplicitHashKey);
-      const shardId = map().shardFor(hashKey).shardId;
+      const shardId = map().shardFor(routingHashKey({ partitionKey: entry.PartitionKey!, explicitHashKey: entry.ExplicitHashKey })).shardId;
       stored.push({ shardId, data: entry.Data!, partitionKey: entry.PartitionKey! });
       return { SequenceNumber: String(stored.length + i), ShardId: shardId };
     }),

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { MAX_HASH_KEY, hashKeyOf, parseHashKey } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, hashKeyOf, inHashRange, parseHashKey, routingHashKey } from '../../lambda/shared/hash-key';
 
 describe('hash keys', () => {
   test('hashKeyOf reads the MD5 of the UTF-8 partition key as a big-endian 128-bit integer', () => {
@@ -22,5 +22,13 @@ describe('hash keys', () => {
     for (const bad of ['', '-1', '01', '1.5', '0x10', ' 1', '1e3', '9'.repeat(40)]) {
       expect(parseHashKey(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('routingHashKey and inHashRange', () => {
+  test('route by the explicit hash key when there is one, else by the partition key; ranges are inclusive at both ends', () => {
+    expect(routingHashKey({ partitionKey: 'k', explicitHashKey: '42' })).toBe(42n);
+    expect(routingHashKey({ partitionKey: 'k' })).toBe(hashKeyOf('k'));
+    expect([9n, 10n, 20n, 21n].map((key) => inHashRange({ start: 10n, end: 20n }, key))).toEqual([false, true, true, false]);
   });
 });

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { UserRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
-import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget } from '../../lambda/shared/retry';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
@@ -38,10 +38,6 @@ function options(overrides: Partial<WriteOptions>): WriteOptions {
   };
 }
 
-function hashKey(record: { partitionKey: string; explicitHashKey?: string }): bigint {
-  return record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);
-}
-
 /** The request indices a KCL consumer of each shard processes: the records the shard owns, in order. */
 function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
   const copies = new Map<number, number>();
@@ -49,8 +45,7 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
     const shard = AFTER.rangeOf(entry.shardId)!;
     const users = isAggregated(entry.data) ? decodeAggregated(entry.data) : [{ partitionKey: entry.partitionKey, data: entry.data }];
     for (const user of users) {
-      const key = hashKey(user as { partitionKey: string; explicitHashKey?: string });
-      if (key >= shard.start && key <= shard.end) {
+      if (inHashRange(shard, routingHashKey(user as { partitionKey: string; explicitHashKey?: string }))) {
         const index = Number(Buffer.from(user.data).toString().split(':')[0]);
         copies.set(index, (copies.get(index) ?? 0) + 1);
       }
@@ -59,7 +54,7 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
   return copies;
 }
 
-const ownedBy = (shard: ShardRange, records: readonly UserRecord[]) => records.filter((r) => hashKey(r) >= shard.start && hashKey(r) <= shard.end).map((r) => r.index);
+const ownedBy = (shard: ShardRange, records: readonly UserRecord[]) => records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
 
 beforeEach(() => kinesis.reset());
 
