@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Token, Tokenization, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -10,6 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, Ordering } from '../../lambda/consumer/contract';
 import type { DataStream } from '../data-stream';
 import { LeaseTable } from '../lease-table';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
@@ -44,20 +45,40 @@ export enum OutOfRangeRecords {
   SKIP = 'skip',
 }
 
+/**
+ * How the user records of one shard are ordered while the processor runs. The values are the
+ * handler's (`Ordering` in lambda/consumer/contract.ts), passed to it in the `ORDERING` variable.
+ */
+export const RecordOrdering = {
+  /**
+   * Records of one (user) partition key strictly in order, one at a time; records of different
+   * keys concurrently, at most `maxConcurrency` in flight. A failure stops its key only: the other
+   * keys' finished records are checkpointed and never processed again.
+   */
+  PARTITION_KEY: Ordering.PARTITION_KEY,
+  /** One record at a time per shard, in shard order; the first failure stops the shard. */
+  SHARD: Ordering.SHARD,
+} as const;
+export type RecordOrdering = (typeof RecordOrdering)[keyof typeof RecordOrdering];
+
 /** Everything of a consumer but the stream (what `StreamingPipeline` takes as `consumer`). */
 export interface ConsumerOptions {
   /**
    * Path to the TypeScript or JavaScript module of your record processor. It exports
    * `processRecord(record: UserRecord, context: Context): Promise<void>`, called once per user
-   * record (KPL aggregates are split), in order per shard; a rejection stops the shard at that
-   * record. It is bundled into the function by esbuild.
+   * record (KPL aggregates are split), in order per partition key (see `ordering`); a rejection
+   * stops that record's key (with `RecordOrdering.SHARD`, its shard) at that record. It is bundled
+   * into the function by esbuild.
    * @default - in `StreamingPipeline`, the example processor (logs each record); required on `ConsumerFunction`
    */
   readonly processorEntry?: string;
   /**
-   * Checkpoint each batch in a KCL lease table and skip redelivered user records at or below the
-   * checkpoint (exactly once per user record, see the README for the limits). `false`: at least
-   * once, no table, and `parallelizationFactor` above 1 is allowed.
+   * Checkpoint each batch in a KCL lease table: the shard's `checkpoint` is the low watermark, and
+   * the user records processed above it are kept per partition key in the same lease item, so a
+   * redelivered user record is skipped if and only if it was processed. Exactly once per user
+   * record at any `parallelizationFactor` (1 to 10) and `maxConcurrency`, except a crash between a
+   * record's processing and its checkpoint (see docs/consumer-exactly-once.md for the design and
+   * the limits). `false`: at least once, no table.
    * @default true
    */
   readonly checkpointing?: boolean;
@@ -77,11 +98,29 @@ export interface ConsumerOptions {
    */
   readonly maxBatchingWindow?: Duration;
   /**
-   * Concurrent batches per shard, 1 to 10. Above 1 Lambda keeps order per partition key only,
-   * so it needs `checkpointing: false`.
+   * Concurrent batches per shard, 1 to 10. Above 1 Lambda spreads a shard's records over that many
+   * lanes by partition key and keeps order per partition key (which `ProducerFunction` keeps for
+   * each user key inside its aggregates). With checkpointing, exactly once holds at any factor:
+   * the lease keeps each partition key's progress, so one batch's checkpoint never makes another
+   * batch's records look processed (docs/consumer-exactly-once.md). A `ShardAutoscaler` given this
+   * consumer may raise the factor up to 10 when the consumer lags.
    * @default 1
    */
   readonly parallelizationFactor?: number;
+  /**
+   * How the user records of a batch are ordered while the processor runs.
+   * @default RecordOrdering.PARTITION_KEY - one key's records in order, different keys concurrently
+   */
+  readonly ordering?: RecordOrdering;
+  /**
+   * User records in flight per invocation (different partition keys with
+   * `RecordOrdering.PARTITION_KEY`), 1 to 1,000. Size it to what the processor's downstream can
+   * take at once: a processor writing to a database is bounded by its connection pool (pools
+   * default to 10 to 20 connections), and Confluent's Parallel Consumer for Kafka defaults its
+   * `maxConcurrency` to 16. Only 1 (or unset) with `RecordOrdering.SHARD`.
+   * @default 16 (1 with `RecordOrdering.SHARD`)
+   */
+  readonly maxConcurrency?: number;
   /**
    * Where a new mapping starts reading.
    * @default lambda.StartingPosition.TRIM_HORIZON
@@ -166,8 +205,10 @@ export interface ConsumerFunctionProps extends ConsumerOptions {
 
 /**
  * A Lambda consumer of a `DataStream` around your record processor: deaggregates KPL records,
- * calls the processor in order per shard, answers partial batch responses that stop at the first
- * failure, and checkpoints each batch in a KCL `LeaseTable` so redelivered records are skipped.
+ * calls the processor in order per partition key with different keys concurrently (or one record
+ * at a time per shard), answers partial batch responses naming the lowest record not processed,
+ * and checkpoints each batch in a KCL `LeaseTable` so redelivered records are skipped if and only
+ * if they were processed.
  */
 export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly eventSourceMappingId: string;
@@ -175,13 +216,19 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly onFailureQueue?: sqs.IQueue;
   /** The lease table; undefined with `checkpointing: false`. */
   public readonly leaseTable?: LeaseTable;
+  /** The mapping's parallelization factor, as created. */
   public readonly parallelizationFactor: number;
+  /** How a batch's user records are ordered while the processor runs. */
+  public readonly ordering: RecordOrdering;
+  /** User records in flight per invocation. */
+  public readonly maxConcurrency: number;
   public readonly checkpointing: boolean;
   public readonly maxBatchingWindow?: Duration;
   /** The enhanced fan-out consumer, when asked for. */
   public readonly streamConsumer?: kinesis.StreamConsumer;
   /** The `service` dimension of the handler's metrics. */
   public readonly serviceName: string;
+  private maxParallelizationFactorValue: number;
 
   constructor(scope: Construct, id: string, props: ConsumerFunctionProps) {
     const checkpointing = props.checkpointing ?? true;
@@ -203,7 +250,10 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     logGroup.grantWrite(role);
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.checkpointing = checkpointing;
-    this.parallelizationFactor = props.parallelizationFactor ?? 1;
+    this.parallelizationFactor = props.parallelizationFactor ?? CONSUMER_DEFAULTS.maxParallelizationFactor;
+    this.maxParallelizationFactorValue = this.parallelizationFactor;
+    this.ordering = props.ordering ?? CONSUMER_DEFAULTS.ordering;
+    this.maxConcurrency = props.maxConcurrency ?? (this.ordering === RecordOrdering.SHARD ? CONSUMER_LIMITS.minConcurrency : CONSUMER_DEFAULTS.maxConcurrency);
     this.maxBatchingWindow = props.maxBatchingWindow;
 
     const reserveMillis = timeout.isUnresolved() ? 5_000 : Math.min(5_000, Math.floor(timeout.toMilliseconds() / 6));
@@ -213,6 +263,9 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       RESERVE_MILLIS: String(reserveMillis),
       OUT_OF_RANGE_RECORDS: props.outOfRangeRecords ?? OutOfRangeRecords.PROCESS,
+      [ConsumerEnv.ORDERING]: this.ordering,
+      [ConsumerEnv.MAX_CONCURRENCY]: Tokenization.stringifyNumber(this.maxConcurrency),
+      [ConsumerEnv.MAX_PARALLELIZATION_FACTOR]: Tokenization.stringifyNumber(this.maxParallelizationFactorValue),
     };
     if (props.outOfRangeRecords === OutOfRangeRecords.SKIP) {
       // The shards' hash ranges, by ListShards on the stream (the event source grants it read access too).
@@ -274,6 +327,32 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     this.eventSourceMappingArn = source.eventSourceMappingArn;
   }
 
+  /**
+   * The largest parallelization factor the mapping may run with: the one it was created with, or
+   * more after `allowParallelizationFactor`. The handler reads it (`MAX_PARALLELIZATION_FACTOR`).
+   */
+  public get maxParallelizationFactor(): number {
+    return this.maxParallelizationFactorValue;
+  }
+
+  /**
+   * Tells the handler that something outside this construct (a `ShardAutoscaler`) may raise the
+   * mapping's parallelization factor up to `max` (1 to 10). Above 1 the handler keeps the lease's
+   * low watermark where it is and carries progress per partition key, so a lane running ahead of
+   * another never makes the other's records look processed. Never lowers what was allowed before.
+   * With an unresolved factor (a token) the handler is told 10, the highest, which is always exact.
+   */
+  public allowParallelizationFactor(max: number): void {
+    const { minParallelizationFactor: min, maxParallelizationFactor: limit } = CONSUMER_LIMITS;
+    if (!Token.isUnresolved(max) && (!Number.isInteger(max) || max < min || max > limit)) {
+      throw new Error(`ConsumerFunction: allowParallelizationFactor(max) must be a whole number from ${min} to ${limit}; received ${max}`);
+    }
+    const current = this.maxParallelizationFactorValue;
+    const next = Token.isUnresolved(max) || Token.isUnresolved(current) ? limit : Math.max(current, max);
+    this.maxParallelizationFactorValue = next;
+    this.addEnvironment(ConsumerEnv.MAX_PARALLELIZATION_FACTOR, Tokenization.stringifyNumber(next));
+  }
+
   /** A custom metric of the handler (namespace KinesisPipeline, `service` dimension). */
   public metricConsumer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.serviceName }, ...props });
@@ -331,7 +410,15 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     fail(`processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`);
   }
   range('batchSize', props.batchSize, 1, 10_000);
-  range('parallelizationFactor', props.parallelizationFactor, 1, 10);
+  range('parallelizationFactor', props.parallelizationFactor, CONSUMER_LIMITS.minParallelizationFactor, CONSUMER_LIMITS.maxParallelizationFactor);
+  range('maxConcurrency', props.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency);
+  const orderings: readonly string[] = Object.values(RecordOrdering);
+  if (props.ordering !== undefined && !Token.isUnresolved(props.ordering) && !orderings.includes(props.ordering)) {
+    fail(`ordering must be one of ${orderings.map((v) => `'${v}'`).join(', ')} (RecordOrdering); received '${props.ordering}'`);
+  }
+  if (props.ordering === RecordOrdering.SHARD && props.maxConcurrency !== undefined && !Token.isUnresolved(props.maxConcurrency) && props.maxConcurrency !== 1) {
+    fail(`maxConcurrency must be 1 (or unset) with ordering RecordOrdering.SHARD (one record at a time per shard); received maxConcurrency ${props.maxConcurrency}. Use ordering RecordOrdering.PARTITION_KEY for concurrency across keys`);
+  }
   if (props.retryAttempts !== -1) {
     range('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
   }
@@ -344,9 +431,6 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   }
   if (!atTimestamp && props.startingPositionTimestamp !== undefined) {
     fail(`startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only; received ${props.startingPositionTimestamp} with ${props.startingPosition ?? 'TRIM_HORIZON'}`);
-  }
-  if (checkpointing && props.parallelizationFactor !== undefined && !Token.isUnresolved(props.parallelizationFactor) && props.parallelizationFactor > 1) {
-    fail(`parallelizationFactor ${props.parallelizationFactor} cannot be combined with checkpointing: Lambda then runs several batches of one shard at once (in order per partition key only), so one checkpoint per shard would skip records not yet processed. Use parallelizationFactor 1, or checkpointing: false (at-least-once delivery, no lease table)`);
   }
   if (props.outOfRangeRecords !== undefined && !Object.values(OutOfRangeRecords).includes(props.outOfRangeRecords)) {
     fail(`outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords).map((v) => `'${v}'`).join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`);

@@ -8,6 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
+import { MAX_PARALLELIZATION_FACTOR } from '../../lambda/shared/scaling-decision';
 import { DataStreamMode, type DataStream } from '../data-stream';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
@@ -35,6 +36,15 @@ export interface ShardAutoscalerConsumer {
   readonly functionName: string;
   /** AWS/Lambda IteratorAge of the consumer, FunctionName dimension, Maximum. */
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /**
+   * Called once, at construction, when the autoscaler may raise the mapping's parallelization
+   * factor (`adjustParallelization` with this consumer), with the highest factor it may set (10).
+   * A consumer whose correctness depends on the factor (one that checkpoints per shard, as
+   * `ConsumerFunction` does at factor 1) learns here that its mapping may run several batches of
+   * a shard at once; `ConsumerFunction` passes it to its handler (`MAX_PARALLELIZATION_FACTOR`).
+   * Optional: a consumer without it must be correct at any factor from 1 to 10.
+   */
+  allowParallelizationFactor?(max: number): void;
 }
 
 export interface ShardAutoscalerOptions {
@@ -79,7 +89,9 @@ export interface ShardAutoscalerOptions {
   readonly quietWindow?: Duration;
   /**
    * Whether a consumer-bound lag raises the consumer mapping's parallelization factor (up to 10)
-   * before shards are added. Only with a `consumer`.
+   * before shards are added. Only with a `consumer`, which is told so through its
+   * `allowParallelizationFactor` (a checkpointing `ConsumerFunction` then stays exactly once at
+   * any factor, keeping each partition key's progress in its lease).
    * @default true
    */
   readonly adjustParallelization?: boolean;
@@ -162,8 +174,12 @@ export class ShardAutoscaler extends Construct {
       this.alarmNames.push(names.scaleIn);
     }
 
-    // The mapping is read and changed only when the scaler may change its parallelization factor.
+    // The mapping is read and changed only when the scaler may change its parallelization factor;
+    // the consumer is told how high the factor may go, before its environment is synthesized.
     const manageMapping = settings.adjustParallelization && props.consumer !== undefined;
+    if (manageMapping) {
+      props.consumer?.allowParallelizationFactor?.(MAX_PARALLELIZATION_FACTOR);
+    }
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       ...pipelineFunctionDefaults(handlerEntry('scaler')),
       description: `Shard autoscaler of ${stream.node.path}`,

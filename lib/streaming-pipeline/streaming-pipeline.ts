@@ -24,9 +24,11 @@ export interface StreamingPipelineProps {
   readonly archive?: FirehoseArchiveOptions | false;
 
   /**
-   * A Lambda consumer that deaggregates KPL records, calls a record processor in order per shard
-   * and checkpoints in a KCL lease table, skipping redelivered records. `false` turns it off.
-   * With checkpointing on, the autoscaler never raises its parallelization factor.
+   * A Lambda consumer that deaggregates KPL records, calls a record processor in order per
+   * partition key (different keys concurrently) and checkpoints in a KCL lease table, skipping
+   * redelivered records if and only if they were processed. `false` turns it off. It is handed to
+   * the autoscaler, which may raise its parallelization factor up to 10 when it lags (unless
+   * `autoscaling.adjustParallelization` is false); exactly once holds at any factor.
    * @default - on, with the example processor (logs each record) and the ConsumerFunction defaults
    */
   readonly consumer?: ConsumerOptions | false;
@@ -43,7 +45,8 @@ export interface StreamingPipelineProps {
    * Shard autoscaling. On a provisioned stream: alarms on write utilisation, throttling, lag and a
    * quiet window invoke a scaler that changes the shard count (and the consumer's parallelization
    * factor). On an on-demand stream Kinesis manages the shards itself, so only the lag alarms
-   * are kept; the scaler never calls UpdateShardCount there. `false` turns it off.
+   * are kept (they may still raise the consumer's parallelization factor); the scaler never calls
+   * UpdateShardCount there. `false` turns it off.
    * @default - on, with the ShardAutoscaler defaults
    */
   readonly autoscaling?: ShardAutoscalerOptions | false;
@@ -92,14 +95,10 @@ export class StreamingPipeline extends Construct {
       this.leaseTable = this.consumer.leaseTable;
     }
     if (props.autoscaling !== false) {
-      // A checkpointing consumer needs parallelization factor 1 (one batch per shard at a time).
-      const checkpointing = this.consumer?.checkpointing === true;
-      if (checkpointing && props.autoscaling?.adjustParallelization === true) {
-        throw new Error('StreamingPipeline: autoscaling.adjustParallelization cannot be true while consumer checkpointing is on (a checkpointing consumer needs parallelization factor 1); set consumer.checkpointing to false or leave adjustParallelization unset');
-      }
+      // With adjustParallelization (the default) the autoscaler tells the consumer that its
+      // factor may reach 10; the consumer's checkpoints stay exact at any factor.
       this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', {
         ...props.autoscaling,
-        ...(checkpointing ? { adjustParallelization: false } : {}),
         stream: this.stream,
         consumer: this.consumer,
       });
