@@ -3,7 +3,13 @@ import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggre
 import { hashKeyOf, inHashRange, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
 import type { Lease } from '../shared/lease-item';
 import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
-import { checkpointFilter, compareExtended, NOTHING_PROCESSED_YET, parseSequenceNumber, type ExtendedSequenceNumber } from '../shared/sequence-number';
+import {
+  coveredByEntry, EMPTY_PROGRESS, encodeProgress, fitProgress, mergeProgress, pruneBelow, type KeyProgress, type Position, type Run, type ShardProgress,
+} from '../shared/progress';
+import { fullJitterDelay, sleep } from '../shared/retry';
+import { compareExtended, isSentinel, parseSequenceNumber, Sentinel, type ExtendedSequenceNumber } from '../shared/sequence-number';
+import { CONSUMER_DEFAULTS, Ordering } from './contract';
+import { ItemState, runByKey } from './scheduler';
 
 /** The user's record processor: resolves when the record is processed, rejects to stop the shard there. */
 export type RecordProcessor = (record: UserRecord, context: Context) => Promise<void>;
@@ -14,7 +20,10 @@ export interface ConsumerDeps {
   readonly leases?: LeaseStore;
   /** The lease owner written with each checkpoint (the function's name). */
   readonly owner: string;
-  /** Stop before the next Kinesis record when less time than this is left, checkpoint, and let Lambda redeliver the rest. */
+  /**
+   * Start no new record when less time than this is left; wait for those in flight until a
+   * quarter of it (at most 1 s) is left, checkpoint, and let Lambda redeliver the rest.
+   */
   readonly reserveMillis?: number;
   /**
    * The hash key range of a shard by id. When given, user records inside a KPL aggregate that
@@ -23,21 +32,43 @@ export interface ConsumerDeps {
    * KPL) sends them again to the right shard. Undefined for a shard processes everything.
    */
   readonly shardRange?: (shardId: string) => Promise<{ readonly start: bigint; readonly end: bigint } | undefined>;
+  /** Per partition key in order, keys concurrently (default), or one record at a time per shard. */
+  readonly ordering?: Ordering;
+  /** User records in flight at most (PARTITION_KEY ordering). @default 16 */
+  readonly maxConcurrency?: number;
+  /**
+   * The largest parallelization factor the mapping may run with. At 1 a batch is a consecutive
+   * run of its shard, so the lease's low watermark moves with it; above 1 only the per-key
+   * progress does. @default 1
+   */
+  readonly maxParallelizationFactor?: number;
+  /** Bound of the lease's encoded progress. @default MAX_PROGRESS_BYTES */
+  readonly maxProgressBytes?: number;
   readonly log?: { warn(message: string, extra: Record<string, unknown>): void; error(message: string, extra: Record<string, unknown>): void };
   readonly now?: () => number;
 }
 
 export interface ShardOutcome {
   readonly shardId: string;
+  /** User records whose processor completed in this invocation. */
   readonly userRecords: number;
+  /** Redelivered user records skipped because the lease shows them processed. */
   readonly duplicatesSkipped: number;
   /** Sub-records of aggregates skipped because they hash outside this shard (with `shardRange`). */
   readonly outOfRangeSkipped: number;
+  /** User records whose processor failed (each stops its key). */
+  readonly failures: number;
   readonly failed: boolean;
-  /** The checkpoint written (or found already at or past it), if any record was processed. */
+  /** The lease's checkpoint (low watermark) after this invocation, when checkpointing. */
   readonly checkpoint?: ExtendedSequenceNumber;
-  /** Milliseconds from the checkpointed record's arrival to the checkpoint. */
+  /** Milliseconds from the arrival of the newest record processed to its checkpoint. */
   readonly checkpointLagMillis?: number;
+  /** Outer partition keys with progress above the checkpoint in the lease, after the write. */
+  readonly progressKeys: number;
+  /** Entries dropped to keep the lease item small (their records may be processed again if redelivered). */
+  readonly progressEvicted: number;
+  /** Lease writes that lost to a concurrent invocation of the shard and were merged and retried. */
+  readonly leaseConflicts: number;
 }
 
 export interface BatchOutcome {
@@ -45,13 +76,17 @@ export interface BatchOutcome {
   readonly shards: ShardOutcome[];
 }
 
-const MAX_WRITE_ATTEMPTS = 3;
+const MAX_ACQUIRE_ATTEMPTS = 3;
+/** Concurrent invocations of one shard (parallelization factor up to 10) merge and retry their lease writes. */
+const MAX_COMMIT_ATTEMPTS = 30;
+const MAX_FAILURE_LOGS = 10;
 
 /**
- * Consumes a Lambda Kinesis batch: per shard, in order, deaggregates each record, skips the user
- * records at or below the shard's checkpoint, calls the processor, stops at the first failure and
- * reports that record's sequence number in `batchItemFailures` (so Lambda retries from there),
- * then checkpoints the last processed position (sequence and sub-sequence number).
+ * Consumes a Lambda Kinesis batch, per shard: deaggregates, skips the user records the lease
+ * shows processed, runs the rest by key (in order per partition key, keys concurrently, or one at
+ * a time per shard), folds what was handled into the lease (low watermark and per-outer-key
+ * progress, merged with concurrent writers), and answers `batchItemFailures` with the lowest
+ * Kinesis record not fully handled, so Lambda redelivers from there.
  */
 export async function consumeBatch(records: readonly KinesisStreamRecord[], context: Context, deps: ConsumerDeps): Promise<BatchOutcome> {
   const byShard = new Map<string, KinesisStreamRecord[]>();
@@ -76,62 +111,284 @@ export async function consumeBatch(records: readonly KinesisStreamRecord[], cont
   return { response: { batchItemFailures }, shards };
 }
 
+/** A shard's records, flattened to user records, with what is already known of each. */
+interface ShardWork {
+  readonly users: UserRecord[];
+  /** Per user record: its Kinesis record's index. */
+  readonly recordOf: number[];
+  /** Per Kinesis record: its sequence number. */
+  readonly sequences: bigint[];
+  readonly states: Uint8Array;
+  readonly duplicatesSkipped: number;
+  readonly outOfRangeSkipped: number;
+}
+
 async function consumeShard(shardId: string, records: readonly KinesisStreamRecord[], context: Context, deps: ConsumerDeps): Promise<{ result: ShardOutcome; retryFrom?: string }> {
   const lease = deps.leases ? await acquire(deps.leases, shardId, deps.owner) : undefined;
-  const isProcessed = checkpointFilter(lease?.checkpoint);
-  // Records of a shard arrive in sequence order: once one is past the checkpoint, all later ones are.
-  let skipping = lease !== undefined && isProcessed !== NOTHING_PROCESSED_YET;
+  const work = prepare(shardId, records, lease, await rangeFilter(shardId, deps));
+  const { users, states } = work;
+
+  const ordering = deps.ordering ?? Ordering.PARTITION_KEY;
+  const keys: string[] = ordering === Ordering.SHARD ? new Array<string>(users.length).fill('') : users.map((user) => user.partitionKey);
+  const maxConcurrency = ordering === Ordering.SHARD ? 1 : Math.max(1, deps.maxConcurrency ?? CONSUMER_DEFAULTS.maxConcurrency);
   const reserve = deps.reserveMillis ?? 0;
-  let userRecords = 0;
+  let started = 0;
+  let failures = 0;
+  const run = (index: number): Promise<void> => {
+    started++;
+    return deps.processRecord(users[index], context);
+  };
+  const onFailure = (index: number, error: unknown) => {
+    failures++;
+    if (failures <= MAX_FAILURE_LOGS) {
+      const user = users[index];
+      deps.log?.error('processor failed: stopping this partition key for this batch', {
+        shardId, sequenceNumber: user.sequenceNumber, subSequenceNumber: user.subSequenceNumber, partitionKey: user.partitionKey, error,
+      });
+    }
+  };
+  const mayStart = () => reserve <= 0 || started === 0 || context.getRemainingTimeInMillis() >= reserve;
+  const scheduled = runByKey(keys, states, run, { maxConcurrency, mayStart }, onFailure);
+  await untilDoneOrOutOfTime(scheduled, context, reserve);
+  if (failures > MAX_FAILURE_LOGS) {
+    deps.log?.error('processor failures in this batch (first ones logged)', { shardId, failures });
+  }
+
+  let retryFrom: string | undefined;
+  let processed = 0;
+  let newestArrival: number | undefined;
+  for (let i = 0; i < users.length; i++) {
+    const state = states[i];
+    if (state === ItemState.DONE) {
+      processed++;
+      newestArrival = Math.max(newestArrival ?? 0, users[i].approximateArrivalTimestamp);
+    } else if (state !== ItemState.HANDLED && retryFrom === undefined) {
+      retryFrom = records[work.recordOf[i]].kinesis.sequenceNumber;
+    }
+  }
+  if (retryFrom !== undefined && failures === 0) {
+    deps.log?.warn('time budget reached: checkpointing and leaving the rest for Lambda to redeliver', { shardId, retryFrom });
+  }
+
+  let written: Lease | undefined;
+  let progressEvicted = 0;
+  let leaseConflicts = 0;
+  if (deps.leases && lease) {
+    const delta = progressDelta(records, work, (deps.maxParallelizationFactor ?? 1) <= 1);
+    const commit = await commitProgress(deps.leases, lease, delta, deps);
+    written = commit.lease;
+    progressEvicted = commit.evicted;
+    leaseConflicts = commit.conflicts;
+  }
+  return {
+    result: {
+      shardId,
+      userRecords: processed,
+      duplicatesSkipped: work.duplicatesSkipped,
+      outOfRangeSkipped: work.outOfRangeSkipped,
+      failures,
+      failed: failures > 0,
+      checkpoint: written?.checkpoint,
+      checkpointLagMillis: written && newestArrival !== undefined ? Math.max(0, (deps.now ?? Date.now)() - newestArrival) : undefined,
+      progressKeys: written?.progress?.size ?? 0,
+      progressEvicted,
+      leaseConflicts,
+    },
+    retryFrom,
+  };
+}
+
+/**
+ * Waits for the scheduled records; when a reserve is set, stops waiting for records still in
+ * flight once a quarter of the reserve (at most 1 s) is left, so the lease can still be written.
+ * Those records count as not processed (if they complete later, they may run again).
+ */
+async function untilDoneOrOutOfTime(scheduled: Promise<void>, context: Context, reserve: number): Promise<void> {
+  if (reserve <= 0) {
+    await scheduled;
+    return;
+  }
+  const margin = Math.min(reserve / 4, 1_000);
+  let timer: NodeJS.Timeout | undefined;
+  const outOfTime = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, context.getRemainingTimeInMillis() - margin));
+  });
+  try {
+    await Promise.race([scheduled, outOfTime]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Deaggregates the shard's records and marks what is handled already: out of range, or processed by the lease. */
+function prepare(shardId: string, records: readonly KinesisStreamRecord[], lease: Lease | undefined, inRange: ((record: UserRecord) => boolean) | undefined): ShardWork {
+  const low = lease ? lowWatermark(lease.checkpoint) : undefined;
+  const progress = lease?.progress;
+  const users: UserRecord[] = [];
+  const recordOf: number[] = [];
+  const sequences: bigint[] = new Array<bigint>(records.length);
+  const handled: number[] = [];
   let duplicatesSkipped = 0;
   let outOfRangeSkipped = 0;
-  const inRange = await rangeFilter(shardId, deps);
-  // The last user record processed (kept as is: no allocation per record on the hot path).
-  let last: UserRecord | undefined;
-  let retryFrom: string | undefined;
-  let failed = false;
-
-  outer: for (const record of records) {
-    if (reserve > 0 && userRecords > 0 && context.getRemainingTimeInMillis() < reserve) {
-      retryFrom = record.kinesis.sequenceNumber;
-      deps.log?.warn('time budget reached: checkpointing and leaving the rest for Lambda to redeliver', { shardId, retryFrom });
-      break;
-    }
-    const sequence = skipping ? parseSequenceNumber(record.kinesis.sequenceNumber) : 0n;
-    for (const userRecord of deaggregateRecord(record, shardId)) {
-      if (inRange !== undefined && userRecord.aggregated && !inRange(userRecord)) {
+  for (let r = 0; r < records.length; r++) {
+    const record = records[r];
+    const sequence = parseSequenceNumber(record.kinesis.sequenceNumber);
+    sequences[r] = sequence;
+    const entry = progress?.get(record.kinesis.partitionKey);
+    for (const user of deaggregateRecord(record, shardId)) {
+      const index = users.length;
+      users.push(user);
+      recordOf.push(r);
+      if (inRange !== undefined && user.aggregated && !inRange(user)) {
         outOfRangeSkipped++;
-        continue;
+        handled.push(index);
+      } else if (lease !== undefined && (atOrBelow(low, sequence, user.subSequenceNumber) || coveredByEntry(entry, sequence, user.subSequenceNumber))) {
+        duplicatesSkipped++;
+        handled.push(index);
       }
-      if (skipping) {
-        if (isProcessed(sequence, userRecord.subSequenceNumber)) {
-          duplicatesSkipped++;
-          continue;
-        }
-        skipping = false;
-      }
-      try {
-        await deps.processRecord(userRecord, context);
-      } catch (error) {
-        failed = true;
-        retryFrom = record.kinesis.sequenceNumber;
-        deps.log?.error('processor failed: stopping the shard at this record', {
-          shardId, sequenceNumber: userRecord.sequenceNumber, subSequenceNumber: userRecord.subSequenceNumber, partitionKey: userRecord.partitionKey, error,
-        });
-        break outer;
-      }
-      userRecords++;
-      last = userRecord;
     }
   }
-
-  let checkpoint: ExtendedSequenceNumber | undefined;
-  let checkpointLagMillis: number | undefined;
-  if (deps.leases && lease && last) {
-    checkpoint = await checkpointAtLeast(deps.leases, lease, { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber }, deps.owner);
-    checkpointLagMillis = Math.max(0, (deps.now ?? Date.now)() - last.approximateArrivalTimestamp);
+  const states = new Uint8Array(users.length);
+  for (const index of handled) {
+    states[index] = ItemState.HANDLED;
   }
-  return { result: { shardId, userRecords, duplicatesSkipped, outOfRangeSkipped, failed, checkpoint, checkpointLagMillis }, retryFrom };
+  return { users, recordOf, sequences, states, duplicatesSkipped, outOfRangeSkipped };
+}
+
+/** The low watermark of a checkpoint: a position, undefined before any record, or 'all' at SHARD_END. */
+function lowWatermark(checkpoint: ExtendedSequenceNumber): Position | 'all' | undefined {
+  if (checkpoint.sequenceNumber === Sentinel.SHARD_END) {
+    return 'all';
+  }
+  if (isSentinel(checkpoint.sequenceNumber)) {
+    return undefined;
+  }
+  return { sequence: parseSequenceNumber(checkpoint.sequenceNumber), sub: checkpoint.subSequenceNumber };
+}
+
+function atOrBelow(low: Position | 'all' | undefined, sequence: bigint, sub: number): boolean {
+  if (low === undefined) {
+    return false;
+  }
+  return low === 'all' || sequence < low.sequence || (sequence === low.sequence && sub <= low.sub);
+}
+
+interface ProgressDelta {
+  /** The end of the batch's handled prefix, when a batch is a consecutive run of the shard (max PF 1). */
+  readonly low?: Position;
+  readonly keys: ShardProgress;
+}
+
+/**
+ * What this batch adds to the lease. Per outer partition key (Lambda's unit of order): the end of
+ * the key's handled prefix in the batch (every earlier record of the key was handled before Lambda
+ * delivered this batch, and the batch holds all of the key's records from its first one on) and
+ * the handled runs after the first record not handled. With `wholeShard`, the batch's own handled
+ * prefix is the new low watermark.
+ */
+function progressDelta(records: readonly KinesisStreamRecord[], work: ShardWork, wholeShard: boolean): ProgressDelta {
+  const { users, recordOf, sequences, states } = work;
+  interface Open { prefix: boolean; upTo?: Position; runFrom?: Position; runTo?: Position; runs: Run[]; seenAt: number }
+  const byKey = new Map<string, Open>();
+  let low: Position | undefined;
+  let lowOpen = wholeShard;
+  let u = 0;
+  for (let r = 0; r < records.length; r++) {
+    const key = records[r].kinesis.partitionKey;
+    let open = byKey.get(key);
+    if (open === undefined) {
+      open = { prefix: true, runs: [], seenAt: 0 };
+      byKey.set(key, open);
+    }
+    const sequence = sequences[r];
+    for (; u < users.length && recordOf[u] === r; u++) {
+      const handled = states[u] === ItemState.DONE || states[u] === ItemState.HANDLED;
+      const position: Position = { sequence, sub: users[u].subSequenceNumber };
+      if (handled) {
+        open.seenAt = Math.max(open.seenAt, users[u].approximateArrivalTimestamp);
+        if (open.prefix) {
+          open.upTo = position;
+        } else {
+          open.runFrom ??= position;
+          open.runTo = position;
+        }
+        if (lowOpen) {
+          low = position;
+        }
+      } else {
+        open.prefix = false;
+        lowOpen = false;
+        if (open.runFrom !== undefined) {
+          open.runs.push({ from: open.runFrom, to: open.runTo! });
+          open.runFrom = undefined;
+          open.runTo = undefined;
+        }
+      }
+    }
+  }
+  const keys = new Map<string, KeyProgress>();
+  for (const [key, open] of byKey) {
+    if (open.runFrom !== undefined) {
+      open.runs.push({ from: open.runFrom, to: open.runTo! });
+    }
+    if (open.upTo !== undefined || open.runs.length > 0) {
+      keys.set(key, { upTo: open.upTo, runs: open.runs, seenAt: open.seenAt });
+    }
+  }
+  return { low, keys };
+}
+
+/** The later of a checkpoint and a position. */
+function later(checkpoint: ExtendedSequenceNumber, position: Position | undefined): ExtendedSequenceNumber {
+  if (position === undefined) {
+    return checkpoint;
+  }
+  const candidate = { sequenceNumber: position.sequence.toString(), subSequenceNumber: position.sub };
+  return compareExtended(checkpoint, candidate) >= 0 ? checkpoint : candidate;
+}
+
+/**
+ * Folds the delta into the lease: the checkpoint moves to the later of the two (never back), the
+ * progress is the union, pruned below the checkpoint and bounded in size. Every write is
+ * conditional on the lease counter; when a concurrent invocation of the shard wrote first, the
+ * lease is read again and the delta merged into it again. Nothing is written when nothing changes.
+ */
+async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps): Promise<{ lease: Lease; evicted: number; conflicts: number }> {
+  let current = lease;
+  for (let attempt = 1; ; attempt++) {
+    const checkpoint = later(current.checkpoint, delta.low);
+    const low = lowWatermark(checkpoint);
+    const merged = low === 'all' ? EMPTY_PROGRESS : pruneBelow(mergeProgress(current.progress ?? EMPTY_PROGRESS, delta.keys), low);
+    const { progress, evicted } = fitProgress(merged, deps.maxProgressBytes);
+    if (compareExtended(checkpoint, current.checkpoint) === 0 && sameProgress(current.progress, progress)) {
+      return { lease: current, evicted: 0, conflicts: attempt - 1 };
+    }
+    if (evicted > 0) {
+      deps.log?.warn('lease progress over its size bound: dropped the keys unseen longest (their records are processed again if redelivered)', { leaseKey: lease.leaseKey, evicted });
+    }
+    try {
+      const owned = current.leaseOwner === deps.owner ? current : await store.take(current, deps.owner);
+      return { lease: await store.checkpoint(owned, checkpoint, progress), evicted, conflicts: attempt - 1 };
+    } catch (error) {
+      if (!(error instanceof LeaseLostError) || attempt >= MAX_COMMIT_ATTEMPTS) {
+        throw error;
+      }
+      const fresh = await store.get(lease.leaseKey);
+      if (!fresh) {
+        throw error;
+      }
+      current = fresh;
+      await sleep(fullJitterDelay(attempt, { baseMs: 5, maxMs: 200 }));
+    }
+  }
+}
+
+function sameProgress(a: ShardProgress | undefined, b: ShardProgress): boolean {
+  const left = a ?? EMPTY_PROGRESS;
+  if (left.size !== b.size) {
+    return false;
+  }
+  return left.size === 0 || encodeProgress(left).equals(encodeProgress(b));
 }
 
 /**
@@ -170,36 +427,9 @@ async function acquire(store: LeaseStore, shardId: string, owner: string): Promi
       }
       return lease.leaseOwner === owner ? lease : await store.take(lease, owner);
     } catch (error) {
-      if (!(error instanceof LeaseLostError) || attempt >= MAX_WRITE_ATTEMPTS) {
+      if (!(error instanceof LeaseLostError) || attempt >= MAX_ACQUIRE_ATTEMPTS) {
         throw error;
       }
-    }
-  }
-}
-
-/**
- * Moves the checkpoint forward to `position`. When another writer changed the lease meanwhile,
- * reads it again: a checkpoint already at or past `position` is kept (never moved back);
- * otherwise the write is retried on the new counter. Never writes a position not processed.
- */
-async function checkpointAtLeast(store: LeaseStore, lease: Lease, position: ExtendedSequenceNumber, owner: string): Promise<ExtendedSequenceNumber> {
-  let current = lease;
-  for (let attempt = 1; ; attempt++) {
-    if (compareExtended(current.checkpoint, position) >= 0) {
-      return current.checkpoint;
-    }
-    try {
-      await store.checkpoint(current.leaseOwner === owner ? current : await store.take(current, owner), position);
-      return position;
-    } catch (error) {
-      if (!(error instanceof LeaseLostError) || attempt >= MAX_WRITE_ATTEMPTS) {
-        throw error;
-      }
-      const fresh = await store.get(lease.leaseKey);
-      if (!fresh) {
-        throw error;
-      }
-      current = fresh;
     }
   }
 }

@@ -4,6 +4,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { dynamoDbClient, kinesisClient } from '../shared/clients';
 import { LeaseStore } from '../shared/lease-store';
 import { listShards, ShardMap, ShardMapCache } from '../shared/shard-map';
+import { loadConsumerSettings } from './contract';
 import { consumeBatch, type RecordProcessor } from './consumer';
 
 export class ConsumerConfigError extends Error {
@@ -13,13 +14,15 @@ export class ConsumerConfigError extends Error {
 /**
  * The consumer handler around a processor. Settings come from the environment ConsumerFunction
  * sets: LEASE_TABLE_NAME (absent: no checkpointing), RESERVE_MILLIS, OUT_OF_RANGE_RECORDS
- * (`process` or `skip`) with STREAM_NAME; the lease owner is the function's name
+ * (`process` or `skip`) with STREAM_NAME, and ORDERING, MAX_CONCURRENCY and
+ * MAX_PARALLELIZATION_FACTOR (./contract.ts); the lease owner is the function's name
  * (AWS_LAMBDA_FUNCTION_NAME, or LEASE_OWNER to override).
  */
 export function createHandler(processRecord: RecordProcessor, env: NodeJS.ProcessEnv = process.env): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
   if (typeof processRecord !== 'function') {
     throw new ConsumerConfigError('consumer: the processor module does not export a processRecord function');
   }
+  const settings = loadConsumerSettings(env);
   const logger = new Logger();
   const tableName = env.LEASE_TABLE_NAME;
   const reserveMillis = Number(env.RESERVE_MILLIS ?? 0);
@@ -41,6 +44,7 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
     }
     const { response, shards } = await consumeBatch(event.Records, context, {
       processRecord, owner, leases, reserveMillis, shardRange,
+      ordering: settings.ordering, maxConcurrency: settings.maxConcurrency, maxParallelizationFactor: settings.maxParallelizationFactor,
       log: { warn: (message, extra) => logger.warn(message, extra), error: (message, extra) => logger.error(message, extra) },
     });
     const sum = (pick: (s: (typeof shards)[number]) => number) => shards.reduce((total, s) => total + pick(s), 0);
@@ -50,7 +54,15 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
     if (shardRange) {
       metrics.addMetric('OutOfRangeSkipped', MetricUnit.Count, sum((s) => s.outOfRangeSkipped));
     }
-    metrics.addMetric('ProcessingFailures', MetricUnit.Count, sum((s) => (s.failed ? 1 : 0)));
+    metrics.addMetric('ProcessingFailures', MetricUnit.Count, sum((s) => s.failures));
+    if (leases) {
+      metrics.addMetric('LeaseWriteConflicts', MetricUnit.Count, sum((s) => s.leaseConflicts));
+      metrics.addMetric('ProgressKeys', MetricUnit.Count, Math.max(0, ...shards.map((s) => s.progressKeys)));
+      const evicted = sum((s) => s.progressEvicted);
+      if (evicted > 0) {
+        metrics.addMetric('ProgressEvicted', MetricUnit.Count, evicted);
+      }
+    }
     const lags = shards.flatMap((s) => (s.checkpointLagMillis === undefined ? [] : [s.checkpointLagMillis]));
     if (lags.length > 0) {
       metrics.addMetric('CheckpointLag', MetricUnit.Milliseconds, Math.max(...lags));

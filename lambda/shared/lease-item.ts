@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { decodeProgress, encodeProgress, ProgressDecodeError, type ShardProgress } from './progress';
 import type { ExtendedSequenceNumber } from './sequence-number';
 
 /**
@@ -18,6 +19,11 @@ export interface Lease {
   readonly childShardIds?: readonly string[];
   readonly startingHashKey?: string;
   readonly endingHashKey?: string;
+  /**
+   * What is processed above `checkpoint`, per outer partition key (attribute `progress`, binary;
+   * not a KCL attribute: a KCL worker ignores it). Absent: nothing above the checkpoint.
+   */
+  readonly progress?: ShardProgress;
 }
 
 export class LeaseItemError extends Error {
@@ -55,6 +61,9 @@ export function toItem(lease: Lease): Item {
   if (lease.endingHashKey !== undefined) {
     item.endingHashKey = { S: lease.endingHashKey };
   }
+  if (lease.progress !== undefined && lease.progress.size > 0) {
+    item.progress = { B: encodeProgress(lease.progress) };
+  }
   return item;
 }
 
@@ -78,5 +87,21 @@ export function fromItem(item: Item): Lease {
     childShardIds: item.childShardIds?.SS,
     startingHashKey: item.startingHashKey?.S,
     endingHashKey: item.endingHashKey?.S,
+    progress: progressOf(leaseKey, item.progress?.B),
   };
+}
+
+function progressOf(leaseKey: string, bytes: Uint8Array | undefined): ShardProgress | undefined {
+  if (bytes === undefined) {
+    return undefined;
+  }
+  try {
+    return decodeProgress(bytes);
+  } catch (error) {
+    // Never guess what was processed: a consumer that cannot read it stops, loudly.
+    if (error instanceof ProgressDecodeError) {
+      throw new LeaseItemError(`lease ${leaseKey}: attribute progress cannot be read (${error.message})`);
+    }
+    throw error;
+  }
 }

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromItem, toItem, type Lease } from './lease-item';
+import { encodeProgress, type ShardProgress } from './progress';
 import { Sentinel, type ExtendedSequenceNumber } from './sequence-number';
 
 /** A conditional write lost: another writer changed (or created) the lease first. */
@@ -52,18 +53,23 @@ export class LeaseStore {
   }
 
   /**
-   * Writes a checkpoint (sequence and sub-sequence number): counter + 1, owner switches reset,
-   * pending checkpoint cleared, only while `lease.leaseOwner` holds the lease at `lease.leaseCounter`.
+   * Writes a checkpoint (sequence and sub-sequence number) and the progress above it: counter + 1,
+   * owner switches reset, pending checkpoint cleared, only while `lease.leaseOwner` holds the lease
+   * at `lease.leaseCounter`. An empty or absent `progress` removes the attribute.
    */
-  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber): Promise<Lease> {
+  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress): Promise<Lease> {
+    const hasProgress = progress !== undefined && progress.size > 0;
     await this.update('checkpoint', lease,
-      'SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, leaseCounter = :next, ownerSwitchesSinceCheckpoint = :zero REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber',
-      { ':cp': { S: checkpoint.sequenceNumber }, ':sub': { N: String(checkpoint.subSequenceNumber) }, ':zero': { N: '0' } },
+      `SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, leaseCounter = :next, ownerSwitchesSinceCheckpoint = :zero${hasProgress ? ', progress = :progress' : ''} REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber${hasProgress ? '' : ', progress'}`,
+      {
+        ':cp': { S: checkpoint.sequenceNumber }, ':sub': { N: String(checkpoint.subSequenceNumber) }, ':zero': { N: '0' },
+        ...(hasProgress ? { ':progress': { B: encodeProgress(progress) } } : {}),
+      },
       true);
-    return { ...lease, checkpoint, pendingCheckpoint: undefined, leaseCounter: lease.leaseCounter + 1, ownerSwitchesSinceCheckpoint: 0 };
+    return { ...lease, checkpoint, progress: hasProgress ? progress : undefined, pendingCheckpoint: undefined, leaseCounter: lease.leaseCounter + 1, ownerSwitchesSinceCheckpoint: 0 };
   }
 
-  private async update(operation: string, lease: Lease, expression: string, values: Record<string, { S: string } | { N: string }>, ownerMustMatch = false): Promise<void> {
+  private async update(operation: string, lease: Lease, expression: string, values: Record<string, { S: string } | { N: string } | { B: Uint8Array }>, ownerMustMatch = false): Promise<void> {
     const ownerCondition = ownerMustMatch ? (lease.leaseOwner === undefined ? ' AND attribute_not_exists(leaseOwner)' : ' AND leaseOwner = :holder') : '';
     await this.write(operation, lease.leaseKey, lease.leaseCounter, () => this.client.send(new UpdateItemCommand({
       TableName: this.tableName,

@@ -86,13 +86,13 @@ describe('consumeBatch', () => {
     expect(shards.map((s) => [s.shardId, s.userRecords])).toEqual([['shardId-000000000000', 4], ['shardId-000000000001', 1]]);
   });
 
-  test('stops at the first failure and reports that record, checkpointing the last processed sub-record', async () => {
+  test('with SHARD ordering, stops the shard at the first failure and reports that record, checkpointing the last processed sub-record', async () => {
     // Prepare
     const { seen, processRecord } = recorder((r) => text(r) === 'c');
     const leases = new MemoryLeaseStore();
     const records = [kinesisRecord('a0', { offset: 1 }), aggregate(2, ['a', 'b', 'c', 'd']), kinesisRecord('e', { offset: 3 })];
     // Act
-    const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore(), ordering: 'shard' });
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(seen.map(text)).toEqual(['a0', 'a', 'b']);
@@ -100,7 +100,7 @@ describe('consumeBatch', () => {
     expect(leases.leases.get('shardId-000000000000')).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 } });
   });
 
-  test('a retry skips the sub-records at or below the checkpoint and processes each user record once', async () => {
+  test('with SHARD ordering, a retry skips the sub-records at or below the checkpoint and processes each user record once', async () => {
     // Prepare: first delivery fails on 'c' once
     let poisoned = true;
     const seen: string[] = [];
@@ -113,10 +113,11 @@ describe('consumeBatch', () => {
     };
     const leases = new MemoryLeaseStore();
     const batch = [kinesisRecord('a0', { offset: 1 }), aggregate(2, ['a', 'b', 'c', 'd']), kinesisRecord('e', { offset: 3 })];
-    const first = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    const deps = { processRecord, owner: 'fn', leases: leases.asStore(), ordering: 'shard' } as const;
+    const first = await consumeBatch(batch, lambdaContext(), deps);
     // Act: Lambda retries from the failed record
-    const retry = await consumeBatch(batch.slice(1), lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
-    const redelivered = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    const retry = await consumeBatch(batch.slice(1), lambdaContext(), deps);
+    const redelivered = await consumeBatch(batch, lambdaContext(), deps);
     // Assess
     expect(first.response.batchItemFailures).toHaveLength(1);
     expect(retry.response.batchItemFailures).toEqual([]);
@@ -148,7 +149,7 @@ describe('consumeBatch', () => {
     await leases.create('shardId-000000000000', 'kcl-worker');
     const { seen, processRecord } = recorder();
     // Act
-    const { response, shards } = await consumeBatch([kinesisRecord('1', { offset: 1 }), kinesisRecord('2', { offset: 2 })], lambdaContext(1_000), { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 5_000 });
+    const { response, shards } = await consumeBatch([kinesisRecord('1', { offset: 1 }), kinesisRecord('2', { offset: 2 })], lambdaContext(3_000), { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 5_000 });
     // Assess
     expect(seen.map(text)).toEqual(['1']);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);

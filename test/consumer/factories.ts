@@ -1,6 +1,7 @@
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
 import type { Lease } from '../../lambda/shared/lease-item';
 import { LeaseLostError, type LeaseStore } from '../../lambda/shared/lease-store';
+import type { ShardProgress } from '../../lambda/shared/progress';
 import type { ExtendedSequenceNumber } from '../../lambda/shared/sequence-number';
 
 export const SEQ_BASE = 49590338271490256608559692538361571095921575989136588800n;
@@ -66,9 +67,10 @@ export class MemoryLeaseStore {
     return this.swap(lease, { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1 }, 'take');
   }
 
-  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber): Promise<Lease> {
+  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress): Promise<Lease> {
+    const next = this.swap(lease, { ...lease, checkpoint, progress: progress !== undefined && progress.size > 0 ? progress : undefined, leaseCounter: lease.leaseCounter + 1 }, 'checkpoint');
     this.checkpoints.push(checkpoint);
-    return this.swap(lease, { ...lease, checkpoint, leaseCounter: lease.leaseCounter + 1 }, 'checkpoint');
+    return next;
   }
 
   public asStore(): LeaseStore {
