@@ -1,20 +1,32 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
+import { Ordering } from '../../lambda/consumer/contract';
+import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, RecordOrdering, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 
-function build(props: Partial<ConsumerFunctionProps> = {}) {
+/** A consumer on a 2-shard stream, not yet synthesized. */
+function construct(props: Partial<ConsumerFunctionProps> = {}) {
   const stack = testStack();
   const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
   const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, ...props });
-  return { stack, stream, consumer, template: Template.fromStack(stack) };
+  return { stack, stream, consumer };
+}
+
+function build(props: Partial<ConsumerFunctionProps> = {}) {
+  const built = construct(props);
+  return { ...built, template: Template.fromStack(built.stack) };
 }
 
 const streamArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] };
+
+/** The consumer function's environment variables (only the consumer sets ORDERING). */
+function consumerVariables(variables: Record<string, unknown>) {
+  return { Environment: { Variables: Match.objectLike({ ORDERING: Match.anyValue(), ...variables }) } };
+}
 
 describe('ConsumerFunction', () => {
   test('maps the stream with partial batch responses, bisect, retries and an on-failure queue', () => {
@@ -40,6 +52,7 @@ describe('ConsumerFunction', () => {
       Architectures: ['arm64'],
       Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') }, POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('Consumer'), RESERVE_MILLIS: '5000' }) },
     });
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '16', MAX_PARALLELIZATION_FACTOR: '1' }));
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
   });
 
@@ -109,7 +122,81 @@ describe('ConsumerFunction', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConsumerFanOut'), 'ConsumerARN'] } });
   });
 
-  test('without checkpointing: no table, and a parallelization factor above 1 is allowed', () => {
+  test('RecordOrdering carries the handler contract\'s values', () => {
+    // Assess
+    expect(RecordOrdering).toEqual({ PARTITION_KEY: Ordering.PARTITION_KEY, SHARD: Ordering.SHARD });
+    expect([RecordOrdering.PARTITION_KEY, RecordOrdering.SHARD]).toEqual(['partition-key', 'shard']);
+  });
+
+  test('passes ordering and maxConcurrency to the handler', () => {
+    // Act
+    const { template, consumer } = build({ ordering: RecordOrdering.PARTITION_KEY, maxConcurrency: 1_000 });
+    // Assess
+    expect([consumer.ordering, consumer.maxConcurrency]).toEqual(['partition-key', 1000]);
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '1000' }));
+  });
+
+  test('SHARD ordering runs one record at a time: MAX_CONCURRENCY 1 by default, and an explicit 1 is accepted', () => {
+    // Act
+    const byDefault = build({ ordering: RecordOrdering.SHARD });
+    const explicit = build({ ordering: RecordOrdering.SHARD, maxConcurrency: 1 });
+    // Assess
+    expect(byDefault.consumer.maxConcurrency).toBe(1);
+    for (const { template } of [byDefault, explicit]) {
+      template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'shard', MAX_CONCURRENCY: '1' }));
+    }
+  });
+
+  test('with checkpointing, a parallelization factor above 1 is accepted: on the mapping, told to the handler, with the lease table', () => {
+    // Act
+    const { template, consumer } = build({ parallelizationFactor: 10 });
+    // Assess
+    expect(consumer.checkpointing).toBe(true);
+    expect(consumer.maxParallelizationFactor).toBe(10);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: streamArn, ParallelizationFactor: 10 });
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') } }));
+  });
+
+  test('allowParallelizationFactor raises MAX_PARALLELIZATION_FACTOR, never lowers it, and leaves the mapping alone', () => {
+    // Prepare
+    const raised = construct();
+    const kept = construct({ parallelizationFactor: 4 });
+    // Act
+    raised.consumer.allowParallelizationFactor(10);
+    kept.consumer.allowParallelizationFactor(2);
+    // Assess
+    expect([raised.consumer.maxParallelizationFactor, kept.consumer.maxParallelizationFactor]).toEqual([10, 4]);
+    const raisedTemplate = Template.fromStack(raised.stack);
+    raisedTemplate.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10' }));
+    raisedTemplate.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 1 });
+    Template.fromStack(kept.stack).hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '4' }));
+  });
+
+  test('allowParallelizationFactor with an unresolved factor tells the handler the highest, 10', () => {
+    // Prepare
+    const { consumer, stack } = construct({ parallelizationFactor: Lazy.number({ produce: () => 3 }) });
+    // Act
+    consumer.allowParallelizationFactor(2);
+    // Assess
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10' }));
+  });
+
+  test.each([0, 11, 2.5])('allowParallelizationFactor rejects %p', (max) => {
+    // Prepare
+    const { consumer } = build();
+    // Act / Assess
+    expect(() => consumer.allowParallelizationFactor(max)).toThrow(new RegExp(`allowParallelizationFactor\\(max\\) must be a whole number from 1 to 10; received ${max}`));
+  });
+
+  test('skips unresolved tokens in validation', () => {
+    // Act
+    const { template } = build({ ordering: RecordOrdering.SHARD, maxConcurrency: Lazy.number({ produce: () => 1 }), parallelizationFactor: Lazy.number({ produce: () => 2 }) });
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'shard', MAX_CONCURRENCY: '1', MAX_PARALLELIZATION_FACTOR: '2' }));
+  });
+
+  test('without checkpointing: no table, at any parallelization factor', () => {
     // Act
     const { template, consumer } = build({ checkpointing: false, parallelizationFactor: 10 });
     // Assess
@@ -120,10 +207,15 @@ describe('ConsumerFunction', () => {
   });
 
   test.each([
-    [{ parallelizationFactor: 2 }, /parallelizationFactor 2 cannot be combined with checkpointing.*checkpointing: false/],
     [{ batchSize: 0 }, /batchSize must be a whole number from 1 to 10000; received 0/],
     [{ batchSize: 10_001 }, /batchSize .* received 10001/],
-    [{ parallelizationFactor: 11, checkpointing: false }, /parallelizationFactor must be a whole number from 1 to 10; received 11/],
+    [{ parallelizationFactor: 11 }, /parallelizationFactor must be a whole number from 1 to 10; received 11/],
+    [{ parallelizationFactor: 0, checkpointing: false }, /parallelizationFactor must be a whole number from 1 to 10; received 0/],
+    [{ maxConcurrency: 0 }, /maxConcurrency must be a whole number from 1 to 1000; received 0/],
+    [{ maxConcurrency: 1_001 }, /maxConcurrency must be a whole number from 1 to 1000; received 1001/],
+    [{ maxConcurrency: 1.5 }, /maxConcurrency must be a whole number from 1 to 1000; received 1.5/],
+    [{ ordering: 'key' as RecordOrdering }, /ordering must be one of 'partition-key', 'shard' \(RecordOrdering\); received 'key'/],
+    [{ ordering: RecordOrdering.SHARD, maxConcurrency: 16 }, /maxConcurrency must be 1 \(or unset\) with ordering RecordOrdering.SHARD .*received maxConcurrency 16/],
     [{ maxBatchingWindow: Duration.seconds(301) }, /maxBatchingWindow must be whole seconds from 0 seconds to 5 minutes; received 5 minutes 1 second/],
     [{ tumblingWindow: Duration.seconds(901) }, /tumblingWindow .* 15 minutes/],
     [{ maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be whole seconds from 1 minute to 7 days; received 59 seconds/],
@@ -158,7 +250,7 @@ describe('ConsumerFunction', () => {
 });
 
 describe('StreamingPipeline consumer', () => {
-  test('is on by default with the example processor, a lease table, and never lets the autoscaler raise parallelization', () => {
+  test('is on by default with the example processor and a lease table, and the autoscaler may raise its parallelization factor', () => {
     // Prepare
     const stack = testStack();
     // Act
@@ -168,10 +260,11 @@ describe('StreamingPipeline consumer', () => {
     expect(pipeline.consumer).toBeInstanceOf(ConsumerFunction);
     expect(pipeline.leaseTable).toBe(pipeline.consumer?.leaseTable);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], ParallelizationFactor: 1 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }));
   });
 
-  test('can be turned off, and refuses adjustParallelization with checkpointing', () => {
+  test('can be turned off', () => {
     // Prepare
     const stack = testStack();
     // Act
@@ -179,7 +272,18 @@ describe('StreamingPipeline consumer', () => {
     // Assess
     expect(pipeline.consumer).toBeUndefined();
     Template.fromStack(stack).resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
-    expect(() => new StreamingPipeline(stack, 'Bad', { autoscaling: { adjustParallelization: true } })).toThrow(/adjustParallelization cannot be true while consumer checkpointing is on/);
+  });
+
+  test('accepts adjustParallelization: true with checkpointing and passes ordering, concurrency and a factor above 1 through', () => {
+    // Prepare
+    const stack = testStack();
+    // Act
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { consumer: { parallelizationFactor: 2, ordering: RecordOrdering.PARTITION_KEY, maxConcurrency: 50 }, autoscaling: { adjustParallelization: true } });
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(pipeline.consumer?.checkpointing).toBe(true);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
+    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '50', MAX_PARALLELIZATION_FACTOR: '10' }));
   });
 
   test('is clean under cdk-nag', () => {
