@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LeaseLostError, LeaseStore } from '../../lambda/shared/lease-store';
 import { startDynalite, type Dynalite } from '../scaler/emulators';
@@ -74,5 +74,22 @@ describe('LeaseStore on dynalite', () => {
     await expect(store.checkpoint(lease, { sequenceNumber: '1', subSequenceNumber: 0 })).rejects.toBeInstanceOf(LeaseLostError);
     await expect(store.renew({ ...takenByB, leaseOwner: 'a' })).rejects.toBeInstanceOf(LeaseLostError);
     expect((await store.get('stale'))?.checkpoint.sequenceNumber).toBe('TRIM_HORIZON');
+  });
+
+  test('keeps the per-key progress beside the KCL checkpoint as a binary attribute, and removes it when empty', async () => {
+    // Prepare
+    const lease = await store.create('with-progress', 'a');
+    const progress = new Map([['group-7', { upTo: { sequence: 49590338271490256608559692538361571095921575989136588800n, sub: 3 }, runs: [{ from: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 0 }, to: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 9 } }], seenAt: 1_700_000_000_000 }]]);
+    // Act
+    const written = await store.checkpoint(lease, { sequenceNumber: '49590338271490256608559692538361571095921575989136588700', subSequenceNumber: 0 }, progress);
+    const read = await store.get('with-progress');
+    const { Item } = await client.send(new GetItemCommand({ TableName: TABLE, Key: { leaseKey: { S: 'with-progress' } } }));
+    const cleared = await store.checkpoint(written, { sequenceNumber: '49590338271490256608559692538361571095921575989136588901', subSequenceNumber: 0 }, new Map());
+    // Assess
+    expect(read?.progress).toEqual(progress);
+    expect(Item?.progress?.B).toBeInstanceOf(Uint8Array);
+    expect(Item?.checkpoint).toEqual({ S: '49590338271490256608559692538361571095921575989136588700' });
+    expect((await store.get('with-progress'))?.progress).toBeUndefined();
+    expect(cleared.progress).toBeUndefined();
   });
 });
