@@ -4,7 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { configFromEnv } from '../../lambda/scaler/index';
-import { DataStream, DataStreamMode, ShardAutoscaler, type ShardAutoscalerConsumer } from '../../lib';
+import { ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, ShardAutoscaler, type ShardAutoscalerConsumer } from '../../lib';
 import { OUR_LIMITS } from '../../scripts/simulate/policies';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
@@ -153,6 +153,60 @@ describe('ShardAutoscaler scaler function', () => {
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
     });
+  });
+});
+
+describe('ShardAutoscaler and its consumer\'s parallelization factor', () => {
+  test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])('a standalone autoscaler (%s) tells a checkpointing ConsumerFunction that its factor may reach 10, and manages its mapping', (mode) => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', mode === DataStreamMode.PROVISIONED ? { shardCount: 2 } : { mode });
+    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY });
+    // Act
+    new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
+    // Assess
+    const template = Template.fromStack(stack);
+    expect([consumer.checkpointing, consumer.maxParallelizationFactor]).toEqual([true, 10]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') } }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: { Ref: Match.stringLikeRegexp('^Consumer') }, ParallelizationFactor: 1 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 1,
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^ConsumerKinesisEventSource') } }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['lambda:UpdateEventSourceMapping']) })]) },
+    });
+  });
+
+  test('with adjustParallelization false the consumer keeps its own factor', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, parallelizationFactor: 3 });
+    // Act
+    new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer, adjustParallelization: false });
+    // Assess
+    expect(consumer.maxParallelizationFactor).toBe(3);
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING: 'partition-key', MAX_PARALLELIZATION_FACTOR: '3' }) } });
+  });
+
+  test('calls allowParallelizationFactor(10) once when it may raise the factor, never otherwise; a consumer without it is fine', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+    const allowing = { ...stubConsumer(stack, stream), allowParallelizationFactor: jest.fn() };
+    const stack2 = testStack();
+    const stream2 = new DataStream(stack2, 'Stream', { shardCount: 2 });
+    const notAllowing = { ...stubConsumer(stack2, stream2), allowParallelizationFactor: jest.fn() };
+    // Act
+    new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: allowing });
+    new ShardAutoscaler(stack2, 'Autoscaler', { stream: stream2, consumer: notAllowing, adjustParallelization: false });
+    // Assess
+    expect(allowing.allowParallelizationFactor.mock.calls).toEqual([[10]]);
+    expect(notAllowing.allowParallelizationFactor).not.toHaveBeenCalled();
+    expect(() => provisioned()).not.toThrow();
   });
 });
 

@@ -17,13 +17,13 @@ describe('StreamingPipeline autoscaling', () => {
     }
   });
 
-  test('the pipeline consumer is handed to the autoscaler: its lag alarm; its mapping is left alone while it checkpoints', () => {
+  test('the pipeline consumer is handed to the autoscaler: its lag alarm, and its mapping, whose factor it may raise while the consumer checkpoints', () => {
     const stack = testStack();
 
     const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { shardCount: 2 } });
 
     const template = Template.fromStack(stack);
-    expect(pipeline.consumer).toBeDefined();
+    expect(pipeline.consumer?.checkpointing).toBe(true);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('Autoscaler.*-ConsumerLag$'),
       Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum',
@@ -31,8 +31,29 @@ describe('StreamingPipeline autoscaling', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') }, ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) },
+      Environment: { Variables: Match.objectLike({ CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') }, ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^PipelineConsumerKinesisEventSource') } }) },
     });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] })]) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }) },
+    });
+  });
+
+  test('adjustParallelization: true with a checkpointing consumer is accepted; false leaves the mapping and the consumer\'s factor alone', () => {
+    const on = testStack();
+    const off = testStack();
+
+    const allowed = new StreamingPipeline(on, 'Pipeline', { consumer: { parallelizationFactor: 2 }, autoscaling: { adjustParallelization: true } });
+    const kept = new StreamingPipeline(off, 'Pipeline', { consumer: { parallelizationFactor: 2 }, autoscaling: { adjustParallelization: false } });
+
+    expect([allowed.consumer?.maxParallelizationFactor, kept.consumer?.maxParallelizationFactor]).toEqual([10, 2]);
+    Template.fromStack(on).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+    const template = Template.fromStack(off);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '2' }) } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('lambda:UpdateEventSourceMapping');
   });
 
