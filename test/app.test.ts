@@ -23,6 +23,36 @@ describe('the deployable app', () => {
     }
   });
 
+  test('its consumers show the design card: a 1 s batch window, parallelization factor 2, checkpointing, per-key concurrency', () => {
+    for (const stack of buildApp(testApp())) {
+      const template = Template.fromStack(stack);
+      const consumer = stack.pipeline.consumer!;
+      expect([consumer.checkpointing, consumer.ordering, consumer.maxConcurrency]).toEqual([true, 'partition-key', 50]);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: Match.stringLikeRegexp('^PipelineConsumer') },
+        MaximumBatchingWindowInSeconds: 1,
+        ParallelizationFactor: 2,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+      const factors = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map((mapping) => mapping.Properties.ParallelizationFactor as number);
+      expect(factors.every((factor) => factor > 1)).toBe(true);
+      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', { KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }] });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') },
+            ORDERING: 'partition-key',
+            MAX_CONCURRENCY: '50',
+            // The autoscaler may raise the factor up to 10, and has told the handler so.
+            MAX_PARALLELIZATION_FACTOR: '10',
+            OUT_OF_RANGE_RECORDS: 'skip',
+          }),
+        },
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+    }
+  });
+
   test('takes the provisioned shard count from the shards context, and rejects one that is not a whole number of 1 or more', () => {
     const [provisioned] = buildApp(testApp({ context: { shards: '4' } }));
 
