@@ -250,7 +250,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     logGroup.grantWrite(role);
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.checkpointing = checkpointing;
-    this.parallelizationFactor = props.parallelizationFactor ?? CONSUMER_DEFAULTS.maxParallelizationFactor;
+    this.parallelizationFactor = props.parallelizationFactor ?? 1;
     this.maxParallelizationFactorValue = this.parallelizationFactor;
     this.ordering = props.ordering ?? CONSUMER_DEFAULTS.ordering;
     this.maxConcurrency = props.maxConcurrency ?? (this.ordering === RecordOrdering.SHARD ? CONSUMER_LIMITS.minConcurrency : CONSUMER_DEFAULTS.maxConcurrency);
