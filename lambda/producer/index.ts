@@ -38,7 +38,7 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     }
   }
   try {
-    const records = parseRequest(request, config.limits.maxEntryBytes);
+    const records = parseRequest(request, config.limits.maxEntryBytes, config.limits);
     const outcome = await produce(records, config, context.getRemainingTimeInMillis());
     metrics.addMetric('UserRecords', MetricUnit.Count, records.length);
     metrics.addMetric('KinesisRecords', MetricUnit.Count, outcome.kinesisRecords);

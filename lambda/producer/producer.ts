@@ -2,7 +2,7 @@ import { kinesisClient } from '../shared/clients';
 import { TimeBudget, type BackoffOptions } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
 import type { UserRecord } from './aggregate';
-import { DEFAULT_LIMITS, type ProducerLimits } from './limits';
+import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from './limits';
 import { writeRecords, type FailedRecord, type WriteOutcome } from './writer';
 
 /** Settings the construct passes in as environment variables. */
@@ -33,6 +33,18 @@ function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   return value;
 }
 
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') {
+    return fallback;
+  }
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new ProducerConfigError(`${name} must be a whole number from 0 to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
   const streamName = env.STREAM_NAME;
   if (!streamName) {
@@ -46,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig
       maxBatchEntries: positive(env, 'MAX_BATCH_ENTRIES', DEFAULT_LIMITS.maxBatchEntries),
       maxBatchBytes: positive(env, 'MAX_BATCH_BYTES', DEFAULT_LIMITS.maxBatchBytes),
       maxEntryBytes: positive(env, 'MAX_ENTRY_BYTES', DEFAULT_LIMITS.maxEntryBytes),
+      orderingGroups: wholeNumber(env, 'ORDERING_GROUPS', DEFAULT_LIMITS.orderingGroups, MAX_ORDERING_GROUPS),
     },
     backoff: { baseMs: positive(env, 'RETRY_BASE_MS', 100), maxMs: positive(env, 'RETRY_MAX_MS', 5_000) },
     safetyMarginMs: positive(env, 'SAFETY_MARGIN_MS', 1_000),

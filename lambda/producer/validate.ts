@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { parseHashKey } from '../shared/hash-key';
 import type { UserRecord } from './aggregate';
+import { groupsOn, loneAggregateBytes, longestGroupKeyBytes, type OrderingSettings } from './ordering';
 
 /** The rules a request breaks, as they appear in `errors[].rule`. */
 export const RULES = {
@@ -10,6 +11,7 @@ export const RULES = {
   data: 'data is required (a string or any JSON value)',
   partitionKey: 'partitionKey must be a string of 1 to 256 characters',
   size: 'data plus partitionKey must be at most the entry limit (1 MiB)',
+  framedSize: 'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit (1 MiB)',
   explicitHashKey: 'explicitHashKey must be a decimal string in 0 to 2^128-1',
 } as const;
 
@@ -33,9 +35,12 @@ export class ProducerInputError extends Error {
 /**
  * User records of a request `{ records: [{ data, partitionKey?, explicitHashKey? }] }`. A string
  * `data` is sent as its UTF-8 bytes, any other JSON value as its JSON text. A record without a
- * partition key gets a random one. Throws `ProducerInputError` listing every broken rule.
+ * partition key gets a random one. With ordering groups (`ordering`), any record may have to go
+ * as a one-record KPL aggregate under its group's key, so that must fit the entry limit too.
+ * Throws `ProducerInputError` listing every broken rule.
  */
-export function parseRequest(body: unknown, maxEntryBytes: number): UserRecord[] {
+export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: OrderingSettings): UserRecord[] {
+  const groupKeyBytes = ordering !== undefined && groupsOn(ordering) ? longestGroupKeyBytes(ordering.orderingGroups) : -1;
   const list = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(list) || list.length === 0) {
     throw new ProducerInputError([{ index: -1, rule: RULES.records }]);
@@ -63,8 +68,14 @@ export function parseRequest(body: unknown, maxEntryBytes: number): UserRecord[]
     }
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(JSON.stringify(data), 'utf8');
     const key = (partitionKey as string | undefined) ?? randomUUID();
-    if (bytes.length + Buffer.byteLength(key, 'utf8') > maxEntryBytes) {
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    if (bytes.length + keyBytes > maxEntryBytes) {
       issues.push({ index, rule: RULES.size });
+      return;
+    }
+    if (groupKeyBytes >= 0 && bytes.length + keyBytes + FRAMING_BOUND > maxEntryBytes
+      && loneAggregateBytes({ partitionKeyBytes: keyBytes, explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length, dataBytes: bytes.length }) + groupKeyBytes > maxEntryBytes) {
+      issues.push({ index, rule: RULES.framedSize });
       return;
     }
     records.push({ index, partitionKey: key, data: bytes, ...(explicitHashKey === undefined ? {} : { explicitHashKey: explicitHashKey as string }) });
@@ -74,6 +85,9 @@ export function parseRequest(body: unknown, maxEntryBytes: number): UserRecord[]
   }
   return records;
 }
+
+/** More than a one-record aggregate adds to a record (frame, key fields, record field, group key): below it no check is needed. */
+const FRAMING_BOUND = 128;
 
 function keyLengthOk(key: string): boolean {
   if (key.length === 0) {

@@ -2,7 +2,7 @@ import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } fro
 import { inHashRange, routingHashKey } from '../shared/hash-key';
 import { fullJitterDelay, sleep, type BackoffOptions, type TimeBudget } from '../shared/retry';
 import type { ShardMap } from '../shared/shard-map';
-import { batchEntries, planEntries, rawEntries, type KinesisEntry, type UserRecord } from './aggregate';
+import { batchEntries, loneEntries, planEntries, type KinesisEntry, type UserRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 
 /** A user record that was not written, by its index in the request. */
@@ -85,8 +85,12 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   const recordAt = new Map(records.map((record) => [record.index, record]));
   let pending = records;
   let refresh = false;
-  /** Records to send raw, under their own keys: their aggregate landed on a shard the map does not know, or landed wrong twice. */
-  const sendRaw = new Set<number>();
+  /**
+   * Records to send alone, routed by their own hash key (raw under their own keys, or with ordering
+   * groups a one-record aggregate under their group's key): their aggregate landed on a shard the
+   * map does not know, or landed wrong twice.
+   */
+  const sendAlone = new Set<number>();
   /** Records already re-sent once because their aggregate landed on a shard not owning them. */
   const resent = new Set<number>();
   let lastError: { code: string; message?: string } | undefined;
@@ -105,9 +109,9 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
       // Some records are written already, so the answer must still say which: keep the map we
       // have (Kinesis routes by hash key whatever the map says) rather than throw that away.
     }
-    const entries = sendRaw.size === 0
+    const entries = sendAlone.size === 0
       ? planEntries(pending, map, options.limits)
-      : [...planEntries(pending.filter((r) => !sendRaw.has(r.index)), map, options.limits), ...rawEntries(pending.filter((r) => sendRaw.has(r.index)), map)];
+      : [...planEntries(pending.filter((r) => !sendAlone.has(r.index)), map, options.limits), ...loneEntries(pending.filter((r) => sendAlone.has(r.index)), map, options.limits)];
     refresh = false;
     const attempts = await sendAll(entries, options);
     const retry: UserRecord[] = [];
@@ -123,7 +127,8 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
             strays.push({ entry, shardId: result.ShardId });
             continue;
           }
-          // A raw record is routed by its own key, so it is on the shard that owns it.
+          // A lone record (raw, or a one-record aggregate) is routed by its own hash key, so it
+          // is on the shard that owns it.
         }
         written.push(...entry.indices);
         continue;
@@ -168,10 +173,12 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         }
         if (landed === undefined || resent.has(index)) {
           // Where it belongs is unknown (the map does not know the landing shard), or a fresh
-          // map already sent it wrong once: it goes raw, under its own key, which Kinesis routes
-          // right whatever the map says. All of an unknown shard's records go again: a duplicate
-          // for a consumer that keeps out-of-range records, never a loss, never the same miss twice.
-          sendRaw.add(index);
+          // map already sent it wrong once: it goes alone, routed by its own hash key, which
+          // Kinesis routes right whatever the map says (with ordering groups under its group's
+          // key still, so its user key keeps one outer key). All of an unknown shard's records go
+          // again: a duplicate for a consumer that keeps out-of-range records, never a loss,
+          // never the same miss twice.
+          sendAlone.add(index);
         }
         resent.add(index);
         resend.push(record);

@@ -1,5 +1,7 @@
 import { batchEntries, planEntries, type KinesisEntry } from '../../lambda/producer/aggregate';
-import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
+import { outerKeyOf } from '../../lambda/producer/ordering';
+import { EntryTooLargeError } from '../../lambda/producer/packer';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { ShardMap } from '../../lambda/shared/shard-map';
@@ -13,14 +15,14 @@ function contents(entry: KinesisEntry): { partitionKey: string; explicitHashKey?
 }
 
 describe('shard-aware aggregation', () => {
-  test.each([1, 2, 3, 4, 5, 6, 7, 8])('every user record of an entry hashes into the shard owning the entry (resharded map, seed %i)', (seed) => {
+  test.each([1, 2, 3, 4, 5, 6, 7, 8].flatMap((seed) => [[seed, DEFAULT_ORDERING_GROUPS], [seed, 0]]))('every user record of an entry hashes into the shard owning the entry (resharded map, seed %i, ordering groups %i)', (seed, orderingGroups) => {
     // Prepare
     const random = seeded(seed);
     const map = reshardedMap(random, 1 + Math.floor(random() * 8), 5 + Math.floor(random() * 40));
     const records = userRecords(3000, { keys: 400, bytes: 1 + Math.floor(random() * 300), explicitEvery: 7, random });
 
     // Act
-    const entries = planEntries(records, map, DEFAULT_LIMITS);
+    const entries = planEntries(records, map, { ...DEFAULT_LIMITS, orderingGroups });
 
     // Assess
     const seen: number[] = [];
@@ -39,21 +41,23 @@ describe('shard-aware aggregation', () => {
         }
       });
       expect(entry.data.length).toBeLessThanOrEqual(DEFAULT_LIMITS.maxAggregateBytes);
+      expect(entry.size).toBe(entry.data.length + Buffer.byteLength(entry.partitionKey));
       seen.push(...entry.indices);
     }
     expect(outside).toEqual([]);
     expect(seen.sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
   });
 
-  test('keeps request order per partition key and sends a lone record raw with its own keys', () => {
+  test.each([DEFAULT_ORDERING_GROUPS, 0])('keeps request order per partition key; a lone record goes alone, routed by its own keys (ordering groups %i)', (orderingGroups) => {
     // Prepare
+    const limits = { ...DEFAULT_LIMITS, orderingGroups };
     const map = new ShardMap(evenShards(4));
     const records = [...userRecords(50, { keys: 5 }), { index: 50, partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo') }];
-    const onlyInShard0 = records.filter((r) => r.explicitHashKey !== undefined || hashKeyOf(r.partitionKey) >= map.shards[1].start);
+    const outsideShard0 = records.filter((r) => r.explicitHashKey !== undefined || hashKeyOf(r.partitionKey) >= map.shards[1].start);
 
     // Act
-    const entries = planEntries(records, map, DEFAULT_LIMITS);
-    const soloEntries = planEntries(onlyInShard0, map, DEFAULT_LIMITS);
+    const entries = planEntries(records, map, limits);
+    const soloEntries = planEntries(outsideShard0, map, limits);
 
     // Assess
     const order = new Map<string, number[]>();
@@ -64,14 +68,21 @@ describe('shard-aware aggregation', () => {
       expect(indices).toEqual([...indices].sort((a, b) => a - b));
     }
     const solo = soloEntries.find((e) => e.indices.includes(50))!;
-    expect(solo).toMatchObject({ partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo'), indices: [50] });
+    if (orderingGroups === 0) {
+      expect(solo).toMatchObject({ partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo'), indices: [50] });
+    } else {
+      // A one-record aggregate under the group's key, routed where Kinesis routes the record itself.
+      expect(solo).toMatchObject({ partitionKey: outerKeyOf('only-one', limits), explicitHashKey: '5', indices: [50], shardId: map.shards[0].shardId });
+      expect(contents(solo)).toEqual([{ partitionKey: 'only-one', explicitHashKey: '5', data: Buffer.from('solo') }]);
+      expect(solo.size).toBe(solo.data.length + solo.partitionKey.length);
+    }
   });
 
-  test('respects the aggregate size and count limits; a record too big to share goes alone', () => {
+  test.each([DEFAULT_ORDERING_GROUPS, 0])('respects the aggregate size and count limits; a record too big to share goes alone (ordering groups %i)', (orderingGroups) => {
     // Prepare
     const map = new ShardMap(evenShards(1));
     const records = [...userRecords(100, { keys: 3, bytes: 100 }), { index: 100, partitionKey: 'big', data: Buffer.alloc(3000) }];
-    const limits = { ...DEFAULT_LIMITS, maxAggregateBytes: 1000, maxRecordsPerAggregate: 6 };
+    const limits = { ...DEFAULT_LIMITS, maxAggregateBytes: 1000, maxRecordsPerAggregate: 6, orderingGroups };
 
     // Act
     const entries = planEntries(records, map, limits);
@@ -82,7 +93,25 @@ describe('shard-aware aggregation', () => {
       expect(entry.indices.length).toBeLessThanOrEqual(6);
       expect(entry.explicitHashKey).toBe('0');
     }
-    expect(entries.find((e) => e.indices.includes(100))).toMatchObject({ indices: [100], partitionKey: 'big' });
+    const big = entries.find((e) => e.indices.includes(100))!;
+    expect(big.indices).toEqual([100]);
+    if (orderingGroups === 0) {
+      expect(big).toMatchObject({ partitionKey: 'big', data: Buffer.alloc(3000) });
+    } else {
+      // Over the aggregate limit, within the entry limit: a one-record aggregate all the same.
+      expect(big).toMatchObject({ partitionKey: outerKeyOf('big', limits), explicitHashKey: hashKeyOf('big').toString() });
+      expect(contents(big)).toEqual([{ partitionKey: 'big', data: Buffer.alloc(3000) }]);
+    }
+  });
+
+  test('with ordering groups, a record that does not fit the entry limit as a one-record aggregate is refused by the packer', () => {
+    // Prepare: 1,000 bytes of data plus its key fit a 1,010-byte entry raw, not once framed.
+    const map = new ShardMap(evenShards(1));
+    const records = [{ index: 0, partitionKey: 'k', data: Buffer.alloc(1_000) }];
+
+    // Act / Assess
+    expect(() => planEntries(records, map, { ...DEFAULT_LIMITS, maxEntryBytes: 1_010 })).toThrow(EntryTooLargeError);
+    expect(planEntries(records, map, { ...DEFAULT_LIMITS, maxEntryBytes: 1_010, orderingGroups: 0 })).toMatchObject([{ partitionKey: 'k', indices: [0] }]);
   });
 
   test('batches stay within 500 entries and 5 MiB, in order', () => {

@@ -1,7 +1,9 @@
 import type { PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import type { UserRecord } from '../../lambda/producer/aggregate';
+import { groupsOn, outerKeyOf, type OrderingSettings } from '../../lambda/producer/ordering';
 import { MAX_HASH_KEY, routingHashKey } from '../../lambda/shared/hash-key';
+import { decodeAggregated, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
 
 /** A seeded PRNG (mulberry32), so random shard maps are the same on every run. */
@@ -85,4 +87,28 @@ export function routeLikeKinesis(map: () => ShardMap, stored: StoredEntry[] = []
       return { SequenceNumber: String(stored.length + i), ShardId: shardId };
     }),
   });
+}
+
+/** An entry of a PutRecords request, as the SDK sends it. */
+export interface SentEntry { readonly Data?: Uint8Array; readonly PartitionKey?: string; readonly ExplicitHashKey?: string }
+
+/** The user records a PutRecords entry carries, as a consumer sees them: deaggregated if it is a KPL aggregate. */
+export function usersOf(entry: SentEntry): KplUserRecord[] {
+  return isAggregated(entry.Data!) ? decodeAggregated(entry.Data!) : [{ partitionKey: entry.PartitionKey!, ...(entry.ExplicitHashKey === undefined ? {} : { explicitHashKey: entry.ExplicitHashKey }), data: entry.Data! }];
+}
+
+/**
+ * Whether an entry carries one user record on its own, stored where Kinesis routes that record
+ * whatever the shard map says: with ordering groups a one-record KPL aggregate under the record's
+ * group key with the record's own hash key as ExplicitHashKey; without them raw, not aggregated.
+ */
+export function isLoneEntry(entry: SentEntry, settings: OrderingSettings): boolean {
+  if (!groupsOn(settings)) {
+    return !isAggregated(entry.Data!);
+  }
+  if (!isAggregated(entry.Data!)) {
+    return false;
+  }
+  const users = decodeAggregated(entry.Data!);
+  return users.length === 1 && entry.PartitionKey === outerKeyOf(users[0].partitionKey, settings) && entry.ExplicitHashKey === routingHashKey(users[0]).toString();
 }

@@ -2,7 +2,10 @@ import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
-import { lambdaContext } from './fixtures';
+import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { loneAggregateBytes, outerKeyOf } from '../../lambda/producer/ordering';
+import { RULES } from '../../lambda/producer/validate';
+import { lambdaContext, usersOf } from './fixtures';
 
 process.env.STREAM_NAME = 'test';
 process.env.POWERTOOLS_METRICS_NAMESPACE = 'KinesisPipeline';
@@ -53,10 +56,13 @@ beforeEach(() => {
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { stdout.push(chunk.toString()); return true; });
 });
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+  delete process.env.ORDERING_GROUPS;
+});
 
 describe('producer handler', () => {
-  test('a direct invoke writes strings and JSON values, aggregated, and answers what was written', async () => {
+  test('a direct invoke writes strings and JSON values, aggregated under their keys\' group keys, and answers what was written', async () => {
     // Prepare
     const event = { records: [{ data: 'hello', partitionKey: 'a' }, { data: { n: 1 }, partitionKey: 'a' }, { data: 'no key' }] };
 
@@ -67,6 +73,26 @@ describe('producer handler', () => {
     expect(result).toEqual({ recordCount: 3, writtenCount: 3, failedCount: 0, failed: [] });
     expect(userRecordsWritten().map((r) => r.data)).toEqual(['hello', '{"n":1}', 'no key']);
     expect(userRecordsWritten()[2].partitionKey).toMatch(/^[0-9a-f-]{36}$/);
+    // One aggregate per ordering group met: 'a's, and the random key's (the same one time in 32).
+    const entries = kinesis.commandCalls(PutRecordsCommand).flatMap((call) => call.args[0].input.Records!);
+    expect(entries.every((entry) => usersOf(entry).every((u) => entry.PartitionKey === outerKeyOf(u.partitionKey, DEFAULT_LIMITS)))).toBe(true);
+    const groups = new Set(userRecordsWritten().map((r) => outerKeyOf(r.partitionKey, DEFAULT_LIMITS))).size;
+    expect(entries).toHaveLength(groups);
+    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: groups, AggregationRatio: 3 / groups, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0 });
+  });
+
+  test('with ORDERING_GROUPS=0 every record of a shard shares one aggregate, under its first record\'s key', async () => {
+    // Prepare
+    process.env.ORDERING_GROUPS = '0';
+    const event = { records: [{ data: 'hello', partitionKey: 'a' }, { data: { n: 1 }, partitionKey: 'a' }, { data: 'no key' }] };
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result).toEqual({ recordCount: 3, writtenCount: 3, failedCount: 0, failed: [] });
+    expect(userRecordsWritten().map((r) => r.data)).toEqual(['hello', '{"n":1}', 'no key']);
+    expect(kinesis.commandCalls(PutRecordsCommand)[0].args[0].input.Records).toMatchObject([{ PartitionKey: 'a' }]);
     expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: 1, AggregationRatio: 3, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0 });
   });
 
@@ -119,7 +145,28 @@ describe('producer handler', () => {
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
   });
 
-  test('a 256-character key and a record of exactly 1 MiB are accepted', async () => {
+  test('with ordering groups, a record that fills a 1 MiB entry as a one-record aggregate is accepted, one byte more is refused', async () => {
+    // Prepare: data that, with key 'ab', the KPL framing and the longest group key ('og-31'), makes 1 MiB exactly.
+    const framing = loneAggregateBytes({ partitionKeyBytes: 2, explicitHashKeyBytes: 0, dataBytes: 0 }) + 4 /* two length varints of 3 bytes, not 1 */ + 'og-31'.length;
+    const fits = 1024 * 1024 - framing;
+    expect(loneAggregateBytes({ partitionKeyBytes: 2, explicitHashKeyBytes: 0, dataBytes: fits }) + 'og-31'.length).toBe(1024 * 1024);
+
+    // Act
+    const result = await handler({ records: [{ data: 'x'.repeat(fits), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(256) }] }, lambdaContext());
+    const refused = await handler({ records: [{ data: 'x'.repeat(fits + 1), partitionKey: 'ab' }] }, lambdaContext()).catch((error: unknown) => error) as { name: string; errors: unknown };
+
+    // Assess
+    expect(result).toMatchObject({ writtenCount: 2, failedCount: 0 });
+    const sent = kinesis.commandCalls(PutRecordsCommand).flatMap((call) => call.args[0].input.Records!);
+    expect(Math.max(...sent.map((entry) => entry.Data!.length + Buffer.byteLength(entry.PartitionKey!)))).toBeLessThanOrEqual(1024 * 1024);
+    expect(refused.name).toBe('ProducerInputError');
+    expect(refused.errors).toEqual([{ index: 0, rule: RULES.framedSize }]);
+  });
+
+  test('with ORDERING_GROUPS=0, a 256-character key and a record of exactly 1 MiB are accepted (the record goes raw)', async () => {
+    // Prepare
+    process.env.ORDERING_GROUPS = '0';
+
     // Act
     const result = await handler({ records: [{ data: 'x'.repeat(1024 * 1024 - 2), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(256) }] }, lambdaContext());
 
@@ -130,7 +177,7 @@ describe('producer handler', () => {
   test('records that cannot be written: HTTP gets 207 with them; a direct invoke throws ProducerWriteError', async () => {
     // Prepare
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
-      Records: input.Records!.map((r) => (r.PartitionKey === 'bad' ? { ErrorCode: 'KMSAccessDeniedException', ErrorMessage: 'no key' } : { SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
+      Records: input.Records!.map((r) => (usersOf(r)[0].partitionKey === 'bad' ? { ErrorCode: 'KMSAccessDeniedException', ErrorMessage: 'no key' } : { SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
     }));
     const body = { records: [{ data: 'ok', partitionKey: 'good', explicitHashKey: '1' }, { data: 'no', partitionKey: 'bad', explicitHashKey: '340282366920938463463374607431768211455' }] };
     kinesis.on(ListShardsCommand).resolves({ Shards: [

@@ -1,19 +1,21 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { UserRecord } from '../../lambda/producer/aggregate';
-import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
+import { outerKeyOf } from '../../lambda/producer/ordering';
 import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { MAX_HASH_KEY, inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget } from '../../lambda/shared/retry';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
-import { routeLikeKinesis, userRecords, type StoredEntry } from './fixtures';
+import { isLoneEntry, routeLikeKinesis, userRecords, usersOf, type StoredEntry } from './fixtures';
 
 /**
  * A split between loading the shard map and writing: the aggregate planned for the parent is
  * stored on the child that owns its ExplicitHashKey, which does not own every record inside. A
  * KCL consumer keeps only the records its shard owns, so those the child does not own must be
  * sent again, and only those: every record is then delivered exactly once to a KCL consumer.
+ * With ordering groups and without: a record that goes alone is routed by its own hash key.
  */
 const kinesis = mockClient(KinesisClient);
 const MID = (MAX_HASH_KEY + 1n) / 2n;
@@ -24,11 +26,13 @@ const BEFORE = new ShardMap([PARENT]);
 /** After the split: the children open, the parent closed but still listed. */
 const AFTER = new ShardMap([LOW, HIGH], [PARENT]);
 
+let limits = DEFAULT_LIMITS;
+
 function options(overrides: Partial<WriteOptions>): WriteOptions {
   return {
     client: new KinesisClient({ region: 'us-east-1' }),
     streamName: 'test',
-    limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 2_000 },
+    limits: { ...limits, maxAggregateBytes: 2_000 },
     backoff: { baseMs: 10, maxMs: 100 },
     budget: new TimeBudget(Date.now() + 60_000),
     shardMap: async () => BEFORE,
@@ -56,9 +60,36 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
 
 const ownedBy = (shard: ShardRange, records: readonly UserRecord[]) => records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
 
+/** Request indices of the user records in `entries` that share their entry with others. */
+const aggregatedIn = (entries: readonly { Data?: Uint8Array }[]) => new Set(entries.flatMap((entry) => {
+  const users = usersOf(entry);
+  return users.length > 1 ? users.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])) : [];
+}));
+
+/**
+ * With ordering groups, user records (and their explicit hash keys) of every entry of every
+ * request: each under its user key's group key, first sends and re-sends alike.
+ */
+function expectOuterKeysKept(): void {
+  if (limits.orderingGroups === 0) {
+    return;
+  }
+  const entries = kinesis.commandCalls(PutRecordsCommand).flatMap((call) => call.args[0].input.Records!);
+  const wrong = entries.flatMap((entry) => usersOf(entry).filter((u) => entry.PartitionKey !== outerKeyOf(u.partitionKey, limits)));
+  expect(entries.every((entry) => isAggregated(entry.Data!))).toBe(true);
+  expect(wrong).toEqual([]);
+}
+
 beforeEach(() => kinesis.reset());
 
-describe('writeRecords across a split it did not know of', () => {
+describe.each([
+  ['with ordering groups', DEFAULT_ORDERING_GROUPS],
+  ['without ordering groups', 0],
+])('writeRecords across a split it did not know of (%s)', (_name, orderingGroups) => {
+  beforeAll(() => {
+    limits = { ...DEFAULT_LIMITS, orderingGroups };
+  });
+
   test('records the landing child owns are written; only the others are re-sent, at once, on the reloaded map', async () => {
     // Prepare: the writer's map still shows the parent; Kinesis has split it.
     const records = userRecords(200, { keys: 40, explicitEvery: 7 });
@@ -76,7 +107,10 @@ describe('writeRecords across a split it did not know of', () => {
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
     expect(calls).toHaveLength(2);
-    const high = ownedBy(HIGH, records);
+    // Records that shared an aggregate went to the parent's start (the low child); a record that
+    // went alone was routed by its own hash key, so it is where it belongs already.
+    const aggregated = aggregatedIn(calls[0].args[0].input.Records!);
+    const high = ownedBy(HIGH, records).filter((index) => aggregated.has(index));
     expect(high.length).toBeGreaterThan(50);
     expect(outcome.resentRecords).toBe(high.length);
     expect(outcome.misroutedEntries).toBeGreaterThan(0);
@@ -90,9 +124,10 @@ describe('writeRecords across a split it did not know of', () => {
     expect(outcome.failed).toEqual([]);
     const copies = deliveredByKcl(stored);
     expect(records.filter((r) => copies.get(r.index) !== 1)).toEqual([]);
+    expectOuterKeysKept();
   });
 
-  test('when the reload fails, every record of a stray aggregate goes again raw, under its own key: delivered at least once, never lost', async () => {
+  test('when the reload fails, every record of a stray aggregate goes again alone, routed by its own hash key: delivered at least once, never lost', async () => {
     // Prepare: ListShards fails, so the writer keeps the old map, which does not know the children.
     const records = userRecords(60, { keys: 12 });
     const stored: StoredEntry[] = [];
@@ -115,13 +150,20 @@ describe('writeRecords across a split it did not know of', () => {
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
     expect(calls).toHaveLength(2);
-    expect(calls[1].args[0].input.Records!.some((r) => isAggregated(r.Data!) || r.ExplicitHashKey !== undefined)).toBe(false);
-    expect(calls[1].args[0].input.Records).toHaveLength(records.length);
+    const strayed = [...aggregatedIn(calls[0].args[0].input.Records!)].sort((a, b) => a - b);
+    expect(strayed.length).toBeGreaterThan(40);
+    const second = calls[1].args[0].input.Records!;
+    expect(second.every((r) => isLoneEntry(r, limits))).toBe(true);
+    if (orderingGroups === 0) {
+      expect(second.some((r) => r.ExplicitHashKey !== undefined)).toBe(false);
+    }
+    expect(second.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(strayed);
     expect(delays).toEqual([0]);
-    expect(outcome.resentRecords).toBe(records.length);
+    expect(outcome.resentRecords).toBe(strayed.length);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     const copies = deliveredByKcl(stored);
     expect(records.filter((r) => (copies.get(r.index) ?? 0) < 1)).toEqual([]);
+    expectOuterKeysKept();
   });
 
   test('records that cannot be re-sent before the time budget ends are reported WrongShard, not written', async () => {
@@ -141,15 +183,17 @@ describe('writeRecords across a split it did not know of', () => {
       shardMap: async (refresh) => (refresh ? AFTER : BEFORE),
     }));
 
-    // Assess
-    const high = ownedBy(HIGH, records);
+    // Assess: the high child's records that shared an aggregate landed on the low child.
+    const aggregated = aggregatedIn(kinesis.commandCalls(PutRecordsCommand)[0].args[0].input.Records!);
+    const high = ownedBy(HIGH, records).filter((index) => aggregated.has(index));
+    expect(high.length).toBeGreaterThan(20);
     expect(outcome.failed.map((f) => f.index)).toEqual(high);
     expect(outcome.failed.every((f) => f.errorCode === 'WrongShard' && /does not own its hash key/.test(f.errorMessage!))).toBe(true);
-    expect(outcome.written).toEqual(ownedBy(LOW, records));
+    expect(outcome.written).toEqual(records.map((r) => r.index).filter((index) => !high.includes(index)));
     expect(outcome.resentRecords).toBe(0);
   });
 
-  test('a record whose re-send lands wrong again (the reloaded map is still stale) goes raw the third time: it ends, nothing is lost', async () => {
+  test('a record whose re-send lands wrong again (the reloaded map is still stale) goes alone the third time: it ends, nothing is lost', async () => {
     // Prepare: every load answers a map that knows the children's ranges but still routes to the parent.
     const lagging = new ShardMap([PARENT], [LOW, HIGH]);
     const records = userRecords(120, { keys: 30 });
@@ -162,11 +206,17 @@ describe('writeRecords across a split it did not know of', () => {
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
     expect(calls).toHaveLength(3);
-    expect(calls[2].args[0].input.Records!.every((r) => !isAggregated(r.Data!))).toBe(true);
-    expect(calls[2].args[0].input.Records).toHaveLength(ownedBy(HIGH, records).length);
+    expect(calls[2].args[0].input.Records!.every((r) => isLoneEntry(r, limits))).toBe(true);
+    // The third request carries the records the second one re-sent in aggregates (all the high child's).
+    const again = aggregatedIn(calls[1].args[0].input.Records!);
+    expect(again.size).toBeGreaterThan(30);
+    expect(calls[2].args[0].input.Records!.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b))
+      .toEqual([...again].sort((a, b) => a - b));
+    expect([...again].every((index) => ownedBy(HIGH, records).includes(index))).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     const copies = deliveredByKcl(stored);
     expect(records.filter((r) => copies.get(r.index) !== 1)).toEqual([]);
+    expectOuterKeysKept();
   });
 
   test('raw records on an unexpected shard are written as they are, and the map is reloaded in the same call for the next request', async () => {

@@ -1,10 +1,10 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { TimeBudget } from '../../lambda/shared/retry';
 import { ShardMap } from '../../lambda/shared/shard-map';
-import { evenShards, routeLikeKinesis, userRecords } from './fixtures';
+import { evenShards, isLoneEntry, routeLikeKinesis, userRecords } from './fixtures';
 
 /**
  * ListShards failing while a request is under way: before anything is written every record is
@@ -14,11 +14,14 @@ import { evenShards, routeLikeKinesis, userRecords } from './fixtures';
  */
 const kinesis = mockClient(KinesisClient);
 
+let limits = DEFAULT_LIMITS;
+let orderingGroups = DEFAULT_ORDERING_GROUPS;
+
 function options(shardMap: WriteOptions['shardMap']): WriteOptions {
   return {
     client: new KinesisClient({ region: 'us-east-1' }),
     streamName: 'test',
-    limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 400 },
+    limits: { ...limits, maxAggregateBytes: 400 },
     backoff: { baseMs: 10, maxMs: 100 },
     budget: new TimeBudget(Date.now() + 60_000),
     shardMap,
@@ -48,9 +51,11 @@ describe('writeRecords when the shard map cannot be loaded', () => {
     expect(outcome.kinesisRecords).toBe(0);
   });
 
-  test('after a misrouted put, a failed reload keeps the old map: the retry goes out and the answer says what was written', async () => {
+  test.each([DEFAULT_ORDERING_GROUPS, 0])('after a misrouted put, a failed reload keeps the old map: the retry goes out and the answer says what was written (ordering groups %i)', async (groups) => {
     // Prepare: the stream was resharded into three shards the map does not know, so the first
     // request's entries land on unexpected shards (the map is reloaded), and one entry fails.
+    orderingGroups = groups;
+    limits = { ...DEFAULT_LIMITS, orderingGroups };
     const records = userRecords(40, { keys: 20 });
     const resharded = new ShardMap(evenShards(3).map((s, i) => ({ ...s, shardId: `shardId-00000000001${i}` })));
     const route = routeLikeKinesis(() => resharded);
@@ -72,12 +77,18 @@ describe('writeRecords when the shard map cannot be loaded', () => {
     // Act
     const outcome = await writeRecords(records, options(shardMap));
 
-    // Assess: aggregates that landed on shards the old map does not know went again raw; the
-    // failed entry's retry, planned on the old map, did the same one request later.
+    // Assess: records of aggregates that landed on shards the old map does not know went again
+    // alone, routed by their own hash key (with ordering groups: one-record aggregates under
+    // their group's key; without: raw); the failed entry's retry, planned on the old map, did the
+    // same one request later.
     expect(loads.slice(0, 2)).toEqual([false, true]);
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(3);
     const last = kinesis.commandCalls(PutRecordsCommand)[2].args[0].input.Records!;
-    expect(last.every((entry) => entry.ExplicitHashKey === undefined && entry.Data![0] !== 0xf3)).toBe(true);
+    expect(last.length).toBeGreaterThan(0);
+    expect(last.every((entry) => isLoneEntry(entry, limits))).toBe(true);
+    if (orderingGroups === 0) {
+      expect(last.every((entry) => entry.ExplicitHashKey === undefined && entry.Data![0] !== 0xf3)).toBe(true);
+    }
     expect(outcome.written).toEqual(records.map((r) => r.index));
     expect(outcome.failed).toEqual([]);
     expect(outcome.retries).toBe(1);

@@ -1,0 +1,420 @@
+import { hashKeyOf } from '../shared/hash-key';
+import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
+import type { ShardMap, ShardRange } from '../shared/shard-map';
+import type { KinesisEntry, UserRecord } from './aggregate';
+import type { ProducerLimits } from './limits';
+import { groupKey, groupOf, groupsOn } from './ordering';
+
+/** A user record that cannot go in any entry: larger than the entry limit once framed (the request validation refuses these). */
+export class EntryTooLargeError extends Error {
+  public override readonly name = 'EntryTooLargeError';
+  constructor(public readonly index: number, limit: number) {
+    super(`record ${index} does not fit an entry of ${limit} bytes as a one-record KPL aggregate`);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The request's cells: one per (shard, ordering group) met, by dense id. An aggregate holds records
+ * of one cell. Without ordering groups every shard is one cell (group 0).
+ */
+class Cells {
+  public readonly shard: number[] = [];
+  public readonly group: number[] = [];
+  private readonly ids = new Map<number, number>();
+
+  public constructor(private readonly groups: number) {}
+
+  public idOf(shard: number, group: number): number {
+    const code = shard * this.groups + group;
+    let id = this.ids.get(code);
+    if (id === undefined) {
+      id = this.shard.length;
+      this.ids.set(code, id);
+      this.shard.push(shard);
+      this.group.push(group);
+    }
+    return id;
+  }
+}
+
+/**
+ * The request's distinct keys (partition keys, or explicit hash keys) by id: UTF-8 bytes, where
+ * each routes (a partition key: its cell; an explicit hash key: its shard) and, for the aggregate
+ * that claimed it last, its index in that aggregate's table.
+ */
+class KeyTable {
+  public readonly encoded: Buffer[] = [];
+  public readonly route: number[] = [];
+  /** A partition key's ordering group (0 without groups) and hash key. */
+  public readonly group: number[] = [];
+  public readonly hash: bigint[] = [];
+  /** The aggregate (generation) that last gave key id k a table index, and that index. */
+  public readonly generation: number[] = [];
+  public readonly slot: number[] = [];
+  private readonly ids = new Map<string, number>();
+
+  public constructor(private readonly place: (key: string) => { route: number; group: number; hash: bigint }) {}
+
+  public idOf(key: string): number {
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.encoded.length;
+      this.ids.set(key, id);
+      this.encoded.push(Buffer.from(key, 'utf8'));
+      const { route, group, hash } = this.place(key);
+      this.route.push(route);
+      this.group.push(group);
+      this.hash.push(hash);
+      this.generation.push(-1);
+      this.slot.push(0);
+    }
+    return id;
+  }
+
+  /** Key id's index in the table of aggregate `generation`, or -1 if it has none there yet. */
+  public slotIn(id: number, generation: number): number {
+    return this.generation[id] === generation ? this.slot[id] : -1;
+  }
+
+  public claim(id: number, generation: number, slot: number): void {
+    this.generation[id] = generation;
+    this.slot[id] = slot;
+  }
+}
+
+/** An aggregate of one cell: its size while it fills, then its bytes and cursors while it is written. */
+class Aggregate {
+  /** User records in it, the first one's request position, and its key table lengths. */
+  public count = 0;
+  public first = -1;
+  public keyCount = 0;
+  public hashKeyCount = 0;
+  public closed = false;
+  /** Encoded size so far: magic, protobuf and MD5; and the part of it the two key tables take. */
+  public size = KPL_FRAME_BYTES;
+  public keyTableBytes = 0;
+  public hashKeyTableBytes = 0;
+  /**
+   * Table indices of partition keys of another cell (an explicit hash key sent their record
+   * here), and of explicit hash keys another open aggregate holds in the KeyTable.
+   */
+  public foreignKeys?: Map<number, number>;
+  public foreignHashKeys?: Map<number, number>;
+
+  /** Its bytes in the request's slab and the request indices inside, once encoding starts. */
+  public data: Buffer = EMPTY;
+  public readonly indices: number[] = [];
+  /** Where the next partition key, explicit hash key and record go, and how many keys are written. */
+  public keyCursor = 0;
+  public hashKeyCursor = 0;
+  public recordCursor = 0;
+  public keysWritten = 0;
+  public hashKeysWritten = 0;
+
+  public constructor(public readonly generation: number, public readonly cell: number, public readonly shard: number, public limit: number) {}
+}
+
+/** An item of a shard's output, in order: an aggregate's generation, or `~i` for record i sent raw. */
+type Item = number;
+
+/**
+ * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
+ * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into one
+ * slab and makes the entries. Keys are looked up by string once per record; everything else is
+ * by id in arrays.
+ */
+export class RequestPacker {
+  private readonly shards: readonly ShardRange[];
+  private readonly groups: number;
+  /** Aggregates of this many records or more are encoded; smaller ones go raw (1 with groups: none raw). */
+  private readonly minAggregated: number;
+  private readonly cells: Cells;
+  private readonly keys: KeyTable;
+  private readonly hashKeys: KeyTable;
+  /** Each cell's aggregate being filled; each shard's items closed so far. */
+  private readonly open: Array<Aggregate | undefined> = [];
+  private readonly items: Item[][];
+  /** Every aggregate by generation (0, 1, ...), in the order they were opened. */
+  private readonly aggregates: Aggregate[] = [];
+  /** Per request position: key ids, the aggregate (generation, -1 if raw) and its table indices there. */
+  private readonly keyOf: Int32Array;
+  private readonly hashKeyOf: Int32Array;
+  private readonly aggregateOf: Int32Array;
+  private readonly pkSlotOf: Int32Array;
+  private readonly ehkSlotOf: Int32Array;
+  /** Group keys by group, UTF-8. */
+  private readonly groupKeys: Buffer[] = [];
+
+  public constructor(private readonly records: readonly UserRecord[], shardMap: ShardMap, private readonly limits: ProducerLimits) {
+    this.shards = shardMap.shards;
+    const grouped = groupsOn(limits);
+    this.groups = grouped ? limits.orderingGroups : 0;
+    this.minAggregated = grouped ? 1 : 2;
+    this.cells = new Cells(Math.max(1, this.groups));
+    const position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
+    this.keys = new KeyTable((key) => {
+      const hashKey = hashKeyOf(key);
+      const group = this.groups > 0 ? groupOf(hashKey, this.groups) : 0;
+      return { route: this.cells.idOf(position.get(shardMap.shardFor(hashKey))!, group), group, hash: hashKey };
+    });
+    this.hashKeys = new KeyTable((key) => {
+      const hash = BigInt(key);
+      return { route: position.get(shardMap.shardFor(hash))!, group: 0, hash };
+    });
+    this.items = this.shards.map(() => []);
+    this.keyOf = new Int32Array(records.length);
+    this.hashKeyOf = new Int32Array(records.length).fill(-1);
+    this.aggregateOf = new Int32Array(records.length).fill(-1);
+    this.pkSlotOf = new Int32Array(records.length);
+    this.ehkSlotOf = new Int32Array(records.length);
+  }
+
+  /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
+  public place(i: number): void {
+    const record = this.records[i];
+    const key = this.keys.idOf(record.partitionKey);
+    this.keyOf[i] = key;
+    let cell = this.keys.route[key];
+    if (record.explicitHashKey !== undefined) {
+      const hashKey = this.hashKeys.idOf(record.explicitHashKey);
+      this.hashKeyOf[i] = hashKey;
+      cell = this.cells.idOf(this.hashKeys.route[hashKey], this.keys.group[key]);
+    }
+    for (;;) {
+      let aggregate = this.open[cell];
+      if (aggregate === undefined) {
+        // The entry limit counts the partition key the aggregate travels under.
+        const limit = Math.min(this.limits.maxAggregateBytes, this.limits.maxEntryBytes - this.outerKeyBytes(cell, key));
+        aggregate = new Aggregate(this.aggregates.length, cell, this.cells.shard[cell], limit);
+        this.aggregates.push(aggregate);
+        this.open[cell] = aggregate;
+      }
+      if (aggregate.count < this.limits.maxRecordsPerAggregate && this.tryAdd(aggregate, i)) {
+        return;
+      }
+      if (aggregate.count === 0) {
+        this.alone(aggregate, i); // too big to share an aggregate
+        return;
+      }
+      this.close(cell); // full: start the next aggregate with this record
+    }
+  }
+
+  /** Ends every cell's open aggregate once the request is placed. */
+  public closeAll(): void {
+    for (let cell = 0; cell < this.open.length; cell++) {
+      this.close(cell);
+    }
+  }
+
+  /**
+   * Writes every aggregate into one slab: each record, in request order, at its aggregate's
+   * cursor, a key into its aggregate's table the first time the aggregate meets it; each
+   * aggregate gets its MD5 trailer as its entry is made. Returns the entries shard by shard,
+   * each shard's in order.
+   */
+  public encode(): KinesisEntry[] {
+    this.allocate();
+    for (let i = 0; i < this.records.length; i++) {
+      this.write(i);
+    }
+    const entries: KinesisEntry[] = [];
+    for (let shard = 0; shard < this.shards.length; shard++) {
+      for (const item of this.items[shard]) {
+        entries.push(item < 0 ? rawEntry(this.records[~item], this.shards[shard]) : this.entryOf(this.aggregates[item]));
+      }
+    }
+    return entries;
+  }
+
+  /** Bytes of the partition key an aggregate of `cell` opened by key id `key` travels under. */
+  private outerKeyBytes(cell: number, key: number): number {
+    return this.groups > 0 ? this.groupKeyOf(this.cells.group[cell]).length : this.keys.encoded[key].length;
+  }
+
+  private groupKeyOf(group: number): Buffer {
+    return (this.groupKeys[group] ??= Buffer.from(groupKey(group), 'utf8'));
+  }
+
+  /**
+   * Record i does not fit an empty aggregate. Without groups it goes raw under its own keys, as
+   * the KPL sends it; with groups, as a one-record aggregate up to the entry limit.
+   */
+  private alone(aggregate: Aggregate, i: number): void {
+    if (this.groups === 0) {
+      this.items[aggregate.shard].push(~i);
+      this.open[aggregate.cell] = undefined;
+      return;
+    }
+    aggregate.limit = this.limits.maxEntryBytes - this.outerKeyBytes(aggregate.cell, this.keyOf[i]);
+    if (!this.tryAdd(aggregate, i)) {
+      throw new EntryTooLargeError(this.records[i].index, this.limits.maxEntryBytes);
+    }
+    this.close(aggregate.cell);
+  }
+
+  /** Gives each aggregate to encode its slice of one slab and writes its magic. */
+  private allocate(): void {
+    let total = 0;
+    for (const aggregate of this.aggregates) {
+      if (aggregate.count >= this.minAggregated) {
+        total += aggregate.size;
+      }
+    }
+    const slab = Buffer.allocUnsafe(total);
+    let offset = 0;
+    for (const aggregate of this.aggregates) {
+      if (aggregate.count >= this.minAggregated) {
+        aggregate.data = slab.subarray(offset, offset + aggregate.size);
+        offset += aggregate.size;
+        aggregate.keyCursor = writeMagic(aggregate.data);
+        aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
+        aggregate.recordCursor = aggregate.hashKeyCursor + aggregate.hashKeyTableBytes;
+      }
+    }
+  }
+
+  /** Writes record i, and any key its aggregate meets for the first time, at its aggregate's cursors. */
+  private write(i: number): void {
+    const generation = this.aggregateOf[i];
+    if (generation < 0) {
+      return;
+    }
+    const aggregate = this.aggregates[generation];
+    if (aggregate.count < this.minAggregated) {
+      return; // sent raw
+    }
+    const { data } = aggregate;
+    // Table indices are handed out in order of first use, so a record holding the next unwritten
+    // index is the first of its aggregate with that key.
+    const pk = this.pkSlotOf[i];
+    if (pk === aggregate.keysWritten) {
+      aggregate.keyCursor = writePartitionKeyField(data, aggregate.keyCursor, this.keys.encoded[this.keyOf[i]]);
+      aggregate.keysWritten++;
+    }
+    const ehk = this.ehkSlotOf[i];
+    if (ehk >= 0 && ehk === aggregate.hashKeysWritten) {
+      aggregate.hashKeyCursor = writeExplicitHashKeyField(data, aggregate.hashKeyCursor, this.hashKeys.encoded[this.hashKeyOf[i]]);
+      aggregate.hashKeysWritten++;
+    }
+    const record = this.records[i];
+    aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data);
+    aggregate.indices.push(record.index);
+  }
+
+  /**
+   * The entry of an aggregate. With groups it travels under its group's key; one of several
+   * records is routed by its shard's starting hash key, a lone record by its own hash key (where
+   * Kinesis would store the record itself, whatever the map says). Without groups, under its
+   * first record's key.
+   */
+  private entryOf(aggregate: Aggregate): KinesisEntry {
+    const { data } = aggregate;
+    sealAggregate(data, aggregate.recordCursor);
+    const shard = this.shards[aggregate.shard];
+    const first = this.records[aggregate.first];
+    const grouped = this.groups > 0;
+    const outerKey = grouped ? groupKey(this.cells.group[aggregate.cell]) : first.partitionKey;
+    const explicitHashKey = grouped && aggregate.count === 1
+      ? first.explicitHashKey ?? this.keys.hash[this.keyOf[aggregate.first]].toString()
+      : shard.start.toString();
+    return {
+      data,
+      partitionKey: outerKey,
+      explicitHashKey,
+      shardId: shard.shardId,
+      indices: aggregate.indices,
+      size: data.length + this.outerKeyBytes(aggregate.cell, this.keyOf[aggregate.first]),
+    };
+  }
+
+  /** Ends the cell's open aggregate: an item of its shard, raw if it holds fewer records than are encoded. */
+  private close(cell: number): void {
+    const aggregate = this.open[cell];
+    if (aggregate === undefined) {
+      return;
+    }
+    aggregate.closed = true;
+    if (aggregate.count >= this.minAggregated) {
+      this.items[aggregate.shard].push(aggregate.generation);
+    } else if (aggregate.count === 1) {
+      this.items[aggregate.shard].push(~aggregate.first);
+    }
+    this.open[cell] = undefined;
+  }
+
+  /** Adds record i to `aggregate` if it stays within the aggregate's limit; false (nothing added) if not. */
+  private tryAdd(aggregate: Aggregate, i: number): boolean {
+    const { keys, hashKeys } = this;
+    const key = this.keyOf[i];
+    const hashKey = this.hashKeyOf[i];
+    const home = keys.route[key] === aggregate.cell;
+    let pk = home ? keys.slotIn(key, aggregate.generation) : aggregate.foreignKeys?.get(key) ?? -1;
+    const newKey = pk < 0;
+    const keyGrow = newKey ? keyFieldSize(keys.encoded[key].length) : 0;
+    if (newKey) {
+      pk = aggregate.keyCount;
+    }
+    let ehk = -1;
+    let hashKeyGrow = 0;
+    if (hashKey >= 0) {
+      ehk = hashKeys.slotIn(hashKey, aggregate.generation);
+      if (ehk < 0) {
+        ehk = aggregate.foreignHashKeys?.get(hashKey) ?? -1;
+      }
+      if (ehk < 0) {
+        ehk = aggregate.hashKeyCount;
+        hashKeyGrow = keyFieldSize(hashKeys.encoded[hashKey].length);
+      }
+    }
+    const newHashKey = hashKeyGrow > 0;
+    const grow = keyGrow + hashKeyGrow + recordFieldSize(pk, ehk, this.records[i].data.length);
+    if (aggregate.size + grow > aggregate.limit) {
+      return false;
+    }
+    aggregate.size += grow;
+    aggregate.keyTableBytes += keyGrow;
+    aggregate.hashKeyTableBytes += hashKeyGrow;
+    if (newKey) {
+      if (home) {
+        keys.claim(key, aggregate.generation, pk);
+      } else {
+        (aggregate.foreignKeys ??= new Map()).set(key, pk);
+      }
+      aggregate.keyCount++;
+    }
+    if (newHashKey) {
+      // An explicit hash key can be in open aggregates of several groups of one shard: the
+      // KeyTable holds its index for one of them, the others keep theirs.
+      const holder = hashKeys.generation[hashKey];
+      if (holder < 0 || this.aggregates[holder].closed) {
+        hashKeys.claim(hashKey, aggregate.generation, ehk);
+      } else {
+        (aggregate.foreignHashKeys ??= new Map()).set(hashKey, ehk);
+      }
+      aggregate.hashKeyCount++;
+    }
+    if (aggregate.count === 0) {
+      aggregate.first = i;
+    }
+    aggregate.count++;
+    this.aggregateOf[i] = aggregate.generation;
+    this.pkSlotOf[i] = pk;
+    this.ehkSlotOf[i] = ehk;
+    return true;
+  }
+}
+
+/** A record as an entry of its own, raw, with its own keys. */
+export function rawEntry(record: UserRecord, shard: ShardRange): KinesisEntry {
+  return {
+    data: record.data,
+    partitionKey: record.partitionKey,
+    ...(record.explicitHashKey === undefined ? {} : { explicitHashKey: record.explicitHashKey }),
+    shardId: shard.shardId,
+    indices: [record.index],
+    size: record.data.length + Buffer.byteLength(record.partitionKey),
+  };
+}
