@@ -373,9 +373,29 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     return this.metricConsumer('OutOfRangeSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
-  /** Processor failures (each stops its shard's batch), Sum. */
+  /** User records whose processor failed (each stops its partition key, or its shard with `RecordOrdering.SHARD`, for the batch), Sum. */
   public metricProcessingFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricConsumer('ProcessingFailures', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Lease writes that lost to a concurrent invocation of the same shard and were merged and retried (parallelization factor above 1), Sum. */
+  public metricLeaseWriteConflicts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('LeaseWriteConflicts', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Outer partition keys with progress kept above a shard's checkpoint in its lease, Maximum. */
+  public metricProgressKeys(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('ProgressKeys', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * Progress entries dropped to keep a lease item under its bound (64 KiB): their records are
+   * processed again if Lambda delivers them again. Above 0 only with very many outer partition
+   * keys above the checkpoint (a producer that is not `ProducerFunction`, at a parallelization
+   * factor above 1). Sum.
+   */
+  public metricProgressEvicted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer('ProgressEvicted', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   /** Time from the checkpointed record's arrival in the stream to its checkpoint, milliseconds, Maximum. */

@@ -235,13 +235,15 @@ describe('ConsumerFunction', () => {
     // Prepare
     const { consumer, stack } = build();
     // Act
-    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricOutOfRangeSkipped(), consumer.metricCheckpointLag({ period: Duration.minutes(5) })];
+    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricOutOfRangeSkipped(), consumer.metricCheckpointLag({ period: Duration.minutes(5) }),
+      consumer.metricLeaseWriteConflicts(), consumer.metricProgressKeys(), consumer.metricProgressEvicted()];
     const age = consumer.metricIteratorAge();
     // Assess
     expect(metrics.map((m) => [m.namespace, m.metricName, m.statistic])).toEqual([
       ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'OutOfRangeSkipped', 'Sum'],
-      ['KinesisPipeline', 'CheckpointLag', 'Maximum'],
+      ['KinesisPipeline', 'CheckpointLag', 'Maximum'], ['KinesisPipeline', 'LeaseWriteConflicts', 'Sum'], ['KinesisPipeline', 'ProgressKeys', 'Maximum'], ['KinesisPipeline', 'ProgressEvicted', 'Sum'],
     ]);
+    expect(metrics.every((m) => m.dimensions?.service === consumer.serviceName)).toBe(true);
     expect(metrics[0].dimensions).toEqual({ service: consumer.serviceName });
     expect(metrics[4].period.toMinutes()).toBe(5);
     expect([age.namespace, age.metricName, age.statistic]).toEqual(['AWS/Lambda', 'IteratorAge', 'Maximum']);
