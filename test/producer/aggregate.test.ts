@@ -114,6 +114,26 @@ describe('shard-aware aggregation', () => {
     expect(planEntries(records, map, { ...DEFAULT_LIMITS, maxEntryBytes: 1_010, orderingGroups: 0 })).toMatchObject([{ partitionKey: 'k', indices: [0] }]);
   });
 
+  test('with aggregation off (maxRecordsPerAggregate 1) every record goes raw under its own keys, its outer key whatever the ordering groups', () => {
+    // Prepare
+    const map = new ShardMap(evenShards(3));
+    const records = userRecords(60, { keys: 10, explicitEvery: 4 });
+    const limits = { ...DEFAULT_LIMITS, maxRecordsPerAggregate: 1 };
+
+    // Act
+    const entries = planEntries(records, map, limits);
+
+    // Assess
+    expect(entries.map((e) => e.indices[0]).sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
+    for (const entry of entries) {
+      const record = records[entry.indices[0]];
+      expect(isAggregated(entry.data)).toBe(false);
+      expect(entry).toMatchObject({ partitionKey: outerKeyOf(record.partitionKey, limits), data: record.data });
+      expect(entry.partitionKey).toBe(record.partitionKey);
+      expect(entry.explicitHashKey).toBe(record.explicitHashKey);
+    }
+  });
+
   test('batches stay within 500 entries and 5 MiB, in order', () => {
     // Prepare
     const entry = (i: number, size: number): KinesisEntry => ({ data: Buffer.alloc(0), partitionKey: 'k', shardId: 's', indices: [i], size });

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -30,6 +30,7 @@ describe('ProducerFunction', () => {
           MAX_BATCH_ENTRIES: '100',
           MAX_BATCH_BYTES: String(5 * 1024 * 1024),
           MAX_ENTRY_BYTES: String(1024 * 1024),
+          ORDERING_GROUPS: '32',
           SAFETY_MARGIN_MS: '2000',
           THROW_ON_UNDELIVERED: 'true',
           POWERTOOLS_SERVICE_NAME: producer.serviceName,
@@ -125,6 +126,9 @@ describe('ProducerFunction', () => {
     ['maxRecordSize', { maxRecordSize: Size.bytes(0) }, /maxRecordSize must be/],
     ['maxRecordsPerAggregate', { maxRecordsPerAggregate: 0 }, /maxRecordsPerAggregate must be a whole number from 1 to 4294967295; received 0/],
     ['maxBatchEntries', { maxBatchEntries: 501 }, /maxBatchEntries must be a whole number from 1 to 500; received 501/],
+    ['orderingGroups above 256', { orderingGroups: 257 }, /ProducerFunction Producer: orderingGroups must be a whole number from 0 to 256; received 257/],
+    ['orderingGroups below 0', { orderingGroups: -1 }, /orderingGroups must be a whole number from 0 to 256; received -1/],
+    ['orderingGroups not whole', { orderingGroups: 2.5 }, /orderingGroups must be a whole number from 0 to 256; received 2.5/],
     ['asyncRetryAttempts', { asyncRetryAttempts: 3 }, /asyncRetryAttempts must be a whole number from 0 to 2; received 3/],
     ['reservedConcurrentExecutions', { reservedConcurrentExecutions: 1.5 }, /reservedConcurrentExecutions must be a whole number/],
     ['memorySize', { memorySize: 64 }, /memorySize must be a whole number from 128/],
@@ -136,6 +140,26 @@ describe('ProducerFunction', () => {
     ['maxRetryDelay range', { maxRetryDelay: Duration.minutes(6) }, /ProducerFunction Producer: maxRetryDelay must be from 1 milli to 5 minutes; received 6 minutes/],
   ])('rejects a bad %s', (_name, props, message) => {
     expect(() => build(props as Partial<ProducerFunctionProps>)).toThrow(message);
+  });
+
+  test.each([0, 1, 256])('passes orderingGroups %i to the handler', (orderingGroups) => {
+    // Act
+    const { template } = build({ orderingGroups });
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: String(orderingGroups) }) } });
+  });
+
+  test('an unresolved orderingGroups (a token) is not validated at synthesis and reaches the handler', () => {
+    // Prepare
+    const stack = testStack();
+    const groups = new CfnParameter(stack, 'Groups', { type: 'Number' }).valueAsNumber;
+
+    // Act
+    new ProducerFunction(stack, 'Producer', { stream: new DataStream(stack, 'Stream'), orderingGroups: groups });
+
+    // Assess
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: { Ref: 'Groups' } }) } });
   });
 });
 
