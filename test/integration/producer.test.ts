@@ -3,6 +3,8 @@ import {
   SplitShardCommand, type Shard,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { outerKeyOf } from '../../lambda/producer/ordering';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { startKinesalite, type Emulator } from '../../scripts/local/emulators';
@@ -21,7 +23,7 @@ const MAX = (1n << 128n) - 1n;
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 interface ProduceResult { recordCount: number; writtenCount: number; failedCount: number; failed: { index: number; errorCode: string }[] }
-interface ReadBack { shard: Shard; partitionKey: string; explicitHashKey?: string; data: string }
+interface ReadBack { shard: Shard; partitionKey: string; explicitHashKey?: string; data: string; outerKey: string }
 
 let kinesalite: Emulator;
 let kinesis: KinesisClient;
@@ -59,16 +61,21 @@ async function readBack(): Promise<ReadBack[]> {
       for (const record of page.Records ?? []) {
         if (isAggregated(record.Data!)) {
           for (const user of decodeAggregated(record.Data!)) {
-            out.push({ shard, partitionKey: user.partitionKey, explicitHashKey: user.explicitHashKey, data: Buffer.from(user.data).toString('utf8') });
+            out.push({ shard, partitionKey: user.partitionKey, explicitHashKey: user.explicitHashKey, data: Buffer.from(user.data).toString('utf8'), outerKey: record.PartitionKey! });
           }
         } else {
-          out.push({ shard, partitionKey: record.PartitionKey!, data: Buffer.from(record.Data!).toString('utf8') });
+          out.push({ shard, partitionKey: record.PartitionKey!, data: Buffer.from(record.Data!).toString('utf8'), outerKey: record.PartitionKey! });
         }
       }
       iterator = (page.Records ?? []).length === 0 ? undefined : page.NextShardIterator;
     }
   }
   return out;
+}
+
+/** User records that did not travel under their key's ordering group key (the handler runs with the default groups). */
+function offTheirOuterKey(records: readonly ReadBack[]): ReadBack[] {
+  return records.filter((r) => r.outerKey !== outerKeyOf(r.partitionKey, DEFAULT_LIMITS));
 }
 
 function holds(shard: Shard, hashKey: bigint): boolean {
@@ -155,6 +162,9 @@ describe('producer on kinesalite', () => {
       sequenceOf.set(record.partitionKey, expected + 1);
     }
     expect([...sequenceOf.values()].reduce((a, b) => a + b, 0)).toBe(3_000);
+    // Every user key under one outer key, its group's, the explicit-hash-key record too.
+    expect(offTheirOuterKey(back)).toEqual([]);
+    expect(new Set(back.map((r) => r.outerKey)).size).toBe(DEFAULT_LIMITS.orderingGroups);
   });
 
   test('after a split the cached map does not know, records the landing child does not own are re-sent: a KCL reader sees each once', async () => {
@@ -183,6 +193,7 @@ describe('producer on kinesalite', () => {
     expect(delivered).toHaveLength(500);
     expect(new Set(delivered.map((r) => r.data)).size).toBe(500);
     expect(back).toHaveLength(500 + strays.length + 500);
+    expect(offTheirOuterKey(back)).toEqual([]);
     const freshRecords = back.filter((r) => r.data.startsWith('c:'));
     expect(freshRecords).toHaveLength(500);
     for (const record of freshRecords) {
