@@ -1,6 +1,8 @@
 /**
- * `npm run local -- [--duration 30] [--rate 100] [--record-size 512] ...`: the whole pipeline on
- * this machine, on emulators. Exits 1 if any record was lost or processed twice.
+ * `npm run local -- [--duration 30] [--rate 100] [--record-size 512] [--parallelization-factor 4] ...`:
+ * the whole pipeline on this machine, on emulators. Exits 1 if any record was lost, processed
+ * twice or out of order for its partition key, or the consumer's leases do not hold what it
+ * acknowledged.
  */
 quietSdkNodeVersionWarning();
 

@@ -12,6 +12,11 @@ export const USAGE = `usage: npm run local -- [options]
   --partition-keys <n>  distinct partition keys (default 32)
   --shards <n>          shards of the provisioned stream, as \`cdk synth -c shards=<n>\` (default 2)
   --stack <name>        ProvisionedPipeline (default) or OnDemandPipeline
+  --parallelization-factor <n>
+                        batches of a shard at once, 1 to 10 (default: the template's mapping);
+                        the consumer is told the factor may reach it (MAX_PARALLELIZATION_FACTOR)
+  --redeliver-every <n> deliver every n-th finished batch once more, as Lambda may after a lost
+                        answer; the consumer must skip it all (default 0: never)
   --emulator <name>     auto (default), kinesalite or kinesis-local
   --kinesis-port <n>    port of the Kinesis emulator (default: a free one)
   --dynamodb-port <n>   port of dynalite (default: a free one)
@@ -42,7 +47,7 @@ export function parseArgs(argv: readonly string[]): LocalRunOptions {
       i += 1;
     }
   }
-  const known = ['duration', 'rate', 'record-size', 'partition-keys', 'shards', 'stack', 'emulator', 'kinesis-port', 'dynamodb-port', 'drain', 'out-dir', 'view'];
+  const known = ['duration', 'rate', 'record-size', 'partition-keys', 'shards', 'stack', 'parallelization-factor', 'redeliver-every', 'emulator', 'kinesis-port', 'dynamodb-port', 'drain', 'out-dir', 'view'];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new UsageError(`unknown option --${key}\n${USAGE}`);
@@ -73,6 +78,8 @@ export function parseArgs(argv: readonly string[]): LocalRunOptions {
     recordSize: num('record-size', 512, 64, 1_048_576),
     partitionKeys: num('partition-keys', 32, 1, 1_000_000),
     ...(values.has('shards') ? { shards: num('shards', 2, 1, 10_000) } : {}),
+    ...(values.has('parallelization-factor') ? { parallelizationFactor: num('parallelization-factor', 1, 1, 10) } : {}),
+    redeliverEvery: num('redeliver-every', 0, 0, 1_000_000),
     stackName: values.get('stack') ?? 'ProvisionedPipeline',
     emulator: emulator as LocalRunOptions['emulator'],
     kinesisPort: num('kinesis-port', 0, 0, 65_535),

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp, SHARDS_CONTEXT } from '../../bin/build-app';
+import { CONSUMER_DEFAULTS, ConsumerEnv } from '../../lambda/consumer/contract';
 import type { AlarmDefinition } from './control-plane';
 import { LocalNames, type TemplateResource } from './intrinsics';
 
@@ -266,4 +267,21 @@ function readFunction(logicalId: string, resource: TemplateResource, assemblyDir
     timeoutMs: Number(props.Timeout ?? 3) * 1000,
     memoryMb: Number(props.MemorySize ?? 128),
   };
+}
+
+/**
+ * The consumer's MAX_PARALLELIZATION_FACTOR raised to the factor the run uses, as the construct's
+ * `allowParallelizationFactor` would: a consumer told 1 moves its checkpoint with every batch,
+ * which is only exact while batches of a shard never run at once.
+ */
+export function consumerEnvForFactor(environment: Readonly<Record<string, string>>, factor: number): Record<string, string> {
+  const declared = Number(environment[ConsumerEnv.MAX_PARALLELIZATION_FACTOR] ?? CONSUMER_DEFAULTS.maxParallelizationFactor);
+  return Number.isFinite(declared) && declared >= factor ? {} : { [ConsumerEnv.MAX_PARALLELIZATION_FACTOR]: String(factor) };
+}
+
+/** The consumer's runtime settings as its environment gives them (unset: the handler's defaults). */
+export function consumerSettingsText(environment: Readonly<Record<string, string>>): string {
+  const value = (name: string, fallback: string | number) => environment[name] ?? `${fallback} (default)`;
+  return `ordering ${value(ConsumerEnv.ORDERING, CONSUMER_DEFAULTS.ordering)}, max concurrency ${value(ConsumerEnv.MAX_CONCURRENCY, CONSUMER_DEFAULTS.maxConcurrency)}, `
+    + `max parallelization factor ${value(ConsumerEnv.MAX_PARALLELIZATION_FACTOR, CONSUMER_DEFAULTS.maxParallelizationFactor)}, checkpointing ${environment.LEASE_TABLE_NAME ? 'on' : 'off'}`;
 }

@@ -60,7 +60,10 @@ export class FunctionHost implements Invoker {
   public maxDurationMs = 0;
   /** Sums of the EMF metrics the handler logged (Powertools Metrics), by metric name. */
   public readonly metrics = new Map<string, number>();
-  /** Called with each JSON log line of the handler (the local run reads the example processor's record log). */
+  /**
+   * Called with each JSON log line of the handler (the local run reads the example processor's
+   * record log), before the answer of the invocation that wrote it.
+   */
   public onLogLine?: (line: Record<string, unknown>) => void;
 
   public constructor(
@@ -117,15 +120,25 @@ export class FunctionHost implements Invoker {
       stderr: true,
       workerData: { entryFile: this.fn.entryFile, handlerName: this.fn.handlerName, functionName: this.fn.name, memoryMb: this.fn.memoryMb, region: this.region },
     });
-    worker.stdout.on('data', (chunk: Buffer) => this.tap(chunk));
+    worker.stdout.on('data', (chunk: Buffer) => this.tap(chunk.toString('utf8')));
     worker.stderr.pipe(this.log, { end: false });
     const environment: Environment = { worker };
     this.all.add(environment);
     return new Promise((resolve, reject) => {
-      worker.on('message', (message: { type: string; ok?: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-        if (message.type === 'ready') {
+      // An environment that cannot start within the function's timeout (plus 10 s) is given up.
+      const initTimer = setTimeout(() => {
+        this.discard(environment);
+        reject(new FunctionInitError(`${this.fn.name}: init did not finish within ${(this.fn.timeoutMs + 10_000) / 1000} s`));
+      }, this.fn.timeoutMs + 10_000);
+      worker.on('message', (message: { type: string; ok?: boolean; result?: unknown; error?: { name: string; message: string }; text?: string }) => {
+        if (message.type === 'stdout') {
+          // A log line (also while loading: it does not end the init wait).
+          this.tap(message.text ?? '');
+        } else if (message.type === 'ready') {
+          clearTimeout(initTimer);
           resolve(environment);
         } else if (message.type === 'init-error') {
+          clearTimeout(initTimer);
           this.discard(environment);
           reject(new FunctionInitError(`${this.fn.name}: init failed: ${message.error?.name}: ${message.error?.message}`));
         } else if (message.type === 'result' && environment.pending) {
@@ -136,12 +149,6 @@ export class FunctionHost implements Invoker {
           done(message.ok ? { ok: true, result: message.result, durationMs } : { ok: false, error: message.error!, durationMs });
         }
       });
-      // An environment that cannot start within the function's timeout (plus 10 s) is given up.
-      const initTimer = setTimeout(() => {
-        this.discard(environment);
-        reject(new FunctionInitError(`${this.fn.name}: init did not finish within ${(this.fn.timeoutMs + 10_000) / 1000} s`));
-      }, this.fn.timeoutMs + 10_000);
-      worker.once('message', () => clearTimeout(initTimer));
       const ended = (message: string): void => {
         clearTimeout(initTimer);
         this.all.delete(environment);
@@ -160,10 +167,13 @@ export class FunctionHost implements Invoker {
 
   private pendingText = '';
 
-  /** Writes the handler's output to the log and adds up the EMF metrics in it. */
-  private tap(chunk: Buffer): void {
+  /**
+   * Writes the handler's output to the log and adds up the EMF metrics in it. Its lines arrive in
+   * the order they were written, and before the answer of the invocation that wrote them.
+   */
+  private tap(chunk: string): void {
     this.log.write(chunk);
-    const text = this.pendingText + chunk.toString('utf8');
+    const text = this.pendingText + chunk;
     const lines = text.split('\n');
     this.pendingText = lines.pop() ?? '';
     for (const line of lines) {

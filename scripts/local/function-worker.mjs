@@ -5,6 +5,21 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
 const { entryFile, handlerName, functionName, memoryMb, region } = workerData;
+
+// The handler's stdout goes to the host on the port its answers take, so every line an invocation
+// writes reaches the host before that invocation's answer (worker stdio has a port of its own, with
+// no order against this one). The local run reads the processor's record log in that order, across
+// environments, to check the order per partition key.
+process.stdout.write = (chunk, encoding, callback) => {
+  const done = typeof encoding === 'function' ? encoding : callback;
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  parentPort.postMessage({ type: 'stdout', text });
+  if (typeof done === 'function') {
+    process.nextTick(done);
+  }
+  return true;
+};
+
 let handler;
 try {
   const module = await import(pathToFileURL(entryFile).href);

@@ -5,13 +5,17 @@ import type { PolledRecord } from './poller';
  * Counts every record of the run by its unique id: produced (accepted by the producer),
  * rejected (the producer said it could not write it), consumed (inside a Kinesis record the
  * consumer reported as processed, after KPL de-aggregation), sent to the on-failure destination.
- * Exactly once means: every produced id consumed once, none twice, none lost. Order: per
- * partition key, first consumptions come in stream order (sequence, then sub-sequence number).
+ * Exactly once means: every produced id consumed once, none twice, none lost.
  *
  * Two observers: what the consumer acknowledged (records of batches it reported processed), and,
  * when the processor logs each user record (the example processor does at DEBUG level, with its
  * sequence and sub-sequence number), what the processor itself saw: the one that counts, since a
  * consumer may acknowledge a record it skipped as a duplicate.
+ *
+ * Order is per user partition key (the guarantee at any parallelization factor; order per shard
+ * does not hold once batches of a shard run at once and keys run concurrently): the processor saw
+ * each key's records in stream order (its log lines arrive in the order written, see
+ * FunctionHost), and first acknowledgements of a key come in stream order too.
  */
 export interface Payload {
   readonly id: string;
@@ -33,6 +37,11 @@ export function parsePayload(data: Uint8Array): Payload | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A user record's place in its shard as one number: sequence × 10⁶ + sub-sequence (an aggregate holds far fewer than 10⁶). */
+export function streamPosition(sequenceNumber: string, subSequenceNumber: number): bigint {
+  return BigInt(sequenceNumber) * 1_000_000n + BigInt(subSequenceNumber);
 }
 
 /** A user record inside a Kinesis record: `aggregated` if it came out of a KPL aggregate, with its `explicitHashKey` if it has one. */
@@ -70,8 +79,22 @@ export interface ProcessorResult {
   readonly seenOnce: number;
   readonly duplicates: number;
   readonly missing: number;
+  /** First sightings of a record before an earlier-produced record of its partition key was seen. */
+  readonly outOfOrder: number;
   readonly sampleMissing: readonly string[];
   readonly sampleDuplicates: readonly string[];
+  readonly sampleOutOfOrder: readonly string[];
+}
+
+/** Whether the consumer's lease says a user record is processed (at or below its checkpoint, or in its outer key's progress). */
+export type LeaseCovers = (shardId: string, partitionKey: string, sequenceNumber: string, subSequenceNumber: number) => boolean;
+
+export interface CheckpointCoverage {
+  /** Outer (Kinesis record) partition keys with acknowledged records, over all shards. */
+  readonly outerKeys: number;
+  /** Of those, keys whose last acknowledged user record the lease does not hold as processed. */
+  readonly uncovered: number;
+  readonly sampleUncovered: readonly string[];
 }
 
 export interface LedgerResult {
@@ -81,6 +104,7 @@ export interface LedgerResult {
   readonly duplicates: number;
   readonly lost: number;
   readonly toFailureDestination: number;
+  /** First acknowledgements of a user partition key's records out of stream order. */
   readonly outOfOrder: number;
   readonly unknown: number;
   /** Records the producer reported as not written that were consumed all the same (a write that timed out but landed). */
@@ -105,6 +129,11 @@ export class Ledger {
   private readonly consumed = new Map<string, number>();
   private readonly failed = new Set<string>();
   private readonly lastByKey = new Map<string, bigint>();
+  /** Furthest stream position the processor saw per partition key, and the ids it saw after a later one. */
+  private readonly processorLastByKey = new Map<string, bigint>();
+  private readonly processorOutOfOrder: string[] = [];
+  /** Last acknowledged user record per shard and outer (Kinesis record) partition key. */
+  private readonly lastAcked = new Map<string, Map<string, { sequenceNumber: string; subSequenceNumber: number; sequence: bigint }>>();
   private outOfOrder = 0;
   private unknown = 0;
   private kinesisRecords = 0;
@@ -134,7 +163,7 @@ export class Ledger {
     }
   }
 
-  /** The processor saw the user record at that position (from its log line). */
+  /** The processor saw the user record at that position (from its log line, in the order logged). */
   public recordProcessorSaw(sequenceNumber: string, subSequenceNumber: number): void {
     this.processorLines += 1;
     const id = this.byPosition.get(`${sequenceNumber}/${subSequenceNumber}`);
@@ -142,7 +171,19 @@ export class Ledger {
       this.processorUnknown += 1;
       return;
     }
-    this.processorSaw.set(id, (this.processorSaw.get(id) ?? 0) + 1);
+    const times = (this.processorSaw.get(id) ?? 0) + 1;
+    this.processorSaw.set(id, times);
+    const payload = this.produced.get(id);
+    if (times === 1 && payload !== undefined) {
+      // Stream order, not the load's `n`: concurrent producer calls may write a key's records in another order.
+      const position = streamPosition(sequenceNumber, subSequenceNumber);
+      const last = this.processorLastByKey.get(payload.pk) ?? -1n;
+      if (position < last) {
+        this.processorOutOfOrder.push(id);
+      } else {
+        this.processorLastByKey.set(payload.pk, position);
+      }
+    }
   }
 
   /** Whether the processor's own record log is being observed. */
@@ -158,7 +199,9 @@ export class Ledger {
   public recordProcessed(records: readonly PolledRecord[]): void {
     for (const record of records) {
       this.kinesisRecords += 1;
-      userRecordsOf(record).forEach((user, sub) => {
+      const users = userRecordsOf(record);
+      this.recordAcked(record, users.length - 1);
+      users.forEach((user, sub) => {
         if (user.aggregated && this.owns && !this.owns(record.shardId, user)) {
           return; // skipped by the consumer: a stale-map copy the producer sent again
         }
@@ -167,12 +210,12 @@ export class Ledger {
           this.unknown += 1;
           return;
         }
-        this.recordConsumed(payload, BigInt(record.sequenceNumber) * 1_000_000n + BigInt(sub));
+        this.recordConsumed(payload, streamPosition(record.sequenceNumber, sub));
       });
     }
   }
 
-  /** One consumption of a user record at `position` in the stream (sequence × 10⁶ + sub-sequence). */
+  /** One consumption of a user record at `position` in the stream (`streamPosition`). */
   public recordConsumed(payload: Payload, position: bigint): void {
     const seen = this.consumed.get(payload.id) ?? 0;
     this.consumed.set(payload.id, seen + 1);
@@ -185,6 +228,38 @@ export class Ledger {
         this.lastByKey.set(payload.pk, position);
       }
     }
+  }
+
+  private recordAcked(record: PolledRecord, lastSub: number): void {
+    let byKey = this.lastAcked.get(record.shardId);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.lastAcked.set(record.shardId, byKey);
+    }
+    const sequence = BigInt(record.sequenceNumber);
+    const last = byKey.get(record.partitionKey);
+    if (last === undefined || last.sequence < sequence) {
+      byKey.set(record.partitionKey, { sequenceNumber: record.sequenceNumber, subSequenceNumber: Math.max(0, lastSub), sequence });
+    }
+  }
+
+  /**
+   * Checks the consumer's checkpoints against what it acknowledged: for every shard and outer
+   * partition key, its last acknowledged user record must be processed by the lease's account
+   * (`covers`), else a redelivery would process it again.
+   */
+  public checkpointCoverage(covers: LeaseCovers): CheckpointCoverage {
+    let outerKeys = 0;
+    const uncovered: string[] = [];
+    for (const [shardId, byKey] of this.lastAcked) {
+      for (const [partitionKey, last] of byKey) {
+        outerKeys += 1;
+        if (!covers(shardId, partitionKey, last.sequenceNumber, last.subSequenceNumber)) {
+          uncovered.push(`${shardId}/${partitionKey}@${last.sequenceNumber}/${last.subSequenceNumber}`);
+        }
+      }
+    }
+    return { outerKeys, uncovered: uncovered.length, sampleUncovered: uncovered.slice(0, 5) };
   }
 
   public recordFailed(records: readonly PolledRecord[]): void {
@@ -227,7 +302,15 @@ export class Ledger {
         missing.push(id);
       }
     }
-    return { seenOnce, duplicates: duplicates.length, missing: missing.length, sampleMissing: missing.slice(0, 5), sampleDuplicates: duplicates.slice(0, 5) };
+    return {
+      seenOnce,
+      duplicates: duplicates.length,
+      missing: missing.length,
+      outOfOrder: this.processorOutOfOrder.length,
+      sampleMissing: missing.slice(0, 5),
+      sampleDuplicates: duplicates.slice(0, 5),
+      sampleOutOfOrder: this.processorOutOfOrder.slice(0, 5),
+    };
   }
 
   public result(): LedgerResult {

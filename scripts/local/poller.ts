@@ -10,7 +10,8 @@ import type { InvokeOutcome } from './function-host';
  * mapping's batch size, batching window, parallelization factor (up to that many batches in
  * flight per shard, records of one partition key always in the same lane, in order), partial
  * batch responses (restart from the lowest failed sequence number), retries, bisect on function
- * error, maximum record age and the on-failure destination.
+ * error, maximum record age and the on-failure destination. Optionally it delivers a finished
+ * batch once more (`redeliverEvery`), as Lambda may when an answer is lost.
  */
 export interface PolledRecord {
   readonly shardId: string;
@@ -64,6 +65,12 @@ export interface PollerOptions {
   readonly retryBaseMs?: number;
   /** How often new shards (after a reshard) are looked for. @default 1000 */
   readonly discoveryMs?: number;
+  /**
+   * Every n-th fully processed batch is delivered once more right after, as Lambda may when it
+   * lost the answer (a timeout, a network error): the consumer must skip all of it. The repeat is
+   * not reported to `onProcessed` (the mapping moved on once). 0: never. @default 0
+   */
+  readonly redeliverEvery?: number;
 }
 
 export interface PollerStats {
@@ -79,9 +86,17 @@ export interface PollerStats {
   readonly iteratorAgeMs: Map<string, number>;
   /** GetRecords' MillisBehindLatest per shard. */
   readonly millisBehindLatest: Map<string, number>;
-  /** Last sequence number the consumer processed, per shard. */
+  /** Highest sequence number the consumer processed, per shard (lanes finish in any order). */
   readonly lastProcessed: Map<string, string>;
   maxIteratorAgeMs: number;
+  /** Most batches of one shard in flight at once (at most the parallelization factor). */
+  maxInFlightPerShard: number;
+  /** Batches the consumer answered with no failure (`redeliverEvery` counts these). */
+  finishedBatches: number;
+  /** Finished batches delivered again (`redeliverEvery`). */
+  redeliveries: number;
+  /** Of those, redeliveries the consumer did not answer with an empty batchItemFailures. */
+  redeliveryFailures: number;
 }
 
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -169,7 +184,7 @@ class Signal {
 export class KinesisPoller {
   public readonly stats: PollerStats = {
     invocations: 0, functionErrors: 0, partialFailures: 0, retries: 0, bisects: 0, failureBatches: 0, failureRecords: 0, processedRecords: 0,
-    iteratorAgeMs: new Map(), millisBehindLatest: new Map(), lastProcessed: new Map(), maxIteratorAgeMs: 0,
+    iteratorAgeMs: new Map(), millisBehindLatest: new Map(), lastProcessed: new Map(), maxIteratorAgeMs: 0, maxInFlightPerShard: 0, finishedBatches: 0, redeliveries: 0, redeliveryFailures: 0,
   };
   private readonly shards = new Map<string, ShardReader>();
   /** Hash key range of every shard discovered, open or closed. */
@@ -218,6 +233,11 @@ export class KinesisPoller {
   /** Shard ids being read, and those finished (closed and fully processed). */
   public shardIds(): { active: string[]; finished: string[] } {
     return { active: [...this.shards.keys()].filter((id) => !this.done.has(id)), finished: [...this.done] };
+  }
+
+  /** Lanes (batches that may be in flight at once) of a shard being read, as its parallelization factor was when it started. */
+  public lanesOf(shardId: string): number | undefined {
+    return this.shards.get(shardId)?.laneCount;
   }
 
   /** Batches in flight now. */
@@ -291,7 +311,14 @@ class ShardReader {
     private readonly requestId: () => string,
     private readonly onDone: () => void,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, factor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify()));
+    this.lanes = Array.from({ length: Math.max(1, factor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify(), () => {
+      this.stats.maxInFlightPerShard = Math.max(this.stats.maxInFlightPerShard, this.inFlight());
+    }));
+  }
+
+  /** Lanes of this shard: the parallelization factor it was started with. */
+  public get laneCount(): number {
+    return this.lanes.length;
   }
 
   public async start(): Promise<void> {
@@ -383,6 +410,7 @@ class Lane {
     private readonly stats: PollerStats,
     private readonly requestId: () => string,
     private readonly onDrained: () => void,
+    private readonly onBusy: () => void,
   ) {}
 
   public start(): void {
@@ -441,6 +469,7 @@ class Lane {
       }
       this.onDrained();
       this.busy = true;
+      this.onBusy();
       try {
         await this.deliver(batch, 0);
       } finally {
@@ -477,6 +506,7 @@ class Lane {
         const processed = failedAt < 0 ? pending : pending.slice(0, failedAt);
         this.processed(processed);
         if (failedAt < 0) {
+          await this.maybeRedeliver(pending);
           return;
         }
         this.stats.partialFailures += 1;
@@ -505,12 +535,34 @@ class Lane {
     }
   }
 
+  /** Every `redeliverEvery`-th finished batch once more: the consumer must answer it with no failures. */
+  private async maybeRedeliver(batch: readonly PolledRecord[]): Promise<void> {
+    const every = this.options.redeliverEvery ?? 0;
+    if (this.stopping) {
+      return;
+    }
+    this.stats.finishedBatches += 1;
+    if (every <= 0 || this.stats.finishedBatches % every !== 0) {
+      return;
+    }
+    this.stats.invocations += 1;
+    this.stats.redeliveries += 1;
+    const outcome = await this.options.invoke(kinesisEvent(batch, this.options.streamArn, this.options.region));
+    if (outcome.ok ? firstFailureIndex(outcome.result, batch, true) >= 0 : outcome.error.name !== 'HostClosed') {
+      this.stats.redeliveryFailures += 1;
+    }
+  }
+
   private processed(records: readonly PolledRecord[]): void {
     if (records.length === 0) {
       return;
     }
     this.stats.processedRecords += records.length;
-    this.stats.lastProcessed.set(this.shardId, records[records.length - 1].sequenceNumber);
+    const newest = records[records.length - 1].sequenceNumber;
+    const known = this.stats.lastProcessed.get(this.shardId);
+    if (known === undefined || BigInt(known) < BigInt(newest)) {
+      this.stats.lastProcessed.set(this.shardId, newest);
+    }
     this.options.hooks?.onProcessed?.(records);
   }
 

@@ -1,4 +1,4 @@
-import { CreateTableCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { LocalStream, LocalTable } from './assembly';
 
@@ -34,23 +34,4 @@ export async function createTable(dynamodb: DynamoDBClient, table: LocalTable): 
       })),
     } : {}),
   }));
-}
-
-/** Checkpoint per shard from a KCL-schema lease table (leaseKey, checkpoint). */
-export async function readCheckpoints(dynamodb: DynamoDBClient, tableName: string): Promise<Map<string, string>> {
-  const checkpoints = new Map<string, string>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start as never }));
-    for (const item of page.Items ?? []) {
-      const key = item.leaseKey?.S;
-      const checkpoint = item.checkpoint?.S ?? item.checkpoint?.N;
-      if (key && checkpoint) {
-        const sub = item.checkpointSubSequenceNumber?.N;
-        checkpoints.set(key, sub && sub !== '0' ? `${checkpoint}/${sub}` : checkpoint);
-      }
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return checkpoints;
 }

@@ -3,16 +3,18 @@ import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { readPipeline, synthesize, type LocalFunction, type LocalPipeline, DEFAULT_MAPPING } from './assembly';
+import { consumerEnvForFactor, consumerSettingsText, readPipeline, synthesize, type LocalFunction, type LocalPipeline, type MappingSettings, DEFAULT_MAPPING } from './assembly';
 import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
 import { CleanUp, KinesisEmulator, LOCAL_REGION, localClientConfig, startDynalite, startKinesis, startStreamArnProxy } from './emulators';
 import { FunctionHost, type InvokeOutcome } from './function-host';
 import { inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
+import type { Lease } from '../../lambda/shared/lease-item';
 import { Ledger } from './ledger';
+import { leaseCovers, readLeases, viewOfLease } from './leases';
 import { directWriter, LoadGenerator, producerWriter } from './load-generator';
 import { MetricStore } from './metrics';
 import { KinesisPoller, type FailureRecord } from './poller';
-import { createStream, createTable, readCheckpoints } from './provision';
+import { createStream, createTable } from './provision';
 import { exactlyOnce, formatSummary, type LocalRunReport } from './summary';
 import { TerminalView, type ViewSample } from './view';
 
@@ -29,6 +31,13 @@ export interface LocalRunOptions {
   readonly partitionKeys?: number;
   /** Shards of the provisioned stream, synthesized as the app's `shards` context. @default 2 */
   readonly shards?: number;
+  /**
+   * The mapping's parallelization factor instead of the template's (1 to 10); the consumer's
+   * MAX_PARALLELIZATION_FACTOR is raised to it when lower. @default the template's
+   */
+  readonly parallelizationFactor?: number;
+  /** Every n-th finished batch is delivered once more (Lambda's at-least-once); 0: never. @default 0 */
+  readonly redeliverEvery?: number;
   readonly kinesisPort?: number;
   readonly dynamodbPort?: number;
   readonly emulator?: 'auto' | KinesisEmulator;
@@ -73,7 +82,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     const runScaler = pipeline.scaler?.entryFile !== undefined && pipeline.scaler.entryFile !== '' && kind === KinesisEmulator.KINESIS_LOCAL;
     const alarms = runScaler ? new LocalAlarms(store, pipeline.scalerAlarms, LOCAL_REGION) : undefined;
     let poller: KinesisPoller | undefined;
-    const settings = pipeline.mapping ?? DEFAULT_MAPPING;
+    const settings: MappingSettings = {
+      ...(pipeline.mapping ?? DEFAULT_MAPPING),
+      ...(options.parallelizationFactor === undefined ? {} : { parallelizationFactor: options.parallelizationFactor }),
+    };
     const mappingControl = {
       describe: (uuid: string) => ({ UUID: uuid, State: 'Enabled', BatchSize: settings.batchSize, ParallelizationFactor: poller?.parallelizationFactor ?? settings.parallelizationFactor, EventSourceArn: pipeline.stream.arn }),
       update: (uuid: string, changes: Record<string, unknown>) => {
@@ -104,6 +116,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
 
     const localEnv = (fn: LocalFunction): Record<string, string> => ({
       ...fn.environment,
+      ...(fn.role === 'consumer' ? consumerEnvForFactor(fn.environment, settings.parallelizationFactor) : {}),
       // The example processor logs each user record at DEBUG: the run counts what the processor saw.
       ...(fn.role === 'consumer' ? { POWERTOOLS_LOG_LEVEL: 'DEBUG' } : {}),
       PATH: process.env.PATH ?? '',
@@ -173,6 +186,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       functionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${pipeline.consumer?.name ?? 'stand-in'}`,
       region: LOCAL_REGION,
       settings,
+      redeliverEvery: options.redeliverEvery ?? 0,
       invoke: consumer ? (event) => consumer.invoke(event) : standIn,
       hooks: {
         onProcessed: (records) => ledger.recordProcessed(records),
@@ -207,14 +221,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     });
     const title = `local run · ${stackName} · ${kinesisEmulator.name} :${kinesisEmulator.port} · dynalite :${dynalite.port}`;
     const view = new TerminalView(out, title, options.view ?? (out.isTTY ? 'tty' : 'lines'));
-    let checkpoints = new Map<string, string>();
+    let leases = new Map<string, Lease>();
     let shardCount = pipeline.stream.shardCount;
     const started = Date.now();
     let last = { at: started, produced: 0, consumed: 0 };
     let draining = false;
     const sample = async (): Promise<ViewSample> => {
       if (pipeline.leaseTable) {
-        checkpoints = await readCheckpoints(dynamodb, pipeline.leaseTable.name).catch(() => checkpoints);
+        leases = await readLeases(dynamodb, pipeline.leaseTable.name).catch(() => leases);
       }
       const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: pipeline.stream.name })).catch(() => undefined);
       shardCount = summary?.StreamDescriptionSummary?.OpenShardCount ?? shardCount;
@@ -241,9 +255,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         failureBatches: activePoller.stats.failureBatches,
         retries: activePoller.stats.retries,
         scaler: scalerLog.length ? `${scalerLog[scalerLog.length - 1].alarm.split('-').pop()}: ${scalerLog[scalerLog.length - 1].text}` : alarms ? `alarms ${alarms.names().map((name) => `${name.split('-').pop()}=${alarms.state(name)}`).join(' ')}` : undefined,
-        checkpoints: [...new Set([...active, ...finished, ...checkpoints.keys()])].sort().map((shardId) => ({
-          shardId, checkpoint: checkpoints.get(shardId), processed: activePoller.stats.lastProcessed.get(shardId),
-        })),
+        checkpoints: [...new Set([...active, ...finished, ...leases.keys()])].sort().map((shardId) => {
+          const lease = leases.get(shardId);
+          return { shardId, ...(lease ? viewOfLease(lease) : {}), processed: activePoller.stats.lastProcessed.get(shardId), lanes: activePoller.lanesOf(shardId) };
+        }),
       };
     };
     let viewBusy = false;
@@ -289,12 +304,17 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       notEmulated: pipeline.notEmulated.filter((type) => !(type === 'AWS::SQS::Queue' && settings.onFailureDestination?.includes(':sqs:'))),
       handlerMetrics: Object.fromEntries([['producer', producer], ['consumer', consumer]].filter((entry): entry is [string, FunctionHost] => entry[1] !== undefined).map(([role, h]) => [role, h.metrics])),
       scalerInvocations: scalerLog.map((entry) => `+${((entry.at - started) / 1000).toFixed(0)} s ${entry.alarm}: ${entry.text}`),
-      mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
+      mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}${options.parallelizationFactor === undefined ? '' : ' (--parallelization-factor)'}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
       durationMs: options.durationMs,
       drainMs,
       rate: options.rate,
       recordSize: options.recordSize,
+      consumerSettings: pipeline.consumer ? consumerSettingsText(localEnv(pipeline.consumer)) : undefined,
+      parallelizationFactor: settings.parallelizationFactor,
+      redeliverEvery: options.redeliverEvery ?? 0,
       ledger: ledger.result(),
+      // Every acknowledged record must be processed by the lease's account (checkpoint or per-key progress).
+      leaseCoverage: pipeline.leaseTable && consumer ? ledger.checkpointCoverage((shardId, key, sequence, sub) => leaseCovers(leases.get(shardId), key, sequence, sub)) : undefined,
       load: load.stats,
       poller: activePoller.stats,
       shardCount: final.shardCount,

@@ -18,8 +18,29 @@ export interface ViewSample {
   readonly inFlight: number;
   readonly failureBatches: number;
   readonly retries: number;
-  readonly checkpoints: ReadonlyArray<{ shardId: string; checkpoint?: string; processed?: string }>;
+  readonly checkpoints: readonly ShardCheckpoint[];
   readonly scaler?: string;
+}
+
+/** A shard's lease as the run reads it, beside what the consumer acknowledged of it. */
+export interface ShardCheckpoint {
+  readonly shardId: string;
+  /** The lease's checkpoint (low watermark): stays put while only per-key progress moves (parallelization factor above 1). */
+  readonly checkpoint?: string;
+  /** Outer partition keys with progress above the checkpoint, their extra runs, and the attribute's size. */
+  readonly progressKeys?: number;
+  readonly progressRuns?: number;
+  readonly progressBytes?: number;
+  /** Highest sequence number acknowledged. */
+  readonly processed?: string;
+  /** Batches of the shard that may run at once. */
+  readonly lanes?: number;
+}
+
+/** A shard's lease in a few words: its checkpoint and the per-key progress above it. */
+export function describeCheckpoint(shard: ShardCheckpoint, digits = 10): string {
+  const progress = shard.progressKeys ? `, progress of ${shard.progressKeys} keys${shard.progressRuns ? ` (${shard.progressRuns} runs)` : ''} in ${shard.progressBytes} B` : '';
+  return `checkpoint ${shortSequence(shard.checkpoint, digits)}${progress}`;
 }
 
 /** A long sequence number shortened to its last digits. */
@@ -42,7 +63,7 @@ export function renderView(sample: ViewSample, title: string): string[] {
     lines.push(`scaler: ${sample.scaler.slice(0, 150)}`);
   }
   for (const shard of sample.checkpoints) {
-    lines.push(`  ${shard.shardId}  checkpoint ${shortSequence(shard.checkpoint).padEnd(14)} processed ${shortSequence(shard.processed)}`);
+    lines.push(`  ${shard.shardId}  ${describeCheckpoint(shard).padEnd(50)} processed ${shortSequence(shard.processed)}${shard.lanes ? ` (${shard.lanes} lanes)` : ''}`);
   }
   return lines;
 }

@@ -15,7 +15,7 @@ beforeAll(() => {
       calls += 1;
       if (event.throw) { throw new TypeError('boom'); }
       if (event.sleep) { await new Promise((resolve) => setTimeout(resolve, event.sleep)); }
-      console.log(JSON.stringify({ level: 'INFO', message: 'handled', calls }));
+      console.log(JSON.stringify({ level: 'INFO', message: 'handled', calls, id: event.id ?? null }));
       console.log(JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['service']], Metrics: [{ Name: 'UserRecords', Unit: 'Count' }] }] }, service: 's', UserRecords: 3 }));
       return { variable: process.env.MY_VARIABLE ?? null, endpoint: process.env.AWS_ENDPOINT_URL_KINESIS ?? null, functionName: context.functionName, remaining: context.getRemainingTimeInMillis(), calls };
     };
@@ -55,6 +55,25 @@ describe('FunctionHost', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fs.readFileSync(a.logFile, 'utf8')).toContain('"message":"handled"');
     expect(a.host.metrics.get('UserRecords')).toBe(3);
+  });
+
+  test('hands every log line to onLogLine before the answer of the invocation that wrote it, across environments', async () => {
+    // Prepare
+    const { host: h } = host({});
+    const logged = new Set<unknown>();
+    h.onLogLine = (line) => logged.add(line.id);
+    // Act: 12 invocations, 4 at a time (4 environments), each checking its line on its answer.
+    const seenAtAnswer: boolean[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      await Promise.all([0, 1, 2, 3].map(async (i) => {
+        const id = round * 4 + i;
+        const outcome = await h.invoke({ id, sleep: 1 + i });
+        seenAtAnswer.push(outcome.ok && logged.has(id));
+      }));
+    }
+    // Assess
+    expect(seenAtAnswer).toEqual(Array.from({ length: 12 }, () => true));
+    expect(h.coldStarts).toBe(4);
   });
 
   test('reuses an idle environment and starts one per concurrent invocation', async () => {

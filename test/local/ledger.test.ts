@@ -5,8 +5,8 @@ import { Ledger, makePayload, parsePayload, userRecordsOf } from '../../scripts/
 import type { PolledRecord } from '../../scripts/local/poller';
 
 /** Counting records by id, KPL de-aggregation, the producer's answer and the CLI flags. */
-function polled(sequenceNumber: string, data: Uint8Array, partitionKey = 'k'): PolledRecord {
-  return { shardId: 'shardId-000000000000', sequenceNumber, partitionKey, data, arrival: 0 };
+function polled(sequenceNumber: string, data: Uint8Array, partitionKey = 'k', shardId = 'shardId-000000000000'): PolledRecord {
+  return { shardId, sequenceNumber, partitionKey, data, arrival: 0 };
 }
 
 function aggregated(payloads: Array<{ id: string; pk: string; n: number }>): Promise<Buffer> {
@@ -52,8 +52,42 @@ describe('Ledger', () => {
     ledger.recordProcessorSaw('999', 0);
     // Assess
     expect(ledger.processorObserved).toBe(true);
-    expect(ledger.result()).toMatchObject({ consumedOnce: 3, duplicates: 0, processor: { seenOnce: 1, duplicates: 1, missing: 1, sampleMissing: ['p2'], sampleDuplicates: ['p1'] } });
+    expect(ledger.result()).toMatchObject({ consumedOnce: 3, duplicates: 0, processor: { seenOnce: 1, duplicates: 1, missing: 1, outOfOrder: 0, sampleMissing: ['p2'], sampleDuplicates: ['p1'] } });
     expect(ledger.pending()).toBe(1);
+  });
+
+  test('checks the order the processor saw per user partition key, by stream position, apart from other keys and repeats', async () => {
+    // Prepare: key a at 100/0, 100/1 and 300; key b at 200, seen before a's first.
+    const ledger = new Ledger();
+    const a = [0, 1, 2].map((n) => ({ id: `a${n}`, pk: 'a', n }));
+    const b = { id: 'b0', pk: 'b', n: 0 };
+    [...a, b].forEach((p) => ledger.recordProduced(p));
+    ledger.recordRead([polled('100', await aggregated([a[0], a[1]]), 'og-1'), polled('200', Buffer.from(makePayload(b, 100)), 'b'), polled('300', Buffer.from(makePayload(a[2], 100)), 'og-1')]);
+    // Act: b first (another key: no constraint), a0, a2, a1 (late), then a0 again (a repeat, not an order fault).
+    for (const [sequence, sub] of [['200', 0], ['100', 0], ['300', 0], ['100', 1], ['100', 0]] as const) {
+      ledger.recordProcessorSaw(sequence, sub);
+    }
+    // Assess
+    expect(ledger.result().processor).toMatchObject({ seenOnce: 3, duplicates: 1, outOfOrder: 1, sampleOutOfOrder: ['a1'] });
+  });
+
+  test('checks the leases against what was acknowledged: the last record of each outer key on each shard', async () => {
+    // Prepare: shard 0 acknowledges og-1 at 100 (2 sub-records) then 300, og-2 at 200; shard 1 og-1 at 150.
+    const ledger = new Ledger();
+    const payloads = Array.from({ length: 5 }, (_v, n) => ({ id: `c${n}`, pk: `u${n}`, n: 0 }));
+    payloads.forEach((p) => ledger.recordProduced(p));
+    ledger.recordProcessed([polled('100', await aggregated(payloads.slice(0, 2)), 'og-1'), polled('200', Buffer.from(makePayload(payloads[2], 100)), 'og-2')]);
+    ledger.recordProcessed([polled('300', await aggregated(payloads.slice(3, 5)), 'og-1')]);
+    ledger.recordProcessed([polled('150', Buffer.from(makePayload({ id: 'd', pk: 'u9', n: 0 }, 100)), 'og-1', 'shardId-000000000001')]);
+    const asked: string[] = [];
+    // Act: a lease that holds og-1 of shard 0 up to 300/1 only.
+    const coverage = ledger.checkpointCoverage((shardId, key, sequence, sub) => {
+      asked.push(`${shardId}/${key}@${sequence}/${sub}`);
+      return shardId === 'shardId-000000000000' && key === 'og-1' && BigInt(sequence) <= 300n;
+    });
+    // Assess
+    expect(asked.sort()).toEqual(['shardId-000000000000/og-1@300/1', 'shardId-000000000000/og-2@200/0', 'shardId-000000000001/og-1@150/0']);
+    expect(coverage).toEqual({ outerKeys: 3, uncovered: 2, sampleUncovered: ['shardId-000000000000/og-2@200/0', 'shardId-000000000001/og-1@150/0'] });
   });
 
   test('tells a record reported not written but consumed from one not of this run', () => {
@@ -139,6 +173,9 @@ describe('parseArgs', () => {
     });
     expect(parseArgs([])).not.toHaveProperty('shards');
     expect(parseArgs(['--shards', '1'])).toMatchObject({ shards: 1 });
+    expect(parseArgs([])).not.toHaveProperty('parallelizationFactor');
+    expect(parseArgs([])).toMatchObject({ redeliverEvery: 0 });
+    expect(parseArgs(['--parallelization-factor', '4', '--redeliver-every=10'])).toMatchObject({ parallelizationFactor: 4, redeliverEvery: 10 });
   });
 
   test('rejects unknown flags, missing values and out-of-range numbers with the rule and the value', () => {
@@ -147,5 +184,7 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--rate', '0'])).toThrow(/--rate must be a whole number from 1 to 100000; received '0'/);
     expect(() => parseArgs(['--shards', '1.5'])).toThrow(/--shards must be a whole number from 1 to 10000; received '1.5'/);
     expect(() => parseArgs(['--emulator', 'docker'])).toThrow(/--emulator must be auto, kinesalite or kinesis-local; received 'docker'/);
+    expect(() => parseArgs(['--parallelization-factor', '11'])).toThrow(/--parallelization-factor must be a whole number from 1 to 10; received '11'/);
+    expect(() => parseArgs(['--redeliver-every', '-1'])).toThrow(/--redeliver-every must be a whole number from 0 to 1000000; received '-1'/);
   });
 });

@@ -43,7 +43,7 @@ function ids(event: KinesisStreamEvent): Seen[] {
 }
 
 /** Runs a poller over `streamName` with `consumer` until `done()` holds (or 15 s pass). */
-async function poll(streamName: string, settings: Partial<MappingSettings>, consumer: (event: KinesisStreamEvent) => Promise<InvokeOutcome>, done: () => boolean) {
+async function poll(streamName: string, settings: Partial<MappingSettings>, consumer: (event: KinesisStreamEvent) => Promise<InvokeOutcome>, done: () => boolean, redeliverEvery = 0) {
   const processed: PolledRecord[] = [];
   const failures: Array<{ entry: FailureRecord; records: readonly PolledRecord[] }> = [];
   const poller = new KinesisPoller({
@@ -56,6 +56,7 @@ async function poll(streamName: string, settings: Partial<MappingSettings>, cons
     invoke: consumer,
     retryBaseMs: 1,
     idlePollMs: 20,
+    redeliverEvery,
     hooks: { onProcessed: (records) => processed.push(...records), onFailure: (entry, records) => failures.push({ entry, records }) },
   });
   await poller.start();
@@ -64,7 +65,7 @@ async function poll(streamName: string, settings: Partial<MappingSettings>, cons
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await poller.stop();
-  return { processed: processed.map((record) => Buffer.from(record.data).toString()), failures, stats: poller.stats };
+  return { processed: processed.map((record) => Buffer.from(record.data).toString()), failures, stats: poller.stats, lanes: poller.lanesOf('shardId-000000000000'), records: processed };
 }
 
 const ok = (result: unknown = null): InvokeOutcome => ({ ok: true, result, durationMs: 1 });
@@ -79,7 +80,7 @@ describe('KinesisPoller', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     // Act
-    const { processed } = await poll(name, { batchSize: 25, parallelizationFactor: 4 }, async (event) => {
+    const { processed, stats, lanes, records } = await poll(name, { batchSize: 25, parallelizationFactor: 4 }, async (event) => {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       batchSizes.push(event.Records.length);
@@ -99,6 +100,38 @@ describe('KinesisPoller', () => {
       expect(order).toEqual([...order].sort((a, b) => a - b));
     }
     expect(new Set(processed).size).toBe(600);
+    expect(lanes).toBe(4);
+    expect(stats.maxInFlightPerShard).toBeGreaterThan(1);
+    expect(stats.maxInFlightPerShard).toBeLessThanOrEqual(4);
+    // Lanes finish in any order: a shard's last processed is its highest sequence number.
+    for (const [shardId, last] of stats.lastProcessed) {
+      const highest = records.filter((record) => record.shardId === shardId).reduce((max, record) => (BigInt(record.sequenceNumber) > max ? BigInt(record.sequenceNumber) : max), 0n);
+      expect(last).toBe(highest.toString());
+    }
+  });
+
+  test('delivers every n-th finished batch once more right after, and reports its records processed once', async () => {
+    // Prepare: a consumer that (wrongly) fails a batch it has seen before.
+    const name = await streamWith(1, 40, 4);
+    const events: string[] = [];
+    const delivered = new Set<string>();
+    // Act
+    const { processed, stats } = await poll(name, { batchSize: 5, parallelizationFactor: 2 }, async (event) => {
+      const batch = ids(event).map((s) => s.id);
+      const again = events.includes(batch.join());
+      events.push(batch.join());
+      batch.forEach((id) => delivered.add(id));
+      return ok({ batchItemFailures: again ? [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] : [] });
+    }, () => delivered.size >= 40, 3);
+    // Assess
+    expect(processed.sort()).toEqual(Array.from({ length: 40 }, (_v, i) => `r${i}`).sort());
+    expect(stats.finishedBatches).toBeGreaterThanOrEqual(8);
+    expect(stats.redeliveries).toBe(Math.floor(stats.finishedBatches / 3));
+    expect(events.length).toBe(stats.finishedBatches + stats.redeliveries);
+    expect(events.length - new Set(events).size).toBe(stats.redeliveries);
+    // A redelivery is not retried: its failure is counted for the verdict.
+    expect(stats.redeliveryFailures).toBe(stats.redeliveries);
+    expect(stats.partialFailures).toBe(0);
   });
 
   test('restarts from the lowest failed sequence number of a partial batch response and processes each record once', async () => {
