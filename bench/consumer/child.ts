@@ -1,0 +1,119 @@
+/**
+ * The parent's side of a benchmark worker (worker.ts): a fresh Node.js process running one
+ * handler bundle, driven one request at a time over IPC.
+ */
+import { fork, type ChildProcess } from 'child_process';
+import type { WorkerReply, WorkerRequest } from './worker';
+
+export interface Invocation {
+  millis: number;
+  cpuMillis: number;
+  processed: number;
+  orderViolations: number;
+  failures: string[];
+  error?: string;
+  ids?: string[];
+}
+
+type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void };
+
+export class BenchWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private stderr = '';
+  private exited = false;
+
+  private constructor(public readonly name: string, private readonly child: ChildProcess, public readonly importMillis: number) {}
+
+  /** Forks `workerFile` with `env` (and nothing else of ours) and waits until it has imported its bundle. */
+  public static start(name: string, workerFile: string, env: Record<string, string>): Promise<BenchWorker> {
+    const child = fork(workerFile, [], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      // As Lambda runs the bundle: NODE_OPTIONS=--enable-source-maps (pipelineFunctionDefaults).
+      execArgv: ['--enable-source-maps'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      let worker: BenchWorker | undefined;
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+        if (worker) {
+          worker.stderr = stderr;
+        }
+      });
+      child.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          worker = new BenchWorker(name, child, reply.importMillis);
+          worker.stderr = stderr;
+          resolve(worker);
+        } else if (reply.type === 'fatal') {
+          const error = new Error(`bench worker ${name}: ${reply.message}`);
+          if (worker) {
+            worker.failAll(error);
+          } else {
+            reject(error);
+          }
+        } else if (worker && 'id' in reply) {
+          const waiting = worker.pending.get(reply.id);
+          worker.pending.delete(reply.id);
+          waiting?.resolve(reply);
+        }
+      });
+      child.on('exit', (code, signal) => {
+        const error = new Error(`bench worker ${name} exited (${signal ?? code}): ${stderr.trim().split('\n').slice(-12).join('\n')}`);
+        if (worker) {
+          worker.exited = true;
+          worker.failAll(error);
+        } else {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const waiting of this.pending.values()) {
+      waiting.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  private request(request: WorkerRequest): Promise<WorkerReply> {
+    if (this.exited) {
+      return Promise.reject(new Error(`bench worker ${this.name} has exited: ${this.stderr.trim().slice(-2000)}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(request.id, { resolve, reject });
+      this.child.send(request);
+    });
+  }
+
+  /** One invocation of the handler with this event (JSON), as Lambda makes it. */
+  public async invoke(event: string, timeoutMillis = 30_000): Promise<Invocation> {
+    const reply = await this.request({ type: 'invoke', id: this.nextId++, event, timeoutMillis });
+    if (reply.type !== 'invoked') {
+      throw new Error(`bench worker ${this.name}: unexpected reply ${reply.type}`);
+    }
+    return reply;
+  }
+
+  public async profileStart(): Promise<void> {
+    await this.request({ type: 'profile-start', id: this.nextId++ });
+  }
+
+  public async profileStop(file: string): Promise<void> {
+    await this.request({ type: 'profile-stop', id: this.nextId++, file });
+  }
+
+  /** Ends the process (it has nothing to flush). */
+  public stop(): Promise<void> {
+    if (this.exited || this.child.exitCode !== null || this.child.signalCode !== null) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Top self-time frames of a V8 CPU profile of a bundle, mapped back to the sources through the
+ * bundle's source map (node:module SourceMap), and the share of each source area.
+ */
+import * as fs from 'fs';
+import { SourceMap } from 'module';
+import * as path from 'path';
+import { fileURLToPath } from 'url';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  /** Sampled milliseconds, all of them. */
+  totalMillis: number;
+  /** Milliseconds idle (waiting for timers and sockets). */
+  idleMillis: number;
+  /** Milliseconds of the bench harness (left out of `frames`). */
+  harnessMillis: number;
+  frames: Array<{ frame: string; millis: number }>;
+  areas: Array<{ area: string; millis: number }>;
+}
+
+/** The bench's own work in the worker (event parse, IPC, timing, the profiler itself): not part of the handler. */
+export const HARNESS = 'bench harness (event JSON, IPC, timing, profiler)';
+
+const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
+
+/** The area of a source path: our lambda/ code, a package, or Node.js itself. */
+function areaOf(source: string): string {
+  const nodeModules = source.lastIndexOf('node_modules/');
+  if (nodeModules >= 0) {
+    const rest = source.slice(nodeModules + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  const lambda = source.indexOf('lambda/');
+  if (lambda >= 0) {
+    return source.slice(lambda).split('/').slice(0, 2).join('/');
+  }
+  return source.includes('bench/consumer/processor') ? 'bench processor' : source.includes('bench/') ? HARNESS : source;
+}
+
+export function summariseProfile(file: string, root: string, top = 15): ProfileSummary {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (url: string): SourceMap | undefined => {
+    if (!maps.has(url)) {
+      let map: SourceMap | undefined;
+      try {
+        const filePath = fileURLToPath(url);
+        if (fs.existsSync(`${filePath}.map`)) {
+          map = new SourceMap(JSON.parse(fs.readFileSync(`${filePath}.map`, 'utf8')));
+        }
+      } catch {
+        map = undefined;
+      }
+      maps.set(url, map);
+    }
+    return maps.get(url);
+  };
+  const self = new Map<number, number>();
+  let totalMillis = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const millis = (profile.timeDeltas[i] ?? 0) / 1000;
+    totalMillis += millis;
+    self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + millis);
+  }
+  const parent = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) {
+      parent.set(child, node);
+    }
+  }
+  /** A JavaScript frame's label (source-mapped) and area. */
+  const describe = (node: ProfileNode): { frame: string; area: string } => {
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+    if (url.startsWith('node:')) {
+      const harness = url === 'node:inspector' || url.startsWith('node:internal/child_process') || (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage');
+      return { frame: `${functionName || '(anonymous)'} (${url}:${lineNumber + 1})`, area: harness ? HARNESS : 'Node.js' };
+    }
+    const entry = url.startsWith('file:') ? mapOf(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined : undefined;
+    if (entry?.originalSource) {
+      const source = entry.originalSource.startsWith('file:') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource);
+      let relative = path.relative(root, source);
+      if (relative.startsWith('..') && relative.includes('/lambda/')) {
+        // A revision's lambda/ checked out in a temporary folder (--ref): shown from lambda/ on.
+        relative = relative.slice(relative.indexOf('/lambda/') + 1);
+      }
+      return { frame: `${entry.name ?? (functionName || '(anonymous)')} (${relative}:${(entry.originalLine ?? 0) + 1})`, area: areaOf(relative) };
+    }
+    const base = path.basename(url);
+    return { frame: `${functionName || '(anonymous)'} (${base}:${lineNumber + 1}:${columnNumber + 1})`, area: base === 'worker.mjs' ? HARNESS : base };
+  };
+  const byFrame = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  let idleMillis = 0;
+  let harnessMillis = 0;
+  for (const node of profile.nodes) {
+    const millis = self.get(node.id) ?? 0;
+    if (millis === 0) {
+      continue;
+    }
+    const { functionName, url } = node.callFrame;
+    if (functionName === '(idle)') {
+      idleMillis += millis;
+      continue;
+    }
+    let frame: string;
+    let area: string;
+    if (SPECIAL.has(functionName)) {
+      frame = functionName;
+      area = functionName;
+    } else if (url === '') {
+      // A native (C++ or builtin) frame: named after the JavaScript frame that called it, and counted in its area.
+      let caller = parent.get(node.id);
+      while (caller && caller.callFrame.url === '' && !SPECIAL.has(caller.callFrame.functionName)) {
+        caller = parent.get(caller.id);
+      }
+      const from = caller && caller.callFrame.url !== '' ? describe(caller) : { frame: '?', area: '(V8 / native)' };
+      frame = `${functionName || '(native)'} ← ${from.frame}`;
+      area = from.area;
+    } else {
+      ({ frame, area } = describe(node));
+    }
+    byArea.set(area, (byArea.get(area) ?? 0) + millis);
+    if (area === HARNESS) {
+      harnessMillis += millis;
+    } else {
+      byFrame.set(frame, (byFrame.get(frame) ?? 0) + millis);
+    }
+  }
+  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
+  return {
+    totalMillis,
+    idleMillis,
+    harnessMillis,
+    frames: sorted(byFrame).slice(0, top).map(([frame, millis]) => ({ frame, millis })),
+    areas: sorted(byArea).slice(0, 10).map(([area, millis]) => ({ area, millis })),
+  };
+}
