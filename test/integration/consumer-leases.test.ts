@@ -30,9 +30,13 @@ function batchOn(shardId: string) {
 }
 
 describe('consumer checkpoints on dynalite', () => {
-  test('a partial failure inside an aggregate, its retry and a redelivery process each user record exactly once', async () => {
+  test.each([
+    // Per key: the failed key stops alone, d and p3 go on, and the retry runs c only.
+    ['partition-key', 'shardId-000000000001', ['p1', 'a', 'b', 'd', 'p3', 'c'], { duplicatesSkipped: 4, userRecords: 1 }],
+    // Per shard: the shard stops at c, and the retry runs c, d and p3.
+    ['shard', 'shardId-000000000003', ['p1', 'a', 'b', 'c', 'd', 'p3'], { duplicatesSkipped: 2, userRecords: 3 }],
+  ] as const)('with %s ordering, a partial failure inside an aggregate, its retry and a redelivery process each user record exactly once', async (ordering, shardId, order, retried) => {
     // Prepare
-    const shardId = 'shardId-000000000001';
     const seen: string[] = [];
     let failures = 0;
     const processRecord: RecordProcessor = async (record) => {
@@ -41,7 +45,7 @@ describe('consumer checkpoints on dynalite', () => {
       }
       seen.push(record.data.toString());
     };
-    const deps = { processRecord, owner: 'fn', leases };
+    const deps = { processRecord, owner: 'fn', leases, ordering };
     const batch = batchOn(shardId);
     // Act
     const first = await consumeBatch(batch, lambdaContext(), deps);
@@ -50,10 +54,10 @@ describe('consumer checkpoints on dynalite', () => {
     const redelivery = await consumeBatch(batch, lambdaContext(), deps);
     // Assess
     expect(failedAt).toBe(String(SEQ_BASE + 2n));
-    expect(seen).toEqual(['p1', 'a', 'b', 'c', 'd', 'p3']);
-    expect(retry.shards[0]).toMatchObject({ duplicatesSkipped: 2, userRecords: 3 });
-    expect(redelivery.shards[0]).toMatchObject({ duplicatesSkipped: 6, userRecords: 0, checkpoint: undefined });
-    expect(await leases.get(shardId)).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 } });
+    expect(seen).toEqual(order);
+    expect(retry.shards[0]).toMatchObject(retried);
+    expect(redelivery.shards[0]).toMatchObject({ duplicatesSkipped: 6, userRecords: 0, checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 } });
+    expect(await leases.get(shardId)).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 }, progress: undefined });
   });
 
   test('two invocations racing on one shard leave the furthest checkpoint, never a lower one', async () => {
