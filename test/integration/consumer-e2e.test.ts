@@ -328,6 +328,9 @@ async function pollShardInLanes(shardId: string, records: readonly KinesisRecord
       const batch = pending.slice(0, 1 + Math.floor(options.random() * options.maxBatch));
       const response = await invoke(batch);
       if (response === undefined) {
+        if (options.stats.functionErrors.length > 20) {
+          throw new Error(`consumer keeps failing: ${options.stats.functionErrors.slice(-3).join('; ')}`);
+        }
         continue; // function error: the whole batch again
       }
       const failure = response.batchItemFailures[0]?.itemIdentifier;
