@@ -6,7 +6,7 @@ import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
 import {
   coveredByEntry, EMPTY_PROGRESS, encodeProgress, fitProgress, mergeProgress, pruneBelow, type KeyProgress, type Position, type Run, type ShardProgress,
 } from '../shared/progress';
-import { fullJitterDelay, sleep } from '../shared/retry';
+import { sleep } from '../shared/retry';
 import { compareExtended, isSentinel, parseSequenceNumber, Sentinel, type ExtendedSequenceNumber } from '../shared/sequence-number';
 import { CONSUMER_DEFAULTS, Ordering } from './contract';
 import { ItemState, runByKey } from './scheduler';
@@ -77,8 +77,15 @@ export interface BatchOutcome {
 }
 
 const MAX_ACQUIRE_ATTEMPTS = 3;
-/** Concurrent invocations of one shard (parallelization factor up to 10) merge and retry their lease writes. */
-const MAX_COMMIT_ATTEMPTS = 30;
+/**
+ * Concurrent invocations of one shard (parallelization factor up to 10) merge and retry their
+ * lease writes: up to this many attempts while the invocation has time, each after a short random
+ * pause that does not grow (a growing backoff starves the older writer: newer ones keep winning).
+ */
+const MAX_COMMIT_ATTEMPTS = 200;
+const COMMIT_RETRY_PAUSE_MS = 10;
+/** The lease write stops retrying when less time than this is left (the invocation then fails and Lambda retries it). */
+const COMMIT_DEADLINE_MARGIN_MS = 300;
 const MAX_FAILURE_LOGS = 10;
 
 /**
@@ -175,7 +182,7 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
   let leaseConflicts = 0;
   if (deps.leases && lease) {
     const delta = progressDelta(records, work, (deps.maxParallelizationFactor ?? 1) <= 1);
-    const commit = await commitProgress(deps.leases, lease, delta, deps);
+    const commit = await commitProgress(deps.leases, lease, delta, deps, context);
     written = commit.lease;
     progressEvicted = commit.evicted;
     leaseConflicts = commit.conflicts;
@@ -353,7 +360,7 @@ function later(checkpoint: ExtendedSequenceNumber, position: Position | undefine
  * conditional on the lease counter; when a concurrent invocation of the shard wrote first, the
  * lease is read again and the delta merged into it again. Nothing is written when nothing changes.
  */
-async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps): Promise<{ lease: Lease; evicted: number; conflicts: number }> {
+async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps, context: Context): Promise<{ lease: Lease; evicted: number; conflicts: number }> {
   let current = lease;
   for (let attempt = 1; ; attempt++) {
     const checkpoint = later(current.checkpoint, delta.low);
@@ -370,7 +377,7 @@ async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDe
       const owned = current.leaseOwner === deps.owner ? current : await store.take(current, deps.owner);
       return { lease: await store.checkpoint(owned, checkpoint, progress), evicted, conflicts: attempt - 1 };
     } catch (error) {
-      if (!(error instanceof LeaseLostError) || attempt >= MAX_COMMIT_ATTEMPTS) {
+      if (!(error instanceof LeaseLostError) || attempt >= MAX_COMMIT_ATTEMPTS || context.getRemainingTimeInMillis() < COMMIT_DEADLINE_MARGIN_MS + COMMIT_RETRY_PAUSE_MS) {
         throw error;
       }
       const fresh = await store.get(lease.leaseKey);
@@ -378,7 +385,7 @@ async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDe
         throw error;
       }
       current = fresh;
-      await sleep(fullJitterDelay(attempt, { baseMs: 5, maxMs: 200 }));
+      await sleep(Math.floor(Math.random() * COMMIT_RETRY_PAUSE_MS));
     }
   }
 }

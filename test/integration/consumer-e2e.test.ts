@@ -440,7 +440,7 @@ describe(`consumer handler with parallelization factor ${PARALLELIZATION_FACTOR}
 
     // Act: every shard at once, each in PARALLELIZATION_FACTOR lanes.
     await Promise.all(shards.map((shardId) => pollShardInLanes(shardId, stored.get(shardId)!, handler, {
-      factor: PARALLELIZATION_FACTOR, maxBatch: 10, redeliverEvery: 4, random, sourceArn: pfStreamArn, stats,
+      factor: PARALLELIZATION_FACTOR, maxBatch: 2, redeliverEvery: 4, random, sourceArn: pfStreamArn, stats,
     })));
 
     // Assess: the run had what it is meant to have.
