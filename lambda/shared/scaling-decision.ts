@@ -2,20 +2,31 @@
  * The shard autoscaler's decision, as a pure function: no clients, no clock, no environment.
  * The scaler handler (lambda/scaler) and the simulation (scripts/simulate.ts) both call it.
  *
+ * Metrics it has no datapoint for are `undefined` (unknown), never 0: no decision rests on them.
+ *
  * Rules, in order:
- *  1. on-demand streams never get `UpdateShardCount` (Kinesis scales them); only the consumer's
- *     parallelization factor may be raised;
- *  2. nothing while the stream is not ACTIVE (UpdateShardCount is rejected while UPDATING);
- *  3. stream-bound (throttled writes, or write utilisation at or above the scale-out threshold):
- *     shards for the measured load (accepted + throttled) at the target utilisation;
- *  4. consumer-bound (lag with writes below the scale-out threshold): raise the mapping's
- *     parallelization factor, doubling up to 10, before adding shards;
- *  5. scale-in only when the whole quiet window stayed below the scale-in threshold with no lag,
- *     at most half, and only after the scale-in cooldown since the last change in either direction;
- *  6. every shard change within UpdateShardCount's rules: at most double, at least half, 10 calls
+ *  1. nothing while the stream is not ACTIVE (UpdateShardCount is rejected while UPDATING);
+ *  2. stream-bound (throttled writes, or write utilisation at or above the scale-out threshold,
+ *     measured): shards for the measured load (accepted + throttled) at the target utilisation
+ *     (provisioned streams; Kinesis scales on-demand ones);
+ *  3. lag (iterator age at or above the threshold, measured) is diagnosed from the consumer's
+ *     activity (scaling-lag.ts): consumer-stuck never adds shards or batches, it is reported
+ *     (`ConsumerStuck`) for people; consumer-slow raises the mapping's parallelization factor,
+ *     doubling up to 10, before adding shards; unknown does nothing and looks again;
+ *  4. scale-in only when write datapoints cover the whole quiet window and all of them stayed
+ *     below the scale-in threshold with no lag, at most half, and only after the scale-in cooldown
+ *     since the last change in either direction;
+ *  5. every shard change within UpdateShardCount's rules: at most double, at least half, 10 calls
  *     per rolling 24 hours (scale-in leaves the last `reservedScaleOutCalls` to scale-out), the
- *     account's shard limit, and the construct's min/max.
+ *     account's shard limit, the construct's min/max, and a backoff after Kinesis refused one.
+ *
+ * Each decision says whether the scaler should look again while the condition lasts (`recheck`:
+ * the handler then resets the alarm so that it fires again), or whether nothing it could do would
+ * change (at maxShards, factor 10 on an on-demand stream, minShards when quiet): then the alarm
+ * stays in ALARM until the condition ends.
  */
+
+import { diagnoseLag, LagKind, type ConsumerActivity } from './scaling-lag';
 
 export const MIB = 1024 * 1024;
 export const SHARD_WRITE_BYTES_PER_SECOND = MIB;
@@ -23,6 +34,8 @@ export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
 export const MAX_PARALLELIZATION_FACTOR = 10;
 export const UPDATE_SHARD_COUNT_CALLS_PER_DAY = 10;
 export const DAY_MS = 24 * 60 * 60 * 1000;
+/** Minutes of the recent (scale-out) window the scaler reads. */
+export const DEFAULT_RECENT_MINUTES = 5;
 
 export const ScalingAction = {
   NONE: 'none',
@@ -42,32 +55,47 @@ export const ScalingDecisionKind = {
   BUSY: 'Busy',
   REJECTED: 'Rejected',
   DUPLICATE: 'Duplicate',
+  /** Not one of the scaler's own alarms (or not in ALARM any more): logged, nothing read or written. */
+  IGNORED: 'Ignored',
+  /** The metrics the decision needs have no datapoints: nothing done, looked at again. */
+  NO_DATA: 'NoData',
+  /** Lag from a consumer that fails without progress: no shards, people alarmed. */
+  CONSUMER_STUCK: 'ConsumerStuck',
 } as const;
 export type ScalingDecisionKind = (typeof ScalingDecisionKind)[keyof typeof ScalingDecisionKind];
 
+/** What CloudWatch holds, reduced. Every `undefined` means "no datapoint": unknown, never 0. */
 export interface ScalingMetrics {
   /** Highest one-minute average of accepted writes in the recent (scale-out) window, bytes/s. */
-  readonly recentBytesPerSecond: number;
+  readonly recentBytesPerSecond?: number;
   /** Highest one-minute average of accepted writes in the recent window, records/s. */
-  readonly recentRecordsPerSecond: number;
+  readonly recentRecordsPerSecond?: number;
   /** Records rejected with WriteProvisionedThroughputExceeded in the recent window, per second at the worst minute. */
-  readonly recentThrottledRecordsPerSecond: number;
-  /** Highest one-minute bytes/s over the whole quiet window (scale-in). */
-  readonly windowBytesPerSecond: number;
-  /** Highest one-minute records/s over the whole quiet window (scale-in). */
-  readonly windowRecordsPerSecond: number;
-  /** Minutes of data the quiet window actually covers. */
+  readonly recentThrottledRecordsPerSecond?: number;
+  /** Highest one-minute bytes/s over the minutes of the quiet window that have write datapoints. */
+  readonly windowBytesPerSecond?: number;
+  /** Highest one-minute records/s over the minutes of the quiet window that have write datapoints. */
+  readonly windowRecordsPerSecond?: number;
+  /** Minutes of the quiet window that have write datapoints (the window the data covers, not the one asked for). */
   readonly windowMinutes: number;
   /** Maximum iterator age now (stream GetRecords or consumer IteratorAge, whichever is larger), ms. */
-  readonly recentIteratorAgeMs: number;
+  readonly recentIteratorAgeMs?: number;
   /** Maximum iterator age over the quiet window, ms. */
-  readonly windowIteratorAgeMs: number;
+  readonly windowIteratorAgeMs?: number;
+  /** The consumer's activity in the recent window; absent when the scaler has no consumer. */
+  readonly consumer?: ConsumerActivity;
+  /** Minutes of the recent window (the consumer's activity is summed over it). */
+  readonly recentMinutes?: number;
 }
 
 export interface ScalingState {
   readonly lastScaleOutAt?: number;
   readonly lastScaleInAt?: number;
   readonly lastParallelizationAt?: number;
+  /** When Kinesis last refused (LimitExceeded, ResourceInUse) or failed an UpdateShardCount. */
+  readonly lastRefusedAt?: number;
+  /** UpdateShardCount refusals in a row since the last change that succeeded. */
+  readonly refusals?: number;
   /** Epoch ms of each UpdateShardCount call (older than 24 h may be present; they are ignored). */
   readonly shardCountChanges: readonly number[];
 }
@@ -113,6 +141,19 @@ export interface ScalingDecision {
   readonly reason: string;
   readonly targetShards?: number;
   readonly parallelizationFactor?: number;
+  /**
+   * With no action: whether the scaler should be invoked again while the condition lasts (the
+   * handler resets the fired alarm). False where nothing it could do would change: at maxShards,
+   * at factor 10 on an on-demand stream, at minShards when quiet.
+   */
+  readonly recheck?: boolean;
+}
+
+/** Backoff after Kinesis refused UpdateShardCount: the scale-out cooldown, doubled per refusal in a row, at most an hour. */
+export const MAX_REFUSAL_BACKOFF_MS = 60 * 60 * 1000;
+
+export function refusalBackoffMs(refusals: number, scaleOutCooldownMs: number): number {
+  return refusals <= 0 ? 0 : Math.min(MAX_REFUSAL_BACKOFF_MS, scaleOutCooldownMs * 2 ** (refusals - 1));
 }
 
 /** Write utilisation of `shards` shards under a load: the larger of the byte and the record share. */
@@ -136,56 +177,91 @@ export function changesInLastDay(state: ScalingState, now: number): number {
 }
 
 export function decideScaling(input: ScalingInput): ScalingDecision {
-  const { metrics, limits, state, now, openShards } = input;
-  const lagging = metrics.recentIteratorAgeMs >= limits.lagThresholdMs;
-
-  if (input.mode === 'ON_DEMAND') {
-    if (lagging) {
-      const raise = raiseParallelization(input, 'on-demand stream');
-      if (raise) {
-        return raise;
-      }
-    }
-    return none(ScalingDecisionKind.ON_DEMAND, 'on-demand stream: Kinesis manages its shards; UpdateShardCount is never called');
-  }
-  if (input.streamStatus !== 'ACTIVE') {
-    return none(ScalingDecisionKind.BUSY, `stream is ${input.streamStatus}: no change until it is ACTIVE`);
-  }
-
-  // Demand includes what was throttled: accepted writes alone understate it.
-  const throttled = metrics.recentThrottledRecordsPerSecond;
-  const bytesPerRecord = metrics.recentRecordsPerSecond > 0 ? metrics.recentBytesPerSecond / metrics.recentRecordsPerSecond : 0;
-  const demandRecords = metrics.recentRecordsPerSecond + throttled;
-  const demandBytes = metrics.recentBytesPerSecond + throttled * bytesPerRecord;
-  const recentUtil = utilization(demandBytes, demandRecords, openShards);
+  const { metrics, limits, openShards } = input;
   const pct = (x: number) => `${Math.round(x * 100)} %`;
+  const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+  const onDemand = input.mode === 'ON_DEMAND';
 
-  if (throttled > 0 || recentUtil >= limits.scaleOutUtilization) {
+  if (!onDemand && input.streamStatus !== 'ACTIVE') {
+    return none(ScalingDecisionKind.BUSY, `stream is ${input.streamStatus}: no change until it is ACTIVE`, true);
+  }
+
+  // Writes: known only from datapoints. Demand includes what was throttled: accepted writes alone understate it.
+  const writesKnown = metrics.recentBytesPerSecond !== undefined || metrics.recentRecordsPerSecond !== undefined;
+  const throttled = metrics.recentThrottledRecordsPerSecond ?? 0;
+  const acceptedBytes = metrics.recentBytesPerSecond ?? 0;
+  const acceptedRecords = metrics.recentRecordsPerSecond ?? 0;
+  const bytesPerRecord = acceptedRecords > 0 ? acceptedBytes / acceptedRecords : 0;
+  const demandRecords = acceptedRecords + throttled;
+  const demandBytes = acceptedBytes + throttled * bytesPerRecord;
+  const recentUtil = writesKnown || throttled > 0 ? utilization(demandBytes, demandRecords, openShards) : undefined;
+  const writes = recentUtil === undefined ? 'write utilisation unknown (no datapoint)' : `write utilisation ${pct(recentUtil)}`;
+
+  if (!onDemand && (throttled > 0 || (recentUtil !== undefined && recentUtil >= limits.scaleOutUtilization))) {
     let wanted = shardsFor(demandBytes, demandRecords, limits.targetUtilization);
     if (throttled > 0) {
       wanted = Math.max(wanted, openShards + 1);
     }
-    const why = `stream-bound: write utilisation ${pct(recentUtil)} of ${openShards} shards${throttled > 0 ? `, ${Math.round(throttled)} throttled records/s` : ''}`;
+    const why = `stream-bound: ${writes} of ${openShards} shards${throttled > 0 ? `, ${Math.round(throttled)} throttled records/s` : ''}`;
     return scaleOut(input, wanted, why);
   }
 
-  if (lagging) {
-    const why = `consumer-bound: iterator age ${Math.round(metrics.recentIteratorAgeMs / 1000)} s with write utilisation ${pct(recentUtil)}`;
-    const raise = raiseParallelization(input, why);
-    if (raise) {
-      return raise;
-    }
-    if (limits.adjustParallelization && input.parallelizationFactor !== undefined && input.parallelizationFactor < MAX_PARALLELIZATION_FACTOR) {
-      return none(ScalingDecisionKind.BLOCKED, `${why}; parallelization factor in cooldown`);
-    }
-    return scaleOut(input, openShards * 2, `${why}; parallelization factor ${input.parallelizationFactor ?? 'not managed'}, adding shards`);
+  const age = metrics.recentIteratorAgeMs;
+  if (age !== undefined && age >= limits.lagThresholdMs) {
+    return decideLag(input, `iterator age ${seconds(age)} with ${writes}`);
   }
 
-  const windowUtil = utilization(metrics.windowBytesPerSecond, metrics.windowRecordsPerSecond, openShards);
-  if (windowUtil < limits.scaleInUtilization && openShards > limits.minShards) {
-    return scaleIn(input, windowUtil);
+  if (onDemand) {
+    return none(ScalingDecisionKind.ON_DEMAND, `on-demand stream: Kinesis manages its shards; UpdateShardCount is never called (iterator age ${age === undefined ? 'unknown' : seconds(age)})`, false);
   }
-  return none(ScalingDecisionKind.NO_CHANGE, `write utilisation ${pct(recentUtil)} (quiet window peak ${pct(windowUtil)}), iterator age ${Math.round(metrics.recentIteratorAgeMs / 1000)} s: within bounds`);
+  if (recentUtil === undefined && age === undefined && metrics.windowMinutes === 0) {
+    return none(ScalingDecisionKind.NO_DATA, 'no datapoints for the stream\'s writes, throttles or iterator age: no change on data the scaler does not have', true);
+  }
+
+  const windowUtil = metrics.windowBytesPerSecond !== undefined || metrics.windowRecordsPerSecond !== undefined
+    ? utilization(metrics.windowBytesPerSecond ?? 0, metrics.windowRecordsPerSecond ?? 0, openShards)
+    : undefined;
+  if (windowUtil !== undefined && windowUtil < limits.scaleInUtilization) {
+    if (openShards > limits.minShards) {
+      return scaleIn(input, windowUtil);
+    }
+    return none(ScalingDecisionKind.NO_CHANGE, `quiet: write utilisation peaked at ${pct(windowUtil)}; at minShards ${limits.minShards}`, false);
+  }
+  if (recentUtil === undefined) {
+    return none(ScalingDecisionKind.NO_DATA, `no write datapoints in the last minutes (quiet window: ${metrics.windowMinutes} of ${limits.quietWindowMinutes} min with data): no change on data the scaler does not have`, true);
+  }
+  return none(ScalingDecisionKind.NO_CHANGE, `${writes} (quiet window peak ${windowUtil === undefined ? 'unknown' : pct(windowUtil)}), iterator age ${age === undefined ? 'unknown' : seconds(age)}: within bounds`, true);
+}
+
+/** Lag with writes below the stream-bound threshold: stuck, slow or unknown, each with its lever. */
+function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
+  const { metrics, limits } = input;
+  const onDemand = input.mode === 'ON_DEMAND';
+  let why: string;
+  if (metrics.consumer !== undefined) {
+    const diagnosis = diagnoseLag(metrics.consumer, metrics.recentMinutes ?? DEFAULT_RECENT_MINUTES);
+    why = `${diagnosis.evidence}; ${lagging}`;
+    if (diagnosis.kind === LagKind.CONSUMER_STUCK) {
+      return none(ScalingDecisionKind.CONSUMER_STUCK, `${why}: more shards or batches cannot help a consumer that makes no progress; no change, people alarmed`, true);
+    }
+    if (diagnosis.kind === LagKind.UNKNOWN) {
+      return none(ScalingDecisionKind.NO_DATA, `${why}: no change until the consumer's progress is known`, true);
+    }
+  } else {
+    why = `consumer-bound: ${lagging}`;
+  }
+  const raise = raiseParallelization(input, why);
+  if (raise) {
+    return raise;
+  }
+  const factor = input.parallelizationFactor;
+  if (limits.adjustParallelization && factor !== undefined && factor < MAX_PARALLELIZATION_FACTOR) {
+    return none(ScalingDecisionKind.BLOCKED, `${why}; parallelization factor in cooldown`, true);
+  }
+  if (onDemand) {
+    return none(ScalingDecisionKind.ON_DEMAND, `${why}; on-demand stream at parallelization factor ${factor ?? 'not managed'}: Kinesis manages its shards, nothing more the scaler can do`, false);
+  }
+  return scaleOut(input, input.openShards * 2, `${why}; parallelization factor ${factor ?? 'not managed'}, adding shards`);
 }
 
 function raiseParallelization(input: ScalingInput, why: string): ScalingDecision | undefined {
@@ -201,14 +277,14 @@ function raiseParallelization(input: ScalingInput, why: string): ScalingDecision
     action: ScalingAction.UPDATE_PARALLELIZATION,
     decision: ScalingDecisionKind.RAISE_PARALLELIZATION,
     parallelizationFactor: next,
-    reason: `${why}; raising the parallelization factor from ${factor} to ${next} before adding shards`,
+    reason: `${why}; raising the parallelization factor from ${factor} to ${next}${input.mode === 'ON_DEMAND' ? ' (on-demand stream: the only lever)' : ' before adding shards'}`,
   };
 }
 
 function scaleOut(input: ScalingInput, wanted: number, why: string): ScalingDecision {
   const { limits, state, now, openShards } = input;
   if (state.lastScaleOutAt !== undefined && now - state.lastScaleOutAt < limits.scaleOutCooldownMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-out cooldown until ${new Date(state.lastScaleOutAt + limits.scaleOutCooldownMs).toISOString()}`);
+    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-out cooldown until ${new Date(state.lastScaleOutAt + limits.scaleOutCooldownMs).toISOString()}`, true);
   }
   const notes: string[] = [];
   let target = wanted;
@@ -232,23 +308,23 @@ function scaleOut(input: ScalingInput, wanted: number, why: string): ScalingDeci
 
 function scaleIn(input: ScalingInput, windowUtil: number): ScalingDecision {
   const { limits, state, now, openShards, metrics } = input;
-  const why = `quiet: write utilisation peaked at ${Math.round(windowUtil * 100)} % of ${openShards} shards over ${metrics.windowMinutes} min`;
+  const why = `quiet: write utilisation peaked at ${Math.round(windowUtil * 100)} % of ${openShards} shards over ${metrics.windowMinutes} min with data`;
   if (metrics.windowMinutes < limits.quietWindowMinutes) {
-    return none(ScalingDecisionKind.NO_CHANGE, `${why}; the quiet window needs ${limits.quietWindowMinutes} min`);
+    return none(ScalingDecisionKind.NO_DATA, `${why}; scale-in needs write datapoints for the whole ${limits.quietWindowMinutes}-minute quiet window`, true);
   }
-  if (metrics.windowIteratorAgeMs >= limits.lagThresholdMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in blocked: consumers lagged ${Math.round(metrics.windowIteratorAgeMs / 1000)} s in the window`);
+  if (metrics.windowIteratorAgeMs !== undefined && metrics.windowIteratorAgeMs >= limits.lagThresholdMs) {
+    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in blocked: consumers lagged ${Math.round(metrics.windowIteratorAgeMs / 1000)} s in the window`, true);
   }
   const lastChange = Math.max(state.lastScaleInAt ?? -Infinity, state.lastScaleOutAt ?? -Infinity);
   if (now - lastChange < limits.scaleInCooldownMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in cooldown until ${new Date(lastChange + limits.scaleInCooldownMs).toISOString()}`);
+    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in cooldown until ${new Date(lastChange + limits.scaleInCooldownMs).toISOString()}`, true);
   }
   const used = changesInLastDay(state, now);
   if (used >= UPDATE_SHARD_COUNT_CALLS_PER_DAY - limits.reservedScaleOutCalls) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in 24 h, the last ${limits.reservedScaleOutCalls} are kept for scale-out`);
+    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in 24 h, the last ${limits.reservedScaleOutCalls} are kept for scale-out`, true);
   }
   const notes: string[] = [];
-  let target = shardsFor(metrics.windowBytesPerSecond, metrics.windowRecordsPerSecond, limits.targetUtilization);
+  let target = shardsFor(metrics.windowBytesPerSecond ?? 0, metrics.windowRecordsPerSecond ?? 0, limits.targetUtilization);
   const half = Math.ceil(openShards / 2);
   if (target < half) {
     target = half;
@@ -262,14 +338,22 @@ function scaleIn(input: ScalingInput, windowUtil: number): ScalingDecision {
 }
 
 function shardChange(input: ScalingInput, target: number, kind: ScalingDecisionKind, why: string, notes: string[]): ScalingDecision {
-  const { openShards, state, now } = input;
+  const { openShards, state, now, limits } = input;
   const suffix = notes.length ? ` (${notes.join('; ')})` : '';
   if (target === openShards || (kind === ScalingDecisionKind.SCALE_OUT && target < openShards) || (kind === ScalingDecisionKind.SCALE_IN && target > openShards)) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; already at ${openShards} shards${suffix}`);
+    // At maxShards (or the account limit) nothing the scaler does would change: no recheck.
+    return none(ScalingDecisionKind.BLOCKED, `${why}; already at ${openShards} shards${suffix}`, false);
   }
   const used = changesInLastDay(state, now);
   if (used >= UPDATE_SHARD_COUNT_CALLS_PER_DAY) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in the rolling 24 h (limit ${UPDATE_SHARD_COUNT_CALLS_PER_DAY})`);
+    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in the rolling 24 h (limit ${UPDATE_SHARD_COUNT_CALLS_PER_DAY})`, true);
+  }
+  const refusals = state.refusals ?? 0;
+  if (refusals > 0 && state.lastRefusedAt !== undefined) {
+    const retryAt = state.lastRefusedAt + refusalBackoffMs(refusals, limits.scaleOutCooldownMs);
+    if (now < retryAt) {
+      return none(ScalingDecisionKind.BLOCKED, `${why}; UpdateShardCount refused ${refusals} time(s) in a row, next try after ${new Date(retryAt).toISOString()}`, true);
+    }
   }
   return {
     action: ScalingAction.UPDATE_SHARD_COUNT,
@@ -279,6 +363,6 @@ function shardChange(input: ScalingInput, target: number, kind: ScalingDecisionK
   };
 }
 
-function none(decision: ScalingDecisionKind, reason: string): ScalingDecision {
-  return { action: ScalingAction.NONE, decision, reason };
+function none(decision: ScalingDecisionKind, reason: string, recheck: boolean): ScalingDecision {
+  return { action: ScalingAction.NONE, decision, reason, recheck };
 }
