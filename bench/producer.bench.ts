@@ -1,6 +1,7 @@
 /**
- * Producer benchmark: our shard-aware KPL aggregation and deaggregation against aws-kinesis-agg
- * on the same input in the same process, plus the producer bundle's size and cold import time.
+ * Producer benchmark: what ordering groups cost (Kinesis records and packing speed against no
+ * groups), our shard-aware KPL aggregation and deaggregation against aws-kinesis-agg on the same
+ * input in the same process, plus the producer bundle's size and cold import time.
  * `npm run bench -- producer`.
  */
 import { execFileSync } from 'child_process';
@@ -11,7 +12,7 @@ import * as path from 'path';
 import * as agg from 'aws-kinesis-agg';
 import * as esbuild from 'esbuild';
 import { planEntries, type KinesisEntry, type UserRecord } from '../lambda/producer/aggregate';
-import { DEFAULT_LIMITS, MiB } from '../lambda/producer/limits';
+import { DEFAULT_LIMITS, MiB, type ProducerLimits } from '../lambda/producer/limits';
 import { parseRequest } from '../lambda/producer/validate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { decodeAggregated } from '../lambda/shared/kpl-codec';
@@ -107,6 +108,7 @@ async function compare(label: string, records: UserRecord[]): Promise<string[]> 
   let ours: KinesisEntry[] = [];
   let oursDefault: KinesisEntry[] = [];
   let theirs: Encoded[] = [];
+  // Ours with the default ordering groups: aggregates of one shard and one group each.
   const [oursMs, oursDefaultMs, theirsMs, aggregateFloorMs] = await timeEach([
     () => { ours = planEntries(records, map, matched); },
     () => { oursDefault = planEntries(records, map, DEFAULT_LIMITS); },
@@ -140,8 +142,8 @@ async function compare(label: string, records: UserRecord[]): Promise<string[]> 
   }
   const row = (what: string, us: number, them: number, ratio: string) => `| ${label} | ${what} | ${fmt(us)} | ${fmt(them)} | ${ratio} |`;
   return [
-    row('aggregate, user records/s (ours: 4-shard grouping, 1 MiB aggregates)', rate(records.length, oursMs), rate(records.length, theirsMs), `${(theirsMs / oursMs).toFixed(1)}x`),
-    row('aggregate, user records/s (ours: default 51,200-byte aggregates)', rate(records.length, oursDefaultMs), rate(records.length, theirsMs), `${(theirsMs / oursDefaultMs).toFixed(1)}x`),
+    row(`aggregate, user records/s (ours: 4-shard grouping, ${DEFAULT_LIMITS.orderingGroups} ordering groups, 1 MiB aggregates)`, rate(records.length, oursMs), rate(records.length, theirsMs), `${(theirsMs / oursMs).toFixed(1)}x`),
+    row(`aggregate, user records/s (ours: default 51,200-byte aggregates, ${DEFAULT_LIMITS.orderingGroups} ordering groups)`, rate(records.length, oursDefaultMs), rate(records.length, theirsMs), `${(theirsMs / oursDefaultMs).toFixed(1)}x`),
     row('aggregate floor: copy + MD5 of the user bytes, user records/s (the most any aggregator can reach)', rate(records.length, aggregateFloorMs), rate(records.length, theirsMs), `ceiling ${(theirsMs / aggregateFloorMs).toFixed(1)}x`),
     row('deaggregate its records (base64 in), user records/s', rate(records.length, ourDecodeMs), rate(records.length, theirDecodeMs), `${(theirDecodeMs / ourDecodeMs).toFixed(1)}x`),
     row('deaggregate floor: base64 decode + MD5, user records/s (the most any deaggregator can reach)', rate(records.length, deaggregateFloorMs), rate(records.length, theirDecodeMs), `ceiling ${(theirDecodeMs / deaggregateFloorMs).toFixed(1)}x`),
@@ -183,8 +185,41 @@ function nodeTime(args: string[]): number {
   return runs.sort((a, b) => a - b)[7];
 }
 
+/**
+ * What ordering groups cost: Kinesis records, user records per Kinesis record and packing speed
+ * with the default limits, for no groups (0: aggregates under their first record's key, as before
+ * groups), the default number and twice that, in the same run, taking turns. Requests as the
+ * benchmark's above, and smaller ones as a Lambda producer often gets them.
+ */
+async function orderingGroups(label: string, records: UserRecord[], repeat: number): Promise<string[]> {
+  const map = fourShards();
+  const settings = [0, DEFAULT_LIMITS.orderingGroups, DEFAULT_LIMITS.orderingGroups * 2];
+  const limits = settings.map((groups): ProducerLimits => ({ ...DEFAULT_LIMITS, orderingGroups: groups }));
+  const counts = limits.map((l) => planEntries(records, map, l).length);
+  const times = await timeEach(limits.map((l) => () => {
+    for (let r = 0; r < repeat; r++) {
+      planEntries(records, map, l);
+    }
+  }));
+  const ratio = (i: number) => records.length / counts[i];
+  return settings.map((groups, i) => `| ${label} | ${groups === 0 ? '0 (off)' : groups === DEFAULT_LIMITS.orderingGroups ? `${groups} (default)` : groups} | ${fmt(counts[i])} | ${ratio(i).toFixed(1)} | ${i === 0 ? '' : `${((ratio(i) / ratio(0) - 1) * 100).toFixed(0)} %`} | ${fmt(rate(records.length * repeat, times[i]))} | ${i === 0 ? '' : `${(times[0] / times[i]).toFixed(2)}x`} |`);
+}
+
 export async function run(): Promise<void> {
   console.log(`CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
+  console.log('| request (4 shards, default limits) | ordering groups | Kinesis records | user records per Kinesis record | vs 0 | packing, user records/s | speed vs 0 |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [label, records, repeat] of [
+    ['200,000 × 100 B, 1,000 keys', dataset(200_000, 100, 1_000), 1],
+    ['50,000 × 1 KiB, 1,000 keys', dataset(50_000, 1_024, 1_000), 1],
+    ['5,000 × 100 B, 1,000 keys', dataset(5_000, 100, 1_000), 20],
+    ['500 × 100 B, 100 keys', dataset(500, 100, 100), 200],
+  ] as const) {
+    for (const line of await orderingGroups(label, records, repeat)) {
+      console.log(line);
+    }
+  }
+  console.log('');
   console.log('| input | figure | ours | aws-kinesis-agg 4.2.8 | ratio |');
   console.log('| --- | --- | ---: | ---: | --- |');
   for (const line of await compare('200,000 × 100 B, 1,000 keys', dataset(200_000, 100, 1_000))) {

@@ -58,7 +58,8 @@ export interface ProducerOptions {
    * per-key order is then NOT kept under a parallelization factor above 1 (a consumer at 1 keeps
    * it either way). Changing the number moves keys to other groups: records of a key written
    * before and after the change (and by old and new containers during the deployment) may be
-   * processed out of order under a parallelization factor above 1. Not used when
+   * processed out of order under a parallelization factor above 1; for the same reason, every
+   * producer writing one stream should use the same number. Not used when
    * `maxRecordsPerAggregate` is 1: every record then goes raw under its own key, which keeps order.
    * @default 32
    */
