@@ -73,8 +73,8 @@ interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?:
  * drop those ("Wrong Shard" in the KPL). The map is reloaded at once, records in the landing
  * shard's range count as written, and the others are planned again and re-sent. A record that
  * lands wrong a second time, or on a shard the map does not know, goes alone: routed by its own
- * hash key it lands on the shard that owns it, so the re-sends end. Every entry, re-sends too,
- * travels under its records' ordering group key (`ordering.ts`), so per-key order holds.
+ * hash key it lands on the shard that owns it, so the re-sends end. With ordering groups every
+ * entry, re-sends too, travels under its records' group key (`ordering.ts`): per-key order holds.
  */
 export async function writeRecords(records: readonly UserRecord[], options: WriteOptions): Promise<WriteOutcome> {
   const wait = options.wait ?? sleep;
