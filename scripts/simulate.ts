@@ -4,6 +4,10 @@
  * a fleet sized for the peak, and on-demand mode as documented. Prints a Markdown table (the one
  * in README.md) and checks the target: fewer throttled writes and lower peak lag than the
  * sample's policy, at no more shard-hours than the peak-sized fleet. Exits 1 when a check fails.
+ *
+ * Where the trace's consumer is stuck (a poison record), no shard count or factor can lower the
+ * lag: there the lag target is "no higher than the sample's", and the added target is that ours
+ * adds no shards and no parallelization while the consumer is stuck, and reports it (ConsumerStuck).
  */
 import { simulate, type SimulationResult } from './simulate/model';
 import { awsSamplePolicy, onDemandPolicy, ourPolicy, peakFleetPolicy } from './simulate/policies';
@@ -27,8 +31,13 @@ function main(): void {
     '| trace | policy | throttled writes | max iterator age | shard-hours | reshards |',
     '| --- | --- | ---: | ---: | ---: | ---: |',
   ];
+  const notes: string[] = [];
   for (const trace of traces()) {
-    const [ours, sample, peak, onDemand] = [ourPolicy(), awsSamplePolicy(), peakFleetPolicy(), onDemandPolicy()].map((policy) => simulate(policy, trace));
+    const policy = ourPolicy();
+    const ours = simulate(policy, trace);
+    const [sample, peak, onDemand] = [awsSamplePolicy(), peakFleetPolicy(), onDemandPolicy()].map((p) => simulate(p, trace));
+    const stuck = trace.consumerFailing?.some(Boolean) ?? false;
+    const count = (kind: string) => policy.decisions.filter((d) => d === kind).length;
     rows.push(ours, sample, peak, onDemand);
     for (const result of [ours, sample, peak, onDemand]) {
       const shardHours = result === onDemand ? `(${result.shardHours.toFixed(1)})` : result.shardHours.toFixed(1);
@@ -38,20 +47,34 @@ function main(): void {
     if (!(ours.throttledShare < sample.throttledShare || (ours.throttledShare === 0 && sample.throttledShare === 0))) {
       failures.push(`${trace.name}: throttled ${ours.throttledShare} not below the sample's ${sample.throttledShare}`);
     }
-    if (!(ours.maxAgeSeconds < sample.maxAgeSeconds || (ours.maxAgeSeconds === 0 && sample.maxAgeSeconds === 0))) {
+    if (stuck) {
+      if (ours.maxAgeSeconds > sample.maxAgeSeconds) {
+        failures.push(`${trace.name}: max iterator age ${ours.maxAgeSeconds} s above the sample's ${sample.maxAgeSeconds} s`);
+      }
+      if (ours.maxShardsWhileFailing > trace.initialShards || ours.maxFactorWhileFailing > 1 || count('ConsumerStuck') === 0) {
+        failures.push(`${trace.name}: while the consumer was stuck ours went to ${ours.maxShardsWhileFailing} shards and factor ${ours.maxFactorWhileFailing}, reporting ConsumerStuck ${count('ConsumerStuck')} times`);
+      }
+      notes.push(`${trace.name}: while the consumer was stuck, ours stayed at ${ours.maxShardsWhileFailing} shard(s) and factor ${ours.maxFactorWhileFailing}, and reported ConsumerStuck ${count('ConsumerStuck')} times (people alarmed); the factor rose to ${ours.finalFactor} only once it made progress again, to drain the backlog.`);
+    } else if (!(ours.maxAgeSeconds < sample.maxAgeSeconds || (ours.maxAgeSeconds === 0 && sample.maxAgeSeconds === 0))) {
       failures.push(`${trace.name}: max iterator age ${ours.maxAgeSeconds} s not below the sample's ${sample.maxAgeSeconds} s`);
+    }
+    if (trace.metricsMissing?.some(Boolean)) {
+      notes.push(`${trace.name}: ${trace.metricsMissing.filter(Boolean).length} minutes without datapoints; ours answered NoData ${count('NoData')} times and never scaled in on them.`);
     }
     if (ours.shardHours > peak.shardHours) {
       failures.push(`${trace.name}: ${ours.shardHours} shard-hours above the peak-sized fleet's ${peak.shardHours}`);
     }
   }
   console.log(lines.join('\n'));
+  if (notes.length) {
+    console.log(`\n${notes.map((note) => `- ${note}`).join('\n')}`);
+  }
   console.log('\nOn-demand shard-hours in brackets: its capacity in 1 MiB/s shards; on-demand is billed per GB and stream-hour, not per shard.');
   if (failures.length) {
     console.log(`\nTarget missed:\n- ${failures.join('\n- ')}`);
     process.exitCode = 1;
   } else {
-    console.log('\nTarget met on every trace: fewer throttled writes than the AWS sample wherever it throttles, a lower maximum iterator age wherever either lags (0 s for both where consumers keep up), at no more shard-hours than the peak-sized fleet.');
+    console.log('\nTarget met on every trace: fewer throttled writes than the AWS sample wherever it throttles, a lower maximum iterator age wherever either lags (0 s for both where consumers keep up; no higher, with no shards or factor added, where the consumer is stuck), at no more shard-hours than the peak-sized fleet.');
   }
 }
 

@@ -4,15 +4,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { client, dynamoDbClient } from '../shared/clients';
-import { handleAlarm, type AlarmEvent, type ScalerConfig, type ScalerResult } from './scaler';
+import { handleAlarm, type ScalerConfig, type ScalerResult } from './scaler';
 
 /**
  * The shard autoscaler: invoked by its CloudWatch alarms (Lambda alarm action), with reserved
- * concurrency 1. Settings come from environment variables set by `ShardAutoscaler`.
+ * concurrency 1. Settings come from environment variables set by `ShardAutoscaler`. The event is
+ * checked before anything is read: a malformed one throws `ScalerEventError` (the invocation
+ * fails and, after Lambda's retries, lands in the on-failure destination); one that is not from
+ * the scaler's own alarms is logged and ignored.
  */
 const logger = new Logger();
 
-export async function handler(event: AlarmEvent): Promise<ScalerResult> {
+export async function handler(event: unknown): Promise<ScalerResult> {
   const metrics = new Metrics();
   let stored = false;
   try {
@@ -63,12 +66,23 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ScalerConfig {
     return value;
   };
   const mappingId = env.EVENT_SOURCE_MAPPING_ID || undefined;
+  const alarmNames = text('ALARM_NAMES').split(',').filter(Boolean);
+  const alarmArns = text('ALARM_ARNS').split(',').filter(Boolean);
+  const strayArn = alarmArns.find((arn) => !/^arn:[^:]+:cloudwatch:[^:]+:[0-9]+:alarm:.+$/.test(arn) || !alarmNames.includes(arn.split(':').slice(6).join(':')));
+  if (strayArn !== undefined) {
+    throw new ScalerConfigError(`scaler: ALARM_ARNS must hold the ARN of each alarm in ALARM_NAMES (arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>); received '${strayArn}'`);
+  }
+  const timeout = env.CONSUMER_TIMEOUT_MS ? num('CONSUMER_TIMEOUT_MS') : undefined;
   return {
     streamName: text('STREAM_NAME'),
     tableName: text('STATE_TABLE_NAME'),
-    alarmNames: text('ALARM_NAMES').split(',').filter(Boolean),
+    alarmNames,
+    alarmArns,
     eventSourceMappingId: mappingId,
     consumerFunctionName: env.CONSUMER_FUNCTION_NAME || undefined,
+    consumerServiceName: env.CONSUMER_SERVICE_NAME || undefined,
+    consumerTimeoutMs: timeout,
+    stuckAlarmName: env.STUCK_ALARM_NAME || undefined,
     limits: {
       minShards: num('MIN_SHARDS'),
       maxShards: num('MAX_SHARDS'),

@@ -1,34 +1,30 @@
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeLimitsCommand, DescribeStreamSummaryCommand, UpdateShardCountCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { hasCapacityTerms, rewrittenAlarm } from '../shared/scaling-alarms';
 import { decideScaling, ScalingAction, ScalingDecisionKind, type ScalingDecision, type ScalingLimits } from '../shared/scaling-decision';
-import { scalingQueries, toScalingMetrics } from '../shared/scaling-metrics';
+import { foreignReason, parseAlarmEvent, type ParsedAlarmEvent } from '../shared/scaling-event';
+import { queryWindow, scalingQueries, toScalingMetrics } from '../shared/scaling-metrics';
 import { eventKey, loadState, saveState, StateConflictError, type StoredScalingState } from '../shared/scaling-state';
 
-/** The event a CloudWatch alarm's Lambda action sends (the parts the scaler reads). */
-export interface AlarmEvent {
-  readonly source?: string;
-  readonly alarmArn?: string;
-  readonly time?: string;
-  readonly alarmData?: {
-    readonly alarmName?: string;
-    readonly state?: { readonly value?: string; readonly reason?: string; readonly timestamp?: string };
-  };
-}
-
-export class ScalerEventError extends Error {
-  public override readonly name = 'ScalerEventError';
-}
+export { ScalerEventError, type AlarmEvent } from '../shared/scaling-event';
 
 export interface ScalerConfig {
   readonly streamName: string;
   readonly tableName: string;
   /** Every alarm of this autoscaler: their capacity constants are rewritten and their state reset. */
   readonly alarmNames: readonly string[];
+  /** The ARNs of those alarms: an event from any other is ignored. */
+  readonly alarmArns: readonly string[];
   readonly eventSourceMappingId?: string;
   readonly consumerFunctionName?: string;
+  /** The consumer handler's `service` dimension: its progress and failure metrics tell stuck from slow. */
+  readonly consumerServiceName?: string;
+  /** The consumer function's timeout, ms. */
+  readonly consumerTimeoutMs?: number;
+  /** The alarm that tells people a consumer is stuck: set to ALARM with the reason. */
+  readonly stuckAlarmName?: string;
   readonly limits: Omit<ScalingLimits, 'accountShardLimit' | 'accountOpenShards'>;
 }
 
@@ -49,26 +45,74 @@ export interface ScalerResult extends ScalingDecision {
   readonly shards?: number;
   /** Whether the alarms carry the capacity of that shard count. */
   readonly alarmsSynced?: boolean;
+  /** Whether the fired alarm was reset to OK, so that it fires again while its condition lasts. */
+  readonly alarmReset?: boolean;
 }
 
+const REFUSALS = ['LimitExceededException', 'ResourceInUseException'];
+const MAX_REASON_LENGTH = 1023;
+
 /**
- * One alarm event, end to end: read state, skip a repeated event, describe the stream, read
- * the metrics, decide, record the change (conditional write) before making it, make it, then
- * rewrite the alarms' capacity constants and reset their state so a persisting condition fires
- * again. Errors that a retry cannot fix (LimitExceeded, ResourceInUse) become a decision; others
- * propagate after the recorded change is rolled back, so Lambda's retry can act.
+ * One alarm event, end to end: check that it comes from one of the scaler's own alarms (and that
+ * the alarm is in ALARM now), read state, skip a repeated event, describe the stream, read the
+ * metrics, decide, record the change (conditional write) before making it, make it, then rewrite
+ * the alarms' capacity constants and reset their state so a persisting condition fires again.
+ *
+ * Whenever the scaler did not act but should look again while the condition lasts (cooldown,
+ * budget, missing data, a refused or failed change, a stuck consumer), the fired alarm is reset
+ * to OK: CloudWatch evaluates it again within a period and, if the condition persists, invokes the
+ * scaler with a new event. Kinesis' refusals (LimitExceeded, ResourceInUse) become a decision and
+ * a backoff; other errors propagate after the recorded change is rolled back and the alarm reset.
  */
-export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clients: ScalerClients, log: ScalerLog, now: number): Promise<ScalerResult> {
-  const alarmName = event.alarmData?.alarmName;
-  const stateValue = event.alarmData?.state?.value;
-  const stamp = event.alarmData?.state?.timestamp ?? event.time;
-  if (!alarmName || !stateValue || !stamp) {
-    throw new ScalerEventError('scaler: expected a CloudWatch alarm action event with alarmData.alarmName, alarmData.state.value and a timestamp');
+export async function handleAlarm(input: unknown, config: ScalerConfig, clients: ScalerClients, log: ScalerLog, now: number): Promise<ScalerResult> {
+  const event = parseAlarmEvent(input);
+  const foreign = foreignReason(event, config);
+  if (foreign !== undefined) {
+    log.warn('ignored an event that is not from one of this scaler\'s alarms', { reason: foreign, alarmName: event.alarmName, alarmArn: event.alarmArn, source: event.source, accountId: event.accountId });
+    return { action: ScalingAction.NONE, decision: ScalingDecisionKind.IGNORED, reason: `ignored: ${foreign}` };
   }
+  const { alarmName, stateValue } = event;
   if (stateValue !== 'ALARM') {
     return { action: ScalingAction.NONE, decision: ScalingDecisionKind.NO_CHANGE, reason: `alarm ${alarmName} went to ${stateValue}: nothing to do` };
   }
-  const key = eventKey(alarmName, stamp);
+  // An event naming our alarm while it is not in ALARM is stale (it was reset since) or forged.
+  const current = await currentState(clients, alarmName);
+  if (current !== 'ALARM') {
+    log.warn('ignored an event of an alarm that is not in ALARM now', { alarmName, current: current ?? 'not found' });
+    return { action: ScalingAction.NONE, decision: ScalingDecisionKind.IGNORED, reason: `ignored: alarm ${alarmName} is ${current ?? 'not found'} now, not ALARM (a stale or forged event)` };
+  }
+  try {
+    return await act(event, config, clients, log, now);
+  } catch (error) {
+    // Nothing changed (or it was rolled back): have CloudWatch invoke the scaler again while the
+    // condition lasts, beside Lambda's own retries of this event.
+    await resetAlarms(clients, [alarmName], log);
+    throw error;
+  }
+}
+
+async function currentState(clients: ScalerClients, alarmName: string): Promise<string | undefined> {
+  const described = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName], AlarmTypes: ['MetricAlarm'] }));
+  return described.MetricAlarms?.find((alarm) => alarm.AlarmName === alarmName)?.StateValue;
+}
+
+/** GetMetricData, every page. */
+async function metricData(clients: ScalerClients, config: ScalerConfig, now: number): Promise<MetricDataResult[]> {
+  const { start, end } = queryWindow(now, config.limits.quietWindowMinutes);
+  const queries = scalingQueries({ streamName: config.streamName, consumerFunctionName: config.consumerFunctionName, consumerServiceName: config.consumerServiceName });
+  const results: MetricDataResult[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.cloudwatch.send(new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, ScanBy: 'TimestampDescending', NextToken: nextToken }));
+    results.push(...(page.MetricDataResults ?? []));
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return results;
+}
+
+async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: ScalerClients, log: ScalerLog, now: number): Promise<ScalerResult> {
+  const alarmName = event.alarmName;
+  const key = eventKey(alarmName, event.timestamp);
   const { state, version } = await loadState(clients.dynamodb, config.tableName);
   if (state.processedEvents.includes(key)) {
     return { action: ScalingAction.NONE, decision: ScalingDecisionKind.DUPLICATE, reason: `event ${key} was handled already` };
@@ -91,14 +135,10 @@ export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clien
     const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID: config.eventSourceMappingId }));
     parallelizationFactor = mapping.ParallelizationFactor ?? 1;
   }
-  const windowMinutes = config.limits.quietWindowMinutes;
-  const data = await clients.cloudwatch.send(new GetMetricDataCommand({
-    MetricDataQueries: scalingQueries({ streamName: config.streamName, consumerFunctionName: config.consumerFunctionName }),
-    StartTime: new Date(now - (windowMinutes + 2) * 60_000),
-    EndTime: new Date(now),
-    ScanBy: 'TimestampDescending',
-  }));
-  const metrics = toScalingMetrics(data.MetricDataResults ?? [], now, windowMinutes);
+  const metrics = toScalingMetrics(await metricData(clients, config, now), now, config.limits.quietWindowMinutes, {
+    consumer: config.consumerServiceName !== undefined || config.consumerFunctionName !== undefined,
+    timeoutMs: config.consumerTimeoutMs,
+  });
 
   const decision = decideScaling({
     now,
@@ -114,17 +154,23 @@ export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clien
 
   const handled: StoredScalingState = { ...state, processedEvents: [...state.processedEvents, key] };
   if (decision.action === ScalingAction.NONE) {
+    if (decision.decision === ScalingDecisionKind.CONSUMER_STUCK) {
+      await tellPeople(clients, config, decision.reason, log);
+    }
     // Catch up on an alarm rewrite that failed earlier (or a reshard made outside the scaler).
     let alarmShards = state.alarmShards;
+    let alarmReset = false;
     if (mode === 'PROVISIONED' && streamStatus === 'ACTIVE' && alarmShards !== openShards) {
       alarmShards = (await syncAlarms(clients, config.alarmNames, openShards, log)) ? openShards : alarmShards;
-    } else {
-      await resetAlarms(clients, [alarmName], log);
+      alarmReset = alarmShards === openShards;
+    }
+    if (!alarmReset && decision.recheck) {
+      alarmReset = await resetAlarms(clients, [alarmName], log);
     }
     if (!(await recordOrDuplicate(clients, config, { ...handled, alarmShards }, version, now))) {
       return duplicateOf(key);
     }
-    return { ...decision, shards: openShards, alarmsSynced: mode === 'PROVISIONED' ? alarmShards === openShards : undefined };
+    return { ...decision, shards: openShards, alarmsSynced: mode === 'PROVISIONED' ? alarmShards === openShards : undefined, alarmReset };
   }
 
   if (decision.action === ScalingAction.UPDATE_PARALLELIZATION) {
@@ -135,17 +181,17 @@ export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clien
     try {
       await clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: config.eventSourceMappingId, ParallelizationFactor: decision.parallelizationFactor }));
     } catch (error) {
-      // Not changed: give the cooldown back and let Lambda's retry act on the event.
+      // Not changed: give the cooldown back and let Lambda's retry (or the alarm, reset) act on it.
       await saveState(clients.dynamodb, config.tableName, state, version + 1, now);
       throw error;
     }
-    await resetAlarms(clients, config.alarmNames, log);
-    return { ...decision, shards: openShards };
+    const alarmReset = await resetAlarms(clients, config.alarmNames, log);
+    return { ...decision, shards: openShards, alarmReset };
   }
 
   const target = decision.targetShards!;
   const direction = decision.decision === ScalingDecisionKind.SCALE_IN ? { lastScaleInAt: now } : { lastScaleOutAt: now };
-  const changed: StoredScalingState = { ...handled, ...direction, shardCountChanges: [...state.shardCountChanges, now] };
+  const changed: StoredScalingState = { ...handled, ...direction, shardCountChanges: [...state.shardCountChanges, now], refusals: 0, lastRefusedAt: undefined };
   if (!(await recordOrDuplicate(clients, config, changed, version, now))) {
     return duplicateOf(key);
   }
@@ -153,23 +199,46 @@ export async function handleAlarm(event: AlarmEvent, config: ScalerConfig, clien
     await clients.kinesis.send(new UpdateShardCountCommand({ StreamName: config.streamName, TargetShardCount: target, ScalingType: 'UNIFORM_SCALING' }));
   } catch (error) {
     const name = (error as Error).name;
-    const final = name === 'LimitExceededException' || name === 'ResourceInUseException';
-    // The change did not happen: give back its cooldown and its slot of the day's 10 calls.
-    // A final refusal keeps the event as handled; anything else lets Lambda's retry act on it.
-    await saveState(clients.dynamodb, config.tableName, final ? handled : state, version + 1, now);
-    if (!final) {
+    const refused = REFUSALS.includes(name);
+    // The change did not happen: give back its cooldown. The call keeps its slot of the day's 10
+    // (a LimitExceeded may mean the budget was spent elsewhere; a failed call may have been
+    // applied), except ResourceInUse (the stream was UPDATING: nothing started), so that however
+    // often the alarm fires again, the scaler never calls UpdateShardCount more than 10 times a day.
+    // A refusal keeps the event as handled and backs off (the alarm is reset, so the scaler looks
+    // again while the condition lasts); anything else lets Lambda's retry act on the event.
+    const attempts = name === 'ResourceInUseException' ? state.shardCountChanges : [...state.shardCountChanges, now];
+    const refusedState: StoredScalingState = { ...handled, shardCountChanges: attempts, refusals: (state.refusals ?? 0) + 1, lastRefusedAt: now };
+    await saveState(clients.dynamodb, config.tableName, refused ? refusedState : { ...state, shardCountChanges: attempts }, version + 1, now);
+    if (!refused) {
       throw error;
     }
     const kind = name === 'ResourceInUseException' ? ScalingDecisionKind.BUSY : ScalingDecisionKind.REJECTED;
     const reason = `${decision.reason}; UpdateShardCount refused: ${name}: ${(error as Error).message}`;
-    log.warn('UpdateShardCount refused', { alarmName, target, error: name });
-    return { action: ScalingAction.NONE, decision: kind, reason, shards: openShards };
+    log.warn('UpdateShardCount refused', { alarmName, target, error: name, refusals: refusedState.refusals });
+    const alarmReset = await resetAlarms(clients, [alarmName], log);
+    return { action: ScalingAction.NONE, decision: kind, reason, shards: openShards, recheck: true, alarmReset };
   }
   const alarmsSynced = await syncAlarms(clients, config.alarmNames, target, log);
   if (alarmsSynced) {
     await recordOrDuplicate(clients, config, { ...changed, alarmShards: target }, version + 1, now);
+  } else {
+    await resetAlarms(clients, [alarmName], log);
   }
-  return { ...decision, shards: target, alarmsSynced };
+  return { ...decision, shards: target, alarmsSynced, alarmReset: alarmsSynced };
+}
+
+/** Puts the stuck-consumer alarm in ALARM with the evidence as its reason: its notification carries it to people. */
+async function tellPeople(clients: ScalerClients, config: ScalerConfig, reason: string, log: ScalerLog): Promise<void> {
+  if (!config.stuckAlarmName) {
+    log.warn('consumer stuck (no alarm to tell people: pass an action to ShardAutoscaler.notifyOperators)', { reason });
+    return;
+  }
+  try {
+    await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: config.stuckAlarmName, StateValue: 'ALARM', StateReason: reason.slice(0, MAX_REASON_LENGTH) }));
+  } catch (error) {
+    // The decision metric (ConsumerStuck) still drives the same alarm within its period.
+    log.warn('could not set the consumer-stuck alarm', { alarmName: config.stuckAlarmName, error: (error as Error).name });
+  }
 }
 
 async function recordOrDuplicate(clients: ScalerClients, config: ScalerConfig, state: StoredScalingState, version: number, now: number): Promise<boolean> {
@@ -209,12 +278,16 @@ export async function syncAlarms(clients: ScalerClients, alarmNames: readonly st
   return true;
 }
 
-async function resetAlarms(clients: ScalerClients, alarmNames: readonly string[], log: ScalerLog): Promise<void> {
+/** Resets alarms to OK so a condition that persists fires them again; true when every reset succeeded. */
+async function resetAlarms(clients: ScalerClients, alarmNames: readonly string[], log: ScalerLog): Promise<boolean> {
+  let all = true;
   for (const alarmName of alarmNames) {
     try {
       await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: 'OK', StateReason: 'Reset by the shard autoscaler so a persisting condition fires again' }));
     } catch (error) {
+      all = false;
       log.warn('could not reset alarm state', { alarmName, error: (error as Error).name });
     }
   }
+  return all;
 }

@@ -29,6 +29,11 @@ export interface ConsumerActivity {
   readonly maxDurationMs?: number;
   /** The consumer function's timeout, ms, when the scaler knows it. */
   readonly timeoutMs?: number;
+  /**
+   * The newest minute with a datapoint of the consumer's progress or failures: a consumer that
+   * has just got stuck still shows the progress of the minutes before in the window's sums.
+   */
+  readonly newest?: { readonly userRecords?: number; readonly failures: number };
 }
 
 export const LagKind = {
@@ -65,6 +70,10 @@ export function diagnoseLag(activity: ConsumerActivity, windowMinutes: number): 
   }
   const evidence = `${parts.join(', ')} in ${windowMinutes} min`;
 
+  const newest = activity.newest;
+  if (newest !== undefined && newest.failures > 0 && (newest.userRecords ?? 0) <= 0) {
+    return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: its newest minute has ${Math.round(newest.failures)} failures and no progress (${evidence})` };
+  }
   if ((progress === undefined || progress <= 0) && failed) {
     return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: failing with no progress (${evidence})` };
   }

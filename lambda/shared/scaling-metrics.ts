@@ -1,60 +1,147 @@
 import type { MetricDataQuery, MetricDataResult } from '@aws-sdk/client-cloudwatch';
-import type { ScalingMetrics } from './scaling-decision';
+import { DEFAULT_RECENT_MINUTES, type ScalingMetrics } from './scaling-decision';
+import type { ConsumerActivity } from './scaling-lag';
 
 /** Minutes of the recent (scale-out) window. */
-export const RECENT_MINUTES = 5;
+export const RECENT_MINUTES = DEFAULT_RECENT_MINUTES;
 const PERIOD_SECONDS = 60;
+const MINUTE_MS = 60_000;
+/**
+ * The quiet window ends at the newest write datapoint (CloudWatch publishes a minute or two
+ * late), which must be this recent; the query reaches this much further back.
+ */
+export const LATEST_WRITE_MINUTES = 3;
+/** The custom metrics namespace of the pipeline's handlers (EMF). */
+export const PIPELINE_NAMESPACE = 'KinesisPipeline';
 
 export interface MetricSources {
   readonly streamName: string;
   readonly consumerFunctionName?: string;
+  /** The consumer handler's `service` dimension (its EMF metrics: UserRecords, ProcessingFailures, DuplicatesSkipped). */
+  readonly consumerServiceName?: string;
 }
 
-/** One-minute GetMetricData queries for the stream's writes, throttles and iterator ages. */
+/** GetMetricData's window for a quiet window of `windowMinutes`. */
+export function queryWindow(now: number, windowMinutes: number): { start: Date; end: Date } {
+  return { start: new Date(now - (windowMinutes + LATEST_WRITE_MINUTES + 1) * MINUTE_MS), end: new Date(now) };
+}
+
+/** One-minute GetMetricData queries: the stream's writes, throttles and iterator age; the consumer's lag, progress and failures. */
 export function scalingQueries(sources: MetricSources): MetricDataQuery[] {
-  const kinesis = (id: string, metricName: string, stat: string): MetricDataQuery => ({
+  const query = (id: string, namespace: string, metricName: string, dimension: { Name: string; Value: string }, stat: string): MetricDataQuery => ({
     Id: id,
-    MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: metricName, Dimensions: [{ Name: 'StreamName', Value: sources.streamName }] }, Period: PERIOD_SECONDS, Stat: stat },
+    MetricStat: { Metric: { Namespace: namespace, MetricName: metricName, Dimensions: [dimension] }, Period: PERIOD_SECONDS, Stat: stat },
     ReturnData: true,
   });
+  const stream = { Name: 'StreamName', Value: sources.streamName };
   const queries = [
-    kinesis('bytes', 'IncomingBytes', 'Sum'),
-    kinesis('records', 'IncomingRecords', 'Sum'),
-    kinesis('throttled', 'WriteProvisionedThroughputExceeded', 'Sum'),
-    kinesis('streamAge', 'GetRecords.IteratorAgeMilliseconds', 'Maximum'),
+    query('bytes', 'AWS/Kinesis', 'IncomingBytes', stream, 'Sum'),
+    query('records', 'AWS/Kinesis', 'IncomingRecords', stream, 'Sum'),
+    query('throttled', 'AWS/Kinesis', 'WriteProvisionedThroughputExceeded', stream, 'Sum'),
+    query('streamAge', 'AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', stream, 'Maximum'),
   ];
   if (sources.consumerFunctionName) {
-    queries.push({
-      Id: 'consumerAge',
-      MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Dimensions: [{ Name: 'FunctionName', Value: sources.consumerFunctionName }] }, Period: PERIOD_SECONDS, Stat: 'Maximum' },
-      ReturnData: true,
-    });
+    const fn = { Name: 'FunctionName', Value: sources.consumerFunctionName };
+    queries.push(
+      query('consumerAge', 'AWS/Lambda', 'IteratorAge', fn, 'Maximum'),
+      query('consumerErrors', 'AWS/Lambda', 'Errors', fn, 'Sum'),
+      query('consumerDuration', 'AWS/Lambda', 'Duration', fn, 'Maximum'),
+    );
+  }
+  if (sources.consumerServiceName) {
+    const service = { Name: 'service', Value: sources.consumerServiceName };
+    queries.push(
+      query('userRecords', PIPELINE_NAMESPACE, 'UserRecords', service, 'Sum'),
+      query('processingFailures', PIPELINE_NAMESPACE, 'ProcessingFailures', service, 'Sum'),
+      query('duplicatesSkipped', PIPELINE_NAMESPACE, 'DuplicatesSkipped', service, 'Sum'),
+    );
   }
   return queries;
 }
 
+interface Point {
+  readonly at: number;
+  readonly value: number;
+}
+
 /**
- * Reduces GetMetricData results to the decision's inputs: per-second peaks of the recent
- * window and of the whole quiet window. Missing series count as zero (an idle stream publishes
- * nothing).
+ * Reduces GetMetricData results to the decision's inputs, from the datapoints present only: a
+ * series (or a window) without datapoints is `undefined`, never 0.
+ *
+ * - recent: peaks of the last `RECENT_MINUTES`; the consumer's sums over them;
+ * - quiet window: the `windowMinutes` minutes ending at the newest write datapoint (when that is
+ *   at most `LATEST_WRITE_MINUTES` old); `windowMinutes` of the result counts the minutes in it
+ *   that have a write datapoint, so a window with gaps reads as shorter than asked.
+ *
+ * `timeoutMs` is the consumer function's timeout, carried into the consumer's activity.
  */
-export function toScalingMetrics(results: readonly MetricDataResult[], now: number, windowMinutes: number): ScalingMetrics {
-  const recentFrom = now - RECENT_MINUTES * 60_000;
-  const series = (id: string) => {
-    const result = results.find((r) => r.Id === id);
-    const timestamps = result?.Timestamps ?? [];
-    return (result?.Values ?? []).map((value, i) => ({ at: new Date(timestamps[i] ?? 0).getTime(), value }));
+export function toScalingMetrics(results: readonly MetricDataResult[], now: number, windowMinutes: number, options: { consumer?: boolean; timeoutMs?: number } = {}): ScalingMetrics {
+  const series = (id: string): Point[] => {
+    const points: Point[] = [];
+    for (const result of results.filter((r) => r.Id === id)) {
+      const timestamps = result.Timestamps ?? [];
+      (result.Values ?? []).forEach((value, i) => {
+        const at = timestamps[i] === undefined ? Number.NaN : new Date(timestamps[i]).getTime();
+        if (Number.isFinite(value) && Number.isFinite(at) && at <= now) {
+          points.push({ at, value });
+        }
+      });
+    }
+    return points;
   };
-  const peak = (id: string, from: number) => series(id).filter((point) => point.at >= from).reduce((max, point) => Math.max(max, point.value), 0);
-  const windowFrom = now - windowMinutes * 60_000;
+  const within = (points: Point[], from: number, to = now) => points.filter((p) => p.at >= from && p.at <= to);
+  const peak = (points: Point[]) => (points.length === 0 ? undefined : points.reduce((max, p) => Math.max(max, p.value), Number.NEGATIVE_INFINITY));
+  const sum = (points: Point[]) => (points.length === 0 ? undefined : points.reduce((total, p) => total + p.value, 0));
+  const perSecond = (value: number | undefined) => (value === undefined ? undefined : value / PERIOD_SECONDS);
+  const maxOf = (...values: Array<number | undefined>) => {
+    const known = values.filter((v): v is number => v !== undefined);
+    return known.length === 0 ? undefined : Math.max(...known);
+  };
+
+  const recentFrom = now - RECENT_MINUTES * MINUTE_MS;
+  const bytes = series('bytes');
+  const records = series('records');
+  const ages = [...series('streamAge'), ...series('consumerAge')];
+
+  // The quiet window: the minutes, ending at the newest write datapoint, that have write datapoints.
+  const writes = [...bytes, ...records];
+  const newest = writes.reduce((max, p) => Math.max(max, p.at), Number.NEGATIVE_INFINITY);
+  let windowFrom = Number.POSITIVE_INFINITY;
+  let windowTo = Number.NEGATIVE_INFINITY;
+  let covered = 0;
+  if (Number.isFinite(newest) && newest >= now - LATEST_WRITE_MINUTES * MINUTE_MS) {
+    windowTo = newest;
+    windowFrom = newest - (windowMinutes - 1) * MINUTE_MS;
+    covered = new Set(within(writes, windowFrom, windowTo).map((p) => Math.floor(p.at / MINUTE_MS))).size;
+  }
+
+  let consumer: ConsumerActivity | undefined;
+  if (options.consumer) {
+    const progress = within(series('userRecords'), recentFrom);
+    const failing = [...within(series('processingFailures'), recentFrom), ...within(series('consumerErrors'), recentFrom)];
+    const newestAt = [...progress, ...failing].reduce((max, p) => Math.max(max, p.at), Number.NEGATIVE_INFINITY);
+    const at = (points: Point[]) => points.filter((p) => p.at === newestAt);
+    consumer = {
+      newest: Number.isFinite(newestAt) ? { userRecords: sum(at(progress)), failures: sum(at(failing)) ?? 0 } : undefined,
+      userRecords: sum(within(series('userRecords'), recentFrom)),
+      processingFailures: sum(within(series('processingFailures'), recentFrom)),
+      errors: sum(within(series('consumerErrors'), recentFrom)),
+      duplicatesSkipped: sum(within(series('duplicatesSkipped'), recentFrom)),
+      maxDurationMs: peak(within(series('consumerDuration'), recentFrom)),
+      timeoutMs: options.timeoutMs,
+    };
+  }
+
   return {
-    recentBytesPerSecond: peak('bytes', recentFrom) / PERIOD_SECONDS,
-    recentRecordsPerSecond: peak('records', recentFrom) / PERIOD_SECONDS,
-    recentThrottledRecordsPerSecond: peak('throttled', recentFrom) / PERIOD_SECONDS,
-    windowBytesPerSecond: peak('bytes', windowFrom) / PERIOD_SECONDS,
-    windowRecordsPerSecond: peak('records', windowFrom) / PERIOD_SECONDS,
-    windowMinutes,
-    recentIteratorAgeMs: Math.max(peak('streamAge', recentFrom), peak('consumerAge', recentFrom)),
-    windowIteratorAgeMs: Math.max(peak('streamAge', windowFrom), peak('consumerAge', windowFrom)),
+    recentBytesPerSecond: perSecond(peak(within(bytes, recentFrom))),
+    recentRecordsPerSecond: perSecond(peak(within(records, recentFrom))),
+    recentThrottledRecordsPerSecond: perSecond(peak(within(series('throttled'), recentFrom))),
+    windowBytesPerSecond: perSecond(peak(within(bytes, windowFrom, windowTo))),
+    windowRecordsPerSecond: perSecond(peak(within(records, windowFrom, windowTo))),
+    windowMinutes: Math.min(covered, windowMinutes),
+    recentIteratorAgeMs: peak(within(ages, recentFrom)),
+    windowIteratorAgeMs: maxOf(peak(within(ages, Number.isFinite(windowFrom) ? windowFrom : recentFrom))),
+    recentMinutes: RECENT_MINUTES,
+    consumer,
   };
 }

@@ -11,10 +11,14 @@ import type { Trace } from './traces';
  *   the larger count is billed;
  * - consumer: shards × parallelization factor concurrent batches, each processing the trace's
  *   consumer rate, and no more than 2 MiB/s of reads per shard; a factor change takes 1 minute;
+ *   in a minute the trace marks as failing (a poison record) it processes nothing, whatever the
+ *   shards or the factor (Lambda retries the failing batch; children wait for their parent), and
+ *   reports a failed record per concurrent batch;
  * - on-demand: capacity is twice the highest write throughput seen up to 15 minutes earlier, at
  *   least the 4 MiB/s a new stream starts with; shard-hours are reported as that capacity in
  *   1 MiB/s shards (on-demand is billed per GB, not per shard);
- * - metrics reach the policies one minute late, as CloudWatch's do.
+ * - metrics reach the policies one minute late, as CloudWatch's do; in a minute the trace marks as
+ *   unobserved, CloudWatch has no datapoint for it (the record says `observed: false`).
  */
 export const RESHARD_MINUTES = 4;
 const BURST = [0.8, 0.9, 1, 1.1, 1.2];
@@ -32,6 +36,12 @@ export interface MinuteRecord {
   /** Shards (or on-demand equivalent) serving writes this minute. */
   readonly shards: number;
   readonly factor: number;
+  /** What the consumer processed, MiB/s (user records of 1 KiB). */
+  readonly processed: number;
+  /** User records the consumer reported as failed this minute. */
+  readonly failures: number;
+  /** Whether CloudWatch has datapoints for this minute (false in a trace's metric outage). */
+  readonly observed: boolean;
 }
 
 export interface PolicyView {
@@ -64,6 +74,9 @@ export interface SimulationResult {
   readonly refused: number;
   readonly maxShards: number;
   readonly finalFactor: number;
+  /** Most shards billed, and highest factor, in a minute the consumer was failing (0 when it never was). */
+  readonly maxShardsWhileFailing: number;
+  readonly maxFactorWhileFailing: number;
 }
 
 export function simulate(policy: Policy, trace: Trace): SimulationResult {
@@ -81,6 +94,8 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
   let reshards = 0;
   let refused = 0;
   let maxShards = shards;
+  let maxShardsWhileFailing = 0;
+  let maxFactorWhileFailing = 0;
 
   for (let minute = 0; minute < trace.demand.length; minute++) {
     if (pending && minute >= pending.done) {
@@ -125,9 +140,11 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
     const throttled = BURST.reduce((sum, x) => sum + Math.max(0, demand * x - capacity), 0) / BURST.length;
     const accepted = demand - throttled;
 
-    const consumerCapacity = Math.min(servingShards * factor * trace.consumerRate[minute], servingShards * READ_MIB_PER_SHARD);
+    const failing = trace.consumerFailing?.[minute] ?? false;
+    const consumerCapacity = failing ? 0 : Math.min(servingShards * factor * trace.consumerRate[minute], servingShards * READ_MIB_PER_SHARD);
     backlog += accepted * 60;
-    backlog -= Math.min(backlog, consumerCapacity * 60);
+    const processedMib = Math.min(backlog, consumerCapacity * 60);
+    backlog -= processedMib;
     // FIFO: the backlog holds the last backlog/accepted seconds of writes.
     const ageSeconds = backlog <= 1e-9 ? 0 : backlog / (accepted > 1e-9 ? accepted : Math.max(consumerCapacity, 1e-9));
 
@@ -137,7 +154,16 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
     shardMinutes += billed;
     maxShards = Math.max(maxShards, billed);
     maxAge = Math.max(maxAge, ageSeconds);
-    history.push({ minute, demand, accepted, throttled, ageSeconds, shards: servingShards, factor });
+    if (failing) {
+      maxShardsWhileFailing = Math.max(maxShardsWhileFailing, billed);
+      maxFactorWhileFailing = Math.max(maxFactorWhileFailing, factor);
+    }
+    history.push({
+      minute, demand, accepted, throttled, ageSeconds, shards: servingShards, factor,
+      processed: processedMib / 60,
+      failures: failing ? servingShards * factor : 0,
+      observed: !(trace.metricsMissing?.[minute] ?? false),
+    });
   }
 
   return {
@@ -150,5 +176,7 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
     refused,
     maxShards,
     finalFactor: factor,
+    maxShardsWhileFailing,
+    maxFactorWhileFailing,
   };
 }

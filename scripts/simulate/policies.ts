@@ -1,4 +1,6 @@
-import { decideScaling, MIB, ScalingAction, type ScalingLimits, type ScalingState } from '../../lambda/shared/scaling-decision';
+import type { MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { decideScaling, MIB, ScalingAction, type ScalingDecisionKind, type ScalingLimits, type ScalingState } from '../../lambda/shared/scaling-decision';
+import { LATEST_WRITE_MINUTES, toScalingMetrics } from '../../lambda/shared/scaling-metrics';
 import type { MinuteRecord, Policy, PolicyAction, PolicyView } from './model';
 import type { Trace } from './traces';
 
@@ -22,20 +24,23 @@ export const OUR_LIMITS: ScalingLimits = {
 
 const utilOf = (r: MinuteRecord) => r.accepted / r.shards;
 const last = <T>(items: readonly T[], n: number) => items.slice(Math.max(0, items.length - n));
-const peak = (records: readonly MinuteRecord[], pick: (r: MinuteRecord) => number) => records.reduce((max, r) => Math.max(max, pick(r)), 0);
 
 /**
  * Our policy: the alarms of ShardAutoscaler emulated on the (one minute late) metrics, each firing
- * invoking the same pure `decideScaling` the scaler Lambda runs, with its durable state.
+ * invoking what the scaler Lambda runs: the observed minutes become GetMetricData results, reduced
+ * by the same `toScalingMetrics` (a minute without datapoints is unknown, not 0), and decided by
+ * the same `decideScaling`, with its durable state. The alarms read a minute without datapoints as
+ * their expressions do: FILL(…, 0) in the utilisation and quiet expressions, not breaching otherwise.
  */
-export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy {
+export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy & { readonly decisions: ScalingDecisionKind[] } {
   let state: ScalingState = { shardCountChanges: [] };
+  const decisions: ScalingDecisionKind[] = [];
   return {
     name: 'ShardAutoscaler (ours)',
     mode: 'provisioned',
     initialShards: (trace: Trace) => trace.initialShards,
     step(view: PolicyView): PolicyAction[] {
-      const h = view.history;
+      const h = view.history.map((r) => (r.observed ? r : { ...r, accepted: 0, throttled: 0, ageSeconds: 0 }));
       if (h.length === 0) {
         return [];
       }
@@ -49,9 +54,8 @@ export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy {
       if (!alarms.utilization && !alarms.throttles && !alarms.lag && !alarms.scaleIn) {
         return [];
       }
-      const recent = last(h, 5);
-      const window = last(h, limits.quietWindowMinutes);
       const now = view.minute * MINUTE_MS;
+      const results = metricDataOf(view.history, limits.quietWindowMinutes + LATEST_WRITE_MINUTES + 1);
       const decision = decideScaling({
         now,
         mode: 'PROVISIONED',
@@ -60,17 +64,9 @@ export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy {
         parallelizationFactor: view.factor,
         state,
         limits,
-        metrics: {
-          recentBytesPerSecond: peak(recent, (r) => r.accepted) * MIB,
-          recentRecordsPerSecond: peak(recent, (r) => r.accepted) * KIB_RECORDS_PER_MIB,
-          recentThrottledRecordsPerSecond: peak(recent, (r) => r.throttled) * KIB_RECORDS_PER_MIB,
-          windowBytesPerSecond: peak(window, (r) => r.accepted) * MIB,
-          windowRecordsPerSecond: peak(window, (r) => r.accepted) * KIB_RECORDS_PER_MIB,
-          windowMinutes: window.length,
-          recentIteratorAgeMs: peak(last(h, 1), (r) => r.ageSeconds) * 1000,
-          windowIteratorAgeMs: peak(window, (r) => r.ageSeconds) * 1000,
-        },
+        metrics: toScalingMetrics(results, now, limits.quietWindowMinutes, { consumer: true }),
       });
+      decisions.push(decision.decision);
       if (decision.action === ScalingAction.UPDATE_SHARD_COUNT) {
         const scaleIn = decision.targetShards! < view.shards;
         state = {
@@ -86,7 +82,29 @@ export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy {
       }
       return [];
     },
+    decisions,
   };
+}
+
+/**
+ * The last `minutes` observed minutes as GetMetricData results (ids of scaling-metrics.ts): the
+ * stream's writes, throttles and iterator age, and the consumer's progress and failures.
+ */
+function metricDataOf(history: readonly MinuteRecord[], minutes: number): MetricDataResult[] {
+  const seen = last(history, minutes).filter((r) => r.observed);
+  const timestamps = seen.map((r) => new Date(r.minute * MINUTE_MS));
+  const series = (id: string, pick: (r: MinuteRecord) => number): MetricDataResult => ({ Id: id, Timestamps: timestamps, Values: seen.map(pick), StatusCode: 'Complete' });
+  return [
+    series('bytes', (r) => r.accepted * MIB * 60),
+    series('records', (r) => r.accepted * KIB_RECORDS_PER_MIB * 60),
+    series('throttled', (r) => r.throttled * KIB_RECORDS_PER_MIB * 60),
+    series('streamAge', (r) => r.ageSeconds * 1000),
+    series('consumerAge', (r) => r.ageSeconds * 1000),
+    series('userRecords', (r) => r.processed * KIB_RECORDS_PER_MIB * 60),
+    series('processingFailures', (r) => r.failures),
+    series('consumerErrors', () => 0),
+    series('duplicatesSkipped', () => 0),
+  ];
 }
 
 function fiveMinuteAverages(records: readonly MinuteRecord[]): Array<{ util: number; lagging: boolean }> {
@@ -114,7 +132,8 @@ export function awsSamplePolicy(): Policy {
       if (view.updating) {
         return [];
       }
-      const since = view.history.filter((r) => r.minute > lastChange && r.shards === view.shards);
+      // Its alarms see no datapoint in a metric outage (missing: neither breaching nor not).
+      const since = view.history.filter((r) => r.observed && r.minute > lastChange && r.shards === view.shards);
       if (since.length >= 25 && last(since, 25).every((r) => utilOf(r) > 0.75)) {
         lastChange = view.minute;
         return [{ type: 'shards', target: view.shards * 2 }];

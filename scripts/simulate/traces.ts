@@ -11,6 +11,10 @@ export interface Trace {
   readonly consumerRate: readonly number[];
   /** Shards the provisioned policies start with. */
   readonly initialShards: number;
+  /** Minutes in which the consumer fails on a poison record and processes nothing. */
+  readonly consumerFailing?: readonly boolean[];
+  /** Minutes for which CloudWatch has no datapoint (a metric outage). */
+  readonly metricsMissing?: readonly boolean[];
 }
 
 const HEALTHY_CONSUMER = 2;
@@ -48,5 +52,18 @@ export function traces(): Trace[] {
       return 8;
     }),
     build('consumer slowdown', '2 MiB/s steady for 8 h; from hour 2 to 4 each consumer batch processes 0.3 MiB/s instead of 2', 8 * 60, 3, () => 2, (m) => (m >= 120 && m < 240 ? 0.3 : HEALTHY_CONSUMER)),
+    {
+      ...build('stuck consumer', '0.05 MiB/s (5 % of 1 shard) for 8 h; from minute 30 to hour 3 the consumer fails on a poison record and processes nothing', 8 * 60, 1, () => 0.05),
+      consumerFailing: Array.from({ length: 8 * 60 }, (_, m) => m >= 30 && m < 180),
+    },
+    {
+      ...build('metric outage under load', 'the 4x ramp (1.5 to 6 MiB/s), with no CloudWatch datapoints from hour 2 to 3:30, while the load holds', 6 * 60 + 10, 3, (m) => {
+        if (m < 60) return 1.5;
+        if (m < 70) return 1.5 + 4.5 * ((m - 60 + 1) / 10);
+        if (m < 250) return 6;
+        return 1.5;
+      }),
+      metricsMissing: Array.from({ length: 6 * 60 + 10 }, (_, m) => m >= 120 && m < 210),
+    },
   ];
 }

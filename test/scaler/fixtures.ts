@@ -12,10 +12,15 @@ export const TABLE = 'scaler-state';
 export const ALARMS = { utilization: 'Stack-Autoscaler-WriteUtilization', lag: 'Stack-Autoscaler-StreamLag' };
 
 /** The event a CloudWatch alarm's Lambda action sends. */
+export const ACCOUNT = '111122223333';
+export const alarmArn = (alarmName: string) => `arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:${alarmName}`;
+
 export function alarmEvent(alarmName = ALARMS.utilization, value = 'ALARM', timestamp = '2026-11-22T11:59:30.000+0000'): AlarmEvent {
   return {
     source: 'aws.cloudwatch',
-    alarmArn: `arn:aws:cloudwatch:us-east-1:111122223333:alarm:${alarmName}`,
+    alarmArn: alarmArn(alarmName),
+    accountId: ACCOUNT,
+    region: 'us-east-1',
     time: timestamp,
     alarmData: { alarmName, state: { value, reason: 'Threshold Crossed', timestamp } },
   };
@@ -26,6 +31,7 @@ export function scalerConfig(overrides: Partial<ScalerConfig> = {}): ScalerConfi
     streamName: STREAM,
     tableName: TABLE,
     alarmNames: [ALARMS.utilization, ALARMS.lag],
+    alarmArns: [alarmArn(ALARMS.utilization), alarmArn(ALARMS.lag)],
     limits: {
       minShards: 1, maxShards: 64, targetUtilization: 0.6, scaleOutUtilization: 0.8, scaleInUtilization: 0.3,
       lagThresholdMs: 60_000, scaleOutCooldownMs: 300_000, scaleInCooldownMs: 3_600_000, quietWindowMinutes: 60,
@@ -35,17 +41,49 @@ export function scalerConfig(overrides: Partial<ScalerConfig> = {}): ScalerConfi
   };
 }
 
+/** What the consumer published per minute (its EMF metrics and AWS/Lambda's), for `metricData`. */
+export interface ConsumerSeries {
+  readonly userRecords?: number;
+  readonly processingFailures?: number;
+  readonly errors?: number;
+  readonly duplicatesSkipped?: number;
+  readonly durationMs?: number;
+  readonly ageMs?: number;
+}
+
+export interface MetricDataOptions {
+  readonly ageMs?: number;
+  readonly throttledPerSecond?: number;
+  /** Minutes of datapoints, newest first from 1 minute before NOW. */
+  readonly minutes?: number;
+  /** Minutes ago (1 = the newest) that have no datapoint in any series: gaps. */
+  readonly missing?: (minutesAgo: number) => boolean;
+  /** Series left out entirely (no datapoint at all). */
+  readonly without?: readonly string[];
+  /** The consumer's series (per minute), when the scaler knows its consumer. */
+  readonly consumer?: ConsumerSeries;
+}
+
 /** GetMetricData results of a steady write load (1 KiB records) and an iterator age, one point a minute. */
-export function metricData(mibPerSecond: number, options: { ageMs?: number; throttledPerSecond?: number; minutes?: number } = {}) {
+export function metricData(mibPerSecond: number, options: MetricDataOptions = {}) {
   const minutes = options.minutes ?? 60;
-  const timestamps = Array.from({ length: minutes }, (_, i) => new Date(NOW - (i + 1) * 60_000));
-  const series = (id: string, value: number) => ({ Id: id, Timestamps: timestamps, Values: timestamps.map(() => value), StatusCode: 'Complete' as const });
+  const timestamps = Array.from({ length: minutes }, (_, i) => i + 1).filter((ago) => !(options.missing?.(ago) ?? false)).map((ago) => new Date(NOW - ago * 60_000));
+  const series = (id: string, value: number | undefined) => (value === undefined || options.without?.includes(id) ? [] : [{ Id: id, Timestamps: timestamps, Values: timestamps.map(() => value), StatusCode: 'Complete' as const }]);
+  const consumer = options.consumer;
   return {
     MetricDataResults: [
-      series('bytes', mibPerSecond * MIB * 60),
-      series('records', (mibPerSecond * MIB * 60) / 1024),
-      series('throttled', (options.throttledPerSecond ?? 0) * 60),
-      series('streamAge', options.ageMs ?? 0),
+      ...series('bytes', mibPerSecond * MIB * 60),
+      ...series('records', (mibPerSecond * MIB * 60) / 1024),
+      ...series('throttled', (options.throttledPerSecond ?? 0) * 60),
+      ...series('streamAge', options.ageMs ?? 0),
+      ...(consumer ? [
+        ...series('consumerAge', consumer.ageMs ?? options.ageMs),
+        ...series('userRecords', consumer.userRecords),
+        ...series('processingFailures', consumer.processingFailures),
+        ...series('consumerErrors', consumer.errors),
+        ...series('duplicatesSkipped', consumer.duplicatesSkipped),
+        ...series('consumerDuration', consumer.durationMs),
+      ] : []),
     ],
   };
 }
@@ -74,16 +112,39 @@ export function describedAlarm(shards: number): MetricAlarm {
   };
 }
 
-/** CloudWatch and Lambda clients mocked: metrics of `mibPerSecond`, alarms that accept every change. */
-export function mockedCloudWatch(mibPerSecond: number, shards: number, options: Parameters<typeof metricData>[1] = {}) {
+/** A lag alarm as DescribeAlarms returns it: a plain metric alarm, no capacity constants. */
+export function describedLagAlarm(alarmName = ALARMS.lag): MetricAlarm {
+  return {
+    AlarmName: alarmName, AlarmArn: alarmArn(alarmName), StateValue: 'ALARM', Namespace: 'AWS/Kinesis', MetricName: 'GetRecords.IteratorAgeMilliseconds',
+    Dimensions: [{ Name: 'StreamName', Value: STREAM }], Statistic: 'Maximum', Period: 60, EvaluationPeriods: 3, Threshold: 60000, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+  };
+}
+
+/**
+ * CloudWatch and Lambda clients mocked: metrics of `mibPerSecond`, alarms that accept every change.
+ * The alarms keep a state, as CloudWatch does: ALARM unless `alarmStates` says otherwise, changed
+ * by SetAlarmState (the scaler's reset), read by DescribeAlarms.
+ */
+export function mockedCloudWatch(mibPerSecond: number, shards: number, options: MetricDataOptions = {}) {
   const cloudwatch = new CloudWatchClient({ region: 'us-east-1' });
   const cw = mockClient(cloudwatch);
+  const alarmStates = new Map<string, string>();
+  const reasons = new Map<string, string>();
   cw.on(GetMetricDataCommand).resolves(metricData(mibPerSecond, options));
-  cw.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [describedAlarm(shards)] });
+  cw.on(DescribeAlarmsCommand).callsFake((input) => ({
+    MetricAlarms: (input.AlarmNames ?? []).map((name: string) => ({
+      ...(name === ALARMS.utilization ? describedAlarm(shards) : describedLagAlarm(name)),
+      StateValue: alarmStates.get(name) ?? 'ALARM',
+    })),
+  }));
   cw.on(PutMetricAlarmCommand).resolves({});
-  cw.on(SetAlarmStateCommand).resolves({});
+  cw.on(SetAlarmStateCommand).callsFake((input) => {
+    alarmStates.set(input.AlarmName, input.StateValue);
+    reasons.set(input.AlarmName, input.StateReason);
+    return {};
+  });
   const lambda = new LambdaClient({ region: 'us-east-1' });
-  return { cloudwatch, cw, lambda, lambdaMock: mockClient(lambda) };
+  return { cloudwatch, cw, lambda, lambdaMock: mockClient(lambda), alarmStates, reasons };
 }
 
 /** A DynamoDB client mocked as a one-table store that honours the scaler's condition expressions. */

@@ -3,7 +3,7 @@ import { DescribeLimitsCommand, DescribeStreamSummaryCommand, KinesisClient, Lim
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleAlarm, ScalerEventError } from '../../lambda/scaler/scaler';
-import { ALARMS, alarmEvent, fakeStateTable, mockedCloudWatch, NOW, scalerConfig, silentLog, STREAM } from './fixtures';
+import { ALARMS, alarmEvent, fakeStateTable, mockedCloudWatch, NOW, scalerConfig, silentLog, STREAM, type MetricDataOptions } from './fixtures';
 
 function mockedKinesis(shards: number, options: { mode?: 'PROVISIONED' | 'ON_DEMAND'; status?: string } = {}) {
   const kinesis = new KinesisClient({ region: 'us-east-1' });
@@ -20,9 +20,9 @@ function mockedKinesis(shards: number, options: { mode?: 'PROVISIONED' | 'ON_DEM
   return { kinesis, mock };
 }
 
-function setup(mibPerSecond: number, shards: number, options: { mode?: 'PROVISIONED' | 'ON_DEMAND'; status?: string; ageMs?: number } = {}) {
+function setup(mibPerSecond: number, shards: number, options: { mode?: 'PROVISIONED' | 'ON_DEMAND'; status?: string } & MetricDataOptions = {}) {
   const kin = mockedKinesis(shards, options);
-  const cw = mockedCloudWatch(mibPerSecond, shards, { ageMs: options.ageMs });
+  const cw = mockedCloudWatch(mibPerSecond, shards, options);
   const state = fakeStateTable();
   const clients = { kinesis: kin.kinesis, dynamodb: state.dynamodb, cloudwatch: cw.cloudwatch, lambda: cw.lambda };
   return { ...kin, ...cw, state, clients, log: silentLog() };
@@ -41,22 +41,25 @@ describe('handleAlarm: scaling out', () => {
     expect(put.Metrics![0].Expression).toBe(`100 * MAX([FILL(bytes, 0) / ${7 * 1024 * 1024 * 60}, FILL(records, 0) / ${7 * 1000 * 60}])`);
     expect(put).toEqual(expect.objectContaining({ AlarmName: ALARMS.utilization, Threshold: 80, EvaluationPeriods: 2, AlarmActions: ['arn:aws:lambda:us-east-1:111122223333:function:scaler'], TreatMissingData: 'notBreaching' }));
     expect(cw.commandCalls(SetAlarmStateCommand).map((call) => [call.args[0].input.AlarmName, call.args[0].input.StateValue])).toEqual([[ALARMS.utilization, 'OK'], [ALARMS.lag, 'OK']]);
-    expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input.AlarmNames).toEqual([ALARMS.utilization, ALARMS.lag]);
+    expect(cw.commandCalls(DescribeAlarmsCommand).map((call) => call.args[0].input.AlarmNames)).toEqual([[ALARMS.utilization], [ALARMS.utilization, ALARMS.lag]]);
   });
 
   test('a repeated event changes nothing the second time', async () => {
-    const { clients, mock, state, log } = setup(3.6, 4);
+    const { clients, mock, state, log, alarmStates } = setup(3.6, 4);
     await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
+    const stale = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW + 500);
+    alarmStates.set(ALARMS.utilization, 'ALARM');
 
     const again = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW + 1000);
 
+    expect(stale.decision).toBe('Ignored');
     expect(again.decision).toBe('Duplicate');
     expect(mock.commandCalls(UpdateShardCountCommand)).toHaveLength(1);
     expect(state.stored().shardCountChanges).toEqual([NOW]);
   });
 
   test('a lag alarm on a consumer-bound stream raises the parallelization factor, not the shards', async () => {
-    const { clients, mock, lambdaMock, log } = setup(0.5, 4, { ageMs: 240_000 });
+    const { clients, mock, lambdaMock, log } = setup(0.5, 4, { ageMs: 240_000, consumer: { userRecords: 20_000, processingFailures: 0, errors: 0 } });
     lambdaMock.on(GetEventSourceMappingCommand).resolves({ UUID: 'esm-1', ParallelizationFactor: 2 });
     lambdaMock.on(UpdateEventSourceMappingCommand).resolves({});
     const config = scalerConfig({ eventSourceMappingId: 'esm-1', consumerFunctionName: 'consumer', limits: { ...scalerConfig().limits, adjustParallelization: true } });
@@ -97,14 +100,16 @@ describe('handleAlarm: scaling out', () => {
 });
 
 describe('handleAlarm: faults', () => {
-  test('LimitExceededException: no change, the call and the cooldown are given back, the event counts as handled', async () => {
+  test('LimitExceededException: no change, the cooldown is given back, the call keeps its slot of the day, the event counts as handled and the alarm is reset', async () => {
     const { clients, mock, cw, state, log } = setup(3.6, 4);
     mock.on(UpdateShardCountCommand).rejects(new LimitExceededException({ message: 'Rate exceeded for stream clicks', $metadata: {} }));
 
     const result = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
 
     expect(result).toEqual(expect.objectContaining({ action: 'none', decision: 'Rejected', shards: 4, reason: expect.stringMatching(/UpdateShardCount refused: LimitExceededException/) }));
-    expect(state.stored()).toEqual(expect.objectContaining({ version: 2, shardCountChanges: [], processedEvents: [expect.stringContaining(ALARMS.utilization)] }));
+    expect(state.stored()).toEqual(expect.objectContaining({ version: 2, shardCountChanges: [NOW], refusals: 1, lastRefusedAt: NOW, processedEvents: [expect.stringContaining(ALARMS.utilization)] }));
+    expect(cw.commandCalls(SetAlarmStateCommand).map((call) => [call.args[0].input.AlarmName, call.args[0].input.StateValue])).toEqual([[ALARMS.utilization, 'OK']]);
+    expect(result.alarmReset).toBe(true);
     expect(state.stored().lastScaleOutAt).toBeUndefined();
     expect(cw.commandCalls(PutMetricAlarmCommand)).toHaveLength(0);
     expect(log.warnings).toEqual(['UpdateShardCount refused']);
@@ -118,15 +123,20 @@ describe('handleAlarm: faults', () => {
 
     expect(result.decision).toBe('Busy');
     expect(state.stored().shardCountChanges).toEqual([]);
+    expect(result).toEqual(expect.objectContaining({ recheck: true, alarmReset: true }));
   });
 
-  test('another UpdateShardCount error propagates, rolled back so that the retried event can act', async () => {
-    const { clients, mock, state, log } = setup(3.6, 4);
+  test('another UpdateShardCount error propagates, rolled back (the call keeps its slot) so that the retried event can act', async () => {
+    const { clients, mock, state, log, ...cw } = setup(3.6, 4);
     mock.on(UpdateShardCountCommand).rejectsOnce(Object.assign(new Error('internal'), { name: 'InternalFailure' }));
 
     await expect(handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW)).rejects.toThrow('internal');
-    expect(state.stored()).toEqual(expect.objectContaining({ shardCountChanges: [], processedEvents: [] }));
+    expect(state.stored()).toEqual(expect.objectContaining({ shardCountChanges: [NOW], processedEvents: [] }));
+    expect(state.stored().lastScaleOutAt).toBeUndefined();
 
+    // The alarm was reset: a retry finds it OK (stale) until CloudWatch fires it again.
+    expect(cw.alarmStates.get(ALARMS.utilization)).toBe('OK');
+    cw.alarmStates.set(ALARMS.utilization, 'ALARM');
     const retried = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW + 1000);
     expect(retried).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 7 }));
   });
@@ -152,7 +162,7 @@ describe('handleAlarm: faults', () => {
   });
 
   test('throttled PutMetricAlarm: the reshard stands, and the next event rewrites the alarms', async () => {
-    const { clients, mock, cw, state, log } = setup(3.6, 4);
+    const { clients, mock, cw, state, log, alarmStates } = setup(3.6, 4);
     cw.on(PutMetricAlarmCommand).rejectsOnce(new CloudWatchServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: {} }));
 
     const result = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
@@ -163,6 +173,7 @@ describe('handleAlarm: faults', () => {
 
     // The stream is at 7 shards now; the next alarm (in cooldown) catches the alarms up.
     mock.on(DescribeStreamSummaryCommand).resolves({ StreamDescriptionSummary: { StreamName: STREAM, StreamARN: 'arn', StreamStatus: 'ACTIVE', StreamModeDetails: { StreamMode: 'PROVISIONED' }, OpenShardCount: 7, RetentionPeriodHours: 24, StreamCreationTimestamp: new Date(), EnhancedMonitoring: [] } });
+    alarmStates.set(ALARMS.utilization, 'ALARM');
     const next = await handleAlarm(alarmEvent(ALARMS.utilization, 'ALARM', '2026-11-22T12:01:30.000+0000'), scalerConfig(), clients, log, NOW + 60_000);
     expect(next).toEqual(expect.objectContaining({ decision: 'NoChange', alarmsSynced: true }));
     expect(cw.commandCalls(PutMetricAlarmCommand).at(-1)!.args[0].input.Metrics![0].Expression).toContain(`${7 * 1024 * 1024 * 60}`);

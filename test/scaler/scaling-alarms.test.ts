@@ -38,8 +38,8 @@ describe('alarm expressions', () => {
 });
 
 describe('scaling metrics', () => {
-  test('queries carry the StreamName and, with a consumer, the FunctionName dimension', () => {
-    const queries = scalingQueries({ streamName: 'clicks', consumerFunctionName: 'consumer' });
+  test('queries carry the StreamName and, with a consumer, the FunctionName and service dimensions', () => {
+    const queries = scalingQueries({ streamName: 'clicks', consumerFunctionName: 'consumer', consumerServiceName: 'consumer-svc' });
 
     expect(queries.map((q) => [q.Id, q.MetricStat!.Metric!.Namespace, q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat, q.MetricStat!.Metric!.Dimensions])).toEqual([
       ['bytes', 'AWS/Kinesis', 'IncomingBytes', 'Sum', [{ Name: 'StreamName', Value: 'clicks' }]],
@@ -47,6 +47,11 @@ describe('scaling metrics', () => {
       ['throttled', 'AWS/Kinesis', 'WriteProvisionedThroughputExceeded', 'Sum', [{ Name: 'StreamName', Value: 'clicks' }]],
       ['streamAge', 'AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', 'Maximum', [{ Name: 'StreamName', Value: 'clicks' }]],
       ['consumerAge', 'AWS/Lambda', 'IteratorAge', 'Maximum', [{ Name: 'FunctionName', Value: 'consumer' }]],
+      ['consumerErrors', 'AWS/Lambda', 'Errors', 'Sum', [{ Name: 'FunctionName', Value: 'consumer' }]],
+      ['consumerDuration', 'AWS/Lambda', 'Duration', 'Maximum', [{ Name: 'FunctionName', Value: 'consumer' }]],
+      ['userRecords', 'KinesisPipeline', 'UserRecords', 'Sum', [{ Name: 'service', Value: 'consumer-svc' }]],
+      ['processingFailures', 'KinesisPipeline', 'ProcessingFailures', 'Sum', [{ Name: 'service', Value: 'consumer-svc' }]],
+      ['duplicatesSkipped', 'KinesisPipeline', 'DuplicatesSkipped', 'Sum', [{ Name: 'service', Value: 'consumer-svc' }]],
     ]);
     expect(scalingQueries({ streamName: 'clicks' })).toHaveLength(4);
   });
@@ -65,8 +70,51 @@ describe('scaling metrics', () => {
     expect(metrics.windowMinutes).toBe(60);
   });
 
-  test('an idle stream (no datapoints) reads as zero load', () => {
-    expect(toScalingMetrics([], NOW, 60)).toEqual(expect.objectContaining({ recentBytesPerSecond: 0, windowRecordsPerSecond: 0, recentIteratorAgeMs: 0 }));
+  test('no datapoints read as unknown, never as zero load', () => {
+    const metrics = toScalingMetrics([], NOW, 60);
+
+    expect(metrics).toEqual(expect.objectContaining({ windowMinutes: 0 }));
+    for (const field of ['recentBytesPerSecond', 'recentRecordsPerSecond', 'recentThrottledRecordsPerSecond', 'windowBytesPerSecond', 'windowRecordsPerSecond', 'recentIteratorAgeMs', 'windowIteratorAgeMs'] as const) {
+      expect(metrics[field]).toBeUndefined();
+    }
+  });
+
+  test('empty series (the query matched, CloudWatch returned no values) are unknown too', () => {
+    const empty = metricData(2).MetricDataResults.map((series) => ({ ...series, Timestamps: [], Values: [] }));
+
+    expect(toScalingMetrics(empty, NOW, 60)).toEqual(expect.objectContaining({ recentBytesPerSecond: undefined, windowMinutes: 0, recentIteratorAgeMs: undefined }));
+  });
+
+  test('the quiet window counts only the minutes that have write datapoints', () => {
+    // 60 minutes asked; every other minute missing, and a new stream with 20 minutes of history.
+    const gaps = toScalingMetrics(metricData(0.1, { missing: (ago) => ago % 2 === 0 }).MetricDataResults, NOW, 60);
+    const young = toScalingMetrics(metricData(0.1, { minutes: 20 }).MetricDataResults, NOW, 60);
+    const full = toScalingMetrics(metricData(0.1, { minutes: 64 }).MetricDataResults, NOW, 60);
+
+    expect(gaps.windowMinutes).toBe(30);
+    expect(young.windowMinutes).toBe(20);
+    expect(full.windowMinutes).toBe(60);
+  });
+
+  test('the quiet window ends at the newest write datapoint, which must be recent', () => {
+    // CloudWatch is 2 minutes late: the window still covers 60 minutes; 10 minutes late: no window.
+    const late = toScalingMetrics(metricData(0.1, { minutes: 64, missing: (ago) => ago <= 2 }).MetricDataResults, NOW, 60);
+    const stale = toScalingMetrics(metricData(0.1, { minutes: 64, missing: (ago) => ago <= 10 }).MetricDataResults, NOW, 60);
+
+    expect(late.windowMinutes).toBe(60);
+    expect(stale).toEqual(expect.objectContaining({ windowMinutes: 0, windowBytesPerSecond: undefined, recentBytesPerSecond: undefined }));
+  });
+
+  test('the consumer\'s activity: sums of the recent window, the newest minute apart, unknown without datapoints', () => {
+    const results = metricData(0.1, { consumer: { userRecords: 600, processingFailures: 2, errors: 0, durationMs: 4000 } }).MetricDataResults;
+    const noEmf = metricData(0.1, { consumer: { errors: 3 } }).MetricDataResults;
+
+    expect(toScalingMetrics(results, NOW, 60, { consumer: true, timeoutMs: 30_000 }).consumer).toEqual({
+      userRecords: 3000, processingFailures: 10, errors: 0, duplicatesSkipped: undefined, maxDurationMs: 4000, timeoutMs: 30_000,
+      newest: { userRecords: 600, failures: 2 },
+    });
+    expect(toScalingMetrics(noEmf, NOW, 60, { consumer: true }).consumer).toEqual(expect.objectContaining({ userRecords: undefined, processingFailures: undefined, errors: 15, newest: { userRecords: undefined, failures: 3 } }));
+    expect(toScalingMetrics(results, NOW, 60).consumer).toBeUndefined();
   });
 
   test('the idempotency key is the alarm name and its state-change time', () => {

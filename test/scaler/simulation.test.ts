@@ -25,3 +25,34 @@ describe('simulation (npm run simulate)', () => {
     expect(result.throttledShare).toBe(0);
   });
 });
+
+describe('simulation: the traces this scaler must not be fooled by', () => {
+  const byName = (name: string) => traces().find((trace) => trace.name === name)!;
+
+  test('stuck consumer: no shard and no factor added while it fails, ConsumerStuck reported', () => {
+    const trace = byName('stuck consumer');
+    const policy = ourPolicy();
+
+    const ours = simulate(policy, trace);
+
+    expect(ours.maxShardsWhileFailing).toBe(trace.initialShards);
+    expect(ours.maxFactorWhileFailing).toBe(1);
+    expect(ours.reshards).toBe(0);
+    expect(policy.decisions.filter((d) => d === 'ConsumerStuck').length).toBeGreaterThan(100);
+    expect(ours.shardHours).toBeLessThanOrEqual(simulate(peakFleetPolicy(), trace).shardHours);
+  });
+
+  test('metric outage under load: no scale-in on minutes without datapoints, as if the metrics had been there', () => {
+    const trace = byName('metric outage under load');
+    const same = { ...trace, metricsMissing: undefined };
+    const policy = ourPolicy();
+
+    const ours = simulate(policy, trace);
+    const seen = simulate(ourPolicy(), same);
+
+    expect(policy.decisions).toContain('NoData');
+    expect(ours.throttledShare).toBeLessThanOrEqual(seen.throttledShare);
+    expect(ours.reshards).toBe(seen.reshards);
+    expect(ours.maxShards).toBe(seen.maxShards);
+  });
+});
