@@ -11,9 +11,10 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { encodeAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
+import { DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 
-/** The producer's default ordering groups (lambda/producer/limits.ts DEFAULT_ORDERING_GROUPS). */
-export const ORDERING_GROUPS = 32;
+/** The producer's default ordering groups. */
+export const ORDERING_GROUPS = DEFAULT_ORDERING_GROUPS;
 export const RECORDS_PER_AGGREGATE = 10;
 export const USER_RECORD_BYTES = 100;
 /** A realistic Kinesis sequence number (56 digits); the bench's records count up from it. */

@@ -73,7 +73,7 @@ describe('producer handler', () => {
     expect(result).toEqual({ recordCount: 3, writtenCount: 3, failedCount: 0, failed: [] });
     expect(userRecordsWritten().map((r) => r.data)).toEqual(['hello', '{"n":1}', 'no key']);
     expect(userRecordsWritten()[2].partitionKey).toMatch(/^[0-9a-f-]{36}$/);
-    // One aggregate per ordering group met: 'a's, and the random key's (the same one time in 32).
+    // One aggregate per ordering group met: 'a's, and the random key's (the same one time in 16).
     const entries = kinesis.commandCalls(PutRecordsCommand).flatMap((call) => call.args[0].input.Records!);
     expect(entries.every((entry) => usersOf(entry).every((u) => entry.PartitionKey === outerKeyOf(u.partitionKey, DEFAULT_LIMITS)))).toBe(true);
     const groups = new Set(userRecordsWritten().map((r) => outerKeyOf(r.partitionKey, DEFAULT_LIMITS))).size;

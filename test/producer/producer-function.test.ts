@@ -30,7 +30,7 @@ describe('ProducerFunction', () => {
           MAX_BATCH_ENTRIES: '100',
           MAX_BATCH_BYTES: String(5 * 1024 * 1024),
           MAX_ENTRY_BYTES: String(1024 * 1024),
-          ORDERING_GROUPS: '32',
+          ORDERING_GROUPS: '16',
           SAFETY_MARGIN_MS: '2000',
           THROW_ON_UNDELIVERED: 'true',
           POWERTOOLS_SERVICE_NAME: producer.serviceName,
