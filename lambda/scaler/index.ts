@@ -66,6 +66,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ScalerConfig {
     return value;
   };
   const mappingId = env.EVENT_SOURCE_MAPPING_ID || undefined;
+  const streamName = text('STREAM_NAME');
+  const tableName = text('STATE_TABLE_NAME');
   const alarmNames = text('ALARM_NAMES').split(',').filter(Boolean);
   const alarmArns = text('ALARM_ARNS').split(',').filter(Boolean);
   const strayArn = alarmArns.find((arn) => !/^arn:[^:]+:cloudwatch:[^:]+:[0-9]+:alarm:.+$/.test(arn) || !alarmNames.includes(arn.split(':').slice(6).join(':')));
@@ -74,8 +76,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ScalerConfig {
   }
   const timeout = env.CONSUMER_TIMEOUT_MS ? num('CONSUMER_TIMEOUT_MS') : undefined;
   return {
-    streamName: text('STREAM_NAME'),
-    tableName: text('STATE_TABLE_NAME'),
+    streamName,
+    tableName,
     alarmNames,
     alarmArns,
     eventSourceMappingId: mappingId,

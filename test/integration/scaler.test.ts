@@ -5,7 +5,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { configFromEnv, handler } from '../../lambda/scaler/index';
 import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
 import { startDynalite, startKinesisLocal, type Dynalite, type KinesisLocal } from '../scaler/emulators';
-import { ALARMS, alarmEvent, mockedCloudWatch } from '../scaler/fixtures';
+import { ALARMS, alarmArn, alarmEvent, mockedCloudWatch, type MetricDataOptions } from '../scaler/fixtures';
 
 /**
  * The scaler handler, as Lambda runs it (settings from the environment, clients from the shared
@@ -39,7 +39,7 @@ afterAll(async () => {
   await Promise.all([kinesisLocal?.stop(), dynalite?.stop()]);
 });
 
-function useStream(streamName: string, mibPerSecond: number, shards: number) {
+function useStream(streamName: string, mibPerSecond: number, shards: number, options: MetricDataOptions = {}, extraEnv: Record<string, string> = {}) {
   process.env = {
     ...savedEnv,
     ...credentials,
@@ -50,30 +50,18 @@ function useStream(streamName: string, mibPerSecond: number, shards: number) {
     STREAM_NAME: streamName,
     STATE_TABLE_NAME: `state-${streamName}`,
     ALARM_NAMES: [ALARMS.utilization, ALARMS.lag].join(','),
+    ALARM_ARNS: [alarmArn(ALARMS.utilization), alarmArn(ALARMS.lag)].join(','),
     MIN_SHARDS: '1', MAX_SHARDS: '16', TARGET_UTILIZATION: '0.6', SCALE_OUT_UTILIZATION: '0.8', SCALE_IN_UTILIZATION: '0.3',
     LAG_THRESHOLD_MS: '60000', SCALE_OUT_COOLDOWN_MS: '300000', SCALE_IN_COOLDOWN_MS: '3600000', QUIET_WINDOW_MINUTES: '60',
     RESERVED_SCALE_OUT_CALLS: '2', ADJUST_PARALLELIZATION: 'false',
+    ...extraEnv,
   };
   resetClients();
-  // Metrics are read relative to the real clock here: shift the fixture's timestamps to now.
-  const cw = mockedCloudWatch(mibPerSecond, shards);
-  const shift = Date.now() - Date.parse('2026-11-22T12:00:00Z');
-  setClientForTesting('cloudwatch', withShiftedMetrics(cw, shift));
+  // The fake's datapoints end at the request's EndTime: the real clock here.
+  const cw = mockedCloudWatch(mibPerSecond, shards, options);
+  setClientForTesting('cloudwatch', cw.cloudwatch);
   setClientForTesting('lambda', cw.lambda);
   return cw;
-}
-
-function withShiftedMetrics(cw: ReturnType<typeof mockedCloudWatch>, shift: number) {
-  const original = cw.cloudwatch.send.bind(cw.cloudwatch);
-  const shifted = Object.create(cw.cloudwatch) as typeof cw.cloudwatch;
-  shifted.send = (async (command: { constructor: { name: string } }) => {
-    const result = await original(command as never) as { MetricDataResults?: Array<{ Timestamps?: Date[] }> };
-    if (command.constructor.name === 'GetMetricDataCommand') {
-      return { ...result, MetricDataResults: result.MetricDataResults!.map((series) => ({ ...series, Timestamps: series.Timestamps!.map((at) => new Date(at.getTime() + shift)) })) };
-    }
-    return result;
-  }) as typeof cw.cloudwatch.send;
-  return shifted;
 }
 
 async function summary(streamName: string) {
@@ -120,8 +108,9 @@ describe('scaler handler on kinesis-local', () => {
   });
 
   test('the same event delivered again changes nothing', async () => {
-    useStream('provisioned', 3, 4);
+    const cw = useStream('provisioned', 3, 4);
 
+    cw.alarmStates.set(ALARMS.utilization, 'ALARM');
     const result = await handler(alarmEvent());
 
     expect(result.decision).toBe('Duplicate');
@@ -144,8 +133,37 @@ describe('scaler handler on kinesis-local', () => {
     expect(after.StreamModeDetails?.StreamMode).toBe('ON_DEMAND');
   });
 
+  test('a forged event (another alarm\'s name and ARN) and a null event change nothing on the stream', async () => {
+    useStream('provisioned', 0.01, 4);
+    const before = await summary('provisioned');
+    const forged = { ...alarmEvent('not-one-of-my-alarms'), alarmArn: alarmArn('not-one-of-my-alarms') };
+
+    const result = await handler(forged);
+
+    expect(result.decision).toBe('Ignored');
+    await expect(handler(null)).rejects.toThrow(/the event is null, not an object/);
+    expect((await summary('provisioned')).OpenShardCount).toBe(before.OpenShardCount);
+    const emf = stdout.join('').split('\n').filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toEqual(expect.arrayContaining([expect.objectContaining({ ScalingDecision: 1, Decision: 'Ignored' })]));
+  });
+
+  test('a stuck consumer at low write utilisation: the stream keeps its shards, the stuck alarm is set with the reason', async () => {
+    const cw = useStream('provisioned', 0.05, 4, { ageMs: 300_000, consumer: { userRecords: 0, processingFailures: 30, errors: 2 } }, {
+      CONSUMER_FUNCTION_NAME: 'consumer', CONSUMER_SERVICE_NAME: 'consumer-svc', CONSUMER_TIMEOUT_MS: '30000', STUCK_ALARM_NAME: 'Stack-Autoscaler-ConsumerStuck',
+    });
+    const before = await summary('provisioned');
+
+    const result = await handler(alarmEvent(ALARMS.lag, 'ALARM', '2026-11-22T12:10:00.000+0000'));
+
+    expect(result.decision).toBe('ConsumerStuck');
+    expect((await summary('provisioned')).OpenShardCount).toBe(before.OpenShardCount);
+    expect(cw.alarmStates.get('Stack-Autoscaler-ConsumerStuck')).toBe('ALARM');
+    expect(cw.reasons.get('Stack-Autoscaler-ConsumerStuck')).toMatch(/consumer-stuck: .*150 failed user records, 10 failed invocations in 5 min/);
+  });
+
   test('settings come from the environment; a missing one is named', () => {
     expect(() => configFromEnv({ STREAM_NAME: 's' })).toThrow(/STATE_TABLE_NAME is not set/);
     expect(() => configFromEnv({ ...process.env, MIN_SHARDS: 'many' })).toThrow(/MIN_SHARDS must be a number; received 'many'/);
+    expect(() => configFromEnv({ ...process.env, ALARM_ARNS: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:someone-else' })).toThrow(/ALARM_ARNS must hold the ARN of each alarm in ALARM_NAMES.*someone-else/);
   });
 });

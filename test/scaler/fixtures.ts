@@ -130,7 +130,12 @@ export function mockedCloudWatch(mibPerSecond: number, shards: number, options: 
   const cw = mockClient(cloudwatch);
   const alarmStates = new Map<string, string>();
   const reasons = new Map<string, string>();
-  cw.on(GetMetricDataCommand).resolves(metricData(mibPerSecond, options));
+  // The datapoints end where the request does: a scaler invoked later reads the same recent load.
+  const data = metricData(mibPerSecond, options);
+  cw.on(GetMetricDataCommand).callsFake((input) => {
+    const shift = input.EndTime ? new Date(input.EndTime).getTime() - NOW : 0;
+    return { MetricDataResults: data.MetricDataResults.map((series) => ({ ...series, Timestamps: series.Timestamps.map((at) => new Date(at.getTime() + shift)) })) };
+  });
   cw.on(DescribeAlarmsCommand).callsFake((input) => ({
     MetricAlarms: (input.AlarmNames ?? []).map((name: string) => ({
       ...(name === ALARMS.utilization ? describedAlarm(shards) : describedLagAlarm(name)),
