@@ -1,14 +1,15 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggregate';
 import { hashKeyOf, inHashRange, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
-import type { Lease } from '../shared/lease-item';
-import { LeaseLostError, type LeaseStore } from '../shared/lease-store';
+import type { Lease, LeaseShardAttributes } from '../shared/lease-item';
+import { LeaseLostError, type LeaseExtras, type LeaseStore } from '../shared/lease-store';
 import {
   coveredByEntry, EMPTY_PROGRESS, encodeProgress, fitProgress, mergeProgress, pruneBelow, type KeyProgress, type Position, type Run, type ShardProgress,
 } from '../shared/progress';
 import { sleep } from '../shared/retry';
 import { compareExtended, isSentinel, parseSequenceNumber, Sentinel, type ExtendedSequenceNumber } from '../shared/sequence-number';
 import { CONSUMER_DEFAULTS, Ordering } from './contract';
+import type { ShardLineage } from './lineage';
 import { ItemState, runByKey } from './scheduler';
 
 /** The user's record processor: resolves when the record is processed, rejects to stop the shard there. */
@@ -42,6 +43,13 @@ export interface ConsumerDeps {
    * progress does. @default 1
    */
   readonly maxParallelizationFactor?: number;
+  /**
+   * The shard's lineage from ListShards (hash key range, parents, children, and the end of a
+   * closed shard), for the lease's KCL attributes and SHARD_END. `fresh` asks again about a shard
+   * that may have closed since the last answer. Undefined (or an undefined answer): the lease gets
+   * no hash range, parents nor children, and never SHARD_END.
+   */
+  readonly shardLineage?: (shardId: string, fresh: boolean) => Promise<ShardLineage | undefined>;
   /** Bound of the lease's encoded progress. @default MAX_PROGRESS_BYTES */
   readonly maxProgressBytes?: number;
   readonly log?: { warn(message: string, extra: Record<string, unknown>): void; error(message: string, extra: Record<string, unknown>): void };
@@ -69,6 +77,12 @@ export interface ShardOutcome {
   readonly progressEvicted: number;
   /** Lease writes that lost to a concurrent invocation of the shard and were merged and retried. */
   readonly leaseConflicts: number;
+  /** Records with the KPL magic that could not be read as aggregates (bad MD5 or body), handed over whole and flagged `corrupt`. */
+  readonly corruptRecords: number;
+  /** KPL aggregates that hold no user record. */
+  readonly emptyAggregates: number;
+  /** This invocation wrote SHARD_END: every record of the closed shard is handled. */
+  readonly shardEnded: boolean;
 }
 
 export interface BatchOutcome {
@@ -128,10 +142,13 @@ interface ShardWork {
   readonly states: Uint8Array;
   readonly duplicatesSkipped: number;
   readonly outOfRangeSkipped: number;
+  readonly corruptRecords: number;
+  readonly emptyAggregates: number;
 }
 
 async function consumeShard(shardId: string, records: readonly KinesisStreamRecord[], context: Context, deps: ConsumerDeps): Promise<{ result: ShardOutcome; retryFrom?: string }> {
-  const lease = deps.leases ? await acquire(deps.leases, shardId, deps.owner) : undefined;
+  let lineage = deps.leases && deps.shardLineage ? await deps.shardLineage(shardId, false) : undefined;
+  const lease = deps.leases ? await acquire(deps.leases, shardId, deps.owner, lineage) : undefined;
   const work = prepare(shardId, records, lease, await rangeFilter(shardId, deps));
   const { users, states } = work;
 
@@ -180,9 +197,16 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
   let written: Lease | undefined;
   let progressEvicted = 0;
   let leaseConflicts = 0;
+  let shardEnded = false;
   if (deps.leases && lease) {
-    const delta = progressDelta(records, work, (deps.maxParallelizationFactor ?? 1) <= 1);
-    const commit = await commitProgress(deps.leases, lease, delta, deps, context);
+    const wholeShard = (deps.maxParallelizationFactor ?? 1) <= 1;
+    const delta = progressDelta(records, work, wholeShard);
+    if (wholeShard && retryFrom === undefined && deps.shardLineage && lineage?.endingSequenceNumber === undefined) {
+      // The whole batch is handled: the shard may have closed since the lineage was read.
+      lineage = (await deps.shardLineage(shardId, true)) ?? lineage;
+    }
+    const commit = await commitProgress(deps.leases, lease, delta, deps, context, lineage);
+    shardEnded = commit.shardEnded;
     written = commit.lease;
     progressEvicted = commit.evicted;
     leaseConflicts = commit.conflicts;
@@ -200,6 +224,9 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
       progressKeys: written?.progress?.size ?? 0,
       progressEvicted,
       leaseConflicts,
+      corruptRecords: work.corruptRecords,
+      emptyAggregates: work.emptyAggregates,
+      shardEnded,
     },
     retryFrom,
   };
@@ -237,12 +264,20 @@ function prepare(shardId: string, records: readonly KinesisStreamRecord[], lease
   const handled: number[] = [];
   let duplicatesSkipped = 0;
   let outOfRangeSkipped = 0;
+  let corruptRecords = 0;
+  let emptyAggregates = 0;
   for (let r = 0; r < records.length; r++) {
     const record = records[r];
     const sequence = parseSequenceNumber(record.kinesis.sequenceNumber);
     sequences[r] = sequence;
     const entry = progress?.get(record.kinesis.partitionKey);
-    for (const user of deaggregateRecord(record, shardId)) {
+    const deaggregated = deaggregateRecord(record, shardId);
+    if (deaggregated.length === 0) {
+      emptyAggregates++;
+    } else if (deaggregated[0].corrupt !== undefined) {
+      corruptRecords++;
+    }
+    for (const user of deaggregated) {
       const index = users.length;
       users.push(user);
       recordOf.push(r);
@@ -259,7 +294,7 @@ function prepare(shardId: string, records: readonly KinesisStreamRecord[], lease
   for (const index of handled) {
     states[index] = ItemState.HANDLED;
   }
-  return { users, recordOf, sequences, states, duplicatesSkipped, outOfRangeSkipped };
+  return { users, recordOf, sequences, states, duplicatesSkipped, outOfRangeSkipped, corruptRecords, emptyAggregates };
 }
 
 /** The low watermark of a checkpoint: a position, undefined before any record, or 'all' at SHARD_END. */
@@ -283,6 +318,8 @@ function atOrBelow(low: Position | 'all' | undefined, sequence: bigint, sub: num
 interface ProgressDelta {
   /** The end of the batch's handled prefix, when a batch is a consecutive run of the shard (max PF 1). */
   readonly low?: Position;
+  /** With max PF 1: the sequence number of the last Kinesis record of the handled prefix whose user records are all handled. */
+  readonly wholeThrough?: bigint;
   readonly keys: ShardProgress;
 }
 
@@ -299,6 +336,7 @@ function progressDelta(records: readonly KinesisStreamRecord[], work: ShardWork,
   const byKey = new Map<string, Open>();
   let low: Position | undefined;
   let lowOpen = wholeShard;
+  let wholeThrough: bigint | undefined;
   let u = 0;
   for (let r = 0; r < records.length; r++) {
     const key = records[r].kinesis.partitionKey;
@@ -332,6 +370,10 @@ function progressDelta(records: readonly KinesisStreamRecord[], work: ShardWork,
         }
       }
     }
+    if (lowOpen) {
+      // Every user record of this Kinesis record and of all before it is handled (an empty aggregate has none).
+      wholeThrough = sequence;
+    }
   }
   const keys = new Map<string, KeyProgress>();
   for (const [key, open] of byKey) {
@@ -342,7 +384,7 @@ function progressDelta(records: readonly KinesisStreamRecord[], work: ShardWork,
       keys.set(key, { upTo: open.upTo, runs: open.runs, seenAt: open.seenAt });
     }
   }
-  return { low, keys };
+  return { low, wholeThrough, keys };
 }
 
 /** The later of a checkpoint and a position. */
@@ -360,22 +402,30 @@ function later(checkpoint: ExtendedSequenceNumber, position: Position | undefine
  * conditional on the lease counter; when a concurrent invocation of the shard wrote first, the
  * lease is read again and the delta merged into it again. Nothing is written when nothing changes.
  */
-async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps, context: Context): Promise<{ lease: Lease; evicted: number; conflicts: number }> {
+async function commitProgress(
+  store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps, context: Context, lineage: ShardLineage | undefined,
+): Promise<{ lease: Lease; evicted: number; conflicts: number; shardEnded: boolean }> {
+  // SHARD_END only when sound: every record of the shard is at or below its ending sequence
+  // number, and every record up to one at or past it is handled (a consecutive prefix, max PF 1).
+  const ends = delta.wholeThrough !== undefined && lineage?.endingSequenceNumber !== undefined && delta.wholeThrough >= lineage.endingSequenceNumber;
   let current = lease;
   for (let attempt = 1; ; attempt++) {
-    const checkpoint = later(current.checkpoint, delta.low);
+    const checkpoint = ends ? SHARD_END : later(current.checkpoint, delta.low);
     const low = lowWatermark(checkpoint);
     const merged = low === 'all' ? EMPTY_PROGRESS : pruneBelow(mergeProgress(current.progress ?? EMPTY_PROGRESS, delta.keys), low);
     const { progress, evicted } = fitProgress(merged, deps.maxProgressBytes);
-    if (compareExtended(checkpoint, current.checkpoint) === 0 && sameProgress(current.progress, progress)) {
-      return { lease: current, evicted: 0, conflicts: attempt - 1 };
+    const shard = missingShardAttributes(current, lineage);
+    const extras: LeaseExtras = shard === undefined ? {} : { shard };
+    const shardEnded = ends && current.checkpoint.sequenceNumber !== Sentinel.SHARD_END;
+    if (compareExtended(checkpoint, current.checkpoint) === 0 && sameProgress(current.progress, progress) && shard === undefined) {
+      return { lease: current, evicted: 0, conflicts: attempt - 1, shardEnded: false };
     }
     if (evicted > 0) {
       deps.log?.warn('lease progress over its size bound: dropped the keys unseen longest (their records are processed again if redelivered)', { leaseKey: lease.leaseKey, evicted });
     }
     try {
       const owned = current.leaseOwner === deps.owner ? current : await store.take(current, deps.owner);
-      return { lease: await store.checkpoint(owned, checkpoint, progress), evicted, conflicts: attempt - 1 };
+      return { lease: await store.checkpoint(owned, checkpoint, progress, extras), evicted, conflicts: attempt - 1, shardEnded };
     } catch (error) {
       if (!(error instanceof LeaseLostError) || attempt >= MAX_COMMIT_ATTEMPTS || context.getRemainingTimeInMillis() < COMMIT_DEADLINE_MARGIN_MS + COMMIT_RETRY_PAUSE_MS) {
         throw error;
@@ -388,6 +438,34 @@ async function commitProgress(store: LeaseStore, lease: Lease, delta: ProgressDe
       await sleep(Math.floor(Math.random() * COMMIT_RETRY_PAUSE_MS));
     }
   }
+}
+
+const SHARD_END: ExtendedSequenceNumber = { sequenceNumber: Sentinel.SHARD_END, subSequenceNumber: 0 };
+
+/** The KCL shard attributes the lineage knows and the lease lacks, or undefined when it lacks none. */
+function missingShardAttributes(lease: Lease, lineage: ShardLineage | undefined): LeaseShardAttributes | undefined {
+  if (lineage === undefined) {
+    return undefined;
+  }
+  const out: { -readonly [K in keyof LeaseShardAttributes]: LeaseShardAttributes[K] } = {};
+  if (lineage.parentShardIds.length > 0 && !lease.parentShardIds?.length) {
+    out.parentShardIds = lineage.parentShardIds;
+  }
+  if (lineage.childShardIds.length > 0 && (lease.childShardIds?.length ?? 0) < lineage.childShardIds.length) {
+    out.childShardIds = lineage.childShardIds;
+  }
+  if (lease.startingHashKey === undefined || lease.endingHashKey === undefined) {
+    out.startingHashKey = lineage.startingHashKey;
+    out.endingHashKey = lineage.endingHashKey;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** What the lease of a new shard starts with: the lineage's KCL attributes. */
+function shardAttributes(lineage: ShardLineage | undefined): LeaseShardAttributes | undefined {
+  return lineage === undefined
+    ? undefined
+    : { parentShardIds: lineage.parentShardIds, childShardIds: lineage.childShardIds, startingHashKey: lineage.startingHashKey, endingHashKey: lineage.endingHashKey };
 }
 
 function sameProgress(a: ShardProgress | undefined, b: ShardProgress): boolean {
@@ -424,13 +502,17 @@ async function rangeFilter(shardId: string, deps: ConsumerDeps): Promise<((recor
   };
 }
 
-/** The shard's lease, created if absent and taken for `owner` if another owner holds it. */
-async function acquire(store: LeaseStore, shardId: string, owner: string): Promise<Lease> {
+/**
+ * The shard's lease, created if absent (with the lineage's KCL attributes) and taken for `owner`
+ * if another owner holds it. Another application's lease, or one that cannot be read, throws.
+ */
+async function acquire(store: LeaseStore, shardId: string, owner: string, lineage: ShardLineage | undefined): Promise<Lease> {
   for (let attempt = 1; ; attempt++) {
     try {
       const lease = await store.get(shardId);
       if (!lease) {
-        return await store.create(shardId, owner);
+        const shard = shardAttributes(lineage);
+        return await store.create(shardId, owner, undefined, shard === undefined ? {} : { shard });
       }
       return lease.leaseOwner === owner ? lease : await store.take(lease, owner);
     } catch (error) {

@@ -25,7 +25,27 @@ export const ConsumerEnv = {
    * comes from the per-partition-key progress kept in the lease (see lambda/shared/progress.ts).
    */
   MAX_PARALLELIZATION_FACTOR: 'MAX_PARALLELIZATION_FACTOR',
+  /**
+   * The consumer application's name, written into every lease (`applicationName`). A lease with
+   * another application's name is refused (the invocation fails); one without is adopted. Unset:
+   * nothing is checked (a handler deployed by an older construct).
+   */
+  APPLICATION_NAME: 'APPLICATION_NAME',
 } as const;
+
+/** Names of the handler's custom metrics (namespace KinesisPipeline, `service` dimension); ConsumerFunction's metric methods use the same. */
+export const ConsumerMetric = {
+  USER_RECORDS: 'UserRecords',
+  DUPLICATES_SKIPPED: 'DuplicatesSkipped',
+  PROCESSING_FAILURES: 'ProcessingFailures',
+  /** Records with the KPL magic whose MD5 or body does not check out, handed to the processor whole and flagged `corrupt`. */
+  CORRUPT_RECORDS: 'CorruptRecords',
+  /** KPL aggregates holding no user record. */
+  EMPTY_AGGREGATES: 'EmptyAggregates',
+} as const;
+
+/** Longest application name (it is a lease attribute and appears in errors). */
+export const MAX_APPLICATION_NAME_LENGTH = 256;
 
 export const CONSUMER_DEFAULTS = {
   ordering: Ordering.PARTITION_KEY,
@@ -52,6 +72,8 @@ export interface ConsumerSettings {
   readonly ordering: Ordering;
   readonly maxConcurrency: number;
   readonly maxParallelizationFactor: number;
+  /** Undefined when unset: leases are neither checked nor marked. */
+  readonly applicationName?: string;
 }
 
 /** The settings of the environment, defaults for what is unset; throws `ConsumerSettingsError` naming the variable and rule. */
@@ -71,7 +93,12 @@ export function loadConsumerSettings(env: NodeJS.ProcessEnv): ConsumerSettings {
     }
     return value;
   };
+  const applicationName = env[ConsumerEnv.APPLICATION_NAME];
+  if (applicationName !== undefined && applicationName !== '' && applicationName.length > MAX_APPLICATION_NAME_LENGTH) {
+    throw new ConsumerSettingsError(`consumer: ${ConsumerEnv.APPLICATION_NAME} must be at most ${MAX_APPLICATION_NAME_LENGTH} characters; received ${applicationName.length}`);
+  }
   return {
+    applicationName: applicationName === '' ? undefined : applicationName,
     ordering,
     maxConcurrency: whole(ConsumerEnv.MAX_CONCURRENCY, CONSUMER_DEFAULTS.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency),
     maxParallelizationFactor: whole(ConsumerEnv.MAX_PARALLELIZATION_FACTOR, CONSUMER_DEFAULTS.maxParallelizationFactor, CONSUMER_LIMITS.minParallelizationFactor, CONSUMER_LIMITS.maxParallelizationFactor),

@@ -3,9 +3,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { dynamoDbClient, kinesisClient } from '../shared/clients';
 import { LeaseStore } from '../shared/lease-store';
-import { listShards, ShardMap, ShardMapCache } from '../shared/shard-map';
-import { loadConsumerSettings } from './contract';
+import { listShards, listShardsByArn, ShardMap, ShardMapCache } from '../shared/shard-map';
+import { ConsumerMetric, loadConsumerSettings } from './contract';
 import { consumeBatch, type RecordProcessor } from './consumer';
+import { ShardLineageCache, type ShardLineage } from './lineage';
 
 export class ConsumerConfigError extends Error {
   public override readonly name = 'ConsumerConfigError';
@@ -15,8 +16,9 @@ export class ConsumerConfigError extends Error {
  * The consumer handler around a processor. Settings come from the environment ConsumerFunction
  * sets: LEASE_TABLE_NAME (absent: no checkpointing), RESERVE_MILLIS, OUT_OF_RANGE_RECORDS
  * (`process` or `skip`) with STREAM_NAME, and ORDERING, MAX_CONCURRENCY and
- * MAX_PARALLELIZATION_FACTOR (./contract.ts); the lease owner is the function's name
- * (AWS_LAMBDA_FUNCTION_NAME, or LEASE_OWNER to override).
+ * MAX_PARALLELIZATION_FACTOR and APPLICATION_NAME (./contract.ts); the lease owner is the
+ * function's name (AWS_LAMBDA_FUNCTION_NAME, or LEASE_OWNER to override). With checkpointing, the
+ * shards' lineage for the leases' KCL attributes comes from ListShards on the records' stream ARN.
  */
 export function createHandler(processRecord: RecordProcessor, env: NodeJS.ProcessEnv = process.env): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
   if (typeof processRecord !== 'function') {
@@ -36,25 +38,40 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
   }
   const shardRange = outOfRange === 'skip' ? shardRanges(streamName!, (message, extra) => logger.warn(message, extra)) : undefined;
   let leases: LeaseStore | undefined;
+  const lineages = shardLineages((message, extra) => logger.warn(message, extra));
   return async (event, context) => {
     const metrics = new Metrics();
     const owner = env.LEASE_OWNER ?? env.AWS_LAMBDA_FUNCTION_NAME ?? context.functionName;
     if (tableName && !leases) {
-      leases = new LeaseStore(dynamoDbClient(), tableName);
+      leases = new LeaseStore(dynamoDbClient(), tableName, { applicationName: settings.applicationName });
     }
+    const streamArn = event.Records[0]?.eventSourceARN;
     const { response, shards } = await consumeBatch(event.Records, context, {
       processRecord, owner, leases, reserveMillis, shardRange,
+      shardLineage: leases && streamArn ? (shardId, fresh) => lineages(streamArn, shardId, fresh) : undefined,
       ordering: settings.ordering, maxConcurrency: settings.maxConcurrency, maxParallelizationFactor: settings.maxParallelizationFactor,
       log: { warn: (message, extra) => logger.warn(message, extra), error: (message, extra) => logger.error(message, extra) },
     });
     const sum = (pick: (s: (typeof shards)[number]) => number) => shards.reduce((total, s) => total + pick(s), 0);
     metrics.addMetric('KinesisRecords', MetricUnit.Count, event.Records.length);
-    metrics.addMetric('UserRecords', MetricUnit.Count, sum((s) => s.userRecords));
-    metrics.addMetric('DuplicatesSkipped', MetricUnit.Count, sum((s) => s.duplicatesSkipped));
+    metrics.addMetric(ConsumerMetric.USER_RECORDS, MetricUnit.Count, sum((s) => s.userRecords));
+    metrics.addMetric(ConsumerMetric.DUPLICATES_SKIPPED, MetricUnit.Count, sum((s) => s.duplicatesSkipped));
     if (shardRange) {
       metrics.addMetric('OutOfRangeSkipped', MetricUnit.Count, sum((s) => s.outOfRangeSkipped));
     }
-    metrics.addMetric('ProcessingFailures', MetricUnit.Count, sum((s) => s.failures));
+    metrics.addMetric(ConsumerMetric.PROCESSING_FAILURES, MetricUnit.Count, sum((s) => s.failures));
+    metrics.addMetric(ConsumerMetric.CORRUPT_RECORDS, MetricUnit.Count, sum((s) => s.corruptRecords));
+    metrics.addMetric(ConsumerMetric.EMPTY_AGGREGATES, MetricUnit.Count, sum((s) => s.emptyAggregates));
+    for (const s of shards) {
+      if (s.corruptRecords > 0 || s.emptyAggregates > 0) {
+        logger.warn('KPL aggregates that could not be read were handed to the processor whole (flagged corrupt), or held no user record', {
+          shardId: s.shardId, corruptRecords: s.corruptRecords, emptyAggregates: s.emptyAggregates,
+        });
+      }
+      if (s.shardEnded) {
+        logger.info('shard finished: lease checkpoint set to SHARD_END', { shardId: s.shardId });
+      }
+    }
     if (leases) {
       metrics.addMetric('LeaseWriteConflicts', MetricUnit.Count, sum((s) => s.leaseConflicts));
       metrics.addMetric('ProgressKeys', MetricUnit.Count, Math.max(0, ...shards.map((s) => s.progressKeys)));
@@ -70,6 +87,41 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
     metrics.publishStoredMetrics();
     logger.info('batch consumed', { shards, batchItemFailures: response.batchItemFailures.length });
     return response;
+  };
+}
+
+/** After ListShards failed, the lineage is not asked for again for this long (the leases go without it meanwhile). */
+const LINEAGE_RETRY_MS = 60_000;
+
+/**
+ * The lineage of a shard by stream ARN (ListShards by StreamARN, one cache per stream per
+ * container). A failure is logged and answered with undefined: the lease goes without the KCL
+ * attributes (and SHARD_END) for a while, never without its checkpoint.
+ */
+export function shardLineages(warn: (message: string, extra: Record<string, unknown>) => void, now: () => number = Date.now): (streamArn: string, shardId: string, fresh: boolean) => Promise<ShardLineage | undefined> {
+  const caches = new Map<string, ShardLineageCache>();
+  let failedAt: number | undefined;
+  return async (streamArn, shardId, fresh) => {
+    if (failedAt !== undefined && now() - failedAt < LINEAGE_RETRY_MS) {
+      return undefined;
+    }
+    let cache = caches.get(streamArn);
+    if (cache === undefined) {
+      cache = new ShardLineageCache(() => listShardsByArn(kinesisClient(), streamArn), { now });
+      caches.set(streamArn, cache);
+    }
+    try {
+      const lineage = await cache.get(shardId, fresh);
+      failedAt = undefined;
+      if (lineage === undefined) {
+        warn('shard not in ListShards: its lease goes without hash range and parents', { shardId, streamArn });
+      }
+      return lineage;
+    } catch (error) {
+      failedAt = now();
+      warn(`ListShards failed: leases go without hash range, parents and SHARD_END for ${LINEAGE_RETRY_MS / 1000} s`, { shardId, streamArn, error });
+      return undefined;
+    }
   };
 }
 

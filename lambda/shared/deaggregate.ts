@@ -1,5 +1,17 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { decodeAggregated, KPL_FRAME_BYTES, KplDecodeError, type KplUserRecord } from './kpl-codec';
+import { decodeAggregated, KPL_FRAME_BYTES, KplDecodeError, KplDecodeFailure, type KplUserRecord } from './kpl-codec';
+
+/**
+ * Why a Kinesis record that carries the KPL magic reached the processor whole, as one plain record
+ * (the KCL's choice), instead of as its user records.
+ */
+export const CorruptRecord = {
+  /** The MD5 trailer does not match the body: the bytes were changed after the producer sealed them. */
+  CHECKSUM: 'checksum',
+  /** The MD5 matches but the protobuf body cannot be read (truncated, an index outside its table, a bad wire type). */
+  UNDECODABLE: 'undecodable',
+} as const;
+export type CorruptRecord = (typeof CorruptRecord)[keyof typeof CorruptRecord];
 
 /** One user record, as the consumer hands it to the user's processor. */
 export interface UserRecord {
@@ -17,6 +29,12 @@ export interface UserRecord {
   /** When Kinesis received the carrying record, milliseconds since the epoch. */
   readonly approximateArrivalTimestamp: number;
   readonly shardId: string;
+  /**
+   * Set only on a record that carries the KPL magic but could not be read as an aggregate: it is
+   * handed over whole (its `data` is the aggregate's bytes, `aggregated` false), flagged, and
+   * counted in the `CorruptRecords` metric. Absent on every readable record.
+   */
+  readonly corrupt?: CorruptRecord;
 }
 
 function hasMagic(blob: Buffer): boolean {
@@ -31,14 +49,16 @@ export function shardIdOf(record: KinesisStreamRecord): string {
 
 /**
  * The user records of one Lambda Kinesis record, in order: the sub-records of a KPL aggregate
- * (ours or the KPL's), or the record itself when it is plain. A blob whose magic or MD5 does not
- * check out is a plain record, as in the KCL.
+ * (ours or the KPL's), or the record itself when it is plain. A blob with the KPL magic whose MD5
+ * or body does not check out is handed over whole, as in the KCL, but flagged `corrupt`. An
+ * aggregate of no user records gives an empty list (the caller counts it).
  */
 export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardIdOf(record)): UserRecord[] {
   const { kinesis } = record;
   const blob = Buffer.from(kinesis.data, 'base64');
   const arrival = Math.round(kinesis.approximateArrivalTimestamp * 1000);
   let subRecords: KplUserRecord[] | undefined;
+  let corrupt: CorruptRecord | undefined;
   if (hasMagic(blob)) {
     try {
       // Checks the MD5 trailer itself: one digest per aggregate.
@@ -47,10 +67,12 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
       if (!(error instanceof KplDecodeError)) {
         throw error;
       }
+      corrupt = error.failure === KplDecodeFailure.CHECKSUM ? CorruptRecord.CHECKSUM : CorruptRecord.UNDECODABLE;
     }
   }
   if (!subRecords) {
-    return [{ data: blob, partitionKey: kinesis.partitionKey, sequenceNumber: kinesis.sequenceNumber, subSequenceNumber: 0, aggregated: false, approximateArrivalTimestamp: arrival, shardId }];
+    const whole = { data: blob, partitionKey: kinesis.partitionKey, sequenceNumber: kinesis.sequenceNumber, subSequenceNumber: 0, aggregated: false, approximateArrivalTimestamp: arrival, shardId };
+    return [corrupt === undefined ? whole : { ...whole, corrupt }];
   }
   // One object shape for every user record (no spread): explicitHashKey is present only when given.
   const users: UserRecord[] = new Array(subRecords.length);

@@ -22,8 +22,22 @@ export interface KplUserRecord {
   data: Uint8Array;
 }
 
+/** Why a blob is not a readable KPL aggregate (`KplDecodeError.failure`). */
+export const KplDecodeFailure = {
+  /** No magic, or too short for magic and MD5 trailer: a plain record. */
+  NOT_AGGREGATED: 'not-aggregated',
+  /** Magic present, MD5 trailer does not match the body: corrupted in transit or by its producer. */
+  CHECKSUM: 'checksum',
+  /** Magic and MD5 check out, the protobuf body cannot be read (truncated, bad indices, bad wire type). */
+  UNDECODABLE: 'undecodable',
+} as const;
+export type KplDecodeFailure = (typeof KplDecodeFailure)[keyof typeof KplDecodeFailure];
+
 export class KplDecodeError extends Error {
   public override readonly name = 'KplDecodeError';
+  constructor(message: string, public readonly failure: KplDecodeFailure = KplDecodeFailure.UNDECODABLE) {
+    super(message);
+  }
 }
 
 /** Bytes of an unsigned varint. */
@@ -279,11 +293,11 @@ export function isAggregated(blob: Uint8Array): boolean {
  */
 export function decodeAggregated(blob: Uint8Array): KplUserRecord[] {
   if (!hasMagic(blob)) {
-    throw new KplDecodeError(`not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`);
+    throw new KplDecodeError(`not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`, KplDecodeFailure.NOT_AGGREGATED);
   }
   const buffer = asBuffer(blob);
   if (!checksumMatches(buffer)) {
-    throw new KplDecodeError('KPL aggregated record MD5 checksum does not match its body');
+    throw new KplDecodeError('KPL aggregated record MD5 checksum does not match its body', KplDecodeFailure.CHECKSUM);
   }
   const reader = new Reader(buffer, KPL_MAGIC.length, buffer.length - MD5_LENGTH);
   const keys: string[] = [];

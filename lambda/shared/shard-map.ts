@@ -106,3 +106,18 @@ export class ShardMapCache {
     this.map = undefined;
   }
 }
+
+/**
+ * Every shard of the stream by its ARN (the `eventSourceARN` of a Lambda Kinesis record),
+ * following NextToken. ListShards accepts StreamARN, so a consumer needs no stream name setting.
+ */
+export async function listShardsByArn(client: KinesisClient, streamArn: string): Promise<Shard[]> {
+  const shards: Shard[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamARN: streamArn }));
+    shards.push(...(page.Shards ?? []));
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return shards;
+}

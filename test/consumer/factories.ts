@@ -1,6 +1,6 @@
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
 import type { Lease } from '../../lambda/shared/lease-item';
-import { LeaseLostError, type LeaseStore } from '../../lambda/shared/lease-store';
+import { LeaseApplicationMismatchError, LeaseLostError, type LeaseExtras, type LeaseStore } from '../../lambda/shared/lease-store';
 import type { ShardProgress } from '../../lambda/shared/progress';
 import type { ExtendedSequenceNumber } from '../../lambda/shared/sequence-number';
 
@@ -45,30 +45,43 @@ export function lambdaContext(remainingMillis = 60_000): Context {
   };
 }
 
-/** An in-memory LeaseStore with the same conditional semantics, for unit tests. */
+/** An in-memory LeaseStore with the same conditional semantics (application name included), for unit tests. */
 export class MemoryLeaseStore {
   public readonly leases = new Map<string, Lease>();
   public checkpoints: ExtendedSequenceNumber[] = [];
+  public readonly tableName = 'memory';
+
+  constructor(public readonly applicationName?: string) {}
 
   public async get(key: string): Promise<Lease | undefined> {
-    return this.leases.get(key);
+    const lease = this.leases.get(key);
+    if (lease?.applicationName !== undefined && this.applicationName !== undefined && lease.applicationName !== this.applicationName) {
+      throw new LeaseApplicationMismatchError(this.tableName, key, lease.applicationName, this.applicationName);
+    }
+    return lease;
   }
 
-  public async create(key: string, owner: string): Promise<Lease> {
+  public async create(key: string, owner: string, checkpoint?: ExtendedSequenceNumber, extras: LeaseExtras = {}): Promise<Lease> {
     if (this.leases.has(key)) {
       throw new LeaseLostError(key, 'create');
     }
-    const lease: Lease = { leaseKey: key, leaseOwner: owner, leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0, checkpoint: { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 } };
+    const lease: Lease = {
+      leaseKey: key, leaseOwner: owner, leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0, checkpoint: checkpoint ?? { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 },
+      ...extras.shard, applicationName: this.applicationName,
+    };
     this.leases.set(key, lease);
     return lease;
   }
 
   public async take(lease: Lease, owner: string): Promise<Lease> {
-    return this.swap(lease, { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1 }, 'take');
+    return this.swap(lease, { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1, applicationName: this.applicationName ?? lease.applicationName }, 'take');
   }
 
-  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress): Promise<Lease> {
-    const next = this.swap(lease, { ...lease, checkpoint, progress: progress !== undefined && progress.size > 0 ? progress : undefined, leaseCounter: lease.leaseCounter + 1 }, 'checkpoint');
+  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress, extras: LeaseExtras = {}): Promise<Lease> {
+    const next = this.swap(lease, {
+      ...lease, ...extras.shard, checkpoint, progress: progress !== undefined && progress.size > 0 ? progress : undefined, leaseCounter: lease.leaseCounter + 1,
+      applicationName: this.applicationName ?? lease.applicationName,
+    }, 'checkpoint');
     this.checkpoints.push(checkpoint);
     return next;
   }
@@ -79,7 +92,8 @@ export class MemoryLeaseStore {
 
   private swap(expected: Lease, next: Lease, operation: string): Lease {
     const stored = this.leases.get(expected.leaseKey);
-    if (!stored || stored.leaseCounter !== expected.leaseCounter) {
+    const otherApplication = stored?.applicationName !== undefined && this.applicationName !== undefined && stored.applicationName !== this.applicationName;
+    if (!stored || stored.leaseCounter !== expected.leaseCounter || otherApplication) {
       throw new LeaseLostError(expected.leaseKey, operation, expected.leaseCounter);
     }
     this.leases.set(next.leaseKey, next);
