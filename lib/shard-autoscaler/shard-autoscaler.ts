@@ -4,11 +4,13 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
-import { MAX_PARALLELIZATION_FACTOR } from '../../lambda/shared/scaling-decision';
+import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
 import { DataStreamMode, type DataStream } from '../data-stream';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
@@ -18,12 +20,19 @@ const ACCOUNT_ACTIONS = ['kinesis:DescribeLimits'];
 const MAPPING_ACTIONS = ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'];
 const METRIC_READ_ACTIONS = ['cloudwatch:GetMetricData'];
 const ALARM_ACTIONS = ['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm', 'cloudwatch:SetAlarmState'];
+const STUCK_ALARM_ACTIONS = ['cloudwatch:SetAlarmState'];
 const STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
 
 /** Maximum shards per stream that UpdateShardCount accepts (without a quota increase). */
 export const MAX_STREAM_SHARDS = 10000;
 const SCALE_IN_PERIOD = Duration.minutes(5);
 const RESERVED_SCALE_OUT_CALLS = 2;
+/** Lambda's retries of a failed asynchronous invocation, then the on-failure queue. */
+const ASYNC_RETRY_ATTEMPTS = 2;
+const ASYNC_MAX_EVENT_AGE = Duration.hours(1);
+const OPERATOR_ALARM_PERIOD = Duration.minutes(5);
+/** Props that only mean something for a provisioned stream (the shards Kinesis manages itself when on-demand). */
+const PROVISIONED_ONLY_PROPS = ['minShards', 'maxShards', 'targetUtilization', 'scaleInCooldown', 'quietWindow'] as const;
 
 /**
  * What the autoscaler needs of a consumer: the event-source mapping whose parallelization factor
@@ -37,6 +46,20 @@ export interface ShardAutoscalerConsumer {
   /** AWS/Lambda IteratorAge of the consumer, FunctionName dimension, Maximum. */
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /**
+   * The `service` dimension of the consumer handler's EMF metrics (namespace KinesisPipeline:
+   * UserRecords, ProcessingFailures, DuplicatesSkipped), as `ConsumerFunction` publishes them.
+   * With it the scaler tells a stuck consumer (failures, no progress: no shards, people alarmed)
+   * from a slow one (progress: the factor, then shards).
+   * @default - no progress metrics: lag with failed invocations (AWS/Lambda Errors) and no
+   *            progress datapoint counts as stuck; lag without either is unknown and changes nothing
+   */
+  readonly serviceName?: string;
+  /**
+   * The consumer function's timeout: the scaler compares its longest batches with it.
+   * @default - not compared
+   */
+  readonly timeout?: Duration;
+  /**
    * Called once, at construction, when the autoscaler may raise the mapping's parallelization
    * factor (`adjustParallelization` with this consumer), with the highest factor it may set (10).
    * A consumer whose correctness depends on the factor (one that checkpoints per shard, as
@@ -49,7 +72,8 @@ export interface ShardAutoscalerConsumer {
 
 export interface ShardAutoscalerOptions {
   /**
-   * Fewest shards the scaler leaves. Whole number, at least 1.
+   * Fewest shards the scaler leaves. Whole number, at least 1. Provisioned streams only: refused
+   * on an on-demand stream (as are `maxShards`, `targetUtilization`, `scaleInCooldown` and `quietWindow`).
    * @default 1
    */
   readonly minShards?: number;
@@ -88,22 +112,28 @@ export interface ShardAutoscalerOptions {
    */
   readonly quietWindow?: Duration;
   /**
-   * Whether a consumer-bound lag raises the consumer mapping's parallelization factor (up to 10)
-   * before shards are added. Only with a `consumer`, which is told so through its
-   * `allowParallelizationFactor` (a checkpointing `ConsumerFunction` then stays exactly once at
-   * any factor, keeping each partition key's progress in its lease).
+   * Whether a lag from a slow consumer (one that makes progress) raises the consumer mapping's
+   * parallelization factor (up to 10) before shards are added. A stuck consumer (failures, no
+   * progress) never gets more shards or batches. Only with a `consumer`, which is told so through
+   * its `allowParallelizationFactor` (a checkpointing `ConsumerFunction` then stays exactly once
+   * at any factor, keeping each partition key's progress in its lease). On an on-demand stream it
+   * is the scaler's only lever, so it must stay on there.
    * @default true
    */
   readonly adjustParallelization?: boolean;
 }
 
 export interface ShardAutoscalerProps extends ShardAutoscalerOptions {
-  /** The stream to scale. On an on-demand stream only the lag alarms (and the parallelization factor) are managed. */
+  /**
+   * The stream to scale. On an on-demand stream Kinesis manages the shards: the scaler's only job
+   * there is the consumer's parallelization factor (and telling people of a stuck consumer), so a
+   * `consumer` with `adjustParallelization` is required, and the shard props are refused.
+   */
   readonly stream: DataStream;
   /**
    * The stream's Lambda consumer.
-   * @default - no consumer: lag is read from the stream's GetRecords iterator age only, and
-   *            lag that is not write-bound adds shards
+   * @default - no consumer (provisioned streams only): lag is read from the stream's GetRecords
+   *            iterator age only, and lag that is not write-bound adds shards
    */
   readonly consumer?: ShardAutoscalerConsumer;
 }
@@ -111,17 +141,26 @@ export interface ShardAutoscalerProps extends ShardAutoscalerOptions {
 /**
  * CloudWatch alarms on a stream's write utilisation, write throttling, consumer lag and a long
  * quiet window, whose Lambda actions invoke a scaler function (reserved concurrency 1). The scaler
- * changes the shard count with UpdateShardCount within its rules, or raises the consumer's
- * parallelization factor when the consumer is the bottleneck, keeps its cooldowns and daily call
- * budget in a DynamoDB table, and rewrites its alarms' capacity constants after each reshard.
+ * acts on events of these alarms only (source, account, ARN and name checked, and the alarm in
+ * ALARM now), on metric datapoints it has (none is unknown, never 0), and tells three lags apart:
+ * stream-bound (shards), consumer-slow (the consumer's parallelization factor, then shards) and
+ * consumer-stuck (nothing added; people alarmed through `notifyOperators`). It keeps its cooldowns,
+ * refusal backoff and daily call budget in a DynamoDB table, rewrites its alarms' capacity
+ * constants after each reshard, and resets a fired alarm whenever it should look again, so a
+ * condition that lasts invokes it again. Failed invocations go to `onFailureQueue`.
  *
  * On an on-demand stream Kinesis manages the shards (UpdateShardCount would fail, and capacity
- * follows the traffic by itself), so only the lag alarms are created; their action may raise the
- * consumer's parallelization factor, never the shard count.
+ * follows the traffic by itself): there the autoscaler needs a consumer whose factor it may
+ * raise, only the consumer's lag alarm is created, and the shard props are refused.
  */
 export class ShardAutoscaler extends Construct {
   /** The scaler function. */
   public readonly function: lambda.IFunction;
+  /**
+   * Where asynchronous invocations (alarm events) go after they failed Lambda's retries, or
+   * waited more than an hour: encrypted, TLS only, kept 14 days.
+   */
+  public readonly onFailureQueue: sqs.IQueue;
   /** Every alarm that invokes the scaler. */
   public readonly alarms: cloudwatch.IAlarm[];
   /** The table of the scaler's state (cooldowns, daily call budget, handled events). */
@@ -130,6 +169,11 @@ export class ShardAutoscaler extends Construct {
   public readonly alarmNames: string[];
   /** The service dimension of the scaler's own metrics. */
   public readonly serviceName: string;
+  private readonly scalerFunction: nodejs.NodejsFunction;
+  private readonly scalerRole: iam.Role;
+  private readonly operatorAlarmsList: cloudwatch.Alarm[] = [];
+  private readonly alarmNameOf: (suffix: string) => string;
+  private readonly hasConsumer: boolean;
 
   constructor(scope: Construct, id: string, props: ShardAutoscalerProps) {
     super(scope, id);
@@ -140,6 +184,8 @@ export class ShardAutoscaler extends Construct {
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const prefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
     const alarmName = (suffix: string) => `${prefix}-${suffix}`;
+    this.alarmNameOf = alarmName;
+    this.hasConsumer = props.consumer !== undefined;
 
     const table = new dynamodb.TableV2(this, 'State', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -166,7 +212,8 @@ export class ShardAutoscaler extends Construct {
       consumerLag: alarmName('ConsumerLag'),
       scaleIn: alarmName('ScaleIn'),
     };
-    this.alarmNames = provisioned ? [names.utilization, names.throttles, names.streamLag] : [names.streamLag];
+    // On-demand: only the consumer's lag, the one thing its lever (the factor) can change.
+    this.alarmNames = provisioned ? [names.utilization, names.throttles, names.streamLag] : [];
     if (props.consumer) {
       this.alarmNames.push(names.consumerLag);
     }
@@ -180,6 +227,19 @@ export class ShardAutoscaler extends Construct {
     if (manageMapping) {
       props.consumer?.allowParallelizationFactor?.(MAX_PARALLELIZATION_FACTOR);
     }
+    const alarmArns = this.alarmNames.map((name) => stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
+    const consumerTimeout = props.consumer?.timeout;
+
+    const onFailure = new sqs.Queue(this, 'FailedEvents', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(onFailure).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the on-failure destination of the scaler\'s asynchronous invocations itself; a dead-letter queue of it has nothing to add',
+    });
+    this.onFailureQueue = onFailure;
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       ...pipelineFunctionDefaults(handlerEntry('scaler')),
       description: `Shard autoscaler of ${stream.node.path}`,
@@ -193,6 +253,7 @@ export class ShardAutoscaler extends Construct {
         STREAM_NAME: stream.streamName,
         STATE_TABLE_NAME: table.tableName,
         ALARM_NAMES: this.alarmNames.join(','),
+        ALARM_ARNS: alarmArns.join(','),
         MIN_SHARDS: String(settings.minShards),
         MAX_SHARDS: String(settings.maxShards),
         TARGET_UTILIZATION: String(settings.targetUtilization / 100),
@@ -205,15 +266,21 @@ export class ShardAutoscaler extends Construct {
         RESERVED_SCALE_OUT_CALLS: String(RESERVED_SCALE_OUT_CALLS),
         ADJUST_PARALLELIZATION: String(manageMapping),
         ...(props.consumer ? { CONSUMER_FUNCTION_NAME: props.consumer.functionName } : {}),
+        ...(props.consumer?.serviceName ? { CONSUMER_SERVICE_NAME: props.consumer.serviceName } : {}),
+        ...(consumerTimeout && !consumerTimeout.isUnresolved() ? { CONSUMER_TIMEOUT_MS: String(consumerTimeout.toMilliseconds()) } : {}),
         ...(props.consumer && manageMapping ? { EVENT_SOURCE_MAPPING_ID: props.consumer.eventSourceMappingId } : {}),
       },
     });
     this.function = fn;
+    this.scalerFunction = fn;
+    this.scalerRole = role;
+    // Failed alarm events: Lambda retries twice, then the queue (the alarm was reset, so a
+    // condition that lasts fires it again anyway).
+    fn.configureAsyncInvoke({ retryAttempts: ASYNC_RETRY_ATTEMPTS, maxEventAge: ASYNC_MAX_EVENT_AGE, onFailure: new destinations.SqsDestination(onFailure) });
 
     // IAM: each action on the one resource it needs.
     stream.grant(role, ...(provisioned ? STREAM_ACTIONS : STREAM_DESCRIBE_ACTIONS));
     table.grant(role, ...STATE_ACTIONS);
-    const alarmArns = this.alarmNames.map((name) => stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ALARM_ACTIONS, resources: alarmArns }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: METRIC_READ_ACTIONS, resources: ['*'] }));
     if (provisioned) {
@@ -264,20 +331,22 @@ export class ShardAutoscaler extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
-    addAlarm('StreamLagAlarm', {
-      alarmName: names.streamLag,
-      alarmDescription: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler raises the consumer's parallelization factor, then (provisioned streams) the shards.`,
-      metric: streamAge,
-      threshold: lagMs,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    if (provisioned) {
+      addAlarm('StreamLagAlarm', {
+        alarmName: names.streamLag,
+        alarmDescription: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
+        metric: streamAge,
+        threshold: lagMs,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
     if (props.consumer) {
       addAlarm('ConsumerLagAlarm', {
         alarmName: names.consumerLag,
-        alarmDescription: `The consumer ${props.consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler raises its parallelization factor, then (provisioned streams) the shards.`,
+        alarmDescription: `The consumer ${props.consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its parallelization factor is raised, then, on provisioned streams, the shards).`,
         metric: props.consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: lagMs,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -316,6 +385,78 @@ export class ShardAutoscaler extends Construct {
     this.alarms = alarms;
   }
 
+  /**
+   * The alarms for people, created on the first call and given `actions` (on ALARM and on OK):
+   * - `ScalerErrors`: the scaler's invocations failed (errors) or were throttled in 5 minutes: it
+   *   is not scaling; failed events wait in `onFailureQueue`;
+   * - `ConsumerStuck` (with a consumer): the scaler found the consumer lagging with failures and no
+   *   progress, so it adds no shards; the scaler sets this alarm to ALARM with its evidence as the
+   *   reason (which the notification carries), and its decision metric keeps it there while it lasts.
+   * `PipelineMonitoring` calls it with its alarm topic. Without a call these alarms do not exist
+   * (no alarm without an action): a stuck consumer is then only logged and counted.
+   */
+  public notifyOperators(...alarmActions: cloudwatch.IAlarmAction[]): cloudwatch.IAlarm[] {
+    if (this.operatorAlarmsList.length === 0) {
+      this.createOperatorAlarms();
+    }
+    for (const alarm of this.operatorAlarmsList) {
+      alarm.addAlarmAction(...alarmActions);
+      alarm.addOkAction(...alarmActions);
+    }
+    return [...this.operatorAlarmsList];
+  }
+
+  /** The alarms for people (`notifyOperators`): empty until it is called. */
+  public get operatorAlarms(): cloudwatch.IAlarm[] {
+    return [...this.operatorAlarmsList];
+  }
+
+  /** The scaler function's errors and throttles, summed over the period (one line). */
+  public metricScalerFailures(props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    const period = props.period ?? OPERATOR_ALARM_PERIOD;
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(errors, 0) + FILL(throttles, 0)',
+      usingMetrics: {
+        errors: this.scalerFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        throttles: this.scalerFunction.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
+      },
+      period,
+      label: props.label ?? 'Scaler errors + throttles',
+    });
+  }
+
+  private createOperatorAlarms(): void {
+    const errors = new cloudwatch.Alarm(this, 'ScalerErrorsAlarm', {
+      alarmName: this.alarmNameOf('ScalerErrors'),
+      alarmDescription: `The shard autoscaler ${this.node.path} failed or was throttled in the last 5 minutes: it is not scaling. Its alarms were reset, so it is invoked again while their conditions last; events that failed every retry wait in its on-failure queue. See its log.`,
+      metric: this.metricScalerFailures(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // Published per invocation: no invocations, no errors.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.operatorAlarmsList.push(errors);
+    if (this.hasConsumer) {
+      const stuckName = this.alarmNameOf('ConsumerStuck');
+      const stuck = new cloudwatch.Alarm(this, 'ConsumerStuckAlarm', {
+        alarmName: stuckName,
+        alarmDescription: `The consumer lags, fails and makes no progress (a poison record, a failing dependency, a disabled or throttled mapping): the autoscaler ${this.node.path} adds no shards, which cannot help. The state reason holds the scaler's evidence. Fix or skip the failing records.`,
+        metric: this.metricDecisions({ decision: ScalingDecisionKind.CONSUMER_STUCK, period: OPERATOR_ALARM_PERIOD }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // The lag alarm re-fires every few minutes while the consumer is stuck: 15 minutes of none means it recovered.
+        evaluationPeriods: 3,
+        datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.operatorAlarmsList.push(stuck);
+      this.scalerFunction.addEnvironment('STUCK_ALARM_NAME', stuckName);
+      const arn = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: stuckName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      this.scalerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: STUCK_ALARM_ACTIONS, resources: [arn] }));
+    }
+  }
+
   /** The shard count the scaler saw or set, maximum over the period. */
   public metricShardCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -329,7 +470,8 @@ export class ShardAutoscaler extends Construct {
 
   /**
    * Scaling decisions, summed over the period: of one kind (`decision`: ScaleOut, ScaleIn,
-   * RaiseParallelization, NoChange, Blocked, OnDemand, Busy, Rejected, Duplicate), or all kinds
+   * RaiseParallelization, NoChange, Blocked, OnDemand, Busy, Rejected, Duplicate, Ignored,
+   * NoData, ConsumerStuck), or all kinds
    * as one line each (a SEARCH expression) when `decision` is omitted.
    */
   public metricDecisions(props: cloudwatch.MetricOptions & { readonly decision?: string } = {}): cloudwatch.IMetric {
@@ -379,6 +521,17 @@ function resolveSettings(props: ShardAutoscalerProps): Settings {
     throw new Error(`ShardAutoscaler: ${message}`);
   };
   const known = (value: number) => !Token.isUnresolved(value);
+  if (props.stream.mode === DataStreamMode.ON_DEMAND) {
+    for (const name of PROVISIONED_ONLY_PROPS) {
+      if (props[name] !== undefined) {
+        const value = props[name];
+        fail(`${name} applies to provisioned streams only: the stream is on-demand (Kinesis manages its shards); leave it out. Received ${value instanceof Duration ? value.toHumanString() : String(value)}`);
+      }
+    }
+    if (!props.consumer || props.adjustParallelization === false) {
+      fail(`on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${props.consumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`);
+    }
+  }
   if (known(minShards) && (!Number.isInteger(minShards) || minShards < 1)) {
     fail(`minShards must be a whole number of at least 1; received ${minShards}`);
   }

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { ConsumerFunction, EXAMPLE_PROCESSOR_ENTRY, type ConsumerOptions } from '../consumer-function';
-import { DataStream, type DataStreamProps } from '../data-stream';
+import { DataStream, DataStreamMode, type DataStreamProps } from '../data-stream';
 import type { LeaseTable } from '../lease-table';
 import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archive';
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
@@ -43,11 +43,14 @@ export interface StreamingPipelineProps {
 
   /**
    * Shard autoscaling. On a provisioned stream: alarms on write utilisation, throttling, lag and a
-   * quiet window invoke a scaler that changes the shard count (and the consumer's parallelization
-   * factor). On an on-demand stream Kinesis manages the shards itself, so only the lag alarms
-   * are kept (they may still raise the consumer's parallelization factor); the scaler never calls
-   * UpdateShardCount there. `false` turns it off.
-   * @default - on, with the ShardAutoscaler defaults
+   * quiet window invoke a scaler that changes the shard count and the consumer's parallelization
+   * factor, and tells people when the consumer is stuck. On an on-demand stream Kinesis manages
+   * the shards itself: the scaler's only job there is the consumer's factor (and the stuck-consumer
+   * alarm), so it is created only with a consumer and `adjustParallelization` on; shard props
+   * (`minShards`, `maxShards`, …) are refused there. `false` turns it off.
+   * @default - on, with the ShardAutoscaler defaults; on an on-demand stream without a consumer,
+   *            left out (given explicitly there, without a consumer or with
+   *            `adjustParallelization: false`, it is an error that says so)
    */
   readonly autoscaling?: ShardAutoscalerOptions | false;
 
@@ -94,7 +97,11 @@ export class StreamingPipeline extends Construct {
       this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
       this.leaseTable = this.consumer.leaseTable;
     }
-    if (props.autoscaling !== false) {
+    // An on-demand stream without a factor to raise leaves the scaler nothing to do: left out by
+    // default; asked for explicitly, ShardAutoscaler says why it cannot be.
+    const onDemand = this.stream.mode === DataStreamMode.ON_DEMAND;
+    const idleOnDemand = onDemand && props.autoscaling === undefined && this.consumer === undefined;
+    if (props.autoscaling !== false && !idleOnDemand) {
       // With adjustParallelization (the default) the autoscaler tells the consumer that its
       // factor may reach 10; the consumer's checkpoints stay exact at any factor.
       this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', {

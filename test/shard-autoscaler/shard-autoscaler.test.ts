@@ -109,14 +109,14 @@ describe('ShardAutoscaler alarms', () => {
     });
   });
 
-  test('an on-demand stream gets the lag alarms only, and no UpdateShardCount permission', () => {
+  test('an on-demand stream gets the consumer lag alarm only, and no UpdateShardCount permission', () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { mode: DataStreamMode.ON_DEMAND });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: stubConsumer(stack, stream) });
     const template = Template.fromStack(stack);
 
-    expect(autoscaler.alarmNames.map((name) => name.split('-').pop())).toEqual(['StreamLag', 'ConsumerLag']);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    expect(autoscaler.alarmNames.map((name) => name.split('-').pop())).toEqual(['ConsumerLag']);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/UpdateShardCount|DescribeLimits/);
   });
 });
@@ -327,6 +327,7 @@ describe('ShardAutoscaler defaults', () => {
     const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MIN_SHARDS: Match.anyValue() } } } });
     const variables = (Object.values(fn)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
     const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `token-${name}`]));
+    env.ALARM_ARNS = autoscaler.alarmNames.map((name) => `arn:aws:cloudwatch:us-east-1:111122223333:alarm:${name}`).join(',');
 
     // Assess
     expect(autoscaler.function).toBeDefined();

@@ -67,7 +67,7 @@ describe('StreamingPipeline autoscaling', () => {
     });
   });
 
-  test('an on-demand pipeline keeps the lag alarm only and cannot reshard', () => {
+  test('an on-demand pipeline: the scaler has a job (the consumer\'s factor and the stuck alarm), its consumer lag alarm only, and cannot reshard', () => {
     const stack = testStack();
 
     // Monitoring off: its own alarms would be counted too.
@@ -75,9 +75,34 @@ describe('StreamingPipeline autoscaling', () => {
 
     const template = Template.fromStack(stack);
     const scalerAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => pipeline.autoscaler!.alarmNames.includes(alarm.Properties.AlarmName));
-    expect(scalerAlarms.map((alarm) => alarm.Properties.MetricName ?? 'metric math').sort()).toEqual(pipeline.autoscaler!.alarmNames.length === 1 ? ['GetRecords.IteratorAgeMilliseconds'] : ['GetRecords.IteratorAgeMilliseconds', 'IteratorAge']);
-    expect(pipeline.autoscaler!.alarmNames.map((name) => name.split('-').pop()).filter((name) => name !== 'ConsumerLag')).toEqual(['StreamLag']);
+    expect(scalerAlarms.map((alarm) => [alarm.Properties.Namespace, alarm.Properties.MetricName])).toEqual([['AWS/Lambda', 'IteratorAge']]);
+    expect(pipeline.autoscaler!.alarmNames.map((name) => name.split('-').pop())).toEqual(['ConsumerLag']);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('kinesis:UpdateShardCount');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 1,
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^PipelineConsumerKinesisEventSource') } }) },
+    });
+  });
+
+  test('an on-demand pipeline without a consumer has no scaler that could do nothing', () => {
+    const stack = testStack();
+
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, consumer: false, monitoring: false });
+
+    expect(pipeline.autoscaler).toBeUndefined();
+    Template.fromStack(stack).resourcePropertiesCountIs('AWS::Lambda::Permission', { Principal: 'lambda.alarms.cloudwatch.amazonaws.com' }, 0);
+  });
+
+  test.each([
+    ['maxShards', { maxShards: 8 }, /maxShards applies to provisioned streams only: the stream is on-demand \(Kinesis manages its shards\); leave it out. Received 8/],
+    ['minShards', { minShards: 2 }, /minShards applies to provisioned streams only.*Received 2/],
+    ['adjustParallelization false', { adjustParallelization: false }, /on an on-demand stream the scaler's only lever is the consumer's parallelization factor.*adjustParallelization false/],
+  ])('an on-demand pipeline refuses %s instead of ignoring it', (_name, autoscaling, message) => {
+    expect(() => new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, autoscaling })).toThrow(message);
+  });
+
+  test('an on-demand pipeline asked for autoscaling without a consumer says why it cannot', () => {
+    expect(() => new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, consumer: false, autoscaling: {} })).toThrow(/needs a consumer and adjustParallelization true; received consumer none/);
   });
 
   test('autoscaling: false leaves it out', () => {
