@@ -10,12 +10,13 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, Ordering } from '../../lambda/consumer/contract';
+import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
 import type { DataStream } from '../data-stream';
 import { LeaseTable } from '../lease-table';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
+export { CorruptRecord } from '../../lambda/shared/deaggregate';
 
 /** The import specifier lambda/consumer uses for the user's processor; esbuild aliases it to `processorEntry`. */
 export const PROCESSOR_MODULE = 'kinesis-pipeline-processor';
@@ -24,8 +25,9 @@ export const PROCESSOR_MODULE = 'kinesis-pipeline-processor';
 export const EXAMPLE_PROCESSOR_ENTRY = handlerEntry('example-processor');
 
 const MAX_BATCH_WINDOW = Duration.seconds(300);
-const MAX_TUMBLING_WINDOW = Duration.seconds(900);
 const MIN_RECORD_AGE = Duration.seconds(60);
+/** The handler lists the stream's shards for their hash ranges and lineage. */
+const LIST_SHARDS = 'kinesis:ListShards';
 const MAX_RECORD_AGE = Duration.days(7);
 
 /**
@@ -83,10 +85,20 @@ export interface ConsumerOptions {
    */
   readonly checkpointing?: boolean;
   /**
-   * The lease table to checkpoint in. Only with checkpointing.
+   * The lease table to checkpoint in. Only with checkpointing. One lease table per consumer
+   * application: a table given to a second consumer is refused at synth.
    * @default - a new `LeaseTable`
    */
   readonly leaseTable?: LeaseTable;
+  /**
+   * The consumer application's name, written into every lease it writes (`applicationName`). A
+   * lease carrying another name is refused at run time (the invocation fails, nothing is skipped),
+   * which protects a table shared with another app or stack; a lease without one (the KCL's, an
+   * older version's) is adopted. Set it to keep the leases when you move or rename this construct
+   * (the default follows the construct path). 1 to 256 characters.
+   * @default - a name unique to this construct, from its path (e.g. `StackConsumer1A2B3C4D`)
+   */
+  readonly applicationName?: string;
   /**
    * Most records per batch, 1 to 10,000.
    * @default 100
@@ -146,11 +158,6 @@ export interface ConsumerOptions {
    * @default true
    */
   readonly bisectBatchOnError?: boolean;
-  /**
-   * Tumbling window for aggregations across invocations, 0 to 900 seconds.
-   * @default - no tumbling window
-   */
-  readonly tumblingWindow?: Duration;
   /**
    * Event filters (`lambda.FilterCriteria.filter(...)`): filtered-out records never reach the function.
    * @default - every record
@@ -228,6 +235,8 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly streamConsumer?: kinesis.StreamConsumer;
   /** The `service` dimension of the handler's metrics. */
   public readonly serviceName: string;
+  /** The application name written into the leases (with checkpointing). */
+  public readonly applicationName: string;
   private maxParallelizationFactorValue: number;
 
   constructor(scope: Construct, id: string, props: ConsumerFunctionProps) {
@@ -249,6 +258,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(role);
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+    this.applicationName = props.applicationName ?? this.serviceName;
     this.checkpointing = checkpointing;
     this.parallelizationFactor = props.parallelizationFactor ?? 1;
     this.maxParallelizationFactorValue = this.parallelizationFactor;
@@ -270,12 +280,17 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     if (props.outOfRangeRecords === OutOfRangeRecords.SKIP) {
       // The shards' hash ranges, by ListShards on the stream (the event source grants it read access too).
       env.STREAM_NAME = props.stream.streamName;
-      props.stream.stream.grant(role, 'kinesis:ListShards');
+    }
+    if (props.outOfRangeRecords === OutOfRangeRecords.SKIP || checkpointing) {
+      // Hash ranges and lineage (parents, children, end) of the shards, on this stream only.
+      props.stream.stream.grant(role, LIST_SHARDS);
     }
     if (checkpointing) {
       const leaseTable = props.leaseTable ?? new LeaseTable(this, 'Leases');
+      leaseTable.bindConsumer(this);
       leaseTable.grantLeaseHolder(this);
       env.LEASE_TABLE_NAME = leaseTable.tableName;
+      env[ConsumerEnv.APPLICATION_NAME] = this.applicationName;
       this.leaseTable = leaseTable;
     }
     for (const [key, value] of Object.entries(env)) {
@@ -306,7 +321,6 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       retryAttempts: props.retryAttempts === -1 ? undefined : props.retryAttempts ?? 10,
       maxRecordAge: props.maxRecordAge,
       bisectBatchOnError: props.bisectBatchOnError ?? true,
-      tumblingWindow: props.tumblingWindow,
       filters: props.filters,
       metricsConfig: props.metricsConfig,
       reportBatchItemFailures: true,
@@ -371,6 +385,20 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   /** Aggregated user records skipped because they hash outside their shard (`OutOfRangeRecords.SKIP` only), Sum. */
   public metricOutOfRangeSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricConsumer('OutOfRangeSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /**
+   * Records with the KPL magic whose MD5 trailer or protobuf body does not check out, handed to
+   * the processor whole with `record.corrupt` set ('checksum' or 'undecodable'), Sum. Above 0
+   * means a producer or something between it and the stream damaged aggregates.
+   */
+  public metricCorruptRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer(ConsumerMetric.CORRUPT_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** KPL aggregates that held no user record (nothing reaches the processor for them), Sum. */
+  public metricEmptyAggregates(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricConsumer(ConsumerMetric.EMPTY_AGGREGATES, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   /** User records whose processor failed (each stops its partition key, or its shard with `RecordOrdering.SHARD`, for the batch), Sum. */
@@ -443,7 +471,17 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     range('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
   }
   duration('maxBatchingWindow', props.maxBatchingWindow, Duration.seconds(0), MAX_BATCH_WINDOW);
-  duration('tumblingWindow', props.tumblingWindow, Duration.seconds(0), MAX_TUMBLING_WINDOW);
+  if ((props as { tumblingWindow?: unknown }).tumblingWindow !== undefined) {
+    // Removed from the props (TypeScript users get a compile error); plain JavaScript gets this.
+    fail('tumblingWindow is not supported: Lambda\'s window state is at least once and would not match the exact checkpoints (see "Tumbling windows" in docs/consumer-exactly-once.md); received a tumblingWindow');
+  }
+  const name = props.applicationName;
+  if (name !== undefined && !Token.isUnresolved(name) && (name.length < 1 || name.length > MAX_APPLICATION_NAME_LENGTH)) {
+    fail(`applicationName must be 1 to ${MAX_APPLICATION_NAME_LENGTH} characters; received '${name}' (${name.length} characters)`);
+  }
+  if (!checkpointing && name !== undefined) {
+    fail(`applicationName names the leases, so it needs checkpointing; received applicationName '${name}' with checkpointing: false`);
+  }
   duration('maxRecordAge', props.maxRecordAge, MIN_RECORD_AGE, MAX_RECORD_AGE);
   const atTimestamp = props.startingPosition === lambda.StartingPosition.AT_TIMESTAMP;
   if (atTimestamp && props.startingPositionTimestamp === undefined) {

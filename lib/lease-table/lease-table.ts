@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 
 /** Item actions a lease holder needs: read a lease, create, take, renew and checkpoint it (conditional writes). */
 const LEASE_HOLDER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
@@ -50,6 +50,7 @@ export class LeaseTable extends Construct {
   public readonly table: dynamodb.ITableV2;
   /** The customer-managed key, when one was given. */
   public readonly encryptionKey?: kms.IKey;
+  private consumer?: IConstruct;
 
   constructor(scope: Construct, id: string, props: LeaseTableProps = {}) {
     super(scope, id);
@@ -78,6 +79,26 @@ export class LeaseTable extends Construct {
 
   public get tableArn(): string {
     return this.table.tableArn;
+  }
+
+  /**
+   * Records that `consumer` checkpoints in this table. One lease table per consumer application:
+   * lease keys are shard ids, so a second application would read the first one's checkpoints as
+   * its own and skip records it never processed. A second consumer is refused with an error naming
+   * both. (`ConsumerFunction` calls this; at run time it also refuses leases written under another
+   * application name, which covers tables shared across stacks and apps.)
+   */
+  public bindConsumer(consumer: IConstruct): void {
+    if (this.consumer !== undefined && this.consumer !== consumer) {
+      throw new Error(`LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); `
+        + `it is the lease table of ${this.consumer.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`);
+    }
+    this.consumer = consumer;
+  }
+
+  /** The consumer bound with `bindConsumer`, if any. */
+  public get boundConsumer(): IConstruct | undefined {
+    return this.consumer;
   }
 
   /**

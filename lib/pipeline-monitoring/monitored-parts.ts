@@ -55,6 +55,10 @@ export interface MonitoredConsumer extends MonitoredFunction {
   metricDuplicatesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Aggregated records skipped because they hash outside their shard, Sum, when the consumer offers it. */
   metricOutOfRangeSkipped?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** Records with the KPL magic whose MD5 or body does not check out (handed over whole, flagged), Sum, when the consumer offers it. */
+  metricCorruptRecords?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /** KPL aggregates holding no user record, Sum, when the consumer offers it. */
+  metricEmptyAggregates?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Where batches that failed all retries are sent. */
   readonly onFailureQueue?: sqs.IQueue;
   /**
@@ -94,4 +98,17 @@ export interface MonitoredAutoscaler {
   metricDecisions(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** The alarms that invoke the scaler, shown on the dashboard (they notify the scaler, not people). */
   readonly alarms?: readonly cloudwatch.IAlarm[];
+  /**
+   * Creates (once) the autoscaler's alarms for people (its own errors and throttles, a stuck
+   * consumer) with these actions, and returns them; monitoring passes its topic and shows them.
+   * @default - the autoscaler has no alarms for people
+   */
+  notifyOperators?(...actions: cloudwatch.IAlarmAction[]): cloudwatch.IAlarm[];
+  /** The scaler function's errors and throttles, Sum, when the autoscaler offers it. */
+  metricScalerFailures?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /**
+   * Where the scaler's failed invocations (alarm events) go.
+   * @default - no queue shown
+   */
+  readonly onFailureQueue?: sqs.IQueue;
 }

@@ -101,8 +101,10 @@ export interface PipelineMonitoringProps extends PipelineMonitoringOptions {
  * one prefix, all notifying one KMS-encrypted SNS topic (on ALARM and on OK).
  *
  * The archive's own alarms are reused (a composite alarm over them notifies the topic) rather
- * than duplicated. The autoscaler's alarms invoke the scaler; they are shown on the dashboard
- * and do not page anyone: when scaling cannot keep up, the throttling and iterator-age alarms do.
+ * than duplicated. The autoscaler's scaling alarms invoke the scaler; they are shown on the
+ * dashboard and do not page anyone: when scaling cannot keep up, the throttling and iterator-age
+ * alarms do. Its alarms for people (the scaler's errors and throttles, a stuck consumer) get the
+ * topic through `notifyOperators` and count among `alarms`.
  */
 export class PipelineMonitoring extends Construct {
   /** The dashboard. */
@@ -254,6 +256,10 @@ export class PipelineMonitoring extends Construct {
       }
     }
 
+    if (consumer) {
+      addCorruptInputAlarms(consumer, addAlarm);
+    }
+
     if (archive) {
       const own = archive.alarms ?? [];
       if (own.length > 0) {
@@ -280,6 +286,10 @@ export class PipelineMonitoring extends Construct {
         });
       }
     }
+    if (autoscaler?.notifyOperators) {
+      // The scaler's own errors and throttles, and a consumer it found stuck: people, not the scaler.
+      alarms.push(...autoscaler.notifyOperators(notify));
+    }
     this.alarms = alarms;
 
     this.dashboard = buildDashboard(this, 'Dashboard', {
@@ -293,6 +303,34 @@ export class PipelineMonitoring extends Construct {
       iteratorAgeThreshold: this.iteratorAgeThreshold,
       consumerIteratorAgeThreshold: consumerAgeThreshold,
       alarms,
+    });
+  }
+}
+
+/**
+ * The consumer's input alarms (issue 14): KPL aggregates it could not read, and empty ones. Both
+ * metrics are published per invocation; none means nothing arrived, not nothing wrong.
+ */
+function addCorruptInputAlarms(consumer: MonitoredConsumer, addAlarm: (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm): void {
+  const period = Duration.minutes(5);
+  if (consumer.metricCorruptRecords) {
+    addAlarm('ConsumerCorruptRecordsAlarm', 'ConsumerCorruptRecords', {
+      alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates whose MD5 or body does not check out: each reached the processor whole, flagged record.corrupt ('checksum' or 'undecodable'), instead of as its user records. Find the producer (or what sits between it and the stream) that damages them.`,
+      metric: consumer.metricCorruptRecords({ period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+  if (consumer.metricEmptyAggregates) {
+    addAlarm('ConsumerEmptyAggregatesAlarm', 'ConsumerEmptyAggregates', {
+      alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates holding no user record: nothing reached the processor for them. A producer writes empty aggregates (a bug, or records lost before they were packed).`,
+      metric: consumer.metricEmptyAggregates({ period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }

@@ -60,7 +60,7 @@ describe('ConsumerFunction', () => {
     // Act
     const { template } = build({
       batchSize: 10_000, maxBatchingWindow: Duration.seconds(300), startingPosition: lambda.StartingPosition.AT_TIMESTAMP, startingPositionTimestamp: 1_700_000_000,
-      retryAttempts: -1, maxRecordAge: Duration.hours(1), bisectBatchOnError: false, tumblingWindow: Duration.seconds(60),
+      retryAttempts: -1, maxRecordAge: Duration.hours(1), bisectBatchOnError: false,
       filters: [lambda.FilterCriteria.filter({ partitionKey: lambda.FilterRule.isEqual('a') })], metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
     });
     // Assess
@@ -72,7 +72,7 @@ describe('ConsumerFunction', () => {
       MaximumRetryAttempts: Match.absent(),
       MaximumRecordAgeInSeconds: 3600,
       BisectBatchOnFunctionError: false,
-      TumblingWindowInSeconds: 60,
+      TumblingWindowInSeconds: Match.absent(),
       FilterCriteria: { Filters: [{ Pattern: '{"partitionKey":["a"]}' }] },
       MetricsConfig: { Metrics: ['EventCount'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -102,6 +102,34 @@ describe('ConsumerFunction', () => {
     const listShards = statements.filter((s) => ([] as string[]).concat(s.Action).includes('kinesis:ListShards'));
     expect(listShards.length).toBeGreaterThan(0);
     expect(listShards.map((s) => s.Resource)).toEqual(listShards.map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] })));
+  });
+
+  test('writes a stable application name into the leases (APPLICATION_NAME), its own or the one given, and grants ListShards on the stream for the lineage', () => {
+    // Act
+    const byDefault = build();
+    const named = build({ applicationName: 'billing' });
+    const off = build({ checkpointing: false });
+    // Assess
+    expect(byDefault.consumer.applicationName).toBe(byDefault.consumer.serviceName);
+    byDefault.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: byDefault.consumer.serviceName }));
+    named.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: 'billing' }));
+    off.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: Match.absent() }));
+    const statements = Object.values(byDefault.template.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const listShards = statements.filter((s) => ([] as string[]).concat(s.Action).includes('kinesis:ListShards'));
+    expect(listShards.map((s) => s.Resource)).toEqual(listShards.map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] })));
+    expect(listShards.length).toBeGreaterThan(0);
+  });
+
+  test('refuses a lease table given to a second consumer, naming the rule and both consumers', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+    const leaseTable = new LeaseTable(stack, 'Shared');
+    new ConsumerFunction(stack, 'Billing', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable });
+    // Act / Assess
+    expect(() => new ConsumerFunction(stack, 'Analytics', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable }))
+      .toThrow(/LeaseTable \S*Shared: one lease table per consumer application .*lease table of \S*Billing and cannot also be given to \S*Analytics/);
+    expect(leaseTable.boundConsumer?.node.id).toBe('Billing');
   });
 
   test('uses a given lease table and queue, and reads through enhanced fan-out when asked', () => {
@@ -217,7 +245,10 @@ describe('ConsumerFunction', () => {
     [{ ordering: 'key' as RecordOrdering }, /ordering must be one of 'partition-key', 'shard' \(RecordOrdering\); received 'key'/],
     [{ ordering: RecordOrdering.SHARD, maxConcurrency: 16 }, /maxConcurrency must be 1 \(or unset\) with ordering RecordOrdering.SHARD .*received maxConcurrency 16/],
     [{ maxBatchingWindow: Duration.seconds(301) }, /maxBatchingWindow must be whole seconds from 0 seconds to 5 minutes; received 5 minutes 1 second/],
-    [{ tumblingWindow: Duration.seconds(901) }, /tumblingWindow .* 15 minutes/],
+    [{ tumblingWindow: Duration.seconds(60) }, /tumblingWindow is not supported: Lambda's window state is at least once .*received a tumblingWindow/],
+    [{ applicationName: '' }, /applicationName must be 1 to 256 characters; received '' \(0 characters\)/],
+    [{ applicationName: 'a'.repeat(257) }, /applicationName must be 1 to 256 characters; received 'a+' \(257 characters\)/],
+    [{ applicationName: 'billing', checkpointing: false }, /applicationName names the leases, so it needs checkpointing; received applicationName 'billing' with checkpointing: false/],
     [{ maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be whole seconds from 1 minute to 7 days; received 59 seconds/],
     [{ maxRecordAge: Duration.days(8) }, /maxRecordAge .* received 8 days/],
     [{ retryAttempts: -2 }, /retryAttempts must be a whole number from 0 to 10000 \(or -1/],
@@ -236,12 +267,13 @@ describe('ConsumerFunction', () => {
     const { consumer, stack } = build();
     // Act
     const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricOutOfRangeSkipped(), consumer.metricCheckpointLag({ period: Duration.minutes(5) }),
-      consumer.metricLeaseWriteConflicts(), consumer.metricProgressKeys(), consumer.metricProgressEvicted()];
+      consumer.metricLeaseWriteConflicts(), consumer.metricProgressKeys(), consumer.metricProgressEvicted(), consumer.metricCorruptRecords(), consumer.metricEmptyAggregates()];
     const age = consumer.metricIteratorAge();
     // Assess
     expect(metrics.map((m) => [m.namespace, m.metricName, m.statistic])).toEqual([
       ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'OutOfRangeSkipped', 'Sum'],
       ['KinesisPipeline', 'CheckpointLag', 'Maximum'], ['KinesisPipeline', 'LeaseWriteConflicts', 'Sum'], ['KinesisPipeline', 'ProgressKeys', 'Maximum'], ['KinesisPipeline', 'ProgressEvicted', 'Sum'],
+      ['KinesisPipeline', 'CorruptRecords', 'Sum'], ['KinesisPipeline', 'EmptyAggregates', 'Sum'],
     ]);
     expect(metrics.every((m) => m.dimensions?.service === consumer.serviceName)).toBe(true);
     expect(metrics[0].dimensions).toEqual({ service: consumer.serviceName });
