@@ -16,6 +16,7 @@
  * self-time frames of ours. `--ref=<rev>` bundles ours from that git revision's lambda/ (a
  * "before" figure), the rest from the working tree.
  */
+import { bundleLikeConstruct } from './bundle';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -29,7 +30,6 @@ import { consumeBatch, type RecordProcessor } from '../lambda/consumer/consumer'
 import { deaggregateRecord } from '../lambda/shared/deaggregate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { encodeAggregated } from '../lambda/shared/kpl-codec';
-import { handlerEntry, pipelineFunctionDefaults } from '../lib/private/pipeline-function';
 import { localClientConfig, startDynalite, type Emulator } from '../scripts/local/emulators';
 import { aggregateStream, eventJson, eventRecord, ORDERING_GROUPS, SEQUENCE_BASE, shardId, type StreamAggregate } from './consumer/batch';
 import { BenchWorker, type Invocation } from './consumer/child';
@@ -111,28 +111,6 @@ function oursEnv(functionName: string, table: string, ordering: string, maxConcu
 function withoutLeases(env: Record<string, string>): Record<string, string> {
   const { LEASE_TABLE_NAME: _table, ...rest } = env;
   return rest;
-}
-
-/** Bundles `entry` as ConsumerFunction does (pipelineFunctionDefaults bundling, banner included) to `outfile`. */
-async function bundleLikeConsumerFunction(entry: string, outfile: string): Promise<number> {
-  const options = pipelineFunctionDefaults(handlerEntry('consumer')).bundling!;
-  await esbuild.build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    outfile,
-    minify: options.minify,
-    sourcemap: options.sourceMap,
-    sourcesContent: options.sourcesContent,
-    format: 'esm',
-    target: options.target,
-    mainFields: options.mainFields,
-    banner: { js: options.banner! },
-    alias: { [PROCESSOR_MODULE]: PROCESSOR_ENTRY },
-    external: options.externalModules,
-    logLevel: 'silent',
-  });
-  return fs.statSync(outfile).size;
 }
 
 /** lambda/ of a git revision, in `dir`, with our node_modules beside it (for esbuild to resolve). */
@@ -545,8 +523,8 @@ export async function run(): Promise<void> {
   try {
     const oursEntry = options.ref ? checkoutLambda(options.ref, path.join(dir, 'src')) : path.join(ROOT, 'lambda', 'consumer', 'index.ts');
     const bundles = { ours: path.join(dir, 'ours.mjs'), powertools: path.join(dir, 'powertools.mjs'), worker: path.join(dir, 'worker.mjs'), example: path.join(dir, 'example.mjs') };
-    await bundleLikeConsumerFunction(oursEntry, bundles.ours);
-    await bundleLikeConsumerFunction(path.join(__dirname, 'consumer', 'powertools-handler.ts'), bundles.powertools);
+    await bundleLikeConstruct(oursEntry, bundles.ours, { [PROCESSOR_MODULE]: PROCESSOR_ENTRY });
+    await bundleLikeConstruct(path.join(__dirname, 'consumer', 'powertools-handler.ts'), bundles.powertools, { [PROCESSOR_MODULE]: PROCESSOR_ENTRY });
     await esbuild.build({ entryPoints: [path.join(__dirname, 'consumer', 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: bundles.worker, logLevel: 'silent' });
 
     dynalite = await startDynalite();
@@ -563,11 +541,7 @@ export async function run(): Promise<void> {
     await micro();
 
     // The app's consumer as deployed (example processor), and the reference's pieces.
-    const options0 = pipelineFunctionDefaults(handlerEntry('consumer')).bundling!;
-    await esbuild.build({
-      entryPoints: [oursEntry], bundle: true, platform: 'node', outfile: bundles.example, minify: options0.minify, format: 'esm', target: options0.target,
-      mainFields: options0.mainFields, banner: { js: options0.banner! }, alias: { [PROCESSOR_MODULE]: path.join(ROOT, 'lambda', 'example-processor', 'index.ts') }, logLevel: 'silent',
-    });
+    await bundleLikeConstruct(oursEntry, bundles.example, { [PROCESSOR_MODULE]: path.join(ROOT, 'lambda', 'example-processor', 'index.ts') });
     const agg = await esbuild.build({ entryPoints: [require.resolve('aws-kinesis-agg')], bundle: true, write: false, minify: true, platform: 'node', format: 'esm', target: 'node24', mainFields: ['module', 'main'], logLevel: 'silent' });
     const aggCode = agg.outputFiles[0].contents;
     console.log('\n| bundle (esbuild, minified, ESM, node24, as ConsumerFunction bundles it) | bytes | gzip bytes |\n| --- | ---: | ---: |');

@@ -4,20 +4,20 @@
  * input in the same process, plus the producer bundle's size and cold import time.
  * `npm run bench -- producer`.
  */
+import { bundleLikeConstruct } from './bundle';
 import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as agg from 'aws-kinesis-agg';
-import * as esbuild from 'esbuild';
 import { planEntries, type KinesisEntry, type UserRecord } from '../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MiB, type ProducerLimits } from '../lambda/producer/limits';
 import { parseRequest } from '../lambda/producer/validate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { decodeAggregated } from '../lambda/shared/kpl-codec';
 import { ShardMap } from '../lambda/shared/shard-map';
-import { handlerEntry, pipelineFunctionDefaults } from '../lib/private/pipeline-function';
+import { handlerEntry } from '../lib/private/pipeline-function';
 import { CREDENTIAL_PROVIDER_MODULE } from '../lib/producer-function/producer-function';
 
 interface Encoded { data: Buffer; partitionKey: string; explicitHashKey?: string }
@@ -152,26 +152,10 @@ async function compare(label: string, records: UserRecord[]): Promise<string[]> 
   ];
 }
 
-/** The producer bundle as ProducerFunction builds it (pipeline-function.ts options plus its alias). */
+/** The producer bundle as ProducerFunction builds it (the constructs' bundling plus its alias). */
 async function bundle(dir: string, withAlias: boolean): Promise<number> {
-  const options = pipelineFunctionDefaults(handlerEntry('producer')).bundling!;
   const outfile = path.join(dir, withAlias ? 'index.mjs' : 'sdk-chain.mjs');
-  await esbuild.build({
-    entryPoints: [handlerEntry('producer')],
-    bundle: true,
-    platform: 'node',
-    outfile,
-    minify: options.minify,
-    sourcemap: options.sourceMap,
-    sourcesContent: options.sourcesContent,
-    format: 'esm',
-    target: options.target,
-    mainFields: options.mainFields,
-    banner: { js: options.banner! },
-    alias: withAlias ? { [CREDENTIAL_PROVIDER_MODULE]: path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts') } : {},
-    logLevel: 'silent',
-  });
-  return fs.statSync(outfile).size;
+  return bundleLikeConstruct(handlerEntry('producer'), outfile, withAlias ? { [CREDENTIAL_PROVIDER_MODULE]: path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts') } : {});
 }
 
 /** Median wall time of `node <args>` over 15 runs, ms. */
