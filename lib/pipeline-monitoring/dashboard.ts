@@ -26,6 +26,7 @@ export const DashboardWidgets = {
   AUTOSCALER_SHARDS: 'Autoscaler: shard count',
   AUTOSCALER_DECISIONS: 'Autoscaler: decisions',
   AUTOSCALER_ALARMS: 'Autoscaler: scaling alarms',
+  AUTOSCALER_FAILURES: 'Autoscaler: errors, throttles, failed events',
 } as const;
 
 const W = DashboardWidgets;
@@ -150,12 +151,21 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
 
   if (autoscaler) {
     dashboard.addWidgets(header('### Shard autoscaler'));
-    const widgets: cloudwatch.IWidget[] = [
-      graph(W.AUTOSCALER_SHARDS, [autoscaler.metricShardCount({ ...p, label: 'Shards' })], { leftYAxis: { min: 0 }, width: 8 }),
-      graph(W.AUTOSCALER_DECISIONS, [autoscaler.metricDecisions({ period: maxPeriod(period) })], { leftYAxis: { min: 0 }, width: 8 }),
+    const failures: cloudwatch.IMetric[] = [
+      ...(autoscaler.metricScalerFailures ? [autoscaler.metricScalerFailures({ period: maxPeriod(period), label: 'Errors + throttles' })] : []),
+      ...(autoscaler.onFailureQueue ? [autoscaler.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed events waiting (on-failure queue)' })] : []),
     ];
-    if (autoscaler.alarms && autoscaler.alarms.length > 0) {
-      widgets.push(new cloudwatch.AlarmStatusWidget({ title: W.AUTOSCALER_ALARMS, alarms: [...autoscaler.alarms], width: 8, height: HEIGHT }));
+    const hasAlarms = autoscaler.alarms !== undefined && autoscaler.alarms.length > 0;
+    const width = 24 / (2 + (failures.length > 0 ? 1 : 0) + (hasAlarms ? 1 : 0));
+    const widgets: cloudwatch.IWidget[] = [
+      graph(W.AUTOSCALER_SHARDS, [autoscaler.metricShardCount({ ...p, label: 'Shards' })], { leftYAxis: { min: 0 }, width }),
+      graph(W.AUTOSCALER_DECISIONS, [autoscaler.metricDecisions({ period: maxPeriod(period) })], { leftYAxis: { min: 0 }, width }),
+    ];
+    if (failures.length > 0) {
+      widgets.push(graph(W.AUTOSCALER_FAILURES, failures, { leftYAxis: { min: 0 }, width }));
+    }
+    if (hasAlarms) {
+      widgets.push(new cloudwatch.AlarmStatusWidget({ title: W.AUTOSCALER_ALARMS, alarms: [...autoscaler.alarms!], width, height: HEIGHT }));
     }
     dashboard.addWidgets(...widgets);
   }
