@@ -225,6 +225,33 @@ describe('PipelineMonitoring alarms', () => {
   });
 });
 
+describe('PipelineMonitoring and the autoscaler\'s alarms for people', () => {
+  test('the scaler\'s errors/throttles alarm and the stuck-consumer alarm notify the topic, count among the alarms and show on the dashboard', () => {
+    // Prepare
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+    const consumer = stubConsumer(stack);
+    const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: { ...consumer, eventSourceMappingId: 'esm', eventSourceMappingArn: 'arn:aws:lambda:us-east-1:111122223333:event-source-mapping:esm', functionName: consumer.functionName, metricIteratorAge: consumer.metricIteratorAge } });
+    // Act
+    const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumer, autoscaler });
+    // Assess
+    const template = Template.fromStack(stack);
+    expect(autoscaler.operatorAlarms).toHaveLength(2);
+    expect(monitoring.alarms).toEqual(expect.arrayContaining(autoscaler.operatorAlarms));
+    for (const suffix of ['ScalerErrors', 'ConsumerStuck']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp(`-${suffix}$`), AlarmActions: [topicRef], OKActions: [topicRef] });
+    }
+    const body = dashboardBody(template);
+    expect(widget(body, DashboardWidgets.AUTOSCALER_FAILURES).properties.metrics).toEqual(expect.arrayContaining([
+      [expect.objectContaining({ expression: 'FILL(errors, 0) + FILL(throttles, 0)' })],
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:AutoscalerFailedEvents/), expect.objectContaining({ stat: 'Maximum' })],
+    ]));
+    const alarmArns = JSON.stringify(widget(body, DashboardWidgets.ALARMS).properties.alarms);
+    expect(alarmArns).toMatch(/ScalerErrorsAlarm/);
+    expect(alarmArns).toMatch(/ConsumerStuckAlarm/);
+  });
+});
+
 describe('PipelineMonitoring topic', () => {
   test('is encrypted with a rotating customer key that CloudWatch of this account may use', () => {
     const { template } = monitored();
