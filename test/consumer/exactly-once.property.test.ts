@@ -26,6 +26,7 @@ import * as fc from 'fast-check';
 import { consumeBatch, type ConsumerDeps, type RecordProcessor } from '../../lambda/consumer/consumer';
 import type { Ordering } from '../../lambda/consumer/contract';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
+import type { ShardLineage } from '../../lambda/consumer/lineage';
 import type { LeaseStore } from '../../lambda/shared/lease-store';
 import { compareExtended, isSentinel, type ExtendedSequenceNumber } from '../../lambda/shared/sequence-number';
 import { lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
@@ -61,6 +62,8 @@ interface RunParameters {
   readonly lostAnswerRate: number;
   /** User record ids whose processor always fails. */
   readonly poison: readonly number[];
+  /** The shard is closed and ListShards reports its last record's sequence number as its end: the consumer may write SHARD_END. */
+  readonly closed: boolean;
   readonly seed: number;
 }
 
@@ -76,6 +79,8 @@ interface RunReport {
   readonly lostAnswers: number;
   /** Lease writes the consumer reported lost to a concurrent invocation, merged and retried. */
   readonly leaseConflicts: number;
+  /** 1 when the run ended with SHARD_END in the lease. */
+  readonly shardEnds: number;
   readonly log: readonly string[];
 }
 
@@ -95,7 +100,7 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
   // The consumer's jitter draws from Math.random: seeded too, so a run replays exactly.
   const jitter = new Random(parameters.seed ^ 0x1b873593);
   const random$ = jest.spyOn(Math, 'random').mockImplementation(() => jitter.next());
-  const memory = new MemoryLeaseStore();
+  const memory = new MemoryLeaseStore('model-app');
   const store = memory.asStore();
   const poison = new Set(parameters.poison);
   const ledger = new Ledger(shard);
@@ -105,6 +110,7 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
   let leaseWrites = 0;
   let lostAnswers = 0;
   let leaseConflicts = 0;
+  let shardEnds = 0;
 
   const mapping: KinesisEventSourceMapping = new KinesisEventSourceMapping(shard.records, {
     parallelizationFactors: parameters.parallelizationFactors,
@@ -127,6 +133,13 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
       ledger.violate(`checkpoint moved back from ${position(lastCheckpoint)} to ${position(checkpoint)} (${by})`);
     }
     lastCheckpoint = checkpoint;
+    if (checkpoint.sequenceNumber === 'SHARD_END') {
+      const unhandled = shard.users.filter((user) => !ledger.handled(user.id, mapping));
+      if (!parameters.closed || unhandled.length > 0) {
+        ledger.violate(`SHARD_END (${by}) on a shard ${parameters.closed ? `with user records never processed nor sent to the destination: ${unhandled.map((user) => `u${user.id}`).join(' ')}` : 'that is open'}`);
+      }
+      return;
+    }
     if (isSentinel(checkpoint.sequenceNumber)) {
       return;
     }
@@ -205,8 +218,13 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
       },
     }) as LeaseStore;
 
+    const lastSequence = BigInt(shard.records[shard.records.length - 1].kinesis.sequenceNumber);
+    const shardLineage = async (): Promise<ShardLineage> => ({
+      shardId: SHARD_ID, startingHashKey: '0', endingHashKey: '340282366920938463463374607431768211455', parentShardIds: [], childShardIds: parameters.closed ? ['shardId-000000000001'] : [],
+      closed: parameters.closed, endingSequenceNumber: parameters.closed ? lastSequence : undefined,
+    });
     const deps = {
-      processRecord, leases, owner: 'consumer-fn', ordering: parameters.ordering, maxConcurrency: parameters.maxConcurrency, maxParallelizationFactor,
+      processRecord, leases, owner: 'consumer-fn', ordering: parameters.ordering, maxConcurrency: parameters.maxConcurrency, maxParallelizationFactor, shardLineage,
     };
     let response: KinesisStreamBatchResponse;
     try {
@@ -268,6 +286,10 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
   }
   // Assess: exactly once and nothing lost (the other guarantees were checked as the run went)
   ledger.finish(mapping);
+  const final = await store.get(SHARD_ID);
+  if (final?.checkpoint.sequenceNumber === 'SHARD_END') {
+    shardEnds++;
+  }
   return {
     violations: ledger.violations,
     userRecords: shard.users.length,
@@ -278,6 +300,7 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
     leaseWrites,
     lostAnswers,
     leaseConflicts,
+    shardEnds,
     log: mapping.log,
   };
 }
@@ -375,12 +398,13 @@ function parameters(factors: fc.Arbitrary<number[]>): fc.Arbitrary<RunParameters
     crashRate: fc.constantFrom(0, 0.05, 0.2),
     lostAnswerRate: fc.constantFrom(0, 0.1),
     poison: fc.array(fc.nat({ max: 299 }), { maxLength: 3 }),
+    closed: fc.boolean(),
     seed: fc.integer(),
   });
 }
 
 const factor = fc.integer({ min: 1, max: 10 });
-const totals = { runs: 0, userRecords: 0, invocations: 0, crashes: 0, duplicates: 0, sentToDestination: 0, leaseWrites: 0, lostAnswers: 0, leaseConflicts: 0 };
+const totals = { shardEnds: 0, runs: 0, userRecords: 0, invocations: 0, crashes: 0, duplicates: 0, sentToDestination: 0, leaseWrites: 0, lostAnswers: 0, leaseConflicts: 0 };
 
 async function holds(run: RunParameters): Promise<void> {
   const report = await runModel(run);
@@ -393,6 +417,7 @@ async function holds(run: RunParameters): Promise<void> {
   totals.leaseWrites += report.leaseWrites;
   totals.lostAnswers += report.lostAnswers;
   totals.leaseConflicts += report.leaseConflicts;
+  totals.shardEnds += report.shardEnds;
   if (report.violations.length > 0) {
     const log = report.log.length > 80 ? ['...', ...report.log.slice(-80)] : report.log;
     throw new Error(`${report.violations.length} violation(s):\n  ${report.violations.join('\n  ')}\nmapping log:\n  ${log.join('\n  ')}`);
