@@ -54,7 +54,7 @@ describe('StreamingPipeline monitoring', () => {
       .map((resource) => resource.Properties)
       .filter((alarm) => String(alarm.AlarmName).startsWith(`${prefix}-`));
     expect(alarms.map((alarm) => alarm.AlarmName.slice(prefix.length + 1)).sort()).toEqual([
-      'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
+      'ConsumerCorruptRecords', 'ConsumerEmptyAggregates', 'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
       'ProducerOnFailureQueueNotEmpty', 'ReadThrottles', 'StreamIteratorAge', 'WriteThrottles',
     ]);
     for (const alarm of alarms) {
