@@ -3,13 +3,21 @@ import { parseHashKey } from '../shared/hash-key';
 import type { UserRecord } from './aggregate';
 import { groupsOn, loneAggregateBytes, longestGroupKeyBytes, type OrderingSettings } from './ordering';
 
+/**
+ * Deepest nesting of a JSON `data` value (an array or object is one level). Deeper data is refused
+ * before `JSON.stringify` could overflow the stack, and so that consumers in any language can
+ * parse what they read (Python's json stops near 1,000 levels, Go's encoding/json at 10,000).
+ */
+export const MAX_DATA_DEPTH = 100;
+
 /** The rules a request breaks, as they appear in `errors[].rule`. */
 export const RULES = {
   body: 'body must be JSON',
   records: 'records must be a non-empty array',
   record: 'record must be a JSON object',
-  data: 'data is required (a string or any JSON value)',
-  partitionKey: 'partitionKey must be a string of 1 to 256 characters',
+  data: `data is required (a string or any JSON value nested at most ${MAX_DATA_DEPTH} levels deep)`,
+  partitionKey: 'partitionKey must be a well-formed string of 1 to 256 UTF-16 code units (so at most 256 code points)',
+  requestId: 'requestId must be a string of 1 to 128 characters, and a requestId seen before must come with the same records',
   size: 'data plus partitionKey must be at most the entry limit (1 MiB)',
   framedSize: 'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit (1 MiB)',
   explicitHashKey: 'explicitHashKey must be a decimal string in 0 to 2^128-1',
@@ -54,7 +62,7 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     }
     const { data, partitionKey, explicitHashKey } = item as Record<string, unknown>;
     const broken = issues.length;
-    if (data === undefined || data === null) {
+    if (data === undefined || data === null || (typeof data === 'object' && !withinDepth(data, MAX_DATA_DEPTH))) {
       issues.push({ index, rule: RULES.data });
     }
     if (partitionKey !== undefined && (typeof partitionKey !== 'string' || !keyLengthOk(partitionKey))) {
@@ -66,7 +74,12 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     if (issues.length > broken) {
       return;
     }
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(JSON.stringify(data), 'utf8');
+    const text = typeof data === 'string' ? data : jsonText(data);
+    if (text === undefined) {
+      issues.push({ index, rule: RULES.data });
+      return;
+    }
+    const bytes = Buffer.from(text, 'utf8');
     const key = (partitionKey as string | undefined) ?? randomUUID();
     const keyBytes = Buffer.byteLength(key, 'utf8');
     if (bytes.length + keyBytes > maxEntryBytes) {
@@ -89,15 +102,40 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
 /** More than a one-record aggregate adds to a record (frame, key fields, record field, group key): below it no check is needed. */
 const FRAMING_BOUND = 128;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Kinesis (and the SDK's model, and the emulators) count a partition key's 256 in UTF-16 code
+ * units; a key of at most 256 code units has at most 256 code points too, so one check covers
+ * both counts. A lone surrogate has no UTF-8 form: it would be stored as U+FFFD, another key.
+ */
 function keyLengthOk(key: string): boolean {
-  if (key.length === 0) {
-    return false;
-  }
-  let characters = 0;
-  for (const _ of key) {
-    if (++characters > 256) {
+  return key.length >= 1 && key.length <= 256 && !LONE_SURROGATE.test(key);
+}
+
+/** Whether a JSON value nests at most `limit` arrays/objects deep; iterative, stops at the first level too deep. */
+export function withinDepth(value: object, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
+  while (stack.length > 0) {
+    const { value: next, depth } = stack.pop()!;
+    if (depth > limit) {
       return false;
+    }
+    const children = Array.isArray(next) ? next : Object.values(next as Record<string, unknown>);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        stack.push({ value: child, depth: depth + 1 });
+      }
     }
   }
   return true;
+}
+
+/** JSON text of a value, or undefined if it has none (a cycle, a BigInt, a stack overflow). */
+function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
 }

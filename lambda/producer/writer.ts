@@ -4,6 +4,8 @@ import { fullJitterDelay, sleep, type BackoffOptions, type TimeBudget } from '..
 import type { ShardMap } from '../shared/shard-map';
 import { batchEntries, loneEntries, planEntries, type KinesisEntry, type UserRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
+import { groupsOn } from './ordering';
+import { CellSchedule, type CellError } from './schedule';
 
 /** A user record that was not written, by its index in the request. */
 export interface FailedRecord {
@@ -31,6 +33,11 @@ export interface WriteOutcome {
    * consumer drops such records, so the KPL sends them again, and so do we.
    */
   readonly resentRecords: number;
+  /**
+   * Entries sent again after an answer that did not say whether Kinesis stored them (a timeout,
+   * a 5xx, a reset connection, an answer missing the entry): each may now be in the stream twice.
+   */
+  readonly unknownOutcomeRetries: number;
 }
 
 export interface WriteOptions {
@@ -43,41 +50,91 @@ export interface WriteOptions {
   readonly shardMap: (refresh: boolean) => Promise<ShardMap>;
   /** PutRecords requests in flight at once. @default 4 */
   readonly concurrency?: number;
+  /** Longest a PutRecords or ListShards call may take, ms (cut to the budget left). @default - the client's request timeout */
+  readonly callTimeoutMs?: number;
+  /**
+   * Told, after each round of PutRecords calls, the request indices acknowledged in it (the
+   * progress store records them before anything else is sent). Answering false stops the write:
+   * what is left is reported failed with `ProgressNotSaved`.
+   */
+  readonly onWritten?: (indices: readonly number[]) => Promise<boolean>;
   readonly random?: () => number;
+  /** Tests: a wait that passes no real time; the writer's clock then moves by what it waited. */
   readonly wait?: (ms: number) => Promise<void>;
 }
 
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'LimitExceededException', 'KMSThrottlingException']);
+/**
+ * Errors after which the entry may or may not be in the stream (the answer was lost): retried,
+ * at the price of a possible second copy, which is the producer's one at-least-once window.
+ */
+const UNKNOWN_OUTCOME = new Set(['InternalFailure', 'InternalFailureException', 'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimedOut', 'ECONNRESET', 'EPIPE', 'MissingResult', 'UnknownError']);
 /** Entry or request errors worth another try; anything else (access, KMS key state, validation) fails at once. */
-const RETRYABLE = new Set([...THROTTLED, 'InternalFailure', 'InternalFailureException', 'ServiceUnavailable', 'ServiceUnavailableException']);
-const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'RequestTimeout']);
+const RETRYABLE = new Set([...THROTTLED, ...UNKNOWN_OUTCOME, 'ECONNREFUSED']);
+const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
 
-/** Internal marker: the request was never sent because the budget was spent. */
-const NOT_SENT = 'NotSent';
 /** The error of a record stored in an aggregate on a shard that does not own it, when it cannot be sent again. */
 const WRONG_SHARD = 'WrongShard';
+/** The error of records left when the progress store could not record what was written. */
+const PROGRESS_NOT_SAVED = 'ProgressNotSaved';
 
 /** Least time a PutRecords call is given; below this the budget is spent. */
 const MIN_CALL_MS = 250;
 
-interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?: { code: string; message?: string } }
+interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?: CellError }
+
+/** The error code of a failed call: the service's error name, a network code, `RequestTimedOut` for timeouts. */
+export function errorCodeOf(caught: unknown): CellError {
+  const error = caught as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  let code = error.name ?? error.code ?? 'UnknownError';
+  if (code === 'AbortError' || code === 'TimeoutError' || error.code === 'ETIMEDOUT') {
+    code = 'RequestTimedOut';
+  } else if (error.code && NETWORK.has(error.code)) {
+    code = error.code;
+  } else if (!isRetryable(code) && (error.$metadata?.httpStatusCode ?? 0) >= 500) {
+    code = 'InternalFailure';
+  }
+  return { code, message: error.message };
+}
+
+export function isRetryable(code: string): boolean {
+  return RETRYABLE.has(code);
+}
 
 /**
- * Writes user records with PutRecords: plans shard-aware entries, sends them in batches, and
- * retries only the entries that failed with a retryable error, with exponential backoff and full
- * jitter, while the time budget lasts. A failed aggregate fails every user record inside it;
- * an entry is reported written only when Kinesis returned a sequence number for it.
+ * Writes user records with PutRecords: plans shard-aware entries and sends them cell by cell
+ * (`schedule.ts`): one entry of a (shard, ordering group) in flight at a time, the next only after
+ * it is acknowledged, so a throttled and retried entry is never overtaken by a later one of the
+ * same user key. Each round sends the head of every ready cell, in PutRecords batches, up to
+ * `concurrency` requests at once; a failed head retries after exponential backoff with full
+ * jitter while other cells go on, while the time budget lasts. A failed aggregate fails every
+ * user record inside it; an entry is reported written only when Kinesis returned a sequence
+ * number for it. After each round `onWritten` hears what was acknowledged.
  *
  * An aggregate planned on a stale map (a reshard happened since it was loaded) is stored on the
  * shard that owns its ExplicitHashKey now, which may not own every record inside: KCL consumers
  * drop those ("Wrong Shard" in the KPL). The map is reloaded at once, records in the landing
- * shard's range count as written, and the others are planned again and re-sent. A record that
- * lands wrong a second time, or on a shard the map does not know, goes alone: routed by its own
- * hash key it lands on the shard that owns it, so the re-sends end. With ordering groups every
- * entry, re-sends too, travels under its records' group key (`ordering.ts`): per-key order holds.
+ * shard's range count as written, and the others, with everything not yet sent, are planned
+ * again. A record that lands wrong a second time, or on a shard the map does not know, goes
+ * alone: routed by its own hash key it lands on the shard that owns it, so the re-sends end.
+ * With ordering groups every entry, re-sends too, travels under its records' group key.
  */
 export async function writeRecords(records: readonly UserRecord[], options: WriteOptions): Promise<WriteOutcome> {
-  const wait = options.wait ?? sleep;
+  let skew = 0;
+  const now = (): number => Date.now() + skew;
+  const budget: Pick<TimeBudget, 'remaining' | 'allows'> = {
+    remaining: () => Math.max(0, options.budget.remaining() - skew),
+    allows: (ms, thenNeedMs = 0) => options.budget.remaining() - skew > ms + thenNeedMs,
+  };
+  const opts: WriteOptions = { ...options, budget: budget as TimeBudget };
+  const pause = async (ms: number): Promise<void> => {
+    if (options.wait) {
+      await options.wait(ms);
+      skew += ms;
+    } else {
+      await sleep(ms);
+    }
+  };
   const written: number[] = [];
   const failed: FailedRecord[] = [];
   let kinesisRecords = 0;
@@ -85,44 +142,63 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   let throttledEntries = 0;
   let misroutedEntries = 0;
   let resentRecords = 0;
+  let unknownOutcomeRetries = 0;
   const recordAt = new Map(records.map((record) => [record.index, record]));
-  let pending = records;
-  let refresh = false;
-  /**
-   * Records to send alone, routed by their own hash key (raw under their own keys, or with ordering
-   * groups a one-record aggregate under their group's key): their aggregate landed on a shard the
-   * map does not know, or landed wrong twice.
-   */
+  /** Records to send alone, routed by their own hash key: their aggregate landed on a shard the map does not know, or landed wrong twice. */
   const sendAlone = new Set<number>();
   /** Records already re-sent once because their aggregate landed on a shard not owning them. */
   const resent = new Set<number>();
-  let lastError: { code: string; message?: string } | undefined;
-  let map: ShardMap | undefined;
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    try {
-      map = await options.shardMap(refresh);
-    } catch (caught) {
-      if (map === undefined) {
-        // Nothing was sent: every record failed, with the error that stopped the shard map.
-        const error = caught as { name?: string; message?: string };
-        const errorCode = error.name ?? 'ShardMapError';
-        const errorMessage = `shard map not loaded: ${error.message ?? String(caught)}`;
-        return { written: [], failed: records.map(({ index }) => ({ index, errorCode, errorMessage })), kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0 };
-      }
-      // Some records are written already, so the answer must still say which: keep the map we
-      // have (Kinesis routes by hash key whatever the map says) rather than throw that away.
-    }
+  const outcome = (): WriteOutcome => {
+    written.sort((a, b) => a - b);
+    failed.sort((a, b) => a.index - b.index);
+    return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords, unknownOutcomeRetries };
+  };
+
+  let map: ShardMap;
+  try {
+    map = await loadShardMap(false, opts, pause);
+  } catch (caught) {
+    // Nothing was sent: every record failed, with the error that stopped the shard map.
+    const { code, message } = errorCodeOf(caught);
+    const errorMessage = `shard map not loaded: ${message ?? String(caught)}`;
+    failed.push(...records.map(({ index }) => ({ index, errorCode: code === 'UnknownError' ? 'ShardMapError' : code, errorMessage })));
+    return outcome();
+  }
+  const perKey = groupsOn(options.limits) || options.limits.maxRecordsPerAggregate <= 1;
+  const plan = (pending: readonly UserRecord[]): CellSchedule<KinesisEntry> => {
     const entries = sendAlone.size === 0
       ? planEntries(pending, map, options.limits)
       : [...planEntries(pending.filter((r) => !sendAlone.has(r.index)), map, options.limits), ...loneEntries(pending.filter((r) => sendAlone.has(r.index)), map, options.limits)];
-    refresh = false;
-    const attempts = await sendAll(entries, options);
-    const retry: UserRecord[] = [];
-    let retryEntries = 0;
+    return new CellSchedule(entries, (entry) => (perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId), (entry) => entry.indices[0]);
+  };
+  let schedule = plan(records);
+  let stop: CellError | undefined;
+
+  while (schedule.size > 0) {
+    const heads = schedule.take(now());
+    if (heads.length === 0) {
+      const delay = Math.max(0, (schedule.nextReadyAt() ?? now()) - now());
+      if (!budget.allows(delay, MIN_CALL_MS)) {
+        break;
+      }
+      await pause(delay);
+      continue;
+    }
+    if (!budget.allows(0, MIN_CALL_MS)) {
+      heads.forEach(({ cell }) => schedule.unsent(cell));
+      break;
+    }
+    const cellOf = new Map(heads.map(({ cell, entry }) => [entry, cell]));
+    const attempts = await sendAll(heads.map(({ entry }) => entry), opts);
+    const answeredAt = now();
+    const acknowledged: number[] = [];
     const strays: Array<{ entry: KinesisEntry; shardId: string }> = [];
+    let refresh = false;
     for (const { entry, result, error } of attempts) {
+      const cell = cellOf.get(entry)!;
       if (result?.SequenceNumber && !result.ErrorCode) {
         kinesisRecords++;
+        schedule.done(cell);
         if (result.ShardId && result.ShardId !== entry.shardId) {
           misroutedEntries++;
           refresh = true;
@@ -133,13 +209,7 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
           // A lone record (raw, or a one-record aggregate) is routed by its own hash key, so it
           // is on the shard that owns it.
         }
-        written.push(...entry.indices);
-        continue;
-      }
-      if (error?.code === NOT_SENT) {
-        // The budget ran out before this request left: report the error that made it wait.
-        const code = lastError?.code ?? 'RequestTimedOut';
-        failed.push(...entry.indices.map((index) => ({ index, errorCode: code, errorMessage: `not retried: time budget spent${lastError?.message ? `; last error: ${lastError.message}` : ''}` })));
+        acknowledged.push(...entry.indices);
         continue;
       }
       const code = result?.ErrorCode ?? error?.code ?? 'UnknownError';
@@ -148,37 +218,38 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         throttledEntries++;
       }
       if (isRetryable(code)) {
-        lastError = { code, message };
-        retryEntries++;
-        retry.push(...entry.indices.map((index) => recordAt.get(index)!));
+        if (UNKNOWN_OUTCOME.has(code)) {
+          unknownOutcomeRetries++;
+        }
+        retries++;
+        schedule.retry(cell, answeredAt + fullJitterDelay(schedule.failures(cell), options.backoff, options.random), { code, message });
       } else {
+        schedule.done(cell);
         failed.push(...entry.indices.map((index) => ({ index, errorCode: code, ...(message ? { errorMessage: message } : {}) })));
       }
     }
     if (refresh) {
       // Kinesis put an entry on another shard than the map said: the stream was resharded. Reload
-      // now, so that re-sends and retries (and the container's next request) use the new map.
+      // now, so that re-sends and everything not yet sent (and the container's next request) use the new map.
       try {
-        map = await options.shardMap(true);
-        refresh = false;
+        map = await loadShardMap(true, opts, pause);
       } catch {
         // Keep the old map; a landing shard it does not know is handled below.
       }
     }
     const resend: UserRecord[] = [];
     for (const { entry, shardId } of strays) {
-      const landed = map!.rangeOf(shardId);
+      const landed = map.rangeOf(shardId);
       for (const index of entry.indices) {
         const record = recordAt.get(index)!;
         if (landed !== undefined && inHashRange(landed, routingHashKey(record))) {
-          written.push(index);
+          acknowledged.push(index);
           continue;
         }
         if (landed === undefined || resent.has(index)) {
           // Where it belongs is unknown (the map does not know the landing shard), or a fresh
           // map already sent it wrong once: it goes alone, routed by its own hash key, which
-          // Kinesis routes right whatever the map says (with ordering groups under its group's
-          // key still, so its user key keeps one outer key). All of an unknown shard's records go
+          // Kinesis routes right whatever the map says. All of an unknown shard's records go
           // again: a duplicate for a consumer that keeps out-of-range records, never a loss,
           // never the same miss twice.
           sendAlone.add(index);
@@ -187,31 +258,57 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         resend.push(record);
       }
     }
-    if (retry.length === 0 && resend.length === 0) {
+    written.push(...acknowledged);
+    if (acknowledged.length > 0 && options.onWritten && !(await options.onWritten(acknowledged))) {
+      stop = { code: PROGRESS_NOT_SAVED, message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)' };
+      failed.push(...resend.map((r) => ({ index: r.index, errorCode: stop!.code, errorMessage: stop!.message })));
       break;
     }
-    // Failed entries wait out a backoff; re-sends of records on a wrong shard go at once.
-    const delay = retry.length > 0 ? fullJitterDelay(attempt, options.backoff, options.random) : 0;
-    if (!options.budget.allows(delay, MIN_CALL_MS)) {
-      // Out of time: report what is left with the last error it got.
-      failed.push(...retry.map((r) => ({ index: r.index, errorCode: lastError!.code, errorMessage: `not retried: time budget spent${lastError!.message ? `; last error: ${lastError!.message}` : ''}` })));
-      failed.push(...resend.map((r) => ({ index: r.index, errorCode: WRONG_SHARD, errorMessage: 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent' })));
-      break;
+    if (refresh || resend.length > 0) {
+      // Everything not sent yet was planned on the old map: plan it again with the re-sends, in
+      // request order, so each cell's order still holds.
+      if (resend.length > 0 && !budget.allows(0, MIN_CALL_MS)) {
+        failed.push(...resend.map((r) => ({ index: r.index, errorCode: WRONG_SHARD, errorMessage: 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent' })));
+        break;
+      }
+      resentRecords += resend.length;
+      const left = schedule.drain().flatMap(({ entry }) => entry.indices.map((index) => recordAt.get(index)!));
+      schedule = plan([...left, ...resend].sort((a, b) => a.index - b.index));
     }
-    retries += retryEntries;
-    resentRecords += resend.length;
-    retry.push(...resend);
-    await wait(delay);
-    pending = retry.sort((a, b) => a.index - b.index);
   }
-  written.sort((a, b) => a - b);
-  failed.sort((a, b) => a.index - b.index);
-  return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords };
+  // Out of time (or stopped): report what is left with the last error its cell got.
+  for (const { entry, error } of schedule.drain()) {
+    const last = stop ?? error;
+    failed.push(...entry.indices.map((index) => ({
+      index,
+      errorCode: last?.code ?? 'RequestTimedOut',
+      errorMessage: stop ? stop.message : `not retried: time budget spent${last?.message ? `; last error: ${last.message}` : ''}`,
+    })));
+  }
+  return outcome();
 }
 
+/** Tries of a reload after a misrouted put: the writer can go on with the map it has, so it does not wait long for a new one. */
+const RELOAD_ATTEMPTS = 3;
 
-function isRetryable(code: string): boolean {
-  return RETRYABLE.has(code) || NETWORK.has(code) || code === 'RequestTimedOut';
+/**
+ * The shard map, retried with backoff inside the budget when ListShards is throttled, fails or
+ * times out: the first load as long as the budget lasts (nothing can be sent without it), a
+ * reload `RELOAD_ATTEMPTS` times.
+ */
+async function loadShardMap(refresh: boolean, options: WriteOptions, pause: (ms: number) => Promise<void>): Promise<ShardMap> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await options.shardMap(refresh);
+    } catch (caught) {
+      const { code } = errorCodeOf(caught);
+      const delay = fullJitterDelay(attempt, options.backoff, options.random);
+      if (!isRetryable(code) || (refresh && attempt + 1 >= RELOAD_ATTEMPTS) || !options.budget.allows(delay, MIN_CALL_MS)) {
+        throw caught;
+      }
+      await pause(delay);
+    }
+  }
 }
 
 async function sendAll(entries: readonly KinesisEntry[], options: WriteOptions): Promise<Attempt[]> {
@@ -230,9 +327,7 @@ async function sendAll(entries: readonly KinesisEntry[], options: WriteOptions):
 
 async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions): Promise<Attempt[]> {
   const remaining = options.budget.remaining();
-  if (remaining < MIN_CALL_MS) {
-    return batch.map((entry) => ({ entry, error: { code: NOT_SENT } }));
-  }
+  const timeout = Math.max(1, Math.min(remaining, options.callTimeoutMs ?? remaining));
   try {
     const answer = await options.client.send(new PutRecordsCommand({
       StreamName: options.streamName,
@@ -241,17 +336,11 @@ async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions):
         PartitionKey: entry.partitionKey,
         ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
       })),
-    }), { abortSignal: AbortSignal.timeout(remaining) as never });
+    }), { abortSignal: AbortSignal.timeout(timeout) as never, requestTimeout: timeout });
     const entries = answer.Records ?? [];
     return batch.map((entry, i) => ({ entry, result: entries[i] ?? { ErrorCode: 'MissingResult', ErrorMessage: 'PutRecords answered without this entry' } }));
   } catch (caught) {
-    const error = caught as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-    let code = error.name === 'AbortError' ? 'RequestTimedOut' : (error.name ?? error.code ?? 'UnknownError');
-    if (error.code && NETWORK.has(error.code)) {
-      code = error.code;
-    } else if (!isRetryable(code) && (error.$metadata?.httpStatusCode ?? 0) >= 500) {
-      code = 'InternalFailure';
-    }
-    return batch.map((entry) => ({ entry, error: { code, message: error.message } }));
+    const error = errorCodeOf(caught);
+    return batch.map((entry) => ({ entry, error }));
   }
 }

@@ -7,11 +7,25 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
  * first use (never at import time), and tests replace it with `setClientForTesting`.
  *
  * Endpoints follow the SDK's standard variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_KINESIS`,
- * `AWS_ENDPOINT_URL_DYNAMODB`), which the SDK reads itself. The Kinesis client is given the
- * HTTP/1.1 handler: its HTTP/2 default cannot talk to local emulators, and Lambda gains nothing
- * from HTTP/2 for PutRecords.
+ * `AWS_ENDPOINT_URL_DYNAMODB`), which the SDK reads itself. Every client gets the HTTP/1.1 handler:
+ * the HTTP/2 default cannot talk to local emulators, and Lambda gains nothing from HTTP/2 here.
+ *
+ * Every call is bounded in time: a connection timeout and a request timeout that actually fire
+ * (`throwOnRequestTimeout`: without it @smithy/node-http-handler 4.x only logs a warning when
+ * `requestTimeout` passes and the call waits on). A timed-out call fails with `TimeoutError`
+ * (code `ETIMEDOUT`), which the SDK's standard retry strategy retries with backoff and jitter
+ * like any transient error, and which the producer's own retry loop retries inside its budget.
+ * A call may pass a shorter `requestTimeout` (or an `abortSignal`) of its own in `send`'s options.
  */
 const cache = new Map<string, unknown>();
+
+/** Defaults of every client's HTTP handler, ms; override with CLIENT_CONNECTION_TIMEOUT_MS / CLIENT_REQUEST_TIMEOUT_MS. */
+export const CLIENT_TIMEOUTS = {
+  /** TCP (and TLS) connection set-up. */
+  connectionMs: 2_000,
+  /** From sending the request to the whole answer; a hung call costs at most this. */
+  requestMs: 5_000,
+} as const;
 
 function memo<T>(name: string, create: () => T): T {
   if (!cache.has(name)) {
@@ -20,9 +34,29 @@ function memo<T>(name: string, create: () => T): T {
   return cache.get(name) as T;
 }
 
-/** Keep-alive HTTP/1.1 sockets, bounded so a burst cannot exhaust the container's descriptors. */
-function httpHandler(): NodeHttpHandler {
-  return new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000, httpAgent: { keepAlive: true, maxSockets: 50 }, httpsAgent: { keepAlive: true, maxSockets: 50 } });
+function envMs(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+/** The timeouts the handler uses now (from the environment, else `CLIENT_TIMEOUTS`). */
+export function clientTimeouts(): { connectionMs: number; requestMs: number } {
+  return {
+    connectionMs: envMs('CLIENT_CONNECTION_TIMEOUT_MS', CLIENT_TIMEOUTS.connectionMs),
+    requestMs: envMs('CLIENT_REQUEST_TIMEOUT_MS', CLIENT_TIMEOUTS.requestMs),
+  };
+}
+
+/** Keep-alive HTTP/1.1 sockets, bounded so a burst cannot exhaust the container's descriptors; timeouts that fire. */
+export function httpHandler(): NodeHttpHandler {
+  const { connectionMs, requestMs } = clientTimeouts();
+  return new NodeHttpHandler({
+    connectionTimeout: connectionMs,
+    requestTimeout: requestMs,
+    throwOnRequestTimeout: true,
+    httpAgent: { keepAlive: true, maxSockets: 50 },
+    httpsAgent: { keepAlive: true, maxSockets: 50 },
+  });
 }
 
 export function kinesisClient(): KinesisClient {
@@ -31,6 +65,8 @@ export function kinesisClient(): KinesisClient {
 }
 
 export function dynamoDbClient(): DynamoDBClient {
+  // The SDK's standard retries (3 attempts, exponential backoff with jitter), each attempt bounded
+  // by the handler's request timeout.
   return memo('dynamodb', () => new DynamoDBClient({ requestHandler: httpHandler() }));
 }
 
@@ -44,7 +80,7 @@ export function resetClients(): void {
   cache.clear();
 }
 
-/** A memoised client of any other kind (CloudWatch, Lambda, …), with the same HTTP/1.1 handler. */
+/** A memoised client of any other kind (CloudWatch, Lambda, …), with the same bounded HTTP/1.1 handler. */
 export function client<T>(name: string, create: (handler: NodeHttpHandler) => T): T {
   return memo(name, () => create(httpHandler()));
 }

@@ -21,6 +21,15 @@ const { resetShardMapCache } = require('../../lambda/producer/producer') as type
 const kinesis = mockClient(KinesisClient);
 let stdout: string[] = [];
 
+/** A JSON value nested `levels` arrays deep. */
+function deep(levels: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) {
+    value = [value];
+  }
+  return value;
+}
+
 function httpEvent(body: string, isBase64Encoded = false) {
   return { version: '2.0', rawPath: '/', body, isBase64Encoded, requestContext: { http: { method: 'POST' } } };
 }
@@ -118,16 +127,20 @@ describe('producer handler', () => {
   test.each([
     ['no records', { records: [] }, [{ index: -1, rule: 'records must be a non-empty array' }]],
     ['a record that is not an object', { records: ['x'] }, [{ index: 0, rule: 'record must be a JSON object' }]],
-    ['missing data', { records: [{ data: 'ok' }, { partitionKey: 'k' }] }, [{ index: 1, rule: 'data is required (a string or any JSON value)' }]],
-    ['null data', { records: [{ data: null, partitionKey: 'k' }] }, [{ index: 0, rule: 'data is required (a string or any JSON value)' }]],
-    ['a partition key that is not a string', { records: [{ data: 'x', partitionKey: 42 }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
+    ['missing data', { records: [{ data: 'ok' }, { partitionKey: 'k' }] }, [{ index: 1, rule: RULES.data }]],
+    ['null data', { records: [{ data: null, partitionKey: 'k' }] }, [{ index: 0, rule: RULES.data }]],
+    ['a partition key that is not a string', { records: [{ data: 'x', partitionKey: 42 }] }, [{ index: 0, rule: RULES.partitionKey }]],
     ['several broken rules in several records', { records: [{ partitionKey: '' }, { data: 'ok' }, { data: 'x', explicitHashKey: '-1' }] }, [
-      { index: 0, rule: 'data is required (a string or any JSON value)' },
-      { index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' },
+      { index: 0, rule: RULES.data },
+      { index: 0, rule: RULES.partitionKey },
       { index: 2, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' },
     ]],
-    ['an empty partition key', { records: [{ data: 'x', partitionKey: '' }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
-    ['a partition key of 257 characters', { records: [{ data: 'x', partitionKey: '🔑'.repeat(257) }] }, [{ index: 0, rule: 'partitionKey must be a string of 1 to 256 characters' }]],
+    ['an empty partition key', { records: [{ data: 'x', partitionKey: '' }] }, [{ index: 0, rule: RULES.partitionKey }]],
+    ['a partition key of 257 characters', { records: [{ data: 'x', partitionKey: '🔑'.repeat(257) }] }, [{ index: 0, rule: RULES.partitionKey }]],
+    ['a partition key of 129 emoji (258 UTF-16 code units, 129 code points)', { records: [{ data: 'x', partitionKey: '🔑'.repeat(129) }] }, [{ index: 0, rule: RULES.partitionKey }]],
+    ['a partition key of 257 ASCII characters', { records: [{ data: 'x', partitionKey: 'k'.repeat(257) }] }, [{ index: 0, rule: RULES.partitionKey }]],
+    ['a partition key with a lone surrogate', { records: [{ data: 'x', partitionKey: 'a\uD83D' }] }, [{ index: 0, rule: RULES.partitionKey }]],
+    ['data nested 101 levels deep', { records: [{ data: deep(101), partitionKey: 'k' }] }, [{ index: 0, rule: RULES.data }]],
     ['a record over 1 MiB', { records: [{ data: 'x'.repeat(1024 * 1024 - 1), partitionKey: 'ab' }] }, [{ index: 0, rule: 'data plus partitionKey must be at most the entry limit (1 MiB)' }]],
     ['an explicit hash key over 2^128-1', { records: [{ data: 'x', explicitHashKey: '340282366920938463463374607431768211456' }] }, [{ index: 0, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' }]],
     ['an explicit hash key that is not decimal', { records: [{ data: 'x', explicitHashKey: '0x1f' }] }, [{ index: 0, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' }]],
@@ -145,6 +158,22 @@ describe('producer handler', () => {
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
   });
 
+  test('refuses data nested 10,000 levels deep (JSON.stringify would overflow): HTTP 400 with the data rule and index, direct invoke ProducerInputError', async () => {
+    // Prepare: the text by hand, as a caller's JSON library would send it.
+    const text = `{"records":[{"data":"ok"},{"data":${'['.repeat(10_000)}1${']'.repeat(10_000)},"partitionKey":"k"}]}`;
+
+    // Act
+    const response = await handler(httpEvent(text), lambdaContext()) as { statusCode: number; body: string };
+    const thrown = await handler(JSON.parse(text), lambdaContext()).catch((error: unknown) => error) as { name: string; errors: unknown };
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ errors: [{ index: 1, rule: RULES.data }] });
+    expect(thrown.name).toBe('ProducerInputError');
+    expect(thrown.errors).toEqual([{ index: 1, rule: RULES.data }]);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+
   test('with ordering groups, a record that fills a 1 MiB entry as a one-record aggregate is accepted, one byte more is refused', async () => {
     // Prepare: data that, with key 'ab', the KPL framing and the longest group key ('og-31'), makes 1 MiB exactly.
     const framing = loneAggregateBytes({ partitionKeyBytes: 2, explicitHashKeyBytes: 0, dataBytes: 0 }) + 4 /* two length varints of 3 bytes, not 1 */ + 'og-31'.length;
@@ -152,7 +181,7 @@ describe('producer handler', () => {
     expect(loneAggregateBytes({ partitionKeyBytes: 2, explicitHashKeyBytes: 0, dataBytes: fits }) + 'og-31'.length).toBe(1024 * 1024);
 
     // Act
-    const result = await handler({ records: [{ data: 'x'.repeat(fits), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(256) }] }, lambdaContext());
+    const result = await handler({ records: [{ data: 'x'.repeat(fits), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(128) }] }, lambdaContext());
     const refused = await handler({ records: [{ data: 'x'.repeat(fits + 1), partitionKey: 'ab' }] }, lambdaContext()).catch((error: unknown) => error) as { name: string; errors: unknown };
 
     // Assess
@@ -163,12 +192,12 @@ describe('producer handler', () => {
     expect(refused.errors).toEqual([{ index: 0, rule: RULES.framedSize }]);
   });
 
-  test('with ORDERING_GROUPS=0, a 256-character key and a record of exactly 1 MiB are accepted (the record goes raw)', async () => {
+  test('with ORDERING_GROUPS=0, a key of 256 UTF-16 code units and a record of exactly 1 MiB are accepted (the record goes raw)', async () => {
     // Prepare
     process.env.ORDERING_GROUPS = '0';
 
     // Act
-    const result = await handler({ records: [{ data: 'x'.repeat(1024 * 1024 - 2), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(256) }] }, lambdaContext());
+    const result = await handler({ records: [{ data: 'x'.repeat(1024 * 1024 - 2), partitionKey: 'ab' }, { data: 'y', partitionKey: '🔑'.repeat(128) }] }, lambdaContext());
 
     // Assess
     expect(result).toMatchObject({ writtenCount: 2, failedCount: 0 });

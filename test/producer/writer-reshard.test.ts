@@ -32,7 +32,7 @@ function options(overrides: Partial<WriteOptions>): WriteOptions {
   return {
     client: new KinesisClient({ region: 'us-east-1' }),
     streamName: 'test',
-    limits: { ...limits, maxAggregateBytes: 2_000 },
+    limits: { ...limits, maxAggregateBytes: 50_000 },
     backoff: { baseMs: 10, maxMs: 100 },
     budget: new TimeBudget(Date.now() + 60_000),
     shardMap: async () => BEFORE,
@@ -115,7 +115,7 @@ describe.each([
     expect(outcome.resentRecords).toBe(high.length);
     expect(outcome.misroutedEntries).toBeGreaterThan(0);
     expect(loads[1]).toBe(true);
-    expect(delays).toEqual([0]);
+    expect(delays).toEqual([]); // re-sends wait for no backoff
     // The second request carries exactly the records the low child does not own, on the high child.
     const resent = calls[1].args[0].input.Records!.flatMap((r) => (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]));
     expect(resent.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(high);
@@ -139,8 +139,9 @@ describe.each([
     const outcome = await writeRecords(records, options({
       shardMap: async (refresh) => {
         loads++;
-        if (refresh && loads === 2) {
-          throw Object.assign(new Error('rate exceeded'), { name: 'LimitExceededException' });
+        if (refresh) {
+          // Not retryable: the writer keeps the map it has (a throttled reload is retried, see writer.test.ts).
+          throw Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
         }
         return loads === 1 ? BEFORE : AFTER;
       },
@@ -149,16 +150,17 @@ describe.each([
 
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
-    expect(calls).toHaveLength(2);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
     const strayed = [...aggregatedIn(calls[0].args[0].input.Records!)].sort((a, b) => a - b);
     expect(strayed.length).toBeGreaterThan(40);
-    const second = calls[1].args[0].input.Records!;
+    // The re-sends go alone, one entry of a cell at a time (so over several requests).
+    const second = calls.slice(1).flatMap((call) => call.args[0].input.Records!);
     expect(second.every((r) => isLoneEntry(r, limits))).toBe(true);
     if (orderingGroups === 0) {
       expect(second.some((r) => r.ExplicitHashKey !== undefined)).toBe(false);
     }
     expect(second.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(strayed);
-    expect(delays).toEqual([0]);
+    expect(delays).toEqual([]); // re-sends wait for no backoff
     expect(outcome.resentRecords).toBe(strayed.length);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     const copies = deliveredByKcl(stored);
@@ -205,12 +207,14 @@ describe.each([
 
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
-    expect(calls).toHaveLength(3);
-    expect(calls[2].args[0].input.Records!.every((r) => isLoneEntry(r, limits))).toBe(true);
-    // The third request carries the records the second one re-sent in aggregates (all the high child's).
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    // From the third request on, every entry goes alone (one of a cell at a time, so over several requests).
+    const alone = calls.slice(2).flatMap((call) => call.args[0].input.Records!);
+    expect(alone.every((r) => isLoneEntry(r, limits))).toBe(true);
+    // They carry the records the second one re-sent in aggregates (all the high child's).
     const again = aggregatedIn(calls[1].args[0].input.Records!);
     expect(again.size).toBeGreaterThan(30);
-    expect(calls[2].args[0].input.Records!.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b))
+    expect(alone.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b))
       .toEqual([...again].sort((a, b) => a - b));
     expect([...again].every((index) => ownedBy(HIGH, records).includes(index))).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
@@ -220,8 +224,8 @@ describe.each([
   });
 
   test('raw records on an unexpected shard are written as they are, and the map is reloaded in the same call for the next request', async () => {
-    // Prepare: one record per entry, so nothing is aggregated.
-    const records = userRecords(20, { keys: 20 });
+    // Prepare: one record per entry, so nothing is aggregated; a key each, so all go in one request.
+    const records = userRecords(20, { keys: 1_000_000 });
     kinesis.on(PutRecordsCommand).callsFake(routeLikeKinesis(() => AFTER));
     const loads: boolean[] = [];
 
