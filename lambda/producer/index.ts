@@ -1,16 +1,20 @@
+import { randomUUID } from 'crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { ProducerWriteError, loadConfig, produce, toResult, type ProduceResult } from './producer';
-import { ProducerInputError, RULES, parseRequest } from './validate';
+import { dynamoDbClient } from '../shared/clients';
+import { produceOnce, payloadHashOf } from './once';
+import { ProducerBusyError, ProducerWriteError, loadConfig, produce, type ProduceResult, type ProducerConfig } from './producer';
+import { ProgressStore } from './progress-store';
+import { ProducerInputError, RULES, parseRequest, parseRequestId } from './validate';
 
 export { ProducerInputError } from './validate';
-export { ProducerWriteError } from './producer';
+export { ProducerBusyError, ProducerWriteError } from './producer';
 
 const logger = new Logger();
 const metrics = new Metrics();
 
-type HttpEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded' | 'requestContext'>;
+type HttpEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded' | 'requestContext' | 'headers'>;
 
 function isHttp(event: unknown): event is HttpEvent {
   return typeof event === 'object' && event !== null && 'requestContext' in event && typeof (event as HttpEvent).requestContext === 'object';
@@ -20,13 +24,32 @@ function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResul
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
+let stores: { table: string; store: ProgressStore } | undefined;
+
+/** The container's progress store, when the construct gave the function a table. */
+function progressStore(config: ProducerConfig): ProgressStore | undefined {
+  if (config.progressTableName === undefined) {
+    return undefined;
+  }
+  if (stores?.table !== config.progressTableName) {
+    stores = { table: config.progressTableName, store: new ProgressStore({ client: dynamoDbClient(), tableName: config.progressTableName, windowSeconds: config.progressWindowSeconds }) };
+  }
+  return stores.store;
+}
+
 /**
- * Producer entry: a direct invoke `{ records: [...] }` answers a `ProduceResult` (or throws
- * `ProducerInputError` / `ProducerWriteError`); an HTTP event (Function URL, API Gateway v2)
- * answers 200 (all written), 207 (some written), 503 (none written) or 400 (bad input).
+ * Producer entry: a direct invoke `{ records: [...], requestId? }` answers a `ProduceResult` (or
+ * throws `ProducerInputError` / `ProducerWriteError` / `ProducerBusyError`); an HTTP event
+ * (Function URL, API Gateway v2) answers 200 (all written), 207 (some written), 503 (none
+ * written), 400 (bad input) or 409 (the same requestId is being written).
+ *
+ * With the progress table, a delivery of a request again (Lambda's asynchronous retries and
+ * duplicate deliveries share the invocation's request id; a caller may name the request with
+ * `requestId` or an `Idempotency-Key` header) writes only what earlier deliveries did not.
  */
 export async function handler(event: unknown, context: Context): Promise<ProduceResult | APIGatewayProxyStructuredResultV2> {
   const config = loadConfig();
+  const store = progressStore(config);
   const http = isHttp(event);
   let request: unknown = event;
   if (http) {
@@ -38,40 +61,97 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     }
   }
   try {
+    const header = http ? event.headers?.['idempotency-key'] : undefined;
+    const requestId = parseRequestId(request, header);
     const records = parseRequest(request, config.limits.maxEntryBytes, config.limits);
-    const outcome = await produce(records, config, context.getRemainingTimeInMillis());
+    // Lambda's retries of an asynchronous event carry its request id; an HTTP request without a
+    // requestId is answered at once and never retried by Lambda, so it needs no progress.
+    const key = requestId !== undefined ? `request#${requestId}` : http ? undefined : `invoke#${context.awsRequestId}`;
+    const once = await produceOnce(records, {
+      store,
+      key,
+      payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
+      owner: `${context.awsRequestId}/${randomUUID()}`,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      produce: (pending, remainingMs, onWritten) => produce(pending, config, remainingMs, onWritten),
+    });
+    const { result, outcome } = once;
     metrics.addMetric('UserRecords', MetricUnit.Count, records.length);
-    metrics.addMetric('KinesisRecords', MetricUnit.Count, outcome.kinesisRecords);
-    metrics.addMetric('AggregationRatio', MetricUnit.NoUnit, outcome.kinesisRecords > 0 ? outcome.written.length / outcome.kinesisRecords : 0);
-    metrics.addMetric('Retries', MetricUnit.Count, outcome.retries);
-    metrics.addMetric('ThrottledEntries', MetricUnit.Count, outcome.throttledEntries);
-    metrics.addMetric('FailedRecords', MetricUnit.Count, outcome.failed.length);
-    metrics.addMetric('ResentRecords', MetricUnit.Count, outcome.resentRecords);
-    if (outcome.misroutedEntries > 0) {
-      logger.warn('entries landed on another shard than the shard map said (the stream was resharded); shard map refreshed, records outside the landing shard sent again', {
-        misroutedEntries: outcome.misroutedEntries, resentRecords: outcome.resentRecords,
-      });
+    metrics.addMetric('AlreadyWrittenRecords', MetricUnit.Count, once.alreadyWritten);
+    if (outcome) {
+      metrics.addMetric('KinesisRecords', MetricUnit.Count, outcome.kinesisRecords);
+      metrics.addMetric('AggregationRatio', MetricUnit.NoUnit, outcome.kinesisRecords > 0 ? outcome.written.length / outcome.kinesisRecords : 0);
+      metrics.addMetric('Retries', MetricUnit.Count, outcome.retries);
+      metrics.addMetric('ThrottledEntries', MetricUnit.Count, outcome.throttledEntries);
+      metrics.addMetric('ResentRecords', MetricUnit.Count, outcome.resentRecords);
+      metrics.addMetric('UnknownOutcomeRetries', MetricUnit.Count, outcome.unknownOutcomeRetries);
+      if (outcome.misroutedEntries > 0) {
+        logger.warn('entries landed on another shard than the shard map said (the stream was resharded); shard map refreshed, records outside the landing shard sent again', {
+          misroutedEntries: outcome.misroutedEntries, resentRecords: outcome.resentRecords,
+        });
+      }
     }
-    const result = toResult(records.length, outcome);
+    metrics.addMetric('FailedRecords', MetricUnit.Count, result.failedCount);
+    if (once.alreadyWritten > 0) {
+      logger.info('a delivery of a request seen before: records an earlier delivery wrote were not sent again', { key, alreadyWritten: once.alreadyWritten, recordCount: result.recordCount });
+    }
     if (result.failedCount > 0) {
-      logger.error('records not written', { failedCount: result.failedCount, recordCount: result.recordCount, firstFailures: result.failed.slice(0, 10) });
+      logger.error('records not written', { key, failedCount: result.failedCount, recordCount: result.recordCount, firstFailures: result.failed.slice(0, 10) });
     }
     if (http) {
       return json(result.failedCount === 0 ? 200 : result.writtenCount > 0 ? 207 : 503, result);
     }
     if (result.failedCount > 0 && config.throwOnUndelivered) {
+      if (!once.progressSaved) {
+        // A retry would send again what this delivery wrote but could not record: answer instead.
+        logger.error('not asking Lambda to retry: the progress table did not record everything written, so a retry could copy records', { key });
+        return result;
+      }
       throw new ProducerWriteError(result);
     }
     return result;
   } catch (error) {
     if (error instanceof ProducerInputError) {
-      logger.warn('bad producer request', { errors: error.errors.slice(0, 20) });
+      return refuse(error, http, store, context);
+    }
+    if (error instanceof ProducerBusyError) {
+      logger.warn('request is being written by another invocation', { key: error.key, leaseUntil: error.leaseUntil });
       if (http) {
-        return json(400, { message: error.message, errors: error.errors });
+        return json(409, { message: error.message });
       }
     }
     throw error;
   } finally {
     metrics.publishStoredMetrics();
   }
+}
+
+/**
+ * A request refused for its input: HTTP 400. A direct invoke throws `ProducerInputError`: an
+ * asynchronous caller learns of it only from the on-failure destination, which Lambda fills after
+ * its retries, so it must throw (Lambda has no per-error retry setting). The retries cost little
+ * and say it once: the first delivery records the refusal in the progress table and logs the
+ * broken rules; Lambda's retries of the same event (same request id) find the record, log one
+ * info line and throw the same error, which reaches the on-failure queue with every rule named.
+ */
+async function refuse(error: ProducerInputError, http: boolean, store: ProgressStore | undefined, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  metrics.addMetric('RefusedRequests', MetricUnit.Count, 1);
+  if (http) {
+    logger.warn('bad producer request', { errors: error.errors.slice(0, 20) });
+    return json(400, { message: error.message, errors: error.errors });
+  }
+  let seen: 'first' | 'again' = 'first';
+  if (store !== undefined) {
+    try {
+      seen = await store.refuse(`invoke#${context.awsRequestId}`, error.message);
+    } catch (caught) {
+      logger.warn('refusal not recorded in the progress table', { error: (caught as Error).message });
+    }
+  }
+  if (seen === 'again') {
+    logger.info('a retry of a refused request: refused again', { awsRequestId: context.awsRequestId });
+  } else {
+    logger.warn('bad producer request', { errors: error.errors.slice(0, 20) });
+  }
+  throw error;
 }

@@ -15,7 +15,16 @@ export interface ProducerConfig {
   readonly shardMapTtlMs: number;
   /** Direct invokes throw `ProducerWriteError` when a record was not written. */
   readonly throwOnUndelivered: boolean;
+  /** Longest one PutRecords or ListShards call may take, ms. */
+  readonly callTimeoutMs: number;
+  /** The progress table (retries never copy): unset, every delivery writes everything (at least once). */
+  readonly progressTableName?: string;
+  /** How long the progress of a request is kept, seconds. */
+  readonly progressWindowSeconds: number;
 }
+
+/** Lambda's asynchronous retry horizon (maximum event age) by default: 6 hours. */
+export const DEFAULT_PROGRESS_WINDOW_SECONDS = 6 * 3600;
 
 export class ProducerConfigError extends Error {
   public override readonly name = 'ProducerConfigError';
@@ -64,6 +73,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig
     safetyMarginMs: positive(env, 'SAFETY_MARGIN_MS', 1_000),
     shardMapTtlMs: positive(env, 'SHARD_MAP_TTL_MS', 60_000),
     throwOnUndelivered: env.THROW_ON_UNDELIVERED !== 'false',
+    callTimeoutMs: positive(env, 'CALL_TIMEOUT_MS', 5_000),
+    ...(env.PROGRESS_TABLE_NAME ? { progressTableName: env.PROGRESS_TABLE_NAME } : {}),
+    progressWindowSeconds: positive(env, 'PROGRESS_WINDOW_SECONDS', DEFAULT_PROGRESS_WINDOW_SECONDS),
   };
 }
 
@@ -132,14 +144,28 @@ export function resetShardMapCache(): void {
   shardMaps = undefined;
 }
 
-/** Writes validated user records to the stream within the invocation's remaining time. */
-export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number): Promise<WriteOutcome> {
+/**
+ * Another invocation is writing the same request now (a duplicate delivery, or a caller's retry
+ * with the same requestId while the first try runs). Thrown so that Lambda retries an
+ * asynchronous event later, when the other one has finished; HTTP answers 409.
+ */
+export class ProducerBusyError extends Error {
+  public override readonly name = 'ProducerBusyError';
+  constructor(public readonly key: string, public readonly leaseUntil: number) {
+    super(`request ${key} is being written by another invocation (lease until ${new Date(leaseUntil).toISOString()}); try again later`);
+  }
+}
+
+/** Writes validated user records to the stream within the invocation's remaining time; `onWritten` hears each round's acknowledged indices. */
+export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[]) => Promise<boolean>): Promise<WriteOutcome> {
   const cache = shardMapCache(config);
   return writeRecords(records, {
     client: kinesisClient(),
     streamName: config.streamName,
     limits: config.limits,
     backoff: config.backoff,
+    callTimeoutMs: config.callTimeoutMs,
+    ...(onWritten ? { onWritten } : {}),
     budget: TimeBudget.fromRemaining(remainingMs, config.safetyMarginMs),
     shardMap: (refresh) => {
       if (refresh) {

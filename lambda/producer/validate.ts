@@ -99,6 +99,21 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
   return records;
 }
 
+/**
+ * The caller's name for a request, `requestId` beside `records` (or an HTTP `Idempotency-Key`
+ * header): deliveries of one requestId write each record at most once. Undefined when absent.
+ */
+export function parseRequestId(body: unknown, header?: string): string | undefined {
+  const value = header ?? (body as { requestId?: unknown } | null)?.requestId;
+  if (value === undefined) {
+    return undefined;
+  }
+  if (typeof value !== 'string' || value.length < 1 || value.length > 128) {
+    throw new ProducerInputError([{ index: -1, rule: RULES.requestId }]);
+  }
+  return value;
+}
+
 /** More than a one-record aggregate adds to a record (frame, key fields, record field, group key): below it no check is needed. */
 const FRAMING_BOUND = 128;
 

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { Duration, Names, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
@@ -14,6 +15,10 @@ import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../pr
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
 const SHARD_MAP_ACTIONS = ['kinesis:ListShards'];
+/** Claim a request, record what was written, remember a refusal (conditional writes on one item). */
+const PROGRESS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** The attribute holding a progress item's expiry (epoch seconds), the table's TTL attribute. */
+export const PROGRESS_TTL_ATTRIBUTE = 'expiresAt';
 
 /** The SDK module the bundle replaces with `lambda/producer/env-credentials.ts`. */
 export const CREDENTIAL_PROVIDER_MODULE = '@aws-sdk/credential-provider-node';
@@ -111,6 +116,31 @@ export interface ProducerOptions {
    */
   readonly throwOnUndelivered?: boolean;
   /**
+   * Retries never copy: the producer keeps, per request, which records Kinesis acknowledged, in a
+   * DynamoDB table it creates (encrypted, point-in-time recovery, items expire after
+   * `deduplicationWindow`), so a request delivered again (Lambda's asynchronous retries after a
+   * `ProducerWriteError`, the asynchronous queue's duplicate deliveries, a caller's retry with the
+   * same `requestId`) writes only the records not in the stream yet, and two deliveries running at
+   * once never both write. `false`: no table, every delivery writes every record (at least once).
+   * See docs/producer-reliability.md.
+   * @default true
+   */
+  readonly deduplication?: boolean;
+  /**
+   * How long the progress of a request is kept, from 6 hours (Lambda's asynchronous retry
+   * horizon: a retry or duplicate delivery of an asynchronous event comes within its maximum
+   * event age, 6 hours) to 30 days.
+   * @default Duration.hours(6)
+   */
+  readonly deduplicationWindow?: Duration;
+  /**
+   * Longest one PutRecords or ListShards call may take, 100 ms to 1 minute: a hung call is cut
+   * then and retried inside the invocation's time. (Every AWS client of the handlers also has a
+   * 2 s connection timeout and a 5 s request timeout that fire.)
+   * @default Duration.seconds(5)
+   */
+  readonly callTimeout?: Duration;
+  /**
    * Adds a Function URL with `AWS_IAM` auth (callers need `lambda:InvokeFunctionUrl`, see `grantInvokeUrl`).
    * @default false
    */
@@ -167,6 +197,8 @@ export class ProducerFunction extends nodejs.NodejsFunction {
   public readonly onFailureQueue: sqs.IQueue;
   /** The `service` dimension of the handler's metrics. */
   public readonly serviceName: string;
+  /** The progress table that keeps retries from copying records (unless `deduplication` is false). */
+  public readonly progressTable?: dynamodb.ITableV2;
 
   constructor(scope: Construct, id: string, props: ProducerFunctionProps) {
     validateProps(id, props);
@@ -203,7 +235,23 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       SAFETY_MARGIN_MS: String((props.safetyMargin ?? Duration.seconds(1)).toMilliseconds()),
       SHARD_MAP_TTL_MS: String((props.shardMapTtl ?? Duration.minutes(1)).toMilliseconds()),
       THROW_ON_UNDELIVERED: String(props.throwOnUndelivered ?? true),
+      CALL_TIMEOUT_MS: String((props.callTimeout ?? Duration.seconds(5)).toMilliseconds()),
     };
+    if (props.deduplication ?? true) {
+      const table = new dynamodb.TableV2(this, 'Progress', {
+        partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+        billing: dynamodb.Billing.onDemand(),
+        encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        timeToLiveAttribute: PROGRESS_TTL_ATTRIBUTE,
+        // Progress of requests in flight only: nothing to keep once the stack is gone.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      table.grant(role, ...PROGRESS_ACTIONS);
+      this.progressTable = table;
+      env.PROGRESS_TABLE_NAME = table.tableName;
+      env.PROGRESS_WINDOW_SECONDS = String((props.deduplicationWindow ?? Duration.hours(6)).toSeconds());
+    }
     for (const [key, value] of Object.entries(env)) {
       this.addEnvironment(key, value);
     }
@@ -266,6 +314,19 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     return this.metricProducer('ResentRecords', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  /** User records a delivery found written by an earlier delivery of the same request (not sent again), Sum. */
+  public metricAlreadyWrittenRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('AlreadyWrittenRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /**
+   * Entries sent again after an answer that did not say whether Kinesis stored them (timeout,
+   * 5xx, reset, missing entry): each may be in the stream twice, the producer's one at-least-once window. Sum.
+   */
+  public metricUnknownOutcomeRetries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricProducer('UnknownOutcomeRetries', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
   /** User records not written after all retries, Sum. */
   public metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricProducer('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });
@@ -304,6 +365,11 @@ function validateProps(id: string, props: ProducerFunctionProps): void {
   checkDuration(id, 'baseRetryDelay', props.baseRetryDelay, Duration.millis(1), Duration.minutes(1));
   checkDuration(id, 'maxRetryDelay', props.maxRetryDelay, Duration.millis(1), Duration.minutes(5));
   checkDuration(id, 'shardMapTtl', props.shardMapTtl, Duration.seconds(1), Duration.hours(24));
+  checkDuration(id, 'deduplicationWindow', props.deduplicationWindow, Duration.hours(6), Duration.days(30));
+  checkDuration(id, 'callTimeout', props.callTimeout, Duration.millis(100), Duration.minutes(1));
+  if (props.deduplication === false && props.deduplicationWindow !== undefined) {
+    throw new Error(`ProducerFunction ${id}: deduplicationWindow needs deduplication; received deduplication false`);
+  }
   const timeout = props.timeout ?? Duration.seconds(30);
   const margin = props.safetyMargin ?? Duration.seconds(1);
   if (!timeout.isUnresolved() && !margin.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {

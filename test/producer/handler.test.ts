@@ -87,7 +87,7 @@ describe('producer handler', () => {
     expect(entries.every((entry) => usersOf(entry).every((u) => entry.PartitionKey === outerKeyOf(u.partitionKey, DEFAULT_LIMITS)))).toBe(true);
     const groups = new Set(userRecordsWritten().map((r) => outerKeyOf(r.partitionKey, DEFAULT_LIMITS))).size;
     expect(entries).toHaveLength(groups);
-    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: groups, AggregationRatio: 3 / groups, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0 });
+    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: groups, AggregationRatio: 3 / groups, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0, UnknownOutcomeRetries: 0, AlreadyWrittenRecords: 0 });
   });
 
   test('with ORDERING_GROUPS=0 every record of a shard shares one aggregate, under its first record\'s key', async () => {
@@ -102,7 +102,7 @@ describe('producer handler', () => {
     expect(result).toEqual({ recordCount: 3, writtenCount: 3, failedCount: 0, failed: [] });
     expect(userRecordsWritten().map((r) => r.data)).toEqual(['hello', '{"n":1}', 'no key']);
     expect(kinesis.commandCalls(PutRecordsCommand)[0].args[0].input.Records).toMatchObject([{ PartitionKey: 'a' }]);
-    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: 1, AggregationRatio: 3, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0 });
+    expect(emitted()).toEqual({ UserRecords: 3, KinesisRecords: 1, AggregationRatio: 3, Retries: 0, ThrottledEntries: 0, FailedRecords: 0, ResentRecords: 0, UnknownOutcomeRetries: 0, AlreadyWrittenRecords: 0 });
   });
 
   test('an HTTP event answers 200 with the result; a base64 body is decoded', async () => {

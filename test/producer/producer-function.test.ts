@@ -13,6 +13,49 @@ function build(props: Partial<ProducerFunctionProps> = {}) {
 }
 
 describe('ProducerFunction', () => {
+  test('creates an encrypted progress table with PITR and TTL, may read and write its items only, and names it in the environment', () => {
+    // Act
+    const { template, stack, producer } = build({ deduplicationWindow: Duration.hours(12), callTimeout: Duration.seconds(3) });
+
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: stack.resolve(producer.progressTable!.tableArn) }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PROGRESS_TABLE_NAME: stack.resolve(producer.progressTable!.tableName), PROGRESS_WINDOW_SECONDS: String(12 * 3600), CALL_TIMEOUT_MS: '3000' }) },
+    });
+  });
+
+  test('without deduplication there is no progress table and no progress setting', () => {
+    // Act
+    const { template, producer } = build({ deduplication: false });
+
+    // Assess
+    expect(producer.progressTable).toBeUndefined();
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PROGRESS_TABLE_NAME: Match.absent(), PROGRESS_WINDOW_SECONDS: Match.absent() }) } });
+  });
+
+  test.each([
+    [{ deduplicationWindow: Duration.hours(1) }, /deduplicationWindow must be from 6 hours to 30 days; received 1 hour/],
+    [{ deduplicationWindow: Duration.days(31) }, /deduplicationWindow must be from 6 hours to 30 days; received 31 days/],
+    [{ callTimeout: Duration.millis(50) }, /callTimeout must be from 100 millis to 1 minute; received 50 millis/],
+    [{ deduplication: false, deduplicationWindow: Duration.hours(6) }, /deduplicationWindow needs deduplication/],
+  ])('refuses %o', (props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
   test('is a Node.js 24 ARM64 function with the limits and stream in its environment', () => {
     // Act
     const { template, stack, stream, producer } = build({ maxAggregateSize: Size.kibibytes(25), maxBatchEntries: 100, safetyMargin: Duration.seconds(2) });

@@ -1,0 +1,118 @@
+import { createHash } from 'crypto';
+import type { UserRecord } from './aggregate';
+import { ProducerBusyError, indicesByCode, type ProduceResult } from './producer';
+import { ProgressStatus, type ProgressStore, WrittenSet } from './progress-store';
+import { ProducerInputError, RULES } from './validate';
+import type { FailedRecord, WriteOutcome } from './writer';
+
+/** The error code of every record when the progress table cannot be reached: nothing is sent (it could not be told apart from a copy later). */
+export const PROGRESS_STORE_UNAVAILABLE = 'ProgressStoreUnavailable';
+
+export interface OnceOptions {
+  /** The progress table; without it every delivery writes everything (at least once). */
+  readonly store?: ProgressStore;
+  /** The request's key in the progress table; undefined: no deduplication (an HTTP request without a requestId). */
+  readonly key?: string;
+  /** For a caller's requestId: the hash of the records as received; the same id with other records is refused. */
+  readonly payloadHash: string;
+  /** This invocation's name as lease owner (unique per delivery). */
+  readonly owner: string;
+  readonly remainingMs: () => number;
+  readonly produce: (records: readonly UserRecord[], remainingMs: number, onWritten?: (indices: readonly number[]) => Promise<boolean>) => Promise<WriteOutcome>;
+  readonly now?: () => number;
+}
+
+export interface OnceResult {
+  readonly result: ProduceResult;
+  /** This delivery's write, if it wrote. */
+  readonly outcome?: WriteOutcome;
+  /** Records an earlier delivery had written (not sent again). */
+  readonly alreadyWritten: number;
+  /**
+   * False when what this delivery wrote could not all be recorded in the progress table: a later
+   * delivery would send those records again, so the handler does not ask Lambda for one.
+   */
+  readonly progressSaved: boolean;
+}
+
+/** SHA-256 of the records as the caller sent them (JSON text; data within the depth limit, so this cannot overflow). */
+export function payloadHashOf(records: unknown): string {
+  return createHash('sha256').update(JSON.stringify(records)).digest('base64url');
+}
+
+/**
+ * Writes a request so that no delivery of it writes a record an earlier one wrote: claims the
+ * request in the progress table (one delivery at a time), sends only the records not marked
+ * written, marks what Kinesis acknowledged after every round of calls, and ends with COMPLETE or
+ * PARTIAL. A delivery of a COMPLETE request answers "all written" and sends nothing; one that
+ * finds another delivery writing throws `ProducerBusyError`; a caller's requestId seen before with
+ * other records is refused. If the table cannot be reached nothing is sent and every record is
+ * reported `ProgressStoreUnavailable` (retryable: Lambda's next try may find it).
+ */
+export async function produceOnce(records: readonly UserRecord[], options: OnceOptions): Promise<OnceResult> {
+  const count = records.length;
+  const { store, key } = options;
+  if (store === undefined || key === undefined) {
+    const outcome = await options.produce(records, options.remainingMs());
+    return { result: resultOf(count, outcome.written.length, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
+  }
+  const now = options.now ?? Date.now;
+  let claim;
+  try {
+    claim = await store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
+  } catch (caught) {
+    const errorMessage = `nothing sent: the progress table could not be reached (${(caught as Error).message})`;
+    return { result: resultOf(count, 0, records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage }))), alreadyWritten: 0, progressSaved: true };
+  }
+  switch (claim.kind) {
+    case 'complete':
+      return { result: resultOf(count, count, []), alreadyWritten: count, progressSaved: true };
+    case 'busy':
+      throw new ProducerBusyError(key, claim.leaseUntil);
+    case 'mismatch':
+    case 'refused':
+      throw new ProducerInputError([{ index: -1, rule: RULES.requestId }]);
+    default:
+      break;
+  }
+  const written = claim.written;
+  const alreadyWritten = records.filter(({ index }) => written.has(index)).length;
+  const pending = records.filter(({ index }) => !written.has(index));
+  let progressSaved = true;
+  const save = async (final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string }): Promise<boolean> => {
+    try {
+      progressSaved = await store.save(key, options.owner, written, final, AbortSignal.timeout(Math.max(1, options.remainingMs())));
+    } catch {
+      progressSaved = false;
+    }
+    return progressSaved;
+  };
+  let outcome: WriteOutcome | undefined;
+  if (pending.length > 0) {
+    outcome = await options.produce(pending, options.remainingMs(), async (indices) => {
+      indices.forEach((index) => written.add(index));
+      return save();
+    });
+  }
+  const failed = outcome?.failed ?? [];
+  if (progressSaved) {
+    // Every round is saved already: if this last write fails, the item keeps its bitmap and its
+    // lease, which ends with this invocation, so the next delivery takes over from there.
+    const saved = progressSaved;
+    await save({ status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL, failed: JSON.stringify(indicesByCode(failed)) });
+    progressSaved = saved;
+  }
+  const writtenCount = records.filter(({ index }) => written.has(index)).length;
+  return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };
+}
+
+function resultOf(recordCount: number, writtenCount: number, failed: readonly FailedRecord[]): ProduceResult {
+  return { recordCount, writtenCount, failedCount: failed.length, failed };
+}
+
+/** Tests and tools: a WrittenSet from indices. */
+export function writtenSetOf(count: number, indices: readonly number[]): WrittenSet {
+  const set = WrittenSet.empty(count);
+  indices.forEach((index) => set.add(index));
+  return set;
+}
