@@ -11,8 +11,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
-import type { DataStream } from '../data-stream';
-import { LeaseTable } from '../lease-table';
+import type { IDataStream } from '../data-stream';
+import { LeaseTable, type ILeaseTable } from '../lease-table';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
@@ -89,7 +89,7 @@ export interface ConsumerOptions {
    * application: a table given to a second consumer is refused at synth.
    * @default - a new `LeaseTable`
    */
-  readonly leaseTable?: LeaseTable;
+  readonly leaseTable?: ILeaseTable;
   /**
    * The consumer application's name, written into every lease it writes (`applicationName`). A
    * lease carrying another name is refused at run time (the invocation fails, nothing is skipped),
@@ -205,7 +205,7 @@ export interface ConsumerOptions {
 
 export interface ConsumerFunctionProps extends ConsumerOptions {
   /** The stream to consume. */
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
   /** Path to your processor module (see `ConsumerOptions.processorEntry`). */
   readonly processorEntry: string;
 }
@@ -222,7 +222,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly eventSourceMappingArn: string;
   public readonly onFailureQueue?: sqs.IQueue;
   /** The lease table; undefined with `checkpointing: false`. */
-  public readonly leaseTable?: LeaseTable;
+  public readonly leaseTable?: ILeaseTable;
   /** The mapping's parallelization factor, as created. */
   public readonly parallelizationFactor: number;
   /** How a batch's user records are ordered while the processor runs. */
@@ -283,7 +283,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     }
     if (props.outOfRangeRecords === OutOfRangeRecords.SKIP || checkpointing) {
       // Hash ranges and lineage (parents, children, end) of the shards, on this stream only.
-      props.stream.stream.grant(role, LIST_SHARDS);
+      props.stream.grant(role, LIST_SHARDS);
     }
     if (checkpointing) {
       const leaseTable = props.leaseTable ?? new LeaseTable(this, 'Leases');
@@ -329,12 +329,12 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     let source: sources.KinesisEventSource | sources.KinesisConsumerEventSource;
     if (props.enhancedFanOut) {
       this.streamConsumer = new kinesis.StreamConsumer(this, 'FanOut', {
-        stream: props.stream.stream,
+        stream: props.stream,
         streamConsumerName: Names.uniqueResourceName(this, { maxLength: 128 }),
       });
       source = new sources.KinesisConsumerEventSource(this.streamConsumer, sourceProps);
     } else {
-      source = new sources.KinesisEventSource(props.stream.stream, sourceProps);
+      source = new sources.KinesisEventSource(props.stream, sourceProps);
     }
     this.addEventSource(source);
     this.eventSourceMappingId = source.eventSourceMappingId;

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Resource, Token, Validations, type ResourceProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -79,63 +79,78 @@ export interface DataStreamProps {
 }
 
 /**
- * A Kinesis data stream in provisioned or on-demand mode, always KMS-encrypted, with capacity
- * figures and metric helpers that carry the `StreamName` dimension.
+ * A Kinesis data stream as our constructs use it: the L2 `kinesis.IStream` (grants that cover
+ * the key, the `AWS/Kinesis` metrics) plus what is known of its capacity. Implemented by
+ * `DataStream` and by the imports `DataStream.fromStreamArn`, `DataStream.fromStreamAttributes`
+ * and `DataStream.fromStream`; every construct's `stream` prop takes one.
  */
-export class DataStream extends Construct {
+export interface IDataStream extends kinesis.IStream {
+  /** Capacity mode; `undefined` for an import that did not say (`fromStreamAttributes` can). */
+  readonly mode?: DataStreamMode;
+  /** Shard count at deployment (provisioned streams, when known). */
+  readonly shardCount?: number;
+  /** Retention period, when known; consumers of this interface assume 24 hours when it is not. */
+  readonly retention?: Duration;
+  /** Write capacity, when the mode (and for provisioned streams the shard count) is known. */
+  readonly writeCapacity?: StreamCapacity;
+  /** Read capacity shared by standard consumers, when known as `writeCapacity` is. */
+  readonly readCapacity?: StreamCapacity;
+  /** Age of the oldest record read by a standard consumer, maximum over the period. */
+  metricIteratorAgeMilliseconds(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Writes rejected for exceeding shard throughput, summed over the period. */
+  metricWriteThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Reads rejected for exceeding shard throughput, summed over the period. */
+  metricReadThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Write utilisation in percent of `writeCapacity`; throws when the capacity is unknown. */
+  metricWriteUtilization(props?: { period?: Duration; label?: string }): cloudwatch.MathExpression;
+}
+
+/** What is known of a stream that this app did not create (`DataStream.fromStreamAttributes`). */
+export interface DataStreamAttributes {
+  /** ARN of the stream. */
+  readonly streamArn: string;
+  /**
+   * The customer-managed KMS key that encrypts the stream; grants then cover it.
+   * @default - no key: the stream is taken to use the AWS-managed key (or none)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Capacity mode. Needed by `ShardAutoscaler` and for the capacity figures.
+   * @default - unknown: no capacity figures, and `ShardAutoscaler` refuses the stream
+   */
+  readonly mode?: DataStreamMode;
+  /**
+   * Shard count of a provisioned stream (an error with `ON_DEMAND`). Needed by `ShardAutoscaler`
+   * on a provisioned stream and for its capacity figures.
+   * @default - unknown
+   */
+  readonly shardCount?: number;
+  /**
+   * Retention period, from 24 to 8760 whole hours; `PipelineMonitoring` sets its iterator-age
+   * alarm against it.
+   * @default - unknown: treated as the minimum, 24 hours
+   */
+  readonly retention?: Duration;
+}
+
+/** Capacity attributes for `DataStream.fromStream`. */
+export type DataStreamCapacityAttributes = Omit<DataStreamAttributes, 'streamArn' | 'encryptionKey'>;
+
+/**
+ * The `IDataStream` methods over any `kinesis.IStream`: grants, resource policy and metrics go to
+ * the L2 stream (so grants cover its key), our own metric helpers carry the `StreamName` dimension.
+ */
+abstract class DataStreamBase extends Resource implements IDataStream {
   /** The underlying stream, for anything the L2 offers. */
-  public readonly stream: kinesis.IStream;
-  /** Capacity mode. */
-  public readonly mode: DataStreamMode;
-  /** The key that encrypts the stream, when customer managed. */
-  public readonly encryptionKey?: kms.IKey;
-  /** Shard count at deployment (provisioned only). */
-  public readonly shardCount?: number;
-  /** Retention period. */
-  public readonly retention: Duration;
-  /** Write capacity: per shard limits times shards, or on-demand's documented starting capacity. */
-  public readonly writeCapacity: StreamCapacity;
-  /** Read capacity shared by all standard (non enhanced fan-out) consumers. */
-  public readonly readCapacity: StreamCapacity;
+  public abstract readonly stream: kinesis.IStream;
+  public abstract readonly mode?: DataStreamMode;
+  public abstract readonly shardCount?: number;
+  public abstract readonly retention?: Duration;
+  public abstract readonly writeCapacity?: StreamCapacity;
+  public abstract readonly readCapacity?: StreamCapacity;
 
-  constructor(scope: Construct, id: string, props: DataStreamProps = {}) {
-    super(scope, id);
-    this.mode = props.mode ?? DataStreamMode.PROVISIONED;
-    this.retention = props.retention ?? MIN_RETENTION;
-    validateProps(props, this.mode, this.retention);
-
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const encryption = props.encryption ?? (props.encryptionKey ? DataStreamEncryption.CUSTOMER_MANAGED : DataStreamEncryption.AWS_MANAGED);
-    if (encryption === DataStreamEncryption.CUSTOMER_MANAGED) {
-      this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
-        description: `Encrypts the Kinesis stream ${this.node.path}`,
-        enableKeyRotation: true,
-        removalPolicy,
-      });
-    }
-
-    const provisioned = this.mode === DataStreamMode.PROVISIONED;
-    this.shardCount = provisioned ? props.shardCount ?? 1 : undefined;
-    this.stream = new kinesis.Stream(this, 'Resource', {
-      streamName: props.streamName,
-      streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
-      shardCount: this.shardCount,
-      retentionPeriod: this.retention,
-      encryption: this.encryptionKey ? kinesis.StreamEncryption.KMS : kinesis.StreamEncryption.MANAGED,
-      encryptionKey: this.encryptionKey,
-      removalPolicy,
-      shardLevelMetrics: props.shardLevelMetrics,
-    });
-
-    if (this.encryptionKey) {
-      Validations.of(this.stream).acknowledge({
-        id: 'AwsSolutions-KDS3',
-        reason: 'A customer-managed key was asked for (encryption CUSTOMER_MANAGED or encryptionKey): it gives key-policy control, cross-account grants and rotation the AWS-managed key does not. The default stays alias/aws/kinesis.',
-      });
-    }
-
-    this.writeCapacity = provisioned ? scaleCapacity(PER_SHARD_LIMITS.write, this.shardCount!) : ON_DEMAND_DEFAULT_CAPACITY.write;
-    this.readCapacity = provisioned ? scaleCapacity(PER_SHARD_LIMITS.read, this.shardCount!) : ON_DEMAND_DEFAULT_CAPACITY.read;
+  protected constructor(scope: Construct, id: string, props?: ResourceProps) {
+    super(scope, id, props);
   }
 
   public get streamName(): string {
@@ -144,6 +159,20 @@ export class DataStream extends Construct {
 
   public get streamArn(): string {
     return this.stream.streamArn;
+  }
+
+  /** The key that encrypts the stream, when customer managed (and known, for imports). */
+  public get encryptionKey(): kms.IKey | undefined {
+    return this.stream.encryptionKey;
+  }
+
+  public get streamRef(): kinesis.IStream['streamRef'] {
+    return this.stream.streamRef;
+  }
+
+  /** Adds a statement to the stream's resource policy (for a stream created here; a no-op result on imports). */
+  public addToResourcePolicy(statement: iam.PolicyStatement): iam.AddToResourcePolicyResult {
+    return this.stream.addToResourcePolicy(statement);
   }
 
   /** Lets `grantee` read records (and decrypt with the stream's key). */
@@ -196,16 +225,39 @@ export class DataStream extends Construct {
     return this.metric('ReadProvisionedThroughputExceeded', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  public metricGetRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsBytes(props); }
+  public metricGetRecordsIteratorAgeMilliseconds(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsIteratorAgeMilliseconds(props); }
+  public metricGetRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsLatency(props); }
+  public metricGetRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecords(props); }
+  public metricGetRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsSuccess(props); }
+  public metricPutRecordBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordBytes(props); }
+  public metricPutRecordLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordLatency(props); }
+  public metricPutRecordSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordSuccess(props); }
+  public metricPutRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsBytes(props); }
+  public metricPutRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsLatency(props); }
+  public metricPutRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsSuccess(props); }
+  public metricPutRecordsTotalRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsTotalRecords(props); }
+  public metricPutRecordsSuccessfulRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsSuccessfulRecords(props); }
+  public metricPutRecordsFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsFailedRecords(props); }
+  public metricPutRecordsThrottledRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsThrottledRecords(props); }
+  public metricReadProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricReadProvisionedThroughputExceeded(props); }
+  public metricWriteProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricWriteProvisionedThroughputExceeded(props); }
+
   /**
    * Write utilisation in percent of `writeCapacity`: the larger of the byte and the record
    * utilisation, over the period. The capacity is the one at synth time; `ShardAutoscaler`
-   * rewrites it in its alarms after a reshard.
+   * rewrites it in its alarms after a reshard. Throws when the capacity is unknown (an import
+   * without `mode`, or a provisioned one without `shardCount`).
    */
   public metricWriteUtilization(props: { period?: Duration; label?: string } = {}): cloudwatch.MathExpression {
+    const capacity = this.writeCapacity;
+    if (capacity === undefined) {
+      throw new Error(`DataStream ${this.node.path}: metricWriteUtilization needs the stream's write capacity, unknown for this import; import it with DataStream.fromStreamAttributes and give mode (and shardCount for a provisioned stream)`);
+    }
     const period = props.period ?? Duration.minutes(1);
     const seconds = period.toSeconds();
     return new cloudwatch.MathExpression({
-      expression: `100 * MAX([bytes / ${this.writeCapacity.bytesPerSecond * seconds}, records / ${this.writeCapacity.recordsPerSecond * seconds}])`,
+      expression: `100 * MAX([bytes / ${capacity.bytesPerSecond * seconds}, records / ${capacity.recordsPerSecond * seconds}])`,
       usingMetrics: {
         bytes: this.metricIncomingBytes({ period }),
         records: this.metricIncomingRecords({ period }),
@@ -213,6 +265,162 @@ export class DataStream extends Construct {
       period,
       label: props.label ?? 'Write utilisation (%)',
     });
+  }
+}
+
+/**
+ * A Kinesis data stream in provisioned or on-demand mode, always KMS-encrypted, with capacity
+ * figures and metric helpers that carry the `StreamName` dimension.
+ */
+export class DataStream extends DataStreamBase {
+  /** Imports an existing stream by ARN; mode, capacity, retention and key unknown. */
+  public static fromStreamArn(scope: Construct, id: string, streamArn: string): IDataStream {
+    return DataStream.fromStreamAttributes(scope, id, { streamArn });
+  }
+
+  /**
+   * Imports an existing stream with what is known of it: with `encryptionKey` grants cover the
+   * key; with `mode` (and `shardCount` for a provisioned stream) it has capacity figures and
+   * `ShardAutoscaler` can take it; with `retention` monitoring sets its iterator-age alarm by it.
+   */
+  public static fromStreamAttributes(scope: Construct, id: string, attrs: DataStreamAttributes): IDataStream {
+    return new ImportedDataStream(scope, id, attrs, undefined);
+  }
+
+  /**
+   * Wraps any `kinesis.IStream` (a `kinesis.Stream` of this app, or an import) as an
+   * `IDataStream`, with the capacity attributes you know. An `IDataStream` is returned as it is
+   * when no attributes are given.
+   */
+  public static fromStream(scope: Construct, id: string, stream: kinesis.IStream, attrs: DataStreamCapacityAttributes = {}): IDataStream {
+    const known = attrs.mode !== undefined || attrs.shardCount !== undefined || attrs.retention !== undefined;
+    if (stream instanceof DataStreamBase && !known) {
+      return stream;
+    }
+    return new ImportedDataStream(scope, id, { ...attrs, streamArn: stream.streamArn, encryptionKey: stream.encryptionKey }, stream);
+  }
+
+  /** The underlying stream, for anything the L2 offers. */
+  public readonly stream: kinesis.IStream;
+  /** Capacity mode. */
+  public readonly mode: DataStreamMode;
+  /** Shard count at deployment (provisioned only). */
+  public readonly shardCount?: number;
+  /** Retention period. */
+  public readonly retention: Duration;
+  /** Write capacity: per shard limits times shards, or on-demand's documented starting capacity. */
+  public readonly writeCapacity: StreamCapacity;
+  /** Read capacity shared by all standard (non enhanced fan-out) consumers. */
+  public readonly readCapacity: StreamCapacity;
+  private readonly createdKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: DataStreamProps = {}) {
+    super(scope, id, { physicalName: props.streamName });
+    this.mode = props.mode ?? DataStreamMode.PROVISIONED;
+    this.retention = props.retention ?? MIN_RETENTION;
+    validateProps(props, this.mode, this.retention);
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const encryption = props.encryption ?? (props.encryptionKey ? DataStreamEncryption.CUSTOMER_MANAGED : DataStreamEncryption.AWS_MANAGED);
+    let encryptionKey: kms.IKey | undefined;
+    if (encryption === DataStreamEncryption.CUSTOMER_MANAGED) {
+      encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+        description: `Encrypts the Kinesis stream ${this.node.path}`,
+        enableKeyRotation: true,
+        removalPolicy,
+      });
+      this.createdKey = props.encryptionKey ? undefined : encryptionKey;
+    }
+
+    const provisioned = this.mode === DataStreamMode.PROVISIONED;
+    this.shardCount = provisioned ? props.shardCount ?? 1 : undefined;
+    this.stream = new kinesis.Stream(this, 'Resource', {
+      streamName: props.streamName,
+      streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
+      shardCount: this.shardCount,
+      retentionPeriod: this.retention,
+      encryption: encryptionKey ? kinesis.StreamEncryption.KMS : kinesis.StreamEncryption.MANAGED,
+      encryptionKey,
+      removalPolicy,
+      shardLevelMetrics: props.shardLevelMetrics,
+    });
+
+    if (encryptionKey) {
+      Validations.of(this.stream).acknowledge({
+        id: 'AwsSolutions-KDS3',
+        reason: 'A customer-managed key was asked for (encryption CUSTOMER_MANAGED or encryptionKey): it gives key-policy control, cross-account grants and rotation the AWS-managed key does not. The default stays alias/aws/kinesis.',
+      });
+    }
+
+    const capacity = capacityOf(this.mode, this.shardCount)!;
+    this.writeCapacity = capacity.write;
+    this.readCapacity = capacity.read;
+  }
+
+  /** Applies `policy` to the stream and to a key this construct created. */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    this.stream.applyRemovalPolicy(policy);
+    this.createdKey?.applyRemovalPolicy(policy);
+  }
+}
+
+/** A stream this app did not create, or an L2 stream wrapped by `DataStream.fromStream`. */
+class ImportedDataStream extends DataStreamBase {
+  public readonly stream: kinesis.IStream;
+  public readonly mode?: DataStreamMode;
+  public readonly shardCount?: number;
+  public readonly retention?: Duration;
+  public readonly writeCapacity?: StreamCapacity;
+  public readonly readCapacity?: StreamCapacity;
+
+  constructor(scope: Construct, id: string, attrs: DataStreamAttributes, stream: kinesis.IStream | undefined) {
+    super(scope, id, { environmentFromArn: Token.isUnresolved(attrs.streamArn) ? undefined : attrs.streamArn });
+    validateAttributes(attrs);
+    this.stream = stream ?? kinesis.Stream.fromStreamAttributes(this, 'Resource', { streamArn: attrs.streamArn, encryptionKey: attrs.encryptionKey });
+    this.mode = attrs.mode;
+    this.shardCount = attrs.shardCount;
+    this.retention = attrs.retention;
+    const capacity = capacityOf(attrs.mode, attrs.shardCount);
+    this.writeCapacity = capacity?.write;
+    this.readCapacity = capacity?.read;
+  }
+}
+
+/** Write and read capacity, when the mode (and for provisioned streams the shard count) is known. */
+function capacityOf(mode: DataStreamMode | undefined, shardCount: number | undefined): { write: StreamCapacity; read: StreamCapacity } | undefined {
+  if (mode === DataStreamMode.ON_DEMAND) {
+    return ON_DEMAND_DEFAULT_CAPACITY;
+  }
+  if (mode === DataStreamMode.PROVISIONED && shardCount !== undefined) {
+    return { write: scaleCapacity(PER_SHARD_LIMITS.write, shardCount), read: scaleCapacity(PER_SHARD_LIMITS.read, shardCount) };
+  }
+  return undefined;
+}
+
+function validateAttributes(attrs: DataStreamAttributes): void {
+  const fail = (message: string): never => {
+    throw new Error(`DataStream.fromStreamAttributes: ${message}`);
+  };
+  if (attrs.mode !== undefined && !Object.values(DataStreamMode).includes(attrs.mode)) {
+    fail(`mode must be one of ${Object.values(DataStreamMode).join(', ')}; received '${attrs.mode}'`);
+  }
+  if (attrs.shardCount !== undefined && !Token.isUnresolved(attrs.shardCount)) {
+    if (attrs.mode === DataStreamMode.ON_DEMAND) {
+      fail(`shardCount applies to provisioned streams only; remove it or give mode 'provisioned' (received shardCount ${attrs.shardCount} with mode 'on-demand')`);
+    }
+    if (!Number.isInteger(attrs.shardCount) || attrs.shardCount < 1) {
+      fail(`shardCount must be a whole number of at least 1; received ${attrs.shardCount}`);
+    }
+  }
+  if (attrs.retention !== undefined && !attrs.retention.isUnresolved()) {
+    checkRetention(attrs.retention, fail);
+  }
+}
+
+function checkRetention(retention: Duration, fail: (message: string) => never): void {
+  const hours = retention.toHours({ integral: false });
+  if (hours < MIN_RETENTION.toHours() || hours > MAX_RETENTION.toHours() || !Number.isInteger(hours)) {
+    fail(`retention must be whole hours from 24 to 8760; received ${hours} hours`);
   }
 }
 
@@ -237,10 +445,9 @@ function validateProps(props: DataStreamProps, mode: DataStreamMode, retention: 
     }
   }
   if (!retention.isUnresolved()) {
-    const hours = retention.toHours({ integral: false });
-    if (hours < MIN_RETENTION.toHours() || hours > MAX_RETENTION.toHours() || !Number.isInteger(hours)) {
-      throw new Error(`DataStream: retention must be whole hours from 24 to 8760; received ${hours} hours`);
-    }
+    checkRetention(retention, (message) => {
+      throw new Error(`DataStream: ${message}`);
+    });
   }
   if (props.encryption !== undefined && !Object.values(DataStreamEncryption).includes(props.encryption)) {
     throw new Error(`DataStream: encryption must be one of ${Object.values(DataStreamEncryption).join(', ')}; received '${props.encryption}'`);

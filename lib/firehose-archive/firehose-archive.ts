@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { DataStream } from '../data-stream';
+import type { IDataStream } from '../data-stream';
 import { ArchiveBucket, type ArchiveBucketProps } from './archive-bucket';
 
 /** Hive-style time partitions, so Athena and Glue read the archive without a crawler. */
@@ -122,7 +122,7 @@ export interface FirehoseArchiveOptions extends ArchiveBucketProps {
 
 export interface FirehoseArchiveProps extends FirehoseArchiveOptions {
   /** The stream to archive (provisioned or on-demand). */
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
 }
 
 /**
@@ -186,7 +186,7 @@ export class FirehoseArchive extends Construct {
       // the stream's key) and makes the delivery stream wait for that policy. Without it, the L2
       // would create a second role without the aws:SourceAccount condition.
       role,
-      source: new firehose.KinesisStreamSource(props.stream.stream),
+      source: new firehose.KinesisStreamSource(props.stream),
       destination: new firehose.S3Bucket(this.bucket, {
         // The L2 would grant read-write on the whole bucket; its grants go nowhere on this
         // immutable view, and grantDelivery above gives the exact permissions instead.

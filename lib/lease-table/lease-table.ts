@@ -1,8 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Resource, Token, type IResource } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import { Construct, type IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 
 /** Item actions a lease holder needs: read a lease, create, take, renew and checkpoint it (conditional writes). */
 const LEASE_HOLDER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
@@ -40,17 +40,131 @@ export interface LeaseTableProps {
   readonly encryptionKey?: kms.IKey;
 }
 
+/** A KCL lease table as `ConsumerFunction` uses it: created by `LeaseTable` or imported. */
+export interface ILeaseTable extends IResource {
+  /** The underlying table. */
+  readonly table: dynamodb.ITableV2;
+  /** Name of the table. */
+  readonly tableName: string;
+  /** ARN of the table. */
+  readonly tableArn: string;
+  /** The customer-managed key that encrypts the table, when there is one (and known, for imports). */
+  readonly encryptionKey?: kms.IKey;
+  /** The consumer bound with `bindConsumer`, if any. */
+  readonly boundConsumer?: IConstruct;
+  /**
+   * Records that `consumer` checkpoints in this table; throws when another consumer already does
+   * (one lease table per consumer application).
+   */
+  bindConsumer(consumer: IConstruct): void;
+  /** Lets `grantee` read and write lease items (and use the table's customer key). */
+  grantLeaseHolder(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** Options of `LeaseTable.fromTableName` and `fromTableArn`. */
+export interface LeaseTableImportOptions {
+  /**
+   * The customer-managed KMS key that encrypts the table; lease holders are then granted its use.
+   * @default - no key: the table is taken to use an AWS-owned or AWS-managed key
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * Consumers bound per app (construct tree root) and table name, for imports: two imports of one
+ * table in one app are two objects, so the one-consumer-per-table check looks the name up here.
+ */
+const importedBindings = new WeakMap<IConstruct, Map<string, IConstruct>>();
+
+abstract class LeaseTableBase extends Resource implements ILeaseTable {
+  public abstract readonly table: dynamodb.ITableV2;
+  public abstract readonly encryptionKey?: kms.IKey;
+  private consumer?: IConstruct;
+
+  public get tableName(): string {
+    return this.table.tableName;
+  }
+
+  public get tableArn(): string {
+    return this.table.tableArn;
+  }
+
+  /**
+   * Records that `consumer` checkpoints in this table. One lease table per consumer application:
+   * lease keys are shard ids, so a second application would read the first one's checkpoints as
+   * its own and skip records it never processed. A second consumer is refused with an error naming
+   * both. (`ConsumerFunction` calls this; at run time it also refuses leases written under another
+   * application name, which covers tables shared across stacks and apps.) For imports the check
+   * also covers other imports of the same table name in this app (when the name is not a token);
+   * a table used by consumers of other apps or accounts is caught by the run-time check only.
+   */
+  public bindConsumer(consumer: IConstruct): void {
+    const previous = this.consumer ?? this.importedBinding()?.get(this.bindingKey()!);
+    if (previous !== undefined && previous !== consumer) {
+      throw new Error(`LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); `
+        + `it is the lease table of ${previous.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`);
+    }
+    this.consumer = consumer;
+    this.importedBinding()?.set(this.bindingKey()!, consumer);
+  }
+
+  /** The consumer bound with `bindConsumer`, if any. */
+  public get boundConsumer(): IConstruct | undefined {
+    return this.consumer;
+  }
+
+  /**
+   * Lets `grantee` hold leases: read lease items and write them (conditional puts and
+   * updates), on this table only; with a customer key, also encrypt and decrypt with that key.
+   */
+  public grantLeaseHolder(grantee: iam.IGrantable): iam.Grant {
+    // Item reads and writes of a customer-key table need Decrypt and GenerateDataKey on the key.
+    this.encryptionKey?.grantEncryptDecrypt(grantee);
+    return this.table.grant(grantee, ...LEASE_HOLDER_ACTIONS);
+  }
+
+  /** The key imports are bound under (the table name), or undefined for created tables and tokens. */
+  protected bindingKey(): string | undefined {
+    return undefined;
+  }
+
+  private importedBinding(): Map<string, IConstruct> | undefined {
+    if (this.bindingKey() === undefined) {
+      return undefined;
+    }
+    const root = this.node.root;
+    let bindings = importedBindings.get(root);
+    if (!bindings) {
+      bindings = new Map();
+      importedBindings.set(root, bindings);
+    }
+    return bindings;
+  }
+}
+
 /**
  * A DynamoDB table with the Kinesis Client Library's lease schema: hash key `leaseKey` (S),
  * on-demand billing, point-in-time recovery, encryption at rest. One table per consumer
  * application, as in the KCL, so a KCL worker can read or take over the same checkpoints.
  */
-export class LeaseTable extends Construct {
+export class LeaseTable extends LeaseTableBase {
+  /**
+   * Imports an existing lease table (KCL schema: hash key `leaseKey` (S)) by name, in this
+   * stack's account and region. Grants name the table's ARN (and the key, when given).
+   */
+  public static fromTableName(scope: Construct, id: string, tableName: string, options: LeaseTableImportOptions = {}): ILeaseTable {
+    return new ImportedLeaseTable(scope, id, { tableName, encryptionKey: options.encryptionKey }, Token.isUnresolved(tableName) ? undefined : tableName);
+  }
+
+  /** Imports an existing lease table by ARN (any account and region the ARN names). */
+  public static fromTableArn(scope: Construct, id: string, tableArn: string, options: LeaseTableImportOptions = {}): ILeaseTable {
+    return new ImportedLeaseTable(scope, id, { tableArn, encryptionKey: options.encryptionKey }, Token.isUnresolved(tableArn) ? undefined : tableArn.split('/')[1]);
+  }
+
   /** The underlying table. */
   public readonly table: dynamodb.ITableV2;
   /** The customer-managed key, when one was given. */
   public readonly encryptionKey?: kms.IKey;
-  private consumer?: IConstruct;
 
   constructor(scope: Construct, id: string, props: LeaseTableProps = {}) {
     super(scope, id);
@@ -73,41 +187,29 @@ export class LeaseTable extends Construct {
     });
   }
 
-  public get tableName(): string {
-    return this.table.tableName;
+  /** Applies `policy` to the table. */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    this.table.applyRemovalPolicy(policy);
   }
+}
 
-  public get tableArn(): string {
-    return this.table.tableArn;
-  }
+/** A lease table this app did not create. */
+class ImportedLeaseTable extends LeaseTableBase {
+  public readonly table: dynamodb.ITableV2;
+  public readonly encryptionKey?: kms.IKey;
+  private readonly name?: string;
 
-  /**
-   * Records that `consumer` checkpoints in this table. One lease table per consumer application:
-   * lease keys are shard ids, so a second application would read the first one's checkpoints as
-   * its own and skip records it never processed. A second consumer is refused with an error naming
-   * both. (`ConsumerFunction` calls this; at run time it also refuses leases written under another
-   * application name, which covers tables shared across stacks and apps.)
-   */
-  public bindConsumer(consumer: IConstruct): void {
-    if (this.consumer !== undefined && this.consumer !== consumer) {
-      throw new Error(`LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); `
-        + `it is the lease table of ${this.consumer.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`);
+  constructor(scope: Construct, id: string, attrs: dynamodb.TableAttributesV2, name: string | undefined) {
+    super(scope, id, { environmentFromArn: attrs.tableArn !== undefined && !Token.isUnresolved(attrs.tableArn) ? attrs.tableArn : undefined });
+    if (attrs.tableArn !== undefined && name === undefined && !Token.isUnresolved(attrs.tableArn)) {
+      throw new Error(`LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>); received '${attrs.tableArn}'`);
     }
-    this.consumer = consumer;
+    this.table = dynamodb.TableV2.fromTableAttributes(this, 'Resource', attrs);
+    this.encryptionKey = attrs.encryptionKey;
+    this.name = name;
   }
 
-  /** The consumer bound with `bindConsumer`, if any. */
-  public get boundConsumer(): IConstruct | undefined {
-    return this.consumer;
-  }
-
-  /**
-   * Lets `grantee` hold leases: read lease items and write them (conditional puts and
-   * updates), on this table only; with a customer key, also encrypt and decrypt with that key.
-   */
-  public grantLeaseHolder(grantee: iam.IGrantable): iam.Grant {
-    // Item reads and writes of a customer-key table need Decrypt and GenerateDataKey on the key.
-    this.encryptionKey?.grantEncryptDecrypt(grantee);
-    return this.table.grant(grantee, ...LEASE_HOLDER_ACTIONS);
+  protected bindingKey(): string | undefined {
+    return this.name;
   }
 }

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import { DataStreamMode, type DataStream } from '../data-stream';
+import { DataStreamMode, type IDataStream } from '../data-stream';
 import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, MonitoredProducer } from './monitored-parts';
 
 /** Titles of the dashboard's widgets, so tests and users can find them. */
@@ -34,7 +34,7 @@ const HEIGHT = 6;
 const MiB = 1024 * 1024;
 
 export interface DashboardSpec {
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
   readonly producer?: MonitoredProducer;
   readonly consumer?: MonitoredConsumer;
   readonly archive?: MonitoredArchive;
@@ -61,17 +61,19 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
   const capacityLabel = stream.mode === DataStreamMode.ON_DEMAND
     ? 'on-demand starting capacity'
     : `capacity of ${stream.shardCount} shard(s) at deploy`;
+  // An import without mode (or shard count) has no capacity figures: no capacity line then.
+  const capacity = stream.writeCapacity;
 
   dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: W.ALARMS, alarms: spec.alarms, width: 24, height: 3 }));
 
-  dashboard.addWidgets(header(`### Stream \`${stream.node.path}\` (${stream.mode}, retention ${stream.retention.toHours()} h)`));
+  dashboard.addWidgets(header(`### Stream \`${stream.node.path}\` (${stream.mode ?? 'mode unknown'}, ${retentionLabel(stream)})`));
   dashboard.addWidgets(
     graph(W.STREAM_BYTES, [stream.metricIncomingBytes({ ...p, label: 'Bytes written' })], {
-      leftAnnotations: [{ value: stream.writeCapacity.bytesPerSecond * seconds, label: `Write ${capacityLabel}: ${stream.writeCapacity.bytesPerSecond / MiB} MiB/s`, color: cloudwatch.Color.RED }],
+      leftAnnotations: capacity ? [{ value: capacity.bytesPerSecond * seconds, label: `Write ${capacityLabel}: ${capacity.bytesPerSecond / MiB} MiB/s`, color: cloudwatch.Color.RED }] : [],
       leftYAxis: { min: 0 },
     }),
     graph(W.STREAM_RECORDS, [stream.metricIncomingRecords({ ...p, label: 'Records written' })], {
-      leftAnnotations: [{ value: stream.writeCapacity.recordsPerSecond * seconds, label: `Write ${capacityLabel}: ${stream.writeCapacity.recordsPerSecond} records/s`, color: cloudwatch.Color.RED }],
+      leftAnnotations: capacity ? [{ value: capacity.recordsPerSecond * seconds, label: `Write ${capacityLabel}: ${capacity.recordsPerSecond} records/s`, color: cloudwatch.Color.RED }] : [],
       leftYAxis: { min: 0 },
     }),
     graph(W.STREAM_THROTTLES, [
@@ -175,4 +177,12 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
 /** Decisions are rare events: sum them over at least 5 minutes so they read as bars, not dots. */
 function maxPeriod(period: Duration): Duration {
   return period.toSeconds() >= 300 ? period : Duration.minutes(5);
+}
+
+/** "24 h retention", or what was assumed when the retention is a token or unknown (imports). */
+export function retentionLabel(stream: IDataStream): string {
+  if (stream.retention === undefined) {
+    return 'retention (unknown for this import; 24 h assumed)';
+  }
+  return stream.retention.isUnresolved() ? 'retention (a token; 24 h assumed)' : `${stream.retention.toHours()} h retention`;
 }

@@ -6,8 +6,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { DataStreamMode, MIN_RETENTION, type DataStream } from '../data-stream';
-import { buildDashboard } from './dashboard';
+import { DataStreamMode, MIN_RETENTION, type IDataStream } from '../data-stream';
+import { buildDashboard, retentionLabel } from './dashboard';
 import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, MonitoredProducer } from './monitored-parts';
 
 /** What CloudWatch needs of the topic's key to publish alarm notifications to it. */
@@ -72,7 +72,7 @@ export interface PipelineMonitoringOptions {
 
 export interface PipelineMonitoringProps extends PipelineMonitoringOptions {
   /** The stream of the pipeline. */
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
   /**
    * The producer.
    * @default - no producer row and no failed-records alarm
@@ -172,7 +172,7 @@ export class PipelineMonitoring extends Construct {
     // Stream. Kinesis publishes these only while requests happen: no data means no reads (or no
     // writes), which is not a fault in itself, so missing data is not breaching.
     addAlarm('StreamIteratorAgeAlarm', 'StreamIteratorAge', {
-      alarmDescription: `Records of ${stream.node.path} wait unread: GetRecords iterator age at or above ${ageMinutes} minutes (${fraction(props)} of the ${stream.retention.toHours()} h retention) for 15 minutes. Records expire at the retention; find the consumer that is stuck or behind.`,
+      alarmDescription: `Records of ${stream.node.path} wait unread: GetRecords iterator age at or above ${ageMinutes} minutes (${fraction(props)} of the ${retentionLabel(stream)}) for 15 minutes. Records expire at the retention; find the consumer that is stuck or behind.`,
       metric: stream.metricIteratorAgeMilliseconds({ period: fiveMinutes }),
       threshold: this.iteratorAgeThreshold.toMilliseconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -339,10 +339,11 @@ function fraction(props: PipelineMonitoringProps): number {
   return props.iteratorAgeRetentionFraction ?? DEFAULT_ITERATOR_AGE_FRACTION;
 }
 
-function iteratorAgeThreshold(stream: DataStream, ratio: number): Duration {
+function iteratorAgeThreshold(stream: IDataStream, ratio: number): Duration {
   // A retention given as a token cannot be computed with: assume the shortest one Kinesis
   // allows, which only makes the alarm earlier.
-  const retention = stream.retention.isUnresolved() ? MIN_RETENTION : stream.retention;
+  // An import that did not give its retention is treated the same way.
+  const retention = stream.retention === undefined || stream.retention.isUnresolved() ? MIN_RETENTION : stream.retention;
   return Duration.seconds(Math.round(retention.toSeconds() * ratio));
 }
 

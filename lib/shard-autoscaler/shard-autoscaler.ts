@@ -11,7 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
 import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
-import { DataStreamMode, type DataStream } from '../data-stream';
+import { DataStreamMode, type IDataStream } from '../data-stream';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 const STREAM_ACTIONS = ['kinesis:UpdateShardCount', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
@@ -129,7 +129,7 @@ export interface ShardAutoscalerProps extends ShardAutoscalerOptions {
    * there is the consumer's parallelization factor (and telling people of a stuck consumer), so a
    * `consumer` with `adjustParallelization` is required, and the shard props are refused.
    */
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
   /**
    * The stream's Lambda consumer.
    * @default - no consumer (provisioned streams only): lag is read from the stream's GetRecords
@@ -521,6 +521,12 @@ function resolveSettings(props: ShardAutoscalerProps): Settings {
     throw new Error(`ShardAutoscaler: ${message}`);
   };
   const known = (value: number) => !Token.isUnresolved(value);
+  if (props.stream.mode === undefined) {
+    fail(`stream ${props.stream.node.path} has no known mode (an import): the scaler must know whether it may change shards. Import it with DataStream.fromStreamAttributes (or fromStream) giving mode, and shardCount for a provisioned stream; received mode undefined`);
+  }
+  if (props.stream.mode === DataStreamMode.PROVISIONED && props.stream.shardCount === undefined) {
+    fail(`stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`);
+  }
   if (props.stream.mode === DataStreamMode.ON_DEMAND) {
     for (const name of PROVISIONED_ONLY_PROPS) {
       if (props[name] !== undefined) {

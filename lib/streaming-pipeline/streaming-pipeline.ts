@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ConsumerFunction, EXAMPLE_PROCESSOR_ENTRY, type ConsumerOptions } from '../consumer-function';
-import { DataStream, DataStreamMode, type DataStreamProps } from '../data-stream';
-import type { LeaseTable } from '../lease-table';
+import { DataStream, DataStreamMode, type DataStreamProps, type IDataStream } from '../data-stream';
+import type { ILeaseTable } from '../lease-table';
 import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archive';
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
@@ -14,6 +14,15 @@ export interface StreamingPipelineProps {
    *            AWS-managed key alias/aws/kinesis, retained when the stack is deleted
    */
   readonly stream?: DataStreamProps;
+
+  /**
+   * An existing stream to build the pipeline around instead of creating one (exclusive with
+   * `stream`): `DataStream.fromStreamArn`, `fromStreamAttributes` or `fromStream`. Autoscaling
+   * needs its mode (and shard count for a provisioned stream): import it with those attributes,
+   * or turn `autoscaling` off.
+   * @default - a new stream from the `stream` props
+   */
+  readonly existingStream?: IDataStream;
 
   /**
    * A Firehose delivery stream that archives every user record (KPL aggregates de-aggregated)
@@ -70,7 +79,7 @@ export interface StreamingPipelineProps {
  */
 export class StreamingPipeline extends Construct {
   /** The pipeline's stream. */
-  public readonly stream: DataStream;
+  public readonly stream: IDataStream;
   /** The Firehose archive, unless `archive` is false. */
   public readonly archive?: FirehoseArchive;
   /** The KPL-aggregating producer, unless `producer` is false. */
@@ -78,7 +87,7 @@ export class StreamingPipeline extends Construct {
   /** The Lambda consumer, unless `consumer` is false. */
   public readonly consumer?: ConsumerFunction;
   /** The consumer's lease table (checkpoints), unless the consumer is off or does not checkpoint. */
-  public readonly leaseTable?: LeaseTable;
+  public readonly leaseTable?: ILeaseTable;
   /** The shard autoscaler, unless `autoscaling` is false. */
   public readonly autoscaler?: ShardAutoscaler;
   /** The dashboard, alarms and alarm topic, unless `monitoring` is false. */
@@ -86,12 +95,17 @@ export class StreamingPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
-    this.stream = new DataStream(this, 'Stream', props.stream);
+    if (props.existingStream && props.stream) {
+      throw new Error(`StreamingPipeline: give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`);
+    }
+    this.stream = props.existingStream ?? new DataStream(this, 'Stream', props.stream);
     if (props.archive !== false) {
       this.archive = new FirehoseArchive(this, 'Archive', { ...props.archive, stream: this.stream });
     }
     if (props.producer !== false) {
-      this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream });
+      // ProducerFunction reads only IDataStream members (node, streamName, grantWrite, grant); its
+      // prop type moves to IDataStream once its owner's edits are in.
+      this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream as DataStream });
     }
     if (props.consumer !== false) {
       this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
