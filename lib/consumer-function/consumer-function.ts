@@ -29,6 +29,13 @@ const MIN_RECORD_AGE = Duration.seconds(60);
 /** The handler lists the stream's shards for their hash ranges and lineage. */
 const LIST_SHARDS = 'kinesis:ListShards';
 const MAX_RECORD_AGE = Duration.days(7);
+/** Lambda's memory limits, MB. */
+const MIN_MEMORY_MB = 128;
+const MAX_MEMORY_MB = 10_240;
+/** Lambda's maximum timeout. */
+const MAX_TIMEOUT = Duration.minutes(15);
+/** With checkpointing: a sixth of it (the lease-write reserve) is at least 1 s. */
+const MIN_TIMEOUT_CHECKPOINTING = Duration.seconds(6);
 
 /**
  * What the consumer does with a user record inside a KPL aggregate that hashes outside the shard
@@ -186,12 +193,12 @@ export interface ConsumerOptions {
    */
   readonly onFailureQueue?: sqs.IQueue;
   /**
-   * Function memory.
+   * Function memory, MB: a whole number from 128 to 10,240.
    * @default 512
    */
   readonly memorySize?: number;
   /**
-   * Function timeout. The consumer stops taking new records 1/6 of it (at most 5 s) before the end,
+   * Function timeout, whole seconds from 6 seconds (1 second without checkpointing) to 15 minutes. The consumer stops taking new records 1/6 of it (at most 5 s) before the end,
    * checkpoints, and lets Lambda redeliver the rest.
    * @default Duration.seconds(30)
    */
@@ -441,9 +448,9 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   const fail = (message: string): never => {
     throw new Error(`ConsumerFunction: ${message}`);
   };
-  const range = (name: string, value: number | undefined, min: number, max: number, unit = '') => {
+  const range = (name: string, value: number | undefined, min: number, max: number, hint = '') => {
     if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
-      fail(`${name} must be a whole number from ${min} to ${max}${unit}; received ${value}${unit}`);
+      fail(`${name} must be a whole number from ${min} to ${max}${hint}; received ${value}`);
     }
   };
   const duration = (name: string, value: Duration | undefined, min: Duration, max: Duration) => {
@@ -458,6 +465,16 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     fail(`processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`);
   }
   range('batchSize', props.batchSize, 1, 10_000);
+  range('memorySize', props.memorySize, MIN_MEMORY_MB, MAX_MEMORY_MB, ' (MB, the Lambda limits)');
+  if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
+    // The handler keeps the last sixth of the timeout (at most 5 s) to write the checkpoint; under
+    // 6 s that reserve is below 1 s, too little for a lease write with its own timeouts.
+    const min = checkpointing ? MIN_TIMEOUT_CHECKPOINTING : Duration.seconds(1);
+    const seconds = props.timeout.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds) || seconds < min.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
+      fail(`timeout must be whole seconds from ${min.toHumanString()} to ${MAX_TIMEOUT.toHumanString()} (the Lambda maximum)${checkpointing ? '; with checkpointing at least 6 seconds, since the last sixth (at most 5 s) is kept back to write the lease' : ''}; received ${props.timeout.toHumanString()}`);
+    }
+  }
   range('parallelizationFactor', props.parallelizationFactor, CONSUMER_LIMITS.minParallelizationFactor, CONSUMER_LIMITS.maxParallelizationFactor);
   range('maxConcurrency', props.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency);
   const orderings: readonly string[] = Object.values(RecordOrdering);

@@ -117,8 +117,9 @@ export interface ShardAutoscalerOptions {
    * progress) never gets more shards or batches. Only with a `consumer`, which is told so through
    * its `allowParallelizationFactor` (a checkpointing `ConsumerFunction` then stays exactly once
    * at any factor, keeping each partition key's progress in its lease). On an on-demand stream it
-   * is the scaler's only lever, so it must stay on there.
-   * @default true
+   * is the scaler's only lever, so it must stay on there. Set to `true` without a `consumer`, it is
+   * an error.
+   * @default true - used when a consumer is given
    */
   readonly adjustParallelization?: boolean;
 }
@@ -526,6 +527,9 @@ function resolveSettings(props: ShardAutoscalerProps): Settings {
   }
   if (props.stream.mode === DataStreamMode.PROVISIONED && props.stream.shardCount === undefined) {
     fail(`stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`);
+  }
+  if (props.adjustParallelization === true && !props.consumer) {
+    fail('adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumer, or leave adjustParallelization unset; received adjustParallelization true with no consumer');
   }
   if (props.stream.mode === DataStreamMode.ON_DEMAND) {
     for (const name of PROVISIONED_ONLY_PROPS) {

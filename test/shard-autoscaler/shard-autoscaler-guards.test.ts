@@ -159,3 +159,20 @@ describe('ShardAutoscaler on an on-demand stream', () => {
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/UpdateShardCount|DescribeLimits/);
   });
 });
+
+describe('ShardAutoscaler adjustParallelization', () => {
+  test('true without a consumer is refused (nothing to adjust)', () => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+
+    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream, adjustParallelization: true }))
+      .toThrow(/ShardAutoscaler: adjustParallelization true needs a consumer .*received adjustParallelization true with no consumer/);
+  });
+
+  test('unset without a consumer is fine on a provisioned stream', () => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
+
+    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream })).not.toThrow();
+  });
+});
