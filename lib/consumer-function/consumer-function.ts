@@ -2,12 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, Names, RemovalPolicy, Token, Tokenization, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
@@ -29,6 +32,8 @@ const MIN_RECORD_AGE = Duration.seconds(60);
 /** The handler lists the stream's shards for their hash ranges and lineage. */
 const LIST_SHARDS = 'kinesis:ListShards';
 const MAX_RECORD_AGE = Duration.days(7);
+/** The AWS-managed policy Lambda's VPC networking needs (network interfaces). */
+const VPC_ACCESS_POLICY = 'service-role/AWSLambdaVPCAccessExecutionRole';
 /** Lambda's memory limits, MB. */
 const MIN_MEMORY_MB = 128;
 const MAX_MEMORY_MB = 10_240;
@@ -69,6 +74,45 @@ export const RecordOrdering = {
   SHARD: Ordering.SHARD,
 } as const;
 export type RecordOrdering = (typeof RecordOrdering)[keyof typeof RecordOrdering];
+
+/**
+ * Where the consumer's mapping describes batches that failed every retry (or expired): an SQS
+ * queue, an SNS topic or an S3 bucket (Lambda writes the whole invocation record to S3). The
+ * mapping's role is granted to send there.
+ */
+export class ConsumerFailureDestination {
+  /** An SQS queue; `PipelineMonitoring` alarms on its depth. */
+  public static queue(queue: sqs.IQueue): ConsumerFailureDestination {
+    return new ConsumerFailureDestination(new sources.SqsDlq(queue), { queue });
+  }
+
+  /** An SNS topic (subscribe a queue or people to it). */
+  public static topic(topic: sns.ITopic): ConsumerFailureDestination {
+    return new ConsumerFailureDestination(new sources.SnsDlq(topic), { topic });
+  }
+
+  /** An S3 bucket, which keeps the failed invocation's records as well as their description. */
+  public static bucket(bucket: s3.IBucket): ConsumerFailureDestination {
+    return new ConsumerFailureDestination(new sources.S3OnFailureDestination(bucket), { bucket });
+  }
+
+  /** The queue, for `queue(...)`. */
+  public readonly queue?: sqs.IQueue;
+  /** The topic, for `topic(...)`. */
+  public readonly topic?: sns.ITopic;
+  /** The bucket, for `bucket(...)`. */
+  public readonly bucket?: s3.IBucket;
+
+  private constructor(
+    /** The event source's on-failure destination. */
+    public readonly eventSourceDestination: lambda.IEventSourceDlq,
+    target: { queue?: sqs.IQueue; topic?: sns.ITopic; bucket?: s3.IBucket },
+  ) {
+    this.queue = target.queue;
+    this.topic = target.topic;
+    this.bucket = target.bucket;
+  }
+}
 
 /** Everything of a consumer but the stream (what `StreamingPipeline` takes as `consumer`). */
 export interface ConsumerOptions {
@@ -193,6 +237,52 @@ export interface ConsumerOptions {
    */
   readonly onFailureQueue?: sqs.IQueue;
   /**
+   * Where batches that failed every retry are described: `ConsumerFailureDestination.queue(...)`,
+   * `.topic(...)` or `.bucket(...)`. Exclusive with `onFailureQueue`.
+   * @default - `onFailureQueue`, or a new SQS queue (SQS-managed encryption, SSL enforced, 14 days)
+   */
+  readonly onFailure?: ConsumerFailureDestination;
+  /**
+   * The VPC to run the function in (for a processor that reaches private resources). The role
+   * then gets the AWS-managed policy `AWSLambdaVPCAccessExecutionRole` (network interfaces), as
+   * Lambda requires (acknowledged for cdk-nag's AwsSolutions-IAM4); the subnets need a route to Kinesis, DynamoDB and CloudWatch (NAT or VPC endpoints).
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of `vpc` to use. Only with `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of the function's network interfaces. Only with `vpc`.
+   * @default - a new security group allowing all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * X-Ray tracing.
+   * @default lambda.Tracing.DISABLED
+   */
+  readonly tracing?: lambda.Tracing;
+  /**
+   * Lambda layers to add (e.g. a database driver your processor imports as an external module).
+   * @default - none
+   */
+  readonly layers?: lambda.ILayerVersion[];
+  /**
+   * Concurrent executions reserved for the consumer: at least 1. The mapping runs shards ×
+   * parallelization factor invocations at once; fewer throttles it (it waits, nothing is lost).
+   * @default - unreserved (the account's unreserved pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * esbuild bundling options merged over the library's (ESM, minified, source maps, local esbuild);
+   * `esbuildArgs` are merged too, and the processor alias (`--alias:kinesis-pipeline-processor`)
+   * always stays ours.
+   * @default - the library's bundling options
+   */
+  readonly bundling?: nodejs.BundlingOptions;
+  /**
    * Function memory, MB: a whole number from 128 to 10,240.
    * @default 512
    */
@@ -228,6 +318,8 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly eventSourceMappingId: string;
   public readonly eventSourceMappingArn: string;
   public readonly onFailureQueue?: sqs.IQueue;
+  /** Where failed batches are described (queue, topic or bucket). */
+  public readonly onFailureDestination: ConsumerFailureDestination;
   /** The lease table; undefined with `checkpointing: false`. */
   public readonly leaseTable?: ILeaseTable;
   /** The mapping's parallelization factor, as created. */
@@ -261,9 +353,28 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       logGroup,
       memorySize: props.memorySize ?? defaults.memorySize,
       timeout,
-      bundling: { ...defaults.bundling, esbuildArgs: { [`--alias:${PROCESSOR_MODULE}`]: processorEntry } },
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      tracing: props.tracing,
+      layers: props.layers,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      bundling: {
+        ...defaults.bundling,
+        ...props.bundling,
+        esbuildArgs: { ...defaults.bundling?.esbuildArgs, ...props.bundling?.esbuildArgs, [`--alias:${PROCESSOR_MODULE}`]: processorEntry },
+      },
     });
     logGroup.grantWrite(role);
+    if (props.vpc) {
+      // Lambda creates and deletes the function's network interfaces with the role's permissions;
+      // CDK adds this policy only to roles it creates itself.
+      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ACCESS_POLICY));
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4',
+        reason: 'A function in a VPC needs AWSLambdaVPCAccessExecutionRole (create, describe and delete network interfaces, which cannot be scoped to interfaces that do not exist yet); it is the only managed policy of this role, attached only with vpc',
+      });
+    }
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.applicationName = props.applicationName ?? this.serviceName;
     this.checkpointing = checkpointing;
@@ -304,7 +415,10 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       this.addEnvironment(key, value);
     }
 
-    if (props.onFailureQueue) {
+    if (props.onFailure) {
+      this.onFailureDestination = props.onFailure;
+      this.onFailureQueue = props.onFailure.queue;
+    } else if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
     } else {
       const queue = new sqs.Queue(this, 'OnFailure', {
@@ -318,6 +432,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       });
       this.onFailureQueue = queue;
     }
+    this.onFailureDestination ??= ConsumerFailureDestination.queue(this.onFailureQueue!);
 
     const sourceProps: sources.KinesisEventSourceProps = {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
@@ -331,7 +446,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       filters: props.filters,
       metricsConfig: props.metricsConfig,
       reportBatchItemFailures: true,
-      onFailure: new sources.SqsDlq(this.onFailureQueue),
+      onFailure: this.onFailureDestination.eventSourceDestination,
     };
     let source: sources.KinesisEventSource | sources.KinesisConsumerEventSource;
     if (props.enhancedFanOut) {
@@ -509,6 +624,18 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   }
   if (props.outOfRangeRecords !== undefined && !Object.values(OutOfRangeRecords).includes(props.outOfRangeRecords)) {
     fail(`outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords).map((v) => `'${v}'`).join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`);
+  }
+  if (props.onFailure && props.onFailureQueue) {
+    fail('give either onFailure or onFailureQueue, not both; received both');
+  }
+  for (const [name, value] of [['vpcSubnets', props.vpcSubnets], ['securityGroups', props.securityGroups]] as const) {
+    if (value !== undefined && !props.vpc) {
+      fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
+    }
+  }
+  const reserved = props.reservedConcurrentExecutions;
+  if (reserved !== undefined && !Token.isUnresolved(reserved) && (!Number.isInteger(reserved) || reserved < 1)) {
+    fail(`reservedConcurrentExecutions must be a whole number of at least 1 (0 would stop the consumer: its batches would wait until they expire); received ${reserved}`);
   }
   if (!checkpointing && props.leaseTable) {
     fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');

@@ -1,10 +1,13 @@
 import { Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Ordering } from '../../lambda/consumer/contract';
-import { ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, RecordOrdering, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
+import { ConsumerFailureDestination, ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, RecordOrdering, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 
@@ -336,5 +339,87 @@ describe('StreamingPipeline consumer', () => {
     const violations = nagViolations(app);
     // Assess
     expect(violations).toEqual([]);
+  });
+});
+
+describe('ConsumerFunction Lambda props', () => {
+  test('vpc, subnets, security groups, tracing, layers and reserved concurrency reach the function', () => {
+    const stack = testStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const securityGroup = new ec2.SecurityGroup(stack, 'Sg', { vpc });
+    const layer = lambda.LayerVersion.fromLayerVersionArn(stack, 'Layer', 'arn:aws:lambda:eu-west-1:111122223333:layer:pg:3');
+    const stream = new DataStream(stack, 'Stream');
+    new ConsumerFunction(stack, 'Consumer', {
+      stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [securityGroup],
+      tracing: lambda.Tracing.ACTIVE, layers: [layer], reservedConcurrentExecutions: 4,
+      bundling: { minify: false, esbuildArgs: { '--log-level': 'warning' } },
+    });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ORDERING: Match.anyValue() }) },
+      VpcConfig: {
+        SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Sg'), 'GroupId'] }],
+        SubnetIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('^VpcisolatedSubnet1') }]),
+      },
+      TracingConfig: { Mode: 'Active' },
+      Layers: ['arn:aws:lambda:eu-west-1:111122223333:layer:pg:3'],
+      ReservedConcurrentExecutions: 4,
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] }],
+    });
+  });
+
+  test('on-failure destination SNS: the mapping names the topic and the role may publish to it only', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Failed');
+    const stream = new DataStream(stack, 'Stream');
+    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.topic(topic) });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^Failed') } } } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: { Ref: Match.stringLikeRegexp('^Failed') } })]) },
+    });
+    template.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(consumer.onFailureQueue).toBeUndefined();
+    expect(consumer.onFailureDestination.topic).toBe(topic);
+  });
+
+  test('on-failure destination S3: the mapping names the bucket and the role may write to it', () => {
+    const stack = testStack();
+    const bucket = new s3.Bucket(stack, 'Failed');
+    const stream = new DataStream(stack, 'Stream');
+    new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.bucket(bucket) });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith([Match.stringLikeRegexp('^s3:PutObject')]), Resource: Match.arrayWith([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] }, '/*']] }]) })]) },
+    });
+  });
+
+  test('on-failure destination SQS through onFailure keeps the queue for monitoring', () => {
+    const stack = testStack();
+    const queue = new sqs.Queue(stack, 'Failed', { enforceSSL: true });
+    const stream = new DataStream(stack, 'Stream');
+    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.queue(queue) });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } } });
+    expect(consumer.onFailureQueue).toBe(queue);
+  });
+
+  test.each([
+    ['onFailure with onFailureQueue', (stack: Stack) => ({ onFailure: ConsumerFailureDestination.queue(new sqs.Queue(stack, 'A')), onFailureQueue: new sqs.Queue(stack, 'B') }), /give either onFailure or onFailureQueue, not both; received both/],
+    ['securityGroups without vpc', (stack: Stack) => ({ securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345')] }), /securityGroups needs vpc .*received securityGroups without vpc/],
+    ['vpcSubnets without vpc', () => ({ vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } }), /vpcSubnets needs vpc .*received vpcSubnets without vpc/],
+    ['reservedConcurrentExecutions 0', () => ({ reservedConcurrentExecutions: 0 }), /reservedConcurrentExecutions must be a whole number of at least 1 .*received 0$/],
+  ])('rejects %s', (_name, props, message) => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+
+    expect(() => new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, ...props(stack) })).toThrow(message);
   });
 });
