@@ -1,10 +1,16 @@
 /**
- * Producer benchmark: what ordering groups cost (Kinesis records and packing speed against no
+ * `npm run bench -- producer [--profile] [--ref=<git revision>]`.
+ *
+ * Headline (bench/producer/end-to-end.ts): the bundled handler end to end against the reference a
+ * user would write, first three invocations and steady state, with `--profile` the top self-time
+ * frames of ours, with `--ref` ours bundled from that revision too (a "before" in the same run).
+ * Then the diagnosis: what ordering groups cost (Kinesis records and packing speed against no
  * groups), our shard-aware KPL aggregation and deaggregation against aws-kinesis-agg on the same
  * input in the same process, plus the producer bundle's size and cold import time.
  * `npm run bench -- producer`.
  */
 import { bundleLikeConstruct } from './bundle';
+import { endToEnd } from './producer/end-to-end';
 import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -190,7 +196,16 @@ async function orderingGroups(label: string, records: UserRecord[], repeat: numb
 }
 
 export async function run(): Promise<void> {
-  console.log(`CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'producer-e2e-'));
+  try {
+    await endToEnd(scratch, {
+      profile: process.argv.includes('--profile'),
+      ref: process.argv.find((arg) => arg.startsWith('--ref='))?.slice('--ref='.length),
+    });
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  console.log(`\nDiagnosis (inner functions, not the result): CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
   console.log('| request (4 shards, default limits) | ordering groups | Kinesis records | user records per Kinesis record | vs 0 | packing, user records/s | speed vs 0 |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [label, records, repeat] of [

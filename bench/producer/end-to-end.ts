@@ -1,0 +1,259 @@
+/**
+ * The producer's headline benchmark: what users run. The handler bundled as ProducerFunction
+ * bundles it, with the environment ProducerFunction gives it (read from a synthesized stack:
+ * deduplication on, its progress table on dynalite), invoked as Lambda invokes it (a direct
+ * invoke, a fresh request id each time), each contender in a fresh Node.js process, all behind one
+ * loopback Kinesis endpoint (endpoint.ts), against the reference a user would write
+ * (reference-handler.ts: aws-kinesis-agg + PutRecords, bundled the same way). Ours with
+ * deduplication off is a diagnosis row: what the progress table's round trips cost.
+ *
+ * First three invocations: FRESH processes per contender and input, three invocations each, the
+ * contenders taking turns. Steady state: one process per contender and input, WARMUPS
+ * invocations, then SAMPLES rounds taking turns. Medians with min–max. Then a check round (the
+ * endpoint decodes what arrives and counts user records, and those on a shard that does not own
+ * them) and a CPU profile of ours.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import * as esbuild from 'esbuild';
+import { localClientConfig, startDynalite, type Emulator } from '../../scripts/local/emulators';
+import { bundleLikeConstruct } from '../bundle';
+import { BenchWorker, type Invocation } from '../consumer/child';
+import { HARNESS, summariseProfile } from '../consumer/profile';
+import { KinesisEndpoint } from './endpoint';
+
+const ROOT = path.join(__dirname, '..', '..');
+const FRESH = 5;
+const WARMUPS = 5;
+const SAMPLES = 15;
+const SHARDS = 4;
+const PROFILED = 20;
+
+interface Input { readonly label: string; readonly count: number; readonly bytes: number; readonly keys: number; readonly event: string; readonly target: number }
+interface Contender { readonly id: string; readonly label: string; readonly bundle: string; readonly env: Record<string, string>; readonly ours: boolean }
+
+function input(count: number, bytes: number, keys: number, target: number): Input {
+  const records = Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) }));
+  return { label: `${count.toLocaleString('en-US')} × ${bytes.toLocaleString('en-US')} B, ${keys.toLocaleString('en-US')} keys`, count, bytes, keys, event: JSON.stringify({ records }), target };
+}
+
+/** The environment ProducerFunction sets (defaults), from a synthesized stack, with the stream and table names filled in. */
+function constructEnv(deduplication: boolean): Record<string, string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { App, Stack } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DataStream, ProducerFunction } = require('../../lib') as typeof import('../../lib');
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bench');
+  const stream = new DataStream(stack, 'Stream', {});
+  new ProducerFunction(stack, 'Producer', { stream, deduplication });
+  const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+  const producer = Object.values(functions).find((f) => (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.STREAM_NAME !== undefined) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(producer.Properties.Environment.Variables)) {
+    env[name] = typeof value === 'string' ? value : name === 'STREAM_NAME' ? 'bench-stream' : name === 'PROGRESS_TABLE_NAME' ? 'bench-progress' : JSON.stringify(value);
+  }
+  return env;
+}
+
+function lambdaEnv(name: string, kinesis: string, dynamo: string): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_SESSION_TOKEN: 'local',
+    AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_LAMBDA_FUNCTION_NAME: name, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+    AWS_ENDPOINT_URL_KINESIS: kinesis, AWS_ENDPOINT_URL_DYNAMODB: dynamo,
+    STREAM_NAME: 'bench-stream',
+  };
+}
+
+/** lambda/ of a git revision, in `dir`, with our node_modules beside it; returns the producer entry. */
+function checkoutLambda(ref: string, dir: string): string {
+  const archive = execFileSync('git', ['archive', '--format=tar', ref, 'lambda'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return path.join(dir, 'lambda', 'producer', 'index.ts');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const cell = (values: number[]) => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`;
+
+function checked(contender: Contender, invocation: Invocation, count: number, errors: string[]): Invocation {
+  if (invocation.error || invocation.processed !== count || invocation.failures.length > 0) {
+    errors.push(`${contender.id}: ${invocation.error?.split('\n')[0] ?? `${invocation.processed} of ${count} written${invocation.failures.length ? `, ${invocation.failures[0]}` : ''}`}`);
+  }
+  return invocation;
+}
+
+export interface EndToEndOptions { readonly ref?: string; readonly profile: boolean }
+
+export async function endToEnd(dir: string, options: EndToEndOptions): Promise<void> {
+  const oursBundle = path.join(dir, 'ours.mjs');
+  const refBundle = path.join(dir, 'ours-ref.mjs');
+  const referenceBundle = path.join(dir, 'reference.mjs');
+  const workerBundle = path.join(dir, 'worker.mjs');
+  const credentials = '@aws-sdk/credential-provider-node';
+  const entry = path.join(ROOT, 'lambda', 'producer', 'index.ts');
+  await bundleLikeConstruct(entry, oursBundle, { [credentials]: path.join(path.dirname(entry), 'env-credentials.ts') });
+  if (options.ref) {
+    const refEntry = checkoutLambda(options.ref, path.join(dir, 'src'));
+    await bundleLikeConstruct(refEntry, refBundle, { [credentials]: path.join(path.dirname(refEntry), 'env-credentials.ts') });
+  }
+  await bundleLikeConstruct(path.join(__dirname, 'reference-handler.ts'), referenceBundle);
+  await esbuild.build({ entryPoints: [path.join(__dirname, 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: workerBundle, logLevel: 'silent' });
+
+  const on = constructEnv(true);
+  const off = constructEnv(false);
+  const endpoint = new KinesisEndpoint(SHARDS);
+  let dynalite: Emulator | undefined;
+  const workers: BenchWorker[] = [];
+  try {
+    const kinesis = await endpoint.start();
+    dynalite = await startDynalite();
+    const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    await setup.send(new CreateTableCommand({ TableName: 'bench-progress', AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    setup.destroy();
+    const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint);
+    const contenders: Contender[] = [
+      { id: 'ours', label: 'ours (ProducerFunction defaults: deduplication on)', bundle: oursBundle, env: { ...base('bench-ours'), ...on }, ours: true },
+      { id: 'ours-nodedup', label: 'ours, deduplication off (diagnosis)', bundle: oursBundle, env: { ...base('bench-ours-nodedup'), ...off }, ours: true },
+      ...(options.ref ? [
+        { id: 'ref', label: `ours at \`${options.ref}\` (before), deduplication on`, bundle: refBundle, env: { ...base('bench-ref'), ...on }, ours: true },
+        { id: 'ref-nodedup', label: `ours at \`${options.ref}\` (before), deduplication off`, bundle: refBundle, env: { ...base('bench-ref-nodedup'), ...off }, ours: true },
+      ] : []),
+      { id: 'reference', label: 'reference: aws-kinesis-agg 4.2.8 + PutRecords', bundle: referenceBundle, env: base('bench-reference'), ours: false },
+    ];
+    const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
+    const errors: string[] = [];
+    const started = process.hrtime.bigint();
+
+    // First three invocations of fresh processes, contenders taking turns.
+    const firsts = new Map<string, number[][]>();
+    const imports = new Map<string, number[]>();
+    for (let p = 0; p < FRESH; p++) {
+      for (const [k, inp] of inputs.entries()) {
+        for (const contender of contenders) {
+          const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
+          workers.push(worker);
+          const key = `${k}/${contender.id}`;
+          const list = firsts.get(key) ?? [[], [], []];
+          firsts.set(key, list);
+          imports.set(contender.id, [...(imports.get(contender.id) ?? []), worker.importMillis]);
+          for (let i = 0; i < 3; i++) {
+            list[i].push(checked(contender, await worker.invoke(inp.event, 60_000), inp.count, errors).millis);
+          }
+          await worker.stop();
+          workers.pop();
+        }
+      }
+    }
+
+    // Steady state: one process each, warm-ups, then rounds taking turns.
+    const steady = new Map<string, { millis: number[]; cpu: number[] }>();
+    for (const [k, inp] of inputs.entries()) {
+      const running: BenchWorker[] = [];
+      for (const contender of contenders) {
+        const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
+        workers.push(worker);
+        running.push(worker);
+      }
+      for (let round = 0; round < WARMUPS + SAMPLES; round++) {
+        for (const [c, contender] of contenders.entries()) {
+          const invocation = checked(contender, await running[c].invoke(inp.event, 60_000), inp.count, errors);
+          if (round >= WARMUPS) {
+            const s = steady.get(`${k}/${contender.id}`) ?? { millis: [], cpu: [] };
+            s.millis.push(invocation.millis);
+            s.cpu.push(invocation.cpuMillis);
+            steady.set(`${k}/${contender.id}`, s);
+          }
+        }
+      }
+      // Check round: what arrived, decoded.
+      endpoint.verify = true;
+      for (const [c, contender] of contenders.entries()) {
+        endpoint.resetCounts();
+        await running[c].invoke(inp.event, 60_000);
+        const ok = endpoint.userRecords === inp.count && endpoint.userBytes === inp.count * inp.bytes;
+        if (!ok) {
+          errors.push(`${contender.id}: the endpoint received ${endpoint.userRecords} user records (${endpoint.userBytes} B), expected ${inp.count}`);
+        }
+        steady.get(`${k}/${contender.id}`)!.cpu.push(-1 - endpoint.misrouted); // misrouted count, kept aside below
+      }
+      endpoint.verify = false;
+      await Promise.all(running.map((w) => w.stop()));
+      workers.splice(0, workers.length);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+    console.log(`\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`);
+    console.log('| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [k, inp] of inputs.entries()) {
+      for (const contender of contenders) {
+        const f = firsts.get(`${k}/${contender.id}`)!;
+        const s = steady.get(`${k}/${contender.id}`)!;
+        const cpu = s.cpu.filter((c) => c >= 0);
+        const misrouted = -1 - s.cpu.find((c) => c < 0)!;
+        console.log(`| ${inp.label} | ${contender.label} | ${cell(f[0])} | ${cell(f[1])} | ${cell(f[2])} | ${cell(s.millis)} | ${median(cpu).toFixed(1)} | ${misrouted.toLocaleString('en-US')} |`);
+      }
+    }
+    console.log('\n| input | contender | speed vs reference: 1st | 2nd | 3rd | steady | target (issue 18) |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
+    for (const [k, inp] of inputs.entries()) {
+      const ref = firsts.get(`${k}/reference`)!;
+      const refSteady = steady.get(`${k}/reference`)!.millis;
+      for (const contender of contenders.filter((c) => c.ours)) {
+        const f = firsts.get(`${k}/${contender.id}`)!;
+        const ratios = [0, 1, 2].map((i) => median(ref[i]) / median(f[i]));
+        ratios.push(median(refSteady) / median(steady.get(`${k}/${contender.id}`)!.millis));
+        const met = ratios.every((r) => r >= inp.target);
+        console.log(`| ${inp.label} | ${contender.label} | ${ratios.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ≥ ${inp.target}x: ${met ? 'met' : '**not met**'} |`);
+      }
+    }
+    console.log(`\nImport of the bundle in a fresh process (before the first invocation), median ms: ${contenders.map((c) => `${c.id} ${median(imports.get(c.id)!).toFixed(0)}`).join(', ')}`);
+    if (errors.length > 0) {
+      console.log(`\n**${errors.length} errors**, first: ${errors.slice(0, 3).join(' / ')}`);
+    }
+
+    if (options.profile) {
+      const profiled = [contenders[0], ...(options.ref ? [contenders[2]] : [])];
+      for (const contender of profiled) {
+        const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
+        workers.push(worker);
+        for (let i = 0; i < 3; i++) {
+          await worker.invoke(inputs[0].event, 60_000);
+        }
+        const file = path.join(dir, `${contender.id}.cpuprofile`);
+        await worker.profileStart();
+        for (let i = 0; i < PROFILED; i++) {
+          await worker.invoke(inputs[0].event, 60_000);
+        }
+        await worker.profileStop(file);
+        await worker.stop();
+        workers.pop();
+        const summary = summariseProfile(file, ROOT, 15);
+        const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
+        console.log(`\nCPU profile of ${contender.label}, ${PROFILED} invocations of ${inputs[0].label} after 3 warm-ups: ${busy.toFixed(0)} ms busy (${(busy / PROFILED).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`);
+        console.log('| top self-time frames | ms | % of busy |\n| --- | ---: | ---: |');
+        for (const { frame, millis } of summary.frames) {
+          console.log(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+        }
+        console.log('\n| area | ms | % of busy |\n| --- | ---: | ---: |');
+        for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
+          console.log(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await endpoint.stop();
+    await dynalite?.stop();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The producer benchmark's Kinesis: one loopback HTTP endpoint speaking the AWS JSON 1.1 protocol
+ * for PutRecords and ListShards, as Kinesis answers them: every entry gets the ShardId of the
+ * shard whose hash key range holds its ExplicitHashKey (else the MD5 of its partition key) and a
+ * rising sequence number. It keeps counts only (entries, data bytes), so it costs every contender
+ * alike; with `verify` on it also decodes what it receives and counts the user records inside
+ * (KPL aggregates deaggregated, MD5 checked), for a check round outside the timed ones.
+ */
+import * as http from 'http';
+import type * as net from 'net';
+import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+
+interface Shard { shardId: string; start: bigint; end: bigint }
+interface PutEntry { Data: string; PartitionKey: string; ExplicitHashKey?: string }
+
+export class KinesisEndpoint {
+  public readonly shards: Shard[];
+  public entries = 0;
+  public calls = 0;
+  /** With `verify`: user records received (aggregates counted by what they hold) and their data bytes. */
+  public verify = false;
+  public userRecords = 0;
+  public userBytes = 0;
+  public misrouted = 0;
+  private sequence = 0n;
+  private server?: http.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  public constructor(shardCount: number) {
+    const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
+    this.shards = Array.from({ length: shardCount }, (_, i) => ({
+      shardId: `shardId-${String(i).padStart(12, '0')}`, start: width * BigInt(i), end: i === shardCount - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+    }));
+  }
+
+  public async start(): Promise<string> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  public async stop(): Promise<void> {
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  public resetCounts(): void {
+    this.entries = 0;
+    this.calls = 0;
+    this.userRecords = 0;
+    this.userBytes = 0;
+    this.misrouted = 0;
+  }
+
+  private shardOf(entry: PutEntry): Shard {
+    const hash = entry.ExplicitHashKey !== undefined ? BigInt(entry.ExplicitHashKey) : hashKeyOf(entry.PartitionKey);
+    return this.shards.find((s) => s.start <= hash && hash <= s.end)!;
+  }
+
+  private count(entry: PutEntry, shard: Shard): void {
+    const data = Buffer.from(entry.Data, 'base64');
+    if (!isAggregated(data)) {
+      this.userRecords++;
+      this.userBytes += data.length;
+      return;
+    }
+    for (const record of decodeAggregated(data)) {
+      this.userRecords++;
+      this.userBytes += record.data.length;
+      const hash = record.explicitHashKey !== undefined ? BigInt(record.explicitHashKey) : hashKeyOf(record.partitionKey);
+      if (hash < shard.start || hash > shard.end) {
+        this.misrouted++;
+      }
+    }
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '').split('.')[1];
+      this.calls++;
+      if (target === 'ListShards') {
+        return send(res, { Shards: this.shards.map((s) => ({ ShardId: s.shardId, HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() }, SequenceNumberRange: { StartingSequenceNumber: '1' } })) });
+      }
+      if (target !== 'PutRecords') {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ __type: 'UnknownOperationException', message: target }));
+        return undefined;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records: PutEntry[] };
+      const records = body.Records.map((entry) => {
+        const shard = this.shardOf(entry);
+        if (this.verify) {
+          this.count(entry, shard);
+        }
+        this.sequence++;
+        return { SequenceNumber: `4962${String(this.sequence).padStart(52, '0')}`, ShardId: shard.shardId };
+      });
+      this.entries += records.length;
+      return send(res, { FailedRecordCount: 0, Records: records });
+    });
+  }
+}
+
+function send(res: http.ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'bench' });
+  res.end(text);
+}
