@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { dynamoDbClient } from '../shared/clients';
 import { produceOnce, payloadHashOf } from './once';
-import { ProducerBusyError, ProducerWriteError, loadConfig, produce, type ProduceResult, type ProducerConfig } from './producer';
+import { ProducerBusyError, ProducerWriteError, loadConfig, prepare, produce, type ProduceResult, type ProducerConfig } from './producer';
 import { ProgressStore } from './progress-store';
 import { ProducerInputError, RULES, parseRequest, parseRequestId } from './validate';
 
@@ -73,7 +73,8 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
       owner: `${context.awsRequestId}/${randomUUID()}`,
       remainingMs: () => context.getRemainingTimeInMillis(),
-      produce: (pending, remainingMs, onWritten) => produce(pending, config, remainingMs, onWritten),
+      produce: (pending, remainingMs, onWritten, plan) => produce(pending, config, remainingMs, onWritten, plan),
+      prepare: (pending) => prepare(pending, config),
     });
     const { result, outcome } = once;
     metrics.addMetric('UserRecords', MetricUnit.Count, records.length);

@@ -3,7 +3,7 @@ import type { UserRecord } from './aggregate';
 import { ProducerBusyError, indicesByCode, type ProduceResult } from './producer';
 import { ProgressStatus, type ProgressStore, WrittenSet } from './progress-store';
 import { ProducerInputError, RULES } from './validate';
-import type { FailedRecord, WriteOutcome } from './writer';
+import type { FailedRecord, PreparedPlan, WriteOutcome } from './writer';
 
 /** The error code of every record when the progress table cannot be reached: nothing is sent (it could not be told apart from a copy later). */
 export const PROGRESS_STORE_UNAVAILABLE = 'ProgressStoreUnavailable';
@@ -18,7 +18,12 @@ export interface OnceOptions {
   /** This invocation's name as lease owner (unique per delivery). */
   readonly owner: string;
   readonly remainingMs: () => number;
-  readonly produce: (records: readonly UserRecord[], remainingMs: number, onWritten?: (indices: readonly number[]) => Promise<boolean>) => Promise<WriteOutcome>;
+  readonly produce: (records: readonly UserRecord[], remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan) => Promise<WriteOutcome>;
+  /**
+   * Plans the entries while the claim is in flight (pure work: nothing is sent before the claim
+   * answers); `produce` gets the plan when nothing of the request was written before.
+   */
+  readonly prepare?: (records: readonly UserRecord[]) => Promise<PreparedPlan | undefined>;
   readonly now?: () => number;
 }
 
@@ -58,8 +63,18 @@ export async function produceOnce(records: readonly UserRecord[], options: OnceO
   }
   const now = options.now ?? Date.now;
   let claim;
+  let prepared: Promise<PreparedPlan | undefined> | undefined;
   try {
-    claim = await store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
+    const claiming = store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
+    if (options.prepare) {
+      // Plan while the claim's round trip runs: first let its request go out (setImmediate runs
+      // after the SDK's promise chain has written it), then pack. Nothing is sent before the
+      // claim answers, and only what it says is not written.
+      claiming.catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      prepared = options.prepare(records).catch(() => undefined);
+    }
+    claim = await claiming;
   } catch (caught) {
     const errorMessage = `nothing sent: the progress table could not be reached (${(caught as Error).message})`;
     return { result: resultOf(count, 0, records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage }))), alreadyWritten: 0, progressSaved: true };
@@ -76,9 +91,12 @@ export async function produceOnce(records: readonly UserRecord[], options: OnceO
       break;
   }
   const written = claim.written;
-  const alreadyWritten = records.filter(({ index }) => written.has(index)).length;
-  const pending = records.filter(({ index }) => !written.has(index));
+  const alreadyWritten = written.count() === 0 ? 0 : records.filter(({ index }) => written.has(index)).length;
+  const pending = alreadyWritten === 0 ? records : records.filter(({ index }) => !written.has(index));
+  const plan = alreadyWritten === 0 ? await prepared : undefined;
   let progressSaved = true;
+  /** Indices acknowledged in the last round, recorded by the final write (nothing is sent in between). */
+  let unsaved = false;
   const save = async (final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string }): Promise<boolean> => {
     try {
       progressSaved = await store.save(key, options.owner, written, final, AbortSignal.timeout(Math.max(1, options.remainingMs())));
@@ -89,18 +107,26 @@ export async function produceOnce(records: readonly UserRecord[], options: OnceO
   };
   let outcome: WriteOutcome | undefined;
   if (pending.length > 0) {
-    outcome = await options.produce(pending, options.remainingMs(), async (indices) => {
+    outcome = await options.produce(pending, options.remainingMs(), async (indices, last) => {
       indices.forEach((index) => written.add(index));
+      if (last) {
+        // The writer sends nothing more: the final write below records these with the status,
+        // one round trip instead of two, and no call to Kinesis in between.
+        unsaved = true;
+        return true;
+      }
       return save();
-    });
+    }, plan);
   }
   const failed = outcome?.failed ?? [];
   if (progressSaved) {
-    // Every round is saved already: if this last write fails, the item keeps its bitmap and its
-    // lease, which ends with this invocation, so the next delivery takes over from there.
+    // Every earlier round is saved already: if this last write fails, the item keeps its bitmap
+    // and its lease, which ends with this invocation, so the next delivery takes over from
+    // there; but if it carried the last round's acknowledgements, those are not recorded, and a
+    // retry would copy them: then progress counts as not saved.
     const saved = progressSaved;
-    await save({ status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL, failed: JSON.stringify(indicesByCode(failed)) });
-    progressSaved = saved;
+    const ok = await save({ status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL, failed: JSON.stringify(indicesByCode(failed)) });
+    progressSaved = unsaved ? ok : saved;
   }
   const writtenCount = records.filter(({ index }) => written.has(index)).length;
   return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };

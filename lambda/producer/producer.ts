@@ -3,7 +3,7 @@ import { TimeBudget, type BackoffOptions } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
 import type { UserRecord } from './aggregate';
 import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from './limits';
-import { writeRecords, type FailedRecord, type WriteOutcome } from './writer';
+import { preparePlan, writeRecords, type FailedRecord, type PreparedPlan, type WriteOutcome } from './writer';
 
 /** Settings the construct passes in as environment variables. */
 export interface ProducerConfig {
@@ -156,9 +156,24 @@ export class ProducerBusyError extends Error {
   }
 }
 
-/** Writes validated user records to the stream within the invocation's remaining time; `onWritten` hears each round's acknowledged indices. */
-export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[]) => Promise<boolean>): Promise<WriteOutcome> {
+/** The container's shard map, reloaded on `refresh`. */
+function shardMapOf(config: ProducerConfig): (refresh: boolean) => Promise<ShardMap> {
   const cache = shardMapCache(config);
+  return (refresh) => {
+    if (refresh) {
+      cache.invalidate();
+    }
+    return cache.get();
+  };
+}
+
+/** Plans the entries of `records` ahead (see `WriteOptions.prepared`), e.g. while the progress table's claim is in flight. */
+export function prepare(records: readonly UserRecord[], config: ProducerConfig): Promise<PreparedPlan | undefined> {
+  return preparePlan(records, shardMapOf(config), config.limits);
+}
+
+/** Writes validated user records to the stream within the invocation's remaining time; `onWritten` hears each round's acknowledged indices. */
+export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan): Promise<WriteOutcome> {
   return writeRecords(records, {
     client: kinesisClient(),
     streamName: config.streamName,
@@ -166,13 +181,9 @@ export async function produce(records: readonly UserRecord[], config: ProducerCo
     backoff: config.backoff,
     callTimeoutMs: config.callTimeoutMs,
     ...(onWritten ? { onWritten } : {}),
+    ...(prepared ? { prepared } : {}),
     budget: TimeBudget.fromRemaining(remainingMs, config.safetyMarginMs),
-    shardMap: (refresh) => {
-      if (refresh) {
-        cache.invalidate();
-      }
-      return cache.get();
-    },
+    shardMap: shardMapOf(config),
   });
 }
 

@@ -55,9 +55,17 @@ export interface WriteOptions {
   /**
    * Told, after each round of PutRecords calls, the request indices acknowledged in it (the
    * progress store records them before anything else is sent). Answering false stops the write:
-   * what is left is reported failed with `ProgressNotSaved`.
+   * what is left is reported failed with `ProgressNotSaved`. `last` is true when nothing is left
+   * to send after this round (the writer returns at once): a listener may then record these
+   * indices with its final write instead, since nothing is sent in between.
    */
-  readonly onWritten?: (indices: readonly number[]) => Promise<boolean>;
+  readonly onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>;
+  /**
+   * Entries planned for exactly these `records` on `map` beforehand (`planEntries`), for
+   * instance while the progress table's claim was in flight: used when the writer's records and
+   * map are the same objects, planned again otherwise.
+   */
+  readonly prepared?: PreparedPlan;
   readonly random?: () => number;
   /** Tests: a wait that passes no real time; the writer's clock then moves by what it waited. */
   readonly wait?: (ms: number) => Promise<void>;
@@ -82,6 +90,24 @@ const PROGRESS_NOT_SAVED = 'ProgressNotSaved';
 const MIN_CALL_MS = 250;
 
 interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?: CellError }
+
+/** Entries planned ahead for `records` on `map`. */
+export interface PreparedPlan {
+  readonly records: readonly UserRecord[];
+  readonly map: ShardMap;
+  readonly entries: KinesisEntry[];
+}
+
+/** Plans `records` on the map `shardMap()` gives (no refresh), for `WriteOptions.prepared`; undefined if the map cannot be had now. */
+export async function preparePlan(records: readonly UserRecord[], shardMap: (refresh: boolean) => Promise<ShardMap>, limits: ProducerLimits): Promise<PreparedPlan | undefined> {
+  let map: ShardMap;
+  try {
+    map = await shardMap(false);
+  } catch {
+    return undefined; // the writer loads it again, with its retries
+  }
+  return { records, map, entries: planEntries(records, map, limits) };
+}
 
 /** The error code of a failed call: the service's error name, a network code, `RequestTimedOut` for timeouts. */
 export function errorCodeOf(caught: unknown): CellError {
@@ -143,7 +169,17 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   let misroutedEntries = 0;
   let resentRecords = 0;
   let unknownOutcomeRetries = 0;
-  const recordAt = new Map(records.map((record) => [record.index, record]));
+  // By request index; built only when records must be planned again (rare: a reshard).
+  let recordIndex: Map<number, UserRecord> | undefined;
+  const recordAt = (index: number): UserRecord => {
+    if (recordIndex === undefined) {
+      recordIndex = new Map();
+      for (const record of records) {
+        recordIndex.set(record.index, record);
+      }
+    }
+    return recordIndex.get(index)!;
+  };
   /** Records to send alone, routed by their own hash key: their aggregate landed on a shard the map does not know, or landed wrong twice. */
   const sendAlone = new Set<number>();
   /** Records already re-sent once because their aggregate landed on a shard not owning them. */
@@ -166,8 +202,9 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   }
   const perKey = groupsOn(options.limits) || options.limits.maxRecordsPerAggregate <= 1;
   const plan = (pending: readonly UserRecord[]): CellSchedule<KinesisEntry> => {
+    const { prepared } = options;
     const entries = sendAlone.size === 0
-      ? planEntries(pending, map, options.limits)
+      ? (prepared !== undefined && prepared.records === pending && prepared.map === map ? prepared.entries : planEntries(pending, map, options.limits))
       : [...planEntries(pending.filter((r) => !sendAlone.has(r.index)), map, options.limits), ...loneEntries(pending.filter((r) => sendAlone.has(r.index)), map, options.limits)];
     return new CellSchedule(entries, (entry) => (perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId), (entry) => entry.indices[0]);
   };
@@ -209,7 +246,9 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
           // A lone record (raw, or a one-record aggregate) is routed by its own hash key, so it
           // is on the shard that owns it.
         }
-        acknowledged.push(...entry.indices);
+        for (const index of entry.indices) {
+          acknowledged.push(index);
+        }
         continue;
       }
       const code = result?.ErrorCode ?? error?.code ?? 'UnknownError';
@@ -241,7 +280,7 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
     for (const { entry, shardId } of strays) {
       const landed = map.rangeOf(shardId);
       for (const index of entry.indices) {
-        const record = recordAt.get(index)!;
+        const record = recordAt(index);
         if (landed !== undefined && inHashRange(landed, routingHashKey(record))) {
           acknowledged.push(index);
           continue;
@@ -258,8 +297,10 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         resend.push(record);
       }
     }
-    written.push(...acknowledged);
-    if (acknowledged.length > 0 && options.onWritten && !(await options.onWritten(acknowledged))) {
+    for (const index of acknowledged) {
+      written.push(index);
+    }
+    if (acknowledged.length > 0 && options.onWritten && !(await options.onWritten(acknowledged, schedule.size === 0 && resend.length === 0))) {
       stop = { code: PROGRESS_NOT_SAVED, message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)' };
       failed.push(...resend.map((r) => ({ index: r.index, errorCode: stop!.code, errorMessage: stop!.message })));
       break;
@@ -272,7 +313,7 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
         break;
       }
       resentRecords += resend.length;
-      const left = schedule.drain().flatMap(({ entry }) => entry.indices.map((index) => recordAt.get(index)!));
+      const left = schedule.drain().flatMap(({ entry }) => entry.indices.map(recordAt));
       schedule = plan([...left, ...resend].sort((a, b) => a.index - b.index));
     }
   }

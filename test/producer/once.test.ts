@@ -1,0 +1,171 @@
+import { produceOnce, writtenSetOf } from '../../lambda/producer/once';
+import { ProgressStatus, WrittenSet, type Claim, type ProgressStore } from '../../lambda/producer/progress-store';
+import type { UserRecord } from '../../lambda/producer/aggregate';
+import type { PreparedPlan, WriteOutcome } from '../../lambda/producer/writer';
+
+/** A progress store fake: claims as told, records every save (bitmap copied) and can fail one. */
+function fakeStore(claim: Claim, options: { failFinal?: boolean; claimDelayMs?: number } = {}) {
+  const saves: Array<{ written: number[]; final?: string }> = [];
+  const events: string[] = [];
+  const store = {
+    claim: async () => {
+      events.push('claim-start');
+      await new Promise((resolve) => setTimeout(resolve, options.claimDelayMs ?? 0));
+      events.push('claim-end');
+      return claim;
+    },
+    save: async (_key: string, _owner: string, written: WrittenSet, final?: { status: string }) => {
+      const indices = [...Array(written.bits.length * 8).keys()].filter((i) => written.has(i));
+      saves.push({ written: indices, ...(final ? { final: final.status } : {}) });
+      return !(final && options.failFinal);
+    },
+  };
+  return { store: store as unknown as ProgressStore, saves, events };
+}
+
+const records = (n: number): UserRecord[] => Array.from({ length: n }, (_, index) => ({ index, partitionKey: `k${index}`, data: Buffer.from(`d${index}`) }));
+
+function outcome(written: number[], failed: number[] = []): WriteOutcome {
+  return { written, failed: failed.map((index) => ({ index, errorCode: 'AccessDeniedException' })), kinesisRecords: 1, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
+}
+
+const base = { key: 'invoke#1', payloadHash: '-', owner: 'o', remainingMs: () => 10_000 };
+
+describe('produceOnce: progress saves', () => {
+  test('one round: the claim and one final write carrying the round\'s acknowledgements with COMPLETE (no separate round save)', async () => {
+    // Prepare
+    const { store, saves } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) });
+
+    // Act
+    const once = await produceOnce(records(3), {
+      ...base, store,
+      produce: async (pending, _ms, onWritten) => {
+        expect(await onWritten!([0, 1, 2], true)).toBe(true);
+        return outcome([0, 1, 2]);
+      },
+    });
+
+    // Assess
+    expect(saves).toEqual([{ written: [0, 1, 2], final: ProgressStatus.COMPLETE }]);
+    expect(once.progressSaved).toBe(true);
+    expect(once.result.writtenCount).toBe(3);
+  });
+
+  test('several rounds: every round but the last is saved before the writer goes on; the last goes with the final write', async () => {
+    // Prepare
+    const { store, saves } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(4) });
+
+    // Act
+    await produceOnce(records(4), {
+      ...base, store,
+      produce: async (_pending, _ms, onWritten) => {
+        await onWritten!([0], false);
+        await onWritten!([1, 2], false);
+        await onWritten!([3], true);
+        return outcome([0, 1, 2, 3]);
+      },
+    });
+
+    // Assess
+    expect(saves).toEqual([{ written: [0] }, { written: [0, 1, 2] }, { written: [0, 1, 2, 3], final: ProgressStatus.COMPLETE }]);
+  });
+
+  test('a final write that fails after a last round it carried: progress not saved (a retry would copy those records)', async () => {
+    // Prepare
+    const { store } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { failFinal: true });
+
+    // Act
+    const once = await produceOnce(records(3), {
+      ...base, store,
+      produce: async (_pending, _ms, onWritten) => {
+        await onWritten!([0, 1], true);
+        return outcome([0, 1], [2]);
+      },
+    });
+
+    // Assess
+    expect(once.progressSaved).toBe(false);
+    expect(once.result.failedCount).toBe(1);
+  });
+
+  test('a final write that fails when every round was saved on its own: progress stays saved (the bitmap is recorded)', async () => {
+    // Prepare
+    const { store } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { failFinal: true });
+
+    // Act
+    const once = await produceOnce(records(3), {
+      ...base, store,
+      produce: async (_pending, _ms, onWritten) => {
+        await onWritten!([0, 1], false);
+        return outcome([0, 1], [2]);
+      },
+    });
+
+    // Assess
+    expect(once.progressSaved).toBe(true);
+  });
+});
+
+describe('produceOnce: planning while the claim is in flight', () => {
+  const plan = { records: [], map: {}, entries: [] } as unknown as PreparedPlan;
+
+  test('plans during the claim, sends only after it answers, and hands the plan over when nothing was written before', async () => {
+    // Prepare
+    const { store, events } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { claimDelayMs: 20 });
+    const all = records(3);
+    let got: { pending?: readonly UserRecord[]; plan?: PreparedPlan } = {};
+
+    // Act
+    await produceOnce(all, {
+      ...base, store,
+      prepare: async () => {
+        events.push('prepare');
+        return plan;
+      },
+      produce: async (pending, _ms, _onWritten, prepared) => {
+        events.push('produce');
+        got = { pending, ...(prepared ? { plan: prepared } : {}) };
+        return outcome([0, 1, 2]);
+      },
+    });
+
+    // Assess
+    expect(events).toEqual(['claim-start', 'prepare', 'claim-end', 'produce']);
+    expect(got.pending).toBe(all);
+    expect(got.plan).toBe(plan);
+  });
+
+  test('a delivery after one that wrote some records sends only the rest, planned again (no plan handed over)', async () => {
+    // Prepare
+    const { store } = fakeStore({ kind: 'claimed', written: writtenSetOf(3, [1]) });
+    let got: { pending?: readonly UserRecord[]; plan?: PreparedPlan } = {};
+
+    // Act
+    const once = await produceOnce(records(3), {
+      ...base, store,
+      prepare: async () => plan,
+      produce: async (pending, _ms, _onWritten, prepared) => {
+        got = { pending, ...(prepared ? { plan: prepared } : {}) };
+        return outcome([0, 2]);
+      },
+    });
+
+    // Assess
+    expect(got.pending!.map((r) => r.index)).toEqual([0, 2]);
+    expect(got.plan).toBeUndefined();
+    expect(once.alreadyWritten).toBe(1);
+  });
+
+  test('a claim that fails sends nothing, even with a plan made', async () => {
+    // Prepare
+    const store = { claim: async () => { throw new Error('down'); } } as unknown as ProgressStore;
+    const produce = jest.fn();
+
+    // Act
+    const once = await produceOnce(records(2), { ...base, store, prepare: async () => plan, produce });
+
+    // Assess
+    expect(produce).not.toHaveBeenCalled();
+    expect(once.result.failed.map((f) => f.errorCode)).toEqual(['ProgressStoreUnavailable', 'ProgressStoreUnavailable']);
+  });
+});
