@@ -4,13 +4,17 @@ import { DataStreamMode, OutOfRangeRecords, RecordOrdering, StreamingPipelineSta
 
 /** Context key for the provisioned stream's shard count: `cdk synth -c shards=4`. */
 export const SHARDS_CONTEXT = 'shards';
+/** Context key for the people the alarms notify: `cdk deploy -c alarmEmail=oncall@example.com` (comma-separated for several). */
+export const ALARM_EMAIL_CONTEXT = 'alarmEmail';
 
 /**
  * The deployable app: one pipeline on a provisioned stream (2 shards, or the `shards` context
  * value) and one on an on-demand stream, both with the consumer's design card (a 1 s batch window,
  * parallelization factor 2, checkpointing, per-key ordered concurrency). Environment-agnostic (no lookups), so it synthesizes offline. cdk-nag's AwsSolutions
  * pack runs during every synth and writes each acknowledgement, with its reason, into the
- * template metadata; CloudFormation Validate (cdk.json) fails synth on any finding.
+ * template metadata; CloudFormation Validate (cdk.json) fails synth on any finding. The alarm
+ * topics notify the `alarmEmail` context's addresses; without them synth warns that the alarms
+ * reach nobody.
  */
 export function buildApp(app: App): StreamingPipelineStack[] {
   const description = 'Kinesis Data Streams pipeline (kinesis-pipeline-cdk)';
@@ -31,18 +35,28 @@ export function buildApp(app: App): StreamingPipelineStack[] {
     ordering: RecordOrdering.PARTITION_KEY,
     maxConcurrency: 50,
   };
+  const monitoring = { alarmEmails: alarmEmailsOf(app) };
   const stacks = [
     new StreamingPipelineStack(app, 'ProvisionedPipeline', {
       description: `${description}: provisioned stream`,
-      pipeline: { stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) }, consumer },
+      pipeline: { stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) }, consumer, monitoring },
     }),
     new StreamingPipelineStack(app, 'OnDemandPipeline', {
       description: `${description}: on-demand stream`,
-      pipeline: { stream: { mode: DataStreamMode.ON_DEMAND, retention: Duration.hours(48) }, consumer },
+      pipeline: { stream: { mode: DataStreamMode.ON_DEMAND, retention: Duration.hours(48) }, consumer, monitoring },
     }),
   ];
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return stacks;
+}
+
+/** The `alarmEmail` context: none, one address, or several separated by commas (each checked by PipelineMonitoring). */
+function alarmEmailsOf(app: App): string[] {
+  const raw: unknown = app.node.tryGetContext(ALARM_EMAIL_CONTEXT);
+  if (raw === undefined) {
+    return [];
+  }
+  return String(raw).split(',').map((email) => email.trim()).filter((email) => email.length > 0);
 }
 
 function shardCountOf(app: App): number {

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -68,9 +70,22 @@ describe('the deployable app', () => {
   });
 
   test('passes cdk-nag AwsSolutions and CloudFormation Validate with nothing unacknowledged', () => {
-    const violations = nagViolations(appWithStacks());
+    const violations = nagViolations(appWithStacks({ alarmEmail: 'oncall@example.com' }));
 
     expect(violations).toEqual([]);
+  });
+
+  test('without -c alarmEmail its only findings are the warnings that the alarms reach nobody', () => {
+    const assembly = appWithStacks().synth();
+    const report = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')) as {
+      pluginReports: Array<{ violations?: Array<{ ruleName: string; severity: string }> }>;
+    };
+    const violations = report.pluginReports.flatMap((plugin) => plugin.violations ?? []);
+
+    expect(violations.map((violation) => [violation.ruleName, violation.severity])).toEqual([
+      [expect.stringMatching(/alarms-reach-nobody/), 'warning'],
+      [expect.stringMatching(/alarms-reach-nobody/), 'warning'],
+    ]);
   });
 
   test('writes every acknowledgement and its reason into the template metadata', () => {
@@ -99,8 +114,8 @@ describe('the deployable app', () => {
   });
 });
 
-function appWithStacks() {
-  const app = testApp();
+function appWithStacks(context: Record<string, unknown> = {}) {
+  const app = testApp({ context });
   buildApp(app);
   return app;
 }

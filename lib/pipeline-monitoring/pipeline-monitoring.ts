@@ -1,4 +1,4 @@
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,6 +17,11 @@ const DEFAULT_THROTTLE_MINUTES = 5;
 const DEFAULT_BUFFERING_INTERVAL = Duration.seconds(300);
 const FRESHNESS_BUFFER_INTERVALS = 3;
 const MAX_PREFIX_LENGTH = 200;
+/**
+ * Id of the synth warning for an alarm topic without subscriptions. Acknowledge it (a topic read
+ * outside the app) with `Validations.of(monitoring).acknowledge({ id: 'annotation::' + ALARMS_REACH_NOBODY, reason })`.
+ */
+export const ALARMS_REACH_NOBODY = 'kinesis-pipeline:alarms-reach-nobody';
 
 /** Settings of `PipelineMonitoring` that `StreamingPipeline` passes through. */
 export interface PipelineMonitoringOptions {
@@ -33,6 +38,22 @@ export interface PipelineMonitoringOptions {
    * @default - no subscription; subscribe whatever you use to `alarmTopic`
    */
   readonly alarmEmail?: string;
+
+  /**
+   * Email addresses subscribed to the alarm topic, each confirmed by its recipient (with
+   * `alarmEmail`, all of them are).
+   * @default - none
+   */
+  readonly alarmEmails?: string[];
+
+  /**
+   * Any other subscriptions of the alarm topic: an SQS queue, a Lambda function, an HTTPS
+   * endpoint, SMS (`aws-sns-subscriptions`). Without any subscription (here, `alarmEmail(s)`, or
+   * `alarmTopic.addSubscription` later) synth warns that the pipeline's alarms reach nobody
+   * (warning `ALARMS_REACH_NOBODY`, acknowledgeable).
+   * @default - none
+   */
+  readonly alarmSubscriptions?: sns.ITopicSubscription[];
 
   /**
    * The iterator-age alarms fire at this fraction of the stream's retention:
@@ -152,9 +173,15 @@ export class PipelineMonitoring extends Construct {
       enforceSSL: true,
     });
     this.alarmTopic = topic;
-    if (props.alarmEmail !== undefined) {
-      topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const emails = [...(props.alarmEmail !== undefined ? [props.alarmEmail] : []), ...(props.alarmEmails ?? [])];
+    for (const email of new Set(emails)) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
+    for (const subscription of props.alarmSubscriptions ?? []) {
+      topic.addSubscription(subscription);
+    }
+    // At synth, after the user had every chance to subscribe (here or with addSubscription).
+    this.node.addValidation({ validate: () => this.warnIfUnsubscribed() });
 
     const notify = new actions.SnsAction(topic);
     const alarms: cloudwatch.IAlarm[] = [];
@@ -305,6 +332,22 @@ export class PipelineMonitoring extends Construct {
       alarms,
     });
   }
+
+  /**
+   * Warns (acknowledgeable, id `kinesis-pipeline:alarms-reach-nobody`) when no subscription of
+   * the app targets the alarm topic. Returns no error: a topic read by something outside the app
+   * is legitimate.
+   */
+  private warnIfUnsubscribed(): string[] {
+    const stack = Stack.of(this.alarmTopic);
+    const topicArn = JSON.stringify(stack.resolve(this.alarmTopic.topicArn));
+    const subscribed = this.node.root.node.findAll().some((construct) => construct instanceof sns.CfnSubscription
+      && JSON.stringify(Stack.of(construct).resolve(construct.topicArn)) === topicArn);
+    if (!subscribed) {
+      Annotations.of(this).addWarningV2(ALARMS_REACH_NOBODY, `The ${this.alarms.length} alarms of ${this.node.path} notify the topic ${this.alarmTopic.node.path}, which has no subscription: they reach nobody. Give alarmEmails or alarmSubscriptions (the app: -c alarmEmail=you@example.com), or subscribe to alarmTopic.`);
+    }
+    return [];
+  }
 }
 
 /**
@@ -363,9 +406,11 @@ function validateProps(props: PipelineMonitoringProps): void {
   if (prefix !== undefined && !Token.isUnresolved(prefix) && !/^[\x20-\x7e]{1,200}$/.test(prefix)) {
     fail(`alarmNamePrefix must be 1 to ${MAX_PREFIX_LENGTH} printable ASCII characters; received '${prefix}'`);
   }
-  const email = props.alarmEmail;
-  if (email !== undefined && !Token.isUnresolved(email) && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-    fail(`alarmEmail must be an email address (name@domain); received '${email}'`);
+  const emails: Array<[string, string | undefined]> = [['alarmEmail', props.alarmEmail], ...(props.alarmEmails ?? []).map((email, index): [string, string] => [`alarmEmails[${index}]`, email])];
+  for (const [name, email] of emails) {
+    if (email !== undefined && !Token.isUnresolved(email) && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+      fail(`${name} must be an email address (name@domain); received '${email}'`);
+    }
   }
   const freshness = props.archiveFreshnessThreshold;
   if (freshness !== undefined && !freshness.isUnresolved() && freshness.toSeconds() < 60) {

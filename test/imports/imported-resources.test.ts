@@ -187,7 +187,7 @@ describe('a pipeline around an existing stream', () => {
     const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY });
     const archive = new FirehoseArchive(stack, 'Archive', { stream });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
-    const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumer, archive, autoscaler });
+    const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumer, archive, autoscaler, alarmEmails: ['oncall@example.com'] });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
     const template = Template.fromStack(stack);
