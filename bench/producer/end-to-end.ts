@@ -25,14 +25,21 @@ import { HARNESS, summariseProfile } from '../consumer/profile';
 import { KinesisEndpoint } from './endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
-const FRESH = 5;
+const FRESH = Number(process.env.BENCH_FRESH ?? 5);
 const WARMUPS = 5;
-const SAMPLES = 15;
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 15);
 const SHARDS = 4;
 const PROFILED = 20;
 
 interface Input { readonly label: string; readonly count: number; readonly bytes: number; readonly keys: number; readonly event: string; readonly target: number }
-interface Contender { readonly id: string; readonly label: string; readonly bundle: string; readonly env: Record<string, string>; readonly ours: boolean }
+interface Contender {
+  readonly id: string; readonly label: string; readonly bundle: string; readonly env: Record<string, string>; readonly ours: boolean;
+  /** Settings that depend on the input (the floor's entry count), and no check round. */
+  readonly floor?: (inp: Input) => Record<string, string>;
+}
+
+/** The floor sends what ours sends: 51,200-byte aggregates holding the input's bytes (with about 8 bytes of framing per record). */
+const floorEnv = (inp: Input): Record<string, string> => ({ BENCH_FLOOR_ENTRIES: String(Math.ceil(inp.count * (inp.bytes + 8) / 51_000)), BENCH_FLOOR_ENTRY_BYTES: '51000' });
 
 function input(count: number, bytes: number, keys: number, target: number): Input {
   const records = Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) }));
@@ -98,6 +105,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const oursBundle = path.join(dir, 'ours.mjs');
   const refBundle = path.join(dir, 'ours-ref.mjs');
   const referenceBundle = path.join(dir, 'reference.mjs');
+  const floorBundle = path.join(dir, 'floor.mjs');
   const workerBundle = path.join(dir, 'worker.mjs');
   const credentials = '@aws-sdk/credential-provider-node';
   const entry = path.join(ROOT, 'lambda', 'producer', 'index.ts');
@@ -107,6 +115,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     await bundleLikeConstruct(refEntry, refBundle, { [credentials]: path.join(path.dirname(refEntry), 'env-credentials.ts') });
   }
   await bundleLikeConstruct(path.join(__dirname, 'reference-handler.ts'), referenceBundle);
+  await bundleLikeConstruct(path.join(__dirname, 'floor-handler.ts'), floorBundle, { [credentials]: path.join(path.dirname(entry), 'env-credentials.ts') });
   await esbuild.build({ entryPoints: [path.join(__dirname, 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: workerBundle, logLevel: 'silent' });
 
   const on = constructEnv(true);
@@ -129,6 +138,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         { id: 'ref-nodedup', label: `ours at \`${options.ref}\` (before), deduplication off`, bundle: refBundle, env: { ...base('bench-ref-nodedup'), ...off }, ours: true },
       ] : []),
       { id: 'reference', label: 'reference: aws-kinesis-agg 4.2.8 + PutRecords', bundle: referenceBundle, env: base('bench-reference'), ours: false },
+      { id: 'floor', label: 'transport floor: the same bytes as ours, pre-built, one PutRecords (diagnosis)', bundle: floorBundle, env: base('bench-floor'), ours: false, floor: floorEnv },
     ];
     const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
     const errors: string[] = [];
@@ -140,7 +150,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (let p = 0; p < FRESH; p++) {
       for (const [k, inp] of inputs.entries()) {
         for (const contender of contenders) {
-          const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
+          const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, ...contender.floor?.(inp), BENCH_HANDLER: contender.bundle });
           workers.push(worker);
           const key = `${k}/${contender.id}`;
           const list = firsts.get(key) ?? [[], [], []];
@@ -160,7 +170,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (const [k, inp] of inputs.entries()) {
       const running: BenchWorker[] = [];
       for (const contender of contenders) {
-        const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
+        const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, ...contender.floor?.(inp), BENCH_HANDLER: contender.bundle });
         workers.push(worker);
         running.push(worker);
       }
@@ -178,6 +188,10 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       // Check round: what arrived, decoded.
       endpoint.verify = true;
       for (const [c, contender] of contenders.entries()) {
+        if (contender.floor) {
+          steady.get(`${k}/${contender.id}`)!.cpu.push(-1);
+          continue;
+        }
         endpoint.resetCounts();
         await running[c].invoke(inp.event, 60_000);
         const ok = endpoint.userRecords === inp.count && endpoint.userBytes === inp.count * inp.bytes;
@@ -216,6 +230,10 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         const met = ratios.every((r) => r >= inp.target);
         console.log(`| ${inp.label} | ${contender.label} | ${ratios.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ≥ ${inp.target}x: ${met ? 'met' : '**not met**'} |`);
       }
+      const floor = firsts.get(`${k}/floor`)!;
+      const ceiling = [0, 1, 2].map((i) => median(ref[i]) / median(floor[i]));
+      ceiling.push(median(refSteady) / median(steady.get(`${k}/floor`)!.millis));
+      console.log(`| ${inp.label} | ceiling: reference over the transport floor (no producer can beat this) | ${ceiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | |`);
     }
     console.log(`\nImport of the bundle in a fresh process (before the first invocation), median ms: ${contenders.map((c) => `${c.id} ${median(imports.get(c.id)!).toFixed(0)}`).join(', ')}`);
     if (errors.length > 0) {
@@ -224,15 +242,16 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
 
     if (options.profile) {
       const profiled = [contenders[0], ...(options.ref ? [contenders[2]] : [])];
+      for (const [phase, warmups, invocations] of [['first three invocations of a fresh process', 0, 3], [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED]] as const) {
       for (const contender of profiled) {
         const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
         workers.push(worker);
-        for (let i = 0; i < 3; i++) {
+        for (let i = 0; i < warmups; i++) {
           await worker.invoke(inputs[0].event, 60_000);
         }
         const file = path.join(dir, `${contender.id}.cpuprofile`);
         await worker.profileStart();
-        for (let i = 0; i < PROFILED; i++) {
+        for (let i = 0; i < invocations; i++) {
           await worker.invoke(inputs[0].event, 60_000);
         }
         await worker.profileStop(file);
@@ -240,7 +259,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         workers.pop();
         const summary = summariseProfile(file, ROOT, 15);
         const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
-        console.log(`\nCPU profile of ${contender.label}, ${PROFILED} invocations of ${inputs[0].label} after 3 warm-ups: ${busy.toFixed(0)} ms busy (${(busy / PROFILED).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`);
+        console.log(`\nCPU profile of ${contender.label}, ${inputs[0].label}, ${phase}: ${busy.toFixed(0)} ms busy (${(busy / invocations).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`);
         console.log('| top self-time frames | ms | % of busy |\n| --- | ---: | ---: |');
         for (const { frame, millis } of summary.frames) {
           console.log(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
@@ -249,6 +268,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
           console.log(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
         }
+      }
       }
     }
   } finally {

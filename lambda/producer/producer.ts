@@ -1,9 +1,15 @@
-import { kinesisClient } from '../shared/clients';
+import { kinesisClient as sharedKinesisClient } from '../shared/clients';
 import { TimeBudget, type BackoffOptions } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
 import type { UserRecord } from './aggregate';
 import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from './limits';
+import { kinesisProtocol } from './put-records-codec';
 import { preparePlan, writeRecords, type FailedRecord, type PreparedPlan, type WriteOutcome } from './writer';
+
+/** The container's Kinesis client, with the PutRecords body written by native base64 (put-records-codec.ts). */
+function kinesisClient() {
+  return sharedKinesisClient(() => ({ protocol: kinesisProtocol() }));
+}
 
 /** Settings the construct passes in as environment variables. */
 export interface ProducerConfig {

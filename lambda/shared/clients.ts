@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /**
@@ -59,9 +59,13 @@ export function httpHandler(): NodeHttpHandler {
   });
 }
 
-export function kinesisClient(): KinesisClient {
+/**
+ * The container's Kinesis client. `extra` adds settings when the client is first built (the
+ * producer gives its own `protocol`, a faster PutRecords body codec); later calls get that client.
+ */
+export function kinesisClient(extra?: () => Pick<KinesisClientConfig, 'protocol'>): KinesisClient {
   // maxAttempts 1: the handlers own their retry policy (only failed entries, inside a time budget).
-  return memo('kinesis', () => new KinesisClient({ requestHandler: httpHandler(), maxAttempts: 1 }));
+  return memo('kinesis', () => new KinesisClient({ requestHandler: httpHandler(), maxAttempts: 1, ...extra?.() }));
 }
 
 export function dynamoDbClient(): DynamoDBClient {
