@@ -1,4 +1,8 @@
-import { Construct } from 'constructs';
+import { Aspects, RemovalPolicies, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct, type IConstruct } from 'constructs';
 import { ConsumerFunction, EXAMPLE_PROCESSOR_ENTRY, type ConsumerOptions } from '../consumer-function';
 import { DataStream, DataStreamMode, type DataStreamProps, type IDataStream } from '../data-stream';
 import type { ILeaseTable } from '../lease-table';
@@ -23,6 +27,32 @@ export interface StreamingPipelineProps {
    * @default - a new stream from the `stream` props
    */
   readonly existingStream?: IDataStream;
+
+  /**
+   * One switch for everything stateful the pipeline creates: the stream (and a key created for
+   * it), the lease table, the scaler's state table, the archive bucket and its access-log bucket,
+   * the on-failure queues, the log groups and the KMS keys. It overrides each part's own setting.
+   * With `DESTROY` the archive buckets are also emptied on deletion (`autoDeleteObjects`, a
+   * custom-resource Lambda), unless `archive.autoDeleteObjects` is false or `archive.bucket` is
+   * yours; an `existingStream` is never touched.
+   * @default - each part's default: the stream, the lease table and the archive are retained;
+   *            queues, log groups and the scaler's state are destroyed
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long every log group of the pipeline keeps its events.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * A KMS key that encrypts every log group of the pipeline. A key of this app is granted to the
+   * CloudWatch Logs service of the stack's region; for an imported key, allow
+   * `logs.<region>.amazonaws.com` in its key policy yourself.
+   * @default - encrypted by CloudWatch Logs with its own keys
+   */
+  readonly logEncryptionKey?: kms.IKey;
 
   /**
    * A Firehose delivery stream that archives every user record (KPL aggregates de-aggregated)
@@ -98,9 +128,15 @@ export class StreamingPipeline extends Construct {
     if (props.existingStream && props.stream) {
       throw new Error(`StreamingPipeline: give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`);
     }
-    this.stream = props.existingStream ?? new DataStream(this, 'Stream', props.stream);
+    const removalPolicy = props.removalPolicy;
+    this.stream = props.existingStream ?? new DataStream(this, 'Stream', { ...props.stream, removalPolicy: removalPolicy ?? props.stream?.removalPolicy });
     if (props.archive !== false) {
-      this.archive = new FirehoseArchive(this, 'Archive', { ...props.archive, stream: this.stream });
+      const emptyOnDelete = removalPolicy === RemovalPolicy.DESTROY && props.archive?.bucket === undefined;
+      this.archive = new FirehoseArchive(this, 'Archive', {
+        ...props.archive,
+        ...(emptyOnDelete ? { removalPolicy, autoDeleteObjects: props.archive?.autoDeleteObjects ?? true } : {}),
+        stream: this.stream,
+      });
     }
     if (props.producer !== false) {
       // ProducerFunction reads only IDataStream members (node, streamName, grantWrite, grant); its
@@ -127,6 +163,42 @@ export class StreamingPipeline extends Construct {
     // Last, so that it sees every part above.
     if (props.monitoring !== false) {
       this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, producer: this.producer, consumer: this.consumer, archive: this.archive, autoscaler: this.autoscaler });
+    }
+    if (removalPolicy !== undefined) {
+      RemovalPolicies.of(this).apply(removalPolicy, { applyToResourceTypes: [...STATEFUL_RESOURCE_TYPES] });
+    }
+    if (props.logRetention !== undefined || props.logEncryptionKey !== undefined) {
+      if (props.logEncryptionKey) {
+        props.logEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`));
+      }
+      Aspects.of(this).add(new LogGroupSettings(props.logRetention, props.logEncryptionKey));
+    }
+  }
+}
+
+/** CloudFormation types `removalPolicy` applies to: what holds data (or decrypts it). */
+export const STATEFUL_RESOURCE_TYPES = [
+  'AWS::Kinesis::Stream',
+  'AWS::DynamoDB::GlobalTable',
+  'AWS::DynamoDB::Table',
+  'AWS::S3::Bucket',
+  'AWS::SQS::Queue',
+  'AWS::Logs::LogGroup',
+  'AWS::KMS::Key',
+] as const;
+
+/** Sets retention and the KMS key on every log group of the pipeline. */
+class LogGroupSettings implements IAspect {
+  constructor(private readonly retention?: logs.RetentionDays, private readonly key?: kms.IKey) {}
+
+  public visit(node: IConstruct): void {
+    if (node instanceof logs.CfnLogGroup) {
+      if (this.retention !== undefined) {
+        node.retentionInDays = this.retention === logs.RetentionDays.INFINITE ? undefined : this.retention;
+      }
+      if (this.key) {
+        node.kmsKeyId = this.key.keyArn;
+      }
     }
   }
 }
