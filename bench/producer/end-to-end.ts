@@ -241,7 +241,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     }
 
     if (options.profile) {
-      const profiled = [contenders[0], ...(options.ref ? [contenders[2]] : [])];
+      const profiled = [contenders[0], contenders[1], ...(options.ref ? [contenders[2]] : [])];
       for (const [phase, warmups, invocations] of [['first three invocations of a fresh process', 0, 3], [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED]] as const) {
       for (const contender of profiled) {
         const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });

@@ -2,7 +2,8 @@ import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCom
 import { mockClient } from 'aws-sdk-client-mock';
 import type { UserRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
-import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
+import { planEntries } from '../../lambda/producer/aggregate';
+import { preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget, fullJitterDelay } from '../../lambda/shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../../lambda/shared/shard-map';
@@ -174,6 +175,54 @@ describe('writeRecords', () => {
       : isLoneEntry(entry, DEFAULT_LIMITS)))).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     expect(outcome.failed).toEqual([]);
+  });
+});
+
+describe('writeRecords: progress hooks', () => {
+  test('onWritten hears every round, and last is true only for the round after which nothing is left to send', async () => {
+    // Prepare: the first entry of the first two calls is throttled, so its cell takes more rounds.
+    const records = userRecords(60, { keys: 30 });
+    let call = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      call++;
+      return { FailedRecordCount: 1, Records: stored(input).map((result, i) => (call < 3 && i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' } : result)) };
+    });
+    const rounds: Array<{ count: number; last: boolean }> = [];
+
+    // Act
+    const outcome = await writeRecords(records, options({ onWritten: async (indices, last) => { rounds.push({ count: indices.length, last }); return true; } }));
+
+    // Assess
+    expect(outcome.failed).toEqual([]);
+    expect(rounds.length).toBeGreaterThan(1);
+    expect(rounds.slice(0, -1).every((r) => !r.last)).toBe(true);
+    expect(rounds[rounds.length - 1].last).toBe(true);
+    expect(rounds.reduce((sum, r) => sum + r.count, 0)).toBe(60);
+  });
+
+  test('sends the entries planned ahead for the same records and map, and plans again for other records', async () => {
+    // Prepare
+    const records = userRecords(100, { keys: 10 });
+    const map = new ShardMap(evenShards(2));
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: stored(input) }));
+    const plan = await preparePlan(records, async () => map, DEFAULT_LIMITS);
+    const marked = plan!.entries.map((entry) => ({ ...entry, partitionKey: `planned-${entry.partitionKey}` }));
+
+    // Act
+    await writeRecords(records, options({ limits: DEFAULT_LIMITS, shardMap: async () => map, prepared: { ...plan!, entries: marked } }));
+    const sentPlanned = kinesis.commandCalls(PutRecordsCommand).flatMap((c) => c.args[0].input.Records!.map((r) => r.PartitionKey));
+    kinesis.resetHistory();
+    await writeRecords(records.slice(1), options({ limits: DEFAULT_LIMITS, shardMap: async () => map, prepared: { ...plan!, entries: marked } }));
+    const sentOther = kinesis.commandCalls(PutRecordsCommand).flatMap((c) => c.args[0].input.Records!.map((r) => r.PartitionKey));
+
+    // Assess
+    expect(plan!.entries).toEqual(planEntries(records, map, DEFAULT_LIMITS));
+    expect(sentPlanned.every((key) => key!.startsWith('planned-'))).toBe(true);
+    expect(sentOther.some((key) => key!.startsWith('planned-'))).toBe(false);
+  });
+
+  test('preparePlan gives nothing when the shard map cannot be had (the writer loads it with its retries)', async () => {
+    expect(await preparePlan(userRecords(3, { keys: 1 }), async () => { throw new Error('throttled'); }, DEFAULT_LIMITS)).toBeUndefined();
   });
 });
 
