@@ -36,19 +36,19 @@ const MiB = 1024 * 1024;
 export interface DashboardSpec {
   readonly stream: IDataStream;
   readonly producer?: MonitoredProducer;
-  readonly consumer?: MonitoredConsumer;
+  /** The consumers, `tag` '' for the first (unchanged titles), '2', '3', … for the others. */
+  readonly consumers: ReadonlyArray<{ readonly consumer: MonitoredConsumer; readonly tag: string; readonly iteratorAgeThreshold: Duration }>;
   readonly archive?: MonitoredArchive;
   readonly autoscaler?: MonitoredAutoscaler;
   readonly dashboardName?: string;
   readonly period: Duration;
   readonly iteratorAgeThreshold: Duration;
-  readonly consumerIteratorAgeThreshold: Duration;
   readonly alarms: cloudwatch.IAlarm[];
 }
 
 /** The pipeline dashboard: a header and a row of graphs per part that is given. */
 export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec): cloudwatch.Dashboard {
-  const { stream, producer, consumer, archive, autoscaler, period } = spec;
+  const { stream, producer, consumers, archive, autoscaler, period } = spec;
   const dashboard = new cloudwatch.Dashboard(scope, id, {
     dashboardName: spec.dashboardName,
     periodOverride: cloudwatch.PeriodOverride.INHERIT,
@@ -108,30 +108,32 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
     );
   }
 
-  if (consumer) {
-    dashboard.addWidgets(header('### Consumer'));
+  for (const { consumer, tag, iteratorAgeThreshold } of consumers) {
+    // The first consumer keeps the plain titles; the others' carry their number.
+    const t = (title: string) => (tag ? `${title} (${tag})` : title);
+    dashboard.addWidgets(header(tag ? `### Consumer ${tag}` : '### Consumer'));
     const widgets: cloudwatch.IWidget[] = [
-      graph(W.CONSUMER_ITERATOR_AGE, [consumer.metricIteratorAge({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'IteratorAge (ms)' })], {
-        leftAnnotations: [{ value: spec.consumerIteratorAgeThreshold.toMilliseconds(), label: `Alarm: ${spec.consumerIteratorAgeThreshold.toHumanString()}`, color: cloudwatch.Color.RED }],
+      graph(t(W.CONSUMER_ITERATOR_AGE), [consumer.metricIteratorAge({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'IteratorAge (ms)' })], {
+        leftAnnotations: [{ value: iteratorAgeThreshold.toMilliseconds(), label: `Alarm: ${iteratorAgeThreshold.toHumanString()}`, color: cloudwatch.Color.RED }],
         leftYAxis: { min: 0 },
         width: 4,
       }),
-      graph(W.CONSUMER_ERRORS, [
+      graph(t(W.CONSUMER_ERRORS), [
         consumer.metricErrors({ ...p, label: 'Errors' }),
         consumer.metricThrottles({ ...p, label: 'Throttles' }),
       ], { leftYAxis: { min: 0 }, width: 4 }),
-      graph(W.CONSUMER_DURATION, [
+      graph(t(W.CONSUMER_DURATION), [
         consumer.metricDuration({ ...p, statistic: cloudwatch.Stats.AVERAGE, label: 'Average (ms)' }),
         consumer.metricDuration({ ...p, statistic: cloudwatch.Stats.p(99), label: 'p99 (ms)' }),
       ], { leftYAxis: { min: 0 }, width: 4 }),
-      graph(W.CONSUMER_CONCURRENCY, [consumer.metric('ConcurrentExecutions', { ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Concurrent executions' })], { leftYAxis: { min: 0 }, width: 4 }),
-      graph(W.CONSUMER_DUPLICATES, [
+      graph(t(W.CONSUMER_CONCURRENCY), [consumer.metric('ConcurrentExecutions', { ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Concurrent executions' })], { leftYAxis: { min: 0 }, width: 4 }),
+      graph(t(W.CONSUMER_DUPLICATES), [
         consumer.metricDuplicatesSkipped({ ...p, label: 'Duplicates skipped' }),
         ...(consumer.metricOutOfRangeSkipped ? [consumer.metricOutOfRangeSkipped({ ...p, label: 'Outside the shard, skipped' })] : []),
       ], { leftYAxis: { min: 0 }, width: 4 }),
     ];
     if (consumer.onFailureQueue) {
-      widgets.push(graph(W.CONSUMER_FAILURE_QUEUE, [
+      widgets.push(graph(t(W.CONSUMER_FAILURE_QUEUE), [
         consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed batches waiting' }),
       ], { leftYAxis: { min: 0 }, width: 4 }));
     }

@@ -105,6 +105,12 @@ export interface PipelineMonitoringProps extends PipelineMonitoringOptions {
    */
   readonly consumer?: MonitoredConsumer;
   /**
+   * More consumers of the same stream (standard or enhanced fan-out), each with its own alarms
+   * (named `Consumer2…`, `Consumer3…` after `consumer`'s) and dashboard row.
+   * @default - none
+   */
+  readonly consumers?: MonitoredConsumer[];
+  /**
    * The Firehose archive.
    * @default - no archive row and no freshness alarm
    */
@@ -148,7 +154,10 @@ export class PipelineMonitoring extends Construct {
     this.alarmNamePrefix = props.alarmNamePrefix ?? Names.uniqueResourceName(this, { maxLength: MAX_PREFIX_LENGTH, separator: '-' });
     this.iteratorAgeThreshold = iteratorAgeThreshold(stream, props.iteratorAgeRetentionFraction ?? DEFAULT_ITERATOR_AGE_FRACTION);
     const throttleMinutes = props.throttleAlarmMinutes ?? DEFAULT_THROTTLE_MINUTES;
-    const consumerAgeThreshold = consumer?.maxBatchingWindow ? this.iteratorAgeThreshold.plus(consumer.maxBatchingWindow) : this.iteratorAgeThreshold;
+    const ageThresholdOf = (part: MonitoredConsumer) => part.maxBatchingWindow ? this.iteratorAgeThreshold.plus(part.maxBatchingWindow) : this.iteratorAgeThreshold;
+    // `consumer` first, keeping its alarm names; the others numbered from 2.
+    const consumers = [...(consumer ? [consumer] : []), ...(props.consumers ?? [])]
+      .map((part, index) => ({ consumer: part, tag: index === 0 ? '' : String(index + 1), iteratorAgeThreshold: ageThresholdOf(part) }));
 
     // The topic: a rotating customer key (the AWS-managed SNS key does not let CloudWatch publish).
     const stack = Stack.of(this);
@@ -249,8 +258,8 @@ export class PipelineMonitoring extends Construct {
       }
     }
 
-    if (consumer) {
-      addAlarm('ConsumerIteratorAgeAlarm', 'ConsumerIteratorAge', {
+    for (const { consumer, tag, iteratorAgeThreshold: consumerAgeThreshold } of consumers) {
+      addAlarm(`Consumer${tag}IteratorAgeAlarm`, `Consumer${tag}IteratorAge`, {
         alarmDescription: `The consumer ${consumer.functionName} is behind: IteratorAge at or above ${consumerAgeThreshold.toMinutes({ integral: false })} minutes (the stream threshold plus its batching window) for 15 minutes.`,
         metric: consumer.metricIteratorAge({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: consumerAgeThreshold.toMilliseconds(),
@@ -260,7 +269,7 @@ export class PipelineMonitoring extends Construct {
         // Lambda publishes IteratorAge only when it invokes: an idle stream has none.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      addAlarm('ConsumerErrorsAlarm', 'ConsumerErrors', {
+      addAlarm(`Consumer${tag}ErrorsAlarm`, `Consumer${tag}Errors`, {
         alarmDescription: `The consumer ${consumer.functionName} failed invocations (function errors or timeouts, not partial-batch failures): the batch is retried, then bisected and sent to the on-failure destination.`,
         metric: consumer.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
         threshold: 1,
@@ -270,7 +279,7 @@ export class PipelineMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       if (consumer.onFailureQueue) {
-        addAlarm('OnFailureQueueAlarm', 'OnFailureQueueNotEmpty', {
+        addAlarm(tag ? `Consumer${tag}OnFailureQueueAlarm` : 'OnFailureQueueAlarm', tag ? `Consumer${tag}OnFailureQueueNotEmpty` : 'OnFailureQueueNotEmpty', {
           alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process wait in its on-failure queue (${consumer.onFailureQueue.queueName}): inspect, fix and replay them before the stream's retention ends.`,
           metric: consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
           threshold: 1,
@@ -281,10 +290,7 @@ export class PipelineMonitoring extends Construct {
           treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         });
       }
-    }
-
-    if (consumer) {
-      addCorruptInputAlarms(consumer, addAlarm);
+      addCorruptInputAlarms(consumer, tag, addAlarm);
     }
 
     if (archive) {
@@ -322,13 +328,12 @@ export class PipelineMonitoring extends Construct {
     this.dashboard = buildDashboard(this, 'Dashboard', {
       stream,
       producer,
-      consumer,
+      consumers,
       archive,
       autoscaler,
       dashboardName: props.dashboardName,
       period: props.dashboardPeriod ?? minute,
       iteratorAgeThreshold: this.iteratorAgeThreshold,
-      consumerIteratorAgeThreshold: consumerAgeThreshold,
       alarms,
     });
   }
@@ -354,10 +359,10 @@ export class PipelineMonitoring extends Construct {
  * The consumer's input alarms (issue 14): KPL aggregates it could not read, and empty ones. Both
  * metrics are published per invocation; none means nothing arrived, not nothing wrong.
  */
-function addCorruptInputAlarms(consumer: MonitoredConsumer, addAlarm: (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm): void {
+function addCorruptInputAlarms(consumer: MonitoredConsumer, tag: string, addAlarm: (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm): void {
   const period = Duration.minutes(5);
   if (consumer.metricCorruptRecords) {
-    addAlarm('ConsumerCorruptRecordsAlarm', 'ConsumerCorruptRecords', {
+    addAlarm(`Consumer${tag}CorruptRecordsAlarm`, `Consumer${tag}CorruptRecords`, {
       alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates whose MD5 or body does not check out: each reached the processor whole, flagged record.corrupt ('checksum' or 'undecodable'), instead of as its user records. Find the producer (or what sits between it and the stream) that damages them.`,
       metric: consumer.metricCorruptRecords({ period, statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
@@ -367,7 +372,7 @@ function addCorruptInputAlarms(consumer: MonitoredConsumer, addAlarm: (idPart: s
     });
   }
   if (consumer.metricEmptyAggregates) {
-    addAlarm('ConsumerEmptyAggregatesAlarm', 'ConsumerEmptyAggregates', {
+    addAlarm(`Consumer${tag}EmptyAggregatesAlarm`, `Consumer${tag}EmptyAggregates`, {
       alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates holding no user record: nothing reached the processor for them. A producer writes empty aggregates (a bug, or records lost before they were packed).`,
       metric: consumer.metricEmptyAggregates({ period, statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
