@@ -11,17 +11,17 @@
  */
 import { bundleLikeConstruct } from './bundle';
 import { endToEnd } from './producer/end-to-end';
+import type * as CodecModule from './producer/codec-entry';
+import { pathToFileURL } from 'url';
 import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as agg from 'aws-kinesis-agg';
-import { planEntries, type KinesisEntry, type UserRecord } from '../lambda/producer/aggregate';
+import type { KinesisEntry, UserRecord } from '../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MiB, type ProducerLimits } from '../lambda/producer/limits';
 import { parseRequest } from '../lambda/producer/validate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
-import { decodeAggregated } from '../lambda/shared/kpl-codec';
 import { ShardMap } from '../lambda/shared/shard-map';
 import { handlerEntry } from '../lib/private/pipeline-function';
 import { CREDENTIAL_PROVIDER_MODULE } from '../lib/producer-function/producer-function';
@@ -29,6 +29,9 @@ import { CREDENTIAL_PROVIDER_MODULE } from '../lib/producer-function/producer-fu
 interface Encoded { data: Buffer; partitionKey: string; explicitHashKey?: string }
 
 const ROUNDS = 15;
+
+/** The contenders of the codec rows, bundled as a handler is (bench/producer/codec-entry.ts); loaded by run(). */
+let codec: typeof CodecModule;
 
 /**
  * `count` records of `bytes` bytes over `keys` partition keys, as the handler makes them from a
@@ -71,7 +74,7 @@ async function timeEach(fns: ReadonlyArray<() => unknown>): Promise<number[]> {
 function theirAggregate(records: readonly UserRecord[]): Promise<Encoded[]> {
   return new Promise((resolve, reject) => {
     const out: Encoded[] = [];
-    agg.aggregate(records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never, (encoded, done) => {
+    codec.aggregate(records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never, (encoded, done) => {
       out.push(encoded as unknown as Encoded);
       done();
     }, () => resolve(out), reject);
@@ -81,7 +84,7 @@ function theirAggregate(records: readonly UserRecord[]): Promise<Encoded[]> {
 function theirDeaggregate(blobs: readonly string[]): number {
   let count = 0;
   for (const data of blobs) {
-    agg.deaggregateSync({ data, partitionKey: 'p', sequenceNumber: '1' } as never, true, (error, records) => {
+    codec.deaggregateSync({ data, partitionKey: 'p', sequenceNumber: '1' } as never, true, (error, records) => {
       if (error) {
         throw error;
       }
@@ -94,7 +97,7 @@ function theirDeaggregate(blobs: readonly string[]): number {
 function ourDeaggregate(blobs: readonly string[]): number {
   let count = 0;
   for (const data of blobs) {
-    count += decodeAggregated(Buffer.from(data, 'base64')).length;
+    count += codec.decodeAggregated(Buffer.from(data, 'base64')).length;
   }
   return count;
 }
@@ -116,8 +119,8 @@ async function compare(label: string, records: UserRecord[]): Promise<string[]> 
   let theirs: Encoded[] = [];
   // Ours with the default ordering groups: aggregates of one shard and one group each.
   const [oursMs, oursDefaultMs, theirsMs, aggregateFloorMs] = await timeEach([
-    () => { ours = planEntries(records, map, matched); },
-    () => { oursDefault = planEntries(records, map, DEFAULT_LIMITS); },
+    () => { ours = codec.planEntries(records, map, matched); },
+    () => { oursDefault = codec.planEntries(records, map, DEFAULT_LIMITS); },
     async () => { theirs = await theirAggregate(records); },
     // The floor: work every KPL aggregator must do whatever its design: copy the user bytes and
     // MD5 them. Their time over the floor's is the most any speed-up can be.
@@ -185,10 +188,10 @@ async function orderingGroups(label: string, records: UserRecord[], repeat: numb
   const map = fourShards();
   const settings = [0, DEFAULT_LIMITS.orderingGroups, DEFAULT_LIMITS.orderingGroups * 2];
   const limits = settings.map((groups): ProducerLimits => ({ ...DEFAULT_LIMITS, orderingGroups: groups }));
-  const counts = limits.map((l) => planEntries(records, map, l).length);
+  const counts = limits.map((l) => codec.planEntries(records, map, l).length);
   const times = await timeEach(limits.map((l) => () => {
     for (let r = 0; r < repeat; r++) {
-      planEntries(records, map, l);
+      codec.planEntries(records, map, l);
     }
   }));
   const ratio = (i: number) => records.length / counts[i];
@@ -205,7 +208,14 @@ export async function run(): Promise<void> {
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
-  console.log(`\nDiagnosis (inner functions, not the result): CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
+  const codecDir = fs.mkdtempSync(path.join(os.tmpdir(), 'producer-codec-'));
+  try {
+    await bundleLikeConstruct(path.join(__dirname, 'producer', 'codec-entry.ts'), path.join(codecDir, 'codec.mjs'));
+    codec = (await import(pathToFileURL(path.join(codecDir, 'codec.mjs')).href)) as typeof CodecModule;
+  } finally {
+    fs.rmSync(codecDir, { recursive: true, force: true });
+  }
+  console.log(`\nDiagnosis (inner functions, bundled as a handler is, not the result): CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
   console.log('| request (4 shards, default limits) | ordering groups | Kinesis records | user records per Kinesis record | vs 0 | packing, user records/s | speed vs 0 |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [label, records, repeat] of [

@@ -128,7 +128,10 @@ export async function produceOnce(records: readonly UserRecord[], options: OnceO
     const ok = await save({ status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL, failed: JSON.stringify(indicesByCode(failed)) });
     progressSaved = unsaved ? ok : saved;
   }
-  const writtenCount = records.filter(({ index }) => written.has(index)).length;
+  let writtenCount = 0;
+  for (const { index } of records) {
+    writtenCount += written.has(index) ? 1 : 0;
+  }
   return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };
 }
 

@@ -185,7 +185,7 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
   /** Records already re-sent once because their aggregate landed on a shard not owning them. */
   const resent = new Set<number>();
   const outcome = (): WriteOutcome => {
-    written.sort((a, b) => a - b);
+    sortIndices(written);
     failed.sort((a, b) => a.index - b.index);
     return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords, unknownOutcomeRetries };
   };
@@ -327,6 +327,14 @@ export async function writeRecords(records: readonly UserRecord[], options: Writ
     })));
   }
   return outcome();
+}
+
+/** Sorts request indices ascending in place: a typed array's native numeric sort (a comparator sort of 20,000 indices costs milliseconds). */
+function sortIndices(indices: number[]): void {
+  const sorted = Uint32Array.from(indices).sort();
+  for (let i = 0; i < sorted.length; i++) {
+    indices[i] = sorted[i];
+  }
 }
 
 /** Tries of a reload after a misrouted put: the writer can go on with the map it has, so it does not wait long for a new one. */

@@ -1,0 +1,9 @@
+/**
+ * The codec micro-benchmark's contenders, bundled together as the constructs bundle a handler
+ * (bench/bundle.ts): our packer and decoder, aws-kinesis-agg's aggregate and deaggregateSync. Run
+ * from the TypeScript sources through tsx instead, every call across our modules goes through a
+ * CommonJS export getter, which the bundled handler does not have.
+ */
+export { planEntries } from '../../lambda/producer/aggregate';
+export { decodeAggregated } from '../../lambda/shared/kpl-codec';
+export { aggregate, deaggregateSync } from 'aws-kinesis-agg';
