@@ -7,6 +7,7 @@ import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, Monitore
 /** Titles of the dashboard's widgets, so tests and users can find them. */
 export const DashboardWidgets = {
   ALARMS: 'Alarms',
+  CONSUMER_FAN_OUT: 'Consumer: enhanced fan-out (SubscribeToShard)',
   STREAM_BYTES: 'Stream: incoming bytes',
   STREAM_RECORDS: 'Stream: incoming records',
   STREAM_THROTTLES: 'Stream: throttled requests',
@@ -132,6 +133,20 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
         ...(consumer.metricOutOfRangeSkipped ? [consumer.metricOutOfRangeSkipped({ ...p, label: 'Outside the shard, skipped' })] : []),
       ], { leftYAxis: { min: 0 }, width: 4 }),
     ];
+    if (consumer.streamConsumer) {
+      // Enhanced fan-out: Kinesis publishes per consumer (StreamName and ConsumerName dimensions).
+      const efo = (metricName: string, statistic: string, label: string) => stream.metric(metricName, {
+        ...p,
+        statistic,
+        label,
+        dimensionsMap: { StreamName: stream.streamName, ConsumerName: consumer.streamConsumer!.streamConsumerName },
+      });
+      widgets.push(graph(t(W.CONSUMER_FAN_OUT), [efo('SubscribeToShardEvent.MillisBehindLatest', cloudwatch.Stats.MAXIMUM, 'Behind latest (ms)')], {
+        right: [efo('SubscribeToShard.RateExceeded', cloudwatch.Stats.SUM, 'Subscribe rate exceeded')],
+        leftYAxis: { min: 0 },
+        width: 4,
+      }));
+    }
     if (consumer.onFailureQueue) {
       widgets.push(graph(t(W.CONSUMER_FAILURE_QUEUE), [
         consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ ...p, statistic: cloudwatch.Stats.MAXIMUM, label: 'Failed batches waiting' }),

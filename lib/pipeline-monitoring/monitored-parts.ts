@@ -67,6 +67,13 @@ export interface MonitoredConsumer extends MonitoredFunction {
    * @default - no batching window
    */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * The enhanced fan-out consumer it reads through (`ConsumerFunction` with `enhancedFanOut`):
+   * its `SubscribeToShardEvent.MillisBehindLatest` (dimensions `StreamName`, `ConsumerName`) is
+   * graphed in the consumer's row.
+   * @default - a standard (GetRecords) consumer
+   */
+  readonly streamConsumer?: { readonly streamConsumerName: string };
 }
 
 /** A Firehose archive of the stream: `FirehoseArchive`. */

@@ -207,3 +207,16 @@ describe('a pipeline around an existing stream', () => {
     expect(nagViolations(app)).toEqual([]);
   });
 });
+
+describe('cross-account grants', () => {
+  test('DataStream.grantRead to another account writes the stream\'s resource policy', () => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+    stream.grantRead(new iam.AccountPrincipal('999988887777'));
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Kinesis::ResourcePolicy', {
+      ResourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] },
+      ResourcePolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:GetRecords']), Principal: { AWS: Match.anyValue() } })]) },
+    });
+  });
+});

@@ -36,5 +36,10 @@ describe('PipelineMonitoring with several consumers', () => {
     for (const title of [DashboardWidgets.CONSUMER_ITERATOR_AGE, `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (2)`, `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (3)`, '### Consumer 3']) {
       expect(body).toContain(title);
     }
+    // Only the enhanced fan-out consumer (the second) has a SubscribeToShard graph, with both dimensions.
+    expect(body).toContain(`${DashboardWidgets.CONSUMER_FAN_OUT} (2)`);
+    expect(body).not.toContain(`${DashboardWidgets.CONSUMER_FAN_OUT}"`);
+    expect(body).not.toContain(`${DashboardWidgets.CONSUMER_FAN_OUT} (3)`);
+    expect(body).toMatch(/SubscribeToShardEvent\.MillisBehindLatest\\+",\\+"ConsumerName\\+",\\+"",\{"Fn::GetAtt":\["AnalyticsFanOut[0-9A-F]+","ConsumerName"\]\},"\\+",\\+"StreamName\\+",\\+"",\{"Ref":"Stream[0-9A-F]+"\}/);
   });
 });
