@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DEFAULT_ORDERING_GROUPS, MAX_ORDERING_GROUPS } from '../../lambda/producer/limits';
-import type { DataStream } from '../data-stream';
+import type { IDataStream } from '../data-stream';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
@@ -174,7 +174,7 @@ export interface ProducerOptions {
 
 export interface ProducerFunctionProps extends ProducerOptions {
   /** The stream the producer writes to. */
-  readonly stream: DataStream;
+  readonly stream: IDataStream;
 }
 
 /**
@@ -190,7 +190,7 @@ export interface ProducerFunctionProps extends ProducerOptions {
  */
 export class ProducerFunction extends nodejs.NodejsFunction {
   /** The stream written to. */
-  public readonly stream: DataStream;
+  public readonly stream: IDataStream;
   /** The Function URL (AWS_IAM auth), when `functionUrl` is true. */
   public readonly functionUrl?: lambda.FunctionUrl;
   /** Where failed asynchronous invokes go. */

@@ -139,9 +139,7 @@ export class StreamingPipeline extends Construct {
       });
     }
     if (props.producer !== false) {
-      // ProducerFunction reads only IDataStream members (node, streamName, grantWrite, grant); its
-      // prop type moves to IDataStream once its owner's edits are in.
-      this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream as DataStream });
+      this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream });
     }
     if (props.consumer !== false) {
       this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
