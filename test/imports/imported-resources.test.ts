@@ -163,6 +163,16 @@ describe('a pipeline around an existing stream', () => {
     expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream, stream: { shardCount: 2 } })).toThrow(/StreamingPipeline: give either stream .* or existingStream .*not both; received both/);
   });
 
+  test('StreamingPipeline on an import without mode: autoscaling says what it needs; off, the pipeline builds', () => {
+    const stack = testStack();
+    const existingStream = DataStream.fromStreamArn(stack, 'Orders', STREAM_ARN);
+
+    expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream })).toThrow(/ShardAutoscaler: stream TestStack\/Orders has no known mode \(an import\)/);
+    const other = testStack();
+    new StreamingPipeline(other, 'Pipeline', { existingStream: DataStream.fromStreamArn(other, 'Orders', STREAM_ARN), autoscaling: false });
+    Template.fromStack(other).hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM_ARN });
+  });
+
   test('StreamingPipeline builds on existingStream and creates no stream', () => {
     const stack = testStack();
     const existingStream = DataStream.fromStreamAttributes(stack, 'Orders', { streamArn: STREAM_ARN, mode: DataStreamMode.PROVISIONED, shardCount: 2 });
