@@ -16,8 +16,7 @@
  * self-time frames of ours. `--ref=<rev>` bundles ours from that git revision's lambda/ (a
  * "before" figure), the rest from the working tree.
  */
-import { bundleLikeConstruct } from './bundle';
-import { execFileSync } from 'child_process';
+import { bundleLikeConstruct, checkoutHandler, median } from './bundle';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -113,19 +112,6 @@ function withoutLeases(env: Record<string, string>): Record<string, string> {
   return rest;
 }
 
-/** lambda/ of a git revision, in `dir`, with our node_modules beside it (for esbuild to resolve). */
-function checkoutLambda(ref: string, dir: string): string {
-  const archive = execFileSync('git', ['archive', '--format=tar', ref, 'lambda'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-  fs.mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return path.join(dir, 'lambda', 'consumer', 'index.ts');
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const rate = (users: number, millis: number) => users / (millis / 1000);
@@ -521,7 +507,7 @@ export async function run(): Promise<void> {
   let dynalite: Emulator | undefined;
   let meter: DynamoMeter | undefined;
   try {
-    const oursEntry = options.ref ? checkoutLambda(options.ref, path.join(dir, 'src')) : path.join(ROOT, 'lambda', 'consumer', 'index.ts');
+    const oursEntry = options.ref ? checkoutHandler(ROOT, options.ref, path.join(dir, 'src', 'consumer'), 'consumer') : path.join(ROOT, 'lambda', 'consumer', 'index.ts');
     const bundles = { ours: path.join(dir, 'ours.mjs'), powertools: path.join(dir, 'powertools.mjs'), worker: path.join(dir, 'worker.mjs'), example: path.join(dir, 'example.mjs') };
     await bundleLikeConstruct(oursEntry, bundles.ours, { [PROCESSOR_MODULE]: PROCESSOR_ENTRY });
     await bundleLikeConstruct(path.join(__dirname, 'consumer', 'powertools-handler.ts'), bundles.powertools, { [PROCESSOR_MODULE]: PROCESSOR_ENTRY });

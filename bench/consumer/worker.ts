@@ -1,125 +1,27 @@
 /**
  * One "container" of the consumer benchmark: a fresh Node.js process (forked by
- * consumer.bench.ts, bundled to .mjs) that imports one handler bundle (BENCH_HANDLER) and, on each
- * `invoke` message, parses the event JSON (as the Lambda runtime does), calls
- * `handler(event, context)` one invocation at a time, and answers with the wall and CPU time of
- * the call and what the bench processor saw. `profile-start` / `profile-stop` wrap invocations in
- * a V8 CPU profile (node:inspector).
+ * consumer.bench.ts, bundled to .mjs) serving bench/worker-host.ts's messages for one consumer
+ * handler bundle, one invocation at a time; it reports what the bench processor saw.
  */
-import { randomUUID } from 'crypto';
-import * as fs from 'fs';
-import { Session } from 'inspector';
-import { pathToFileURL } from 'url';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { lambdaContext, serveInvocations } from '../worker-host';
 import { benchState } from './state';
 
-export type WorkerRequest =
-  | { type: 'invoke'; id: number; event: string; timeoutMillis: number }
-  | { type: 'profile-start'; id: number }
-  | { type: 'profile-stop'; id: number; file: string }
-  | { type: 'exit'; id: number };
-
-export type WorkerReply =
-  | { type: 'ready'; importMillis: number }
-  | {
-    type: 'invoked'; id: number; millis: number; cpuMillis: number; processed: number; orderViolations: number;
-    failures: string[]; error?: string; ids?: string[];
-  }
-  | { type: 'done'; id: number }
-  | { type: 'fatal'; message: string };
+export type { WorkerReply, WorkerRequest } from '../worker-host';
 
 type Handler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse | void>;
 
-const send = (reply: WorkerReply): void => {
-  process.send!(reply);
-};
+const state = benchState();
 
-function lambdaContext(timeoutMillis: number): Context {
-  const deadline = Date.now() + timeoutMillis;
-  const name = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench-consumer';
+serveInvocations<Handler>(async (handler, event, context) => {
+  state.processed = 0;
+  state.orderViolations = 0;
+  if (state.ids) {
+    state.ids = [];
+  }
+  const response = await handler(event as KinesisStreamEvent, context());
   return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: `2026/12/04/[$LATEST]${randomUUID().replace(/-/g, '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    processed: state.processed, orderViolations: state.orderViolations, ids: state.ids,
+    failures: (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
   };
-}
-
-function post(session: Session, method: string, params?: object): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result)));
-  });
-}
-
-async function main(): Promise<void> {
-  const started = process.hrtime.bigint();
-  const bundle = (await import(pathToFileURL(process.env.BENCH_HANDLER!).href)) as { handler: Handler };
-  const handler = bundle.handler;
-  send({ type: 'ready', importMillis: Number(process.hrtime.bigint() - started) / 1e6 });
-  const state = benchState();
-  let session: Session | undefined;
-
-  process.on('message', (request: WorkerRequest) => {
-    void (async () => {
-      switch (request.type) {
-        case 'invoke': {
-          const event = JSON.parse(request.event) as KinesisStreamEvent;
-          const context = lambdaContext(request.timeoutMillis);
-          state.processed = 0;
-          state.orderViolations = 0;
-          if (state.ids) {
-            state.ids = [];
-          }
-          let failures: string[] = [];
-          let error: string | undefined;
-          const cpu = process.cpuUsage();
-          const start = process.hrtime.bigint();
-          try {
-            const response = await handler(event, context);
-            failures = (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
-          } catch (caught) {
-            error = (caught as Error).stack ?? String(caught);
-          }
-          const millis = Number(process.hrtime.bigint() - start) / 1e6;
-          const used = process.cpuUsage(cpu);
-          send({
-            type: 'invoked', id: request.id, millis, cpuMillis: (used.user + used.system) / 1000, processed: state.processed,
-            orderViolations: state.orderViolations, failures, error, ids: state.ids,
-          });
-          return;
-        }
-        case 'profile-start':
-          session = new Session();
-          session.connect();
-          await post(session, 'Profiler.enable');
-          await post(session, 'Profiler.setSamplingInterval', { interval: 100 });
-          await post(session, 'Profiler.start');
-          send({ type: 'done', id: request.id });
-          return;
-        case 'profile-stop': {
-          const { profile } = (await post(session!, 'Profiler.stop')) as { profile: unknown };
-          fs.writeFileSync(request.file, JSON.stringify(profile));
-          session!.disconnect();
-          send({ type: 'done', id: request.id });
-          return;
-        }
-        case 'exit':
-          process.exit(0);
-      }
-    })().catch((error: unknown) => send({ type: 'fatal', message: (error as Error).stack ?? String(error) }));
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-main().catch((error: unknown) => {
-  send({ type: 'fatal', message: (error as Error).stack ?? String(error) });
-  process.exit(1);
-});
+}, (timeoutMillis) => lambdaContext(timeoutMillis, 'bench-consumer', '512'));

@@ -13,13 +13,12 @@
  * endpoint decodes what arrives and counts user records, and those on a shard that does not own
  * them) and a CPU profile of ours.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
 import { localClientConfig, startDynalite, type Emulator } from '../../scripts/local/emulators';
-import { bundleLikeConstruct } from '../bundle';
+import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, type Invocation } from '../consumer/child';
 import { HARNESS, summariseProfile } from '../consumer/profile';
 import { KinesisEndpoint } from './endpoint';
@@ -76,19 +75,6 @@ function lambdaEnv(name: string, kinesis: string, dynamo: string): Record<string
   };
 }
 
-/** lambda/ of a git revision, in `dir`, with our node_modules beside it; returns the producer entry. */
-function checkoutLambda(ref: string, dir: string): string {
-  const archive = execFileSync('git', ['archive', '--format=tar', ref, 'lambda'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-  fs.mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return path.join(dir, 'lambda', 'producer', 'index.ts');
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const cell = (values: number[]) => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`;
 
@@ -111,7 +97,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const entry = path.join(ROOT, 'lambda', 'producer', 'index.ts');
   await bundleLikeConstruct(entry, oursBundle, { [credentials]: path.join(path.dirname(entry), 'env-credentials.ts') });
   if (options.ref) {
-    const refEntry = checkoutLambda(options.ref, path.join(dir, 'src'));
+    const refEntry = checkoutHandler(ROOT, options.ref, path.join(dir, 'src', 'producer'), 'producer');
     await bundleLikeConstruct(refEntry, refBundle, { [credentials]: path.join(path.dirname(refEntry), 'env-credentials.ts') });
   }
   await bundleLikeConstruct(path.join(__dirname, 'reference-handler.ts'), referenceBundle);
