@@ -33,7 +33,7 @@ import { localClientConfig, startDynalite, type Emulator } from '../scripts/loca
 import { aggregateStream, eventJson, eventRecord, ORDERING_GROUPS, SEQUENCE_BASE, shardId, type StreamAggregate } from './consumer/batch';
 import { BenchWorker, type Invocation } from './consumer/child';
 import { DynamoMeter, itemSize, type ItemUsage } from './consumer/dynamo-meter';
-import { HARNESS, summariseProfile } from './consumer/profile';
+import { profileTables, summariseProfile } from './consumer/profile';
 
 const ROOT = path.join(__dirname, '..');
 const PROCESSOR_MODULE = 'kinesis-pipeline-processor';
@@ -365,15 +365,7 @@ async function headline(options: { ref?: string; profile: boolean; profileFile?:
       const summary = summariseProfile(file, ROOT);
       const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
       console.log(`\nCPU profile of ours (\`PARTITION_KEY\`, 100 keys, checkpointing), ${profiledRuns} invocations after ${WARMUPS} warm-ups, sampled every 100 µs: ${busy.toFixed(0)} ms busy in the handler of ${summary.totalMillis.toFixed(0)} ms (${summary.idleMillis.toFixed(0)} ms idle, ${summary.harnessMillis.toFixed(0)} ms bench harness left out): ${(busy / profiledRuns).toFixed(1)} ms CPU per batch of 1,000 user records\n`);
-      console.log('| top self-time frames (source-mapped; a native frame is named after its JavaScript caller) | ms | % of busy |');
-      console.log('| --- | ---: | ---: |');
-      for (const { frame, millis } of summary.frames) {
-        console.log(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
-      }
-      console.log('\n| area | ms | % of busy |\n| --- | ---: | ---: |');
-      for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
-        console.log(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
-      }
+      console.log(profileTables(summary, busy, 'top self-time frames (source-mapped; a native frame is named after its JavaScript caller)'));
     }
   } finally {
     await Promise.all([...workers.values(), ...extra].map((worker) => worker.stop()));

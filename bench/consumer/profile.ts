@@ -147,3 +147,16 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     areas: sorted(byArea).slice(0, 10).map(([area, millis]) => ({ area, millis })),
   };
 }
+
+/** The summary's top frames and areas (the harness left out) as two markdown tables, in % of `busy` ms. */
+export function profileTables(summary: ProfileSummary, busy: number, framesHeading = 'top self-time frames'): string {
+  const lines = [`| ${framesHeading} | ms | % of busy |`, '| --- | ---: | ---: |'];
+  for (const { frame, millis } of summary.frames) {
+    lines.push(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+  }
+  lines.push('', '| area | ms | % of busy |', '| --- | ---: | ---: |');
+  for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
+    lines.push(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+  }
+  return lines.join('\n');
+}

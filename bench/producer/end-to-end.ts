@@ -20,7 +20,7 @@ import * as esbuild from 'esbuild';
 import { localClientConfig, startDynalite, type Emulator } from '../../scripts/local/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, type Invocation } from '../consumer/child';
-import { HARNESS, summariseProfile } from '../consumer/profile';
+import { profileTables, summariseProfile } from '../consumer/profile';
 import { KinesisEndpoint } from './endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -246,14 +246,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         const summary = summariseProfile(file, ROOT, 15);
         const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
         console.log(`\nCPU profile of ${contender.label}, ${inputs[0].label}, ${phase}: ${busy.toFixed(0)} ms busy (${(busy / invocations).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`);
-        console.log('| top self-time frames | ms | % of busy |\n| --- | ---: | ---: |');
-        for (const { frame, millis } of summary.frames) {
-          console.log(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
-        }
-        console.log('\n| area | ms | % of busy |\n| --- | ---: | ---: |');
-        for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
-          console.log(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
-        }
+        console.log(profileTables(summary, busy));
       }
       }
     }
