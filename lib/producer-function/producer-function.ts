@@ -258,6 +258,14 @@ export class ProducerFunction extends nodejs.NodejsFunction {
 
     props.stream.grantWrite(role);
     props.stream.grant(role, ...SHARD_MAP_ACTIONS);
+    if (props.stream.encryptionKey) {
+      // kms:GenerateDataKey* and kms:ReEncrypt* are the L2 grantWrite's action wildcards; the
+      // statement's resource is the stream's one key, which is what writing to the stream needs.
+      Validations.of(role).acknowledge(
+        { id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: 'grantWrite on a stream with a customer key: data keys of that one key only (the statement\'s resource is the key ARN), as PutRecords on an encrypted stream needs' },
+        { id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', reason: 'grantWrite on a stream with a customer key: re-encryption under that one key only (the statement\'s resource is the key ARN)' },
+      );
+    }
 
     if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
