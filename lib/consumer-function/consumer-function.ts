@@ -16,6 +16,7 @@ import type { Construct } from 'constructs';
 import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
 import type { IDataStream } from '../data-stream';
 import { LeaseTable, type ILeaseTable } from '../lease-table';
+import { createOnFailureQueue } from '../private/on-failure-queue';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
@@ -421,16 +422,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     } else if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
     } else {
-      const queue = new sqs.Queue(this, 'OnFailure', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      Validations.of(queue).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is the dead-letter (on-failure) destination of the consumer mapping itself; a DLQ of a DLQ has nothing to add',
-      });
-      this.onFailureQueue = queue;
+      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', 'the consumer\'s event-source mapping');
     }
     this.onFailureDestination ??= ConsumerFailureDestination.queue(this.onFailureQueue!);
 

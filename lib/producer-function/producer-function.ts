@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DEFAULT_ORDERING_GROUPS, MAX_ORDERING_GROUPS } from '../../lambda/producer/limits';
 import type { IDataStream } from '../data-stream';
+import { createOnFailureQueue } from '../private/on-failure-queue';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
@@ -270,12 +271,7 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
     } else {
-      const queue = new sqs.Queue(this, 'OnFailure', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-      Validations.of(queue).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is itself the on-failure destination of the producer\'s asynchronous invokes; a dead-letter queue of it would add nothing',
-      });
-      this.onFailureQueue = queue;
+      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', 'the producer\'s asynchronous invokes');
     }
     this.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(this.onFailureQueue), retryAttempts: props.asyncRetryAttempts ?? 2 });
 

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
 import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
 import { DataStreamMode, type IDataStream } from '../data-stream';
+import { createOnFailureQueue } from '../private/on-failure-queue';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 const STREAM_ACTIONS = ['kinesis:UpdateShardCount', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
@@ -231,15 +232,7 @@ export class ShardAutoscaler extends Construct {
     const alarmArns = this.alarmNames.map((name) => stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
     const consumerTimeout = props.consumer?.timeout;
 
-    const onFailure = new sqs.Queue(this, 'FailedEvents', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(onFailure).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the on-failure destination of the scaler\'s asynchronous invocations itself; a dead-letter queue of it has nothing to add',
-    });
+    const onFailure = createOnFailureQueue(this, 'FailedEvents', 'the scaler\'s asynchronous invocations');
     this.onFailureQueue = onFailure;
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       ...pipelineFunctionDefaults(handlerEntry('scaler')),
