@@ -37,24 +37,24 @@ export async function runByKey(
   options: ScheduleOptions,
   onFailure?: (index: number, error: unknown) => void,
 ): Promise<void> {
-  // Each key's pending items, in order, and a queue of keys with an item ready to start (round
-  // robin: a key goes to the back after each item, so every key advances and the lowest
-  // unfinished item stays near the front).
-  const queues = new Map<string, number[]>();
-  const ready: number[][] = [];
+  // Each key's pending items, in order, with the index of its next one, and a queue of keys with
+  // an item ready to start (round robin: a key goes to the back after each item, so every key
+  // advances and the lowest unfinished item stays near the front).
+  interface KeyQueue { readonly items: number[]; next: number }
+  const queues = new Map<string, KeyQueue>();
+  const ready: KeyQueue[] = [];
   for (let i = 0; i < keys.length; i++) {
     if (states[i] !== ItemState.PENDING) {
       continue;
     }
     let queue = queues.get(keys[i]);
     if (queue === undefined) {
-      queue = [];
+      queue = { items: [], next: 0 };
       queues.set(keys[i], queue);
       ready.push(queue);
     }
-    queue.push(i);
+    queue.items.push(i);
   }
-  const cursor = new Map<number[], number>();
   let head = 0;
   const mayStart = options.mayStart ?? (() => true);
 
@@ -64,8 +64,7 @@ export async function runByKey(
         return;
       }
       const queue = ready[head++];
-      const at = cursor.get(queue) ?? 0;
-      const index = queue[at];
+      const index = queue.items[queue.next++];
       states[index] = ItemState.RUNNING;
       try {
         await run(index);
@@ -76,8 +75,7 @@ export async function runByKey(
         // The key stops here: its later items stay PENDING.
         continue;
       }
-      if (at + 1 < queue.length) {
-        cursor.set(queue, at + 1);
+      if (queue.next < queue.items.length) {
         ready.push(queue);
       }
     }
