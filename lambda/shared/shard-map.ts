@@ -64,14 +64,17 @@ export class ShardMap {
 }
 
 /**
- * Every shard of the stream, following NextToken (which must be sent without the stream's name).
- * By name rather than ARN: the local emulators know StreamName only.
+ * Every shard of the stream, following NextToken (which must be sent without the stream's
+ * identity). `stream` is its name, or its ARN (the `eventSourceARN` of a Lambda Kinesis record;
+ * ListShards accepts StreamARN, so a consumer needs no stream name setting). The producer goes by
+ * name: the local emulators know StreamName only.
  */
-export async function listShards(client: KinesisClient, streamName: string): Promise<Shard[]> {
+export async function listShards(client: KinesisClient, stream: string): Promise<Shard[]> {
+  const first = stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
   const shards: Shard[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }));
+    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : first));
     shards.push(...(page.Shards ?? []));
     nextToken = page.NextToken;
   } while (nextToken);
@@ -105,19 +108,4 @@ export class ShardMapCache {
   public invalidate(): void {
     this.map = undefined;
   }
-}
-
-/**
- * Every shard of the stream by its ARN (the `eventSourceARN` of a Lambda Kinesis record),
- * following NextToken. ListShards accepts StreamARN, so a consumer needs no stream name setting.
- */
-export async function listShardsByArn(client: KinesisClient, streamArn: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamARN: streamArn }));
-    shards.push(...(page.Shards ?? []));
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return shards;
 }

@@ -15,7 +15,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
 import { ShardLineageCache } from '../../lambda/consumer/lineage';
 import { LeaseApplicationMismatchError, LeaseStore } from '../../lambda/shared/lease-store';
-import { listShardsByArn } from '../../lambda/shared/shard-map';
+import { listShards } from '../../lambda/shared/shard-map';
 import { startDynalite, startKinesisLocal, type Dynalite, type KinesisLocal } from '../scaler/emulators';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { lambdaContext } from '../consumer/factories';
@@ -92,7 +92,7 @@ describe('consumer leases across a split and a merge (kinesis-local, dynalite)',
     await active(stream);
     await put('1', 'on-4');
     const leases = new LeaseStore(dynamo, 'lineage', { applicationName: 'lineage-app' });
-    const cache = new ShardLineageCache(() => listShardsByArn(kinesis, streamArn));
+    const cache = new ShardLineageCache(() => listShards(kinesis, streamArn));
     const seen: string[] = [];
     const processRecord: RecordProcessor = async (record) => {
       seen.push(record.data.toString());
