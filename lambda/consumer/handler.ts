@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { dynamoDbClient, kinesisClient } from '../shared/clients';
 import { LeaseStore } from '../shared/lease-store';
-import { listShards, listShardsByArn, ShardMap, ShardMapCache } from '../shared/shard-map';
+import { listShards } from '../shared/shard-map';
 import { ConsumerMetric, loadConsumerSettings } from './contract';
 import { consumeBatch, type RecordProcessor } from './consumer';
 import { ShardLineageCache, type ShardLineage } from './lineage';
@@ -36,9 +36,12 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
   if (outOfRange === 'skip' && !streamName) {
     throw new ConsumerConfigError('consumer: OUT_OF_RANGE_RECORDS=skip needs STREAM_NAME (the shards\' hash ranges come from ListShards)');
   }
-  const shardRange = outOfRange === 'skip' ? shardRanges(streamName!, (message, extra) => logger.warn(message, extra)) : undefined;
+  // One ListShards cache per stream serves both the range filter and the leases' lineage: with
+  // STREAM_NAME set (OUT_OF_RANGE_RECORDS=skip) both read the stream by that name.
+  const caches = shardLineageCaches();
+  const shardRange = outOfRange === 'skip' ? shardRanges(caches(streamName!), streamName!, (message, extra) => logger.warn(message, extra)) : undefined;
   let leases: LeaseStore | undefined;
-  const lineages = shardLineages((message, extra) => logger.warn(message, extra));
+  const lineages = shardLineages((message, extra) => logger.warn(message, extra), Date.now, caches);
   return async (event, context) => {
     const metrics = new Metrics();
     const owner = env.LEASE_OWNER ?? env.AWS_LAMBDA_FUNCTION_NAME ?? context.functionName;
@@ -48,7 +51,7 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
     const streamArn = event.Records[0]?.eventSourceARN;
     const { response, shards } = await consumeBatch(event.Records, context, {
       processRecord, owner, leases, reserveMillis, shardRange,
-      shardLineage: leases && streamArn ? (shardId, fresh) => lineages(streamArn, shardId, fresh) : undefined,
+      shardLineage: leases && streamArn ? (shardId, fresh) => lineages(streamName ?? streamArn, shardId, fresh) : undefined,
       ordering: settings.ordering, maxConcurrency: settings.maxConcurrency, maxParallelizationFactor: settings.maxParallelizationFactor,
       log: { warn: (message, extra) => logger.warn(message, extra), error: (message, extra) => logger.error(message, extra) },
     });
@@ -93,58 +96,60 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
 /** After ListShards failed, the lineage is not asked for again for this long (the leases go without it meanwhile). */
 const LINEAGE_RETRY_MS = 60_000;
 
+/** A ShardLineageCache per stream (name or ARN), created on first use, loaded by ListShards. */
+export function shardLineageCaches(now: () => number = Date.now): (stream: string) => ShardLineageCache {
+  const caches = new Map<string, ShardLineageCache>();
+  return (stream) => {
+    let cache = caches.get(stream);
+    if (cache === undefined) {
+      cache = new ShardLineageCache(() => listShards(kinesisClient(), stream), { now });
+      caches.set(stream, cache);
+    }
+    return cache;
+  };
+}
+
 /**
- * The lineage of a shard by stream ARN (ListShards by StreamARN, one cache per stream per
+ * The lineage of a shard by stream (name, or the records' ARN; one cache per stream per
  * container). A failure is logged and answered with undefined: the lease goes without the KCL
  * attributes (and SHARD_END) for a while, never without its checkpoint.
  */
-export function shardLineages(warn: (message: string, extra: Record<string, unknown>) => void, now: () => number = Date.now): (streamArn: string, shardId: string, fresh: boolean) => Promise<ShardLineage | undefined> {
-  const caches = new Map<string, ShardLineageCache>();
+export function shardLineages(warn: (message: string, extra: Record<string, unknown>) => void, now: () => number = Date.now, cacheOf: (stream: string) => ShardLineageCache = shardLineageCaches(now)): (stream: string, shardId: string, fresh: boolean) => Promise<ShardLineage | undefined> {
   let failedAt: number | undefined;
-  return async (streamArn, shardId, fresh) => {
+  return async (stream, shardId, fresh) => {
     if (failedAt !== undefined && now() - failedAt < LINEAGE_RETRY_MS) {
       return undefined;
     }
-    let cache = caches.get(streamArn);
-    if (cache === undefined) {
-      cache = new ShardLineageCache(() => listShardsByArn(kinesisClient(), streamArn), { now });
-      caches.set(streamArn, cache);
-    }
     try {
-      const lineage = await cache.get(shardId, fresh);
+      const lineage = await cacheOf(stream).get(shardId, fresh);
       failedAt = undefined;
       if (lineage === undefined) {
-        warn('shard not in ListShards: its lease goes without hash range and parents', { shardId, streamArn });
+        warn('shard not in ListShards: its lease goes without hash range and parents', { shardId, stream });
       }
       return lineage;
     } catch (error) {
       failedAt = now();
-      warn(`ListShards failed: leases go without hash range, parents and SHARD_END for ${LINEAGE_RETRY_MS / 1000} s`, { shardId, streamArn, error });
+      warn(`ListShards failed: leases go without hash range, parents and SHARD_END for ${LINEAGE_RETRY_MS / 1000} s`, { shardId, stream, error });
       return undefined;
     }
   };
 }
 
 /**
- * Hash key ranges of the stream's shards (open and closed) from ListShards, cached per container
- * and reloaded for a shard it does not know yet (a child of a reshard since the last load). When
- * ListShards fails the shard's records are all processed: a duplicate, never a loss.
+ * Hash key ranges of the stream's shards (open and closed) from the stream's lineage cache:
+ * ListShards once per container, again for a shard it does not know yet (a child of a reshard
+ * since the last load); a shard's range never changes. When ListShards fails the shard's records
+ * are all processed: a duplicate, never a loss.
  */
-export function shardRanges(streamName: string, warn: (message: string, extra: Record<string, unknown>) => void): (shardId: string) => Promise<{ start: bigint; end: bigint } | undefined> {
-  // A shard's hash range never changes: the map is reloaded only for a shard it does not know.
-  const cache = new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), streamName)), Number.POSITIVE_INFINITY);
+export function shardRanges(cache: ShardLineageCache, streamName: string, warn: (message: string, extra: Record<string, unknown>) => void): (shardId: string) => Promise<{ start: bigint; end: bigint } | undefined> {
   return async (shardId) => {
     try {
-      const known = (await cache.get()).rangeOf(shardId);
-      if (known !== undefined) {
-        return known;
-      }
-      cache.invalidate();
-      const range = (await cache.get()).rangeOf(shardId);
-      if (range === undefined) {
+      const lineage = await cache.get(shardId);
+      if (lineage === undefined) {
         warn('shard not in ListShards: processing all its records', { shardId, streamName });
+        return undefined;
       }
-      return range;
+      return { start: BigInt(lineage.startingHashKey), end: BigInt(lineage.endingHashKey) };
     } catch (error) {
       warn('shard hash ranges not loaded: processing all records of the shard', { shardId, streamName, error });
       return undefined;

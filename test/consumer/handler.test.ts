@@ -1,7 +1,9 @@
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ConsumerConfigError, createHandler, shardRanges } from '../../lambda/consumer/handler';
+import { ConsumerConfigError, createHandler, shardLineageCaches, shardRanges } from '../../lambda/consumer/handler';
 import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
+import { kinesisRecord, lambdaContext } from './factories';
 
 const kinesis = mockClient(KinesisClient);
 const shard = (id: string, start: string, end: string, closed = false) => ({
@@ -29,7 +31,7 @@ describe('shardRanges', () => {
       .resolvesOnce({ Shards: [shard('parent', '0', '99', true), shard('a', '0', '49'), shard('b', '50', '99')] })
       .resolves({ Shards: [shard('parent', '0', '99', true), shard('a', '0', '49', true), shard('b', '50', '99'), shard('c', '0', '24'), shard('d', '25', '49')] });
     const warnings: string[] = [];
-    const rangeOf = shardRanges('s', (message) => warnings.push(message));
+    const rangeOf = shardRanges(shardLineageCaches()('s'), 's', (message) => warnings.push(message));
 
     // Act / Assess
     expect(await rangeOf('parent')).toMatchObject({ start: 0n, end: 99n });
@@ -47,10 +49,34 @@ describe('shardRanges', () => {
     const warnings: string[] = [];
 
     // Act
-    const range = await shardRanges('s', (message) => warnings.push(message))('a');
+    const range = await shardRanges(shardLineageCaches()('s'), 's', (message) => warnings.push(message))('a');
 
     // Assess
     expect(range).toBeUndefined();
     expect(warnings).toEqual(['shard hash ranges not loaded: processing all records of the shard']);
+  });
+});
+
+describe('consumer handler with OUT_OF_RANGE_RECORDS=skip and checkpointing', () => {
+  test('one ListShards load serves both the range filter and the lease lineage', async () => {
+    // Prepare
+    kinesis.on(ListShardsCommand).resolves({ Shards: [shard('shardId-000000000000', '0', '340282366920938463463374607431768211455')] });
+    const dynamo = mockClient(DynamoDBClient);
+    dynamo.on(GetItemCommand).resolves({});
+    dynamo.on(PutItemCommand).resolves({});
+    dynamo.on(UpdateItemCommand).resolves({});
+    setClientForTesting('dynamodb', new DynamoDBClient({ region: 'us-east-1' }));
+    const seen: string[] = [];
+    const handler = createHandler(async (record) => {
+      seen.push(record.data.toString());
+    }, { OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: 'test', LEASE_TABLE_NAME: 'leases', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+    // Act
+    const response = await handler({ Records: [kinesisRecord('one', { offset: 1 })] }, lambdaContext());
+    await handler({ Records: [kinesisRecord('two', { offset: 2 })] }, lambdaContext());
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seen).toEqual(['one', 'two']);
+    expect(kinesis.commandCalls(ListShardsCommand).map((call) => call.args[0].input)).toEqual([{ StreamName: 'test' }]);
+    dynamo.restore();
   });
 });
