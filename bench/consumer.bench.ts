@@ -29,7 +29,7 @@ import { consumeBatch, type RecordProcessor } from '../lambda/consumer/consumer'
 import { deaggregateRecord } from '../lambda/shared/deaggregate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
 import { encodeAggregated } from '../lambda/shared/kpl-codec';
-import { localClientConfig, startDynalite, type Emulator } from '../scripts/local/emulators';
+import { localClientConfig, startDynalite, type Emulator } from '../test/helpers/emulators';
 import { aggregateStream, eventJson, eventRecord, ORDERING_GROUPS, SEQUENCE_BASE, shardId, type StreamAggregate } from './consumer/batch';
 import { BenchWorker, type Invocation } from './consumer/child';
 import { DynamoMeter, itemSize, type ItemUsage } from './consumer/dynamo-meter';

@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
-import { localClientConfig, startDynalite, type Emulator } from '../../scripts/local/emulators';
+import { localClientConfig, startDynalite, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, type Invocation } from '../consumer/child';
 import { profileTables, summariseProfile } from '../consumer/profile';

@@ -8,10 +8,12 @@ import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /**
- * Emulator lifecycle for the local run: kinesalite and dynalite in this process on loopback,
- * or kinesis-local (kinesis-mock, the one with UpdateShardCount and on-demand streams) as a child
- * process. Every emulator is a `Stoppable`; the runner stops them all on exit, on SIGINT/SIGTERM
- * and on any exception, so nothing outlives a run.
+ * Local emulators for the integration tests (and the developer tools that reuse them): kinesalite
+ * and dynalite in this process, kinesis-local (kinesis-mock, the one with UpdateShardCount, the
+ * real reshard limits and on-demand streams) as a child process. Each listens on 127.0.0.1 on a
+ * free port unless told one, and `stop()` leaves nothing behind: servers closed with their
+ * keep-alive sockets, the child killed and its working directory removed (the child is also killed
+ * if this process exits first). No Docker, no AWS account.
  */
 export interface Emulator {
   readonly name: string;
@@ -19,12 +21,6 @@ export interface Emulator {
   readonly port: number;
   stop(): Promise<void>;
 }
-
-export const KinesisEmulator = {
-  KINESALITE: 'kinesalite',
-  KINESIS_LOCAL: 'kinesis-local',
-} as const;
-export type KinesisEmulator = (typeof KinesisEmulator)[keyof typeof KinesisEmulator];
 
 export class EmulatorStartError extends Error {
   public override readonly name = 'EmulatorStartError';
@@ -73,7 +69,7 @@ export async function startKinesalite(port = 0): Promise<Emulator> {
   const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => http.Server;
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 500 });
   const bound = await listen(server, port, 'kinesalite');
-  return { name: KinesisEmulator.KINESALITE, endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: closer(server) };
+  return { name: 'kinesalite', endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: closer(server) };
 }
 
 /** dynalite (in memory) in this process. */
@@ -146,73 +142,12 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
   } finally {
     probe.destroy();
   }
-  return { name: KinesisEmulator.KINESIS_LOCAL, endpoint, port: plain, stop };
-}
-
-/** Starts the Kinesis emulator of that kind. */
-export function startKinesis(kind: KinesisEmulator, port = 0): Promise<Emulator> {
-  return kind === KinesisEmulator.KINESIS_LOCAL ? startKinesisLocal(port) : startKinesalite(port);
+  return { name: 'kinesis-local', endpoint, port: plain, stop };
 }
 
 /** Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1. */
 export function localClientConfig(endpoint: string) {
   return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: 64 } }) };
-}
-
-/**
- * Things to stop, in reverse order of start, once: on a normal end, on SIGINT/SIGTERM and on an
- * uncaught exception (the signal handlers are removed again by `stopAll`).
- */
-export class CleanUp {
-  private readonly tasks: Array<{ name: string; stop: () => Promise<void> | void }> = [];
-  private stopping?: Promise<void>;
-
-  public add(name: string, stop: () => Promise<void> | void): void {
-    this.tasks.push({ name, stop });
-  }
-
-  public stopAll(): Promise<void> {
-    this.stopping ??= (async () => {
-      for (const task of this.tasks.reverse()) {
-        try {
-          await task.stop();
-        } catch (error) {
-          process.stderr.write(`local: stopping ${task.name} failed: ${(error as Error).message}\n`);
-        }
-      }
-    })();
-    return this.stopping;
-  }
-
-  /** Stops everything on SIGINT/SIGTERM/uncaught errors, then exits with `code`. Returns the uninstaller. */
-  public installSignalHandlers(onSignal?: () => void): () => void {
-    const handler = (reason: string) => (error?: unknown): void => {
-      if (error instanceof Error) {
-        process.stderr.write(`local: ${reason}: ${error.stack ?? error.message}\n`);
-      } else {
-        process.stderr.write(`\nlocal: ${reason}, stopping\n`);
-      }
-      onSignal?.();
-      const code = reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1;
-      // At most 5 s of orderly stopping; process.exit still kills any child (see startKinesisLocal).
-      setTimeout(() => process.exit(code), 5000).unref();
-      void this.stopAll().finally(() => process.exit(code));
-    };
-    const handlers = {
-      SIGINT: handler('SIGINT'),
-      SIGTERM: handler('SIGTERM'),
-      uncaughtException: handler('uncaught exception'),
-      unhandledRejection: handler('unhandled rejection'),
-    };
-    for (const [event, fn] of Object.entries(handlers)) {
-      process.on(event as NodeJS.Signals, fn);
-    }
-    return () => {
-      for (const [event, fn] of Object.entries(handlers)) {
-        process.removeListener(event as NodeJS.Signals, fn);
-      }
-    };
-  }
 }
 
 /**

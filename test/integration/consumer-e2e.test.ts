@@ -14,7 +14,7 @@ import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { LeaseStore } from '../../lambda/shared/lease-store';
 import { coveredByEntry, MAX_PROGRESS_BYTES } from '../../lambda/shared/progress';
 import { compareExtended } from '../../lambda/shared/sequence-number';
-import { startDynalite, startKinesalite, type Emulator } from '../../scripts/local/emulators';
+import { startDynalite, startKinesalite, type Emulator } from '../helpers/emulators';
 import { lambdaContext } from '../consumer/factories';
 
 /**

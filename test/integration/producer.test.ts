@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { outerKeyOf } from '../../lambda/producer/ordering';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
-import { startKinesalite, type Emulator } from '../../scripts/local/emulators';
+import { startKinesalite, type Emulator } from '../helpers/emulators';
 import { lambdaContext } from '../producer/fixtures';
 
 /**

@@ -1,7 +1,7 @@
-import { startDynalite as startDynaliteServer, startKinesisLocal as startKinesisLocalServer, type Emulator } from '../../scripts/local/emulators';
+import { startDynalite as startDynaliteServer, startKinesisLocal as startKinesisLocalServer, type Emulator } from '../helpers/emulators';
 
 /**
- * The emulators of `npm run local` (scripts/local/emulators.ts), for the integration tests: on
+ * The emulators of test/helpers/emulators.ts (kinesis-local with fast reshards), for the integration tests: on
  * free loopback ports, stopped by `stop()` with nothing left behind.
  */
 export type KinesisLocal = Emulator;

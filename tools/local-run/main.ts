@@ -19,9 +19,9 @@ function quietSdkNodeVersionWarning(): void {
 
 async function main(): Promise<number> {
   // Loaded after the warning filter: the SDK warns when it is loaded.
-  const { parseArgs, UsageError } = await import('./local/args');
-  const { CleanUp } = await import('./local/emulators');
-  const { runLocal } = await import('./local/run');
+  const { parseArgs, UsageError } = await import('./args');
+  const { CleanUp } = await import('./emulators');
+  const { runLocal } = await import('./run');
   let options;
   try {
     options = parseArgs(process.argv.slice(2));

@@ -308,7 +308,7 @@ class ShardReader {
     factor: number,
     private readonly options: PollerOptions,
     private readonly stats: PollerStats,
-    private readonly requestId: () => string,
+    requestId: () => string,
     private readonly onDone: () => void,
   ) {
     this.lanes = Array.from({ length: Math.max(1, factor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify(), () => {
@@ -480,7 +480,7 @@ class Lane {
 
   /** Delivers `records` until processed, or given up on (on-failure destination), or stopped. */
   private async deliver(records: PolledRecord[], retriesSoFar: number): Promise<void> {
-    const { settings, hooks } = this.options;
+    const { settings } = this.options;
     let pending = records;
     let retries = retriesSoFar;
     let invokes = 0;

@@ -9,9 +9,9 @@
  * lag: there the lag target is "no higher than the sample's", and the added target is that ours
  * adds no shards and no parallelization while the consumer is stuck, and reports it (ConsumerStuck).
  */
-import { simulate, type SimulationResult } from './simulate/model';
-import { awsSamplePolicy, onDemandPolicy, ourPolicy, peakFleetPolicy } from './simulate/policies';
-import { traces } from './simulate/traces';
+import { simulate, type SimulationResult } from './model';
+import { awsSamplePolicy, onDemandPolicy, ourPolicy, peakFleetPolicy } from './policies';
+import { traces } from './traces';
 
 function formatAge(seconds: number): string {
   if (seconds < 1) return '0 s';

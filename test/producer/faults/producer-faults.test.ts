@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS } from '../../../lambda/producer/limits';
 import { outerKeyOf } from '../../../lambda/producer/ordering';
 import { routingHashKey } from '../../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../../lambda/shared/kpl-codec';
-import { startDynalite, type Emulator } from '../../../scripts/local/emulators';
+import { startDynalite, type Emulator } from '../../helpers/emulators';
 import { FakeKinesis, type FaultPlan } from './fake-kinesis';
 
 /**

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { architectureDot, DOCS_DIR, synthesizeApp } from '../../scripts/diagram';
+import { architectureDot, DOCS_DIR, synthesizeApp } from '../diagram';
 
 describe('architecture diagram (npm run diagram)', () => {
   let synthesized: ReturnType<typeof synthesizeApp>;

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readPipeline } from '../../scripts/local/assembly';
-import { LocalNames, UnsupportedIntrinsicError } from '../../scripts/local/intrinsics';
+import { readPipeline } from '../assembly';
+import { LocalNames, UnsupportedIntrinsicError } from '../intrinsics';
 
 /** Reading a synthesized template: which resource is which, and the mapping's settings. */
 const assemblyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assembly-test-'));

@@ -1,8 +1,8 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { LocalAlarms, startControlPlane, type AlarmDefinition, type ControlPlane } from '../../scripts/local/control-plane';
-import { evaluateExpression, MetricMathError, MetricStore } from '../../scripts/local/metrics';
+import { LocalAlarms, startControlPlane, type AlarmDefinition, type ControlPlane } from '../control-plane';
+import { evaluateExpression, MetricMathError, MetricStore } from '../metrics';
 
 /**
  * The local CloudWatch and Lambda control plane the scaler talks to: metric math, alarm

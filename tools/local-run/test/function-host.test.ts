@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { LocalFunction } from '../../scripts/local/assembly';
-import { FunctionHost } from '../../scripts/local/function-host';
+import type { LocalFunction } from '../assembly';
+import { FunctionHost } from '../function-host';
 
 /** The execution environments of the local run: worker threads with the function's own environment. */
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'function-host-test-'));

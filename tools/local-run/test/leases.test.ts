@@ -1,7 +1,7 @@
-import type { Lease } from '../../lambda/shared/lease-item';
-import { encodedSize, type ShardProgress } from '../../lambda/shared/progress';
-import { leaseCovers, viewOfLease } from '../../scripts/local/leases';
-import { consumerEnvForFactor, consumerSettingsText } from '../../scripts/local/assembly';
+import type { Lease } from '../../../lambda/shared/lease-item';
+import { encodedSize, type ShardProgress } from '../../../lambda/shared/progress';
+import { leaseCovers, viewOfLease } from '../leases';
+import { consumerEnvForFactor, consumerSettingsText } from '../assembly';
 
 /** How the local run reads the consumer's leases: the checkpoint, the per-key progress above it, and the consumer settings it runs with. */
 const SEQ = 49590338271490256608559692538361571095921575989136588800n;

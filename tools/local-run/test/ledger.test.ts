@@ -1,8 +1,8 @@
 import { aggregate } from 'aws-kinesis-agg';
-import { parseArgs, UsageError } from '../../scripts/local/args';
-import { failedIndexes, producerWriter } from '../../scripts/local/load-generator';
-import { Ledger, makePayload, parsePayload, userRecordsOf } from '../../scripts/local/ledger';
-import type { PolledRecord } from '../../scripts/local/poller';
+import { parseArgs, UsageError } from '../args';
+import { failedIndexes, producerWriter } from '../load-generator';
+import { Ledger, makePayload, parsePayload, userRecordsOf } from '../ledger';
+import type { PolledRecord } from '../poller';
 
 /** Counting records by id, KPL de-aggregation, the producer's answer and the CLI flags. */
 function polled(sequenceNumber: string, data: Uint8Array, partitionKey = 'k', shardId = 'shardId-000000000000'): PolledRecord {

@@ -1,7 +1,7 @@
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, UpdateShardCountCommand } from '@aws-sdk/client-kinesis';
-import { DEFAULT_MAPPING } from '../../scripts/local/assembly';
-import { localClientConfig, startKinesisLocal, type Emulator } from '../../scripts/local/emulators';
-import { KinesisPoller } from '../../scripts/local/poller';
+import { DEFAULT_MAPPING } from '../assembly';
+import { localClientConfig, startKinesisLocal, type Emulator } from '../../../test/helpers/emulators';
+import { KinesisPoller } from '../poller';
 
 /**
  * The poller across a reshard on kinesis-local (which has UpdateShardCount): the parent shard is

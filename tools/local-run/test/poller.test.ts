@@ -1,9 +1,9 @@
 import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { DEFAULT_MAPPING, type MappingSettings } from '../../scripts/local/assembly';
-import { localClientConfig, startKinesalite, type Emulator } from '../../scripts/local/emulators';
-import type { InvokeOutcome } from '../../scripts/local/function-host';
-import { firstFailureIndex, KinesisPoller, laneOf, type FailureRecord, type PolledRecord } from '../../scripts/local/poller';
+import { DEFAULT_MAPPING, type MappingSettings } from '../assembly';
+import { localClientConfig, startKinesalite, type Emulator } from '../../../test/helpers/emulators';
+import type { InvokeOutcome } from '../function-host';
+import { firstFailureIndex, KinesisPoller, laneOf, type FailureRecord, type PolledRecord } from '../poller';
 
 /**
  * The local event-source poller against kinesalite, with fake consumers standing in for the

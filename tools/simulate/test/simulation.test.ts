@@ -1,6 +1,6 @@
-import { simulate } from '../../scripts/simulate/model';
-import { awsSamplePolicy, ourPolicy, peakFleetPolicy } from '../../scripts/simulate/policies';
-import { traces } from '../../scripts/simulate/traces';
+import { simulate } from '../model';
+import { awsSamplePolicy, ourPolicy, peakFleetPolicy } from '../policies';
+import { traces } from '../traces';
 
 describe('simulation (npm run simulate)', () => {
   test.each(traces().map((trace) => [trace.name, trace] as const))('%s: our policy keeps UpdateShardCount\'s rules and meets the target', (_name, trace) => {

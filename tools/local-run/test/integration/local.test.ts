@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { runLocal, type LocalRunResult } from '../../scripts/local/run';
+import { runLocal, type LocalRunResult } from '../../run';
 
 /**
  * A short `npm run local`: the app synthesized with bundling, the bundled handlers on kinesalite
