@@ -39,7 +39,7 @@ describe('produceOnce: progress saves', () => {
     // Act
     const once = await produceOnce(records(3), {
       ...base, store,
-      produce: async (pending, _ms, onWritten) => {
+      produce: async (_pending, _ms, onWritten) => {
         expect(await onWritten!([0, 1, 2], true)).toBe(true);
         return outcome([0, 1, 2]);
       },

@@ -1,6 +1,5 @@
 import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { UserRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { planEntries } from '../../lambda/producer/aggregate';
 import { preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';

@@ -126,7 +126,7 @@ describe('the scaler acts on its own alarms only', () => {
 
 describe('missing or partial metric data is unknown, never 0', () => {
   test('a WriteThrottles alarm whose query returns no datapoints: no scale-in (it was 8 -> 4), looked at again', async () => {
-    const { clients, log, kin, cw, stream, alarmStates } = fakes(0, 8, { minutes: 0 });
+    const { clients, log, kin, stream, alarmStates } = fakes(0, 8, { minutes: 0 });
 
     const result = await handleAlarm(alarmEvent(ALARMS.utilization), scalerConfig(), clients, log, NOW);
 
@@ -182,7 +182,7 @@ describe('missing or partial metric data is unknown, never 0', () => {
 describe('refused, busy or failed resizes, then the condition persists', () => {
   test('LimitExceeded: the alarm is reset, fires again, the scaler backs off, then tries again and succeeds', async () => {
     // Prepare: 3.6 MiB/s on 4 shards (92 %).
-    const { clients, log, kin, cw, stream, refire, alarmStates } = fakes(3.6, 4);
+    const { clients, log, kin, stream, refire, alarmStates } = fakes(3.6, 4);
     kin.on(UpdateShardCountCommand).rejectsOnce(new LimitExceededException({ message: 'Rate exceeded for stream clicks', $metadata: {} }));
     // Act
     const refused = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
@@ -219,7 +219,7 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
   });
 
   test('ResourceInUse (UPDATING): Busy, reset; the next event waits while UPDATING, then acts', async () => {
-    const { clients, log, kin, stream, refire, cw, alarmStates } = fakes(3.6, 4);
+    const { clients, log, kin, stream, refire, alarmStates } = fakes(3.6, 4);
     kin.on(UpdateShardCountCommand).rejectsOnce(new ResourceInUseException({ message: 'Stream clicks is UPDATING', $metadata: {} }));
 
     const busy = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
@@ -240,7 +240,7 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
   });
 
   test('InternalFailure: the error propagates, the alarm is reset; CloudWatch fires again and the scaler acts', async () => {
-    const { clients, log, kin, stream, refire, cw, alarmStates } = fakes(3.6, 4);
+    const { clients, log, kin, stream, refire, alarmStates } = fakes(3.6, 4);
     kin.on(UpdateShardCountCommand).rejectsOnce(Object.assign(new Error('We encountered an internal error'), { name: 'InternalFailure' }));
 
     await expect(handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW)).rejects.toThrow('internal error');
@@ -283,7 +283,7 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
 describe('stuck is not slow', () => {
   test('a stuck consumer at 5 % write utilisation: no reshard and no factor change over five alarms, people alarmed with the reason', async () => {
     // Prepare: 2 shards at 0.1 MiB/s (5 %), iterator age 4 minutes, the consumer failing on a poison record.
-    const { clients, log, kin, cw, stream, mapping, refire, reasons, alarmStates, lambdaMock } = fakes(0.1, 2, {
+    const { clients, log, kin, stream, mapping, refire, reasons, alarmStates, lambdaMock } = fakes(0.1, 2, {
       ageMs: 240_000, consumer: { userRecords: 0, processingFailures: 25, errors: 0, duplicatesSkipped: 0, durationMs: 900 },
     });
     const results = [];
