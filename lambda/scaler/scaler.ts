@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeLimitsCommand, DescribeStreamSummaryCommand, UpdateShardCountCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { hasCapacityTerms, rewrittenAlarm } from '../shared/scaling-alarms';
-import { decideScaling, ScalingAction, ScalingDecisionKind, type ScalingDecision, type ScalingLimits } from '../shared/scaling-decision';
+import { decideScaling, ScalingAction, ScalingDecisionKind, type ScalingConsumer, type ScalingDecision, type ScalingLimits } from '../shared/scaling-decision';
 import { foreignReason, parseAlarmEvent, type ParsedAlarmEvent } from '../shared/scaling-event';
 import { queryWindow, scalingQueries, toScalingMetrics } from '../shared/scaling-metrics';
 import { eventKey, loadState, saveState, StateConflictError, type StoredScalingState } from '../shared/scaling-state';
@@ -17,6 +17,11 @@ export interface ScalerConfig {
   readonly alarmNames: readonly string[];
   /** The ARNs of those alarms: an event from any other is ignored. */
   readonly alarmArns: readonly string[];
+  /**
+   * Every consumer of the stream (standard and enhanced fan-out), each with its own metrics and
+   * mapping. Without it, the one consumer of the single-consumer fields below (id `consumer`).
+   */
+  readonly consumers?: readonly ScalerConsumerConfig[];
   readonly eventSourceMappingId?: string;
   readonly consumerFunctionName?: string;
   /** The consumer handler's `service` dimension: its progress and failure metrics tell stuck from slow. */
@@ -26,6 +31,37 @@ export interface ScalerConfig {
   /** The alarm that tells people a consumer is stuck: set to ALARM with the reason. */
   readonly stuckAlarmName?: string;
   readonly limits: Omit<ScalingLimits, 'accountShardLimit' | 'accountOpenShards'>;
+}
+
+/** One consumer as the scaler reads it (the `CONSUMERS` variable holds a JSON array of these). */
+export interface ScalerConsumerConfig {
+  /** Unique among the consumers: its cooldown's key in the state, its name in reasons. */
+  readonly id: string;
+  /** Its Lambda function: IteratorAge, Errors, Duration. */
+  readonly functionName: string;
+  /** Its handler's `service` dimension (UserRecords, ProcessingFailures, DuplicatesSkipped). */
+  readonly serviceName?: string;
+  /** Its function timeout, ms. */
+  readonly timeoutMs?: number;
+  /** Its event-source mapping, when the scaler may change the mapping's parallelization factor. */
+  readonly eventSourceMappingId?: string;
+}
+
+/** The consumers of a config: `consumers`, or the one of the single-consumer fields. */
+export function scalerConsumers(config: ScalerConfig): readonly ScalerConsumerConfig[] {
+  if (config.consumers !== undefined) {
+    return config.consumers;
+  }
+  if (config.consumerFunctionName === undefined && config.consumerServiceName === undefined && config.eventSourceMappingId === undefined) {
+    return [];
+  }
+  return [{
+    id: 'consumer',
+    functionName: config.consumerFunctionName ?? '',
+    serviceName: config.consumerServiceName,
+    timeoutMs: config.consumerTimeoutMs,
+    eventSourceMappingId: config.eventSourceMappingId,
+  }];
 }
 
 export interface ScalerClients {
@@ -99,7 +135,10 @@ async function currentState(clients: ScalerClients, alarmName: string): Promise<
 /** GetMetricData, every page. */
 async function metricData(clients: ScalerClients, config: ScalerConfig, now: number): Promise<MetricDataResult[]> {
   const { start, end } = queryWindow(now, config.limits.quietWindowMinutes);
-  const queries = scalingQueries({ streamName: config.streamName, consumerFunctionName: config.consumerFunctionName, consumerServiceName: config.consumerServiceName });
+  const queries = scalingQueries({
+    streamName: config.streamName,
+    consumers: scalerConsumers(config).map((c) => ({ functionName: c.functionName || undefined, serviceName: c.serviceName })),
+  });
   const results: MetricDataResult[] = [];
   let nextToken: string | undefined;
   do {
@@ -130,22 +169,35 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
     accountShardLimit = limits.ShardLimit;
     accountOpenShards = limits.OpenShardCount;
   }
-  let parallelizationFactor: number | undefined;
-  if (config.eventSourceMappingId) {
-    const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID: config.eventSourceMappingId }));
-    parallelizationFactor = mapping.ParallelizationFactor ?? 1;
+  const consumerConfigs = scalerConsumers(config);
+  const factors: Array<number | undefined> = [];
+  for (const consumer of consumerConfigs) {
+    if (consumer.eventSourceMappingId) {
+      const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID: consumer.eventSourceMappingId }));
+      factors.push(mapping.ParallelizationFactor ?? 1);
+    } else {
+      factors.push(undefined);
+    }
   }
   const metrics = toScalingMetrics(await metricData(clients, config, now), now, config.limits.quietWindowMinutes, {
-    consumer: config.consumerServiceName !== undefined || config.consumerFunctionName !== undefined,
-    timeoutMs: config.consumerTimeoutMs,
+    consumers: consumerConfigs.map((c) => ({ timeoutMs: c.timeoutMs })),
   });
+  const consumers: ScalingConsumer[] = consumerConfigs.map((c, index) => ({
+    id: c.id,
+    parallelizationFactor: factors[index],
+    adjustParallelization: config.limits.adjustParallelization && c.eventSourceMappingId !== undefined,
+    // A consumer the scaler reads no metric of: its lag counts as slow (consumer-bound).
+    activity: c.functionName || c.serviceName ? metrics.consumers?.[index]?.activity : undefined,
+    recentIteratorAgeMs: metrics.consumers?.[index]?.recentIteratorAgeMs,
+  }));
+  const parallelizationFactor = factors[0];
 
   const decision = decideScaling({
     now,
     mode,
     streamStatus,
     openShards,
-    parallelizationFactor,
+    consumers,
     metrics,
     state,
     limits: { ...config.limits, accountShardLimit, accountOpenShards },
@@ -153,10 +205,13 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
   log.info('scaling decision', { alarmName, event: key, ...decision, openShards, streamStatus, mode, parallelizationFactor, metrics });
 
   const handled: StoredScalingState = { ...state, processedEvents: [...state.processedEvents, key] };
+  if (decision.stuckConsumers !== undefined && decision.stuckConsumers.length > 0) {
+    // Also when another consumer's factor is raised: a stuck one is never silent.
+    await tellPeople(clients, config, decision.reason, log);
+  } else if (decision.decision === ScalingDecisionKind.CONSUMER_STUCK) {
+    await tellPeople(clients, config, decision.reason, log);
+  }
   if (decision.action === ScalingAction.NONE) {
-    if (decision.decision === ScalingDecisionKind.CONSUMER_STUCK) {
-      await tellPeople(clients, config, decision.reason, log);
-    }
     // Catch up on an alarm rewrite that failed earlier (or a reshard made outside the scaler).
     let alarmShards = state.alarmShards;
     let alarmReset = false;
@@ -174,16 +229,27 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
   }
 
   if (decision.action === ScalingAction.UPDATE_PARALLELIZATION) {
-    const changed: StoredScalingState = { ...handled, lastParallelizationAt: now };
-    if (!(await recordOrDuplicate(clients, config, changed, version, now))) {
+    const changes = decision.parallelizationChanges ?? [];
+    const stamped = (ids: readonly string[]): StoredScalingState => ({
+      ...handled,
+      lastParallelizationAt: ids.length > 0 ? now : state.lastParallelizationAt,
+      parallelizationAt: { ...state.parallelizationAt, ...Object.fromEntries(ids.map((id) => [id, now])) },
+    });
+    if (!(await recordOrDuplicate(clients, config, stamped(changes.map((c) => c.consumerId)), version, now))) {
       return duplicateOf(key);
     }
-    try {
-      await clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: config.eventSourceMappingId, ParallelizationFactor: decision.parallelizationFactor }));
-    } catch (error) {
-      // Not changed: give the cooldown back and let Lambda's retry (or the alarm, reset) act on it.
-      await saveState(clients.dynamodb, config.tableName, state, version + 1, now);
-      throw error;
+    // Each mapping on its own; one that fails gives back its cooldown only.
+    const applied: string[] = [];
+    for (const change of changes) {
+      const mappingId = consumerConfigs.find((c) => c.id === change.consumerId)?.eventSourceMappingId;
+      try {
+        await clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: mappingId, ParallelizationFactor: change.to }));
+        applied.push(change.consumerId);
+      } catch (error) {
+        // Not changed: give the cooldown back and let Lambda's retry (or the alarm, reset) act on it.
+        await saveState(clients.dynamodb, config.tableName, applied.length > 0 ? stamped(applied) : state, version + 1, now);
+        throw error;
+      }
     }
     const alarmReset = await resetAlarms(clients, config.alarmNames, log);
     return { ...decision, shards: openShards, alarmReset };

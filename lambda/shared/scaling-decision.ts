@@ -82,16 +82,53 @@ export interface ScalingMetrics {
   readonly recentIteratorAgeMs?: number;
   /** Maximum iterator age over the quiet window, ms. */
   readonly windowIteratorAgeMs?: number;
-  /** The consumer's activity in the recent window; absent when the scaler has no consumer. */
+  /** The (first) consumer's activity in the recent window; absent when the scaler has no consumer. */
   readonly consumer?: ConsumerActivity;
+  /** Every consumer's activity and own iterator age, in the scaler's consumer order; absent without consumers. */
+  readonly consumers?: readonly ConsumerMetrics[];
   /** Minutes of the recent window (the consumer's activity is summed over it). */
   readonly recentMinutes?: number;
+}
+
+/** One consumer's metrics in the recent window. */
+export interface ConsumerMetrics {
+  readonly activity?: ConsumerActivity;
+  /** Its own iterator age (AWS/Lambda IteratorAge, Maximum) in the recent window, ms; unknown without a datapoint. */
+  readonly recentIteratorAgeMs?: number;
+}
+
+/**
+ * One consumer as the decision sees it: its mapping's factor and whether the scaler may change
+ * it, its activity and its own lag. Each consumer's factor is raised on its own, with its own
+ * cooldown (`ScalingState.parallelizationAt[id]`).
+ */
+export interface ScalingConsumer {
+  /** Stable id (the key of its cooldown in the state, and its name in reasons). */
+  readonly id: string;
+  /** Its mapping's current factor, when the scaler reads the mapping. */
+  readonly parallelizationFactor?: number;
+  /** Whether the scaler may change its mapping's factor. */
+  readonly adjustParallelization: boolean;
+  /** Its activity; undefined when the scaler reads no metric of it (lag is then taken as slow). */
+  readonly activity?: ConsumerActivity;
+  /** Its own iterator age, ms; unknown without a datapoint. */
+  readonly recentIteratorAgeMs?: number;
+}
+
+/** A parallelization-factor change of one consumer's mapping. */
+export interface ParallelizationChange {
+  readonly consumerId: string;
+  readonly from: number;
+  readonly to: number;
 }
 
 export interface ScalingState {
   readonly lastScaleOutAt?: number;
   readonly lastScaleInAt?: number;
+  /** The last factor change of any mapping (with one consumer, its cooldown). */
   readonly lastParallelizationAt?: number;
+  /** The last factor change per consumer id: each mapping's own cooldown. */
+  readonly parallelizationAt?: { readonly [consumerId: string]: number };
   /** When Kinesis last refused (LimitExceeded, ResourceInUse) or failed an UpdateShardCount. */
   readonly lastRefusedAt?: number;
   /** UpdateShardCount refusals in a row since the last change that succeeded. */
@@ -128,8 +165,15 @@ export interface ScalingInput {
   readonly mode: 'PROVISIONED' | 'ON_DEMAND';
   readonly streamStatus: string;
   readonly openShards: number;
-  /** The consumer mapping's current factor, when there is a consumer. */
+  /** The consumer mapping's current factor, when there is one consumer (without `consumers`). */
   readonly parallelizationFactor?: number;
+  /**
+   * Every consumer (several: standard and enhanced fan-out). Lag is pinned on the consumers whose
+   * own iterator age is at or above the threshold (all of them when none is known to be): a stuck
+   * one blocks new shards, a slow one gets its own factor raised.
+   * @default - one consumer from `parallelizationFactor`, `metrics.consumer` and `limits.adjustParallelization`, when either is given
+   */
+  readonly consumers?: readonly ScalingConsumer[];
   readonly metrics: ScalingMetrics;
   readonly state: ScalingState;
   readonly limits: ScalingLimits;
@@ -140,7 +184,12 @@ export interface ScalingDecision {
   readonly decision: ScalingDecisionKind;
   readonly reason: string;
   readonly targetShards?: number;
+  /** The new factor of the (first) mapping changed. */
   readonly parallelizationFactor?: number;
+  /** Every mapping whose factor changes (`UPDATE_PARALLELIZATION`), each on its own. */
+  readonly parallelizationChanges?: readonly ParallelizationChange[];
+  /** Consumers found stuck (people are told), also when another consumer's factor is raised. */
+  readonly stuckConsumers?: readonly string[];
   /**
    * With no action: whether the scaler should be invoked again while the condition lasts (the
    * handler resets the fired alarm). False where nothing it could do would change: at maxShards,
@@ -233,52 +282,116 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   return none(ScalingDecisionKind.NO_CHANGE, `${writes} (quiet window peak ${windowUtil === undefined ? 'unknown' : pct(windowUtil)}), iterator age ${age === undefined ? 'unknown' : seconds(age)}: within bounds`, true);
 }
 
-/** Lag with writes below the stream-bound threshold: stuck, slow or unknown, each with its lever. */
-function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
-  const { metrics, limits } = input;
-  const onDemand = input.mode === 'ON_DEMAND';
-  let why: string;
-  if (metrics.consumer !== undefined) {
-    const diagnosis = diagnoseLag(metrics.consumer, metrics.recentMinutes ?? DEFAULT_RECENT_MINUTES);
-    why = `${diagnosis.evidence}; ${lagging}`;
-    if (diagnosis.kind === LagKind.CONSUMER_STUCK) {
-      return none(ScalingDecisionKind.CONSUMER_STUCK, `${why}: more shards or batches cannot help a consumer that makes no progress; no change, people alarmed`, true);
-    }
-    if (diagnosis.kind === LagKind.UNKNOWN) {
-      return none(ScalingDecisionKind.NO_DATA, `${why}: no change until the consumer's progress is known`, true);
-    }
-  } else {
-    why = `consumer-bound: ${lagging}`;
+/** The consumers of the decision: `consumers`, or the one of the single-consumer fields. */
+export function consumersOf(input: ScalingInput): readonly ScalingConsumer[] {
+  if (input.consumers !== undefined) {
+    return input.consumers;
   }
-  const raise = raiseParallelization(input, why);
-  if (raise) {
-    return raise;
+  if (input.metrics.consumer === undefined && input.parallelizationFactor === undefined) {
+    return [];
   }
-  const factor = input.parallelizationFactor;
-  if (limits.adjustParallelization && factor !== undefined && factor < MAX_PARALLELIZATION_FACTOR) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; parallelization factor in cooldown`, true);
-  }
-  if (onDemand) {
-    return none(ScalingDecisionKind.ON_DEMAND, `${why}; on-demand stream at parallelization factor ${factor ?? 'not managed'}: Kinesis manages its shards, nothing more the scaler can do`, false);
-  }
-  return scaleOut(input, input.openShards * 2, `${why}; parallelization factor ${factor ?? 'not managed'}, adding shards`);
+  return [{
+    id: 'consumer',
+    parallelizationFactor: input.parallelizationFactor,
+    adjustParallelization: input.limits.adjustParallelization,
+    activity: input.metrics.consumer,
+    recentIteratorAgeMs: input.metrics.consumers?.[0]?.recentIteratorAgeMs,
+  }];
 }
 
-function raiseParallelization(input: ScalingInput, why: string): ScalingDecision | undefined {
-  const factor = input.parallelizationFactor;
-  if (!input.limits.adjustParallelization || factor === undefined || factor >= MAX_PARALLELIZATION_FACTOR) {
+/**
+ * Lag with writes below the stream-bound threshold: each lagging consumer is stuck, slow or
+ * unknown. Slow ones get their own factor raised (each mapping independently, each with its own
+ * cooldown); a stuck one never gets batches and blocks new shards (people are told); unknown
+ * ones block any change until known; only slow consumers at their highest factor add shards.
+ */
+function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
+  const { limits } = input;
+  const onDemand = input.mode === 'ON_DEMAND';
+  const all = consumersOf(input);
+  if (all.length === 0) {
+    return scaleOut(input, input.openShards * 2, `consumer-bound: ${lagging}; parallelization factor not managed, adding shards`);
+  }
+  // The consumers that lag: their own age at or above the threshold; when none is known to, any
+  // of them may be the one (the stream's GetRecords age alone shows the lag).
+  const known = all.filter((c) => c.recentIteratorAgeMs !== undefined && c.recentIteratorAgeMs >= limits.lagThresholdMs);
+  const candidates = known.length > 0 ? known : all;
+  const named = all.length > 1;
+  const label = (c: ScalingConsumer) => (named ? `consumer ${c.id}: ` : '');
+  const slow: ScalingConsumer[] = [];
+  const stuck: Array<{ consumer: ScalingConsumer; evidence: string }> = [];
+  const unknown: Array<{ consumer: ScalingConsumer; evidence: string }> = [];
+  const evidence: string[] = [];
+  for (const consumer of candidates) {
+    if (consumer.activity === undefined) {
+      slow.push(consumer);
+      evidence.push(`${label(consumer)}consumer-bound`);
+      continue;
+    }
+    const diagnosis = diagnoseLag(consumer.activity, input.metrics.recentMinutes ?? DEFAULT_RECENT_MINUTES);
+    evidence.push(`${label(consumer)}${diagnosis.evidence}`);
+    if (diagnosis.kind === LagKind.CONSUMER_STUCK) {
+      stuck.push({ consumer, evidence: diagnosis.evidence });
+    } else if (diagnosis.kind === LagKind.UNKNOWN) {
+      unknown.push({ consumer, evidence: diagnosis.evidence });
+    } else {
+      slow.push(consumer);
+    }
+  }
+  const why = evidence.length === 1 && evidence[0] === 'consumer-bound' ? `consumer-bound: ${lagging}` : `${evidence.join('; ')}; ${lagging}`;
+  const stuckIds = stuck.map((s) => s.consumer.id);
+
+  const changes: ParallelizationChange[] = [];
+  for (const consumer of slow) {
+    const next = nextFactor(input, consumer, all.length);
+    if (next !== undefined) {
+      changes.push({ consumerId: consumer.id, from: consumer.parallelizationFactor!, to: next });
+    }
+  }
+  if (changes.length > 0) {
+    const raised = changes.map((c) => `${named ? `${c.consumerId} ` : ''}from ${c.from} to ${c.to}`).join(', ');
+    const blocked = stuck.length > 0 ? `; no shards while ${stuckIds.join(', ')} is stuck (people alarmed)` : '';
+    return {
+      action: ScalingAction.UPDATE_PARALLELIZATION,
+      decision: ScalingDecisionKind.RAISE_PARALLELIZATION,
+      parallelizationFactor: changes[0].to,
+      // The list form answers the list form (`consumers`); the single-consumer form keeps its shape.
+      ...(input.consumers !== undefined ? { parallelizationChanges: changes } : {}),
+      ...(input.consumers !== undefined && stuckIds.length > 0 ? { stuckConsumers: stuckIds } : {}),
+      reason: `${why}; raising the parallelization factor ${raised}${onDemand ? ' (on-demand stream: the only lever)' : ' before adding shards'}${blocked}`,
+    };
+  }
+  if (stuck.length > 0) {
+    const decision = none(ScalingDecisionKind.CONSUMER_STUCK, `${why}: more shards or batches cannot help a consumer that makes no progress${named ? ` (${stuckIds.join(', ')})` : ''}; no change, people alarmed`, true);
+    return input.consumers !== undefined ? { ...decision, stuckConsumers: stuckIds } : decision;
+  }
+  if (unknown.length > 0) {
+    return none(ScalingDecisionKind.NO_DATA, `${why}: no change until the consumer's progress is known`, true);
+  }
+  const waiting = slow.filter((c) => c.adjustParallelization && c.parallelizationFactor !== undefined && c.parallelizationFactor < MAX_PARALLELIZATION_FACTOR);
+  if (waiting.length > 0) {
+    return none(ScalingDecisionKind.BLOCKED, `${why}; parallelization factor in cooldown${named ? ` (${waiting.map((c) => c.id).join(', ')})` : ''}`, true);
+  }
+  const factors = slow.map((c) => `${named ? `${c.id} ` : ''}${c.parallelizationFactor ?? 'not managed'}`).join(', ');
+  if (onDemand) {
+    return none(ScalingDecisionKind.ON_DEMAND, `${why}; on-demand stream at parallelization factor ${factors}: Kinesis manages its shards, nothing more the scaler can do`, false);
+  }
+  return scaleOut(input, input.openShards * 2, `${why}; parallelization factor ${factors}, adding shards`);
+}
+
+/** The factor a slow consumer's mapping moves to (doubling, at most 10), or undefined when it may not move now. */
+function nextFactor(input: ScalingInput, consumer: ScalingConsumer, consumers: number): number | undefined {
+  const factor = consumer.parallelizationFactor;
+  if (!consumer.adjustParallelization || factor === undefined || factor >= MAX_PARALLELIZATION_FACTOR) {
     return undefined;
   }
-  if (input.state.lastParallelizationAt !== undefined && input.now - input.state.lastParallelizationAt < input.limits.scaleOutCooldownMs) {
+  // Each mapping's own cooldown; with one consumer, the state's single timestamp is its own.
+  const own = input.state.parallelizationAt?.[consumer.id];
+  const last = own ?? (consumers === 1 ? input.state.lastParallelizationAt : undefined);
+  if (last !== undefined && input.now - last < input.limits.scaleOutCooldownMs) {
     return undefined;
   }
-  const next = Math.min(MAX_PARALLELIZATION_FACTOR, Math.max(factor + 1, factor * 2));
-  return {
-    action: ScalingAction.UPDATE_PARALLELIZATION,
-    decision: ScalingDecisionKind.RAISE_PARALLELIZATION,
-    parallelizationFactor: next,
-    reason: `${why}; raising the parallelization factor from ${factor} to ${next}${input.mode === 'ON_DEMAND' ? ' (on-demand stream: the only lever)' : ' before adding shards'}`,
-  };
+  return Math.min(MAX_PARALLELIZATION_FACTOR, Math.max(factor + 1, factor * 2));
 }
 
 function scaleOut(input: ScalingInput, wanted: number, why: string): ScalingDecision {

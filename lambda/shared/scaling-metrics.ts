@@ -1,5 +1,5 @@
 import type { MetricDataQuery, MetricDataResult } from '@aws-sdk/client-cloudwatch';
-import { DEFAULT_RECENT_MINUTES, type ScalingMetrics } from './scaling-decision';
+import { DEFAULT_RECENT_MINUTES, type ConsumerMetrics, type ScalingMetrics } from './scaling-decision';
 import type { ConsumerActivity } from './scaling-lag';
 
 /** Minutes of the recent (scale-out) window. */
@@ -16,9 +16,36 @@ export const PIPELINE_NAMESPACE = 'KinesisPipeline';
 
 export interface MetricSources {
   readonly streamName: string;
+  /** One consumer (the first of `consumers` when both are given). */
   readonly consumerFunctionName?: string;
   /** The consumer handler's `service` dimension (its EMF metrics: UserRecords, ProcessingFailures, DuplicatesSkipped). */
   readonly consumerServiceName?: string;
+  /**
+   * Every consumer, each with its own queries: the first keeps the plain ids (`consumerAge`,
+   * `userRecords`, ...), the one at index i > 0 has them suffixed with i (`consumerAge1`).
+   * @default - the one consumer of `consumerFunctionName` / `consumerServiceName`
+   */
+  readonly consumers?: readonly ConsumerMetricSources[];
+}
+
+/** The metrics of one consumer. */
+export interface ConsumerMetricSources {
+  /** Its Lambda function: AWS/Lambda IteratorAge, Errors and Duration (FunctionName dimension). */
+  readonly functionName?: string;
+  /** Its handler's `service` dimension (KinesisPipeline UserRecords, ProcessingFailures, DuplicatesSkipped). */
+  readonly serviceName?: string;
+}
+
+/** The GetMetricData id of a consumer's series: plain for the first, suffixed with the index after it. */
+export function consumerQueryId(id: string, index: number): string {
+  return index === 0 ? id : `${id}${index}`;
+}
+
+function consumerSources(sources: MetricSources): readonly ConsumerMetricSources[] {
+  if (sources.consumers !== undefined) {
+    return sources.consumers;
+  }
+  return sources.consumerFunctionName || sources.consumerServiceName ? [{ functionName: sources.consumerFunctionName, serviceName: sources.consumerServiceName }] : [];
 }
 
 /** GetMetricData's window for a quiet window of `windowMinutes`. */
@@ -40,23 +67,41 @@ export function scalingQueries(sources: MetricSources): MetricDataQuery[] {
     query('throttled', 'AWS/Kinesis', 'WriteProvisionedThroughputExceeded', stream, 'Sum'),
     query('streamAge', 'AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', stream, 'Maximum'),
   ];
-  if (sources.consumerFunctionName) {
-    const fn = { Name: 'FunctionName', Value: sources.consumerFunctionName };
-    queries.push(
-      query('consumerAge', 'AWS/Lambda', 'IteratorAge', fn, 'Maximum'),
-      query('consumerErrors', 'AWS/Lambda', 'Errors', fn, 'Sum'),
-      query('consumerDuration', 'AWS/Lambda', 'Duration', fn, 'Maximum'),
-    );
-  }
-  if (sources.consumerServiceName) {
-    const service = { Name: 'service', Value: sources.consumerServiceName };
-    queries.push(
-      query('userRecords', PIPELINE_NAMESPACE, 'UserRecords', service, 'Sum'),
-      query('processingFailures', PIPELINE_NAMESPACE, 'ProcessingFailures', service, 'Sum'),
-      query('duplicatesSkipped', PIPELINE_NAMESPACE, 'DuplicatesSkipped', service, 'Sum'),
-    );
-  }
+  consumerSources(sources).forEach((consumer, index) => {
+    const id = (name: string) => consumerQueryId(name, index);
+    if (consumer.functionName) {
+      // Lambda publishes IteratorAge for every Kinesis mapping of the function, standard or
+      // enhanced fan-out alike (the age of the last record of each batch it finished).
+      const fn = { Name: 'FunctionName', Value: consumer.functionName };
+      queries.push(
+        query(id('consumerAge'), 'AWS/Lambda', 'IteratorAge', fn, 'Maximum'),
+        query(id('consumerErrors'), 'AWS/Lambda', 'Errors', fn, 'Sum'),
+        query(id('consumerDuration'), 'AWS/Lambda', 'Duration', fn, 'Maximum'),
+      );
+    }
+    if (consumer.serviceName) {
+      const service = { Name: 'service', Value: consumer.serviceName };
+      queries.push(
+        query(id('userRecords'), PIPELINE_NAMESPACE, 'UserRecords', service, 'Sum'),
+        query(id('processingFailures'), PIPELINE_NAMESPACE, 'ProcessingFailures', service, 'Sum'),
+        query(id('duplicatesSkipped'), PIPELINE_NAMESPACE, 'DuplicatesSkipped', service, 'Sum'),
+      );
+    }
+  });
   return queries;
+}
+
+export interface ScalingMetricsOptions {
+  /** Whether the scaler has one consumer (the plain ids); ignored when `consumers` is given. */
+  readonly consumer?: boolean;
+  /** That consumer's function timeout, ms. */
+  readonly timeoutMs?: number;
+  /**
+   * Every consumer, in the order of `MetricSources.consumers` (their query ids), with its
+   * function timeout: each gets its own activity and iterator age in `ScalingMetrics.consumers`.
+   * @default - the one consumer of `consumer` / `timeoutMs`
+   */
+  readonly consumers?: ReadonlyArray<{ readonly timeoutMs?: number }>;
 }
 
 interface Point {
@@ -75,7 +120,7 @@ interface Point {
  *
  * `timeoutMs` is the consumer function's timeout, carried into the consumer's activity.
  */
-export function toScalingMetrics(results: readonly MetricDataResult[], now: number, windowMinutes: number, options: { consumer?: boolean; timeoutMs?: number } = {}): ScalingMetrics {
+export function toScalingMetrics(results: readonly MetricDataResult[], now: number, windowMinutes: number, options: ScalingMetricsOptions = {}): ScalingMetrics {
   const series = (id: string): Point[] => {
     const points: Point[] = [];
     for (const result of results.filter((r) => r.Id === id)) {
@@ -101,7 +146,10 @@ export function toScalingMetrics(results: readonly MetricDataResult[], now: numb
   const recentFrom = now - RECENT_MINUTES * MINUTE_MS;
   const bytes = series('bytes');
   const records = series('records');
-  const ages = [...series('streamAge'), ...series('consumerAge')];
+  const consumerOptions = options.consumers ?? (options.consumer ? [{ timeoutMs: options.timeoutMs }] : []);
+  const consumerAges = consumerOptions.map((_, index) => series(consumerQueryId('consumerAge', index)));
+  // The worst lag of all: the stream's GetRecords age and every consumer's IteratorAge.
+  const ages = [...series('streamAge'), ...consumerAges.flat()];
 
   // The quiet window: the minutes, ending at the newest write datapoint, that have write datapoints.
   const writes = [...bytes, ...records];
@@ -115,22 +163,26 @@ export function toScalingMetrics(results: readonly MetricDataResult[], now: numb
     covered = new Set(within(writes, windowFrom, windowTo).map((p) => Math.floor(p.at / MINUTE_MS))).size;
   }
 
-  let consumer: ConsumerActivity | undefined;
-  if (options.consumer) {
-    const progress = within(series('userRecords'), recentFrom);
-    const failing = [...within(series('processingFailures'), recentFrom), ...within(series('consumerErrors'), recentFrom)];
+  const activityOf = (index: number, timeoutMs: number | undefined): ConsumerActivity => {
+    const id = (name: string) => consumerQueryId(name, index);
+    const progress = within(series(id('userRecords')), recentFrom);
+    const failing = [...within(series(id('processingFailures')), recentFrom), ...within(series(id('consumerErrors')), recentFrom)];
     const newestAt = [...progress, ...failing].reduce((max, p) => Math.max(max, p.at), Number.NEGATIVE_INFINITY);
     const at = (points: Point[]) => points.filter((p) => p.at === newestAt);
-    consumer = {
+    return {
       newest: Number.isFinite(newestAt) ? { userRecords: sum(at(progress)), failures: sum(at(failing)) ?? 0 } : undefined,
-      userRecords: sum(within(series('userRecords'), recentFrom)),
-      processingFailures: sum(within(series('processingFailures'), recentFrom)),
-      errors: sum(within(series('consumerErrors'), recentFrom)),
-      duplicatesSkipped: sum(within(series('duplicatesSkipped'), recentFrom)),
-      maxDurationMs: peak(within(series('consumerDuration'), recentFrom)),
-      timeoutMs: options.timeoutMs,
+      userRecords: sum(progress),
+      processingFailures: sum(within(series(id('processingFailures')), recentFrom)),
+      errors: sum(within(series(id('consumerErrors')), recentFrom)),
+      duplicatesSkipped: sum(within(series(id('duplicatesSkipped')), recentFrom)),
+      maxDurationMs: peak(within(series(id('consumerDuration')), recentFrom)),
+      timeoutMs,
     };
-  }
+  };
+  const consumers: ConsumerMetrics[] = consumerOptions.map((consumer, index) => ({
+    activity: activityOf(index, consumer.timeoutMs),
+    recentIteratorAgeMs: peak(within(consumerAges[index], recentFrom)),
+  }));
 
   return {
     recentBytesPerSecond: perSecond(peak(within(bytes, recentFrom))),
@@ -142,6 +194,7 @@ export function toScalingMetrics(results: readonly MetricDataResult[], now: numb
     recentIteratorAgeMs: peak(within(ages, recentFrom)),
     windowIteratorAgeMs: maxOf(peak(within(ages, Number.isFinite(windowFrom) ? windowFrom : recentFrom))),
     recentMinutes: RECENT_MINUTES,
-    consumer,
+    consumer: consumers[0]?.activity,
+    consumers: consumerOptions.length > 0 ? consumers : undefined,
   };
 }
