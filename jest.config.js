@@ -1,7 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  // Product tests in test/, each developer tool's own tests in tools/<tool>/test/.
+  roots: ['<rootDir>/test', '<rootDir>/tools'],
   testMatch: ['**/*.test.ts'],
   // Transpile only: `npm test` type-checks the whole tree once with tsc before jest starts.
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },

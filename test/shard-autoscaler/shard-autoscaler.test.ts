@@ -3,9 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { configFromEnv } from '../../lambda/scaler/index';
 import { ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, ShardAutoscaler, type ShardAutoscalerConsumer } from '../../lib';
-import { OUR_LIMITS } from '../../scripts/simulate/policies';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 
@@ -313,24 +311,5 @@ describe('ShardAutoscaler validation', () => {
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
 
     expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream, ...options })).toThrow(message);
-  });
-});
-
-describe('ShardAutoscaler defaults', () => {
-  test('are the limits `npm run simulate` replays as our policy (the scaler reads them from its environment)', () => {
-    // Prepare
-    const stack = testStack();
-    const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
-    const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: stubConsumer(stack, stream) });
-
-    // Act
-    const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MIN_SHARDS: Match.anyValue() } } } });
-    const variables = (Object.values(fn)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
-    const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `token-${name}`]));
-    env.ALARM_ARNS = autoscaler.alarmNames.map((name) => `arn:aws:cloudwatch:us-east-1:111122223333:alarm:${name}`).join(',');
-
-    // Assess
-    expect(autoscaler.function).toBeDefined();
-    expect(configFromEnv(env).limits).toEqual(OUR_LIMITS);
   });
 });
