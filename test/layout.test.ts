@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /**
- * The layout rule of docs/ARCHITECTURE: the developer tools (tools/: the local run, the
+ * The layout rule of docs/architecture.md: the developer tools (tools/: the local run, the
  * simulation, the diagram) depend on the product, never the reverse. The product (bin/, lib/,
  * lambda/) and its tests (test/) import nothing from tools/ or from the old scripts/ folder, and
  * the shipped code (lib/, lambda/) nothing from the tests or the benches either. The tools' own
