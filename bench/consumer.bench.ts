@@ -28,7 +28,7 @@ import * as esbuild from 'esbuild';
 import { consumeBatch, type RecordProcessor } from '../lambda/consumer/consumer';
 import { deaggregateRecord } from '../lambda/shared/deaggregate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
-import { encodeAggregated } from '../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../test/helpers/kpl-encoder';
 import { localClientConfig, startDynalite, type Emulator } from '../test/helpers/emulators';
 import { aggregateStream, eventJson, eventRecord, ORDERING_GROUPS, SEQUENCE_BASE, shardId, type StreamAggregate } from './consumer/batch';
 import { BenchWorker, type Invocation } from './consumer/child';

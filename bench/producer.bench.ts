@@ -18,7 +18,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { KinesisEntry, UserRecord } from '../lambda/producer/aggregate';
+import type { KinesisEntry, ProducerRecord } from '../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MiB, type ProducerLimits } from '../lambda/producer/limits';
 import { parseRequest } from '../lambda/producer/validate';
 import { MAX_HASH_KEY } from '../lambda/shared/hash-key';
@@ -37,7 +37,7 @@ let codec: typeof CodecModule;
  * `count` records of `bytes` bytes over `keys` partition keys, as the handler makes them from a
  * request body (JSON.parse, then parseRequest): the same objects go to both contenders.
  */
-function dataset(count: number, bytes: number, keys: number): UserRecord[] {
+function dataset(count: number, bytes: number, keys: number): ProducerRecord[] {
   const body = JSON.stringify({
     records: Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) })),
   });
@@ -71,7 +71,7 @@ async function timeEach(fns: ReadonlyArray<() => unknown>): Promise<number[]> {
   return best;
 }
 
-function theirAggregate(records: readonly UserRecord[]): Promise<Encoded[]> {
+function theirAggregate(records: readonly ProducerRecord[]): Promise<Encoded[]> {
   return new Promise((resolve, reject) => {
     const out: Encoded[] = [];
     codec.aggregate(records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never, (encoded, done) => {
@@ -110,7 +110,7 @@ function overhead(entries: readonly Encoded[], userBytes: number): number {
 const rate = (count: number, ms: number) => Math.round(count / (ms / 1000));
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-async function compare(label: string, records: UserRecord[]): Promise<string[]> {
+async function compare(label: string, records: ProducerRecord[]): Promise<string[]> {
   const userBytes = records.reduce((sum, r) => sum + r.data.length, 0);
   const map = fourShards();
   const matched = { ...DEFAULT_LIMITS, maxAggregateBytes: MiB - 512 }; // aws-kinesis-agg fills records up to 1 MiB
@@ -184,7 +184,7 @@ function nodeTime(args: string[]): number {
  * groups), the default number and twice that, in the same run, taking turns. Requests as the
  * benchmark's above, and smaller ones as a Lambda producer often gets them.
  */
-async function orderingGroups(label: string, records: UserRecord[], repeat: number): Promise<string[]> {
+async function orderingGroups(label: string, records: ProducerRecord[], repeat: number): Promise<string[]> {
   const map = fourShards();
   const settings = [0, DEFAULT_LIMITS.orderingGroups, DEFAULT_LIMITS.orderingGroups * 2];
   const limits = settings.map((groups): ProducerLimits => ({ ...DEFAULT_LIMITS, orderingGroups: groups }));

@@ -10,7 +10,8 @@
  */
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
-import { encodeAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
+import type { KplUserRecord } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../../test/helpers/kpl-encoder';
 import { DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 
 /** The producer's default ordering groups. */

@@ -13,7 +13,6 @@
  * endpoint decodes what arrives and counts user records, and those on a shard that does not own
  * them) and a CPU profile of ours.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';

@@ -1,12 +1,12 @@
 import { hashKeyOf, routingHashKey } from '../shared/hash-key';
-import { encodeAggregated } from '../shared/kpl-codec';
+import { encodeLoneAggregate } from '../shared/kpl-codec';
 import type { ShardMap } from '../shared/shard-map';
 import type { ProducerLimits } from './limits';
 import { groupKey, groupOf, groupsOn } from './ordering';
 import { RequestPacker, rawEntry } from './packer';
 
 /** A validated user record; `index` is its position in the request. */
-export interface UserRecord {
+export interface ProducerRecord {
   readonly index: number;
   readonly partitionKey: string;
   readonly explicitHashKey?: string;
@@ -37,7 +37,7 @@ export interface KinesisEntry {
  * own hash key. Without groups (G = 0) an aggregate travels under its first record's key and a
  * lone record goes raw with its own keys, as the KPL does.
  */
-export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
+export function planEntries(records: readonly ProducerRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
   // One pass over the request places each record in its cell's open aggregate (every cell has
   // at most one), then one more writes every aggregate into one slab, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
@@ -54,7 +54,7 @@ export function planEntries(records: readonly UserRecord[], shardMap: ShardMap, 
  * expected. With ordering groups, as a one-record aggregate under its group's key with that hash
  * key as ExplicitHashKey; otherwise raw, with its own keys.
  */
-export function loneEntries(records: readonly UserRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
+export function loneEntries(records: readonly ProducerRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
   const grouped = groupsOn(limits);
   return records.map((record) => {
     const hashKey = routingHashKey(record);
@@ -63,7 +63,7 @@ export function loneEntries(records: readonly UserRecord[], shardMap: ShardMap, 
       return rawEntry(record, shard);
     }
     const partitionKey = groupKey(groupOf(hashKeyOf(record.partitionKey), limits.orderingGroups));
-    const data = encodeAggregated([record]);
+    const data = encodeLoneAggregate(record);
     return { data, partitionKey, explicitHashKey: hashKey.toString(), shardId: shard.shardId, indices: [record.index], size: data.length + Buffer.byteLength(partitionKey) };
   });
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import type { UserRecord } from './aggregate';
+import type { ProducerRecord } from './aggregate';
 import { ProducerBusyError, indicesByCode, type ProduceResult } from './producer';
 import { ProgressStatus, type ProgressStore, WrittenSet } from './progress-store';
 import { ProducerInputError, RULES } from './validate';
@@ -18,12 +18,12 @@ export interface OnceOptions {
   /** This invocation's name as lease owner (unique per delivery). */
   readonly owner: string;
   readonly remainingMs: () => number;
-  readonly produce: (records: readonly UserRecord[], remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan) => Promise<WriteOutcome>;
+  readonly produce: (records: readonly ProducerRecord[], remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan) => Promise<WriteOutcome>;
   /**
    * Plans the entries while the claim is in flight (pure work: nothing is sent before the claim
    * answers); `produce` gets the plan when nothing of the request was written before.
    */
-  readonly prepare?: (records: readonly UserRecord[]) => Promise<PreparedPlan | undefined>;
+  readonly prepare?: (records: readonly ProducerRecord[]) => Promise<PreparedPlan | undefined>;
   readonly now?: () => number;
 }
 
@@ -54,7 +54,7 @@ export function payloadHashOf(records: unknown): string {
  * other records is refused. If the table cannot be reached nothing is sent and every record is
  * reported `ProgressStoreUnavailable` (retryable: Lambda's next try may find it).
  */
-export async function produceOnce(records: readonly UserRecord[], options: OnceOptions): Promise<OnceResult> {
+export async function produceOnce(records: readonly ProducerRecord[], options: OnceOptions): Promise<OnceResult> {
   const count = records.length;
   const { store, key } = options;
   if (store === undefined || key === undefined) {

@@ -1,7 +1,7 @@
 import { hashKeyOf } from '../shared/hash-key';
 import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
-import type { KinesisEntry, UserRecord } from './aggregate';
+import type { KinesisEntry, ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 import { groupKey, groupOf, groupsOn } from './ordering';
 
@@ -147,7 +147,7 @@ export class RequestPacker {
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
 
-  public constructor(private readonly records: readonly UserRecord[], shardMap: ShardMap, private readonly limits: ProducerLimits) {
+  public constructor(private readonly records: readonly ProducerRecord[], shardMap: ShardMap, private readonly limits: ProducerLimits) {
     this.shards = shardMap.shards;
     const grouped = groupsOn(limits);
     this.groups = grouped ? limits.orderingGroups : 0;
@@ -408,7 +408,7 @@ export class RequestPacker {
 }
 
 /** A record as an entry of its own, raw, with its own keys. */
-export function rawEntry(record: UserRecord, shard: ShardRange): KinesisEntry {
+export function rawEntry(record: ProducerRecord, shard: ShardRange): KinesisEntry {
   return {
     data: record.data,
     partitionKey: record.partitionKey,

@@ -1,7 +1,7 @@
 import { kinesisClient as sharedKinesisClient } from '../shared/clients';
 import { TimeBudget, type BackoffOptions } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
-import type { UserRecord } from './aggregate';
+import type { ProducerRecord } from './aggregate';
 import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from './limits';
 import { kinesisProtocol } from './put-records-codec';
 import { preparePlan, writeRecords, type FailedRecord, type PreparedPlan, type WriteOutcome } from './writer';
@@ -174,12 +174,12 @@ function shardMapOf(config: ProducerConfig): (refresh: boolean) => Promise<Shard
 }
 
 /** Plans the entries of `records` ahead (see `WriteOptions.prepared`), e.g. while the progress table's claim is in flight. */
-export function prepare(records: readonly UserRecord[], config: ProducerConfig): Promise<PreparedPlan | undefined> {
+export function prepare(records: readonly ProducerRecord[], config: ProducerConfig): Promise<PreparedPlan | undefined> {
   return preparePlan(records, shardMapOf(config), config.limits);
 }
 
 /** Writes validated user records to the stream within the invocation's remaining time; `onWritten` hears each round's acknowledged indices. */
-export async function produce(records: readonly UserRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan): Promise<WriteOutcome> {
+export async function produce(records: readonly ProducerRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan): Promise<WriteOutcome> {
   return writeRecords(records, {
     client: kinesisClient(),
     streamName: config.streamName,

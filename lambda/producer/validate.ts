@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import { parseHashKey } from '../shared/hash-key';
-import type { UserRecord } from './aggregate';
+import type { ProducerRecord } from './aggregate';
 import { groupsOn, loneAggregateBytes, longestGroupKeyBytes, type OrderingSettings } from './ordering';
 
 /**
@@ -47,14 +47,14 @@ export class ProducerInputError extends Error {
  * as a one-record KPL aggregate under its group's key, so that must fit the entry limit too.
  * Throws `ProducerInputError` listing every broken rule.
  */
-export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: OrderingSettings): UserRecord[] {
+export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: OrderingSettings): ProducerRecord[] {
   const groupKeyBytes = ordering !== undefined && groupsOn(ordering) ? longestGroupKeyBytes(ordering.orderingGroups) : -1;
   const list = (body as { records?: unknown } | null)?.records;
   if (!Array.isArray(list) || list.length === 0) {
     throw new ProducerInputError([{ index: -1, rule: RULES.records }]);
   }
   const issues: InputIssue[] = [];
-  const records: UserRecord[] = [];
+  const records: ProducerRecord[] = [];
   // A request's records share few keys: each distinct key is checked and measured once (its
   // UTF-8 length; -1: broken).
   const keyBytesOf = new Map<string, number>();

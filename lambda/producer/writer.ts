@@ -2,7 +2,7 @@ import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } fro
 import { inHashRange, routingHashKey } from '../shared/hash-key';
 import { fullJitterDelay, sleep, type BackoffOptions, type TimeBudget } from '../shared/retry';
 import type { ShardMap } from '../shared/shard-map';
-import { batchEntries, loneEntries, planEntries, type KinesisEntry, type UserRecord } from './aggregate';
+import { batchEntries, loneEntries, planEntries, type KinesisEntry, type ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 import { groupsOn } from './ordering';
 import { CellSchedule, type CellError } from './schedule';
@@ -93,13 +93,13 @@ interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?:
 
 /** Entries planned ahead for `records` on `map`. */
 export interface PreparedPlan {
-  readonly records: readonly UserRecord[];
+  readonly records: readonly ProducerRecord[];
   readonly map: ShardMap;
   readonly entries: KinesisEntry[];
 }
 
 /** Plans `records` on the map `shardMap()` gives (no refresh), for `WriteOptions.prepared`; undefined if the map cannot be had now. */
-export async function preparePlan(records: readonly UserRecord[], shardMap: (refresh: boolean) => Promise<ShardMap>, limits: ProducerLimits): Promise<PreparedPlan | undefined> {
+export async function preparePlan(records: readonly ProducerRecord[], shardMap: (refresh: boolean) => Promise<ShardMap>, limits: ProducerLimits): Promise<PreparedPlan | undefined> {
   let map: ShardMap;
   try {
     map = await shardMap(false);
@@ -145,188 +145,289 @@ export function isRetryable(code: string): boolean {
  * alone: routed by its own hash key it lands on the shard that owns it, so the re-sends end.
  * With ordering groups every entry, re-sends too, travels under its records' group key.
  */
-export async function writeRecords(records: readonly UserRecord[], options: WriteOptions): Promise<WriteOutcome> {
-  let skew = 0;
-  const now = (): number => Date.now() + skew;
-  const budget: Pick<TimeBudget, 'remaining' | 'allows'> = {
-    remaining: () => Math.max(0, options.budget.remaining() - skew),
-    allows: (ms, thenNeedMs = 0) => options.budget.remaining() - skew > ms + thenNeedMs,
-  };
-  const opts: WriteOptions = { ...options, budget: budget as TimeBudget };
-  const pause = async (ms: number): Promise<void> => {
-    if (options.wait) {
-      await options.wait(ms);
-      skew += ms;
-    } else {
-      await sleep(ms);
-    }
-  };
-  const written: number[] = [];
-  const failed: FailedRecord[] = [];
-  let kinesisRecords = 0;
-  let retries = 0;
-  let throttledEntries = 0;
-  let misroutedEntries = 0;
-  let resentRecords = 0;
-  let unknownOutcomeRetries = 0;
-  // By request index; built only when records must be planned again (rare: a reshard).
-  let recordIndex: Map<number, UserRecord> | undefined;
-  const recordAt = (index: number): UserRecord => {
-    if (recordIndex === undefined) {
-      recordIndex = new Map();
-      for (const record of records) {
-        recordIndex.set(record.index, record);
-      }
-    }
-    return recordIndex.get(index)!;
-  };
-  /** Records to send alone, routed by their own hash key: their aggregate landed on a shard the map does not know, or landed wrong twice. */
-  const sendAlone = new Set<number>();
-  /** Records already re-sent once because their aggregate landed on a shard not owning them. */
-  const resent = new Set<number>();
-  const outcome = (): WriteOutcome => {
-    sortIndices(written);
-    failed.sort((a, b) => a.index - b.index);
-    return { written, failed, kinesisRecords, retries, throttledEntries, misroutedEntries, resentRecords, unknownOutcomeRetries };
-  };
-
-  let map: ShardMap;
-  try {
-    map = await loadShardMap(false, opts, pause);
-  } catch (caught) {
-    // Nothing was sent: every record failed, with the error that stopped the shard map.
-    const { code, message } = errorCodeOf(caught);
-    const errorMessage = `shard map not loaded: ${message ?? String(caught)}`;
-    failed.push(...records.map(({ index }) => ({ index, errorCode: code === 'UnknownError' ? 'ShardMapError' : code, errorMessage })));
-    return outcome();
+export async function writeRecords(records: readonly ProducerRecord[], options: WriteOptions): Promise<WriteOutcome> {
+  const write = new RecordWrite(records, options);
+  if (!(await write.start())) {
+    return write.outcome();
   }
-  const perKey = groupsOn(options.limits) || options.limits.maxRecordsPerAggregate <= 1;
-  const plan = (pending: readonly UserRecord[]): CellSchedule<KinesisEntry> => {
-    const { prepared } = options;
-    const entries = sendAlone.size === 0
-      ? (prepared !== undefined && prepared.records === pending && prepared.map === map ? prepared.entries : planEntries(pending, map, options.limits))
-      : [...planEntries(pending.filter((r) => !sendAlone.has(r.index)), map, options.limits), ...loneEntries(pending.filter((r) => sendAlone.has(r.index)), map, options.limits)];
-    return new CellSchedule(entries, (entry) => (perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId), (entry) => entry.indices[0]);
-  };
-  let schedule = plan(records);
-  let stop: CellError | undefined;
-
-  while (schedule.size > 0) {
-    const heads = schedule.take(now());
-    if (heads.length === 0) {
-      const delay = Math.max(0, (schedule.nextReadyAt() ?? now()) - now());
-      if (!budget.allows(delay, MIN_CALL_MS)) {
-        break;
-      }
-      await pause(delay);
-      continue;
-    }
-    if (!budget.allows(0, MIN_CALL_MS)) {
-      heads.forEach(({ cell }) => schedule.unsent(cell));
+  while (write.hasPending()) {
+    const heads = await write.takeReady();
+    if (heads === 'stop') {
       break;
     }
+    if (heads.length === 0) {
+      continue; // waited for a cell's backoff
+    }
+    const round = write.settle(await sendAll(heads.map(({ entry }) => entry), write.options), heads);
+    if (round.refresh) {
+      await write.reloadShardMap();
+    }
+    const resend = write.sortStrays(round);
+    if (!(await write.report(round.acknowledged, resend)) || !write.replanIfNeeded(round.refresh, resend)) {
+      break;
+    }
+  }
+  write.failWhatIsLeft();
+  return write.outcome();
+}
+
+/** What one round of calls brought back: indices acknowledged, aggregates stored on another shard than planned, and whether the map is stale. */
+interface Round {
+  readonly acknowledged: number[];
+  readonly strays: Array<{ entry: KinesisEntry; shardId: string }>;
+  readonly refresh: boolean;
+}
+
+type Counters = { -readonly [K in Exclude<keyof WriteOutcome, 'written' | 'failed'>]: WriteOutcome[K] };
+type Head = { cell: string; entry: KinesisEntry };
+
+/** One `writeRecords` call, step by step: its plan, schedule, shard map, counts and results. */
+class RecordWrite {
+  /** The caller's options with the writer's own budget (tests' `wait` moves its clock). */
+  public readonly options: WriteOptions;
+  private skew = 0;
+  private readonly written: number[] = [];
+  private readonly failed: FailedRecord[] = [];
+  private readonly counters: Counters = { kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
+  /** By request index; built only when records must be planned again (rare: a reshard). */
+  private recordIndex?: Map<number, ProducerRecord>;
+  /** Records to send alone, routed by their own hash key: their aggregate landed on a shard the map does not know, or landed wrong twice. */
+  private readonly sendAlone = new Set<number>();
+  /** Records already re-sent once because their aggregate landed on a shard not owning them. */
+  private readonly resent = new Set<number>();
+  /** Cells are (shard, outer key) when ordering groups are on, shards otherwise. */
+  private readonly perKey: boolean;
+  private map!: ShardMap;
+  private schedule!: CellSchedule<KinesisEntry>;
+  /** Why the write stopped before every record was settled (the progress store could not record a round). */
+  private stop?: CellError;
+
+  public constructor(private readonly records: readonly ProducerRecord[], private readonly given: WriteOptions) {
+    const budget: Pick<TimeBudget, 'remaining' | 'allows'> = {
+      remaining: () => Math.max(0, given.budget.remaining() - this.skew),
+      allows: (ms, thenNeedMs = 0) => given.budget.remaining() - this.skew > ms + thenNeedMs,
+    };
+    this.options = { ...given, budget: budget as TimeBudget };
+    this.perKey = groupsOn(given.limits) || given.limits.maxRecordsPerAggregate <= 1;
+  }
+
+  /** Loads the shard map and plans every record; false (every record failed, nothing sent) if the map cannot be had. */
+  public async start(): Promise<boolean> {
+    try {
+      this.map = await loadShardMap(false, this.options, this.pause);
+    } catch (caught) {
+      const { code, message } = errorCodeOf(caught);
+      const errorMessage = `shard map not loaded: ${message ?? String(caught)}`;
+      this.fail(this.records.map(({ index }) => index), code === 'UnknownError' ? 'ShardMapError' : code, errorMessage);
+      return false;
+    }
+    this.schedule = this.plan(this.records);
+    return true;
+  }
+
+  public hasPending(): boolean {
+    return this.schedule.size > 0;
+  }
+
+  /**
+   * The head entry of every cell ready now; none after waiting for the next cell's backoff to
+   * end; 'stop' when the budget covers neither that wait nor another call.
+   */
+  public async takeReady(): Promise<Head[] | 'stop'> {
+    const { budget } = this.options;
+    const heads = this.schedule.take(this.now());
+    if (heads.length === 0) {
+      const delay = Math.max(0, (this.schedule.nextReadyAt() ?? this.now()) - this.now());
+      if (!budget.allows(delay, MIN_CALL_MS)) {
+        return 'stop';
+      }
+      await this.pause(delay);
+      return [];
+    }
+    if (!budget.allows(0, MIN_CALL_MS)) {
+      heads.forEach(({ cell }) => this.schedule.unsent(cell));
+      return 'stop';
+    }
+    return heads;
+  }
+
+  /**
+   * Settles each attempt in the schedule: acknowledged (its cell moves on), retryable (its cell
+   * waits out a backoff) or failed for good. An acknowledged aggregate Kinesis stored on another
+   * shard than planned is a stray: `sortStrays` decides its records.
+   */
+  public settle(attempts: readonly Attempt[], heads: readonly Head[]): Round {
     const cellOf = new Map(heads.map(({ cell, entry }) => [entry, cell]));
-    const attempts = await sendAll(heads.map(({ entry }) => entry), opts);
-    const answeredAt = now();
+    const answeredAt = this.now();
     const acknowledged: number[] = [];
     const strays: Array<{ entry: KinesisEntry; shardId: string }> = [];
     let refresh = false;
     for (const { entry, result, error } of attempts) {
       const cell = cellOf.get(entry)!;
-      if (result?.SequenceNumber && !result.ErrorCode) {
-        kinesisRecords++;
-        schedule.done(cell);
-        if (result.ShardId && result.ShardId !== entry.shardId) {
-          misroutedEntries++;
-          refresh = true;
-          if (entry.indices.length > 1) {
-            strays.push({ entry, shardId: result.ShardId });
-            continue;
-          }
-          // A lone record (raw, or a one-record aggregate) is routed by its own hash key, so it
-          // is on the shard that owns it.
-        }
-        for (const index of entry.indices) {
-          acknowledged.push(index);
-        }
+      if (!(result?.SequenceNumber && !result.ErrorCode)) {
+        this.settleFailure(cell, entry, result?.ErrorCode ?? error?.code ?? 'UnknownError', result?.ErrorMessage ?? error?.message, answeredAt);
         continue;
       }
-      const code = result?.ErrorCode ?? error?.code ?? 'UnknownError';
-      const message = result?.ErrorMessage ?? error?.message;
-      if (THROTTLED.has(code)) {
-        throttledEntries++;
-      }
-      if (isRetryable(code)) {
-        if (UNKNOWN_OUTCOME.has(code)) {
-          unknownOutcomeRetries++;
-        }
-        retries++;
-        schedule.retry(cell, answeredAt + fullJitterDelay(schedule.failures(cell), options.backoff, options.random), { code, message });
-      } else {
-        schedule.done(cell);
-        failed.push(...entry.indices.map((index) => ({ index, errorCode: code, ...(message ? { errorMessage: message } : {}) })));
-      }
-    }
-    if (refresh) {
-      // Kinesis put an entry on another shard than the map said: the stream was resharded. Reload
-      // now, so that re-sends and everything not yet sent (and the container's next request) use the new map.
-      try {
-        map = await loadShardMap(true, opts, pause);
-      } catch {
-        // Keep the old map; a landing shard it does not know is handled below.
-      }
-    }
-    const resend: UserRecord[] = [];
-    for (const { entry, shardId } of strays) {
-      const landed = map.rangeOf(shardId);
-      for (const index of entry.indices) {
-        const record = recordAt(index);
-        if (landed !== undefined && inHashRange(landed, routingHashKey(record))) {
-          acknowledged.push(index);
+      this.counters.kinesisRecords++;
+      this.schedule.done(cell);
+      // A lone record (raw, or a one-record aggregate) is routed by its own hash key, so it is on
+      // the shard that owns it wherever it landed.
+      if (result.ShardId && result.ShardId !== entry.shardId) {
+        this.counters.misroutedEntries++;
+        refresh = true;
+        if (entry.indices.length > 1) {
+          strays.push({ entry, shardId: result.ShardId });
           continue;
         }
-        if (landed === undefined || resent.has(index)) {
-          // Where it belongs is unknown (the map does not know the landing shard), or a fresh
-          // map already sent it wrong once: it goes alone, routed by its own hash key, which
-          // Kinesis routes right whatever the map says. All of an unknown shard's records go
-          // again: a duplicate for a consumer that keeps out-of-range records, never a loss,
-          // never the same miss twice.
-          sendAlone.add(index);
+      }
+      for (const index of entry.indices) {
+        acknowledged.push(index);
+      }
+    }
+    return { acknowledged, strays, refresh };
+  }
+
+  /**
+   * Kinesis put an entry on another shard than the map said: the stream was resharded. Reloads the
+   * map now, so that re-sends, everything not yet sent and the container's next request use the
+   * new one; keeps the old map if that fails (`sortStrays` handles a landing shard it does not know).
+   */
+  public async reloadShardMap(): Promise<void> {
+    try {
+      this.map = await loadShardMap(true, this.options, this.pause);
+    } catch {
+      // Keep the old map.
+    }
+  }
+
+  /**
+   * The records of stray aggregates: those in the landing shard's range count as written (added to
+   * `round.acknowledged`), the others are returned to be sent again. Where a record belongs is
+   * unknown (the map does not know the landing shard), or a fresh map already sent it wrong once:
+   * it goes alone, routed by its own hash key, which Kinesis routes right whatever the map says.
+   * All of an unknown shard's records go again: a duplicate for a consumer that keeps
+   * out-of-range records, never a loss, never the same miss twice.
+   */
+  public sortStrays(round: Round): ProducerRecord[] {
+    const resend: ProducerRecord[] = [];
+    for (const { entry, shardId } of round.strays) {
+      const landed = this.map.rangeOf(shardId);
+      for (const index of entry.indices) {
+        const record = this.recordAt(index);
+        if (landed !== undefined && inHashRange(landed, routingHashKey(record))) {
+          round.acknowledged.push(index);
+          continue;
         }
-        resent.add(index);
+        if (landed === undefined || this.resent.has(index)) {
+          this.sendAlone.add(index);
+        }
+        this.resent.add(index);
         resend.push(record);
       }
     }
+    return resend;
+  }
+
+  /**
+   * Records the round's acknowledged indices and tells `onWritten`; false (the re-sends failed
+   * `ProgressNotSaved`, the write stops) when the progress store could not record them.
+   */
+  public async report(acknowledged: readonly number[], resend: readonly ProducerRecord[]): Promise<boolean> {
     for (const index of acknowledged) {
-      written.push(index);
+      this.written.push(index);
     }
-    if (acknowledged.length > 0 && options.onWritten && !(await options.onWritten(acknowledged, schedule.size === 0 && resend.length === 0))) {
-      stop = { code: PROGRESS_NOT_SAVED, message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)' };
-      failed.push(...resend.map((r) => ({ index: r.index, errorCode: stop!.code, errorMessage: stop!.message })));
-      break;
+    const { onWritten } = this.given;
+    if (acknowledged.length === 0 || onWritten === undefined || (await onWritten(acknowledged, this.schedule.size === 0 && resend.length === 0))) {
+      return true;
     }
-    if (refresh || resend.length > 0) {
-      // Everything not sent yet was planned on the old map: plan it again with the re-sends, in
-      // request order, so each cell's order still holds.
-      if (resend.length > 0 && !budget.allows(0, MIN_CALL_MS)) {
-        failed.push(...resend.map((r) => ({ index: r.index, errorCode: WRONG_SHARD, errorMessage: 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent' })));
-        break;
-      }
-      resentRecords += resend.length;
-      const left = schedule.drain().flatMap(({ entry }) => entry.indices.map(recordAt));
-      schedule = plan([...left, ...resend].sort((a, b) => a.index - b.index));
+    this.stop = { code: PROGRESS_NOT_SAVED, message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)' };
+    this.fail(resend.map((r) => r.index), this.stop.code, this.stop.message);
+    return false;
+  }
+
+  /**
+   * After a reshard, everything not sent yet was planned on the old map: plans it again with the
+   * re-sends, in request order, so each cell's order still holds. False (the re-sends failed
+   * `WrongShard`) when the budget has no room for them.
+   */
+  public replanIfNeeded(refresh: boolean, resend: readonly ProducerRecord[]): boolean {
+    if (!refresh && resend.length === 0) {
+      return true;
+    }
+    if (resend.length > 0 && !this.options.budget.allows(0, MIN_CALL_MS)) {
+      this.fail(resend.map((r) => r.index), WRONG_SHARD, 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent');
+      return false;
+    }
+    this.counters.resentRecords += resend.length;
+    const left = this.schedule.drain().flatMap(({ entry }) => entry.indices.map((index) => this.recordAt(index)));
+    this.schedule = this.plan([...left, ...resend].sort((a, b) => a.index - b.index));
+    return true;
+  }
+
+  /** Out of time (or stopped): what is left fails with the last error its cell got. */
+  public failWhatIsLeft(): void {
+    const { stop } = this;
+    for (const { entry, error } of this.schedule.drain()) {
+      const last = stop ?? error;
+      this.fail(entry.indices, last?.code ?? 'RequestTimedOut', stop ? stop.message : `not retried: time budget spent${last?.message ? `; last error: ${last.message}` : ''}`);
     }
   }
-  // Out of time (or stopped): report what is left with the last error its cell got.
-  for (const { entry, error } of schedule.drain()) {
-    const last = stop ?? error;
-    failed.push(...entry.indices.map((index) => ({
-      index,
-      errorCode: last?.code ?? 'RequestTimedOut',
-      errorMessage: stop ? stop.message : `not retried: time budget spent${last?.message ? `; last error: ${last.message}` : ''}`,
-    })));
+
+  public outcome(): WriteOutcome {
+    sortIndices(this.written);
+    this.failed.sort((a, b) => a.index - b.index);
+    return { written: this.written, failed: this.failed, ...this.counters };
   }
-  return outcome();
+
+  /** A failed attempt: retried after a backoff when its error is worth another try, else its records fail. */
+  private settleFailure(cell: string, entry: KinesisEntry, code: string, message: string | undefined, answeredAt: number): void {
+    if (THROTTLED.has(code)) {
+      this.counters.throttledEntries++;
+    }
+    if (!isRetryable(code)) {
+      this.schedule.done(cell);
+      this.fail(entry.indices, code, message);
+      return;
+    }
+    if (UNKNOWN_OUTCOME.has(code)) {
+      this.counters.unknownOutcomeRetries++;
+    }
+    this.counters.retries++;
+    this.schedule.retry(cell, answeredAt + fullJitterDelay(this.schedule.failures(cell), this.given.backoff, this.given.random), { code, message });
+  }
+
+  /** The cell schedule of `pending` on the current map: the plan made ahead when it is for these records and this map. */
+  private plan(pending: readonly ProducerRecord[]): CellSchedule<KinesisEntry> {
+    const { prepared, limits } = this.given;
+    const entries = this.sendAlone.size === 0
+      ? (prepared !== undefined && prepared.records === pending && prepared.map === this.map ? prepared.entries : planEntries(pending, this.map, limits))
+      : [...planEntries(pending.filter((r) => !this.sendAlone.has(r.index)), this.map, limits), ...loneEntries(pending.filter((r) => this.sendAlone.has(r.index)), this.map, limits)];
+    return new CellSchedule(entries, (entry) => (this.perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId), (entry) => entry.indices[0]);
+  }
+
+  private recordAt(index: number): ProducerRecord {
+    if (this.recordIndex === undefined) {
+      this.recordIndex = new Map(this.records.map((record) => [record.index, record]));
+    }
+    return this.recordIndex.get(index)!;
+  }
+
+  private fail(indices: readonly number[], errorCode: string, errorMessage: string | undefined): void {
+    for (const index of indices) {
+      this.failed.push(errorMessage ? { index, errorCode, errorMessage } : { index, errorCode });
+    }
+  }
+
+  private readonly now = (): number => Date.now() + this.skew;
+
+  private readonly pause = async (ms: number): Promise<void> => {
+    if (this.given.wait) {
+      await this.given.wait(ms);
+      this.skew += ms;
+    } else {
+      await sleep(ms);
+    }
+  };
 }
 
 /** Sorts request indices ascending in place: a typed array's native numeric sort (a comparator sort of 20,000 indices costs milliseconds). */

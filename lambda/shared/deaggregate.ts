@@ -1,5 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { decodeAggregated, KPL_FRAME_BYTES, KplDecodeError, KplDecodeFailure, type KplUserRecord } from './kpl-codec';
+import { decodeAggregated, hasKplMagic, KplDecodeError, KplDecodeFailure, type KplUserRecord } from './kpl-codec';
 
 /**
  * Why a Kinesis record that carries the KPL magic reached the processor whole, as one plain record
@@ -37,10 +37,6 @@ export interface UserRecord {
   readonly corrupt?: CorruptRecord;
 }
 
-function hasMagic(blob: Buffer): boolean {
-  return blob.length >= KPL_FRAME_BYTES && blob[0] === 0xf3 && blob[1] === 0x89 && blob[2] === 0x9a && blob[3] === 0xc2;
-}
-
 /** The shard id of a Lambda Kinesis record (its eventID is `<shardId>:<sequenceNumber>`). */
 export function shardIdOf(record: KinesisStreamRecord): string {
   const at = record.eventID.lastIndexOf(':');
@@ -59,7 +55,7 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
   const arrival = Math.round(kinesis.approximateArrivalTimestamp * 1000);
   let subRecords: KplUserRecord[] | undefined;
   let corrupt: CorruptRecord | undefined;
-  if (hasMagic(blob)) {
+  if (hasKplMagic(blob)) {
     try {
       // Checks the MD5 trailer itself: one digest per aggregate.
       subRecords = decodeAggregated(blob);

@@ -61,101 +61,6 @@ function fieldSize(length: number): number {
   return 1 + varintSize(length) + length;
 }
 
-/**
- * An aggregated record under construction. It knows its encoded size after every `add`, so an
- * aggregator can stop before a limit without encoding; `encode` writes it once into one buffer.
- */
-export class KplAggregateBuilder {
-  private readonly keys = new Map<string, number>();
-  private readonly keyList: string[] = [];
-  private readonly hashKeys = new Map<string, number>();
-  private readonly hashKeyList: string[] = [];
-  // One slot per user record, in parallel arrays (no object per record: less GC on big batches).
-  private readonly pkIndex: number[] = [];
-  private readonly ehkIndex: number[] = [];
-  private readonly datas: Uint8Array[] = [];
-  private bodySize = 0;
-
-  /** User records added so far. */
-  public get count(): number {
-    return this.datas.length;
-  }
-
-  /** Encoded size in bytes (magic, protobuf, MD5) of the records added so far. */
-  public get size(): number {
-    return KPL_FRAME_BYTES + this.bodySize;
-  }
-
-  /** Encoded size if `record` were added, without adding it. */
-  public sizeWith(record: KplUserRecord): number {
-    return this.size + this.growth(record);
-  }
-
-  public add(record: KplUserRecord): void {
-    this.tryAdd(record, Infinity);
-  }
-
-  /** Adds `record` if the encoded size stays within `maxBytes`; false (and nothing added) if not. */
-  public tryAdd(record: KplUserRecord, maxBytes: number): boolean {
-    const grow = this.growth(record);
-    if (KPL_FRAME_BYTES + this.bodySize + grow > maxBytes) {
-      return false;
-    }
-    this.bodySize += grow;
-    let pk = this.keys.get(record.partitionKey);
-    if (pk === undefined) {
-      pk = this.keyList.length;
-      this.keys.set(record.partitionKey, pk);
-      this.keyList.push(record.partitionKey);
-    }
-    let ehk = -1;
-    if (record.explicitHashKey !== undefined) {
-      const known = this.hashKeys.get(record.explicitHashKey);
-      ehk = known ?? this.hashKeyList.length;
-      if (known === undefined) {
-        this.hashKeys.set(record.explicitHashKey, ehk);
-        this.hashKeyList.push(record.explicitHashKey);
-      }
-    }
-    this.pkIndex.push(pk);
-    this.ehkIndex.push(ehk);
-    this.datas.push(record.data);
-    return true;
-  }
-
-  public encode(): Buffer {
-    return this.encodeInto(Buffer.allocUnsafe(this.size), 0);
-  }
-
-  /**
-   * Encodes into `out` at `offset` (`size` bytes) and returns that slice: many aggregates can share
-   * one allocation, which spares the garbage collector on large batches.
-   */
-  public encodeInto(target: Buffer, offset: number): Buffer {
-    const out = target.subarray(offset, offset + this.size);
-    writeAggregate(out, this.keyList.map(utf8), this.hashKeyList.map(utf8), this.pkIndex, this.ehkIndex, this.datas);
-    return out;
-  }
-
-  private growth(record: KplUserRecord): number {
-    let grow = 0;
-    let pk = this.keys.get(record.partitionKey);
-    if (pk === undefined) {
-      pk = this.keyList.length;
-      grow += fieldSize(Buffer.byteLength(record.partitionKey, 'utf8'));
-    }
-    let ehk = -1;
-    if (record.explicitHashKey !== undefined) {
-      const known = this.hashKeys.get(record.explicitHashKey);
-      ehk = known ?? this.hashKeyList.length;
-      if (known === undefined) {
-        grow += fieldSize(Buffer.byteLength(record.explicitHashKey, 'utf8'));
-      }
-    }
-    return grow + recordFieldSize(pk, ehk, record.data.length);
-  }
-}
-
 /** Bytes a key adds to `partition_key_table` or `explicit_hash_key_table`, from its UTF-8 length. */
 export function keyFieldSize(utf8Bytes: number): number {
   return fieldSize(utf8Bytes);
@@ -164,32 +69,6 @@ export function keyFieldSize(utf8Bytes: number): number {
 /** Bytes a user record adds to `records`, from its key table indices (-1: no explicit hash key) and data length. */
 export function recordFieldSize(pk: number, ehk: number, dataLength: number): number {
   return fieldSize(recordBodySize(pk, ehk, dataLength));
-}
-
-/**
- * Writes one aggregated record into `out`, which must be exactly its size (`KPL_FRAME_BYTES` plus
- * the key and record field sizes): magic, the key tables, the records in order (`ehkIndex` -1 for
- * none), then the MD5 of the protobuf bytes. Made of the three steps below, which the producer's
- * packer also uses to write many aggregates in one pass over its input.
- */
-export function writeAggregate(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[], pkIndex: readonly number[], ehkIndex: readonly number[], datas: readonly Uint8Array[]): void {
-  let at = writeAggregateHead(out, keys, hashKeys);
-  for (let i = 0; i < datas.length; i++) {
-    at = writeAggregateRecord(out, at, pkIndex[i], ehkIndex[i], datas[i]);
-  }
-  sealAggregate(out, at);
-}
-
-/** Step 1: the magic and the key tables at the start of `out`; returns where the records begin. */
-export function writeAggregateHead(out: Buffer, keys: readonly Uint8Array[], hashKeys: readonly Uint8Array[]): number {
-  let at = writeMagic(out);
-  for (const key of keys) {
-    at = writePartitionKeyField(out, at, key);
-  }
-  for (const key of hashKeys) {
-    at = writeExplicitHashKeyField(out, at, key);
-  }
-  return at;
 }
 
 /**
@@ -257,22 +136,29 @@ function writeBytes(out: Buffer, at: number, tag: number, bytes: Uint8Array): nu
   return at + length;
 }
 
-const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
-
-/** Magic + protobuf `AggregatedRecord` + MD5 of the protobuf bytes, for these user records in order. */
-export function encodeAggregated(records: readonly KplUserRecord[]): Buffer {
-  const builder = new KplAggregateBuilder();
-  for (const record of records) {
-    builder.add(record);
+/**
+ * A KPL aggregated record of one user record (magic, its key fields, the record, MD5), as the
+ * producer sends a lone record under its ordering group's key.
+ */
+export function encodeLoneAggregate(record: KplUserRecord): Buffer {
+  const key = Buffer.from(record.partitionKey, 'utf8');
+  const hashKey = record.explicitHashKey === undefined ? undefined : Buffer.from(record.explicitHashKey, 'utf8');
+  const ehk = hashKey === undefined ? -1 : 0;
+  const out = Buffer.allocUnsafe(KPL_FRAME_BYTES + keyFieldSize(key.length) + (hashKey === undefined ? 0 : keyFieldSize(hashKey.length)) + recordFieldSize(0, ehk, record.data.length));
+  let at = writePartitionKeyField(out, writeMagic(out), key);
+  if (hashKey !== undefined) {
+    at = writeExplicitHashKeyField(out, at, hashKey);
   }
-  return builder.encode();
+  sealAggregate(out, writeAggregateRecord(out, at, 0, ehk, record.data));
+  return out;
 }
 
 function asBuffer(blob: Uint8Array): Buffer {
   return Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
 }
 
-function hasMagic(blob: Uint8Array): boolean {
+/** Whether a blob starts with the KPL magic and is long enough for it and the MD5 trailer (the checksum is not checked). */
+export function hasKplMagic(blob: Uint8Array): boolean {
   return blob.length >= KPL_FRAME_BYTES && blob[0] === 0xf3 && blob[1] === 0x89 && blob[2] === 0x9a && blob[3] === 0xc2;
 }
 
@@ -284,7 +170,7 @@ function checksumMatches(buffer: Buffer): boolean {
 
 /** True when the blob has the KPL magic, room for a body and an MD5 trailer that matches it. */
 export function isAggregated(blob: Uint8Array): boolean {
-  return hasMagic(blob) && checksumMatches(asBuffer(blob));
+  return hasKplMagic(blob) && checksumMatches(asBuffer(blob));
 }
 
 /**
@@ -292,7 +178,7 @@ export function isAggregated(blob: Uint8Array): boolean {
  * Throws `KplDecodeError` when the magic or checksum is wrong or the protobuf is malformed.
  */
 export function decodeAggregated(blob: Uint8Array): KplUserRecord[] {
-  if (!hasMagic(blob)) {
+  if (!hasKplMagic(blob)) {
     throw new KplDecodeError(`not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`, KplDecodeFailure.NOT_AGGREGATED);
   }
   const buffer = asBuffer(blob);

@@ -43,7 +43,7 @@ export interface LeaseExtras {
 
 /**
  * Leases in a KCL lease table. Every write is conditional on `leaseCounter` as in the KCL: create
- * only if absent, take / renew / checkpoint only if the counter is the one read. Of two writers
+ * only if absent, take / checkpoint only if the counter is the one read. Of two writers
  * racing on one lease exactly one wins; the other gets a `LeaseLostError`.
  */
 export class LeaseStore {
@@ -94,12 +94,6 @@ export class LeaseStore {
       ':switches': { N: String(switches) },
     });
     return { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1, ownerSwitchesSinceCheckpoint: switches };
-  }
-
-  /** Renews the lease: counter + 1, only while `lease.leaseOwner` still holds it. */
-  public async renew(lease: Lease): Promise<Lease> {
-    await this.update('renew', lease, 'SET leaseCounter = :next', {}, true);
-    return { ...lease, leaseCounter: lease.leaseCounter + 1 };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { kinesisRecord, lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
 
 const seq = (offset: number) => String(SEQ_BASE + BigInt(offset));

@@ -1,5 +1,5 @@
 import * as agg from 'aws-kinesis-agg';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
 import { deaggregate } from '../../lambda/shared/deaggregate';
 import type { UserRecord } from '../../lambda/shared/deaggregate';

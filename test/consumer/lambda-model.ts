@@ -37,7 +37,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { kinesisRecord } from './factories';
 
 export const SHARD_ID = 'shardId-000000000000';

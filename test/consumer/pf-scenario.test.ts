@@ -8,7 +8,7 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { consumeBatch, type ConsumerDeps, type RecordProcessor } from '../../lambda/consumer/consumer';
 import type { Ordering } from '../../lambda/consumer/contract';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { compareExtended } from '../../lambda/shared/sequence-number';
 import { kinesisRecord, lambdaContext, MemoryLeaseStore } from './factories';
 

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
 import { ConsumerFunction, DataStream } from '../../lib';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { testApp } from '../helpers/app';
 import { kinesisRecord } from '../consumer/factories';
 

@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
-import { encodeAggregated } from '../../lambda/shared/kpl-codec';
+import { encodeAggregated } from '../helpers/kpl-encoder';
 import { LeaseStore } from '../../lambda/shared/lease-store';
 import { startDynalite, type Dynalite } from '../scaler/emulators';
 import { kinesisRecord, lambdaContext, SEQ_BASE } from '../consumer/factories';

@@ -1,6 +1,6 @@
 import type { PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
-import type { UserRecord } from '../../lambda/producer/aggregate';
+import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { groupsOn, outerKeyOf, type OrderingSettings } from '../../lambda/producer/ordering';
 import { MAX_HASH_KEY, routingHashKey } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
@@ -48,7 +48,7 @@ export function reshardedMap(random: () => number, initial: number, steps: numbe
   return new ShardMap(shards);
 }
 
-export function userRecords(count: number, options: { keys?: number; bytes?: number; explicitEvery?: number; random?: () => number } = {}): UserRecord[] {
+export function userRecords(count: number, options: { keys?: number; bytes?: number; explicitEvery?: number; random?: () => number } = {}): ProducerRecord[] {
   const random = options.random ?? seeded(7);
   return Array.from({ length: count }, (_, index) => {
     const partitionKey = `key-${Math.floor(random() * (options.keys ?? 100))}`;

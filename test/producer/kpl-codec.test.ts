@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import * as agg from 'aws-kinesis-agg';
-import { KplAggregateBuilder, KplDecodeError, KPL_MAGIC, decodeAggregated, encodeAggregated, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
+import { KplDecodeError, KPL_MAGIC, decodeAggregated, encodeLoneAggregate, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
+import { KplAggregateBuilder, encodeAggregated } from '../helpers/kpl-encoder';
 
 const rec = (partitionKey: string, data: string | Uint8Array, explicitHashKey?: string): KplUserRecord =>
   ({ partitionKey, data: typeof data === 'string' ? Buffer.from(data) : data, ...(explicitHashKey === undefined ? {} : { explicitHashKey }) });
@@ -45,6 +46,18 @@ describe('KPL codec', () => {
     expect(blob.subarray(-16)).toEqual(createHash('md5').update(blob.subarray(4, -16)).digest());
     expect(isAggregated(blob)).toBe(true);
     expect(plain(decodeAggregated(blob))).toEqual(plain(records));
+  });
+
+  test('a lone record\'s aggregate (the producer\'s own encoder) is byte for byte the general encoder\'s, with and without an explicit hash key', () => {
+    // Prepare
+    const lone = [rec('ключ-🔑', 'only'), rec('k', '', '340282366920938463463374607431768211455'), rec('big', 'x'.repeat(20_000))];
+
+    // Act
+    const ours = lone.map((record) => encodeLoneAggregate(record));
+
+    // Assess
+    expect(ours).toEqual(lone.map((record) => encodeAggregated([record])));
+    expect(ours.map((blob) => plain(decodeAggregated(blob)))).toEqual(lone.map((record) => plain([record])));
   });
 
   test('round-trips many keys (multi-byte varint indices) and records of 1 MiB', () => {

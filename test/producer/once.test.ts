@@ -1,6 +1,6 @@
 import { produceOnce, writtenSetOf } from '../../lambda/producer/once';
 import { ProgressStatus, WrittenSet, type Claim, type ProgressStore } from '../../lambda/producer/progress-store';
-import type { UserRecord } from '../../lambda/producer/aggregate';
+import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import type { PreparedPlan, WriteOutcome } from '../../lambda/producer/writer';
 
 /** A progress store fake: claims as told, records every save (bitmap copied) and can fail one. */
@@ -23,7 +23,7 @@ function fakeStore(claim: Claim, options: { failFinal?: boolean; claimDelayMs?: 
   return { store: store as unknown as ProgressStore, saves, events };
 }
 
-const records = (n: number): UserRecord[] => Array.from({ length: n }, (_, index) => ({ index, partitionKey: `k${index}`, data: Buffer.from(`d${index}`) }));
+const records = (n: number): ProducerRecord[] => Array.from({ length: n }, (_, index) => ({ index, partitionKey: `k${index}`, data: Buffer.from(`d${index}`) }));
 
 function outcome(written: number[], failed: number[] = []): WriteOutcome {
   return { written, failed: failed.map((index) => ({ index, errorCode: 'AccessDeniedException' })), kinesisRecords: 1, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
@@ -113,7 +113,7 @@ describe('produceOnce: planning while the claim is in flight', () => {
     // Prepare
     const { store, events } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { claimDelayMs: 20 });
     const all = records(3);
-    let got: { pending?: readonly UserRecord[]; plan?: PreparedPlan } = {};
+    let got: { pending?: readonly ProducerRecord[]; plan?: PreparedPlan } = {};
 
     // Act
     await produceOnce(all, {
@@ -138,7 +138,7 @@ describe('produceOnce: planning while the claim is in flight', () => {
   test('a delivery after one that wrote some records sends only the rest, planned again (no plan handed over)', async () => {
     // Prepare
     const { store } = fakeStore({ kind: 'claimed', written: writtenSetOf(3, [1]) });
-    let got: { pending?: readonly UserRecord[]; plan?: PreparedPlan } = {};
+    let got: { pending?: readonly ProducerRecord[]; plan?: PreparedPlan } = {};
 
     // Act
     const once = await produceOnce(records(3), {

@@ -1,6 +1,6 @@
 import * as agg from 'aws-kinesis-agg';
 import * as fc from 'fast-check';
-import { loneEntries, planEntries, type KinesisEntry, type UserRecord } from '../../lambda/producer/aggregate';
+import { loneEntries, planEntries, type KinesisEntry, type ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from '../../lambda/producer/limits';
 import { groupOf, outerKeyOf } from '../../lambda/producer/ordering';
 import { MAX_HASH_KEY, hashKeyOf, inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
@@ -37,7 +37,7 @@ const limitsArb = fc.record({
 }).map((drawn): ProducerLimits => ({ ...DEFAULT_LIMITS, ...drawn }));
 
 /** A request's user records: data says `<request>:<index>:` and is padded to its size. */
-function request(name: string, keys: readonly string[], list: readonly Draft[]): UserRecord[] {
+function request(name: string, keys: readonly string[], list: readonly Draft[]): ProducerRecord[] {
   return list.map((draft, index) => {
     const head = Buffer.from(`${name}:${index}:`);
     const data = Buffer.concat([head, Buffer.alloc(Math.max(0, draft.bytes - head.length), 0x2e)]);
@@ -63,7 +63,7 @@ function theirUsersOf(entry: KinesisEntry): string[] {
  * once, in order per key and shard, all of one group and one shard, routed to that shard (a lone
  * record by its own hash key), within the limits. Adds each user key's outer keys to `outerKeys`.
  */
-function breaches(records: readonly UserRecord[], entries: readonly KinesisEntry[], map: ShardMap, limits: ProducerLimits, outerKeys: Map<string, Set<string>>): string[] {
+function breaches(records: readonly ProducerRecord[], entries: readonly KinesisEntry[], map: ShardMap, limits: ProducerLimits, outerKeys: Map<string, Set<string>>): string[] {
   const out: string[] = [];
   const seen: number[] = [];
   const lastIndex = new Map<string, number>();

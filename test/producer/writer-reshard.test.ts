@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { UserRecord } from '../../lambda/producer/aggregate';
+import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 import { outerKeyOf } from '../../lambda/producer/ordering';
 import { writeRecords, type WriteOptions } from '../../lambda/producer/writer';
@@ -58,7 +58,7 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
   return copies;
 }
 
-const ownedBy = (shard: ShardRange, records: readonly UserRecord[]) => records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
+const ownedBy = (shard: ShardRange, records: readonly ProducerRecord[]) => records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
 
 /** Request indices of the user records in `entries` that share their entry with others. */
 const aggregatedIn = (entries: readonly { Data?: Uint8Array }[]) => new Set(entries.flatMap((entry) => {
