@@ -6,6 +6,17 @@ import { DataStream, ShardAutoscaler } from '../../../lib';
 import { testStack } from '../../../test/helpers/app';
 import { OUR_LIMITS } from '../policies';
 
+/** A CloudFormation value as text: `Fn::Join` joined (a JSON variable stays JSON), any other reference `<token>`. */
+function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as Record<string, unknown> | null)?.['Fn::Join'];
+  if (Array.isArray(join)) {
+    const [separator, parts] = join as [string, unknown[]];
+    return parts.map(asText).join(separator);
+  }
+  return '<token>';
+}
+
 describe('npm run simulate replays ShardAutoscaler as deployed', () => {
   test('OUR_LIMITS are the limits the scaler reads from the environment ShardAutoscaler sets by default', () => {
     // Prepare: a default autoscaler with a plain consumer on the stream
@@ -30,7 +41,7 @@ describe('npm run simulate replays ShardAutoscaler as deployed', () => {
     // Act: the scaler's environment as synthesized, read by the handler's own parser
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MIN_SHARDS: Match.anyValue() } } } });
     const variables = (Object.values(functions)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
-    const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `token-${name}`]));
+    const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, asText(value)]));
     env.ALARM_ARNS = autoscaler.alarmNames.map((name) => `arn:aws:cloudwatch:us-east-1:111122223333:alarm:${name}`).join(',');
 
     // Assess
