@@ -6,9 +6,9 @@ export interface ProducerLimits {
   readonly maxRecordsPerAggregate: number;
   /** Most entries in one PutRecords request. */
   readonly maxBatchEntries: number;
-  /** Largest PutRecords request, bytes of data plus partition keys. */
+  /** Largest PutRecords request, bytes of data plus partition keys (at most 10 MiB). */
   readonly maxBatchBytes: number;
-  /** Largest entry, bytes of data plus partition key. */
+  /** Largest entry, bytes of data plus partition key: the stream's maximum record size (1 to 10 MiB) or less. */
   readonly maxEntryBytes: number;
   /**
    * Ordering groups G (see `ordering.ts`): each user partition key belongs to one of G groups, and
@@ -19,6 +19,41 @@ export interface ProducerLimits {
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Kinesis' write limits, as the API reference documents them today (PutRecords, in the Kinesis
+ * API model of @aws-sdk/client-kinesis 3.1143: "Each PutRecords request can support up to 500
+ * records. Each record in the request can be as large as 10 MiB, up to a limit of 10 MiB for the
+ * entire request, including partition keys. Each shard can support writes up to 1,000 records per
+ * second, up to a maximum data write total of 1 MB per second"; "The record size limit applies to
+ * the total size of the partition key and data blob"). A record's limit is its stream's
+ * `MaxRecordSizeInKiB` (UpdateMaxRecordSize / CreateStream: 1024 to 10240 KiB, 1 MiB by default,
+ * developer guide "Handle large records"), which leaves the per-shard 1 MB/s write limit as it is.
+ */
+export const KINESIS_LIMITS = {
+  /** Entries in one PutRecords request. */
+  maxPutRecordsEntries: 500,
+  /** One PutRecords request: data plus partition keys of all its entries. */
+  maxPutRecordsBytes: 10 * MiB,
+  /** A stream's maximum record size unless raised (data plus partition key). */
+  defaultRecordBytes: MiB,
+  /** The largest maximum record size a stream can have. */
+  maxRecordBytes: 10 * MiB,
+  /**
+   * The request size this producer uses by default on a stream of 1 MiB records: 5 MiB, the
+   * documented limit before records above 1 MiB came (and what the KPL and SDK producers use), so
+   * nothing changes for such streams; streams with larger records get the documented 10 MiB.
+   */
+  classicPutRecordsBytes: 5 * MiB,
+} as const;
+
+/**
+ * The PutRecords request size a producer uses by default for a stream of `maxRecordBytes`
+ * records: 5 MiB for 1 MiB records, else the documented 10 MiB (a request must hold one record).
+ */
+export function defaultBatchBytes(maxRecordBytes: number): number {
+  return maxRecordBytes <= KINESIS_LIMITS.defaultRecordBytes ? KINESIS_LIMITS.classicPutRecordsBytes : KINESIS_LIMITS.maxPutRecordsBytes;
+}
 
 /**
  * Ordering groups by default: 16. Enough outer keys per shard to spread over the lanes of a
@@ -40,8 +75,8 @@ export const MAX_ORDERING_GROUPS = 256;
 export const DEFAULT_LIMITS: ProducerLimits = {
   maxAggregateBytes: 51_200,
   maxRecordsPerAggregate: 4_294_967_295,
-  maxBatchEntries: 500,
-  maxBatchBytes: 5 * MiB,
-  maxEntryBytes: MiB,
+  maxBatchEntries: KINESIS_LIMITS.maxPutRecordsEntries,
+  maxBatchBytes: defaultBatchBytes(KINESIS_LIMITS.defaultRecordBytes),
+  maxEntryBytes: KINESIS_LIMITS.defaultRecordBytes,
   orderingGroups: DEFAULT_ORDERING_GROUPS,
 };

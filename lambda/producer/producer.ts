@@ -2,7 +2,7 @@ import { kinesisClient as sharedKinesisClient } from '../shared/clients';
 import { TimeBudget, type BackoffOptions } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
 import type { ProducerRecord } from './aggregate';
-import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from './limits';
+import { DEFAULT_LIMITS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBatchBytes, type ProducerLimits } from './limits';
 import { kinesisProtocol } from './put-records-codec';
 import { preparePlan, writeRecords, type FailedRecord, type PreparedPlan, type WriteOutcome } from './writer';
 
@@ -60,19 +60,31 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max
   return value;
 }
 
+/** A positive integer of at most `max` (a Kinesis limit, named in the error). */
+function atMost(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number, limit: string): number {
+  const value = positive(env, name, fallback);
+  if (value > max) {
+    throw new ProducerConfigError(`${name} must be at most ${max} (${limit}), got '${env[name]}'`);
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
   const streamName = env.STREAM_NAME;
   if (!streamName) {
     throw new ProducerConfigError('STREAM_NAME is not set');
   }
+  // The stream's maximum record size (the construct passes it), and the request size that goes
+  // with it unless set: see KINESIS_LIMITS for the documented figures.
+  const maxEntryBytes = atMost(env, 'MAX_ENTRY_BYTES', DEFAULT_LIMITS.maxEntryBytes, KINESIS_LIMITS.maxRecordBytes, 'the largest Kinesis record, 10 MiB');
   return {
     streamName,
     limits: {
       maxAggregateBytes: positive(env, 'MAX_AGGREGATE_BYTES', DEFAULT_LIMITS.maxAggregateBytes),
       maxRecordsPerAggregate: positive(env, 'MAX_RECORDS_PER_AGGREGATE', DEFAULT_LIMITS.maxRecordsPerAggregate),
-      maxBatchEntries: positive(env, 'MAX_BATCH_ENTRIES', DEFAULT_LIMITS.maxBatchEntries),
-      maxBatchBytes: positive(env, 'MAX_BATCH_BYTES', DEFAULT_LIMITS.maxBatchBytes),
-      maxEntryBytes: positive(env, 'MAX_ENTRY_BYTES', DEFAULT_LIMITS.maxEntryBytes),
+      maxBatchEntries: atMost(env, 'MAX_BATCH_ENTRIES', DEFAULT_LIMITS.maxBatchEntries, KINESIS_LIMITS.maxPutRecordsEntries, 'entries in one PutRecords request'),
+      maxBatchBytes: atMost(env, 'MAX_BATCH_BYTES', defaultBatchBytes(maxEntryBytes), KINESIS_LIMITS.maxPutRecordsBytes, 'the largest PutRecords request, 10 MiB'),
+      maxEntryBytes,
       orderingGroups: wholeNumber(env, 'ORDERING_GROUPS', DEFAULT_LIMITS.orderingGroups, MAX_ORDERING_GROUPS),
     },
     backoff: { baseMs: positive(env, 'RETRY_BASE_MS', 100), maxMs: positive(env, 'RETRY_MAX_MS', 5_000) },

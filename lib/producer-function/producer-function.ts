@@ -9,10 +9,12 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DEFAULT_ORDERING_GROUPS, MAX_ORDERING_GROUPS } from '../../lambda/producer/limits';
+import { DEFAULT_ORDERING_GROUPS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBatchBytes } from '../../lambda/producer/limits';
 import type { IDataStream } from '../data-stream';
 import { createOnFailureQueue } from '../private/on-failure-queue';
-import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+import {
+  checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, METRICS_NAMESPACE, pipelineFunctionDefaults, type PipelineFunctionOptions,
+} from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
 const SHARD_MAP_ACTIONS = ['kinesis:ListShards'];
@@ -25,15 +27,19 @@ export const PROGRESS_TTL_ATTRIBUTE = 'expiresAt';
 export const CREDENTIAL_PROVIDER_MODULE = '@aws-sdk/credential-provider-node';
 const ENV_CREDENTIALS_ENTRY = path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts');
 
-const MAX_KINESIS_RECORD = Size.mebibytes(1);
-const MAX_PUT_RECORDS_REQUEST = Size.mebibytes(5);
-const MAX_PUT_RECORDS_ENTRIES = 500;
+/** PutRecords limits as the Kinesis API reference documents them (sources in lambda/producer/limits.ts). */
+const MAX_PUT_RECORDS_REQUEST = Size.bytes(KINESIS_LIMITS.maxPutRecordsBytes);
+const MAX_PUT_RECORDS_ENTRIES = KINESIS_LIMITS.maxPutRecordsEntries;
 const MAX_AGGREGATE_COUNT = 4_294_967_295;
+const DEFAULT_BASE_RETRY_DELAY = Duration.millis(100);
+const DEFAULT_MAX_RETRY_DELAY = Duration.seconds(5);
 
 /** Everything of a producer but the stream (what `StreamingPipeline` takes as `producer`). */
-export interface ProducerOptions {
+export interface ProducerOptions extends PipelineFunctionOptions {
   /**
-   * Largest KPL aggregated record (KPL `AggregationMaxSize`), from 64 bytes to 1 MiB.
+   * Largest KPL aggregated record (KPL `AggregationMaxSize`), from 64 bytes to the stream's
+   * `maxRecordSize` (1 MiB unless the stream allows more). An aggregate is never larger than the
+   * stream's record limit either way.
    * @default Size.bytes(51200)
    */
   readonly maxAggregateSize?: Size;
@@ -77,13 +83,18 @@ export interface ProducerOptions {
    */
   readonly maxBatchEntries?: number;
   /**
-   * Largest PutRecords request (data plus partition keys), 1 byte to 5 MiB.
-   * @default Size.mebibytes(5)
+   * Largest PutRecords request (data plus partition keys), 1 byte to 10 MiB (the documented
+   * PutRecords limit). A record larger than this still goes, alone in its request.
+   * @default - 5 MiB on a stream of 1 MiB records (the limit every Kinesis producer has used);
+   *            10 MiB on a stream with a larger `maxRecordSize`, so a request holds its largest record
    */
   readonly maxBatchSize?: Size;
   /**
-   * Largest Kinesis record (data plus partition key); larger user records are refused. 1 byte to 1 MiB.
-   * @default Size.mebibytes(1)
+   * Largest Kinesis record (data plus partition key); larger user records are refused, naming the
+   * record and the rule. 1 byte to the stream's `maxRecordSize` (1 to 10 MiB). Note what reaches
+   * the function: Lambda takes at most 6 MB in a synchronous invoke or Function URL request and
+   * 1 MB in an asynchronous one, JSON included, so records near 10 MiB cannot come through it.
+   * @default - the stream's `maxRecordSize`
    */
   readonly maxRecordSize?: Size;
   /**
@@ -93,7 +104,7 @@ export interface ProducerOptions {
    */
   readonly baseRetryDelay?: Duration;
   /**
-   * Largest retry delay cap.
+   * Largest retry delay cap; at least `baseRetryDelay`.
    * @default Duration.seconds(5)
    */
   readonly maxRetryDelay?: Duration;
@@ -204,6 +215,7 @@ export class ProducerFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: ProducerFunctionProps) {
     validateProps(id, props);
     const defaults = pipelineFunctionDefaults(handlerEntry('producer'));
+    const maxRecordSize = props.maxRecordSize ?? props.stream.maxRecordSize;
     const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Producer ${id} writing to a Kinesis stream` });
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     super(scope, id, {
@@ -214,11 +226,17 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       timeout: props.timeout ?? defaults.timeout,
       memorySize: props.memorySize ?? defaults.memorySize,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      tracing: props.tracing,
+      layers: props.layers,
       // Lambda passes the role's credentials in environment variables: bundle a reader of those
       // instead of the SDK's whole provider chain (a third of the bundle, and of its load time).
-      bundling: { ...defaults.bundling, esbuildArgs: { [`--alias:${CREDENTIAL_PROVIDER_MODULE}`]: ENV_CREDENTIALS_ENTRY } },
+      bundling: mergeBundling(defaults, props.bundling, { [`--alias:${CREDENTIAL_PROVIDER_MODULE}`]: ENV_CREDENTIALS_ENTRY }),
     });
     logGroup.grantWrite(role);
+    grantVpcAccess(role, props.vpc);
     this.stream = props.stream;
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 
@@ -228,11 +246,13 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       MAX_AGGREGATE_BYTES: String((props.maxAggregateSize ?? Size.bytes(51_200)).toBytes()),
       MAX_RECORDS_PER_AGGREGATE: String(props.maxRecordsPerAggregate ?? MAX_AGGREGATE_COUNT),
       MAX_BATCH_ENTRIES: String(props.maxBatchEntries ?? MAX_PUT_RECORDS_ENTRIES),
-      MAX_BATCH_BYTES: String((props.maxBatchSize ?? MAX_PUT_RECORDS_REQUEST).toBytes()),
-      MAX_ENTRY_BYTES: String((props.maxRecordSize ?? MAX_KINESIS_RECORD).toBytes()),
+      MAX_BATCH_BYTES: String(props.maxBatchSize?.toBytes() ?? batchBytesFor(maxRecordSize)),
+      // The stream's record limit (or a smaller one given): records above it are refused, and no
+      // aggregate the handler builds is larger.
+      MAX_ENTRY_BYTES: String(maxRecordSize.toBytes()),
       ORDERING_GROUPS: String(props.orderingGroups ?? DEFAULT_ORDERING_GROUPS),
-      RETRY_BASE_MS: String((props.baseRetryDelay ?? Duration.millis(100)).toMilliseconds()),
-      RETRY_MAX_MS: String((props.maxRetryDelay ?? Duration.seconds(5)).toMilliseconds()),
+      RETRY_BASE_MS: String((props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY).toMilliseconds()),
+      RETRY_MAX_MS: String((props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY).toMilliseconds()),
       SAFETY_MARGIN_MS: String((props.safetyMargin ?? Duration.seconds(1)).toMilliseconds()),
       SHARD_MAP_TTL_MS: String((props.shardMapTtl ?? Duration.minutes(1)).toMilliseconds()),
       THROW_ON_UNDELIVERED: String(props.throwOnUndelivered ?? true),
@@ -253,7 +273,12 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       env.PROGRESS_TABLE_NAME = table.tableName;
       env.PROGRESS_WINDOW_SECONDS = String((props.deduplicationWindow ?? Duration.hours(6)).toSeconds());
     }
-    for (const [key, value] of Object.entries(env)) {
+    // Every name the handler reads is ours, the progress table's too when deduplication is off (the
+    // handler would otherwise write to a user's table by that name).
+    checkUserEnvironment(props.environment, [...Object.keys(defaults.environment ?? {}), ...Object.keys(env), ...PROGRESS_ENV], (message) => {
+      throw new Error(`ProducerFunction ${id}: ${message}`);
+    });
+    for (const [key, value] of Object.entries({ ...props.environment, ...env })) {
       this.addEnvironment(key, value);
     }
 
@@ -337,15 +362,23 @@ export class ProducerFunction extends nodejs.NodejsFunction {
   }
 }
 
+/** The progress table's variables (set only with deduplication, reserved always). */
+const PROGRESS_ENV = ['PROGRESS_TABLE_NAME', 'PROGRESS_WINDOW_SECONDS'];
+
+/** The PutRecords request size for records up to `maxRecordSize` (a token size: the documented 10 MiB). */
+function batchBytesFor(maxRecordSize: Size): number {
+  return maxRecordSize.isUnresolved() ? KINESIS_LIMITS.maxPutRecordsBytes : defaultBatchBytes(maxRecordSize.toBytes());
+}
+
 function checkInteger(id: string, prop: string, value: number | undefined, min: number, max: number): void {
   if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
     throw new Error(`ProducerFunction ${id}: ${prop} must be a whole number from ${min} to ${max}; received ${value}`);
   }
 }
 
-function checkSize(id: string, prop: string, value: Size | undefined, min: number, max: Size): void {
-  if (value !== undefined && !Token.isUnresolved(value.toBytes()) && (value.toBytes() < min || value.toBytes() > max.toBytes())) {
-    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes; received ${value.toBytes()} bytes`);
+function checkSize(id: string, prop: string, value: Size | undefined, min: number, max: Size, maxName?: string): void {
+  if (value !== undefined && !value.isUnresolved() && !max.isUnresolved() && (value.toBytes() < min || value.toBytes() > max.toBytes())) {
+    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes${maxName ? ` (${maxName})` : ''}; received ${value.toBytes()} bytes`);
   }
 }
 
@@ -356,9 +389,15 @@ function checkDuration(id: string, prop: string, value: Duration | undefined, mi
 }
 
 function validateProps(id: string, props: ProducerFunctionProps): void {
-  checkSize(id, 'maxAggregateSize', props.maxAggregateSize, 64, MAX_KINESIS_RECORD);
-  checkSize(id, 'maxBatchSize', props.maxBatchSize, 1, MAX_PUT_RECORDS_REQUEST);
-  checkSize(id, 'maxRecordSize', props.maxRecordSize, 1, MAX_KINESIS_RECORD);
+  const fail = (message: string): never => {
+    throw new Error(`ProducerFunction ${id}: ${message}`);
+  };
+  const streamLimit = props.stream.maxRecordSize;
+  const streamLimitName = `the stream's maxRecordSize`;
+  checkSize(id, 'maxAggregateSize', props.maxAggregateSize, 64, streamLimit, streamLimitName);
+  checkSize(id, 'maxBatchSize', props.maxBatchSize, 1, MAX_PUT_RECORDS_REQUEST, 'the PutRecords request limit');
+  checkSize(id, 'maxRecordSize', props.maxRecordSize, 1, streamLimit, streamLimitName);
+  checkNetworkOptions(props, fail);
   checkInteger(id, 'maxRecordsPerAggregate', props.maxRecordsPerAggregate, 1, MAX_AGGREGATE_COUNT);
   checkInteger(id, 'maxBatchEntries', props.maxBatchEntries, 1, MAX_PUT_RECORDS_ENTRIES);
   checkInteger(id, 'orderingGroups', props.orderingGroups, 0, MAX_ORDERING_GROUPS);
@@ -379,8 +418,11 @@ function validateProps(id: string, props: ProducerFunctionProps): void {
   if (!timeout.isUnresolved() && !margin.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
     throw new Error(`ProducerFunction ${id}: safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`);
   }
-  if (props.baseRetryDelay && props.maxRetryDelay && !props.baseRetryDelay.isUnresolved() && !props.maxRetryDelay.isUnresolved()
-    && props.baseRetryDelay.toMilliseconds() > props.maxRetryDelay.toMilliseconds()) {
-    throw new Error(`ProducerFunction ${id}: baseRetryDelay must not exceed maxRetryDelay (${props.maxRetryDelay.toHumanString()}); received ${props.baseRetryDelay.toHumanString()}`);
+  // Against the default of the one not given too: a base of 10 s with the default 5 s cap would be
+  // cut to the cap on every retry.
+  const base = props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY;
+  const cap = props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY;
+  if (!base.isUnresolved() && !cap.isUnresolved() && base.toMilliseconds() > cap.toMilliseconds()) {
+    fail(`baseRetryDelay must not exceed maxRetryDelay (${cap.toHumanString()}${props.maxRetryDelay ? '' : ', the default'}); received baseRetryDelay ${base.toHumanString()}`);
   }
 }

@@ -164,8 +164,8 @@ describe('ProducerFunction', () => {
   });
 
   test.each([
-    ['maxAggregateSize', { maxAggregateSize: Size.mebibytes(2) }, /maxAggregateSize must be from 64 bytes to 1048576 bytes; received 2097152 bytes/],
-    ['maxBatchSize', { maxBatchSize: Size.mebibytes(6) }, /maxBatchSize must be from 1 bytes to 5242880 bytes/],
+    ['maxAggregateSize', { maxAggregateSize: Size.mebibytes(2) }, /maxAggregateSize must be from 64 bytes to 1048576 bytes \(the stream's maxRecordSize\); received 2097152 bytes/],
+    ['maxBatchSize', { maxBatchSize: Size.mebibytes(11) }, /maxBatchSize must be from 1 bytes to 10485760 bytes \(the PutRecords request limit\); received 11534336 bytes/],
     ['maxRecordSize', { maxRecordSize: Size.bytes(0) }, /maxRecordSize must be/],
     ['maxRecordsPerAggregate', { maxRecordsPerAggregate: 0 }, /maxRecordsPerAggregate must be a whole number from 1 to 4294967295; received 0/],
     ['maxBatchEntries', { maxBatchEntries: 501 }, /maxBatchEntries must be a whole number from 1 to 500; received 501/],
