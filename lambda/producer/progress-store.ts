@@ -100,7 +100,9 @@ export class ProgressStore {
         const answer = await this.options.client.send(new UpdateItemCommand({
           TableName: this.options.tableName,
           Key: { id: { S: key } },
-          UpdateExpression: `SET ${ATTR.status} = :progress, ${ATTR.owner} = :owner, leaseUntil = :lease, payloadHash = if_not_exists(payloadHash, :hash), recordCount = if_not_exists(recordCount, :count), expiresAt = if_not_exists(expiresAt, :expires), written = if_not_exists(written, :empty)`,
+          // No bitmap on a new item (absent reads as nothing written): the claim and a one-round
+          // request's final write stay small (1 WCU) whatever the request's record count.
+          UpdateExpression: `SET ${ATTR.status} = :progress, ${ATTR.owner} = :owner, leaseUntil = :lease, payloadHash = if_not_exists(payloadHash, :hash), recordCount = if_not_exists(recordCount, :count), expiresAt = if_not_exists(expiresAt, :expires)`,
           ConditionExpression: `attribute_not_exists(id) OR (payloadHash = :hash AND (${ATTR.status} = :partial OR (${ATTR.status} = :progress AND leaseUntil < :now)))`,
           ExpressionAttributeNames: NAMES,
           ExpressionAttributeValues: {
@@ -112,7 +114,6 @@ export class ProgressStore {
             ':hash': { S: payloadHash },
             ':count': { N: String(recordCount) },
             ':expires': { N: String(Math.ceil(now / 1000) + this.options.windowSeconds) },
-            ':empty': { B: WrittenSet.empty(recordCount).bits },
           },
           ReturnValues: 'ALL_NEW',
         }), { abortSignal: signal as never });
@@ -143,22 +144,27 @@ export class ProgressStore {
 
   /**
    * Saves what is written while `owner` holds the lease; with `final`, ends the invocation's turn
-   * (COMPLETE, or PARTIAL for the next delivery, with the failures by code). False when the lease
-   * is no longer this owner's (nothing saved).
+   * (COMPLETE, or PARTIAL for the next delivery, with the failures by code). COMPLETE drops the
+   * bitmap (a delivery that finds COMPLETE reads none), so the final write of a request written in
+   * one round carries no bitmap at all. False when the lease is no longer this owner's (nothing saved).
    */
   public async save(key: string, owner: string, written: WrittenSet, final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string }, signal?: AbortSignal): Promise<boolean> {
+    const complete = final?.status === ProgressStatus.COMPLETE;
     try {
       await this.options.client.send(new UpdateItemCommand({
         TableName: this.options.tableName,
         Key: { id: { S: key } },
-        UpdateExpression: final ? `SET written = :written, ${ATTR.status} = :status, failed = :failed` : 'SET written = :written',
+        UpdateExpression: complete
+          ? `SET ${ATTR.status} = :status REMOVE written, failed`
+          : final ? `SET written = :written, ${ATTR.status} = :status, failed = :failed` : 'SET written = :written',
         ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
-        ExpressionAttributeNames: final ? NAMES : { [ATTR.owner]: 'owner', [ATTR.status]: 'status' },
+        ExpressionAttributeNames: NAMES,
         ExpressionAttributeValues: {
-          ':written': { B: written.bits },
+          ...(complete ? {} : { ':written': { B: written.bits } }),
           ':owner': { S: owner },
           ':progress': { S: ProgressStatus.IN_PROGRESS },
-          ...(final ? { ':status': { S: final.status }, ':failed': { S: final.failed } } : {}),
+          ...(final ? { ':status': { S: final.status } } : {}),
+          ...(final && !complete ? { ':failed': { S: final.failed } } : {}),
         },
       }), { abortSignal: signal as never });
       return true;

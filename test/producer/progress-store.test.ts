@@ -1,0 +1,82 @@
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ProgressStatus, ProgressStore, WrittenSet } from '../../lambda/producer/progress-store';
+import { localClientConfig, startDynalite, type Emulator } from '../helpers/emulators';
+
+let dynalite: Emulator;
+let client: DynamoDBClient;
+let store: ProgressStore;
+const TABLE = 'progress';
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+  client = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  await client.send(new CreateTableCommand({
+    TableName: TABLE,
+    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  store = new ProgressStore({ client, tableName: TABLE, windowSeconds: 3600 });
+}, 30_000);
+
+afterAll(async () => {
+  client.destroy();
+  await dynalite.stop();
+});
+
+const item = async (id: string) => (await client.send(new GetItemCommand({ TableName: TABLE, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
+const setOf = (count: number, indices: number[]) => {
+  const set = WrittenSet.empty(count);
+  indices.forEach((i) => set.add(i));
+  return set;
+};
+
+describe('ProgressStore on dynalite', () => {
+  test('a new request is claimed without a bitmap (nothing written), and COMPLETE drops the bitmap: the next delivery finds it complete', async () => {
+    // Act
+    const claim = await store.claim('invoke#one-round', '-', 20_000, 'owner-a', Date.now() + 60_000);
+    const stored = await item('invoke#one-round');
+    const saved = await store.save('invoke#one-round', 'owner-a', setOf(20_000, [0, 19_999]), { status: ProgressStatus.COMPLETE, failed: '{}' });
+    const done = await item('invoke#one-round');
+    const again = await store.claim('invoke#one-round', '-', 20_000, 'owner-b', Date.now() + 60_000);
+
+    // Assess
+    expect(claim.kind).toBe('claimed');
+    expect(claim.kind === 'claimed' && claim.written.count()).toBe(0);
+    expect(stored?.written).toBeUndefined();
+    expect(saved).toBe(true);
+    expect(done?.status?.S).toBe(ProgressStatus.COMPLETE);
+    expect(done?.written).toBeUndefined();
+    expect(again).toEqual({ kind: 'complete', recordCount: 20_000 });
+  });
+
+  test('PARTIAL keeps the bitmap and the failures; the next delivery claims it with the written indices', async () => {
+    // Prepare
+    await store.claim('invoke#partial', '-', 10, 'owner-a', Date.now() + 60_000);
+    expect(await store.save('invoke#partial', 'owner-a', setOf(10, [1, 2]))).toBe(true);
+
+    // Act
+    const saved = await store.save('invoke#partial', 'owner-a', setOf(10, [1, 2, 5]), { status: ProgressStatus.PARTIAL, failed: '{"ProvisionedThroughputExceededException":"0,3-4,6-9"}' });
+    const stored = await item('invoke#partial');
+    const next = await store.claim('invoke#partial', '-', 10, 'owner-b', Date.now() + 60_000);
+
+    // Assess
+    expect(saved).toBe(true);
+    expect(stored?.failed?.S).toBe('{"ProvisionedThroughputExceededException":"0,3-4,6-9"}');
+    expect(next.kind).toBe('claimed');
+    expect(next.kind === 'claimed' && [...Array(10).keys()].filter((i) => next.written.has(i))).toEqual([1, 2, 5]);
+  });
+
+  test('a save by an owner whose lease was taken saves nothing, COMPLETE included', async () => {
+    // Prepare
+    await store.claim('invoke#taken', '-', 4, 'owner-a', Date.now() - 1); // lease already over
+    await store.claim('invoke#taken', '-', 4, 'owner-b', Date.now() + 60_000);
+
+    // Act
+    const late = await store.save('invoke#taken', 'owner-a', setOf(4, [0, 1, 2, 3]), { status: ProgressStatus.COMPLETE, failed: '{}' });
+
+    // Assess
+    expect(late).toBe(false);
+    expect((await item('invoke#taken'))?.status?.S).toBe(ProgressStatus.IN_PROGRESS);
+  });
+});
