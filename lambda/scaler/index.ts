@@ -4,7 +4,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { client, dynamoDbClient } from '../shared/clients';
-import { handleAlarm, type ScalerConfig, type ScalerConsumerConfig, type ScalerResult } from './scaler';
+import { CONSUMERS_ENV, parseConsumers, ScalerConfigError } from './contract';
+import { handleAlarm, type ScalerConfig, type ScalerResult } from './scaler';
 
 /**
  * The shard autoscaler: invoked by its CloudWatch alarms (Lambda alarm action), with reserved
@@ -46,66 +47,7 @@ export async function handler(event: unknown): Promise<ScalerResult> {
   }
 }
 
-export class ScalerConfigError extends Error {
-  public override readonly name = 'ScalerConfigError';
-}
-
-/**
- * The variable that holds every consumer of the stream, as a JSON array of
- * `{ id, functionName, serviceName?, timeoutMs?, eventSourceMappingId? }` (`ScalerConsumerConfig`);
- * `ShardAutoscaler` sets it. The older single-consumer variables (CONSUMER_FUNCTION_NAME,
- * CONSUMER_SERVICE_NAME, CONSUMER_TIMEOUT_MS, EVENT_SOURCE_MAPPING_ID) are still read without it.
- */
-export const CONSUMERS_ENV = 'CONSUMERS';
-
-/** Parses and checks `CONSUMERS`: a ScalerConfigError names the entry and the rule it broke. */
-export function parseConsumers(text: string): ScalerConsumerConfig[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ScalerConfigError(`scaler: ${CONSUMERS_ENV} must be a JSON array of consumers; it is not JSON (${(error as Error).message})`);
-  }
-  if (!Array.isArray(value)) {
-    throw new ScalerConfigError(`scaler: ${CONSUMERS_ENV} must be a JSON array of consumers; received ${value === null ? 'null' : typeof value}`);
-  }
-  const ids = new Set<string>();
-  return value.map((entry: unknown, index): ScalerConsumerConfig => {
-    const fail = (rule: string): never => {
-      throw new ScalerConfigError(`scaler: ${CONSUMERS_ENV}[${index}] ${rule}`);
-    };
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      return fail(`must be an object with id and functionName; received ${JSON.stringify(entry)}`);
-    }
-    const item = entry as Record<string, unknown>;
-    const text = (name: string, required: boolean): string | undefined => {
-      const field = item[name];
-      if (field === undefined && !required) {
-        return undefined;
-      }
-      if (typeof field !== 'string' || field.length === 0) {
-        fail(`${name} must be a non-empty string; received ${JSON.stringify(field)}`);
-      }
-      return field as string;
-    };
-    const id = text('id', true)!;
-    if (ids.has(id)) {
-      fail(`id must be unique among the consumers; received '${id}' twice`);
-    }
-    ids.add(id);
-    const timeoutMs = item.timeoutMs;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
-      fail(`timeoutMs must be a positive number; received ${JSON.stringify(timeoutMs)}`);
-    }
-    return {
-      id,
-      functionName: text('functionName', true)!,
-      serviceName: text('serviceName', false),
-      timeoutMs: timeoutMs as number | undefined,
-      eventSourceMappingId: text('eventSourceMappingId', false),
-    };
-  });
-}
+export { CONSUMERS_ENV, parseConsumers, ScalerConfigError } from './contract';
 
 export function configFromEnv(env: NodeJS.ProcessEnv): ScalerConfig {
   const text = (name: string): string => {

@@ -2,6 +2,7 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetri
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeLimitsCommand, DescribeStreamSummaryCommand, UpdateShardCountCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { ScalerConsumerConfig } from './contract';
 import { hasCapacityTerms, rewrittenAlarm } from '../shared/scaling-alarms';
 import { decideScaling, ScalingAction, ScalingDecisionKind, type ScalingConsumer, type ScalingDecision, type ScalingLimits } from '../shared/scaling-decision';
 import { foreignReason, parseAlarmEvent, type ParsedAlarmEvent } from '../shared/scaling-event';
@@ -9,6 +10,7 @@ import { queryWindow, scalingQueries, toScalingMetrics } from '../shared/scaling
 import { eventKey, loadState, saveState, StateConflictError, type StoredScalingState } from '../shared/scaling-state';
 
 export { ScalerEventError, type AlarmEvent } from '../shared/scaling-event';
+export type { ScalerConsumerConfig } from './contract';
 
 export interface ScalerConfig {
   readonly streamName: string;
@@ -31,20 +33,6 @@ export interface ScalerConfig {
   /** The alarm that tells people a consumer is stuck: set to ALARM with the reason. */
   readonly stuckAlarmName?: string;
   readonly limits: Omit<ScalingLimits, 'accountShardLimit' | 'accountOpenShards'>;
-}
-
-/** One consumer as the scaler reads it (the `CONSUMERS` variable holds a JSON array of these). */
-export interface ScalerConsumerConfig {
-  /** Unique among the consumers: its cooldown's key in the state, its name in reasons. */
-  readonly id: string;
-  /** Its Lambda function: IteratorAge, Errors, Duration. */
-  readonly functionName: string;
-  /** Its handler's `service` dimension (UserRecords, ProcessingFailures, DuplicatesSkipped). */
-  readonly serviceName?: string;
-  /** Its function timeout, ms. */
-  readonly timeoutMs?: number;
-  /** Its event-source mapping, when the scaler may change the mapping's parallelization factor. */
-  readonly eventSourceMappingId?: string;
 }
 
 /** The consumers of a config: `consumers`, or the one of the single-consumer fields. */

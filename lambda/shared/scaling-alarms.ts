@@ -6,7 +6,7 @@ import { SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND } from './
  * ShardAutoscaler) and at run time (by the scaler after a reshard), so the capacity constants in
  * them always match the shard count. Metric ids: `bytes` (IncomingBytes, Sum), `records`
  * (IncomingRecords, Sum), `streamAge` (GetRecords.IteratorAgeMilliseconds, Maximum),
- * `consumerAge` (the consumer's IteratorAge, Maximum).
+ * `consumerAge` (the consumer's IteratorAge, Maximum; `consumerAge2`, ... for further consumers).
  */
 
 /** Write utilisation in percent of `shards` shards over a period of `periodSeconds`. */
@@ -20,8 +20,10 @@ export function utilizationExpression(shards: number, periodSeconds: number): st
  * Write utilisation that reads 100 % whenever consumers lag, so the scale-in alarm (utilisation
  * below a threshold for the whole quiet window) cannot fire while they do.
  */
-export function quietExpression(shards: number, periodSeconds: number, lagThresholdMs: number, withConsumer: boolean): string {
-  const age = withConsumer ? 'MAX([FILL(streamAge, 0), FILL(consumerAge, 0)])' : 'FILL(streamAge, 0)';
+export function quietExpression(shards: number, periodSeconds: number, lagThresholdMs: number, withConsumer: boolean | readonly string[]): string {
+  // `true`: one consumer (`consumerAge`); a list: the metric ids of every consumer's IteratorAge.
+  const ids = withConsumer === true ? ['consumerAge'] : withConsumer === false ? [] : withConsumer;
+  const age = ids.length > 0 ? `MAX([${['streamAge', ...ids].map((id) => `FILL(${id}, 0)`).join(', ')}])` : 'FILL(streamAge, 0)';
   return `IF(${age} >= ${lagThresholdMs}, 100, ${utilizationExpression(shards, periodSeconds)})`;
 }
 

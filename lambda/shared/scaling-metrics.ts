@@ -22,7 +22,8 @@ export interface MetricSources {
   readonly consumerServiceName?: string;
   /**
    * Every consumer, each with its own queries: the first keeps the plain ids (`consumerAge`,
-   * `userRecords`, ...), the one at index i > 0 has them suffixed with i (`consumerAge1`).
+   * `userRecords`, ...), the one at index i > 0 has them suffixed with i + 1 (`consumerAge2`), as
+   * the autoscaler's alarms name them.
    * @default - the one consumer of `consumerFunctionName` / `consumerServiceName`
    */
   readonly consumers?: readonly ConsumerMetricSources[];
@@ -36,9 +37,9 @@ export interface ConsumerMetricSources {
   readonly serviceName?: string;
 }
 
-/** The GetMetricData id of a consumer's series: plain for the first, suffixed with the index after it. */
+/** The GetMetricData id of a consumer's series: plain for the first, then suffixed with its position (`consumerAge2`). */
 export function consumerQueryId(id: string, index: number): string {
-  return index === 0 ? id : `${id}${index}`;
+  return index === 0 ? id : `${id}${index + 1}`;
 }
 
 function consumerSources(sources: MetricSources): readonly ConsumerMetricSources[] {

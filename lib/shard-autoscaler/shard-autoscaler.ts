@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
 import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
+import { consumerId, CONSUMERS_ENV, type ScalerConsumerConfig } from '../../lambda/scaler/contract';
 import { DataStreamMode, type IDataStream } from '../data-stream';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
@@ -39,6 +40,17 @@ const PROVISIONED_ONLY_PROPS = ['minShards', 'maxShards', 'targetUtilization', '
  * What the autoscaler needs of a consumer: the event-source mapping whose parallelization factor
  * it may raise, and the function whose IteratorAge shows consumer lag. `ConsumerFunction` has
  * these members; any Lambda Kinesis consumer can be described with them.
+ *
+ * Standard and enhanced fan-out consumers are watched the same way, on the function's
+ * AWS/Lambda `IteratorAge`: Lambda publishes it for every Kinesis event-source mapping, including
+ * one that reads through a stream consumer (enhanced fan-out), as the age of the last record of
+ * each batch the function finished. It is the lag the scaler's levers change (the mapping's
+ * factor, then shards). The stream's `GetRecords.IteratorAgeMilliseconds` does not see an
+ * enhanced fan-out consumer at all (it reads with SubscribeToShard, not GetRecords), so each
+ * consumer has its own lag alarm on its own IteratorAge. Kinesis' own view of such a consumer,
+ * `SubscribeToShardEvent.MillisBehindLatest` (StreamName and ConsumerName dimensions), is
+ * alarmed for people by `PipelineMonitoring`; it is not a scaling signal here, because it also
+ * grows when the subscription is simply idle between pushes of a mapping that waits on its function.
  */
 export interface ShardAutoscalerConsumer {
   readonly eventSourceMappingId: string;
@@ -134,10 +146,20 @@ export interface ShardAutoscalerProps extends ShardAutoscalerOptions {
   readonly stream: IDataStream;
   /**
    * The stream's Lambda consumer.
+   * @deprecated use `consumers: [consumer]` (exclusive with `consumers`)
+   * @default - no consumer
+   */
+  readonly consumer?: ShardAutoscalerConsumer;
+  /**
+   * The stream's Lambda consumers (standard and enhanced fan-out). Each gets its own lag alarm
+   * (`ConsumerLag`, `Consumer2Lag`, ...), on its own function's IteratorAge. The scaler adds shards
+   * on the worst lag, never while a lagging consumer is stuck, and raises the parallelization
+   * factor only of the mappings of lagging consumers that make progress, each on its own.
+   * Exclusive with `consumer`.
    * @default - no consumer (provisioned streams only): lag is read from the stream's GetRecords
    *            iterator age only, and lag that is not write-bound adds shards
    */
-  readonly consumer?: ShardAutoscalerConsumer;
+  readonly consumers?: ShardAutoscalerConsumer[];
 }
 
 /**
@@ -176,10 +198,14 @@ export class ShardAutoscaler extends Construct {
   private readonly operatorAlarmsList: cloudwatch.Alarm[] = [];
   private readonly alarmNameOf: (suffix: string) => string;
   private readonly hasConsumer: boolean;
+  /** The consumers, `consumer` first when given that way. */
+  private readonly consumerList: readonly ShardAutoscalerConsumer[];
 
   constructor(scope: Construct, id: string, props: ShardAutoscalerProps) {
     super(scope, id);
-    const settings = resolveSettings(props);
+    const consumers = consumersOf(props);
+    this.consumerList = consumers;
+    const settings = resolveSettings(props, consumers);
     const stream = props.stream;
     const provisioned = stream.mode === DataStreamMode.PROVISIONED;
     const stack = Stack.of(this);
@@ -187,7 +213,7 @@ export class ShardAutoscaler extends Construct {
     const prefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
     const alarmName = (suffix: string) => `${prefix}-${suffix}`;
     this.alarmNameOf = alarmName;
-    this.hasConsumer = props.consumer !== undefined;
+    this.hasConsumer = consumers.length > 0;
 
     const table = new dynamodb.TableV2(this, 'State', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -211,26 +237,35 @@ export class ShardAutoscaler extends Construct {
       utilization: alarmName('WriteUtilization'),
       throttles: alarmName('WriteThrottles'),
       streamLag: alarmName('StreamLag'),
-      consumerLag: alarmName('ConsumerLag'),
       scaleIn: alarmName('ScaleIn'),
     };
+    // One lag alarm per consumer: `ConsumerLag` for the first (its name since one consumer), then `Consumer2Lag`, ...
+    const consumerTag = (index: number) => (index === 0 ? '' : String(index + 1));
+    const consumerLagNames = consumers.map((_, index) => alarmName(`Consumer${consumerTag(index)}Lag`));
     // On-demand: only the consumer's lag, the one thing its lever (the factor) can change.
     this.alarmNames = provisioned ? [names.utilization, names.throttles, names.streamLag] : [];
-    if (props.consumer) {
-      this.alarmNames.push(names.consumerLag);
-    }
+    this.alarmNames.push(...consumerLagNames);
     if (provisioned) {
       this.alarmNames.push(names.scaleIn);
     }
 
     // The mapping is read and changed only when the scaler may change its parallelization factor;
     // the consumer is told how high the factor may go, before its environment is synthesized.
-    const manageMapping = settings.adjustParallelization && props.consumer !== undefined;
+    const manageMapping = settings.adjustParallelization && consumers.length > 0;
     if (manageMapping) {
-      props.consumer?.allowParallelizationFactor?.(MAX_PARALLELIZATION_FACTOR);
+      for (const consumer of consumers) {
+        consumer.allowParallelizationFactor?.(MAX_PARALLELIZATION_FACTOR);
+      }
     }
     const alarmArns = this.alarmNames.map((name) => stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
-    const consumerTimeout = props.consumer?.timeout;
+    // Every consumer in one variable (the handler parses and checks it: lambda/scaler/contract.ts).
+    const consumerSettings: ScalerConsumerConfig[] = consumers.map((consumer, index) => ({
+      id: consumerId(index),
+      functionName: consumer.functionName,
+      ...(consumer.serviceName ? { serviceName: consumer.serviceName } : {}),
+      ...(consumer.timeout && !consumer.timeout.isUnresolved() ? { timeoutMs: consumer.timeout.toMilliseconds() } : {}),
+      ...(manageMapping ? { eventSourceMappingId: consumer.eventSourceMappingId } : {}),
+    }));
 
     const onFailure = createOnFailureQueue(this, 'FailedEvents', 'the scaler\'s asynchronous invocations');
     this.onFailureQueue = onFailure;
@@ -259,10 +294,7 @@ export class ShardAutoscaler extends Construct {
         QUIET_WINDOW_MINUTES: String(settings.quietWindow.toMinutes()),
         RESERVED_SCALE_OUT_CALLS: String(RESERVED_SCALE_OUT_CALLS),
         ADJUST_PARALLELIZATION: String(manageMapping),
-        ...(props.consumer ? { CONSUMER_FUNCTION_NAME: props.consumer.functionName } : {}),
-        ...(props.consumer?.serviceName ? { CONSUMER_SERVICE_NAME: props.consumer.serviceName } : {}),
-        ...(consumerTimeout && !consumerTimeout.isUnresolved() ? { CONSUMER_TIMEOUT_MS: String(consumerTimeout.toMilliseconds()) } : {}),
-        ...(props.consumer && manageMapping ? { EVENT_SOURCE_MAPPING_ID: props.consumer.eventSourceMappingId } : {}),
+        ...(consumers.length > 0 ? { [CONSUMERS_ENV]: stack.toJsonString(consumerSettings) } : {}),
       },
     });
     this.function = fn;
@@ -280,8 +312,9 @@ export class ShardAutoscaler extends Construct {
     if (provisioned) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ACCOUNT_ACTIONS, resources: ['*'] }));
     }
-    if (props.consumer && manageMapping) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: MAPPING_ACTIONS, resources: [props.consumer.eventSourceMappingArn] }));
+    if (manageMapping) {
+      // Each consumer's own mapping, and nothing else.
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: MAPPING_ACTIONS, resources: consumers.map((consumer) => consumer.eventSourceMappingArn) }));
     }
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -337,18 +370,18 @@ export class ShardAutoscaler extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
-    if (props.consumer) {
-      addAlarm('ConsumerLagAlarm', {
-        alarmName: names.consumerLag,
-        alarmDescription: `The consumer ${props.consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its parallelization factor is raised, then, on provisioned streams, the shards).`,
-        metric: props.consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
+    consumers.forEach((consumer, index) => {
+      addAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
+        alarmName: consumerLagNames[index],
+        alarmDescription: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
+        metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: lagMs,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
         datapointsToAlarm: 3,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-    }
+    });
     if (provisioned) {
       const period = SCALE_IN_PERIOD;
       const usingMetrics: Record<string, cloudwatch.IMetric> = {
@@ -356,15 +389,16 @@ export class ShardAutoscaler extends Construct {
         records: stream.metricIncomingRecords({ period }),
         streamAge: stream.metricIteratorAgeMilliseconds({ period }),
       };
-      if (props.consumer) {
-        usingMetrics.consumerAge = props.consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
-      }
+      const consumerAgeIds = consumers.map((_, index) => `consumerAge${consumerTag(index)}`);
+      consumers.forEach((consumer, index) => {
+        usingMetrics[consumerAgeIds[index]] = consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
+      });
       const periods = settings.quietWindow.toMinutes() / period.toMinutes();
       addAlarm('ScaleInAlarm', {
         alarmName: names.scaleIn,
         alarmDescription: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
         metric: new cloudwatch.MathExpression({
-          expression: quietExpression(shards, period.toSeconds(), lagMs, props.consumer !== undefined),
+          expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
           usingMetrics,
           period,
           label: 'Write utilisation, 100 while consumers lag (%)',
@@ -502,7 +536,29 @@ interface Settings {
   readonly adjustParallelization: boolean;
 }
 
-function resolveSettings(props: ShardAutoscalerProps): Settings {
+/** `consumers`, or the deprecated `consumer`; both together is an error. */
+function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
+  if (props.consumer && props.consumers) {
+    throw new Error(`ShardAutoscaler: give either consumers (every consumer) or consumer (deprecated: one consumer), not both; received consumer ${props.consumer.functionName} and ${props.consumers.length} consumers`);
+  }
+  const consumers = props.consumers ?? (props.consumer ? [props.consumer] : []);
+  const seen = new Map<string, number>();
+  consumers.forEach((consumer, index) => {
+    const arn = consumer.eventSourceMappingArn;
+    if (!Token.isUnresolved(arn) && seen.has(arn)) {
+      throw new Error(`ShardAutoscaler: consumers must have distinct event-source mappings; received consumers[${seen.get(arn)}] and consumers[${index}] with mapping ${arn}`);
+    }
+    seen.set(arn, index);
+  });
+  const unique = new Set(consumers);
+  if (unique.size !== consumers.length) {
+    const index = consumers.findIndex((consumer, i) => consumers.indexOf(consumer) !== i);
+    throw new Error(`ShardAutoscaler: consumers must list each consumer once; received consumers[${index}] (${consumers[index].functionName}) again`);
+  }
+  return consumers;
+}
+
+function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardAutoscalerConsumer[]): Settings {
   const minShards = props.minShards ?? 1;
   const initialShards = props.stream.shardCount !== undefined && !Token.isUnresolved(props.stream.shardCount) ? props.stream.shardCount : 1;
   const maxShards = props.maxShards ?? Math.max(64, minShards, initialShards);
@@ -521,8 +577,9 @@ function resolveSettings(props: ShardAutoscalerProps): Settings {
   if (props.stream.mode === DataStreamMode.PROVISIONED && props.stream.shardCount === undefined) {
     fail(`stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`);
   }
-  if (props.adjustParallelization === true && !props.consumer) {
-    fail('adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumer, or leave adjustParallelization unset; received adjustParallelization true with no consumer');
+  const hasConsumer = consumers.length > 0;
+  if (props.adjustParallelization === true && !hasConsumer) {
+    fail('adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumers, or leave adjustParallelization unset; received adjustParallelization true with no consumer');
   }
   if (props.stream.mode === DataStreamMode.ON_DEMAND) {
     for (const name of PROVISIONED_ONLY_PROPS) {
@@ -531,8 +588,8 @@ function resolveSettings(props: ShardAutoscalerProps): Settings {
         fail(`${name} applies to provisioned streams only: the stream is on-demand (Kinesis manages its shards); leave it out. Received ${value instanceof Duration ? value.toHumanString() : String(value)}`);
       }
     }
-    if (!props.consumer || props.adjustParallelization === false) {
-      fail(`on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${props.consumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`);
+    if (!hasConsumer || props.adjustParallelization === false) {
+      fail(`on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${hasConsumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`);
     }
   }
   if (known(minShards) && (!Number.isInteger(minShards) || minShards < 1)) {

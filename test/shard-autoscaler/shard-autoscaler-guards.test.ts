@@ -6,6 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, ShardAutoscaler } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
+import { scalerConsumers, scalerVariables } from './scaler-env';
 
 function withConsumer(mode: DataStreamMode = DataStreamMode.PROVISIONED) {
   const stack = testStack();
@@ -15,10 +16,6 @@ function withConsumer(mode: DataStreamMode = DataStreamMode.PROVISIONED) {
   return { stack, stream, consumer, autoscaler };
 }
 
-function scalerVariables(template: Template): Record<string, unknown> {
-  const functions = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { STATE_TABLE_NAME: Match.anyValue() } } } });
-  return (Object.values(functions)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
-}
 
 describe('ShardAutoscaler: its own alarms only', () => {
   test('the scaler knows the ARN of each of its alarms (ALARM_ARNS), in this account and region', () => {
@@ -36,7 +33,7 @@ describe('ShardAutoscaler: its own alarms only', () => {
   test('it reads the consumer\'s progress metrics (service dimension) and knows its timeout', () => {
     const { stack, consumer } = withConsumer();
 
-    expect(scalerVariables(Template.fromStack(stack))).toEqual(expect.objectContaining({ CONSUMER_SERVICE_NAME: consumer.serviceName, CONSUMER_TIMEOUT_MS: '45000' }));
+    expect(scalerConsumers(Template.fromStack(stack))).toEqual([expect.objectContaining({ serviceName: consumer.serviceName, timeoutMs: 45000 })]);
   });
 });
 
@@ -155,7 +152,8 @@ describe('ShardAutoscaler on an on-demand stream', () => {
     const template = Template.fromStack(stack);
 
     expect(autoscaler.alarmNames.map((name) => name.split('-').pop())).toEqual(['ConsumerLag']);
-    expect(scalerVariables(template)).toEqual(expect.objectContaining({ ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: expect.anything() }));
+    expect(scalerVariables(template)).toEqual(expect.objectContaining({ ADJUST_PARALLELIZATION: 'true' }));
+    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) })]);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/UpdateShardCount|DescribeLimits/);
   });
 });

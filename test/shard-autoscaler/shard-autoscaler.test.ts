@@ -6,6 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, ShardAutoscaler, type ShardAutoscalerConsumer } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
+import { scalerConsumers } from './scaler-env';
 
 /** A consumer stub: a plain function and an event-source mapping on the stream. */
 function stubConsumer(stack: Stack, stream: DataStream): ShardAutoscalerConsumer & { fn: lambda.Function; mapping: lambda.EventSourceMapping } {
@@ -134,12 +135,14 @@ describe('ShardAutoscaler scaler function', () => {
           MIN_SHARDS: '1', MAX_SHARDS: '16', TARGET_UTILIZATION: '0.6', SCALE_OUT_UTILIZATION: '0.8', SCALE_IN_UTILIZATION: '0.3',
           LAG_THRESHOLD_MS: '60000', SCALE_OUT_COOLDOWN_MS: '300000', SCALE_IN_COOLDOWN_MS: '3600000', QUIET_WINDOW_MINUTES: '60',
           ADJUST_PARALLELIZATION: 'true',
-          EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^Mapping') },
+          EVENT_SOURCE_MAPPING_ID: Match.absent(),
           ALARM_NAMES: Match.stringLikeRegexp('-WriteUtilization,.*-WriteThrottles,.*-StreamLag,.*-ConsumerLag,.*-ScaleIn$'),
           POWERTOOLS_SERVICE_NAME: Match.anyValue(),
         }),
       },
     });
+    // The consumer travels in CONSUMERS, which the handler's own parser reads.
+    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ id: 'consumer', functionName: expect.stringMatching(/^<Ref:Consumer/), eventSourceMappingId: expect.stringMatching(/^<Ref:Mapping/) })]);
   });
 
   test('keeps its state in an encrypted on-demand table with point-in-time recovery', () => {
@@ -171,8 +174,9 @@ describe('ShardAutoscaler and its consumer\'s parallelization factor', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: { Ref: Match.stringLikeRegexp('^Consumer') }, ParallelizationFactor: 1 });
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^ConsumerKinesisEventSource') } }) },
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
     });
+    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) })]);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['lambda:UpdateEventSourceMapping']) })]) },
     });
@@ -247,8 +251,11 @@ describe('ShardAutoscaler IAM', () => {
     expect(statementWith(template, 'lambda:GetEventSourceMapping')).toBeUndefined();
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent(), CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^Consumer') } }) },
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) },
     });
+    const [consumer] = scalerConsumers(template);
+    expect(consumer.functionName).toMatch(/^<Ref:Consumer/);
+    expect(consumer.eventSourceMappingId).toBeUndefined();
   });
 
   test('changes only its own alarms, named by ARN; GetMetricData and DescribeLimits have no resource scoping', () => {

@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { DataStreamMode, StreamingPipeline } from '../../lib';
 import { testStack } from '../helpers/app';
+import { scalerConsumers } from './scaler-env';
 
 describe('StreamingPipeline autoscaling', () => {
   test('a provisioned pipeline gets the autoscaler with all five alarms by default', () => {
@@ -31,8 +32,9 @@ describe('StreamingPipeline autoscaling', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') }, ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^PipelineConsumerKinesisEventSource') } }) },
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
     });
+    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ functionName: expect.stringMatching(/^<Ref:PipelineConsumer/), eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/) })]);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] })]) },
     });
@@ -52,6 +54,7 @@ describe('StreamingPipeline autoscaling', () => {
     Template.fromStack(on).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
     const template = Template.fromStack(off);
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) } });
+    expect(scalerConsumers(template)[0].eventSourceMappingId).toBeUndefined();
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '2' }) } });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('lambda:UpdateEventSourceMapping');
@@ -80,8 +83,9 @@ describe('StreamingPipeline autoscaling', () => {
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('kinesis:UpdateShardCount');
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', EVENT_SOURCE_MAPPING_ID: { Ref: Match.stringLikeRegexp('^PipelineConsumerKinesisEventSource') } }) },
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
     });
+    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/) })]);
   });
 
   test('an on-demand pipeline without a consumer has no scaler that could do nothing', () => {
