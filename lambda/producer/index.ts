@@ -63,11 +63,16 @@ export async function handler(event: unknown, context: Context): Promise<Produce
   try {
     const header = http ? event.headers?.['idempotency-key'] : undefined;
     const requestId = parseRequestId(request, header);
-    const records = parseRequest(request, config.limits.maxEntryBytes, config.limits);
     // Lambda's retries of an asynchronous event carry its request id; an HTTP request without a
     // requestId is answered at once and never retried by Lambda, so it needs no progress.
     const key = requestId !== undefined ? `request#${requestId}` : http ? undefined : `invoke#${context.awsRequestId}`;
-    const once = await produceOnce(records, {
+    const parse = () => parseRequest(request, config.limits.maxEntryBytes, config.limits);
+    // A direct invoke keyed by its invocation: validated while its claim is in flight (a refusal
+    // then turns the claimed item into the refusal). A caller's requestId is claimed only with
+    // valid records, so that a refused request does not take its id.
+    const list = (request as { records?: unknown } | null)?.records;
+    const deferred = store !== undefined && key !== undefined && requestId === undefined && Array.isArray(list) && list.length > 0;
+    const once = await produceOnce(deferred ? { count: list.length, parse } : parse(), {
       store,
       key,
       payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
@@ -77,7 +82,7 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       prepare: (pending) => prepare(pending, config),
     });
     const { result, outcome } = once;
-    metrics.addMetric('UserRecords', MetricUnit.Count, records.length);
+    metrics.addMetric('UserRecords', MetricUnit.Count, result.recordCount);
     metrics.addMetric('AlreadyWrittenRecords', MetricUnit.Count, once.alreadyWritten);
     if (outcome) {
       metrics.addMetric('KinesisRecords', MetricUnit.Count, outcome.kinesisRecords);
@@ -141,8 +146,8 @@ async function refuse(error: ProducerInputError, http: boolean, store: ProgressS
     logger.warn('bad producer request', { errors: error.errors.slice(0, 20) });
     return json(400, { message: error.message, errors: error.errors });
   }
-  let seen: 'first' | 'again' = 'first';
-  if (store !== undefined) {
+  let seen: 'first' | 'again' = error.recorded ?? 'first';
+  if (store !== undefined && error.recorded === undefined) {
     try {
       seen = await store.refuse(`invoke#${context.awsRequestId}`, error.message);
     } catch (caught) {

@@ -1,12 +1,21 @@
 import { createHash } from 'crypto';
 import type { ProducerRecord } from './aggregate';
 import { ProducerBusyError, indicesByCode, type ProduceResult } from './producer';
-import { ProgressStatus, type ProgressStore, WrittenSet } from './progress-store';
+import { ProgressStatus, type Claim, type ProgressStore, WrittenSet } from './progress-store';
 import { ProducerInputError, RULES } from './validate';
 import type { FailedRecord, PreparedPlan, WriteOutcome } from './writer';
 
 /** The error code of every record when the progress table cannot be reached: nothing is sent (it could not be told apart from a copy later). */
 export const PROGRESS_STORE_UNAVAILABLE = 'ProgressStoreUnavailable';
+
+/**
+ * A request's records still to be validated: `count` (the length of its `records` list) is all the
+ * claim needs, so `parse` runs while the claim's round trip is in flight.
+ */
+export interface DeferredRecords {
+  readonly count: number;
+  readonly parse: () => ProducerRecord[];
+}
 
 export interface OnceOptions {
   /** The progress table; without it every delivery writes everything (at least once). */
@@ -54,28 +63,40 @@ export function payloadHashOf(records: unknown): string {
  * other records is refused. If the table cannot be reached nothing is sent and every record is
  * reported `ProgressStoreUnavailable` (retryable: Lambda's next try may find it).
  */
-export async function produceOnce(records: readonly ProducerRecord[], options: OnceOptions): Promise<OnceResult> {
-  const count = records.length;
+export async function produceOnce(input: readonly ProducerRecord[] | DeferredRecords, options: OnceOptions): Promise<OnceResult> {
+  const deferred = isDeferred(input) ? input : undefined;
+  const count = deferred ? deferred.count : (input as readonly ProducerRecord[]).length;
   const { store, key } = options;
   if (store === undefined || key === undefined) {
+    const records = deferred ? deferred.parse() : (input as readonly ProducerRecord[]);
     const outcome = await options.produce(records, options.remainingMs());
     return { result: resultOf(count, outcome.written.length, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
   }
   const now = options.now ?? Date.now;
   let claim;
+  let claiming: Promise<Claim> | undefined;
+  let records: readonly ProducerRecord[] = deferred ? [] : (input as readonly ProducerRecord[]);
   let prepared: Promise<PreparedPlan | undefined> | undefined;
   try {
-    const claiming = store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
-    if (options.prepare) {
-      // Plan while the claim's round trip runs: first let its request go out (setImmediate runs
-      // after the SDK's promise chain has written it), then pack. Nothing is sent before the
-      // claim answers, and only what it says is not written.
+    claiming = store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
+    if (options.prepare || deferred) {
+      // Validate and plan while the claim's round trip runs: first let its request go out
+      // (setImmediate runs after the SDK's promise chain has written it), then parse and pack.
+      // Nothing is sent before the claim answers, and only what it says is not written.
       claiming.catch(() => undefined);
       await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (deferred) {
+      records = deferred.parse();
+    }
+    if (options.prepare) {
       prepared = options.prepare(records).catch(() => undefined);
     }
     claim = await claiming;
   } catch (caught) {
+    if (caught instanceof ProducerInputError) {
+      throw await refusalAfterClaim(caught, claiming!, store, key, options.owner);
+    }
     const errorMessage = `nothing sent: the progress table could not be reached (${(caught as Error).message})`;
     return { result: resultOf(count, 0, records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage }))), alreadyWritten: 0, progressSaved: true };
   }
@@ -133,6 +154,35 @@ export async function produceOnce(records: readonly ProducerRecord[], options: O
     writtenCount += written.has(index) ? 1 : 0;
   }
   return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };
+}
+
+function isDeferred(input: readonly ProducerRecord[] | DeferredRecords): input is DeferredRecords {
+  return !Array.isArray(input);
+}
+
+/**
+ * A request refused for its input after its claim went out: once the claim answers, the item this
+ * delivery claimed becomes the refusal (`REFUSED`, so Lambda's retries find it and log once), and
+ * the error says whether this is the first delivery to refuse it. A claim that found an earlier
+ * refusal (or another delivery at work) makes this a repeat; a claim that failed leaves the
+ * recording to the handler, as before the claim was overlapped.
+ */
+async function refusalAfterClaim(error: ProducerInputError, claiming: Promise<Claim>, store: ProgressStore, key: string, owner: string): Promise<ProducerInputError> {
+  let claim: Claim;
+  try {
+    claim = await claiming;
+  } catch {
+    return error;
+  }
+  if (claim.kind !== 'claimed') {
+    return new ProducerInputError(error.errors, 'again');
+  }
+  try {
+    await store.refuseClaimed(key, owner, error.message);
+  } catch {
+    // Not recorded: the lease ends with this invocation, and the next delivery refuses it again.
+  }
+  return new ProducerInputError(error.errors, 'first');
 }
 
 function resultOf(recordCount: number, writtenCount: number, failed: readonly FailedRecord[]): ProduceResult {

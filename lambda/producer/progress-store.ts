@@ -176,6 +176,34 @@ export class ProgressStore {
     }
   }
 
+  /**
+   * Turns the request this `owner` claimed into its refusal (its input was refused after the claim
+   * went out): `REFUSED` with the errors, lease released. False if the lease is no longer this owner's.
+   */
+  public async refuseClaimed(key: string, owner: string, errors: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.options.client.send(new UpdateItemCommand({
+        TableName: this.options.tableName,
+        Key: { id: { S: key } },
+        UpdateExpression: `SET ${ATTR.status} = :refused, errors = :errors REMOVE ${ATTR.owner}, leaseUntil`,
+        ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
+        ExpressionAttributeNames: NAMES,
+        ExpressionAttributeValues: {
+          ':refused': { S: ProgressStatus.REFUSED },
+          ':errors': { S: errors.slice(0, 10_000) },
+          ':owner': { S: owner },
+          ':progress': { S: ProgressStatus.IN_PROGRESS },
+        },
+      }), { abortSignal: signal as never });
+      return true;
+    } catch (caught) {
+      if ((caught as { name?: string }).name === 'ConditionalCheckFailedException') {
+        return false;
+      }
+      throw new ProgressStoreError(`progress table: refusal of ${key} not saved: ${(caught as Error).message}`);
+    }
+  }
+
   /** Remembers that the request was refused; 'again' when an earlier delivery was refused already. */
   public async refuse(key: string, errors: string, signal?: AbortSignal): Promise<'first' | 'again'> {
     const now = this.now();

@@ -35,7 +35,11 @@ export interface InputIssue {
  */
 export class ProducerInputError extends Error {
   public override readonly name = 'ProducerInputError';
-  constructor(public readonly errors: readonly InputIssue[]) {
+  /**
+   * @param recorded set when the progress table already holds the refusal: 'first' when this
+   * delivery recorded it, 'again' when an earlier delivery of the event did.
+   */
+  constructor(public readonly errors: readonly InputIssue[], public readonly recorded?: 'first' | 'again') {
     super(`invalid producer request: ${errors.slice(0, 10).map((e) => (e.index < 0 ? e.rule : `record ${e.index}: ${e.rule}`)).join('; ')}${errors.length > 10 ? `; and ${errors.length - 10} more` : ''}`);
   }
 }

@@ -1,4 +1,5 @@
 import { produceOnce, writtenSetOf } from '../../lambda/producer/once';
+import { ProducerInputError, RULES } from '../../lambda/producer/validate';
 import { ProgressStatus, WrittenSet, type Claim, type ProgressStore } from '../../lambda/producer/progress-store';
 import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import type { PreparedPlan, WriteOutcome } from '../../lambda/producer/writer';
@@ -167,5 +168,84 @@ describe('produceOnce: planning while the claim is in flight', () => {
     // Assess
     expect(produce).not.toHaveBeenCalled();
     expect(once.result.failed.map((f) => f.errorCode)).toEqual(['ProgressStoreUnavailable', 'ProgressStoreUnavailable']);
+  });
+});
+
+describe('produceOnce: validation while the claim is in flight (a direct invoke\'s records, deferred)', () => {
+  const invalid = () => {
+    throw new ProducerInputError([{ index: 1, rule: RULES.data }]);
+  };
+
+  test('parses and plans during the claim; nothing is sent before the claim answers', async () => {
+    // Prepare
+    const { store, events } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { claimDelayMs: 30 });
+
+    // Act
+    const once = await produceOnce({ count: 3, parse: () => { events.push('parse'); return records(3); } }, {
+      ...base, store,
+      prepare: async () => { events.push('prepare'); return undefined; },
+      produce: async (pending, _ms, onWritten) => { events.push(`produce ${pending.length}`); await onWritten!([0, 1, 2], true); return outcome([0, 1, 2]); },
+    });
+
+    // Assess
+    expect(events).toEqual(['claim-start', 'parse', 'prepare', 'claim-end', 'produce 3']);
+    expect(once.result).toMatchObject({ recordCount: 3, writtenCount: 3, failedCount: 0 });
+  });
+
+  test('a claim that fails (however slowly) sends nothing, records parsed or not', async () => {
+    // Prepare
+    const store = { claim: async () => { await new Promise((resolve) => setTimeout(resolve, 30)); throw new Error('down'); } } as unknown as ProgressStore;
+    const produce = jest.fn();
+
+    // Act
+    const once = await produceOnce({ count: 2, parse: () => records(2) }, { ...base, store, prepare: async () => undefined, produce });
+
+    // Assess
+    expect(produce).not.toHaveBeenCalled();
+    expect(once.result.failed.map((f) => f.errorCode)).toEqual(['ProgressStoreUnavailable', 'ProgressStoreUnavailable']);
+  });
+
+  test('refused input after the claim went out: the claimed item becomes the refusal (first), nothing is sent', async () => {
+    // Prepare
+    const { store } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(2) }, { claimDelayMs: 10 });
+    const refuseClaimed = jest.fn(async () => true);
+    Object.assign(store, { refuseClaimed });
+    const produce = jest.fn();
+
+    // Act
+    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce }).catch((caught: unknown) => caught) as ProducerInputError;
+
+    // Assess
+    expect(error).toBeInstanceOf(ProducerInputError);
+    expect(error.errors).toEqual([{ index: 1, rule: RULES.data }]);
+    expect(error.recorded).toBe('first');
+    expect(refuseClaimed).toHaveBeenCalledWith('invoke#1', 'o', error.message);
+    expect(produce).not.toHaveBeenCalled();
+  });
+
+  test('refused input whose claim finds an earlier refusal is a repeat (again), and nothing is recorded twice', async () => {
+    // Prepare
+    const { store } = fakeStore({ kind: 'refused', errors: 'x' });
+    const refuseClaimed = jest.fn(async () => true);
+    Object.assign(store, { refuseClaimed });
+
+    // Act
+    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch((caught: unknown) => caught) as ProducerInputError;
+
+    // Assess
+    expect(error.recorded).toBe('again');
+    expect(refuseClaimed).not.toHaveBeenCalled();
+  });
+
+  test('refused input whose claim failed is left for the handler to record, as without a claim', async () => {
+    // Prepare
+    const store = { claim: async () => { throw new Error('down'); } } as unknown as ProgressStore;
+
+    // Act
+    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch((caught: unknown) => caught) as ProducerInputError;
+
+    // Assess
+    expect(error).toBeInstanceOf(ProducerInputError);
+    expect(error.recorded).toBeUndefined();
   });
 });

@@ -79,4 +79,22 @@ describe('ProgressStore on dynalite', () => {
     expect(late).toBe(false);
     expect((await item('invoke#taken'))?.status?.S).toBe(ProgressStatus.IN_PROGRESS);
   });
+
+  test('a claimed request refused for its input becomes REFUSED (lease released); the next delivery finds the refusal', async () => {
+    // Prepare
+    await store.claim('invoke#refused', '-', 2, 'owner-a', Date.now() + 60_000);
+
+    // Act
+    const recorded = await store.refuseClaimed('invoke#refused', 'owner-a', 'invalid producer request: record 1: data is required');
+    const stored = await item('invoke#refused');
+    const next = await store.claim('invoke#refused', '-', 2, 'owner-b', Date.now() + 60_000);
+    const again = await store.refuse('invoke#refused', 'x');
+
+    // Assess
+    expect(recorded).toBe(true);
+    expect(stored?.status?.S).toBe(ProgressStatus.REFUSED);
+    expect(stored?.owner).toBeUndefined();
+    expect(next).toEqual({ kind: 'refused', errors: 'invalid producer request: record 1: data is required' });
+    expect(again).toBe('again');
+  });
 });
