@@ -1,4 +1,4 @@
-import { Aspects, RemovalPolicies, RemovalPolicy, Stack, type IAspect } from 'aws-cdk-lib';
+import { Aspects, RemovalPolicies, RemovalPolicy, Stack, Token, type IAspect } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +10,23 @@ import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archiv
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
 import { ProducerFunction, type ProducerOptions } from '../producer-function';
+
+/**
+ * One more consumer of the pipeline's stream: a `ConsumerFunction` of its own (its own mapping,
+ * function, on-failure destination and, with checkpointing, its own lease table), e.g. one on
+ * enhanced fan-out beside the standard one.
+ */
+export interface StreamingPipelineConsumerProps extends ConsumerOptions {
+  /**
+   * The consumer's construct id in the pipeline: unique among the pipeline's consumers, not one of
+   * the pipeline's own parts (`Stream`, `Producer`, `Consumer`, `Archive`, `Autoscaler`,
+   * `Monitoring`), and without `/`. Its default application name (the leases' `applicationName`)
+   * and its resources' names follow it.
+   */
+  readonly id: string;
+  /** Path to this consumer's record processor module (see `ConsumerOptions.processorEntry`). */
+  readonly processorEntry: string;
+}
 
 export interface StreamingPipelineProps {
   /**
@@ -73,6 +90,17 @@ export interface StreamingPipelineProps {
   readonly consumer?: ConsumerOptions | false;
 
   /**
+   * More consumers of the stream, each a `ConsumerFunction` of its own (its own processor,
+   * options, `enhancedFanOut`, and with checkpointing its own lease table: one lease table per
+   * consumer application, so a `leaseTable` or `applicationName` given to two consumers is
+   * refused). Every consumer is handed to the autoscaler (its own lag alarm; the factor of its own
+   * mapping) and to monitoring (its own alarms and dashboard row, named `Consumer2…` after
+   * `consumer`'s). Works with `consumer: false` too.
+   * @default - none: only `consumer`
+   */
+  readonly consumers?: StreamingPipelineConsumerProps[];
+
+  /**
    * A Lambda producer that writes user records with shard-aware KPL aggregation, PutRecords
    * retries within its time budget, and an exact report of what was and was not written.
    * `false` turns it off.
@@ -116,6 +144,8 @@ export class StreamingPipeline extends Construct {
   public readonly producer?: ProducerFunction;
   /** The Lambda consumer, unless `consumer` is false. */
   public readonly consumer?: ConsumerFunction;
+  /** Every consumer of the pipeline: `consumer` (unless false) first, then those of `consumers`, in order. */
+  public readonly consumers: ConsumerFunction[];
   /** The consumer's lease table (checkpoints), unless the consumer is off or does not checkpoint. */
   public readonly leaseTable?: ILeaseTable;
   /** The shard autoscaler, unless `autoscaling` is false. */
@@ -141,26 +171,30 @@ export class StreamingPipeline extends Construct {
     if (props.producer !== false) {
       this.producer = new ProducerFunction(this, 'Producer', { ...props.producer, stream: this.stream });
     }
+    validateConsumers(props);
     if (props.consumer !== false) {
       this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
       this.leaseTable = this.consumer.leaseTable;
     }
+    const more = (props.consumers ?? []).map(({ id: consumerId, ...options }) => new ConsumerFunction(this, consumerId, { ...options, stream: this.stream }));
+    this.consumers = [...(this.consumer ? [this.consumer] : []), ...more];
     // An on-demand stream without a factor to raise leaves the scaler nothing to do: left out by
     // default; asked for explicitly, ShardAutoscaler says why it cannot be.
     const onDemand = this.stream.mode === DataStreamMode.ON_DEMAND;
-    const idleOnDemand = onDemand && props.autoscaling === undefined && this.consumer === undefined;
+    const idleOnDemand = onDemand && props.autoscaling === undefined && this.consumers.length === 0;
     if (props.autoscaling !== false && !idleOnDemand) {
       // With adjustParallelization (the default) the autoscaler tells the consumer that its
       // factor may reach 10; the consumer's checkpoints stay exact at any factor.
       this.autoscaler = new ShardAutoscaler(this, 'Autoscaler', {
         ...props.autoscaling,
         stream: this.stream,
-        consumer: this.consumer,
+        consumers: this.consumers,
       });
     }
     // Last, so that it sees every part above.
     if (props.monitoring !== false) {
-      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, producer: this.producer, consumer: this.consumer, archive: this.archive, autoscaler: this.autoscaler });
+      const [first, ...others] = this.consumers;
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, producer: this.producer, consumer: first, consumers: others, archive: this.archive, autoscaler: this.autoscaler });
     }
     if (removalPolicy !== undefined) {
       RemovalPolicies.of(this).apply(removalPolicy, { applyToResourceTypes: [...STATEFUL_RESOURCE_TYPES] });
@@ -170,6 +204,59 @@ export class StreamingPipeline extends Construct {
         props.logEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`));
       }
       Aspects.of(this).add(new LogGroupSettings(props.logRetention, props.logEncryptionKey));
+    }
+  }
+}
+
+/** Construct ids of the pipeline's own parts: a consumer of `consumers` cannot take one. */
+const PART_IDS = ['Stream', 'Producer', 'Consumer', 'Archive', 'Autoscaler', 'Monitoring'] as const;
+
+/**
+ * The consumers' ids and their applications: unique ids that are not the parts' own, and one
+ * lease table per application (a table, or an application name, given to two consumers).
+ */
+function validateConsumers(props: StreamingPipelineProps): void {
+  const fail = (message: string): never => {
+    throw new Error(`StreamingPipeline: ${message}`);
+  };
+  const extra = props.consumers ?? [];
+  const ids = new Map<string, number>();
+  extra.forEach((consumer, index) => {
+    const id = consumer.id;
+    if (typeof id !== 'string' || id.length === 0 || id.includes('/')) {
+      fail(`consumers[${index}].id must be a non-empty construct id without '/'; received '${String(id)}'`);
+    }
+    if ((PART_IDS as readonly string[]).includes(id)) {
+      fail(`consumers[${index}].id must not be one of the pipeline's own parts (${PART_IDS.join(', ')}); received '${id}'`);
+    }
+    if (ids.has(id)) {
+      fail(`consumers[${index}].id must be unique among the consumers; received '${id}', already the id of consumers[${ids.get(id)}]`);
+    }
+    ids.set(id, index);
+  });
+  // Every consumer with its name in errors, `consumer` first.
+  const all: Array<{ name: string; options: ConsumerOptions }> = [
+    ...(props.consumer !== false ? [{ name: 'consumer', options: props.consumer ?? {} }] : []),
+    ...extra.map((consumer, index) => ({ name: `consumers[${index}] (${consumer.id})`, options: consumer })),
+  ];
+  const tables = new Map<ILeaseTable, string>();
+  const applications = new Map<string, string>();
+  for (const { name, options } of all) {
+    const table = options.leaseTable;
+    if (table !== undefined) {
+      const previous = tables.get(table);
+      if (previous !== undefined) {
+        fail(`one lease table per consumer application: ${name} is given the lease table ${table.node.path}, which is already the lease table of ${previous}; give each consumer its own (leave leaseTable unset for a new one)`);
+      }
+      tables.set(table, name);
+    }
+    const application = options.applicationName;
+    if (application !== undefined && !Token.isUnresolved(application)) {
+      const previous = applications.get(application);
+      if (previous !== undefined) {
+        fail(`one consumer application per consumer: ${name} has applicationName '${application}', already the applicationName of ${previous}; two consumers under one name would skip each other's records in a shared lease table`);
+      }
+      applications.set(application, name);
     }
   }
 }
