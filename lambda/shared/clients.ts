@@ -74,8 +74,11 @@ export function dynamoDbClient(): DynamoDBClient {
   return memo('dynamodb', () => new DynamoDBClient({ requestHandler: httpHandler() }));
 }
 
-/** Tests: use this client (a mock, or one pointed at an emulator) instead of the default. */
-export function setClientForTesting(name: 'kinesis' | 'dynamodb' | string, client: unknown): void {
+/**
+ * Tests: use this client (a mock, or one pointed at an emulator) instead of the default. `name` is
+ * the cache key of the factory it replaces: 'kinesis', 'dynamodb', or a handler's own ('cloudwatch', 'lambda').
+ */
+export function setClientForTesting(name: string, client: unknown): void {
   cache.set(name, client);
 }
 

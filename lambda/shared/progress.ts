@@ -91,7 +91,7 @@ export function normalizeEntry(entry: KeyProgress): KeyProgress {
     }
   }
   // Folding a run into upTo can make earlier-kept runs redundant only if they start before it.
-  const kept = upTo === undefined ? out : out.filter((run) => comparePositions(run.to, upTo!) > 0);
+  const kept = upTo === undefined ? out : out.filter((run) => comparePositions(run.to, upTo) > 0);
   return { upTo, runs: kept, seenAt: entry.seenAt };
 }
 

@@ -11,7 +11,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
 import type { IDataStream } from '../data-stream';
@@ -92,7 +92,12 @@ export class ConsumerFailureDestination {
     return new ConsumerFailureDestination(new sources.SnsDlq(topic), { topic });
   }
 
-  /** An S3 bucket, which keeps the failed invocation's records as well as their description. */
+  /**
+   * An S3 bucket, which keeps the failed invocation's records as well as their description. S3
+   * publishes no per-object metric by default, so the mapping also publishes Lambda's `EventCount`
+   * metric group (added to `metricsConfig`): its `OnFailureDestinationDeliveredEventCount` counts
+   * what reached the bucket, and `PipelineMonitoring` alarms on it.
+   */
   public static bucket(bucket: s3.IBucket): ConsumerFailureDestination {
     return new ConsumerFailureDestination(new sources.S3OnFailureDestination(bucket), { bucket });
   }
@@ -337,6 +342,11 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   public readonly serviceName: string;
   /** The application name written into the leases (with checkpointing). */
   public readonly applicationName: string;
+  /**
+   * Whether the mapping publishes Lambda's `EventCount` metric group (`metricsConfig`; always with
+   * an S3 on-failure destination), so that `metricOnFailureDelivered` has data.
+   */
+  public readonly eventCountMetrics: boolean;
   private maxParallelizationFactorValue: number;
 
   constructor(scope: Construct, id: string, props: ConsumerFunctionProps) {
@@ -426,6 +436,12 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     }
     this.onFailureDestination ??= ConsumerFailureDestination.queue(this.onFailureQueue!);
 
+    // An S3 destination has no metric of its own: the mapping's EventCount group counts what it sends there.
+    const requested = props.metricsConfig?.metrics ?? [];
+    const metricsConfig = this.onFailureDestination.bucket && !requested.includes(lambda.MetricType.EVENT_COUNT)
+      ? { ...props.metricsConfig, metrics: [...requested, lambda.MetricType.EVENT_COUNT] }
+      : props.metricsConfig;
+    this.eventCountMetrics = metricsConfig?.metrics.includes(lambda.MetricType.EVENT_COUNT) ?? false;
     const sourceProps: sources.KinesisEventSourceProps = {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       startingPositionTimestamp: props.startingPositionTimestamp,
@@ -436,7 +452,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       maxRecordAge: props.maxRecordAge,
       bisectBatchOnError: props.bisectBatchOnError ?? true,
       filters: props.filters,
-      metricsConfig: props.metricsConfig,
+      metricsConfig,
       reportBatchItemFailures: true,
       onFailure: this.onFailureDestination.eventSourceDestination,
     };
@@ -543,6 +559,26 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
   /** Time from the checkpointed record's arrival in the stream to its checkpoint, milliseconds, Maximum. */
   public metricCheckpointLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricConsumer('CheckpointLag', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * Records the mapping sent to its on-failure destination (AWS/Lambda
+   * `OnFailureDestinationDeliveredEventCount`, `EventSourceMappingUUID` dimension), Sum. Published
+   * only with the mapping's `EventCount` metric group (`eventCountMetrics`).
+   */
+  public metricOnFailureDelivered(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OnFailureDestinationDeliveredEventCount',
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingId },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /** Times Lambda could not deliver a failed batch's description to the on-failure destination (AWS/Lambda `DestinationDeliveryFailures`), Sum. */
+  public metricDestinationDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DestinationDeliveryFailures', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   /** AWS/Lambda IteratorAge of the mapping (age of the last record of each batch), Maximum. */

@@ -27,7 +27,6 @@ import { consumeBatch, type ConsumerDeps, type RecordProcessor } from '../../lam
 import type { Ordering } from '../../lambda/consumer/contract';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
 import type { ShardLineage } from '../../lambda/consumer/lineage';
-import type { LeaseStore } from '../../lambda/shared/lease-store';
 import { compareExtended, isSentinel, type ExtendedSequenceNumber } from '../../lambda/shared/sequence-number';
 import { lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
 import {
@@ -216,7 +215,7 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
           return result;
         };
       },
-    }) as LeaseStore;
+    });
 
     const lastSequence = BigInt(shard.records[shard.records.length - 1].kinesis.sequenceNumber);
     const shardLineage = async (): Promise<ShardLineage> => ({
@@ -254,7 +253,7 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
     const handled = (index: number) => shard.usersOf[index].every((id) => processed(id) || ledger.inDestination(id, mapping));
     const named = response.batchItemFailures.map((failure) => invocation.indices.find((index) => shard.records[index].kinesis.sequenceNumber === failure.itemIdentifier));
     const firstUnhandled = invocation.indices.find((index) => !handled(index));
-    const describeNamed = () => response.batchItemFailures.map((failure, i) => named[i] === undefined ? `'${failure.itemIdentifier}' (not in the batch)` : name(named[i]!)).join(' ');
+    const describeNamed = () => response.batchItemFailures.map((failure, i) => named[i] === undefined ? `'${failure.itemIdentifier}' (not in the batch)` : name(named[i])).join(' ');
     if (named.length > 1 || named.some((index) => index === undefined)) {
       ledger.violate(`inv#${invocation.id} answered batchItemFailures [${describeNamed()}]: one record of the batch expected`);
     } else if (named.length === 0 && firstUnhandled !== undefined) {

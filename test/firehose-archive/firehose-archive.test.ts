@@ -1,7 +1,6 @@
 import { App, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
-import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -42,7 +41,7 @@ describe('FirehoseArchive', () => {
 
       template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
         DeliveryStreamType: 'KinesisStreamAsSource',
-        KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] } },
+        KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [ref(stack, stream.stream), 'Arn'] } },
         ExtendedS3DestinationConfiguration: Match.objectLike({
           BucketARN: { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] },
           BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 5 },
@@ -312,7 +311,7 @@ describe('FirehoseArchive', () => {
       const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
       const archive = new FirehoseArchive(stack, 'Archive', { stream });
       const template = Template.fromStack(stack);
-      const streamArn = { 'Fn::GetAtt': [ref(stack, stream.stream as kinesis.Stream), 'Arn'] };
+      const streamArn = { 'Fn::GetAtt': [ref(stack, stream.stream), 'Arn'] };
       const streamKeyArn = { 'Fn::GetAtt': [ref(stack, stream.encryptionKey as never), 'Arn'] };
 
       // Act
