@@ -1,18 +1,14 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { compileApp, createAppDir, PACKAGE, packedInstall } from '../helpers/packed-app';
 
 /**
  * The package as users get it: `npm pack`, install the tarball into a fresh CDK app that imports
  * the public API by package name, type-check that app against the shipped declarations, and
- * synthesize it with real asset bundling (esbuild, from inside node_modules).
+ * synthesize it with real asset bundling (esbuild, from inside node_modules). The pack and install
+ * are shared with the other tests that play a user (test/helpers/packed-app.ts).
  */
-const ROOT = path.resolve(__dirname, '../..');
-const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-  name: string;
-  devDependencies: Record<string, string>;
-};
 
 const APP_SOURCE = `
 import { App, Stack } from 'aws-cdk-lib';
@@ -28,36 +24,22 @@ app.synth();
 `;
 
 describe('npm package', () => {
-  let workDir: string;
-
-  beforeAll(() => {
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpc-pack-'));
-  });
+  let appDir: string | undefined;
 
   afterAll(() => {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    if (appDir) {
+      fs.rmSync(appDir, { recursive: true, force: true });
+    }
   });
 
-  test('installs into another CDK app, type-checks and synthesizes offline', () => {
-    // Prepare: pack (prepack builds dist/) and a consumer app that depends on the tarball.
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', workDir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
-    const appDir = path.join(workDir, 'app');
-    fs.mkdirSync(appDir);
-    fs.writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true }));
-    execFileSync('npm', [
-      'install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error',
-      path.join(workDir, tarball),
-      `aws-cdk-lib@${PACKAGE.devDependencies['aws-cdk-lib']}`,
-      `constructs@${PACKAGE.devDependencies.constructs}`,
-    ], { cwd: appDir, stdio: 'pipe' });
+  test('installs into another CDK app, type-checks and synthesizes offline', async () => {
+    // Prepare: the packed tarball installed (prepack builds dist/), and an app next to it that imports it by name.
+    const install = await packedInstall();
+    appDir = createAppDir(install, 'pipeline-app');
     fs.writeFileSync(path.join(appDir, 'app.ts'), APP_SOURCE);
 
     // Act: compile with the shipped .d.ts files, then run the app (bundling happens here).
-    execFileSync(process.execPath, [
-      path.join(ROOT, 'node_modules/typescript/bin/tsc'), 'app.ts',
-      '--strict', '--module', 'commonjs', '--target', 'es2022', '--moduleResolution', 'node', '--skipLibCheck', '--types', 'node',
-      '--typeRoots', path.join(ROOT, 'node_modules/@types'),
-    ], { cwd: appDir, stdio: 'pipe' });
+    compileApp(appDir, ['app.ts']);
     const output = execFileSync(process.execPath, ['app.js'], { cwd: appDir, encoding: 'utf8' });
 
     // Assess: the app ran, and its template holds the pipeline from the package.

@@ -226,17 +226,19 @@ describe('a user app installed from the packed tarball, around an existing strea
     ]));
   });
 
-  test('the autoscaler\'s alarms watch the stream and the fulfilment consumer and invoke the scaler', () => {
+  test('the autoscaler\'s alarms watch the stream and each consumer\'s lag and invoke the scaler, which may change both mappings and nothing else', () => {
     const invokeScaler = [{ 'Fn::GetAtt': [ids.scaler, 'Arn'] }];
     const prefix = `${STACK}-Autoscaler-`;
 
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: Match.stringLikeRegexp(`^${prefix}.*-ConsumerLag$`),
-      Namespace: 'AWS/Lambda',
-      MetricName: 'IteratorAge',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.fulfilment } }],
-      AlarmActions: invokeScaler,
-    });
+    for (const [suffix, consumer] of [['ConsumerLag', ids.fulfilment], ['Consumer2Lag', ids.audit]]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: Match.stringLikeRegexp(`^${prefix}.*-${suffix}$`),
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: consumer } }],
+        AlarmActions: invokeScaler,
+      });
+    }
     for (const metricName of ['GetRecords.IteratorAgeMilliseconds', 'WriteProvisionedThroughputExceeded']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: Match.stringLikeRegexp(`^${prefix}`),
@@ -245,10 +247,11 @@ describe('a user app installed from the packed tarball, around an existing strea
         AlarmActions: invokeScaler,
       });
     }
-    // The scaler may change the fulfilment consumer's mapping (its parallelization factor), and nothing else's.
-    expect(statementsOf(resources, roleOf(resources, ids.scaler)).filter((statement) => actionsOf(statement).includes('lambda:UpdateEventSourceMapping'))).toEqual([
-      expect.objectContaining({ Resource: { 'Fn::Join': ['', [`arn:aws:lambda:eu-west-1:${ACCOUNT}:event-source-mapping:`, { Ref: expect.stringMatching(/^FulfilmentKinesisEventSource/) }]] } }),
-    ]);
+    // The scaler may change each consumer's mapping (its parallelization factor), and no other.
+    const mappingArn = (mapping: RegExp) => ({ 'Fn::Join': ['', [`arn:aws:lambda:eu-west-1:${ACCOUNT}:event-source-mapping:`, { Ref: expect.stringMatching(mapping) }]] });
+    const mappingStatements = statementsOf(resources, roleOf(resources, ids.scaler)).filter((statement) => actionsOf(statement).includes('lambda:UpdateEventSourceMapping'));
+    expect(mappingStatements).toEqual([expect.objectContaining({ Resource: expect.arrayContaining([mappingArn(/^FulfilmentKinesisEventSource/), mappingArn(/^AuditKinesisConsumerEventSource/)]) })]);
+    expect(mappingStatements[0].Resource).toHaveLength(2);
   });
 
   test('monitoring alarms on both consumers notify the on-call topic, and every alarm reaches someone', () => {
