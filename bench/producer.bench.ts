@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- producer [--profile] [--ref=<git revision>]`.
+ * `npm run bench -- producer [--profile] [--ref=<git revision>] [--e2e-only]`.
  *
  * Headline (bench/producer/end-to-end.ts): the bundled handler end to end against the reference a
  * user would write, first three invocations and steady state, with `--profile` the top self-time
@@ -207,6 +207,9 @@ export async function run(): Promise<void> {
     });
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  if (process.argv.includes('--e2e-only')) {
+    return;
   }
   const codecDir = fs.mkdtempSync(path.join(os.tmpdir(), 'producer-codec-'));
   try {

@@ -20,7 +20,7 @@ import { localClientConfig, startDynalite, type Emulator } from '../../test/help
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, type Invocation } from '../consumer/child';
 import { profileTables, summariseProfile } from '../consumer/profile';
-import { KinesisEndpoint } from './endpoint';
+import { InstantProgressTable, KinesisEndpoint } from './endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
 const FRESH = Number(process.env.BENCH_FRESH ?? 5);
@@ -106,6 +106,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const on = constructEnv(true);
   const off = constructEnv(false);
   const endpoint = new KinesisEndpoint(SHARDS);
+  const instant = new InstantProgressTable();
   let dynalite: Emulator | undefined;
   const workers: BenchWorker[] = [];
   try {
@@ -114,9 +115,11 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
     await setup.send(new CreateTableCommand({ TableName: 'bench-progress', AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
     setup.destroy();
+    const instantUrl = await instant.start();
     const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint);
     const contenders: Contender[] = [
       { id: 'ours', label: 'ours (ProducerFunction defaults: deduplication on)', bundle: oursBundle, env: { ...base('bench-ours'), ...on }, ours: true },
+      { id: 'ours-instant', label: 'ours, deduplication on, progress table answering at once (diagnosis: dynalite\'s share)', bundle: oursBundle, env: { ...base('bench-ours-instant'), ...on, AWS_ENDPOINT_URL_DYNAMODB: instantUrl }, ours: true },
       { id: 'ours-nodedup', label: 'ours, deduplication off (diagnosis)', bundle: oursBundle, env: { ...base('bench-ours-nodedup'), ...off }, ours: true },
       ...(options.ref ? [
         { id: 'ref', label: `ours at \`${options.ref}\` (before), deduplication on`, bundle: refBundle, env: { ...base('bench-ref'), ...on }, ours: true },
@@ -226,7 +229,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     }
 
     if (options.profile) {
-      const profiled = [contenders[0], contenders[1], ...(options.ref ? [contenders[2]] : [])];
+      const profiled = contenders.filter((c) => c.id === 'ours' || c.id === 'ours-nodedup' || c.id === 'ref');
       for (const [phase, warmups, invocations] of [['first three invocations of a fresh process', 0, 3], [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED]] as const) {
       for (const contender of profiled) {
         const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
@@ -252,6 +255,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await endpoint.stop();
+    await instant.stop();
     await dynalite?.stop();
   }
 }

@@ -116,3 +116,40 @@ function send(res: http.ServerResponse, body: unknown): void {
   res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'bench' });
   res.end(text);
 }
+
+/**
+ * A progress table that answers at once (diagnosis, not a DynamoDB): every claim finds a new
+ * request (UpdateItem answers no attributes: nothing written before), every save succeeds. Ours
+ * against it shows what the handler costs with deduplication on when the table's round trips take
+ * only the loopback's time, beside dynalite's (LevelDB in JavaScript, far slower than DynamoDB).
+ */
+export class InstantProgressTable {
+  public calls = 0;
+  private server?: http.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  public async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        this.calls++;
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2, 'x-amzn-requestid': 'bench' });
+        res.end('{}');
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  public async stop(): Promise<void> {
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,4 +1,4 @@
-import { hashKeyOf } from '../shared/hash-key';
+import { rememberedHashKeyOf } from '../shared/hash-key';
 import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize } from '../shared/kpl-codec';
 import type { ProducerLimits } from './limits';
 
@@ -48,7 +48,7 @@ export function outerKeyOf(partitionKey: string, settings: OrderingSettings): st
   if (settings.orderingGroups <= 0) {
     return undefined;
   }
-  return groupKey(groupOf(hashKeyOf(partitionKey), settings.orderingGroups));
+  return groupKey(groupOf(rememberedHashKeyOf(partitionKey), settings.orderingGroups));
 }
 
 /** A user record's sizes, in bytes (UTF-8 for the keys). */

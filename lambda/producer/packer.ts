@@ -1,4 +1,4 @@
-import { hashKeyOf } from '../shared/hash-key';
+import { rememberedHashKeyOf } from '../shared/hash-key';
 import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import type { KinesisEntry, ProducerRecord } from './aggregate';
@@ -155,7 +155,7 @@ export class RequestPacker {
     this.cells = new Cells(Math.max(1, this.groups));
     const position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
     this.keys = new KeyTable((key) => {
-      const hashKey = hashKeyOf(key);
+      const hashKey = rememberedHashKeyOf(key);
       const group = this.groups > 0 ? groupOf(hashKey, this.groups) : 0;
       return { route: this.cells.idOf(position.get(shardMap.shardFor(hashKey))!, group), group, hash: hashKey };
     });

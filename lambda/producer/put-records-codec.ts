@@ -86,7 +86,9 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
   if (!Array.isArray(records) || (present(streamName) && !plain(streamName)) || (present(streamArn) && !plain(streamArn))) {
     return undefined;
   }
-  const data: string[] = new Array(records.length);
+  // Sizes first (base64 of n bytes is 4 * ceil(n / 3) characters), then each entry's base64 text
+  // is made and written at once: no text outlives its entry, so a collection meanwhile copies none.
+  const data: Buffer[] = new Array(records.length);
   let size = 2 + '"Records":[]'.length + records.length; // braces, the list, commas and one spare
   for (let i = 0; i < records.length; i++) {
     const entry = records[i] as Record<string, unknown> | null;
@@ -102,9 +104,8 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
     if (!(bytes instanceof Uint8Array) || !plain(key) || (present(hashKey) && !plain(hashKey))) {
       return undefined;
     }
-    const text = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('base64');
-    data[i] = text;
-    size += '{"Data":"",'.length + text.length + '"PartitionKey":""}'.length + Buffer.byteLength(key)
+    data[i] = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    size += '{"Data":"",'.length + 4 * Math.ceil(bytes.byteLength / 3) + '"PartitionKey":""}'.length + Buffer.byteLength(key)
       + (present(hashKey) ? '"ExplicitHashKey":"",'.length + (hashKey as string).length : 0);
   }
   if (present(streamName)) {
@@ -118,7 +119,7 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
   for (let i = 0; i < records.length; i++) {
     const entry = records[i] as { ExplicitHashKey?: string | null; PartitionKey: string };
     at += out.write(i === 0 ? '{"Data":"' : ',{"Data":"', at, 'latin1');
-    at += out.write(data[i], at, 'latin1');
+    at += out.write(data[i].toString('base64'), at, 'latin1');
     if (present(entry.ExplicitHashKey)) {
       at += out.write('","ExplicitHashKey":"', at, 'latin1');
       at += out.write(entry.ExplicitHashKey as string, at, 'utf8');

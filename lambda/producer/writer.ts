@@ -186,7 +186,8 @@ class RecordWrite {
   /** The caller's options with the writer's own budget (tests' `wait` moves its clock). */
   public readonly options: WriteOptions;
   private skew = 0;
-  private readonly written: number[] = [];
+  /** Each round's acknowledged indices (joined and sorted once, by `outcome`). */
+  private readonly written: Array<readonly number[]> = [];
   private readonly failed: FailedRecord[] = [];
   private readonly counters: Counters = { kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
   /** By request index; built only when records must be planned again (rare: a reshard). */
@@ -333,9 +334,7 @@ class RecordWrite {
    * `ProgressNotSaved`, the write stops) when the progress store could not record them.
    */
   public async report(acknowledged: readonly number[], resend: readonly ProducerRecord[]): Promise<boolean> {
-    for (const index of acknowledged) {
-      this.written.push(index);
-    }
+    this.written.push(acknowledged);
     const { onWritten } = this.given;
     if (acknowledged.length === 0 || onWritten === undefined || (await onWritten(acknowledged, this.schedule.size === 0 && resend.length === 0))) {
       return true;
@@ -374,9 +373,8 @@ class RecordWrite {
   }
 
   public outcome(): WriteOutcome {
-    sortIndices(this.written);
     this.failed.sort((a, b) => a.index - b.index);
-    return { written: this.written, failed: this.failed, ...this.counters };
+    return { written: sortedIndices(this.written), failed: this.failed, ...this.counters };
   }
 
   /** A failed attempt: retried after a backoff when its error is worth another try, else its records fail. */
@@ -430,12 +428,24 @@ class RecordWrite {
   };
 }
 
-/** Sorts request indices ascending in place: a typed array's native numeric sort (a comparator sort of 20,000 indices costs milliseconds). */
-function sortIndices(indices: number[]): void {
-  const sorted = Uint32Array.from(indices).sort();
-  for (let i = 0; i < sorted.length; i++) {
-    indices[i] = sorted[i];
+/** The rounds' request indices in one array, ascending: a typed array's native numeric sort (a comparator sort of 20,000 indices costs milliseconds). */
+function sortedIndices(rounds: readonly (readonly number[])[]): number[] {
+  let count = 0;
+  for (const round of rounds) {
+    count += round.length;
   }
+  const sorted = new Uint32Array(count);
+  let at = 0;
+  for (const round of rounds) {
+    sorted.set(round, at);
+    at += round.length;
+  }
+  sorted.sort();
+  const out: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    out[i] = sorted[i];
+  }
+  return out;
 }
 
 /** Tries of a reload after a misrouted put: the writer can go on with the map it has, so it does not wait long for a new one. */

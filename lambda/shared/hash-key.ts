@@ -9,6 +9,27 @@ export function hashKeyOf(partitionKey: string): bigint {
   return (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
 }
 
+/** Partition keys' hash keys, kept across invocations of a container (most producers see the same keys again). */
+const remembered = new Map<string, bigint>();
+/** At most this many keys are kept (about 2 MB); past it the memory starts over. */
+const REMEMBERED_KEYS = 20_000;
+
+/**
+ * `hashKeyOf`, remembered: one MD5 per distinct key per container instead of per request (a
+ * request of 1,000 keys spends about 1.5 ms on the digests warm, 10 ms and more in a fresh process).
+ */
+export function rememberedHashKeyOf(partitionKey: string): bigint {
+  let hashKey = remembered.get(partitionKey);
+  if (hashKey === undefined) {
+    hashKey = hashKeyOf(partitionKey);
+    if (remembered.size >= REMEMBERED_KEYS) {
+      remembered.clear();
+    }
+    remembered.set(partitionKey, hashKey);
+  }
+  return hashKey;
+}
+
 /** The hash key Kinesis routes a record by: its explicit hash key if it has one, else its partition key's. */
 export function routingHashKey(record: { readonly partitionKey: string; readonly explicitHashKey?: string }): bigint {
   return record.explicitHashKey === undefined ? hashKeyOf(record.partitionKey) : BigInt(record.explicitHashKey);

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { MAX_HASH_KEY, hashKeyOf, inHashRange, parseHashKey, routingHashKey } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, hashKeyOf, inHashRange, parseHashKey, rememberedHashKeyOf, routingHashKey } from '../../lambda/shared/hash-key';
 
 describe('hash keys', () => {
   test('hashKeyOf reads the MD5 of the UTF-8 partition key as a big-endian 128-bit integer', () => {
@@ -30,5 +30,20 @@ describe('routingHashKey and inHashRange', () => {
     expect(routingHashKey({ partitionKey: 'k', explicitHashKey: '42' })).toBe(42n);
     expect(routingHashKey({ partitionKey: 'k' })).toBe(hashKeyOf('k'));
     expect([9n, 10n, 20n, 21n].map((key) => inHashRange({ start: 10n, end: 20n }, key))).toEqual([false, true, true, false]);
+  });
+});
+
+describe('rememberedHashKeyOf', () => {
+  test('gives hashKeyOf\'s value for every key, seen before or not, past the number it keeps too', () => {
+    // Prepare
+    const keys = Array.from({ length: 20_050 }, (_, i) => `key-${i % 3 === 0 ? 'ключ-' : ''}${i}`);
+
+    // Act
+    const first = keys.map((key) => rememberedHashKeyOf(key));
+    const again = keys.slice(0, 100).map((key) => rememberedHashKeyOf(key));
+
+    // Assess
+    expect(first).toEqual(keys.map((key) => hashKeyOf(key)));
+    expect(again).toEqual(keys.slice(0, 100).map((key) => hashKeyOf(key)));
   });
 });
