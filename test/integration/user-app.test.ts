@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ACCOUNT, ONCALL_EMAIL, ORDERS_KEY_ARN, ORDERS_STREAM_ARN } from '../fixtures/user-app/existing-resources';
+import { ACCOUNT, ONCALL_EMAIL, ORDERS_KEY_ARN, ORDERS_MAX_RECORD_MIB, ORDERS_STREAM_ARN } from '../fixtures/user-app/existing-resources';
 import { CDK_JSON_CONTEXT } from '../helpers/app';
 import { compileApp, createAppDir, PACKAGE, packedInstall, ROOT, type PackedInstall } from '../helpers/packed-app';
 
@@ -173,6 +173,10 @@ describe('a user app installed from the packed tarball, around an existing strea
         .filter((statement) => actionsOf(statement).some((action) => action.startsWith('kinesis:Put')))
         .map((statement) => ({ roles: policy.Properties!.Roles, resource: statement.Resource })));
     expect(writers).toEqual([{ roles: [{ Ref: producerRole }], resource: ORDERS_STREAM_ARN }]);
+    // Its record limit follows the imported stream's maxRecordSize, and a request holds such a record.
+    const environment = (resources[ids.producer].Properties!.Environment as { Variables: Record<string, string> }).Variables;
+    expect(Number(environment.MAX_ENTRY_BYTES)).toBe(ORDERS_MAX_RECORD_MIB * 1024 * 1024);
+    expect(Number(environment.MAX_BATCH_BYTES)).toBeGreaterThanOrEqual(ORDERS_MAX_RECORD_MIB * 1024 * 1024);
   });
 
   test('two event-source mappings: the fulfilment consumer on the stream, the audit consumer on its own enhanced fan-out consumer', () => {
@@ -190,6 +194,7 @@ describe('a user app installed from the packed tarball, around an existing strea
       FunctionName: { Ref: ids.audit },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
+    expect(resources[ids.audit].Properties).toEqual(expect.objectContaining({ ReservedConcurrentExecutions: 20 }));
     // The audit consumer may subscribe through its own stream consumer, and both decrypt with the stream's key.
     expect(statementsOf(resources, roleOf(resources, ids.audit))).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: expect.arrayContaining(['kinesis:SubscribeToShard']), Resource: { 'Fn::GetAtt': [ids.fanOut, 'ConsumerARN'] } }),
