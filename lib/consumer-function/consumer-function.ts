@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Token, Tokenization, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,7 +17,7 @@ import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_AP
 import type { IDataStream } from '../data-stream';
 import { LeaseTable, type ILeaseTable } from '../lease-table';
 import { createOnFailureQueue } from '../private/on-failure-queue';
-import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+import { acknowledgeTracing, grantVpcAccess, handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
 export { CorruptRecord } from '../../lambda/shared/deaggregate';
@@ -33,8 +33,6 @@ const MIN_RECORD_AGE = Duration.seconds(60);
 /** The handler lists the stream's shards for their hash ranges and lineage. */
 const LIST_SHARDS = 'kinesis:ListShards';
 const MAX_RECORD_AGE = Duration.days(7);
-/** The AWS-managed policy Lambda's VPC networking needs (network interfaces). */
-const VPC_ACCESS_POLICY = 'service-role/AWSLambdaVPCAccessExecutionRole';
 /** Lambda's memory limits, MB. */
 const MIN_MEMORY_MB = 128;
 const MAX_MEMORY_MB = 10_240;
@@ -377,15 +375,9 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       },
     });
     logGroup.grantWrite(role);
-    if (props.vpc) {
-      // Lambda creates and deletes the function's network interfaces with the role's permissions;
-      // CDK adds this policy only to roles it creates itself.
-      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ACCESS_POLICY));
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM4',
-        reason: 'A function in a VPC needs AWSLambdaVPCAccessExecutionRole (create, describe and delete network interfaces, which cannot be scoped to interfaces that do not exist yet); it is the only managed policy of this role, attached only with vpc',
-      });
-    }
+    // The VPC policy and tracing's X-Ray statement, each with the cdk-nag finding it answers.
+    grantVpcAccess(role, props.vpc);
+    acknowledgeTracing(role, props.tracing);
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.applicationName = props.applicationName ?? this.serviceName;
     this.checkpointing = checkpointing;

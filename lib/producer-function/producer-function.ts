@@ -13,7 +13,7 @@ import { DEFAULT_ORDERING_GROUPS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBa
 import type { IDataStream } from '../data-stream';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import {
-  checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, METRICS_NAMESPACE, pipelineFunctionDefaults, type PipelineFunctionOptions,
+  acknowledgeTracing, checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, METRICS_NAMESPACE, pipelineFunctionDefaults, type PipelineFunctionOptions,
 } from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
@@ -237,6 +237,7 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(role);
     grantVpcAccess(role, props.vpc);
+    acknowledgeTracing(role, props.tracing);
     this.stream = props.stream;
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 

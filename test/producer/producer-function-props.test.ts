@@ -1,11 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Size, Stack } from 'aws-cdk-lib';
+import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { DataStream, ProducerFunction, type ProducerFunctionProps } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
+import { nagViolations } from '../helpers/nag';
 
 const MiB = 1024 * 1024;
 
@@ -122,14 +124,27 @@ describe('ProducerFunction Lambda props', () => {
     expect(producerEnv(template)).toMatchObject({ TEAM: 'orders', LOG_LEVEL: 'DEBUG', MAX_ENTRY_BYTES: String(MiB), NODE_OPTIONS: '--enable-source-maps' });
   });
 
-  test.each([
-    ['a handler setting', { MAX_ENTRY_BYTES: '10' }, /ProducerFunction Producer: environment must not set 'MAX_ENTRY_BYTES': the construct sets it/],
-    ['a library default', { NODE_OPTIONS: '--inspect' }, /environment must not set 'NODE_OPTIONS'/],
-    ['the progress table even without deduplication', { PROGRESS_TABLE_NAME: 'mine' }, /environment must not set 'PROGRESS_TABLE_NAME'/],
-  ])('refuses a variable that collides with %s, naming it', (_name, environment, message) => {
-    const props: Partial<ProducerFunctionProps> = { environment, ...(environment.PROGRESS_TABLE_NAME ? { deduplication: false } : {}) };
-
+  test.each<[string, Partial<ProducerFunctionProps>, RegExp]>([
+    ['a handler setting', { environment: { MAX_ENTRY_BYTES: '10' } }, /ProducerFunction Producer: environment must not set 'MAX_ENTRY_BYTES': the construct sets it/],
+    ['a library default', { environment: { NODE_OPTIONS: '--inspect' } }, /environment must not set 'NODE_OPTIONS'/],
+    ['the progress table even without deduplication', { environment: { PROGRESS_TABLE_NAME: 'mine' }, deduplication: false }, /environment must not set 'PROGRESS_TABLE_NAME'/],
+  ])('refuses a variable that collides with %s, naming it', (_name, props, message) => {
     expect(() => build({}, props)).toThrow(message);
+  });
+
+  test('a producer in a VPC, traced, on a 10 MiB stream is clean under cdk-nag', () => {
+    // Prepare
+    const app = testApp();
+    const stack = new Stack(app, 'Nag');
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['eu-west-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'], privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'],
+    });
+    const stream = new DataStream(stack, 'Stream', { maxRecordSize: Size.mebibytes(10) });
+    new ProducerFunction(stack, 'Producer', { stream, vpc, tracing: lambda.Tracing.ACTIVE, environment: { TEAM: 'orders' } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    // Act / Assess
+    expect(nagViolations(app)).toEqual([]);
   });
 
   test('bundling overrides are honoured and the credential alias stays (bundled for real)', () => {
