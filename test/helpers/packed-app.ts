@@ -33,8 +33,8 @@ const USER_DEPENDENCIES = ['aws-cdk-lib', 'constructs', 'cdk-nag', '@types/aws-l
 const LAYOUT_VERSION = '1';
 const CACHE_ROOT = path.join(os.tmpdir(), 'kpc-packed-app');
 const WAIT_LIMIT_MS = 10 * 60_000;
-/** Installs of other content older than this are removed when a new one is made. */
-const STALE_AFTER_MS = 60 * 60_000;
+/** Installs of other content (233 MB each) unused for this long are removed when a new one is made. */
+const STALE_AFTER_MS = 20 * 60_000;
 
 export interface PackedInstall {
   /** The directory whose node_modules holds the installed tarball and the user's dependencies. */
@@ -61,19 +61,36 @@ export async function packedInstall(): Promise<PackedInstall> {
     const tarball = path.join(dir, `${PACKAGE.name}-${PACKAGE.version}.tgz`);
     const ready = path.join(dir, '.ready');
     const lock = `${dir}.lock`;
-    const deadline = Date.now() + WAIT_LIMIT_MS;
+    // A build of this content that failed while this process waited fails it too (no second try).
+    const failed = `${dir}.failed`;
+    const waitStart = Date.now();
+    const deadline = waitStart + WAIT_LIMIT_MS;
     for (;;) {
       if (fs.existsSync(ready)) {
         const now = new Date();
         fs.utimesSync(ready, now, now);
         return { dir, tarball, built: false };
       }
+      const failedMeanwhile = () => fs.existsSync(failed) && fs.statSync(failed).mtimeMs >= waitStart;
+      if (failedMeanwhile()) {
+        throw new Error(`packedInstall: another process failed to build ${dir}: ${fs.readFileSync(failed, 'utf8')}`);
+      }
       if (tryLock(lock)) {
         try {
           if (fs.existsSync(ready)) {
             return { dir, tarball, built: false };
           }
-          build(snapshot, dir);
+          if (failedMeanwhile()) {
+            throw new Error(`packedInstall: another process failed to build ${dir}: ${fs.readFileSync(failed, 'utf8')}`);
+          }
+          try {
+            build(snapshot, dir);
+          } catch (error) {
+            fs.rmSync(dir, { recursive: true, force: true });
+            fs.writeFileSync(failed, (error as Error).message);
+            throw error;
+          }
+          fs.rmSync(failed, { force: true });
           fs.writeFileSync(ready, new Date().toISOString());
           removeStaleInstalls(dir);
           return { dir, tarball, built: true };
