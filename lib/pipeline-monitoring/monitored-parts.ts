@@ -1,5 +1,7 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 
 /*
@@ -61,6 +63,24 @@ export interface MonitoredConsumer extends MonitoredFunction {
   metricEmptyAggregates?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Where batches that failed all retries are sent. */
   readonly onFailureQueue?: sqs.IQueue;
+  /**
+   * Where batches that failed all retries are described when it is not a queue
+   * (`ConsumerFailureDestination`): an SNS topic (alarmed on any message published to it) or an
+   * S3 bucket (alarmed on `metricOnFailureDelivered`, with `eventCountMetrics`).
+   * @default - `onFailureQueue` only
+   */
+  readonly onFailureDestination?: { readonly topic?: sns.ITopic; readonly bucket?: s3.IBucket };
+  /**
+   * Records the mapping sent to its on-failure destination (AWS/Lambda
+   * `OnFailureDestinationDeliveredEventCount`, `EventSourceMappingUUID` dimension), Sum, when the
+   * consumer offers it; it has data only with `eventCountMetrics`.
+   */
+  metricOnFailureDelivered?(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  /**
+   * Whether the mapping publishes Lambda's `EventCount` metric group (`metricOnFailureDelivered` has data).
+   * @default false
+   */
+  readonly eventCountMetrics?: boolean;
   /**
    * The mapping's batching window: records may wait this long before the function sees them,
    * so it is added to the consumer's iterator-age threshold.

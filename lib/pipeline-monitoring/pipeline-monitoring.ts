@@ -290,6 +290,8 @@ export class PipelineMonitoring extends Construct {
           treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         });
       }
+      addFailureDestinationAlarms(stream, consumer, tag, addAlarm);
+      addFanOutAlarm(stream, consumer, tag, consumerAgeThreshold, addAlarm);
       addCorruptInputAlarms(consumer, tag, addAlarm);
     }
 
@@ -353,6 +355,88 @@ export class PipelineMonitoring extends Construct {
     }
     return [];
   }
+}
+
+type AddAlarm = (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm;
+
+/**
+ * The consumer's on-failure destination beyond SQS (whose depth is alarmed above), and the
+ * delivery to any destination:
+ * - SNS topic: any message published there (AWS/SNS `NumberOfMessagesPublished`, TopicName) is a
+ *   batch Lambda gave up on: its records were not processed;
+ * - S3 bucket: S3 has no per-object metric by default, so the mapping's own count of what it sent
+ *   there (AWS/Lambda `OnFailureDestinationDeliveredEventCount`, EventSourceMappingUUID; the
+ *   mapping's `EventCount` metric group, which `ConsumerFunction` turns on for a bucket);
+ * - every destination: AWS/Lambda `DestinationDeliveryFailures` (FunctionName), which Lambda
+ *   publishes for stream event-source mappings whose on-failure destination refused the
+ *   description (permissions, size, a FIFO target): then even the trace of the lost batch is gone.
+ * All are published only when something happens: missing data is not breaching.
+ */
+function addFailureDestinationAlarms(stream: IDataStream, consumer: MonitoredConsumer, tag: string, addAlarm: AddAlarm): void {
+  const period = Duration.minutes(5);
+  const topic = consumer.onFailureDestination?.topic;
+  if (topic) {
+    addAlarm(`Consumer${tag}OnFailureTopicAlarm`, `Consumer${tag}OnFailureTopicPublished`, {
+      alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were described on its on-failure topic (${topic.topicName}): their records were not processed. Read them from the topic's subscriber, fix and replay them before the stream's retention ends.`,
+      metric: topic.metricNumberOfMessagesPublished({ period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+  const bucket = consumer.onFailureDestination?.bucket;
+  if (bucket && consumer.metricOnFailureDelivered && consumer.eventCountMetrics) {
+    addAlarm(`Consumer${tag}OnFailureBucketAlarm`, `Consumer${tag}OnFailureBucketDelivered`, {
+      alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were written to its on-failure bucket (${bucket.bucketName}): their records were not processed. Replay them from the bucket before the stream's retention ends.`,
+      metric: consumer.metricOnFailureDelivered({ period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+  if (consumer.onFailureQueue || topic || bucket) {
+    addAlarm(`Consumer${tag}DestinationDeliveryFailuresAlarm`, `Consumer${tag}DestinationDeliveryFailures`, {
+      alarmDescription: `Lambda could not deliver the description of a failed batch of the consumer ${consumer.functionName} to its on-failure destination (DestinationDeliveryFailures: permissions, size or an unsupported target): those records were not processed and left no trace there. Check the destination and the function role, and the stream's retention.`,
+      metric: consumer.metric('DestinationDeliveryFailures', { period, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+/**
+ * An enhanced fan-out consumer: Kinesis' own measure of how far its subscription is behind the
+ * tip (AWS/Kinesis `SubscribeToShardEvent.MillisBehindLatest`, StreamName and ConsumerName,
+ * Maximum), at the consumer's iterator-age threshold. The consumer's IteratorAge alarm (AWS/Lambda,
+ * which Lambda publishes for fan-out mappings too) covers the function; this one covers the
+ * subscription, and is the only lag the stream sees for it: a fan-out consumer makes no GetRecords
+ * calls, so the stream's GetRecords.IteratorAgeMilliseconds alarm never includes it.
+ */
+function addFanOutAlarm(stream: IDataStream, consumer: MonitoredConsumer, tag: string, threshold: Duration, addAlarm: AddAlarm): void {
+  const fanOut = consumer.streamConsumer;
+  if (!fanOut) {
+    return;
+  }
+  addAlarm(`Consumer${tag}FanOutBehindAlarm`, `Consumer${tag}FanOutBehindLatest`, {
+    alarmDescription: `The enhanced fan-out consumer ${fanOut.streamConsumerName} of ${stream.node.path} (function ${consumer.functionName}) is behind: SubscribeToShardEvent.MillisBehindLatest at or above ${threshold.toMinutes({ integral: false })} minutes for 15 minutes. Records expire at the retention.`,
+    metric: new cloudwatch.Metric({
+      namespace: 'AWS/Kinesis',
+      metricName: 'SubscribeToShardEvent.MillisBehindLatest',
+      dimensionsMap: { StreamName: stream.streamName, ConsumerName: fanOut.streamConsumerName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(5),
+    }),
+    threshold: threshold.toMilliseconds(),
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    // Published per SubscribeToShard event: none while nothing is subscribed or delivered.
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }
 
 /**

@@ -48,9 +48,9 @@ const PROVISIONED_ONLY_PROPS = ['minShards', 'maxShards', 'targetUtilization', '
  * factor, then shards). The stream's `GetRecords.IteratorAgeMilliseconds` does not see an
  * enhanced fan-out consumer at all (it reads with SubscribeToShard, not GetRecords), so each
  * consumer has its own lag alarm on its own IteratorAge. Kinesis' own view of such a consumer,
- * `SubscribeToShardEvent.MillisBehindLatest` (StreamName and ConsumerName dimensions), is
- * alarmed for people by `PipelineMonitoring`; it is not a scaling signal here, because it also
- * grows when the subscription is simply idle between pushes of a mapping that waits on its function.
+ * `SubscribeToShardEvent.MillisBehindLatest` (StreamName and ConsumerName dimensions), measures
+ * the subscription rather than the function the scaler's levers act on; `PipelineMonitoring`
+ * alarms people on it.
  */
 export interface ShardAutoscalerConsumer {
   readonly eventSourceMappingId: string;
@@ -198,13 +198,10 @@ export class ShardAutoscaler extends Construct {
   private readonly operatorAlarmsList: cloudwatch.Alarm[] = [];
   private readonly alarmNameOf: (suffix: string) => string;
   private readonly hasConsumer: boolean;
-  /** The consumers, `consumer` first when given that way. */
-  private readonly consumerList: readonly ShardAutoscalerConsumer[];
 
   constructor(scope: Construct, id: string, props: ShardAutoscalerProps) {
     super(scope, id);
     const consumers = consumersOf(props);
-    this.consumerList = consumers;
     const settings = resolveSettings(props, consumers);
     const stream = props.stream;
     const provisioned = stream.mode === DataStreamMode.PROVISIONED;

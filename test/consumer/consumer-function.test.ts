@@ -10,6 +10,7 @@ import { Ordering } from '../../lambda/consumer/contract';
 import { ConsumerFailureDestination, ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, RecordOrdering, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
+import { scalerConsumers } from '../shard-autoscaler/scaler-env';
 
 /** A consumer on a 2-shard stream, not yet synthesized. */
 function construct(props: Partial<ConsumerFunctionProps> = {}) {
@@ -303,7 +304,8 @@ describe('StreamingPipeline consumer', () => {
     expect(pipeline.consumer).toBeInstanceOf(ConsumerFunction);
     expect(pipeline.leaseTable).toBe(pipeline.consumer?.leaseTable);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], ParallelizationFactor: 1 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true', CONSUMER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+    expect(scalerConsumers(template).map((consumer) => consumer.functionName)).toEqual([expect.stringMatching(/^<Ref:PipelineConsumer/)]);
     template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }));
   });
 

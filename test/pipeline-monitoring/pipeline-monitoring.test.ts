@@ -191,7 +191,7 @@ describe('PipelineMonitoring alarms', () => {
       .filter((alarm) => String(alarm.AlarmName ?? '').startsWith(monitoring.alarmNamePrefix));
     expect(alarms.length).toBe(monitoring.alarms.length);
     expect(alarms.map((alarm) => alarm.AlarmName.slice(monitoring.alarmNamePrefix.length)).sort()).toEqual([
-      '-ArchiveFreshness', '-ConsumerErrors', '-ConsumerIteratorAge', '-OnFailureQueueNotEmpty',
+      '-ArchiveFreshness', '-ConsumerDestinationDeliveryFailures', '-ConsumerErrors', '-ConsumerIteratorAge', '-OnFailureQueueNotEmpty',
       '-ProducerFailedRecords', '-ProducerOnFailureQueueNotEmpty', '-ReadThrottles', '-StreamIteratorAge', '-WriteThrottles',
     ]);
     for (const alarm of alarms) {

@@ -55,7 +55,7 @@ describe('StreamingPipeline monitoring', () => {
       .map((resource) => resource.Properties)
       .filter((alarm) => String(alarm.AlarmName).startsWith(`${prefix}-`));
     expect(alarms.map((alarm) => alarm.AlarmName.slice(prefix.length + 1)).sort()).toEqual([
-      'ConsumerCorruptRecords', 'ConsumerEmptyAggregates', 'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
+      'ConsumerCorruptRecords', 'ConsumerDestinationDeliveryFailures', 'ConsumerEmptyAggregates', 'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
       'ProducerOnFailureQueueNotEmpty', 'ReadThrottles', 'StreamIteratorAge', 'WriteThrottles',
     ]);
     for (const alarm of alarms) {
