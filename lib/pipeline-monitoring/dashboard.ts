@@ -184,7 +184,7 @@ export function buildDashboard(scope: Construct, id: string, spec: DashboardSpec
       widgets.push(graph(W.AUTOSCALER_FAILURES, failures, { leftYAxis: { min: 0 }, width }));
     }
     if (hasAlarms) {
-      widgets.push(new cloudwatch.AlarmStatusWidget({ title: W.AUTOSCALER_ALARMS, alarms: [...autoscaler.alarms!], width, height: HEIGHT }));
+      widgets.push(new cloudwatch.AlarmStatusWidget({ title: W.AUTOSCALER_ALARMS, alarms: [...autoscaler.alarms], width, height: HEIGHT }));
     }
     dashboard.addWidgets(...widgets);
   }
