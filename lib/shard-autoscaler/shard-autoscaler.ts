@@ -466,7 +466,7 @@ export class ShardAutoscaler extends Construct {
       const stuckName = this.alarmNameOf('ConsumerStuck');
       const stuck = new cloudwatch.Alarm(this, 'ConsumerStuckAlarm', {
         alarmName: stuckName,
-        alarmDescription: `The consumer lags, fails and makes no progress (a poison record, a failing dependency, a disabled or throttled mapping): the autoscaler ${this.node.path} adds no shards, which cannot help. The state reason holds the scaler's evidence. Fix or skip the failing records.`,
+        alarmDescription: `A consumer lags, fails and makes no progress (a poison record, a failing dependency, a disabled or throttled mapping): the autoscaler ${this.node.path} adds no shards, which cannot help (it still raises the factor of another consumer that is only slow). The state reason names the consumer and holds the scaler's evidence. Fix or skip the failing records.`,
         metric: this.metricDecisions({ decision: ScalingDecisionKind.CONSUMER_STUCK, period: OPERATOR_ALARM_PERIOD }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
