@@ -214,10 +214,24 @@ function removeStaleInstalls(current: string): void {
     if (entry === current || name.endsWith('.lock')) {
       continue;
     }
-    const ready = path.join(entry, '.ready');
-    const lastUse = fs.existsSync(ready) ? fs.statSync(ready).mtimeMs : fs.statSync(entry).mtimeMs;
-    if (Date.now() - lastUse > STALE_AFTER_MS && !fs.existsSync(`${entry}.lock`)) {
+    const lastUse = lastUseOf(entry);
+    if (lastUse !== undefined && Date.now() - lastUse > STALE_AFTER_MS && !fs.existsSync(`${entry}.lock`)) {
       fs.rmSync(entry, { recursive: true, force: true });
     }
   }
+}
+
+/** When an install (its `.ready` marker) or another entry was last used; undefined when another process just removed it. */
+function lastUseOf(entry: string): number | undefined {
+  for (const file of [path.join(entry, '.ready'), entry]) {
+    try {
+      return fs.statSync(file).mtimeMs;
+    } catch (error) {
+      // ENOTDIR: the entry is a file (a failed build's note), which has no .ready inside.
+      if (!['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+        throw error;
+      }
+    }
+  }
+  return undefined;
 }

@@ -173,6 +173,7 @@ describe('a user app installed from the packed tarball, around an existing strea
         .filter((statement) => actionsOf(statement).some((action) => action.startsWith('kinesis:Put')))
         .map((statement) => ({ roles: policy.Properties!.Roles, resource: statement.Resource })));
     expect(writers).toEqual([{ roles: [{ Ref: producerRole }], resource: ORDERS_STREAM_ARN }]);
+    expect(resources[ids.producer].Properties).toEqual(expect.objectContaining({ TracingConfig: { Mode: 'Active' } }));
     // Its record limit follows the imported stream's maxRecordSize, and a request holds such a record.
     const environment = (resources[ids.producer].Properties!.Environment as { Variables: Record<string, string> }).Variables;
     expect(Number(environment.MAX_ENTRY_BYTES)).toBe(ORDERS_MAX_RECORD_MIB * 1024 * 1024);
@@ -194,7 +195,7 @@ describe('a user app installed from the packed tarball, around an existing strea
       FunctionName: { Ref: ids.audit },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
-    expect(resources[ids.audit].Properties).toEqual(expect.objectContaining({ ReservedConcurrentExecutions: 20 }));
+    expect(resources[ids.audit].Properties).toEqual(expect.objectContaining({ ReservedConcurrentExecutions: 20, TracingConfig: { Mode: 'Active' } }));
     // The audit consumer may subscribe through its own stream consumer, and both decrypt with the stream's key.
     expect(statementsOf(resources, roleOf(resources, ids.audit))).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: expect.arrayContaining(['kinesis:SubscribeToShard']), Resource: { 'Fn::GetAtt': [ids.fanOut, 'ConsumerARN'] } }),
