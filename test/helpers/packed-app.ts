@@ -120,11 +120,27 @@ export function createAppDir(install: PackedInstall, prefix: string): string {
  * strict, against the package's shipped declarations: as a user's `tsc` would.
  */
 export function compileApp(appDir: string, files: string[]): void {
-  runExplained(process.execPath, [
-    path.join(ROOT, 'node_modules/typescript/bin/tsc'), ...files,
-    '--strict', '--module', 'commonjs', '--target', 'es2022', '--moduleResolution', 'node', '--skipLibCheck', '--esModuleInterop',
-    '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules/@types'),
-  ], appDir);
+  runExplained(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/typescript/bin/tsc'),
+      ...files,
+      '--strict',
+      '--module',
+      'commonjs',
+      '--target',
+      'es2022',
+      '--moduleResolution',
+      'node',
+      '--skipLibCheck',
+      '--esModuleInterop',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules/@types'),
+    ],
+    appDir,
+  );
 }
 
 function contentHash(snapshot: string): string {
@@ -133,13 +149,17 @@ function contentHash(snapshot: string): string {
     hash.update(`${name}@${PACKAGE.devDependencies[name]}\n`);
   }
   for (const file of listFiles(snapshot)) {
-    hash.update(`${file}\n`).update(fs.readFileSync(path.join(snapshot, file))).update('\n');
+    hash
+      .update(`${file}\n`)
+      .update(fs.readFileSync(path.join(snapshot, file)))
+      .update('\n');
   }
   return hash.digest('hex').slice(0, 16);
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
-  return fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })
+  return fs
+    .readdirSync(path.join(dir, prefix), { withFileTypes: true })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .flatMap((entry) => {
       const relative = path.join(prefix, entry.name);
@@ -154,11 +174,19 @@ function build(snapshot: string, dir: string): void {
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(snapshot, 'node_modules'), 'dir');
   const tarball = runExplained('npm', ['pack', '--silent', '--pack-destination', dir], snapshot).trim().split('\n').pop()!;
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'packed-app', version: '1.0.0', private: true }));
-  runExplained('npm', [
-    'install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error',
-    `./${tarball}`,
-    ...USER_DEPENDENCIES.map((name) => `${name}@${PACKAGE.devDependencies[name]}`),
-  ], dir);
+  runExplained(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--loglevel=error',
+      `./${tarball}`,
+      ...USER_DEPENDENCIES.map((name) => `${name}@${PACKAGE.devDependencies[name]}`),
+    ],
+    dir,
+  );
 }
 
 /** Runs a command, and when it fails throws with what it printed (tsc's errors, npm's reasons). */
@@ -168,7 +196,7 @@ function runExplained(command: string, args: string[], cwd: string): string {
   } catch (error) {
     const failed = error as { status?: number; stdout?: string; stderr?: string };
     const output = `${failed.stdout ?? ''}${failed.stderr ?? ''}`.trim();
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (exit ${failed.status}):\n${output.slice(-8000)}`);
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (exit ${failed.status}):\n${output.slice(-8000)}`, { cause: error });
   }
 }
 
