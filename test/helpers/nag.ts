@@ -8,6 +8,11 @@ export interface NagViolation {
   readonly paths: string[];
 }
 
+interface Violator {
+  readonly constructPath?: string;
+  readonly resourceLogicalId?: string;
+}
+
 /**
  * Synthesizes an app that has cdk-nag (and CloudFormation Validate) registered and returns every
  * violation in the validation report, warnings included. Errors make synth throw; the message
@@ -16,11 +21,13 @@ export interface NagViolation {
 export function nagViolations(app: App): NagViolation[] {
   const assembly = app.synth();
   const report = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')) as {
-    pluginReports: Array<{ violations?: Array<{ ruleName: string; severity: string; violatingResources: Array<{ constructPath?: string; resourceLogicalId?: string }> }> }>;
+    pluginReports: Array<{ violations?: Array<{ ruleName: string; severity: string; violatingConstructs?: Violator[]; violatingResources?: Violator[] }> }>;
   };
   return report.pluginReports.flatMap((plugin) => (plugin.violations ?? []).map((violation) => ({
     rule: violation.ruleName,
     severity: violation.severity,
-    paths: violation.violatingResources.map((resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?'),
+    // The report written to the assembly names them violatingConstructs (aws-cdk-lib's
+    // PolicyViolationConstructAware); the plugin-side type calls them violatingResources.
+    paths: (violation.violatingConstructs ?? violation.violatingResources ?? []).map((resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?'),
   })));
 }
