@@ -13,11 +13,12 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, ConsumerMetric, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
+import { CONSUMER_DEFAULTS, CONSUMER_LIMITS, ConsumerEnv, MAX_APPLICATION_NAME_LENGTH, Ordering } from '../../lambda/consumer/contract';
 import type { IDataStream } from '../data-stream';
 import { LeaseTable, type ILeaseTable } from '../lease-table';
 import { createOnFailureQueue } from '../private/on-failure-queue';
-import { acknowledgeTracing, grantVpcAccess, handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+import { ConsumerHandlerMetrics } from '../pipeline-monitoring/metrics/consumer-metric-factory';
+import { acknowledgeTracing, grantVpcAccess, handlerEntry, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
 export { CorruptRecord } from '../../lambda/shared/deaggregate';
@@ -491,22 +492,22 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
 
   /** A custom metric of the handler (namespace KinesisPipeline, `service` dimension). */
   public metricConsumer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.serviceName }, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metric(metricName, props);
   }
 
   /** User records processed (after deaggregation), Sum. */
   public metricUserRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('UserRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricUserRecordsSum(props);
   }
 
   /** Redelivered user records skipped because the checkpoint shows them processed, Sum. */
   public metricDuplicatesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('DuplicatesSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricDuplicatesSkippedSum(props);
   }
 
   /** Aggregated user records skipped because they hash outside their shard (`OutOfRangeRecords.SKIP` only), Sum. */
   public metricOutOfRangeSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('OutOfRangeSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricOutOfRangeSkippedSum(props);
   }
 
   /**
@@ -515,27 +516,27 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
    * means a producer or something between it and the stream damaged aggregates.
    */
   public metricCorruptRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer(ConsumerMetric.CORRUPT_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricCorruptRecordsSum(props);
   }
 
   /** KPL aggregates that held no user record (nothing reaches the processor for them), Sum. */
   public metricEmptyAggregates(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer(ConsumerMetric.EMPTY_AGGREGATES, { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricEmptyAggregatesSum(props);
   }
 
   /** User records whose processor failed (each stops its partition key, or its shard with `RecordOrdering.SHARD`, for the batch), Sum. */
   public metricProcessingFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('ProcessingFailures', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricProcessingFailuresSum(props);
   }
 
   /** Lease writes that lost to a concurrent invocation of the same shard and were merged and retried (parallelization factor above 1), Sum. */
   public metricLeaseWriteConflicts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('LeaseWriteConflicts', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricLeaseWriteConflictsSum(props);
   }
 
   /** Outer partition keys with progress kept above a shard's checkpoint in its lease, Maximum. */
   public metricProgressKeys(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('ProgressKeys', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricProgressKeysMax(props);
   }
 
   /**
@@ -545,12 +546,12 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
    * factor above 1). Sum.
    */
   public metricProgressEvicted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('ProgressEvicted', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricProgressEvictedSum(props);
   }
 
   /** Time from the checkpointed record's arrival in the stream to its checkpoint, milliseconds, Maximum. */
   public metricCheckpointLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricConsumer('CheckpointLag', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return new ConsumerHandlerMetrics(this.serviceName).metricCheckpointLagMaxMs(props);
   }
 
   /**

@@ -11,9 +11,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DEFAULT_ORDERING_GROUPS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBatchBytes } from '../../lambda/producer/limits';
 import type { IDataStream } from '../data-stream';
+import { ProducerHandlerMetrics } from '../pipeline-monitoring/metrics/producer-metric-factory';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import {
-  acknowledgeTracing, checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, METRICS_NAMESPACE, pipelineFunctionDefaults, type PipelineFunctionOptions,
+  acknowledgeTracing, checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, pipelineFunctionDefaults, type PipelineFunctionOptions,
 } from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
@@ -308,32 +309,32 @@ export class ProducerFunction extends nodejs.NodejsFunction {
 
   /** A custom metric of the handler (namespace KinesisPipeline, `service` dimension). */
   public metricProducer(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.serviceName }, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metric(metricName, props);
   }
 
   /** User records received in valid requests, Sum. */
   public metricUserRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('UserRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricUserRecordsSum(props);
   }
 
   /** Kinesis records (aggregated or raw) acknowledged by PutRecords, Sum. */
   public metricKinesisRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('KinesisRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricKinesisRecordsSum(props);
   }
 
   /** User records written per Kinesis record, Average. */
   public metricAggregationRatio(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('AggregationRatio', { statistic: cloudwatch.Stats.AVERAGE, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricAggregationRatioAverage(props);
   }
 
   /** PutRecords entries sent again after a retryable failure, Sum. */
   public metricRetries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('Retries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricRetriesSum(props);
   }
 
   /** Entries or requests throttled (ProvisionedThroughputExceeded, KMS throttling), Sum. */
   public metricThrottledEntries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('ThrottledEntries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricThrottledEntriesSum(props);
   }
 
   /**
@@ -341,12 +342,12 @@ export class ProducerFunction extends nodejs.NodejsFunction {
    * not own their hash key (a reshard made the shard map stale), Sum. Non-zero only around reshards.
    */
   public metricResentRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('ResentRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricResentRecordsSum(props);
   }
 
   /** User records a delivery found written by an earlier delivery of the same request (not sent again), Sum. */
   public metricAlreadyWrittenRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('AlreadyWrittenRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricAlreadyWrittenRecordsSum(props);
   }
 
   /**
@@ -354,12 +355,12 @@ export class ProducerFunction extends nodejs.NodejsFunction {
    * 5xx, reset, missing entry): each may be in the stream twice, the producer's one at-least-once window. Sum.
    */
   public metricUnknownOutcomeRetries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('UnknownOutcomeRetries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricUnknownOutcomeRetriesSum(props);
   }
 
   /** User records not written after all retries, Sum. */
   public metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metricProducer('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return new ProducerHandlerMetrics(this.serviceName).metricFailedRecordsSum(props);
   }
 }
 

@@ -14,7 +14,8 @@ import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/sh
 import { consumerId, CONSUMERS_ENV, type ScalerConsumerConfig } from '../../lambda/scaler/contract';
 import { DataStreamMode, type IDataStream } from '../data-stream';
 import { createOnFailureQueue } from '../private/on-failure-queue';
-import { handlerEntry, METRICS_NAMESPACE, pipelineFunctionDefaults } from '../private/pipeline-function';
+import { ScalerHandlerMetrics } from '../pipeline-monitoring/metrics/scaler-metric-factory';
+import { handlerEntry, pipelineFunctionDefaults } from '../private/pipeline-function';
 
 const STREAM_ACTIONS = ['kinesis:UpdateShardCount', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
 const STREAM_DESCRIBE_ACTIONS = ['kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
@@ -484,13 +485,7 @@ export class ShardAutoscaler extends Construct {
 
   /** The shard count the scaler saw or set, maximum over the period. */
   public metricShardCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: 'ShardCount',
-      dimensionsMap: { service: this.serviceName },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      ...props,
-    });
+    return new ScalerHandlerMetrics(this.serviceName).metricShardCountMax(props);
   }
 
   /**
@@ -501,22 +496,8 @@ export class ShardAutoscaler extends Construct {
    */
   public metricDecisions(props: cloudwatch.MetricOptions & { readonly decision?: string } = {}): cloudwatch.IMetric {
     const { decision, ...options } = props;
-    if (decision !== undefined) {
-      return new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ScalingDecision',
-        dimensionsMap: { service: this.serviceName, Decision: decision },
-        statistic: cloudwatch.Stats.SUM,
-        ...options,
-      });
-    }
-    const period = options.period ?? Duration.minutes(5);
-    return new cloudwatch.MathExpression({
-      expression: `SEARCH('{${METRICS_NAMESPACE},Decision,service} MetricName="ScalingDecision" service="${this.serviceName}"', 'Sum', ${period.toSeconds()})`,
-      usingMetrics: {},
-      period,
-      label: options.label ?? 'Scaling decisions',
-    });
+    const metrics = new ScalerHandlerMetrics(this.serviceName);
+    return decision !== undefined ? metrics.metricDecisionSum(decision, options) : metrics.metricDecisionsByKindSum(options);
   }
 }
 
