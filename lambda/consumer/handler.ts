@@ -4,71 +4,104 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { dynamoDbClient, kinesisClient } from '../shared/clients';
 import { LeaseStore } from '../shared/lease-store';
 import { listShards } from '../shared/shard-map';
-import { ConsumerMetric, loadConsumerSettings } from './contract';
+import { ConsumerConfigError, ConsumerMetric, loadConsumerConfig, OutOfRange } from './contract';
 import { consumeBatch, type RecordProcessor } from './consumer';
 import { ShardLineageCache, type ShardLineage } from './lineage';
 
-export class ConsumerConfigError extends Error {
-  public override readonly name = 'ConsumerConfigError';
-}
+export { ConsumerConfigError } from './contract';
 
 /**
  * The consumer handler around a processor. Settings come from the environment ConsumerFunction
- * sets: LEASE_TABLE_NAME (absent: no checkpointing), RESERVE_MILLIS, OUT_OF_RANGE_RECORDS
- * (`process` or `skip`) with STREAM_NAME, and ORDERING, MAX_CONCURRENCY and
- * MAX_PARALLELIZATION_FACTOR and APPLICATION_NAME (./contract.ts); the lease owner is the
- * function's name (AWS_LAMBDA_FUNCTION_NAME, or LEASE_OWNER to override). With checkpointing, the
- * shards' lineage for the leases' KCL attributes comes from ListShards on the records' stream ARN.
+ * sets, read by `loadConsumerConfig` (./contract.ts): LEASE_TABLE_NAME (absent: no
+ * checkpointing), RESERVE_MILLIS, OUT_OF_RANGE_RECORDS (`process` or `skip`) with STREAM_NAME,
+ * ORDERING, MAX_CONCURRENCY, MAX_PARALLELIZATION_FACTOR and APPLICATION_NAME; the lease owner is
+ * the function's name (AWS_LAMBDA_FUNCTION_NAME, or LEASE_OWNER to override). With checkpointing,
+ * the shards' lineage for the leases' KCL attributes comes from ListShards on the records' stream ARN.
  */
-export function createHandler(processRecord: RecordProcessor, env: NodeJS.ProcessEnv = process.env): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
+export function createHandler(
+  processRecord: RecordProcessor,
+  env: NodeJS.ProcessEnv = process.env,
+): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
   if (typeof processRecord !== 'function') {
-    throw new ConsumerConfigError('consumer: the processor module does not export a processRecord function');
+    throw new ConsumerConfigError(
+      'consumer',
+      'the processor module',
+      'a module that exports a processRecord function',
+      String(typeof processRecord),
+      `received a processRecord of type ${typeof processRecord}`,
+    );
   }
-  const settings = loadConsumerSettings(env);
+  const config = loadConsumerConfig(env);
   const logger = new Logger();
-  const tableName = env.LEASE_TABLE_NAME;
-  const reserveMillis = Number(env.RESERVE_MILLIS ?? 0);
-  const outOfRange = env.OUT_OF_RANGE_RECORDS ?? 'process';
-  if (outOfRange !== 'process' && outOfRange !== 'skip') {
-    throw new ConsumerConfigError(`consumer: OUT_OF_RANGE_RECORDS must be 'process' or 'skip'; received '${outOfRange}'`);
-  }
-  const streamName = env.STREAM_NAME;
-  if (outOfRange === 'skip' && !streamName) {
-    throw new ConsumerConfigError('consumer: OUT_OF_RANGE_RECORDS=skip needs STREAM_NAME (the shards\' hash ranges come from ListShards)');
-  }
+  const { leaseTableName: tableName, reserveMillis, outOfRangeRecords: outOfRange, streamName } = config;
   // One ListShards cache per stream serves both the range filter and the leases' lineage: with
   // STREAM_NAME set (OUT_OF_RANGE_RECORDS=skip) both read the stream by that name.
   const caches = shardLineageCaches();
-  const shardRange = outOfRange === 'skip' ? shardRanges(caches(streamName!), streamName!, (message, extra) => logger.warn(message, extra)) : undefined;
+  const shardRange =
+    outOfRange === OutOfRange.SKIP
+      ? shardRanges(caches(streamName!), streamName!, (message, extra) => logger.warn(message, extra))
+      : undefined;
   let leases: LeaseStore | undefined;
   const lineages = shardLineages((message, extra) => logger.warn(message, extra), Date.now, caches);
   return async (event, context) => {
     const metrics = new Metrics();
-    const owner = env.LEASE_OWNER ?? env.AWS_LAMBDA_FUNCTION_NAME ?? context.functionName;
+    const owner = config.leaseOwner ?? env.AWS_LAMBDA_FUNCTION_NAME ?? context.functionName;
     if (tableName && !leases) {
-      leases = new LeaseStore(dynamoDbClient(), tableName, { applicationName: settings.applicationName });
+      leases = new LeaseStore(dynamoDbClient(), tableName, { applicationName: config.applicationName });
     }
     const streamArn = event.Records[0]?.eventSourceARN;
     const { response, shards } = await consumeBatch(event.Records, context, {
-      processRecord, owner, leases, reserveMillis, shardRange,
+      processRecord,
+      owner,
+      leases,
+      reserveMillis,
+      shardRange,
       shardLineage: leases && streamArn ? (shardId, fresh) => lineages(streamName ?? streamArn, shardId, fresh) : undefined,
-      ordering: settings.ordering, maxConcurrency: settings.maxConcurrency, maxParallelizationFactor: settings.maxParallelizationFactor,
+      ordering: config.ordering,
+      maxConcurrency: config.maxConcurrency,
+      maxParallelizationFactor: config.maxParallelizationFactor,
       log: { warn: (message, extra) => logger.warn(message, extra), error: (message, extra) => logger.error(message, extra) },
     });
     const sum = (pick: (s: (typeof shards)[number]) => number) => shards.reduce((total, s) => total + pick(s), 0);
-    metrics.addMetric('KinesisRecords', MetricUnit.Count, event.Records.length);
-    metrics.addMetric(ConsumerMetric.USER_RECORDS, MetricUnit.Count, sum((s) => s.userRecords));
-    metrics.addMetric(ConsumerMetric.DUPLICATES_SKIPPED, MetricUnit.Count, sum((s) => s.duplicatesSkipped));
+    metrics.addMetric(ConsumerMetric.KINESIS_RECORDS, MetricUnit.Count, event.Records.length);
+    metrics.addMetric(
+      ConsumerMetric.USER_RECORDS,
+      MetricUnit.Count,
+      sum((s) => s.userRecords),
+    );
+    metrics.addMetric(
+      ConsumerMetric.DUPLICATES_SKIPPED,
+      MetricUnit.Count,
+      sum((s) => s.duplicatesSkipped),
+    );
     if (shardRange) {
-      metrics.addMetric('OutOfRangeSkipped', MetricUnit.Count, sum((s) => s.outOfRangeSkipped));
+      metrics.addMetric(
+        ConsumerMetric.OUT_OF_RANGE_SKIPPED,
+        MetricUnit.Count,
+        sum((s) => s.outOfRangeSkipped),
+      );
     }
-    metrics.addMetric(ConsumerMetric.PROCESSING_FAILURES, MetricUnit.Count, sum((s) => s.failures));
-    metrics.addMetric(ConsumerMetric.CORRUPT_RECORDS, MetricUnit.Count, sum((s) => s.corruptRecords));
-    metrics.addMetric(ConsumerMetric.EMPTY_AGGREGATES, MetricUnit.Count, sum((s) => s.emptyAggregates));
+    metrics.addMetric(
+      ConsumerMetric.PROCESSING_FAILURES,
+      MetricUnit.Count,
+      sum((s) => s.failures),
+    );
+    metrics.addMetric(
+      ConsumerMetric.CORRUPT_RECORDS,
+      MetricUnit.Count,
+      sum((s) => s.corruptRecords),
+    );
+    metrics.addMetric(
+      ConsumerMetric.EMPTY_AGGREGATES,
+      MetricUnit.Count,
+      sum((s) => s.emptyAggregates),
+    );
     for (const s of shards) {
       if (s.corruptRecords > 0 || s.emptyAggregates > 0) {
         logger.warn('KPL aggregates that could not be read were handed to the processor whole (flagged corrupt), or held no user record', {
-          shardId: s.shardId, corruptRecords: s.corruptRecords, emptyAggregates: s.emptyAggregates,
+          shardId: s.shardId,
+          corruptRecords: s.corruptRecords,
+          emptyAggregates: s.emptyAggregates,
         });
       }
       if (s.shardEnded) {
@@ -76,16 +109,20 @@ export function createHandler(processRecord: RecordProcessor, env: NodeJS.Proces
       }
     }
     if (leases) {
-      metrics.addMetric('LeaseWriteConflicts', MetricUnit.Count, sum((s) => s.leaseConflicts));
-      metrics.addMetric('ProgressKeys', MetricUnit.Count, Math.max(0, ...shards.map((s) => s.progressKeys)));
+      metrics.addMetric(
+        ConsumerMetric.LEASE_WRITE_CONFLICTS,
+        MetricUnit.Count,
+        sum((s) => s.leaseConflicts),
+      );
+      metrics.addMetric(ConsumerMetric.PROGRESS_KEYS, MetricUnit.Count, Math.max(0, ...shards.map((s) => s.progressKeys)));
       const evicted = sum((s) => s.progressEvicted);
       if (evicted > 0) {
-        metrics.addMetric('ProgressEvicted', MetricUnit.Count, evicted);
+        metrics.addMetric(ConsumerMetric.PROGRESS_EVICTED, MetricUnit.Count, evicted);
       }
     }
     const lags = shards.flatMap((s) => (s.checkpointLagMillis === undefined ? [] : [s.checkpointLagMillis]));
     if (lags.length > 0) {
-      metrics.addMetric('CheckpointLag', MetricUnit.Milliseconds, Math.max(...lags));
+      metrics.addMetric(ConsumerMetric.CHECKPOINT_LAG, MetricUnit.Milliseconds, Math.max(...lags));
     }
     metrics.publishStoredMetrics();
     logger.info('batch consumed', { shards, batchItemFailures: response.batchItemFailures.length });
@@ -114,7 +151,11 @@ export function shardLineageCaches(now: () => number = Date.now): (stream: strin
  * container). A failure is logged and answered with undefined: the lease goes without the KCL
  * attributes (and SHARD_END) for a while, never without its checkpoint.
  */
-export function shardLineages(warn: (message: string, extra: Record<string, unknown>) => void, now: () => number = Date.now, cacheOf: (stream: string) => ShardLineageCache = shardLineageCaches(now)): (stream: string, shardId: string, fresh: boolean) => Promise<ShardLineage | undefined> {
+export function shardLineages(
+  warn: (message: string, extra: Record<string, unknown>) => void,
+  now: () => number = Date.now,
+  cacheOf: (stream: string) => ShardLineageCache = shardLineageCaches(now),
+): (stream: string, shardId: string, fresh: boolean) => Promise<ShardLineage | undefined> {
   let failedAt: number | undefined;
   return async (stream, shardId, fresh) => {
     if (failedAt !== undefined && now() - failedAt < LINEAGE_RETRY_MS) {
@@ -129,7 +170,11 @@ export function shardLineages(warn: (message: string, extra: Record<string, unkn
       return lineage;
     } catch (error) {
       failedAt = now();
-      warn(`ListShards failed: leases go without hash range, parents and SHARD_END for ${LINEAGE_RETRY_MS / 1000} s`, { shardId, stream, error });
+      warn(`ListShards failed: leases go without hash range, parents and SHARD_END for ${LINEAGE_RETRY_MS / 1000} s`, {
+        shardId,
+        stream,
+        error,
+      });
       return undefined;
     }
   };
@@ -141,7 +186,11 @@ export function shardLineages(warn: (message: string, extra: Record<string, unkn
  * since the last load); a shard's range never changes. When ListShards fails the shard's records
  * are all processed: a duplicate, never a loss.
  */
-export function shardRanges(cache: ShardLineageCache, streamName: string, warn: (message: string, extra: Record<string, unknown>) => void): (shardId: string) => Promise<{ start: bigint; end: bigint } | undefined> {
+export function shardRanges(
+  cache: ShardLineageCache,
+  streamName: string,
+  warn: (message: string, extra: Record<string, unknown>) => void,
+): (shardId: string) => Promise<{ start: bigint; end: bigint } | undefined> {
   return async (shardId) => {
     try {
       const lineage = await cache.get(shardId);

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { dynamoDbClient } from '../shared/clients';
+import { ProducerMetric } from './contract';
 import { produceOnce, payloadHashOf } from './once';
 import { ProducerBusyError, ProducerWriteError, loadConfig, prepare, produce, type ProduceResult, type ProducerConfig } from './producer';
 import { ProgressStore } from './progress-store';
@@ -17,7 +18,9 @@ const metrics = new Metrics();
 type HttpEvent = Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded' | 'requestContext' | 'headers'>;
 
 function isHttp(event: unknown): event is HttpEvent {
-  return typeof event === 'object' && event !== null && 'requestContext' in event && typeof (event as HttpEvent).requestContext === 'object';
+  return (
+    typeof event === 'object' && event !== null && 'requestContext' in event && typeof (event as HttpEvent).requestContext === 'object'
+  );
 }
 
 function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
@@ -32,7 +35,14 @@ function progressStore(config: ProducerConfig): ProgressStore | undefined {
     return undefined;
   }
   if (stores?.table !== config.progressTableName) {
-    stores = { table: config.progressTableName, store: new ProgressStore({ client: dynamoDbClient(), tableName: config.progressTableName, windowSeconds: config.progressWindowSeconds }) };
+    stores = {
+      table: config.progressTableName,
+      store: new ProgressStore({
+        client: dynamoDbClient(),
+        tableName: config.progressTableName,
+        windowSeconds: config.progressWindowSeconds,
+      }),
+    };
   }
   return stores.store;
 }
@@ -82,27 +92,44 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       prepare: (pending) => prepare(pending, config),
     });
     const { result, outcome } = once;
-    metrics.addMetric('UserRecords', MetricUnit.Count, result.recordCount);
-    metrics.addMetric('AlreadyWrittenRecords', MetricUnit.Count, once.alreadyWritten);
+    metrics.addMetric(ProducerMetric.USER_RECORDS, MetricUnit.Count, result.recordCount);
+    metrics.addMetric(ProducerMetric.ALREADY_WRITTEN_RECORDS, MetricUnit.Count, once.alreadyWritten);
     if (outcome) {
-      metrics.addMetric('KinesisRecords', MetricUnit.Count, outcome.kinesisRecords);
-      metrics.addMetric('AggregationRatio', MetricUnit.NoUnit, outcome.kinesisRecords > 0 ? outcome.written.length / outcome.kinesisRecords : 0);
-      metrics.addMetric('Retries', MetricUnit.Count, outcome.retries);
-      metrics.addMetric('ThrottledEntries', MetricUnit.Count, outcome.throttledEntries);
-      metrics.addMetric('ResentRecords', MetricUnit.Count, outcome.resentRecords);
-      metrics.addMetric('UnknownOutcomeRetries', MetricUnit.Count, outcome.unknownOutcomeRetries);
+      metrics.addMetric(ProducerMetric.KINESIS_RECORDS, MetricUnit.Count, outcome.kinesisRecords);
+      metrics.addMetric(
+        ProducerMetric.AGGREGATION_RATIO,
+        MetricUnit.NoUnit,
+        outcome.kinesisRecords > 0 ? outcome.written.length / outcome.kinesisRecords : 0,
+      );
+      metrics.addMetric(ProducerMetric.RETRIES, MetricUnit.Count, outcome.retries);
+      metrics.addMetric(ProducerMetric.THROTTLED_ENTRIES, MetricUnit.Count, outcome.throttledEntries);
+      metrics.addMetric(ProducerMetric.RESENT_RECORDS, MetricUnit.Count, outcome.resentRecords);
+      metrics.addMetric(ProducerMetric.UNKNOWN_OUTCOME_RETRIES, MetricUnit.Count, outcome.unknownOutcomeRetries);
       if (outcome.misroutedEntries > 0) {
-        logger.warn('entries landed on another shard than the shard map said (the stream was resharded); shard map refreshed, records outside the landing shard sent again', {
-          misroutedEntries: outcome.misroutedEntries, resentRecords: outcome.resentRecords,
-        });
+        logger.warn(
+          'entries landed on another shard than the shard map said (the stream was resharded); shard map refreshed, records outside the landing shard sent again',
+          {
+            misroutedEntries: outcome.misroutedEntries,
+            resentRecords: outcome.resentRecords,
+          },
+        );
       }
     }
-    metrics.addMetric('FailedRecords', MetricUnit.Count, result.failedCount);
+    metrics.addMetric(ProducerMetric.FAILED_RECORDS, MetricUnit.Count, result.failedCount);
     if (once.alreadyWritten > 0) {
-      logger.info('a delivery of a request seen before: records an earlier delivery wrote were not sent again', { key, alreadyWritten: once.alreadyWritten, recordCount: result.recordCount });
+      logger.info('a delivery of a request seen before: records an earlier delivery wrote were not sent again', {
+        key,
+        alreadyWritten: once.alreadyWritten,
+        recordCount: result.recordCount,
+      });
     }
     if (result.failedCount > 0) {
-      logger.error('records not written', { key, failedCount: result.failedCount, recordCount: result.recordCount, firstFailures: result.failed.slice(0, 10) });
+      logger.error('records not written', {
+        key,
+        failedCount: result.failedCount,
+        recordCount: result.recordCount,
+        firstFailures: result.failed.slice(0, 10),
+      });
     }
     if (http) {
       return json(result.failedCount === 0 ? 200 : result.writtenCount > 0 ? 207 : 503, result);
@@ -110,7 +137,9 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     if (result.failedCount > 0 && config.throwOnUndelivered) {
       if (!once.progressSaved) {
         // A retry would send again what this delivery wrote but could not record: answer instead.
-        logger.error('not asking Lambda to retry: the progress table did not record everything written, so a retry could copy records', { key });
+        logger.error('not asking Lambda to retry: the progress table did not record everything written, so a retry could copy records', {
+          key,
+        });
         return result;
       }
       throw new ProducerWriteError(result);
@@ -140,8 +169,13 @@ export async function handler(event: unknown, context: Context): Promise<Produce
  * broken rules; Lambda's retries of the same event (same request id) find the record, log one
  * info line and throw the same error, which reaches the on-failure queue with every rule named.
  */
-async function refuse(error: ProducerInputError, http: boolean, store: ProgressStore | undefined, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
-  metrics.addMetric('RefusedRequests', MetricUnit.Count, 1);
+async function refuse(
+  error: ProducerInputError,
+  http: boolean,
+  store: ProgressStore | undefined,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  metrics.addMetric(ProducerMetric.REFUSED_REQUESTS, MetricUnit.Count, 1);
   if (http) {
     logger.warn('bad producer request', { errors: error.errors.slice(0, 20) });
     return json(400, { message: error.message, errors: error.errors });

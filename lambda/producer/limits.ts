@@ -1,3 +1,5 @@
+import { MiB, PUT_RECORDS_LIMITS } from '../shared/kinesis-limits';
+
 /** Producer limits, KPL-like defaults; the construct passes them in as environment variables. */
 export interface ProducerLimits {
   /** Largest aggregated Kinesis record, bytes (KPL AggregationMaxSize). */
@@ -18,34 +20,10 @@ export interface ProducerLimits {
   readonly orderingGroups: number;
 }
 
-export const MiB = 1024 * 1024;
+export { MiB };
 
-/**
- * Kinesis' write limits, as the API reference documents them today (PutRecords, in the Kinesis
- * API model of @aws-sdk/client-kinesis 3.1143: "Each PutRecords request can support up to 500
- * records. Each record in the request can be as large as 10 MiB, up to a limit of 10 MiB for the
- * entire request, including partition keys. Each shard can support writes up to 1,000 records per
- * second, up to a maximum data write total of 1 MB per second"; "The record size limit applies to
- * the total size of the partition key and data blob"). A record's limit is its stream's
- * `MaxRecordSizeInKiB` (UpdateMaxRecordSize / CreateStream: 1024 to 10240 KiB, 1 MiB by default,
- * developer guide "Handle large records"), which leaves the per-shard 1 MB/s write limit as it is.
- */
-export const KINESIS_LIMITS = {
-  /** Entries in one PutRecords request. */
-  maxPutRecordsEntries: 500,
-  /** One PutRecords request: data plus partition keys of all its entries. */
-  maxPutRecordsBytes: 10 * MiB,
-  /** A stream's maximum record size unless raised (data plus partition key). */
-  defaultRecordBytes: MiB,
-  /** The largest maximum record size a stream can have. */
-  maxRecordBytes: 10 * MiB,
-  /**
-   * The request size this producer uses by default on a stream of 1 MiB records: 5 MiB, the
-   * documented limit before records above 1 MiB came (and what the KPL and SDK producers use), so
-   * nothing changes for such streams; streams with larger records get the documented 10 MiB.
-   */
-  classicPutRecordsBytes: 5 * MiB,
-} as const;
+/** Kinesis' write limits (defined once, with their sources, in lambda/shared/kinesis-limits.ts). */
+export const KINESIS_LIMITS = PUT_RECORDS_LIMITS;
 
 /**
  * The PutRecords request size a producer uses by default for a stream of `maxRecordBytes`

@@ -1,8 +1,8 @@
 import { kinesisClient as sharedKinesisClient } from '../shared/clients';
-import { TimeBudget, type BackoffOptions } from '../shared/retry';
+import { TimeBudget } from '../shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../shared/shard-map';
 import type { ProducerRecord } from './aggregate';
-import { DEFAULT_LIMITS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBatchBytes, type ProducerLimits } from './limits';
+import { loadProducerConfig, type ProducerConfig } from './contract';
 import { kinesisProtocol } from './put-records-codec';
 import { preparePlan, writeRecords, type FailedRecord, type PreparedPlan, type WriteOutcome } from './writer';
 
@@ -11,90 +11,11 @@ function kinesisClient() {
   return sharedKinesisClient(() => ({ protocol: kinesisProtocol() }));
 }
 
-/** Settings the construct passes in as environment variables. */
-export interface ProducerConfig {
-  readonly streamName: string;
-  readonly limits: ProducerLimits;
-  readonly backoff: BackoffOptions;
-  /** Time kept back from the invocation's remaining time for answering. */
-  readonly safetyMarginMs: number;
-  readonly shardMapTtlMs: number;
-  /** Direct invokes throw `ProducerWriteError` when a record was not written. */
-  readonly throwOnUndelivered: boolean;
-  /** Longest one PutRecords or ListShards call may take, ms. */
-  readonly callTimeoutMs: number;
-  /** The progress table (retries never copy): unset, every delivery writes everything (at least once). */
-  readonly progressTableName?: string;
-  /** How long the progress of a request is kept, seconds. */
-  readonly progressWindowSeconds: number;
-}
+export { DEFAULT_PROGRESS_WINDOW_SECONDS, ProducerConfigError, type ProducerConfig } from './contract';
 
-/** Lambda's asynchronous retry horizon (maximum event age) by default: 6 hours. */
-export const DEFAULT_PROGRESS_WINDOW_SECONDS = 6 * 3600;
-
-export class ProducerConfigError extends Error {
-  public override readonly name = 'ProducerConfigError';
-}
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') {
-    return fallback;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new ProducerConfigError(`${name} must be a positive integer, got '${text}'`);
-  }
-  return value;
-}
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') {
-    return fallback;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new ProducerConfigError(`${name} must be a whole number from 0 to ${max}, got '${text}'`);
-  }
-  return value;
-}
-
-/** A positive integer of at most `max` (a Kinesis limit, named in the error). */
-function atMost(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number, limit: string): number {
-  const value = positive(env, name, fallback);
-  if (value > max) {
-    throw new ProducerConfigError(`${name} must be at most ${max} (${limit}), got '${env[name]}'`);
-  }
-  return value;
-}
-
+/** The producer's settings from the environment `ProducerFunction` sets (./contract.ts). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
-  const streamName = env.STREAM_NAME;
-  if (!streamName) {
-    throw new ProducerConfigError('STREAM_NAME is not set');
-  }
-  // The stream's maximum record size (the construct passes it), and the request size that goes
-  // with it unless set: see KINESIS_LIMITS for the documented figures.
-  const maxEntryBytes = atMost(env, 'MAX_ENTRY_BYTES', DEFAULT_LIMITS.maxEntryBytes, KINESIS_LIMITS.maxRecordBytes, 'the largest Kinesis record, 10 MiB');
-  return {
-    streamName,
-    limits: {
-      maxAggregateBytes: positive(env, 'MAX_AGGREGATE_BYTES', DEFAULT_LIMITS.maxAggregateBytes),
-      maxRecordsPerAggregate: positive(env, 'MAX_RECORDS_PER_AGGREGATE', DEFAULT_LIMITS.maxRecordsPerAggregate),
-      maxBatchEntries: atMost(env, 'MAX_BATCH_ENTRIES', DEFAULT_LIMITS.maxBatchEntries, KINESIS_LIMITS.maxPutRecordsEntries, 'entries in one PutRecords request'),
-      maxBatchBytes: atMost(env, 'MAX_BATCH_BYTES', defaultBatchBytes(maxEntryBytes), KINESIS_LIMITS.maxPutRecordsBytes, 'the largest PutRecords request, 10 MiB'),
-      maxEntryBytes,
-      orderingGroups: wholeNumber(env, 'ORDERING_GROUPS', DEFAULT_LIMITS.orderingGroups, MAX_ORDERING_GROUPS),
-    },
-    backoff: { baseMs: positive(env, 'RETRY_BASE_MS', 100), maxMs: positive(env, 'RETRY_MAX_MS', 5_000) },
-    safetyMarginMs: positive(env, 'SAFETY_MARGIN_MS', 1_000),
-    shardMapTtlMs: positive(env, 'SHARD_MAP_TTL_MS', 60_000),
-    throwOnUndelivered: env.THROW_ON_UNDELIVERED !== 'false',
-    callTimeoutMs: positive(env, 'CALL_TIMEOUT_MS', 5_000),
-    ...(env.PROGRESS_TABLE_NAME ? { progressTableName: env.PROGRESS_TABLE_NAME } : {}),
-    progressWindowSeconds: positive(env, 'PROGRESS_WINDOW_SECONDS', DEFAULT_PROGRESS_WINDOW_SECONDS),
-  };
+  return loadProducerConfig(env);
 }
 
 /** The answer: every record not in `failed` was written. */
@@ -152,7 +73,10 @@ let shardMaps: { stream: string; cache: ShardMapCache } | undefined;
 /** The container's shard map cache for a stream. */
 function shardMapCache(config: ProducerConfig): ShardMapCache {
   if (shardMaps?.stream !== config.streamName) {
-    shardMaps = { stream: config.streamName, cache: new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), config.streamName)), config.shardMapTtlMs) };
+    shardMaps = {
+      stream: config.streamName,
+      cache: new ShardMapCache(async () => ShardMap.fromShards(await listShards(kinesisClient(), config.streamName)), config.shardMapTtlMs),
+    };
   }
   return shardMaps.cache;
 }
@@ -169,7 +93,10 @@ export function resetShardMapCache(): void {
  */
 export class ProducerBusyError extends Error {
   public override readonly name = 'ProducerBusyError';
-  constructor(public readonly key: string, public readonly leaseUntil: number) {
+  constructor(
+    public readonly key: string,
+    public readonly leaseUntil: number,
+  ) {
     super(`request ${key} is being written by another invocation (lease until ${new Date(leaseUntil).toISOString()}); try again later`);
   }
 }
@@ -191,7 +118,13 @@ export function prepare(records: readonly ProducerRecord[], config: ProducerConf
 }
 
 /** Writes validated user records to the stream within the invocation's remaining time; `onWritten` hears each round's acknowledged indices. */
-export async function produce(records: readonly ProducerRecord[], config: ProducerConfig, remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan): Promise<WriteOutcome> {
+export async function produce(
+  records: readonly ProducerRecord[],
+  config: ProducerConfig,
+  remainingMs: number,
+  onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>,
+  prepared?: PreparedPlan,
+): Promise<WriteOutcome> {
   return writeRecords(records, {
     client: kinesisClient(),
     streamName: config.streamName,

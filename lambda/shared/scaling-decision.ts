@@ -1,6 +1,6 @@
 /**
  * The shard autoscaler's decision, as a pure function: no clients, no clock, no environment.
- * The scaler handler (lambda/scaler) and the simulation (scripts/simulate.ts) both call it.
+ * The scaler handler (lambda/scaler) and the simulation (tools/simulate) both call it.
  *
  * Metrics it has no datapoint for are `undefined` (unknown), never 0: no decision rests on them.
  *
@@ -26,14 +26,17 @@
  * stays in ALARM until the condition ends.
  */
 
+import { MiB, PARALLELIZATION_FACTOR_LIMITS, PER_SHARD_LIMITS, ROLLING_DAY_MS, UPDATE_SHARD_COUNT_LIMITS } from './kinesis-limits';
 import { diagnoseLag, LagKind, type ConsumerActivity } from './scaling-lag';
 
-export const MIB = 1024 * 1024;
-export const SHARD_WRITE_BYTES_PER_SECOND = MIB;
-export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
-export const MAX_PARALLELIZATION_FACTOR = 10;
-export const UPDATE_SHARD_COUNT_CALLS_PER_DAY = 10;
-export const DAY_MS = 24 * 60 * 60 * 1000;
+// The limits the decision obeys, from the one place that defines them (./kinesis-limits.ts).
+export const MIB = MiB;
+export const SHARD_WRITE_BYTES_PER_SECOND = PER_SHARD_LIMITS.write.bytesPerSecond;
+export const SHARD_WRITE_RECORDS_PER_SECOND = PER_SHARD_LIMITS.write.recordsPerSecond;
+export const MAX_PARALLELIZATION_FACTOR = PARALLELIZATION_FACTOR_LIMITS.max;
+export const UPDATE_SHARD_COUNT_CALLS_PER_DAY = UPDATE_SHARD_COUNT_LIMITS.callsPerRollingDay;
+export const DAY_MS = ROLLING_DAY_MS;
+const { maxScaleOutFactor: MAX_SCALE_OUT_FACTOR, maxScaleInDivisor: MAX_SCALE_IN_DIVISOR } = UPDATE_SHARD_COUNT_LIMITS;
 /** Minutes of the recent (scale-out) window the scaler reads. */
 export const DEFAULT_RECENT_MINUTES = 5;
 
@@ -261,25 +264,46 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   }
 
   if (onDemand) {
-    return none(ScalingDecisionKind.ON_DEMAND, `on-demand stream: Kinesis manages its shards; UpdateShardCount is never called (iterator age ${age === undefined ? 'unknown' : seconds(age)})`, false);
+    return none(
+      ScalingDecisionKind.ON_DEMAND,
+      `on-demand stream: Kinesis manages its shards; UpdateShardCount is never called (iterator age ${age === undefined ? 'unknown' : seconds(age)})`,
+      false,
+    );
   }
   if (recentUtil === undefined && age === undefined && metrics.windowMinutes === 0) {
-    return none(ScalingDecisionKind.NO_DATA, 'no datapoints for the stream\'s writes, throttles or iterator age: no change on data the scaler does not have', true);
+    return none(
+      ScalingDecisionKind.NO_DATA,
+      "no datapoints for the stream's writes, throttles or iterator age: no change on data the scaler does not have",
+      true,
+    );
   }
 
-  const windowUtil = metrics.windowBytesPerSecond !== undefined || metrics.windowRecordsPerSecond !== undefined
-    ? utilization(metrics.windowBytesPerSecond ?? 0, metrics.windowRecordsPerSecond ?? 0, openShards)
-    : undefined;
+  const windowUtil =
+    metrics.windowBytesPerSecond !== undefined || metrics.windowRecordsPerSecond !== undefined
+      ? utilization(metrics.windowBytesPerSecond ?? 0, metrics.windowRecordsPerSecond ?? 0, openShards)
+      : undefined;
   if (windowUtil !== undefined && windowUtil < limits.scaleInUtilization) {
     if (openShards > limits.minShards) {
       return scaleIn(input, windowUtil);
     }
-    return none(ScalingDecisionKind.NO_CHANGE, `quiet: write utilisation peaked at ${pct(windowUtil)}; at minShards ${limits.minShards}`, false);
+    return none(
+      ScalingDecisionKind.NO_CHANGE,
+      `quiet: write utilisation peaked at ${pct(windowUtil)}; at minShards ${limits.minShards}`,
+      false,
+    );
   }
   if (recentUtil === undefined) {
-    return none(ScalingDecisionKind.NO_DATA, `no write datapoints in the last minutes (quiet window: ${metrics.windowMinutes} of ${limits.quietWindowMinutes} min with data): no change on data the scaler does not have`, true);
+    return none(
+      ScalingDecisionKind.NO_DATA,
+      `no write datapoints in the last minutes (quiet window: ${metrics.windowMinutes} of ${limits.quietWindowMinutes} min with data): no change on data the scaler does not have`,
+      true,
+    );
   }
-  return none(ScalingDecisionKind.NO_CHANGE, `${writes} (quiet window peak ${windowUtil === undefined ? 'unknown' : pct(windowUtil)}), iterator age ${age === undefined ? 'unknown' : seconds(age)}: within bounds`, true);
+  return none(
+    ScalingDecisionKind.NO_CHANGE,
+    `${writes} (quiet window peak ${windowUtil === undefined ? 'unknown' : pct(windowUtil)}), iterator age ${age === undefined ? 'unknown' : seconds(age)}: within bounds`,
+    true,
+  );
 }
 
 /** The consumers of the decision: `consumers`, or the one of the single-consumer fields. */
@@ -290,13 +314,15 @@ export function consumersOf(input: ScalingInput): readonly ScalingConsumer[] {
   if (input.metrics.consumer === undefined && input.parallelizationFactor === undefined) {
     return [];
   }
-  return [{
-    id: 'consumer',
-    parallelizationFactor: input.parallelizationFactor,
-    adjustParallelization: input.limits.adjustParallelization,
-    activity: input.metrics.consumer,
-    recentIteratorAgeMs: input.metrics.consumers?.[0]?.recentIteratorAgeMs,
-  }];
+  return [
+    {
+      id: 'consumer',
+      parallelizationFactor: input.parallelizationFactor,
+      adjustParallelization: input.limits.adjustParallelization,
+      activity: input.metrics.consumer,
+      recentIteratorAgeMs: input.metrics.consumers?.[0]?.recentIteratorAgeMs,
+    },
+  ];
 }
 
 /**
@@ -310,7 +336,11 @@ function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
   const onDemand = input.mode === 'ON_DEMAND';
   const all = consumersOf(input);
   if (all.length === 0) {
-    return scaleOut(input, input.openShards * 2, `consumer-bound: ${lagging}; parallelization factor not managed, adding shards`);
+    return scaleOut(
+      input,
+      input.openShards * MAX_SCALE_OUT_FACTOR,
+      `consumer-bound: ${lagging}; parallelization factor not managed, adding shards`,
+    );
   }
   // The consumers that lag: their own age at or above the threshold; when none is known to, any
   // of them may be the one (the stream's GetRecords age alone shows the lag).
@@ -338,7 +368,8 @@ function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
       slow.push(consumer);
     }
   }
-  const why = evidence.length === 1 && evidence[0] === 'consumer-bound' ? `consumer-bound: ${lagging}` : `${evidence.join('; ')}; ${lagging}`;
+  const why =
+    evidence.length === 1 && evidence[0] === 'consumer-bound' ? `consumer-bound: ${lagging}` : `${evidence.join('; ')}; ${lagging}`;
   const stuckIds = stuck.map((s) => s.consumer.id);
 
   const changes: ParallelizationChange[] = [];
@@ -362,21 +393,35 @@ function decideLag(input: ScalingInput, lagging: string): ScalingDecision {
     };
   }
   if (stuck.length > 0) {
-    const decision = none(ScalingDecisionKind.CONSUMER_STUCK, `${why}: more shards or batches cannot help a consumer that makes no progress${named ? ` (${stuckIds.join(', ')})` : ''}; no change, people alarmed`, true);
+    const decision = none(
+      ScalingDecisionKind.CONSUMER_STUCK,
+      `${why}: more shards or batches cannot help a consumer that makes no progress${named ? ` (${stuckIds.join(', ')})` : ''}; no change, people alarmed`,
+      true,
+    );
     return input.consumers !== undefined ? { ...decision, stuckConsumers: stuckIds } : decision;
   }
   if (unknown.length > 0) {
     return none(ScalingDecisionKind.NO_DATA, `${why}: no change until the consumer's progress is known`, true);
   }
-  const waiting = slow.filter((c) => c.adjustParallelization && c.parallelizationFactor !== undefined && c.parallelizationFactor < MAX_PARALLELIZATION_FACTOR);
+  const waiting = slow.filter(
+    (c) => c.adjustParallelization && c.parallelizationFactor !== undefined && c.parallelizationFactor < MAX_PARALLELIZATION_FACTOR,
+  );
   if (waiting.length > 0) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; parallelization factor in cooldown${named ? ` (${waiting.map((c) => c.id).join(', ')})` : ''}`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; parallelization factor in cooldown${named ? ` (${waiting.map((c) => c.id).join(', ')})` : ''}`,
+      true,
+    );
   }
   const factors = slow.map((c) => `${named ? `${c.id} ` : ''}${c.parallelizationFactor ?? 'not managed'}`).join(', ');
   if (onDemand) {
-    return none(ScalingDecisionKind.ON_DEMAND, `${why}; on-demand stream at parallelization factor ${factors}: Kinesis manages its shards, nothing more the scaler can do`, false);
+    return none(
+      ScalingDecisionKind.ON_DEMAND,
+      `${why}; on-demand stream at parallelization factor ${factors}: Kinesis manages its shards, nothing more the scaler can do`,
+      false,
+    );
   }
-  return scaleOut(input, input.openShards * 2, `${why}; parallelization factor ${factors}, adding shards`);
+  return scaleOut(input, input.openShards * MAX_SCALE_OUT_FACTOR, `${why}; parallelization factor ${factors}, adding shards`);
 }
 
 /** The factor a slow consumer's mapping moves to (doubling, at most 10), or undefined when it may not move now. */
@@ -397,12 +442,16 @@ function nextFactor(input: ScalingInput, consumer: ScalingConsumer, consumers: n
 function scaleOut(input: ScalingInput, wanted: number, why: string): ScalingDecision {
   const { limits, state, now, openShards } = input;
   if (state.lastScaleOutAt !== undefined && now - state.lastScaleOutAt < limits.scaleOutCooldownMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-out cooldown until ${new Date(state.lastScaleOutAt + limits.scaleOutCooldownMs).toISOString()}`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; scale-out cooldown until ${new Date(state.lastScaleOutAt + limits.scaleOutCooldownMs).toISOString()}`,
+      true,
+    );
   }
   const notes: string[] = [];
   let target = wanted;
-  if (target > openShards * 2) {
-    target = openShards * 2;
+  if (target > openShards * MAX_SCALE_OUT_FACTOR) {
+    target = openShards * MAX_SCALE_OUT_FACTOR;
     notes.push(`capped at double (${target})`);
   }
   if (target > limits.maxShards) {
@@ -423,22 +472,38 @@ function scaleIn(input: ScalingInput, windowUtil: number): ScalingDecision {
   const { limits, state, now, openShards, metrics } = input;
   const why = `quiet: write utilisation peaked at ${Math.round(windowUtil * 100)} % of ${openShards} shards over ${metrics.windowMinutes} min with data`;
   if (metrics.windowMinutes < limits.quietWindowMinutes) {
-    return none(ScalingDecisionKind.NO_DATA, `${why}; scale-in needs write datapoints for the whole ${limits.quietWindowMinutes}-minute quiet window`, true);
+    return none(
+      ScalingDecisionKind.NO_DATA,
+      `${why}; scale-in needs write datapoints for the whole ${limits.quietWindowMinutes}-minute quiet window`,
+      true,
+    );
   }
   if (metrics.windowIteratorAgeMs !== undefined && metrics.windowIteratorAgeMs >= limits.lagThresholdMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in blocked: consumers lagged ${Math.round(metrics.windowIteratorAgeMs / 1000)} s in the window`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; scale-in blocked: consumers lagged ${Math.round(metrics.windowIteratorAgeMs / 1000)} s in the window`,
+      true,
+    );
   }
   const lastChange = Math.max(state.lastScaleInAt ?? -Infinity, state.lastScaleOutAt ?? -Infinity);
   if (now - lastChange < limits.scaleInCooldownMs) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; scale-in cooldown until ${new Date(lastChange + limits.scaleInCooldownMs).toISOString()}`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; scale-in cooldown until ${new Date(lastChange + limits.scaleInCooldownMs).toISOString()}`,
+      true,
+    );
   }
   const used = changesInLastDay(state, now);
   if (used >= UPDATE_SHARD_COUNT_CALLS_PER_DAY - limits.reservedScaleOutCalls) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in 24 h, the last ${limits.reservedScaleOutCalls} are kept for scale-out`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; ${used} UpdateShardCount calls in 24 h, the last ${limits.reservedScaleOutCalls} are kept for scale-out`,
+      true,
+    );
   }
   const notes: string[] = [];
   let target = shardsFor(metrics.windowBytesPerSecond ?? 0, metrics.windowRecordsPerSecond ?? 0, limits.targetUtilization);
-  const half = Math.ceil(openShards / 2);
+  const half = Math.ceil(openShards / MAX_SCALE_IN_DIVISOR);
   if (target < half) {
     target = half;
     notes.push(`at most half (${half})`);
@@ -453,19 +518,31 @@ function scaleIn(input: ScalingInput, windowUtil: number): ScalingDecision {
 function shardChange(input: ScalingInput, target: number, kind: ScalingDecisionKind, why: string, notes: string[]): ScalingDecision {
   const { openShards, state, now, limits } = input;
   const suffix = notes.length ? ` (${notes.join('; ')})` : '';
-  if (target === openShards || (kind === ScalingDecisionKind.SCALE_OUT && target < openShards) || (kind === ScalingDecisionKind.SCALE_IN && target > openShards)) {
+  if (
+    target === openShards ||
+    (kind === ScalingDecisionKind.SCALE_OUT && target < openShards) ||
+    (kind === ScalingDecisionKind.SCALE_IN && target > openShards)
+  ) {
     // At maxShards (or the account limit) nothing the scaler does would change: no recheck.
     return none(ScalingDecisionKind.BLOCKED, `${why}; already at ${openShards} shards${suffix}`, false);
   }
   const used = changesInLastDay(state, now);
   if (used >= UPDATE_SHARD_COUNT_CALLS_PER_DAY) {
-    return none(ScalingDecisionKind.BLOCKED, `${why}; ${used} UpdateShardCount calls in the rolling 24 h (limit ${UPDATE_SHARD_COUNT_CALLS_PER_DAY})`, true);
+    return none(
+      ScalingDecisionKind.BLOCKED,
+      `${why}; ${used} UpdateShardCount calls in the rolling 24 h (limit ${UPDATE_SHARD_COUNT_CALLS_PER_DAY})`,
+      true,
+    );
   }
   const refusals = state.refusals ?? 0;
   if (refusals > 0 && state.lastRefusedAt !== undefined) {
     const retryAt = state.lastRefusedAt + refusalBackoffMs(refusals, limits.scaleOutCooldownMs);
     if (now < retryAt) {
-      return none(ScalingDecisionKind.BLOCKED, `${why}; UpdateShardCount refused ${refusals} time(s) in a row, next try after ${new Date(retryAt).toISOString()}`, true);
+      return none(
+        ScalingDecisionKind.BLOCKED,
+        `${why}; UpdateShardCount refused ${refusals} time(s) in a row, next try after ${new Date(retryAt).toISOString()}`,
+        true,
+      );
     }
   }
   return {

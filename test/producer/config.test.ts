@@ -13,6 +13,8 @@ describe('producer settings', () => {
   test.each(['257', '-1', '2.5', 'x'])('refuses ORDERING_GROUPS=%s, naming the variable and the range', (value) => {
     // Act / Assess
     expect(() => loadConfig({ STREAM_NAME: 's', ORDERING_GROUPS: value })).toThrow(ProducerConfigError);
-    expect(() => loadConfig({ STREAM_NAME: 's', ORDERING_GROUPS: value })).toThrow(`ORDERING_GROUPS must be a whole number from 0 to 256, got '${value}'`);
+    expect(() => loadConfig({ STREAM_NAME: 's', ORDERING_GROUPS: value })).toThrow(
+      `producer: ORDERING_GROUPS must be a whole number from 0 to 256; received '${value}'`,
+    );
   });
 });
