@@ -6,16 +6,21 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { DataStreamMode, MIN_RETENTION, type IDataStream } from '../data-stream';
-import { buildDashboard, retentionLabel } from './dashboard';
+import { MIN_RETENTION, type IDataStream } from '../data-stream';
+import { AlarmFactory } from '../private/alarm-factory';
+import { buildDashboard } from './dashboard';
 import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, MonitoredProducer } from './monitored-parts';
+import { ArchiveSegment } from './segments/archive-segment';
+import { ConsumerSegment } from './segments/consumer-segment';
+import { ProducerSegment } from './segments/producer-segment';
+import { ScalerSegment } from './segments/scaler-segment';
+import type { MonitoringSegment, SegmentContext } from './segments/segment';
+import { StreamSegment } from './segments/stream-segment';
 
 /** What CloudWatch needs of the topic's key to publish alarm notifications to it. */
 const CLOUDWATCH_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey*'];
 const DEFAULT_ITERATOR_AGE_FRACTION = 0.25;
 const DEFAULT_THROTTLE_MINUTES = 5;
-const DEFAULT_BUFFERING_INTERVAL = Duration.seconds(300);
-const FRESHNESS_BUFFER_INTERVALS = 3;
 const MAX_PREFIX_LENGTH = 200;
 /**
  * Id of the synth warning for an alarm topic without subscriptions. Acknowledge it (a topic read
@@ -153,11 +158,6 @@ export class PipelineMonitoring extends Construct {
     const { stream, producer, consumer, archive, autoscaler } = props;
     this.alarmNamePrefix = props.alarmNamePrefix ?? Names.uniqueResourceName(this, { maxLength: MAX_PREFIX_LENGTH, separator: '-' });
     this.iteratorAgeThreshold = iteratorAgeThreshold(stream, props.iteratorAgeRetentionFraction ?? DEFAULT_ITERATOR_AGE_FRACTION);
-    const throttleMinutes = props.throttleAlarmMinutes ?? DEFAULT_THROTTLE_MINUTES;
-    const ageThresholdOf = (part: MonitoredConsumer) => part.maxBatchingWindow ? this.iteratorAgeThreshold.plus(part.maxBatchingWindow) : this.iteratorAgeThreshold;
-    // `consumer` first, keeping its alarm names; the others numbered from 2.
-    const consumers = [...(consumer ? [consumer] : []), ...(props.consumers ?? [])]
-      .map((part, index) => ({ consumer: part, tag: index === 0 ? '' : String(index + 1), iteratorAgeThreshold: ageThresholdOf(part) }));
 
     // The topic: a rotating customer key (the AWS-managed SNS key does not let CloudWatch publish).
     const stack = Stack.of(this);
@@ -192,152 +192,37 @@ export class PipelineMonitoring extends Construct {
     // At synth, after the user had every chance to subscribe (here or with addSubscription).
     this.node.addValidation({ validate: () => this.warnIfUnsubscribed() });
 
+    // The parts, each through one segment: alarms named with the prefix, notifying the topic on
+    // ALARM and on OK, in this scope (their construct ids are the facade's children, as always).
     const notify = new actions.SnsAction(topic);
-    const alarms: cloudwatch.IAlarm[] = [];
-    const minute = Duration.minutes(1);
-    const fiveMinutes = Duration.minutes(5);
-    const addAlarm = (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => {
-      const alarm = new cloudwatch.Alarm(this, idPart, { ...alarmProps, alarmName: `${this.alarmNamePrefix}-${suffix}` });
-      alarm.addAlarmAction(notify);
-      alarm.addOkAction(notify);
-      alarms.push(alarm);
-      return alarm;
+    const context: SegmentContext = {
+      alarmFactory: new AlarmFactory(this, { namePrefix: this.alarmNamePrefix, actions: { onAlarm: [notify], onOk: [notify] } }),
+      dashboardPeriod: props.dashboardPeriod ?? Duration.minutes(1),
     };
-    const ageMinutes = this.iteratorAgeThreshold.toMinutes({ integral: false });
-
-    // Stream. Kinesis publishes these only while requests happen: no data means no reads (or no
-    // writes), which is not a fault in itself, so missing data is not breaching.
-    addAlarm('StreamIteratorAgeAlarm', 'StreamIteratorAge', {
-      alarmDescription: `Records of ${stream.node.path} wait unread: GetRecords iterator age at or above ${ageMinutes} minutes (${fraction(props)} of the ${retentionLabel(stream)}) for 15 minutes. Records expire at the retention; find the consumer that is stuck or behind.`,
-      metric: stream.metricIteratorAgeMilliseconds({ period: fiveMinutes }),
-      threshold: this.iteratorAgeThreshold.toMilliseconds(),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    addAlarm('WriteThrottlesAlarm', 'WriteThrottles', {
-      alarmDescription: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in ${throttleMinutes} minutes in a row: the stream lacks write capacity${stream.mode === DataStreamMode.ON_DEMAND ? ' (on-demand scales to twice the peak of 30 days; a sudden spike or a hot partition key throttles)' : ' or a partition key is hot'}.`,
-      metric: stream.metricWriteThrottles({ period: minute }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: throttleMinutes,
-      datapointsToAlarm: throttleMinutes,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    addAlarm('ReadThrottlesAlarm', 'ReadThrottles', {
-      alarmDescription: `Reads from ${stream.node.path} throttled (ReadProvisionedThroughputExceeded) in ${throttleMinutes} minutes in a row: standard consumers share 2 MiB/s and 5 GetRecords calls per second per shard; too many consumers, or one that should use enhanced fan-out.`,
-      metric: stream.metricReadThrottles({ period: minute }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: throttleMinutes,
-      datapointsToAlarm: throttleMinutes,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-
+    const segments: MonitoringSegment[] = [
+      new StreamSegment(context, {
+        stream,
+        iteratorAgeThreshold: this.iteratorAgeThreshold,
+        retentionFraction: props.iteratorAgeRetentionFraction ?? DEFAULT_ITERATOR_AGE_FRACTION,
+        throttleMinutes: props.throttleAlarmMinutes ?? DEFAULT_THROTTLE_MINUTES,
+      }),
+    ];
     if (producer) {
-      // The metric is published by invocations; none means nothing was lost.
-      addAlarm('ProducerFailedRecordsAlarm', 'ProducerFailedRecords', {
-        alarmDescription: `The producer ${producer.functionName} gave up on records after all retries (reported to its callers as failed): they are not in ${stream.node.path}.`,
-        metric: producer.metricFailedRecords({ period: minute, statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (producer.onFailureQueue) {
-        addAlarm('ProducerOnFailureQueueAlarm', 'ProducerOnFailureQueueNotEmpty', {
-          alarmDescription: `Asynchronous invocations of the producer ${producer.functionName} failed every attempt and wait in its on-failure queue (${producer.onFailureQueue.queueName}): their records are not in ${stream.node.path}; replay them.`,
-          metric: producer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          // As for the consumer's queue: keep the last state while SQS publishes nothing.
-          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-        });
-      }
+      segments.push(new ProducerSegment(context, { stream, producer }));
     }
-
-    for (const { consumer, tag, iteratorAgeThreshold: consumerAgeThreshold } of consumers) {
-      addAlarm(`Consumer${tag}IteratorAgeAlarm`, `Consumer${tag}IteratorAge`, {
-        alarmDescription: `The consumer ${consumer.functionName} is behind: IteratorAge at or above ${consumerAgeThreshold.toMinutes({ integral: false })} minutes (the stream threshold plus its batching window) for 15 minutes.`,
-        metric: consumer.metricIteratorAge({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: consumerAgeThreshold.toMilliseconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        // Lambda publishes IteratorAge only when it invokes: an idle stream has none.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      addAlarm(`Consumer${tag}ErrorsAlarm`, `Consumer${tag}Errors`, {
-        alarmDescription: `The consumer ${consumer.functionName} failed invocations (function errors or timeouts, not partial-batch failures): the batch is retried, then bisected and sent to the on-failure destination.`,
-        metric: consumer.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        // Published per invocation: no invocations, no errors.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      if (consumer.onFailureQueue) {
-        addAlarm(tag ? `Consumer${tag}OnFailureQueueAlarm` : 'OnFailureQueueAlarm', tag ? `Consumer${tag}OnFailureQueueNotEmpty` : 'OnFailureQueueNotEmpty', {
-          alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process wait in its on-failure queue (${consumer.onFailureQueue.queueName}): inspect, fix and replay them before the stream's retention ends.`,
-          metric: consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          // SQS stops publishing for a queue that stays inactive: keep the last state, so a
-          // message nobody touched keeps the alarm on and an idle empty queue keeps it off.
-          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-        });
-      }
-      addFailureDestinationAlarms(stream, consumer, tag, addAlarm);
-      addFanOutAlarm(stream, consumer, tag, consumerAgeThreshold, addAlarm);
-      addCorruptInputAlarms(consumer, tag, addAlarm);
-    }
-
-    if (archive) {
-      const own = archive.alarms ?? [];
-      if (own.length > 0) {
-        // Reuse: one composite alarm over the archive's own alarms notifies people.
-        const composite = new cloudwatch.CompositeAlarm(this, 'ArchiveAlarm', {
-          compositeAlarmName: `${this.alarmNamePrefix}-Archive`,
-          alarmDescription: `The Firehose archive of ${stream.node.path} is behind or failing: one of its ${own.length} alarms is in ALARM.`,
-          alarmRule: cloudwatch.AlarmRule.anyOf(...own.map((alarm) => cloudwatch.AlarmRule.fromAlarm(alarm, cloudwatch.AlarmState.ALARM))),
-        });
-        composite.addAlarmAction(notify);
-        composite.addOkAction(notify);
-        alarms.push(composite);
-      } else {
-        const threshold = props.archiveFreshnessThreshold ?? Duration.seconds((archive.bufferingInterval ?? DEFAULT_BUFFERING_INTERVAL).toSeconds() * FRESHNESS_BUFFER_INTERVALS);
-        addAlarm('ArchiveFreshnessAlarm', 'ArchiveFreshness', {
-          alarmDescription: `The Firehose archive of ${stream.node.path} is behind: data freshness at or above ${threshold.toSeconds()} s for 15 minutes.`,
-          metric: archive.metricDataFreshness({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
-          threshold: threshold.toSeconds(),
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 3,
-          // Published while Firehose reads: none means nothing to deliver.
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        });
-      }
-    }
-    if (autoscaler?.notifyOperators) {
-      // The scaler's own errors and throttles, and a consumer it found stuck: people, not the scaler.
-      alarms.push(...autoscaler.notifyOperators(notify));
-    }
-    this.alarms = alarms;
-
-    this.dashboard = buildDashboard(this, 'Dashboard', {
-      stream,
-      producer,
-      consumers,
-      archive,
-      autoscaler,
-      dashboardName: props.dashboardName,
-      period: props.dashboardPeriod ?? minute,
-      iteratorAgeThreshold: this.iteratorAgeThreshold,
-      alarms,
+    // `consumer` first, keeping its alarm names; the others numbered from 2.
+    [...(consumer ? [consumer] : []), ...(props.consumers ?? [])].forEach((part, index) => {
+      const iteratorAgeThreshold = part.maxBatchingWindow ? this.iteratorAgeThreshold.plus(part.maxBatchingWindow) : this.iteratorAgeThreshold;
+      segments.push(new ConsumerSegment(context, { stream, consumer: part, tag: index === 0 ? '' : String(index + 1), iteratorAgeThreshold }));
     });
+    if (archive) {
+      segments.push(new ArchiveSegment(context, { stream, archive, freshnessThreshold: props.archiveFreshnessThreshold }));
+    }
+    if (autoscaler) {
+      segments.push(new ScalerSegment(context, { autoscaler, notify }));
+    }
+    this.alarms = segments.flatMap((segment) => [...segment.alarms]);
+    this.dashboard = buildDashboard(this, 'Dashboard', { dashboardName: props.dashboardName, alarms: this.alarms, segments });
   }
 
   /**
@@ -355,120 +240,6 @@ export class PipelineMonitoring extends Construct {
     }
     return [];
   }
-}
-
-type AddAlarm = (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm;
-
-/**
- * The consumer's on-failure destination beyond SQS (whose depth is alarmed above), and the
- * delivery to any destination:
- * - SNS topic: any message published there (AWS/SNS `NumberOfMessagesPublished`, TopicName) is a
- *   batch Lambda gave up on: its records were not processed;
- * - S3 bucket: S3 has no per-object metric by default, so the mapping's own count of what it sent
- *   there (AWS/Lambda `OnFailureDestinationDeliveredEventCount`, EventSourceMappingUUID; the
- *   mapping's `EventCount` metric group, which `ConsumerFunction` turns on for a bucket);
- * - every destination: AWS/Lambda `DestinationDeliveryFailures` (FunctionName), which Lambda
- *   publishes for stream event-source mappings whose on-failure destination refused the
- *   description (permissions, size, a FIFO target): then even the trace of the lost batch is gone.
- * All are published only when something happens: missing data is not breaching.
- */
-function addFailureDestinationAlarms(stream: IDataStream, consumer: MonitoredConsumer, tag: string, addAlarm: AddAlarm): void {
-  const period = Duration.minutes(5);
-  const topic = consumer.onFailureDestination?.topic;
-  if (topic) {
-    addAlarm(`Consumer${tag}OnFailureTopicAlarm`, `Consumer${tag}OnFailureTopicPublished`, {
-      alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were described on its on-failure topic (${topic.topicName}): their records were not processed. Read them from the topic's subscriber, fix and replay them before the stream's retention ends.`,
-      metric: topic.metricNumberOfMessagesPublished({ period, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
-  const bucket = consumer.onFailureDestination?.bucket;
-  if (bucket && consumer.metricOnFailureDelivered && consumer.eventCountMetrics) {
-    addAlarm(`Consumer${tag}OnFailureBucketAlarm`, `Consumer${tag}OnFailureBucketDelivered`, {
-      alarmDescription: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were written to its on-failure bucket (${bucket.bucketName}): their records were not processed. Replay them from the bucket before the stream's retention ends.`,
-      metric: consumer.metricOnFailureDelivered({ period, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
-  if (consumer.onFailureQueue || topic || bucket) {
-    addAlarm(`Consumer${tag}DestinationDeliveryFailuresAlarm`, `Consumer${tag}DestinationDeliveryFailures`, {
-      alarmDescription: `Lambda could not deliver the description of a failed batch of the consumer ${consumer.functionName} to its on-failure destination (DestinationDeliveryFailures: permissions, size or an unsupported target): those records were not processed and left no trace there. Check the destination and the function role, and the stream's retention.`,
-      metric: consumer.metric('DestinationDeliveryFailures', { period, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
-}
-
-/**
- * An enhanced fan-out consumer: Kinesis' own measure of how far its subscription is behind the
- * tip (AWS/Kinesis `SubscribeToShardEvent.MillisBehindLatest`, StreamName and ConsumerName,
- * Maximum), at the consumer's iterator-age threshold. The consumer's IteratorAge alarm (AWS/Lambda,
- * which Lambda publishes for fan-out mappings too) covers the function; this one covers the
- * subscription, and is the only lag the stream sees for it: a fan-out consumer makes no GetRecords
- * calls, so the stream's GetRecords.IteratorAgeMilliseconds alarm never includes it.
- */
-function addFanOutAlarm(stream: IDataStream, consumer: MonitoredConsumer, tag: string, threshold: Duration, addAlarm: AddAlarm): void {
-  const fanOut = consumer.streamConsumer;
-  if (!fanOut) {
-    return;
-  }
-  addAlarm(`Consumer${tag}FanOutBehindAlarm`, `Consumer${tag}FanOutBehindLatest`, {
-    alarmDescription: `The enhanced fan-out consumer ${fanOut.streamConsumerName} of ${stream.node.path} (function ${consumer.functionName}) is behind: SubscribeToShardEvent.MillisBehindLatest at or above ${threshold.toMinutes({ integral: false })} minutes for 15 minutes. Records expire at the retention.`,
-    metric: new cloudwatch.Metric({
-      namespace: 'AWS/Kinesis',
-      metricName: 'SubscribeToShardEvent.MillisBehindLatest',
-      dimensionsMap: { StreamName: stream.streamName, ConsumerName: fanOut.streamConsumerName },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.minutes(5),
-    }),
-    threshold: threshold.toMilliseconds(),
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    evaluationPeriods: 3,
-    datapointsToAlarm: 3,
-    // Published per SubscribeToShard event: none while nothing is subscribed or delivered.
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-  });
-}
-
-/**
- * The consumer's input alarms (issue 14): KPL aggregates it could not read, and empty ones. Both
- * metrics are published per invocation; none means nothing arrived, not nothing wrong.
- */
-function addCorruptInputAlarms(consumer: MonitoredConsumer, tag: string, addAlarm: (idPart: string, suffix: string, alarmProps: Omit<cloudwatch.AlarmProps, 'alarmName'>) => cloudwatch.Alarm): void {
-  const period = Duration.minutes(5);
-  if (consumer.metricCorruptRecords) {
-    addAlarm(`Consumer${tag}CorruptRecordsAlarm`, `Consumer${tag}CorruptRecords`, {
-      alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates whose MD5 or body does not check out: each reached the processor whole, flagged record.corrupt ('checksum' or 'undecodable'), instead of as its user records. Find the producer (or what sits between it and the stream) that damages them.`,
-      metric: consumer.metricCorruptRecords({ period, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
-  if (consumer.metricEmptyAggregates) {
-    addAlarm(`Consumer${tag}EmptyAggregatesAlarm`, `Consumer${tag}EmptyAggregates`, {
-      alarmDescription: `The consumer ${consumer.functionName} received KPL aggregates holding no user record: nothing reached the processor for them. A producer writes empty aggregates (a bug, or records lost before they were packed).`,
-      metric: consumer.metricEmptyAggregates({ period, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
-}
-
-function fraction(props: PipelineMonitoringProps): number {
-  return props.iteratorAgeRetentionFraction ?? DEFAULT_ITERATOR_AGE_FRACTION;
 }
 
 function iteratorAgeThreshold(stream: IDataStream, ratio: number): Duration {

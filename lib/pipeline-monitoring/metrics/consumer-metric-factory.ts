@@ -1,6 +1,8 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { ConsumerMetric } from '../../../lambda/consumer/contract';
+import type { MonitoredConsumer } from '../monitored-parts';
 import { emfMetric } from './emf-metric';
+import type { MetricProps } from './stream-metric-factory';
 
 /**
  * The consumer handler's custom metrics (namespace KinesisPipeline, `service` dimension): the one
@@ -53,5 +55,75 @@ export class ConsumerHandlerMetrics {
 
   public metricCheckpointLagMaxMs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('CheckpointLag', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+}
+
+/**
+ * What monitoring reads of a consumer (`MonitoredConsumer`: `ConsumerFunction` or your own), the
+ * statistic in the method name and given to the part; optional metrics are `undefined` when the
+ * part does not offer them.
+ */
+export class ConsumerMetricFactory {
+  constructor(private readonly consumer: MonitoredConsumer) {}
+
+  /** AWS/Lambda IteratorAge of the mapping, Maximum. */
+  public metricIteratorAgeMaxMs(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricIteratorAge({ ...props, statistic: cloudwatch.Stats.MAXIMUM });
+  }
+
+  public metricErrorsSum(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricErrors({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricThrottlesSum(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricThrottles({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricDurationAverageMs(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricDuration({ ...props, statistic: cloudwatch.Stats.AVERAGE });
+  }
+
+  public metricDurationP99Ms(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricDuration({ ...props, statistic: cloudwatch.Stats.p(99) });
+  }
+
+  public metricConcurrentExecutionsMax(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metric('ConcurrentExecutions', { ...props, statistic: cloudwatch.Stats.MAXIMUM });
+  }
+
+  /** AWS/Lambda DestinationDeliveryFailures of the function, Sum. */
+  public metricDestinationDeliveryFailuresSum(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metric('DestinationDeliveryFailures', { ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricDuplicatesSkippedSum(props: MetricProps): cloudwatch.IMetric {
+    return this.consumer.metricDuplicatesSkipped({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricOutOfRangeSkippedSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.metricOutOfRangeSkipped?.({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricCorruptRecordsSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.metricCorruptRecords?.({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricEmptyAggregatesSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.metricEmptyAggregates?.({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  /** Records the mapping sent to its on-failure destination, Sum: only when it publishes its EventCount group. */
+  public metricOnFailureDeliveredSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.eventCountMetrics ? this.consumer.metricOnFailureDelivered?.({ ...props, statistic: cloudwatch.Stats.SUM }) : undefined;
+  }
+
+  /** Failed batches waiting in the on-failure queue, Maximum. */
+  public metricOnFailureQueueDepthMax(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.onFailureQueue?.metricApproximateNumberOfMessagesVisible({ ...props, statistic: cloudwatch.Stats.MAXIMUM });
+  }
+
+  /** Failed batches described on the on-failure topic (AWS/SNS NumberOfMessagesPublished), Sum. */
+  public metricOnFailureTopicPublishedSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.consumer.onFailureDestination?.topic?.metricNumberOfMessagesPublished({ ...props, statistic: cloudwatch.Stats.SUM });
   }
 }

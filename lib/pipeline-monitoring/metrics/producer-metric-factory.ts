@@ -1,5 +1,7 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { MonitoredProducer } from '../monitored-parts';
 import { emfMetric } from './emf-metric';
+import type { MetricProps } from './stream-metric-factory';
 
 /**
  * The producer handler's custom metrics (namespace KinesisPipeline, `service` dimension): the one
@@ -48,5 +50,54 @@ export class ProducerHandlerMetrics {
 
   public metricFailedRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+}
+
+/**
+ * What monitoring reads of a producer (`MonitoredProducer`: `ProducerFunction` or your own), the
+ * statistic in the method name and given to the part.
+ */
+export class ProducerMetricFactory {
+  constructor(private readonly producer: MonitoredProducer) {}
+
+  public metricUserRecordsSum(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricUserRecords({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricKinesisRecordsSum(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricKinesisRecords({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricAggregationRatioAverage(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricAggregationRatio({ ...props, statistic: cloudwatch.Stats.AVERAGE });
+  }
+
+  public metricRetriesSum(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricRetries({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricFailedRecordsSum(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricFailedRecords({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricThrottledEntriesSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.producer.metricThrottledEntries?.({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricResentRecordsSum(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.producer.metricResentRecords?.({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricErrorsSum(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricErrors({ ...props, statistic: cloudwatch.Stats.SUM });
+  }
+
+  public metricDurationP99Ms(props: MetricProps): cloudwatch.IMetric {
+    return this.producer.metricDuration({ ...props, statistic: cloudwatch.Stats.p(99) });
+  }
+
+  /** Failed asynchronous invocations waiting in the on-failure queue, Maximum. */
+  public metricOnFailureQueueDepthMax(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.producer.onFailureQueue?.metricApproximateNumberOfMessagesVisible({ ...props, statistic: cloudwatch.Stats.MAXIMUM });
   }
 }

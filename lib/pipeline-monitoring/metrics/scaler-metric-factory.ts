@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { METRICS_NAMESPACE } from '../../private/pipeline-function';
+import type { MonitoredAutoscaler } from '../monitored-parts';
 import { emfMetric } from './emf-metric';
+import type { MetricProps } from './stream-metric-factory';
 
 const SHARD_COUNT = 'ShardCount';
 const SCALING_DECISION = 'ScalingDecision';
@@ -42,4 +44,36 @@ export class ScalerHandlerMetrics {
       label: props.label ?? 'Scaling decisions',
     });
   }
+}
+
+/**
+ * What monitoring reads of a shard autoscaler (`MonitoredAutoscaler`: `ShardAutoscaler` or your
+ * own). Decisions and failures are rare events: summed over at least 5 minutes so they read as
+ * bars, not dots.
+ */
+export class ScalerMetricFactory {
+  constructor(private readonly autoscaler: MonitoredAutoscaler) {}
+
+  public metricShardCountMax(props: MetricProps): cloudwatch.IMetric {
+    return this.autoscaler.metricShardCount(props);
+  }
+
+  /** Every kind of decision, one line each, Sum over `period` or 5 minutes, whichever is longer. */
+  public metricDecisionsByKindSum(period: Duration): cloudwatch.IMetric {
+    return this.autoscaler.metricDecisions({ period: atLeastFiveMinutes(period) });
+  }
+
+  /** The scaler's errors and throttles, Sum over `period` or 5 minutes, whichever is longer. */
+  public metricScalerFailuresSum(period: Duration, label: string): cloudwatch.IMetric | undefined {
+    return this.autoscaler.metricScalerFailures?.({ period: atLeastFiveMinutes(period), label });
+  }
+
+  /** Failed alarm events waiting in the scaler's on-failure queue, Maximum. */
+  public metricOnFailureQueueDepthMax(props: MetricProps): cloudwatch.IMetric | undefined {
+    return this.autoscaler.onFailureQueue?.metricApproximateNumberOfMessagesVisible({ ...props, statistic: cloudwatch.Stats.MAXIMUM });
+  }
+}
+
+function atLeastFiveMinutes(period: Duration): Duration {
+  return period.toSeconds() >= DECISIONS_PERIOD.toSeconds() ? period : DECISIONS_PERIOD;
 }
