@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { IDataStream } from '../data-stream';
+import { AlarmFactory, MissingData } from '../private/alarm-factory';
 import { ArchiveBucket, type ArchiveBucketProps } from './archive-bucket';
 
 /** Hive-style time partitions, so Athena and Glue read the archive without a crawler. */
@@ -204,31 +205,34 @@ export class FirehoseArchive extends Construct {
 
     const freshnessThreshold = props.freshnessAlarmThreshold
       ?? Duration.seconds(Math.max(3 * this.bufferingInterval.toSeconds(), 300));
-    this.freshnessAlarm = new cloudwatch.Alarm(this, 'FreshnessAlarm', {
-      alarmDescription: `Firehose archive ${this.node.path} is behind: the oldest undelivered record is older than ${freshnessThreshold.toSeconds()} s.`,
+    // Generated names; no actions here: `alarms` is for whoever watches the archive
+    // (PipelineMonitoring alarms people through one composite alarm over them).
+    const alarms = new AlarmFactory(this, { actions: { deferredTo: 'the user of FirehoseArchive.alarms (PipelineMonitoring: a composite alarm notifying its topic)' } });
+    this.freshnessAlarm = alarms.addAlarm('FreshnessAlarm', {
+      description: `Firehose archive ${this.node.path} is behind: the oldest undelivered record is older than ${freshnessThreshold.toSeconds()} s.`,
       metric: this.metricDataFreshness({ period: Duration.minutes(5) }),
       threshold: freshnessThreshold.toSeconds(),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       // No data means nothing flows through the stream: not a delivery problem.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      missingData: MissingData.NOTHING_HAPPENED,
     });
-    this.deliverySuccessAlarm = new cloudwatch.Alarm(this, 'DeliverySuccessAlarm', {
-      alarmDescription: `Firehose archive ${this.node.path} failed to deliver to S3 (DeliveryToS3.Success below 1); records are retried, then written under the error prefix.`,
+    this.deliverySuccessAlarm = alarms.addAlarm('DeliverySuccessAlarm', {
+      description: `Firehose archive ${this.node.path} failed to deliver to S3 (DeliveryToS3.Success below 1); records are retried, then written under the error prefix.`,
       metric: this.metricDeliverySuccess({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MINIMUM }),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      missingData: MissingData.NOTHING_HAPPENED,
     });
-    this.throttlingAlarm = new cloudwatch.Alarm(this, 'SourceThrottlingAlarm', {
-      alarmDescription: `Firehose archive ${this.node.path} is throttled reading its stream (GetRecords, GetShardIterator or DescribeStream): it competes with other consumers for the stream's read capacity.`,
+    this.throttlingAlarm = alarms.addAlarm('SourceThrottlingAlarm', {
+      description: `Firehose archive ${this.node.path} is throttled reading its stream (GetRecords, GetShardIterator or DescribeStream): it competes with other consumers for the stream's read capacity.`,
       metric: this.metricThrottledRecords({ period: Duration.minutes(5) }),
       threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      missingData: MissingData.NOTHING_HAPPENED,
     });
     this.alarms = [this.freshnessAlarm, this.deliverySuccessAlarm, this.throttlingAlarm];
 

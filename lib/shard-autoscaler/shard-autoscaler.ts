@@ -11,8 +11,10 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
 import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
-import { consumerId, CONSUMERS_ENV, type ScalerConsumerConfig } from '../../lambda/scaler/contract';
+import { AUTOSCALER_DEFAULTS, consumerId, scaleInUtilizationPercent, scaleOutUtilizationPercent, ScalerEnv, type ScalerConsumerConfig } from '../../lambda/scaler/contract';
+import { UPDATE_SHARD_COUNT_LIMITS } from '../../lambda/shared/kinesis-limits';
 import { DataStreamMode, type IDataStream } from '../data-stream';
+import { AlarmFactory, alarmNameOf, MissingData } from '../private/alarm-factory';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import { ScalerHandlerMetrics } from '../pipeline-monitoring/metrics/scaler-metric-factory';
 import { handlerEntry, pipelineFunctionDefaults } from '../private/pipeline-function';
@@ -27,9 +29,8 @@ const STUCK_ALARM_ACTIONS = ['cloudwatch:SetAlarmState'];
 const STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
 
 /** Maximum shards per stream that UpdateShardCount accepts (without a quota increase). */
-export const MAX_STREAM_SHARDS = 10000;
+export const MAX_STREAM_SHARDS = UPDATE_SHARD_COUNT_LIMITS.maxShardsPerStream;
 const SCALE_IN_PERIOD = Duration.minutes(5);
-const RESERVED_SCALE_OUT_CALLS = 2;
 /** Lambda's retries of a failed asynchronous invocation, then the on-failure queue. */
 const ASYNC_RETRY_ATTEMPTS = 2;
 const ASYNC_MAX_EVENT_AGE = Duration.hours(1);
@@ -197,7 +198,7 @@ export class ShardAutoscaler extends Construct {
   private readonly scalerFunction: nodejs.NodejsFunction;
   private readonly scalerRole: iam.Role;
   private readonly operatorAlarmsList: cloudwatch.Alarm[] = [];
-  private readonly alarmNameOf: (suffix: string) => string;
+  private readonly alarmNamePrefix: string;
   private readonly hasConsumer: boolean;
 
   constructor(scope: Construct, id: string, props: ShardAutoscalerProps) {
@@ -209,8 +210,8 @@ export class ShardAutoscaler extends Construct {
     const stack = Stack.of(this);
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const prefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
-    const alarmName = (suffix: string) => `${prefix}-${suffix}`;
-    this.alarmNameOf = alarmName;
+    const alarmName = (suffix: string) => alarmNameOf(prefix, suffix);
+    this.alarmNamePrefix = prefix;
     this.hasConsumer = consumers.length > 0;
 
     const table = new dynamodb.TableV2(this, 'State', {
@@ -276,23 +277,24 @@ export class ShardAutoscaler extends Construct {
       reservedConcurrentExecutions: 1,
       environment: {
         ...pipelineFunctionDefaults(handlerEntry('scaler')).environment,
-        POWERTOOLS_SERVICE_NAME: this.serviceName,
-        STREAM_NAME: stream.streamName,
-        STATE_TABLE_NAME: table.tableName,
-        ALARM_NAMES: this.alarmNames.join(','),
-        ALARM_ARNS: alarmArns.join(','),
-        MIN_SHARDS: String(settings.minShards),
-        MAX_SHARDS: String(settings.maxShards),
-        TARGET_UTILIZATION: String(settings.targetUtilization / 100),
-        SCALE_OUT_UTILIZATION: String(settings.scaleOutUtilization / 100),
-        SCALE_IN_UTILIZATION: String(settings.scaleInUtilization / 100),
-        LAG_THRESHOLD_MS: String(settings.lagThreshold.toMilliseconds()),
-        SCALE_OUT_COOLDOWN_MS: String(settings.scaleOutCooldown.toMilliseconds()),
-        SCALE_IN_COOLDOWN_MS: String(settings.scaleInCooldown.toMilliseconds()),
-        QUIET_WINDOW_MINUTES: String(settings.quietWindow.toMinutes()),
-        RESERVED_SCALE_OUT_CALLS: String(RESERVED_SCALE_OUT_CALLS),
-        ADJUST_PARALLELIZATION: String(manageMapping),
-        ...(consumers.length > 0 ? { [CONSUMERS_ENV]: stack.toJsonString(consumerSettings) } : {}),
+        // The handler's variables, by their names in its contract (lambda/scaler/contract.ts).
+        [ScalerEnv.POWERTOOLS_SERVICE_NAME]: this.serviceName,
+        [ScalerEnv.STREAM_NAME]: stream.streamName,
+        [ScalerEnv.STATE_TABLE_NAME]: table.tableName,
+        [ScalerEnv.ALARM_NAMES]: this.alarmNames.join(','),
+        [ScalerEnv.ALARM_ARNS]: alarmArns.join(','),
+        [ScalerEnv.MIN_SHARDS]: String(settings.minShards),
+        [ScalerEnv.MAX_SHARDS]: String(settings.maxShards),
+        [ScalerEnv.TARGET_UTILIZATION]: String(settings.targetUtilization / 100),
+        [ScalerEnv.SCALE_OUT_UTILIZATION]: String(settings.scaleOutUtilization / 100),
+        [ScalerEnv.SCALE_IN_UTILIZATION]: String(settings.scaleInUtilization / 100),
+        [ScalerEnv.LAG_THRESHOLD_MS]: String(settings.lagThreshold.toMilliseconds()),
+        [ScalerEnv.SCALE_OUT_COOLDOWN_MS]: String(settings.scaleOutCooldown.toMilliseconds()),
+        [ScalerEnv.SCALE_IN_COOLDOWN_MS]: String(settings.scaleInCooldown.toMilliseconds()),
+        [ScalerEnv.QUIET_WINDOW_MINUTES]: String(settings.quietWindow.toMinutes()),
+        [ScalerEnv.RESERVED_SCALE_OUT_CALLS]: String(AUTOSCALER_DEFAULTS.reservedScaleOutCalls),
+        [ScalerEnv.ADJUST_PARALLELIZATION]: String(manageMapping),
+        ...(consumers.length > 0 ? { [ScalerEnv.CONSUMERS]: stack.toJsonString(consumerSettings) } : {}),
       },
     });
     this.function = fn;
@@ -319,66 +321,46 @@ export class ShardAutoscaler extends Construct {
       reason: 'cloudwatch:GetMetricData and kinesis:DescribeLimits support no resource-level permissions (Service Authorization Reference); every other action is scoped to this stream, mapping, table or the autoscaler\'s own alarms',
     });
 
-    // Alarms, each invoking the scaler.
-    const action = new actions.LambdaAction(fn, { useUniquePermissionId: true });
+    // Alarms, each invoking the scaler (on ALARM only: it resets them itself).
+    const alarmFactory = new AlarmFactory(this, { namePrefix: prefix, actions: { onAlarm: [new actions.LambdaAction(fn, { useUniquePermissionId: true })] } });
     const alarms: cloudwatch.Alarm[] = [];
     const minute = Duration.minutes(1);
-    const addAlarm = (idPart: string, alarmProps: cloudwatch.AlarmProps) => {
-      const alarm = new cloudwatch.Alarm(this, idPart, alarmProps);
-      alarm.addAlarmAction(action);
-      alarms.push(alarm);
-      return alarm;
-    };
     const bytes = stream.metricIncomingBytes({ period: minute });
     const records = stream.metricIncomingRecords({ period: minute });
     const streamAge = stream.metricIteratorAgeMilliseconds({ period: minute });
     const lagMs = settings.lagThreshold.toMilliseconds();
 
     if (provisioned) {
-      addAlarm('WriteUtilizationAlarm', {
-        alarmName: names.utilization,
-        alarmDescription: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
+      alarms.push(alarmFactory.addSustainedAlarm('WriteUtilizationAlarm', {
+        name: 'WriteUtilization',
+        description: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
         metric: new cloudwatch.MathExpression({ expression: utilizationExpression(shards, 60), usingMetrics: { bytes, records }, period: minute, label: 'Write utilisation (%)' }),
         threshold: settings.scaleOutUtilization,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 2,
-        datapointsToAlarm: 2,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      addAlarm('WriteThrottlesAlarm', {
-        alarmName: names.throttles,
-        alarmDescription: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
+        periods: 2,
+      }));
+      alarms.push(alarmFactory.addSustainedAlarm('WriteThrottlesAlarm', {
+        name: 'WriteThrottles',
+        description: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
         metric: stream.metricWriteThrottles({ period: minute }),
         threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 2,
-        datapointsToAlarm: 2,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-    }
-    if (provisioned) {
-      addAlarm('StreamLagAlarm', {
-        alarmName: names.streamLag,
-        alarmDescription: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
+        periods: 2,
+      }));
+      alarms.push(alarmFactory.addSustainedAlarm('StreamLagAlarm', {
+        name: 'StreamLag',
+        description: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
         metric: streamAge,
         threshold: lagMs,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+        periods: 3,
+      }));
     }
     consumers.forEach((consumer, index) => {
-      addAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
-        alarmName: consumerLagNames[index],
-        alarmDescription: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
+      alarms.push(alarmFactory.addSustainedAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
+        name: `Consumer${consumerTag(index)}Lag`,
+        description: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
         metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: lagMs,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+        periods: 3,
+      }));
     });
     if (provisioned) {
       const period = SCALE_IN_PERIOD;
@@ -392,9 +374,9 @@ export class ShardAutoscaler extends Construct {
         usingMetrics[consumerAgeIds[index]] = consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
       });
       const periods = settings.quietWindow.toMinutes() / period.toMinutes();
-      addAlarm('ScaleInAlarm', {
-        alarmName: names.scaleIn,
-        alarmDescription: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
+      alarms.push(alarmFactory.addAlarm('ScaleInAlarm', {
+        name: 'ScaleIn',
+        description: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
         metric: new cloudwatch.MathExpression({
           expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
           usingMetrics,
@@ -402,11 +384,12 @@ export class ShardAutoscaler extends Construct {
           label: 'Write utilisation, 100 while consumers lag (%)',
         }),
         threshold: settings.scaleInUtilization,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: periods,
         datapointsToAlarm: periods,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-      });
+        // A quiet window is never read into missing data: no data, no scale-in.
+        missingData: MissingData.UNKNOWN,
+      }));
     }
     this.alarms = alarms;
   }
@@ -423,11 +406,12 @@ export class ShardAutoscaler extends Construct {
    */
   public notifyOperators(...alarmActions: cloudwatch.IAlarmAction[]): cloudwatch.IAlarm[] {
     if (this.operatorAlarmsList.length === 0) {
-      this.createOperatorAlarms();
-    }
-    for (const alarm of this.operatorAlarmsList) {
-      alarm.addAlarmAction(...alarmActions);
-      alarm.addOkAction(...alarmActions);
+      this.createOperatorAlarms(alarmActions);
+    } else {
+      for (const alarm of this.operatorAlarmsList) {
+        alarm.addAlarmAction(...alarmActions);
+        alarm.addOkAction(...alarmActions);
+      }
     }
     return [...this.operatorAlarmsList];
   }
@@ -451,33 +435,27 @@ export class ShardAutoscaler extends Construct {
     });
   }
 
-  private createOperatorAlarms(): void {
-    const errors = new cloudwatch.Alarm(this, 'ScalerErrorsAlarm', {
-      alarmName: this.alarmNameOf('ScalerErrors'),
-      alarmDescription: `The shard autoscaler ${this.node.path} failed or was throttled in the last 5 minutes: it is not scaling. Its alarms were reset, so it is invoked again while their conditions last; events that failed every retry wait in its on-failure queue. See its log.`,
+  private createOperatorAlarms(alarmActions: cloudwatch.IAlarmAction[]): void {
+    const alarmFactory = new AlarmFactory(this, { namePrefix: this.alarmNamePrefix, actions: { onAlarm: alarmActions, onOk: alarmActions } });
+    // Published per invocation: no invocations, no errors.
+    const errors = alarmFactory.addOccurrenceAlarm('ScalerErrorsAlarm', {
+      name: 'ScalerErrors',
+      description: `The shard autoscaler ${this.node.path} failed or was throttled in the last 5 minutes: it is not scaling. Its alarms were reset, so it is invoked again while their conditions last; events that failed every retry wait in its on-failure queue. See its log.`,
       metric: this.metricScalerFailures(),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      // Published per invocation: no invocations, no errors.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.operatorAlarmsList.push(errors);
     if (this.hasConsumer) {
-      const stuckName = this.alarmNameOf('ConsumerStuck');
-      const stuck = new cloudwatch.Alarm(this, 'ConsumerStuckAlarm', {
-        alarmName: stuckName,
-        alarmDescription: `A consumer lags, fails and makes no progress (a poison record, a failing dependency, a disabled or throttled mapping): the autoscaler ${this.node.path} adds no shards, which cannot help (it still raises the factor of another consumer that is only slow). The state reason names the consumer and holds the scaler's evidence. Fix or skip the failing records.`,
+      const stuckName = alarmFactory.alarmName('ConsumerStuck');
+      // The lag alarm re-fires every few minutes while the consumer is stuck: 15 minutes of none means it recovered.
+      const stuck = alarmFactory.addOccurrenceAlarm('ConsumerStuckAlarm', {
+        name: 'ConsumerStuck',
+        description: `A consumer lags, fails and makes no progress (a poison record, a failing dependency, a disabled or throttled mapping): the autoscaler ${this.node.path} adds no shards, which cannot help (it still raises the factor of another consumer that is only slow). The state reason names the consumer and holds the scaler's evidence. Fix or skip the failing records.`,
         metric: this.metricDecisions({ decision: ScalingDecisionKind.CONSUMER_STUCK, period: OPERATOR_ALARM_PERIOD }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        // The lag alarm re-fires every few minutes while the consumer is stuck: 15 minutes of none means it recovered.
         evaluationPeriods: 3,
         datapointsToAlarm: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       this.operatorAlarmsList.push(stuck);
-      this.scalerFunction.addEnvironment('STUCK_ALARM_NAME', stuckName);
+      this.scalerFunction.addEnvironment(ScalerEnv.STUCK_ALARM_NAME, stuckName);
       const arn = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: stuckName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
       this.scalerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: STUCK_ALARM_ACTIONS, resources: [arn] }));
     }
@@ -537,14 +515,15 @@ function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
 }
 
 function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardAutoscalerConsumer[]): Settings {
-  const minShards = props.minShards ?? 1;
+  const D = AUTOSCALER_DEFAULTS;
+  const minShards = props.minShards ?? D.minShards;
   const initialShards = props.stream.shardCount !== undefined && !Token.isUnresolved(props.stream.shardCount) ? props.stream.shardCount : 1;
-  const maxShards = props.maxShards ?? Math.max(64, minShards, initialShards);
-  const targetUtilization = props.targetUtilization ?? 60;
-  const lagThreshold = props.lagThreshold ?? Duration.minutes(1);
-  const scaleOutCooldown = props.scaleOutCooldown ?? Duration.minutes(5);
-  const scaleInCooldown = props.scaleInCooldown ?? Duration.hours(1);
-  const quietWindow = props.quietWindow ?? Duration.hours(1);
+  const maxShards = props.maxShards ?? Math.max(D.maxShards, minShards, initialShards);
+  const targetUtilization = props.targetUtilization ?? D.targetUtilizationPercent;
+  const lagThreshold = props.lagThreshold ?? Duration.millis(D.lagThresholdMs);
+  const scaleOutCooldown = props.scaleOutCooldown ?? Duration.millis(D.scaleOutCooldownMs);
+  const scaleInCooldown = props.scaleInCooldown ?? Duration.millis(D.scaleInCooldownMs);
+  const quietWindow = props.quietWindow ?? Duration.minutes(D.quietWindowMinutes);
   const fail = (message: string): never => {
     throw new Error(`ShardAutoscaler: ${message}`);
   };
@@ -601,12 +580,12 @@ function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardA
     minShards,
     maxShards,
     targetUtilization,
-    scaleOutUtilization: Math.round(targetUtilization + (100 - targetUtilization) / 2),
-    scaleInUtilization: Math.round(targetUtilization / 2),
+    scaleOutUtilization: scaleOutUtilizationPercent(targetUtilization),
+    scaleInUtilization: scaleInUtilizationPercent(targetUtilization),
     lagThreshold,
     scaleOutCooldown,
     scaleInCooldown,
     quietWindow,
-    adjustParallelization: props.adjustParallelization ?? true,
+    adjustParallelization: props.adjustParallelization ?? D.adjustParallelization,
   };
 }
