@@ -354,8 +354,14 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     const processorEntry = path.resolve(props.processorEntry);
     const defaults = pipelineFunctionDefaults(handlerEntry('consumer'));
     const timeout = props.timeout ?? defaults.timeout!;
-    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Consumer ${id} of a Kinesis stream` });
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Consumer ${id} of a Kinesis stream`,
+    });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     super(scope, id, {
       ...defaults,
       description: `Consumes ${props.stream.node.path}`,
@@ -385,23 +391,25 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     this.parallelizationFactor = props.parallelizationFactor ?? 1;
     this.maxParallelizationFactorValue = this.parallelizationFactor;
     this.ordering = props.ordering ?? CONSUMER_DEFAULTS.ordering;
-    this.maxConcurrency = props.maxConcurrency ?? (this.ordering === RecordOrdering.SHARD ? CONSUMER_LIMITS.minConcurrency : CONSUMER_DEFAULTS.maxConcurrency);
+    this.maxConcurrency =
+      props.maxConcurrency ?? (this.ordering === RecordOrdering.SHARD ? CONSUMER_LIMITS.minConcurrency : CONSUMER_DEFAULTS.maxConcurrency);
     this.maxBatchingWindow = props.maxBatchingWindow;
 
-    const reserveMillis = timeout.isUnresolved() ? 5_000 : Math.min(5_000, Math.floor(timeout.toMilliseconds() / 6));
+    const maxReserve = CONSUMER_DEFAULTS.maxReserveMillis;
+    const reserveMillis = timeout.isUnresolved() ? maxReserve : Math.min(maxReserve, Math.floor(timeout.toMilliseconds() / 6));
     const env: Record<string, string> = {
       ...defaults.environment,
       ...props.environment,
-      POWERTOOLS_SERVICE_NAME: this.serviceName,
-      RESERVE_MILLIS: String(reserveMillis),
-      OUT_OF_RANGE_RECORDS: props.outOfRangeRecords ?? OutOfRangeRecords.PROCESS,
+      [ConsumerEnv.POWERTOOLS_SERVICE_NAME]: this.serviceName,
+      [ConsumerEnv.RESERVE_MILLIS]: String(reserveMillis),
+      [ConsumerEnv.OUT_OF_RANGE_RECORDS]: props.outOfRangeRecords ?? OutOfRangeRecords.PROCESS,
       [ConsumerEnv.ORDERING]: this.ordering,
       [ConsumerEnv.MAX_CONCURRENCY]: Tokenization.stringifyNumber(this.maxConcurrency),
       [ConsumerEnv.MAX_PARALLELIZATION_FACTOR]: Tokenization.stringifyNumber(this.maxParallelizationFactorValue),
     };
     if (props.outOfRangeRecords === OutOfRangeRecords.SKIP) {
       // The shards' hash ranges, by ListShards on the stream (the event source grants it read access too).
-      env.STREAM_NAME = props.stream.streamName;
+      env[ConsumerEnv.STREAM_NAME] = props.stream.streamName;
     }
     if (props.outOfRangeRecords === OutOfRangeRecords.SKIP || checkpointing) {
       // Hash ranges and lineage (parents, children, end) of the shards, on this stream only.
@@ -411,7 +419,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       const leaseTable = props.leaseTable ?? new LeaseTable(this, 'Leases');
       leaseTable.bindConsumer(this);
       leaseTable.grantLeaseHolder(this);
-      env.LEASE_TABLE_NAME = leaseTable.tableName;
+      env[ConsumerEnv.LEASE_TABLE_NAME] = leaseTable.tableName;
       env[ConsumerEnv.APPLICATION_NAME] = this.applicationName;
       this.leaseTable = leaseTable;
     }
@@ -425,15 +433,16 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
     } else if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
     } else {
-      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', 'the consumer\'s event-source mapping');
+      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', "the consumer's event-source mapping");
     }
     this.onFailureDestination ??= ConsumerFailureDestination.queue(this.onFailureQueue!);
 
     // An S3 destination has no metric of its own: the mapping's EventCount group counts what it sends there.
     const requested = props.metricsConfig?.metrics ?? [];
-    const metricsConfig = this.onFailureDestination.bucket && !requested.includes(lambda.MetricType.EVENT_COUNT)
-      ? { ...props.metricsConfig, metrics: [...requested, lambda.MetricType.EVENT_COUNT] }
-      : props.metricsConfig;
+    const metricsConfig =
+      this.onFailureDestination.bucket && !requested.includes(lambda.MetricType.EVENT_COUNT)
+        ? { ...props.metricsConfig, metrics: [...requested, lambda.MetricType.EVENT_COUNT] }
+        : props.metricsConfig;
     this.eventCountMetrics = metricsConfig?.metrics.includes(lambda.MetricType.EVENT_COUNT) ?? false;
     const sourceProps: sources.KinesisEventSourceProps = {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
@@ -441,7 +450,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
       batchSize: props.batchSize ?? 100,
       maxBatchingWindow: props.maxBatchingWindow,
       parallelizationFactor: this.parallelizationFactor,
-      retryAttempts: props.retryAttempts === -1 ? undefined : props.retryAttempts ?? 10,
+      retryAttempts: props.retryAttempts === -1 ? undefined : (props.retryAttempts ?? 10),
       maxRecordAge: props.maxRecordAge,
       bisectBatchOnError: props.bisectBatchOnError ?? true,
       filters: props.filters,
@@ -598,7 +607,9 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     }
   };
   if (!props.processorEntry || (!Token.isUnresolved(props.processorEntry) && !fs.existsSync(path.resolve(props.processorEntry)))) {
-    fail(`processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`);
+    fail(
+      `processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`,
+    );
   }
   range('batchSize', props.batchSize, 1, 10_000);
   range('memorySize', props.memorySize, MIN_MEMORY_MB, MAX_MEMORY_MB, ' (MB, the Lambda limits)');
@@ -608,17 +619,31 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     const min = checkpointing ? MIN_TIMEOUT_CHECKPOINTING : Duration.seconds(1);
     const seconds = props.timeout.toSeconds({ integral: false });
     if (!Number.isInteger(seconds) || seconds < min.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
-      fail(`timeout must be whole seconds from ${min.toHumanString()} to ${MAX_TIMEOUT.toHumanString()} (the Lambda maximum)${checkpointing ? '; with checkpointing at least 6 seconds, since the last sixth (at most 5 s) is kept back to write the lease' : ''}; received ${props.timeout.toHumanString()}`);
+      fail(
+        `timeout must be whole seconds from ${min.toHumanString()} to ${MAX_TIMEOUT.toHumanString()} (the Lambda maximum)${checkpointing ? '; with checkpointing at least 6 seconds, since the last sixth (at most 5 s) is kept back to write the lease' : ''}; received ${props.timeout.toHumanString()}`,
+      );
     }
   }
-  range('parallelizationFactor', props.parallelizationFactor, CONSUMER_LIMITS.minParallelizationFactor, CONSUMER_LIMITS.maxParallelizationFactor);
+  range(
+    'parallelizationFactor',
+    props.parallelizationFactor,
+    CONSUMER_LIMITS.minParallelizationFactor,
+    CONSUMER_LIMITS.maxParallelizationFactor,
+  );
   range('maxConcurrency', props.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency);
   const orderings: readonly string[] = Object.values(RecordOrdering);
   if (props.ordering !== undefined && !Token.isUnresolved(props.ordering) && !orderings.includes(props.ordering)) {
     fail(`ordering must be one of ${orderings.map((v) => `'${v}'`).join(', ')} (RecordOrdering); received '${props.ordering}'`);
   }
-  if (props.ordering === RecordOrdering.SHARD && props.maxConcurrency !== undefined && !Token.isUnresolved(props.maxConcurrency) && props.maxConcurrency !== 1) {
-    fail(`maxConcurrency must be 1 (or unset) with ordering RecordOrdering.SHARD (one record at a time per shard); received maxConcurrency ${props.maxConcurrency}. Use ordering RecordOrdering.PARTITION_KEY for concurrency across keys`);
+  if (
+    props.ordering === RecordOrdering.SHARD &&
+    props.maxConcurrency !== undefined &&
+    !Token.isUnresolved(props.maxConcurrency) &&
+    props.maxConcurrency !== 1
+  ) {
+    fail(
+      `maxConcurrency must be 1 (or unset) with ordering RecordOrdering.SHARD (one record at a time per shard); received maxConcurrency ${props.maxConcurrency}. Use ordering RecordOrdering.PARTITION_KEY for concurrency across keys`,
+    );
   }
   if (props.retryAttempts !== -1) {
     range('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
@@ -626,7 +651,9 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   duration('maxBatchingWindow', props.maxBatchingWindow, Duration.seconds(0), MAX_BATCH_WINDOW);
   if ((props as { tumblingWindow?: unknown }).tumblingWindow !== undefined) {
     // Removed from the props (TypeScript users get a compile error); plain JavaScript gets this.
-    fail('tumblingWindow is not supported: Lambda\'s window state is at least once and would not match the exact checkpoints (see "Tumbling windows" in docs/consumer-exactly-once.md); received a tumblingWindow');
+    fail(
+      'tumblingWindow is not supported: Lambda\'s window state is at least once and would not match the exact checkpoints (see "Tumbling windows" in docs/consumer-exactly-once.md); received a tumblingWindow',
+    );
   }
   const name = props.applicationName;
   if (name !== undefined && !Token.isUnresolved(name) && (name.length < 1 || name.length > MAX_APPLICATION_NAME_LENGTH)) {
@@ -641,22 +668,33 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
     fail('startingPosition AT_TIMESTAMP needs startingPositionTimestamp (Unix seconds); received none');
   }
   if (!atTimestamp && props.startingPositionTimestamp !== undefined) {
-    fail(`startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only; received ${props.startingPositionTimestamp} with ${props.startingPosition ?? 'TRIM_HORIZON'}`);
+    fail(
+      `startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only; received ${props.startingPositionTimestamp} with ${props.startingPosition ?? 'TRIM_HORIZON'}`,
+    );
   }
   if (props.outOfRangeRecords !== undefined && !Object.values(OutOfRangeRecords).includes(props.outOfRangeRecords)) {
-    fail(`outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords).map((v) => `'${v}'`).join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`);
+    fail(
+      `outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords)
+        .map((v) => `'${v}'`)
+        .join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`,
+    );
   }
   if (props.onFailure && props.onFailureQueue) {
     fail('give either onFailure or onFailureQueue, not both; received both');
   }
-  for (const [name, value] of [['vpcSubnets', props.vpcSubnets], ['securityGroups', props.securityGroups]] as const) {
+  for (const [name, value] of [
+    ['vpcSubnets', props.vpcSubnets],
+    ['securityGroups', props.securityGroups],
+  ] as const) {
     if (value !== undefined && !props.vpc) {
       fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
     }
   }
   const reserved = props.reservedConcurrentExecutions;
   if (reserved !== undefined && !Token.isUnresolved(reserved) && (!Number.isInteger(reserved) || reserved < 1)) {
-    fail(`reservedConcurrentExecutions must be a whole number of at least 1 (0 would stop the consumer: its batches would wait until they expire); received ${reserved}`);
+    fail(
+      `reservedConcurrentExecutions must be a whole number of at least 1 (0 would stop the consumer: its batches would wait until they expire); received ${reserved}`,
+    );
   }
   if (!checkpointing && props.leaseTable) {
     fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');

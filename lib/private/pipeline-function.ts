@@ -5,6 +5,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { METRICS_NAMESPACE, RuntimeEnv } from '../../lambda/shared/env';
 
 /** The package root: the folder with our package.json, from `lib/` or from `dist/lib/`. */
 export const PACKAGE_ROOT = findPackageRoot(__dirname);
@@ -32,8 +33,8 @@ export function pipelineFunctionDefaults(entry: string): nodejs.NodejsFunctionPr
     timeout: Duration.seconds(30),
     loggingFormat: lambda.LoggingFormat.JSON,
     environment: {
-      NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      [RuntimeEnv.NODE_OPTIONS]: '--enable-source-maps',
+      [RuntimeEnv.POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
     },
     bundling: {
       forceDockerBundling: false,
@@ -99,7 +100,10 @@ export interface PipelineFunctionOptions {
 
 /** `vpcSubnets` and `securityGroups` need `vpc`: the error names the prop. */
 export function checkNetworkOptions(options: PipelineFunctionOptions, fail: (message: string) => never): void {
-  for (const [name, value] of [['vpcSubnets', options.vpcSubnets], ['securityGroups', options.securityGroups]] as const) {
+  for (const [name, value] of [
+    ['vpcSubnets', options.vpcSubnets],
+    ['securityGroups', options.securityGroups],
+  ] as const) {
     if (value !== undefined && !options.vpc) {
       fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
     }
@@ -110,19 +114,29 @@ export function checkNetworkOptions(options: PipelineFunctionOptions, fail: (mes
  * The user's environment variables, refused when one has a name the construct sets (`ours`): the
  * handler would read the user's value, or the user's would be lost. Token names are skipped.
  */
-export function checkUserEnvironment(user: { [key: string]: string } | undefined, ours: Iterable<string>, fail: (message: string) => never): void {
+export function checkUserEnvironment(
+  user: { [key: string]: string } | undefined,
+  ours: Iterable<string>,
+  fail: (message: string) => never,
+): void {
   if (user === undefined) {
     return;
   }
   const taken = new Set(ours);
   const clashes = Object.keys(user).filter((name) => !Token.isUnresolved(name) && taken.has(name));
   if (clashes.length > 0) {
-    fail(`environment must not set ${clashes.map((name) => `'${name}'`).join(', ')}: the construct sets ${clashes.length === 1 ? 'it' : 'them'} for the handler (its props set the value); received environment with ${clashes.join(', ')}`);
+    fail(
+      `environment must not set ${clashes.map((name) => `'${name}'`).join(', ')}: the construct sets ${clashes.length === 1 ? 'it' : 'them'} for the handler (its props set the value); received environment with ${clashes.join(', ')}`,
+    );
   }
 }
 
 /** Bundling options: the library's, the user's over them, and the construct's esbuild aliases over both. */
-export function mergeBundling(defaults: nodejs.NodejsFunctionProps, user: nodejs.BundlingOptions | undefined, ours: { [arg: string]: string | boolean } = {}): nodejs.BundlingOptions {
+export function mergeBundling(
+  defaults: nodejs.NodejsFunctionProps,
+  user: nodejs.BundlingOptions | undefined,
+  ours: { [arg: string]: string | boolean } = {},
+): nodejs.BundlingOptions {
   return {
     ...defaults.bundling,
     ...user,
@@ -143,7 +157,8 @@ export function grantVpcAccess(role: iam.Role, vpc: ec2.IVpc | undefined): void 
   Validations.of(role).acknowledge({
     // cdk-nag reports each managed policy as its own finding: the bare rule id does not cover it.
     id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${VPC_ACCESS_POLICY}]`,
-    reason: 'A function in a VPC needs AWSLambdaVPCAccessExecutionRole (create, describe and delete network interfaces, which cannot be scoped to interfaces that do not exist yet); it is the only managed policy of this role, attached only with vpc',
+    reason:
+      'A function in a VPC needs AWSLambdaVPCAccessExecutionRole (create, describe and delete network interfaces, which cannot be scoped to interfaces that do not exist yet); it is the only managed policy of this role, attached only with vpc',
   });
 }
 
@@ -157,12 +172,13 @@ export function acknowledgeTracing(role: iam.Role, tracing: lambda.Tracing | und
   }
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so Lambda\'s tracing statement is on *; added only with tracing',
+    reason:
+      "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so Lambda's tracing statement is on *; added only with tracing",
   });
 }
 
-/** CloudWatch namespace of the handlers' own (EMF) metrics. */
-export const METRICS_NAMESPACE = 'KinesisPipeline';
+/** CloudWatch namespace of the handlers' own (EMF) metrics (defined with the handlers' shared variables). */
+export { METRICS_NAMESPACE };
 
 function findPackageRoot(start: string): string {
   let dir = start;

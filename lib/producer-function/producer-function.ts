@@ -1,20 +1,28 @@
 import * as path from 'path';
 import { Duration, Names, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DEFAULT_ORDERING_GROUPS, KINESIS_LIMITS, MAX_ORDERING_GROUPS, defaultBatchBytes } from '../../lambda/producer/limits';
+import { PRODUCER_DEFAULTS, PRODUCER_LIMITS, ProducerEnv } from '../../lambda/producer/contract';
+import { defaultBatchBytes } from '../../lambda/producer/limits';
 import type { IDataStream } from '../data-stream';
 import { ProducerHandlerMetrics } from '../pipeline-monitoring/metrics/producer-metric-factory';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import {
-  acknowledgeTracing, checkNetworkOptions, checkUserEnvironment, grantVpcAccess, handlerEntry, mergeBundling, pipelineFunctionDefaults, type PipelineFunctionOptions,
+  acknowledgeTracing,
+  checkNetworkOptions,
+  checkUserEnvironment,
+  grantVpcAccess,
+  handlerEntry,
+  mergeBundling,
+  pipelineFunctionDefaults,
+  type PipelineFunctionOptions,
 } from '../private/pipeline-function';
 
 /** Read the shard map; `grantWrite` covers PutRecord(s) and encryption with the stream's key. */
@@ -28,12 +36,16 @@ export const PROGRESS_TTL_ATTRIBUTE = 'expiresAt';
 export const CREDENTIAL_PROVIDER_MODULE = '@aws-sdk/credential-provider-node';
 const ENV_CREDENTIALS_ENTRY = path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts');
 
-/** PutRecords limits as the Kinesis API reference documents them (sources in lambda/producer/limits.ts). */
-const MAX_PUT_RECORDS_REQUEST = Size.bytes(KINESIS_LIMITS.maxPutRecordsBytes);
-const MAX_PUT_RECORDS_ENTRIES = KINESIS_LIMITS.maxPutRecordsEntries;
-const MAX_AGGREGATE_COUNT = 4_294_967_295;
-const DEFAULT_BASE_RETRY_DELAY = Duration.millis(100);
-const DEFAULT_MAX_RETRY_DELAY = Duration.seconds(5);
+/** PutRecords limits as the Kinesis API reference documents them (sources in lambda/shared/kinesis-limits.ts), defaults from the handler's contract. */
+const MAX_PUT_RECORDS_REQUEST = Size.bytes(PRODUCER_LIMITS.maxPutRecordsBytes);
+const MAX_PUT_RECORDS_ENTRIES = PRODUCER_LIMITS.maxPutRecordsEntries;
+const MAX_AGGREGATE_COUNT = PRODUCER_LIMITS.maxRecordsPerAggregate;
+const DEFAULT_BASE_RETRY_DELAY = Duration.millis(PRODUCER_DEFAULTS.retryBaseMs);
+const DEFAULT_MAX_RETRY_DELAY = Duration.millis(PRODUCER_DEFAULTS.retryMaxMs);
+const DEFAULT_SAFETY_MARGIN = Duration.millis(PRODUCER_DEFAULTS.safetyMarginMs);
+const DEFAULT_SHARD_MAP_TTL = Duration.millis(PRODUCER_DEFAULTS.shardMapTtlMs);
+const DEFAULT_CALL_TIMEOUT = Duration.millis(PRODUCER_DEFAULTS.callTimeoutMs);
+const DEFAULT_DEDUPLICATION_WINDOW = Duration.seconds(PRODUCER_DEFAULTS.progressWindowSeconds);
 
 /** Everything of a producer but the stream (what `StreamingPipeline` takes as `producer`). */
 export interface ProducerOptions extends PipelineFunctionOptions {
@@ -217,8 +229,14 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     validateProps(id, props);
     const defaults = pipelineFunctionDefaults(handlerEntry('producer'));
     const maxRecordSize = props.maxRecordSize ?? props.stream.maxRecordSize;
-    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Producer ${id} writing to a Kinesis stream` });
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Producer ${id} writing to a Kinesis stream`,
+    });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     super(scope, id, {
       ...defaults,
       description: `KPL-aggregating producer of ${props.stream.node.path}`,
@@ -242,23 +260,25 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     this.stream = props.stream;
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
 
+    // The handler's variables, by their names in its contract (lambda/producer/contract.ts).
+    const E = ProducerEnv;
     const env: Record<string, string> = {
-      POWERTOOLS_SERVICE_NAME: this.serviceName,
-      STREAM_NAME: props.stream.streamName,
-      MAX_AGGREGATE_BYTES: String((props.maxAggregateSize ?? Size.bytes(51_200)).toBytes()),
-      MAX_RECORDS_PER_AGGREGATE: String(props.maxRecordsPerAggregate ?? MAX_AGGREGATE_COUNT),
-      MAX_BATCH_ENTRIES: String(props.maxBatchEntries ?? MAX_PUT_RECORDS_ENTRIES),
-      MAX_BATCH_BYTES: String(props.maxBatchSize?.toBytes() ?? batchBytesFor(maxRecordSize)),
+      [E.POWERTOOLS_SERVICE_NAME]: this.serviceName,
+      [E.STREAM_NAME]: props.stream.streamName,
+      [E.MAX_AGGREGATE_BYTES]: String((props.maxAggregateSize ?? Size.bytes(PRODUCER_DEFAULTS.limits.maxAggregateBytes)).toBytes()),
+      [E.MAX_RECORDS_PER_AGGREGATE]: String(props.maxRecordsPerAggregate ?? PRODUCER_DEFAULTS.limits.maxRecordsPerAggregate),
+      [E.MAX_BATCH_ENTRIES]: String(props.maxBatchEntries ?? PRODUCER_DEFAULTS.limits.maxBatchEntries),
+      [E.MAX_BATCH_BYTES]: String(props.maxBatchSize?.toBytes() ?? batchBytesFor(maxRecordSize)),
       // The stream's record limit (or a smaller one given): records above it are refused, and no
       // aggregate the handler builds is larger.
-      MAX_ENTRY_BYTES: String(maxRecordSize.toBytes()),
-      ORDERING_GROUPS: String(props.orderingGroups ?? DEFAULT_ORDERING_GROUPS),
-      RETRY_BASE_MS: String((props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY).toMilliseconds()),
-      RETRY_MAX_MS: String((props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY).toMilliseconds()),
-      SAFETY_MARGIN_MS: String((props.safetyMargin ?? Duration.seconds(1)).toMilliseconds()),
-      SHARD_MAP_TTL_MS: String((props.shardMapTtl ?? Duration.minutes(1)).toMilliseconds()),
-      THROW_ON_UNDELIVERED: String(props.throwOnUndelivered ?? true),
-      CALL_TIMEOUT_MS: String((props.callTimeout ?? Duration.seconds(5)).toMilliseconds()),
+      [E.MAX_ENTRY_BYTES]: String(maxRecordSize.toBytes()),
+      [E.ORDERING_GROUPS]: String(props.orderingGroups ?? PRODUCER_DEFAULTS.limits.orderingGroups),
+      [E.RETRY_BASE_MS]: String((props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY).toMilliseconds()),
+      [E.RETRY_MAX_MS]: String((props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY).toMilliseconds()),
+      [E.SAFETY_MARGIN_MS]: String((props.safetyMargin ?? DEFAULT_SAFETY_MARGIN).toMilliseconds()),
+      [E.SHARD_MAP_TTL_MS]: String((props.shardMapTtl ?? DEFAULT_SHARD_MAP_TTL).toMilliseconds()),
+      [E.THROW_ON_UNDELIVERED]: String(props.throwOnUndelivered ?? PRODUCER_DEFAULTS.throwOnUndelivered),
+      [E.CALL_TIMEOUT_MS]: String((props.callTimeout ?? DEFAULT_CALL_TIMEOUT).toMilliseconds()),
     };
     if (props.deduplication ?? true) {
       const table = new dynamodb.TableV2(this, 'Progress', {
@@ -272,14 +292,18 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       });
       table.grant(role, ...PROGRESS_ACTIONS);
       this.progressTable = table;
-      env.PROGRESS_TABLE_NAME = table.tableName;
-      env.PROGRESS_WINDOW_SECONDS = String((props.deduplicationWindow ?? Duration.hours(6)).toSeconds());
+      env[E.PROGRESS_TABLE_NAME] = table.tableName;
+      env[E.PROGRESS_WINDOW_SECONDS] = String((props.deduplicationWindow ?? DEFAULT_DEDUPLICATION_WINDOW).toSeconds());
     }
     // Every name the handler reads is ours, the progress table's too when deduplication is off (the
     // handler would otherwise write to a user's table by that name).
-    checkUserEnvironment(props.environment, [...Object.keys(defaults.environment ?? {}), ...Object.keys(env), ...PROGRESS_ENV], (message) => {
-      throw new Error(`ProducerFunction ${id}: ${message}`);
-    });
+    checkUserEnvironment(
+      props.environment,
+      [...Object.keys(defaults.environment ?? {}), ...Object.keys(env), ...PROGRESS_ENV],
+      (message) => {
+        throw new Error(`ProducerFunction ${id}: ${message}`);
+      },
+    );
     for (const [key, value] of Object.entries({ ...props.environment, ...env })) {
       this.addEnvironment(key, value);
     }
@@ -290,17 +314,28 @@ export class ProducerFunction extends nodejs.NodejsFunction {
       // kms:GenerateDataKey* and kms:ReEncrypt* are the L2 grantWrite's action wildcards; the
       // statement's resource is the stream's one key, which is what writing to the stream needs.
       Validations.of(role).acknowledge(
-        { id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: 'grantWrite on a stream with a customer key: data keys of that one key only (the statement\'s resource is the key ARN), as PutRecords on an encrypted stream needs' },
-        { id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', reason: 'grantWrite on a stream with a customer key: re-encryption under that one key only (the statement\'s resource is the key ARN)' },
+        {
+          id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+          reason:
+            "grantWrite on a stream with a customer key: data keys of that one key only (the statement's resource is the key ARN), as PutRecords on an encrypted stream needs",
+        },
+        {
+          id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+          reason:
+            "grantWrite on a stream with a customer key: re-encryption under that one key only (the statement's resource is the key ARN)",
+        },
       );
     }
 
     if (props.onFailureQueue) {
       this.onFailureQueue = props.onFailureQueue;
     } else {
-      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', 'the producer\'s asynchronous invokes');
+      this.onFailureQueue = createOnFailureQueue(this, 'OnFailure', "the producer's asynchronous invokes");
     }
-    this.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(this.onFailureQueue), retryAttempts: props.asyncRetryAttempts ?? 2 });
+    this.configureAsyncInvoke({
+      onFailure: new destinations.SqsDestination(this.onFailureQueue),
+      retryAttempts: props.asyncRetryAttempts ?? 2,
+    });
 
     if (props.functionUrl) {
       this.functionUrl = this.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
@@ -365,11 +400,11 @@ export class ProducerFunction extends nodejs.NodejsFunction {
 }
 
 /** The progress table's variables (set only with deduplication, reserved always). */
-const PROGRESS_ENV = ['PROGRESS_TABLE_NAME', 'PROGRESS_WINDOW_SECONDS'];
+const PROGRESS_ENV = [ProducerEnv.PROGRESS_TABLE_NAME, ProducerEnv.PROGRESS_WINDOW_SECONDS];
 
 /** The PutRecords request size for records up to `maxRecordSize` (a token size: the documented 10 MiB). */
 function batchBytesFor(maxRecordSize: Size): number {
-  return maxRecordSize.isUnresolved() ? KINESIS_LIMITS.maxPutRecordsBytes : defaultBatchBytes(maxRecordSize.toBytes());
+  return maxRecordSize.isUnresolved() ? PRODUCER_LIMITS.maxPutRecordsBytes : defaultBatchBytes(maxRecordSize.toBytes());
 }
 
 function checkInteger(id: string, prop: string, value: number | undefined, min: number, max: number): void {
@@ -380,13 +415,21 @@ function checkInteger(id: string, prop: string, value: number | undefined, min: 
 
 function checkSize(id: string, prop: string, value: Size | undefined, min: number, max: Size, maxName?: string): void {
   if (value !== undefined && !value.isUnresolved() && !max.isUnresolved() && (value.toBytes() < min || value.toBytes() > max.toBytes())) {
-    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes${maxName ? ` (${maxName})` : ''}; received ${value.toBytes()} bytes`);
+    throw new Error(
+      `ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes${maxName ? ` (${maxName})` : ''}; received ${value.toBytes()} bytes`,
+    );
   }
 }
 
 function checkDuration(id: string, prop: string, value: Duration | undefined, min: Duration, max: Duration): void {
-  if (value !== undefined && !value.isUnresolved() && (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())) {
-    throw new Error(`ProducerFunction ${id}: ${prop} must be from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`);
+  if (
+    value !== undefined &&
+    !value.isUnresolved() &&
+    (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())
+  ) {
+    throw new Error(
+      `ProducerFunction ${id}: ${prop} must be from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`,
+    );
   }
 }
 
@@ -402,7 +445,7 @@ function validateProps(id: string, props: ProducerFunctionProps): void {
   checkNetworkOptions(props, fail);
   checkInteger(id, 'maxRecordsPerAggregate', props.maxRecordsPerAggregate, 1, MAX_AGGREGATE_COUNT);
   checkInteger(id, 'maxBatchEntries', props.maxBatchEntries, 1, MAX_PUT_RECORDS_ENTRIES);
-  checkInteger(id, 'orderingGroups', props.orderingGroups, 0, MAX_ORDERING_GROUPS);
+  checkInteger(id, 'orderingGroups', props.orderingGroups, 0, PRODUCER_LIMITS.maxOrderingGroups);
   checkInteger(id, 'asyncRetryAttempts', props.asyncRetryAttempts, 0, 2);
   checkInteger(id, 'reservedConcurrentExecutions', props.reservedConcurrentExecutions, 0, 1_000_000);
   checkInteger(id, 'memorySize', props.memorySize, 128, 10_240);
@@ -416,15 +459,19 @@ function validateProps(id: string, props: ProducerFunctionProps): void {
     throw new Error(`ProducerFunction ${id}: deduplicationWindow needs deduplication; received deduplication false`);
   }
   const timeout = props.timeout ?? Duration.seconds(30);
-  const margin = props.safetyMargin ?? Duration.seconds(1);
+  const margin = props.safetyMargin ?? DEFAULT_SAFETY_MARGIN;
   if (!timeout.isUnresolved() && !margin.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
-    throw new Error(`ProducerFunction ${id}: safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`);
+    throw new Error(
+      `ProducerFunction ${id}: safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`,
+    );
   }
   // Against the default of the one not given too: a base of 10 s with the default 5 s cap would be
   // cut to the cap on every retry.
   const base = props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY;
   const cap = props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY;
   if (!base.isUnresolved() && !cap.isUnresolved() && base.toMilliseconds() > cap.toMilliseconds()) {
-    fail(`baseRetryDelay must not exceed maxRetryDelay (${cap.toHumanString()}${props.maxRetryDelay ? '' : ', the default'}); received baseRetryDelay ${base.toHumanString()}`);
+    fail(
+      `baseRetryDelay must not exceed maxRetryDelay (${cap.toHumanString()}${props.maxRetryDelay ? '' : ', the default'}); received baseRetryDelay ${base.toHumanString()}`,
+    );
   }
 }

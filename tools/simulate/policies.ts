@@ -1,5 +1,13 @@
 import type { MetricDataResult } from '@aws-sdk/client-cloudwatch';
-import { decideScaling, MIB, ScalingAction, type ScalingDecisionKind, type ScalingLimits, type ScalingState } from '../../lambda/shared/scaling-decision';
+import { AUTOSCALER_DEFAULTS, scaleInUtilizationPercent, scaleOutUtilizationPercent } from '../../lambda/scaler/contract';
+import { MiB as MIB } from '../../lambda/shared/kinesis-limits';
+import {
+  decideScaling,
+  ScalingAction,
+  type ScalingDecisionKind,
+  type ScalingLimits,
+  type ScalingState,
+} from '../../lambda/shared/scaling-decision';
 import { LATEST_WRITE_MINUTES, toScalingMetrics } from '../../lambda/shared/scaling-metrics';
 import type { MinuteRecord, Policy, PolicyAction, PolicyView } from './model';
 import type { Trace } from './traces';
@@ -7,19 +15,19 @@ import type { Trace } from './traces';
 const KIB_RECORDS_PER_MIB = 1024;
 const MINUTE_MS = 60_000;
 
-/** ShardAutoscaler's defaults, as the construct passes them to the scaler. */
+/** ShardAutoscaler's defaults (lambda/scaler/contract.ts), as the construct passes them to the scaler. */
 export const OUR_LIMITS: ScalingLimits = {
-  minShards: 1,
-  maxShards: 64,
-  targetUtilization: 0.6,
-  scaleOutUtilization: 0.8,
-  scaleInUtilization: 0.3,
-  lagThresholdMs: 60_000,
-  scaleOutCooldownMs: 5 * MINUTE_MS,
-  scaleInCooldownMs: 60 * MINUTE_MS,
-  quietWindowMinutes: 60,
-  reservedScaleOutCalls: 2,
-  adjustParallelization: true,
+  minShards: AUTOSCALER_DEFAULTS.minShards,
+  maxShards: AUTOSCALER_DEFAULTS.maxShards,
+  targetUtilization: AUTOSCALER_DEFAULTS.targetUtilizationPercent / 100,
+  scaleOutUtilization: scaleOutUtilizationPercent(AUTOSCALER_DEFAULTS.targetUtilizationPercent) / 100,
+  scaleInUtilization: scaleInUtilizationPercent(AUTOSCALER_DEFAULTS.targetUtilizationPercent) / 100,
+  lagThresholdMs: AUTOSCALER_DEFAULTS.lagThresholdMs,
+  scaleOutCooldownMs: AUTOSCALER_DEFAULTS.scaleOutCooldownMs,
+  scaleInCooldownMs: AUTOSCALER_DEFAULTS.scaleInCooldownMs,
+  quietWindowMinutes: AUTOSCALER_DEFAULTS.quietWindowMinutes,
+  reservedScaleOutCalls: AUTOSCALER_DEFAULTS.reservedScaleOutCalls,
+  adjustParallelization: AUTOSCALER_DEFAULTS.adjustParallelization,
 };
 
 const utilOf = (r: MinuteRecord) => r.accepted / r.shards;
@@ -49,7 +57,11 @@ export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy & { readon
         utilization: h.length >= 2 && last(h, 2).every((r) => utilOf(r) >= limits.scaleOutUtilization),
         throttles: h.length >= 2 && last(h, 2).every((r) => r.throttled * KIB_RECORDS_PER_MIB * 60 >= 1),
         lag: h.length >= 3 && last(h, 3).every((r) => r.ageSeconds * 1000 >= lagMs),
-        scaleIn: h.length >= limits.quietWindowMinutes && fiveMinuteAverages(last(h, limits.quietWindowMinutes)).every((avg) => avg.lagging ? false : avg.util < limits.scaleInUtilization),
+        scaleIn:
+          h.length >= limits.quietWindowMinutes &&
+          fiveMinuteAverages(last(h, limits.quietWindowMinutes)).every((avg) =>
+            avg.lagging ? false : avg.util < limits.scaleInUtilization,
+          ),
       };
       if (!alarms.utilization && !alarms.throttles && !alarms.lag && !alarms.scaleIn) {
         return [];
@@ -93,7 +105,12 @@ export function ourPolicy(limits: ScalingLimits = OUR_LIMITS): Policy & { readon
 function metricDataOf(history: readonly MinuteRecord[], minutes: number): MetricDataResult[] {
   const seen = last(history, minutes).filter((r) => r.observed);
   const timestamps = seen.map((r) => new Date(r.minute * MINUTE_MS));
-  const series = (id: string, pick: (r: MinuteRecord) => number): MetricDataResult => ({ Id: id, Timestamps: timestamps, Values: seen.map(pick), StatusCode: 'Complete' });
+  const series = (id: string, pick: (r: MinuteRecord) => number): MetricDataResult => ({
+    Id: id,
+    Timestamps: timestamps,
+    Values: seen.map(pick),
+    StatusCode: 'Complete',
+  });
   return [
     series('bytes', (r) => r.accepted * MIB * 60),
     series('records', (r) => r.accepted * KIB_RECORDS_PER_MIB * 60),
