@@ -10,7 +10,25 @@ export interface ProducerRecord {
   readonly index: number;
   readonly partitionKey: string;
   readonly explicitHashKey?: string;
-  readonly data: Buffer;
+  /**
+   * The user's bytes, or text sent as its UTF-8 bytes: validation keeps a request's texts as they
+   * are and the packer writes them straight into the aggregates (no Buffer per record).
+   */
+  readonly data: Uint8Array | string;
+  /** Bytes of `data` (UTF-8 for text), when known already. */
+  readonly dataBytes?: number;
+}
+
+/** Bytes of a record's data (UTF-8 for text). */
+export function dataBytesOf(record: ProducerRecord): number {
+  const { data } = record;
+  return record.dataBytes ?? (typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length);
+}
+
+/** A record's data as bytes (a view of them when it holds bytes). */
+export function dataOf(record: ProducerRecord): Buffer {
+  const { data } = record;
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** One PutRecords entry and the user records it carries. */
@@ -63,7 +81,7 @@ export function loneEntries(records: readonly ProducerRecord[], shardMap: ShardM
       return rawEntry(record, shard);
     }
     const partitionKey = groupKey(groupOf(hashKeyOf(record.partitionKey), limits.orderingGroups));
-    const data = encodeLoneAggregate(record);
+    const data = encodeLoneAggregate({ partitionKey: record.partitionKey, ...(record.explicitHashKey === undefined ? {} : { explicitHashKey: record.explicitHashKey }), data: dataOf(record) });
     return { data, partitionKey, explicitHashKey: hashKey.toString(), shardId: shard.shardId, indices: [record.index], size: data.length + Buffer.byteLength(partitionKey) };
   });
 }

@@ -1,7 +1,7 @@
 import { rememberedHashKeyOf } from '../shared/hash-key';
 import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
-import type { KinesisEntry, ProducerRecord } from './aggregate';
+import { dataBytesOf, dataOf, type KinesisEntry, type ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 import { groupKey, groupOf, groupsOn } from './ordering';
 
@@ -144,6 +144,8 @@ export class RequestPacker {
   private readonly aggregateOf: Int32Array;
   private readonly pkSlotOf: Int32Array;
   private readonly ehkSlotOf: Int32Array;
+  /** Per request position: bytes of the record's data. */
+  private readonly dataBytes: Int32Array;
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
 
@@ -169,11 +171,13 @@ export class RequestPacker {
     this.aggregateOf = new Int32Array(records.length).fill(-1);
     this.pkSlotOf = new Int32Array(records.length);
     this.ehkSlotOf = new Int32Array(records.length);
+    this.dataBytes = new Int32Array(records.length);
   }
 
   /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
   public place(i: number): void {
     const record = this.records[i];
+    this.dataBytes[i] = dataBytesOf(record);
     const key = this.keys.idOf(record.partitionKey);
     this.keyOf[i] = key;
     let cell = this.keys.route[key];
@@ -300,7 +304,7 @@ export class RequestPacker {
       aggregate.hashKeysWritten++;
     }
     const record = this.records[i];
-    aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data);
+    aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data, this.dataBytes[i]);
     aggregate.indices.push(record.index);
   }
 
@@ -370,7 +374,7 @@ export class RequestPacker {
       }
     }
     const newHashKey = hashKeyGrow > 0;
-    const grow = keyGrow + hashKeyGrow + recordFieldSize(pk, ehk, this.records[i].data.length);
+    const grow = keyGrow + hashKeyGrow + recordFieldSize(pk, ehk, this.dataBytes[i]);
     if (aggregate.size + grow > aggregate.limit) {
       return false;
     }
@@ -410,11 +414,11 @@ export class RequestPacker {
 /** A record as an entry of its own, raw, with its own keys. */
 export function rawEntry(record: ProducerRecord, shard: ShardRange): KinesisEntry {
   return {
-    data: record.data,
+    data: dataOf(record),
     partitionKey: record.partitionKey,
     ...(record.explicitHashKey === undefined ? {} : { explicitHashKey: record.explicitHashKey }),
     shardId: shard.shardId,
     indices: [record.index],
-    size: record.data.length + Buffer.byteLength(record.partitionKey),
+    size: dataBytesOf(record) + Buffer.byteLength(record.partitionKey),
   };
 }

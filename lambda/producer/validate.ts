@@ -95,23 +95,24 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
       issues.push({ index, rule: RULES.data });
       continue;
     }
-    const bytes = Buffer.from(text, 'utf8');
+    const dataBytes = Buffer.byteLength(text, 'utf8');
     let key = partitionKey as string | undefined;
     if (key === undefined) {
       key = randomUUID();
       keyBytes = key.length;
     }
-    if (bytes.length + keyBytes > maxEntryBytes) {
+    if (dataBytes + keyBytes > maxEntryBytes) {
       issues.push({ index, rule: RULES.size });
       continue;
     }
-    if (groupKeyBytes >= 0 && bytes.length + keyBytes + FRAMING_BOUND > maxEntryBytes
-      && loneAggregateBytes({ partitionKeyBytes: keyBytes, explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length, dataBytes: bytes.length }) + groupKeyBytes > maxEntryBytes) {
+    if (groupKeyBytes >= 0 && dataBytes + keyBytes + FRAMING_BOUND > maxEntryBytes
+      && loneAggregateBytes({ partitionKeyBytes: keyBytes, explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length, dataBytes }) + groupKeyBytes > maxEntryBytes) {
       issues.push({ index, rule: RULES.framedSize });
       continue;
     }
-    // Object literals, no spread: no throw-away object per record.
-    records.push(explicitHashKey === undefined ? { index, partitionKey: key, data: bytes } : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: bytes });
+    // Object literals, no spread: no throw-away object per record. The text stays text: the
+    // packer writes it into its aggregate, so no Buffer is made per record.
+    records.push(explicitHashKey === undefined ? { index, partitionKey: key, data: text, dataBytes } : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes });
   }
   if (issues.length > 0) {
     throw new ProducerInputError(issues);

@@ -90,9 +90,11 @@ export function writeExplicitHashKeyField(out: Buffer, at: number, key: Uint8Arr
   return writeBytes(out, at, 0x12, key);
 }
 
-/** Step 2: one user record at `at` (its key table indices, `ehk` -1 for none); returns the next offset. */
-export function writeAggregateRecord(out: Buffer, at: number, pk: number, ehk: number, data: Uint8Array): number {
-  const length = data.length;
+/**
+ * Step 2: one user record at `at` (its key table indices, `ehk` -1 for none); returns the next
+ * offset. Text data is written as its UTF-8 bytes, `length` of them (`Buffer.byteLength`).
+ */
+export function writeAggregateRecord(out: Buffer, at: number, pk: number, ehk: number, data: Uint8Array | string, length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length): number {
   out[at++] = 0x1a;
   at = writeVarint(out, at, recordBodySize(pk, ehk, length));
   out[at++] = 0x08;
@@ -103,7 +105,11 @@ export function writeAggregateRecord(out: Buffer, at: number, pk: number, ehk: n
   }
   out[at++] = 0x1a;
   at = writeVarint(out, at, length);
-  out.set(data, at);
+  if (typeof data !== 'string') {
+    out.set(data, at);
+  } else if (out.write(data, at, length, 'utf8') !== length) {
+    throw new RangeError(`record text is not ${length} bytes of UTF-8`);
+  }
   return at + length;
 }
 

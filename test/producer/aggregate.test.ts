@@ -1,4 +1,4 @@
-import { batchEntries, planEntries, type KinesisEntry } from '../../lambda/producer/aggregate';
+import { batchEntries, dataOf, planEntries, type KinesisEntry } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 import { outerKeyOf } from '../../lambda/producer/ordering';
 import { EntryTooLargeError } from '../../lambda/producer/packer';
@@ -35,7 +35,7 @@ describe('shard-aware aggregation', () => {
       inside.forEach((user, i) => {
         const hashKey = user.explicitHashKey !== undefined ? BigInt(user.explicitHashKey) : hashKeyOf(user.partitionKey);
         const sent = records[entry.indices[i]];
-        const sameRecord = user.data.equals(sent.data) && user.partitionKey === sent.partitionKey && user.explicitHashKey === sent.explicitHashKey;
+        const sameRecord = user.data.equals(dataOf(sent)) && user.partitionKey === sent.partitionKey && user.explicitHashKey === sent.explicitHashKey;
         if (hashKey < entryShard.start || hashKey > entryShard.end || !sameRecord) {
           outside.push(`${entry.shardId}: record ${entry.indices[i]}`);
         }
@@ -132,6 +132,28 @@ describe('shard-aware aggregation', () => {
       expect(entry.partitionKey).toBe(record.partitionKey);
       expect(entry.explicitHashKey).toBe(record.explicitHashKey);
     }
+  });
+
+  test.each([DEFAULT_ORDERING_GROUPS, 0])('records given as text (as validation keeps them) pack into the same entries, byte for byte, as their UTF-8 bytes (ordering groups %i)', (orderingGroups) => {
+    // Prepare
+    const random = seeded(11);
+    const map = reshardedMap(random, 3, 12);
+    const texts = ['', 'a', 'ключ-🔑', '日本語のテキスト', 'x'.repeat(60_000), '\u0000\u007f\u0080\u07ff\u0800\uffff'];
+    const asText = userRecords(2000, { keys: 150, bytes: 10, explicitEvery: 5, random }).map((record, i) => {
+      const text = `${texts[i % texts.length]}-${i}`;
+      return { ...record, data: text, ...(i % 2 === 0 ? { dataBytes: Buffer.byteLength(text) } : {}) };
+    });
+    const asBytes = asText.map(({ dataBytes: _unused, ...record }) => ({ ...record, data: Buffer.from(record.data, 'utf8') }));
+
+    // Act
+    const limits = { ...DEFAULT_LIMITS, orderingGroups };
+    const fromText = planEntries(asText, map, limits);
+    const fromBytes = planEntries(asBytes, map, limits);
+
+    // Assess
+    const comparable = (entries: KinesisEntry[]) => entries.map((entry) => ({ ...entry, data: entry.data.toString('base64') }));
+    expect(comparable(fromText)).toEqual(comparable(fromBytes));
+    expect(fromText.some((entry) => !isAggregated(entry.data)) || orderingGroups > 0).toBe(true);
   });
 
   test('batches stay within 500 entries and 5 MiB, in order', () => {

@@ -1,6 +1,6 @@
 import * as agg from 'aws-kinesis-agg';
 import * as fc from 'fast-check';
-import { loneEntries, planEntries, type KinesisEntry, type ProducerRecord } from '../../lambda/producer/aggregate';
+import { dataOf, loneEntries, planEntries, type KinesisEntry, type ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, MAX_ORDERING_GROUPS, type ProducerLimits } from '../../lambda/producer/limits';
 import { groupOf, outerKeyOf } from '../../lambda/producer/ordering';
 import { MAX_HASH_KEY, hashKeyOf, inHashRange, routingHashKey } from '../../lambda/shared/hash-key';
@@ -85,7 +85,7 @@ function breaches(records: readonly ProducerRecord[], entries: readonly KinesisE
     const groups = new Set<number>();
     users.forEach((user, i) => {
       const sent = records[entry.indices[i]];
-      if (user.partitionKey !== sent.partitionKey || user.explicitHashKey !== sent.explicitHashKey || !sent.data.equals(user.data)) {
+      if (user.partitionKey !== sent.partitionKey || user.explicitHashKey !== sent.explicitHashKey || !dataOf(sent).equals(user.data)) {
         out.push(`${where}: user record ${i} is not request record ${sent.index}`);
       }
       if (!inHashRange(shard, routingHashKey(user))) {
