@@ -1,5 +1,5 @@
 import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -167,14 +167,16 @@ export class PipelineMonitoring extends Construct {
       // SNS keeps no messages at rest: nothing needs the key once the topic is gone.
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'CloudWatchAlarmsPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: CLOUDWATCH_KEY_ACTIONS,
-      resources: ['*'],
-      // Only on behalf of this account's alarms (no confused deputy).
-      conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-    }));
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: CLOUDWATCH_KEY_ACTIONS,
+        resources: ['*'],
+        // Only on behalf of this account's alarms (no confused deputy).
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
     this.alarmTopicKey = key;
     const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `Alarms of ${this.node.path}`.slice(0, 100),
@@ -212,8 +214,12 @@ export class PipelineMonitoring extends Construct {
     }
     // `consumer` first, keeping its alarm names; the others numbered from 2.
     [...(consumer ? [consumer] : []), ...(props.consumers ?? [])].forEach((part, index) => {
-      const iteratorAgeThreshold = part.maxBatchingWindow ? this.iteratorAgeThreshold.plus(part.maxBatchingWindow) : this.iteratorAgeThreshold;
-      segments.push(new ConsumerSegment(context, { stream, consumer: part, tag: index === 0 ? '' : String(index + 1), iteratorAgeThreshold }));
+      const iteratorAgeThreshold = part.maxBatchingWindow
+        ? this.iteratorAgeThreshold.plus(part.maxBatchingWindow)
+        : this.iteratorAgeThreshold;
+      segments.push(
+        new ConsumerSegment(context, { stream, consumer: part, tag: index === 0 ? '' : String(index + 1), iteratorAgeThreshold }),
+      );
     });
     if (archive) {
       segments.push(new ArchiveSegment(context, { stream, archive, freshnessThreshold: props.archiveFreshnessThreshold }));
@@ -233,10 +239,17 @@ export class PipelineMonitoring extends Construct {
   private warnIfUnsubscribed(): string[] {
     const stack = Stack.of(this.alarmTopic);
     const topicArn = JSON.stringify(stack.resolve(this.alarmTopic.topicArn));
-    const subscribed = this.node.root.node.findAll().some((construct) => construct instanceof sns.CfnSubscription
-      && JSON.stringify(Stack.of(construct).resolve(construct.topicArn)) === topicArn);
+    const subscribed = this.node.root.node
+      .findAll()
+      .some(
+        (construct) =>
+          construct instanceof sns.CfnSubscription && JSON.stringify(Stack.of(construct).resolve(construct.topicArn)) === topicArn,
+      );
     if (!subscribed) {
-      Annotations.of(this).addWarningV2(ALARMS_REACH_NOBODY, `The ${this.alarms.length} alarms of ${this.node.path} notify the topic ${this.alarmTopic.node.path}, which has no subscription: they reach nobody. Give alarmEmails or alarmSubscriptions (the app: -c alarmEmail=you@example.com), or subscribe to alarmTopic.`);
+      Annotations.of(this).addWarningV2(
+        ALARMS_REACH_NOBODY,
+        `The ${this.alarms.length} alarms of ${this.node.path} notify the topic ${this.alarmTopic.node.path}, which has no subscription: they reach nobody. Give alarmEmails or alarmSubscriptions (the app: -c alarmEmail=you@example.com), or subscribe to alarmTopic.`,
+      );
     }
     return [];
   }
@@ -266,7 +279,10 @@ function validateProps(props: PipelineMonitoringProps): void {
   if (prefix !== undefined && !Token.isUnresolved(prefix) && !/^[\x20-\x7e]{1,200}$/.test(prefix)) {
     fail(`alarmNamePrefix must be 1 to ${MAX_PREFIX_LENGTH} printable ASCII characters; received '${prefix}'`);
   }
-  const emails: Array<[string, string | undefined]> = [['alarmEmail', props.alarmEmail], ...(props.alarmEmails ?? []).map((email, index): [string, string] => [`alarmEmails[${index}]`, email])];
+  const emails: Array<[string, string | undefined]> = [
+    ['alarmEmail', props.alarmEmail],
+    ...(props.alarmEmails ?? []).map((email, index): [string, string] => [`alarmEmails[${index}]`, email]),
+  ];
   for (const [name, email] of emails) {
     if (email !== undefined && !Token.isUnresolved(email) && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
       fail(`${name} must be an email address (name@domain); received '${email}'`);

@@ -94,7 +94,10 @@ export function alarmNameOf(prefix: string, name: string): string {
  * several alarms) have their own method; `addAlarm` takes the rest.
  */
 export class AlarmFactory {
-  constructor(private readonly scope: Construct, private readonly props: AlarmFactoryProps) {}
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: AlarmFactoryProps,
+  ) {}
 
   /** The name an alarm with this `name` gets. */
   public alarmName(name: string): string {
@@ -162,7 +165,9 @@ export class AlarmFactory {
     const alarm = new cloudwatch.CompositeAlarm(this.scope, id, {
       compositeAlarmName: this.nameOf(id, spec.name),
       alarmDescription: spec.description,
-      alarmRule: cloudwatch.AlarmRule.anyOf(...spec.alarms.map((member) => cloudwatch.AlarmRule.fromAlarm(member, cloudwatch.AlarmState.ALARM))),
+      alarmRule: cloudwatch.AlarmRule.anyOf(
+        ...spec.alarms.map((member) => cloudwatch.AlarmRule.fromAlarm(member, cloudwatch.AlarmState.ALARM)),
+      ),
     });
     this.addActions(alarm);
     return alarm;

@@ -114,7 +114,9 @@ export class ConsumerMetricFactory {
 
   /** Records the mapping sent to its on-failure destination, Sum: only when it publishes its EventCount group. */
   public metricOnFailureDeliveredSum(props: MetricProps): cloudwatch.IMetric | undefined {
-    return this.consumer.eventCountMetrics ? this.consumer.metricOnFailureDelivered?.({ ...props, statistic: cloudwatch.Stats.SUM }) : undefined;
+    return this.consumer.eventCountMetrics
+      ? this.consumer.metricOnFailureDelivered?.({ ...props, statistic: cloudwatch.Stats.SUM })
+      : undefined;
   }
 
   /** Failed batches waiting in the on-failure queue, Maximum. */

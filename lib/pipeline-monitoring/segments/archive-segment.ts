@@ -27,29 +27,38 @@ export class ArchiveSegment implements MonitoringSegment {
   public readonly alarms: cloudwatch.IAlarm[];
   private readonly metrics: ArchiveMetricFactory;
 
-  constructor(private readonly context: SegmentContext, props: ArchiveSegmentProps) {
+  constructor(
+    private readonly context: SegmentContext,
+    props: ArchiveSegmentProps,
+  ) {
     const { stream, archive } = props;
     const metrics = new ArchiveMetricFactory(archive);
     this.metrics = metrics;
     const alarms = context.alarmFactory;
     const own = archive.alarms ?? [];
     if (own.length > 0) {
-      this.alarms = [alarms.addAnyOfAlarm('ArchiveAlarm', {
-        name: 'Archive',
-        description: `The Firehose archive of ${stream.node.path} is behind or failing: one of its ${own.length} alarms is in ALARM.`,
-        alarms: own,
-      })];
+      this.alarms = [
+        alarms.addAnyOfAlarm('ArchiveAlarm', {
+          name: 'Archive',
+          description: `The Firehose archive of ${stream.node.path} is behind or failing: one of its ${own.length} alarms is in ALARM.`,
+          alarms: own,
+        }),
+      ];
       return;
     }
-    const threshold = props.freshnessThreshold ?? Duration.seconds((archive.bufferingInterval ?? DEFAULT_BUFFERING_INTERVAL).toSeconds() * FRESHNESS_BUFFER_INTERVALS);
+    const threshold =
+      props.freshnessThreshold ??
+      Duration.seconds((archive.bufferingInterval ?? DEFAULT_BUFFERING_INTERVAL).toSeconds() * FRESHNESS_BUFFER_INTERVALS);
     // Published while Firehose reads: none means nothing to deliver.
-    this.alarms = [alarms.addSustainedAlarm('ArchiveFreshnessAlarm', {
-      name: 'ArchiveFreshness',
-      description: `The Firehose archive of ${stream.node.path} is behind: data freshness at or above ${threshold.toSeconds()} s for 15 minutes.`,
-      metric: metrics.metricDataFreshnessMaxSeconds({ period: Duration.minutes(5) }),
-      threshold: threshold.toSeconds(),
-      periods: 3,
-    })];
+    this.alarms = [
+      alarms.addSustainedAlarm('ArchiveFreshnessAlarm', {
+        name: 'ArchiveFreshness',
+        description: `The Firehose archive of ${stream.node.path} is behind: data freshness at or above ${threshold.toSeconds()} s for 15 minutes.`,
+        metric: metrics.metricDataFreshnessMaxSeconds({ period: Duration.minutes(5) }),
+        threshold: threshold.toSeconds(),
+        periods: 3,
+      }),
+    ];
   }
 
   public dashboardRows(): cloudwatch.IWidget[][] {
@@ -59,8 +68,14 @@ export class ArchiveSegment implements MonitoringSegment {
     const throttled = metrics.metricThrottledRecordsSum({ ...p, label: 'Throttled records' });
     const width = throttled ? 8 : 12;
     const widgets: cloudwatch.IWidget[] = [
-      graph(W.ARCHIVE_FRESHNESS, [metrics.metricDataFreshnessMaxSeconds({ ...p, label: 'Data freshness (s)' })], period, { leftYAxis: { min: 0 }, width }),
-      graph(W.ARCHIVE_SUCCESS, [metrics.metricDeliverySuccessAverage({ ...p, label: 'Delivery success' })], period, { leftYAxis: { min: 0, max: 1 }, width }),
+      graph(W.ARCHIVE_FRESHNESS, [metrics.metricDataFreshnessMaxSeconds({ ...p, label: 'Data freshness (s)' })], period, {
+        leftYAxis: { min: 0 },
+        width,
+      }),
+      graph(W.ARCHIVE_SUCCESS, [metrics.metricDeliverySuccessAverage({ ...p, label: 'Delivery success' })], period, {
+        leftYAxis: { min: 0, max: 1 },
+        width,
+      }),
     ];
     if (throttled) {
       widgets.push(graph(W.ARCHIVE_THROTTLES, [throttled], period, { leftYAxis: { min: 0 }, width }));

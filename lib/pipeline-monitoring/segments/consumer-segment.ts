@@ -30,7 +30,10 @@ export class ConsumerSegment implements MonitoringSegment {
   private readonly metrics: ConsumerMetricFactory;
   private readonly streamMetrics: StreamMetricFactory;
 
-  constructor(private readonly context: SegmentContext, private readonly props: ConsumerSegmentProps) {
+  constructor(
+    private readonly context: SegmentContext,
+    private readonly props: ConsumerSegmentProps,
+  ) {
     const { stream, consumer, tag, iteratorAgeThreshold } = props;
     const metrics = new ConsumerMetricFactory(consumer);
     this.metrics = metrics;
@@ -40,18 +43,22 @@ export class ConsumerSegment implements MonitoringSegment {
     const add = (alarm: cloudwatch.IAlarm) => this.alarms.push(alarm);
 
     // Lambda publishes IteratorAge only when it invokes: an idle stream has none.
-    add(alarms.addSustainedAlarm(`Consumer${tag}IteratorAgeAlarm`, {
-      name: `Consumer${tag}IteratorAge`,
-      description: `The consumer ${consumer.functionName} is behind: IteratorAge at or above ${iteratorAgeThreshold.toMinutes({ integral: false })} minutes (the stream threshold plus its batching window) for 15 minutes.`,
-      metric: metrics.metricIteratorAgeMaxMs(p),
-      threshold: iteratorAgeThreshold.toMilliseconds(),
-      periods: 3,
-    }));
-    add(alarms.addOccurrenceAlarm(`Consumer${tag}ErrorsAlarm`, {
-      name: `Consumer${tag}Errors`,
-      description: `The consumer ${consumer.functionName} failed invocations (function errors or timeouts, not partial-batch failures): the batch is retried, then bisected and sent to the on-failure destination.`,
-      metric: metrics.metricErrorsSum(p),
-    }));
+    add(
+      alarms.addSustainedAlarm(`Consumer${tag}IteratorAgeAlarm`, {
+        name: `Consumer${tag}IteratorAge`,
+        description: `The consumer ${consumer.functionName} is behind: IteratorAge at or above ${iteratorAgeThreshold.toMinutes({ integral: false })} minutes (the stream threshold plus its batching window) for 15 minutes.`,
+        metric: metrics.metricIteratorAgeMaxMs(p),
+        threshold: iteratorAgeThreshold.toMilliseconds(),
+        periods: 3,
+      }),
+    );
+    add(
+      alarms.addOccurrenceAlarm(`Consumer${tag}ErrorsAlarm`, {
+        name: `Consumer${tag}Errors`,
+        description: `The consumer ${consumer.functionName} failed invocations (function errors or timeouts, not partial-batch failures): the batch is retried, then bisected and sent to the on-failure destination.`,
+        metric: metrics.metricErrorsSum(p),
+      }),
+    );
     this.addFailureDestinationAlarms();
     this.addFanOutAlarm();
     this.addCorruptInputAlarms();
@@ -70,28 +77,47 @@ export class ConsumerSegment implements MonitoringSegment {
         leftYAxis: { min: 0 },
         width: NARROW,
       }),
-      graph(t(W.CONSUMER_ERRORS), [
-        metrics.metricErrorsSum({ ...p, label: 'Errors' }),
-        metrics.metricThrottlesSum({ ...p, label: 'Throttles' }),
-      ], period, { leftYAxis: { min: 0 }, width: NARROW }),
-      graph(t(W.CONSUMER_DURATION), [
-        metrics.metricDurationAverageMs({ ...p, label: 'Average (ms)' }),
-        metrics.metricDurationP99Ms({ ...p, label: 'p99 (ms)' }),
-      ], period, { leftYAxis: { min: 0 }, width: NARROW }),
-      graph(t(W.CONSUMER_CONCURRENCY), [metrics.metricConcurrentExecutionsMax({ ...p, label: 'Concurrent executions' })], period, { leftYAxis: { min: 0 }, width: NARROW }),
-      graph(t(W.CONSUMER_DUPLICATES), present(
-        metrics.metricDuplicatesSkippedSum({ ...p, label: 'Duplicates skipped' }),
-        metrics.metricOutOfRangeSkippedSum({ ...p, label: 'Outside the shard, skipped' }),
-      ), period, { leftYAxis: { min: 0 }, width: NARROW }),
+      graph(
+        t(W.CONSUMER_ERRORS),
+        [metrics.metricErrorsSum({ ...p, label: 'Errors' }), metrics.metricThrottlesSum({ ...p, label: 'Throttles' })],
+        period,
+        { leftYAxis: { min: 0 }, width: NARROW },
+      ),
+      graph(
+        t(W.CONSUMER_DURATION),
+        [metrics.metricDurationAverageMs({ ...p, label: 'Average (ms)' }), metrics.metricDurationP99Ms({ ...p, label: 'p99 (ms)' })],
+        period,
+        { leftYAxis: { min: 0 }, width: NARROW },
+      ),
+      graph(t(W.CONSUMER_CONCURRENCY), [metrics.metricConcurrentExecutionsMax({ ...p, label: 'Concurrent executions' })], period, {
+        leftYAxis: { min: 0 },
+        width: NARROW,
+      }),
+      graph(
+        t(W.CONSUMER_DUPLICATES),
+        present(
+          metrics.metricDuplicatesSkippedSum({ ...p, label: 'Duplicates skipped' }),
+          metrics.metricOutOfRangeSkippedSum({ ...p, label: 'Outside the shard, skipped' }),
+        ),
+        period,
+        { leftYAxis: { min: 0 }, width: NARROW },
+      ),
     ];
     const fanOut = consumer.streamConsumer;
     if (fanOut) {
       // Enhanced fan-out: Kinesis publishes per consumer (StreamName and ConsumerName dimensions).
-      widgets.push(graph(t(W.CONSUMER_FAN_OUT), [this.streamMetrics.metricFanOutBehindLatestMaxMs(fanOut.streamConsumerName, { ...p, label: 'Behind latest (ms)' })], period, {
-        right: [this.streamMetrics.metricFanOutRateExceededSum(fanOut.streamConsumerName, { ...p, label: 'Subscribe rate exceeded' })],
-        leftYAxis: { min: 0 },
-        width: NARROW,
-      }));
+      widgets.push(
+        graph(
+          t(W.CONSUMER_FAN_OUT),
+          [this.streamMetrics.metricFanOutBehindLatestMaxMs(fanOut.streamConsumerName, { ...p, label: 'Behind latest (ms)' })],
+          period,
+          {
+            right: [this.streamMetrics.metricFanOutRateExceededSum(fanOut.streamConsumerName, { ...p, label: 'Subscribe rate exceeded' })],
+            leftYAxis: { min: 0 },
+            width: NARROW,
+          },
+        ),
+      );
     }
     const queueDepth = metrics.metricOnFailureQueueDepthMax({ ...p, label: 'Failed batches waiting' });
     if (queueDepth) {
@@ -120,36 +146,44 @@ export class ConsumerSegment implements MonitoringSegment {
     const queue = consumer.onFailureQueue;
     const queueDepth = this.metrics.metricOnFailureQueueDepthMax(p);
     if (queue && queueDepth) {
-      this.alarms.push(alarms.addQueueNotEmptyAlarm(tag ? `Consumer${tag}OnFailureQueueAlarm` : 'OnFailureQueueAlarm', {
-        name: tag ? `Consumer${tag}OnFailureQueueNotEmpty` : 'OnFailureQueueNotEmpty',
-        description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process wait in its on-failure queue (${queue.queueName}): inspect, fix and replay them before the stream's retention ends.`,
-        metric: queueDepth,
-      }));
+      this.alarms.push(
+        alarms.addQueueNotEmptyAlarm(tag ? `Consumer${tag}OnFailureQueueAlarm` : 'OnFailureQueueAlarm', {
+          name: tag ? `Consumer${tag}OnFailureQueueNotEmpty` : 'OnFailureQueueNotEmpty',
+          description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process wait in its on-failure queue (${queue.queueName}): inspect, fix and replay them before the stream's retention ends.`,
+          metric: queueDepth,
+        }),
+      );
     }
     const topic = consumer.onFailureDestination?.topic;
     const published = this.metrics.metricOnFailureTopicPublishedSum(p);
     if (topic && published) {
-      this.alarms.push(alarms.addOccurrenceAlarm(`Consumer${tag}OnFailureTopicAlarm`, {
-        name: `Consumer${tag}OnFailureTopicPublished`,
-        description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were described on its on-failure topic (${topic.topicName}): their records were not processed. Read them from the topic's subscriber, fix and replay them before the stream's retention ends.`,
-        metric: published,
-      }));
+      this.alarms.push(
+        alarms.addOccurrenceAlarm(`Consumer${tag}OnFailureTopicAlarm`, {
+          name: `Consumer${tag}OnFailureTopicPublished`,
+          description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were described on its on-failure topic (${topic.topicName}): their records were not processed. Read them from the topic's subscriber, fix and replay them before the stream's retention ends.`,
+          metric: published,
+        }),
+      );
     }
     const bucket = consumer.onFailureDestination?.bucket;
     const delivered = this.metrics.metricOnFailureDeliveredSum(p);
     if (bucket && delivered) {
-      this.alarms.push(alarms.addOccurrenceAlarm(`Consumer${tag}OnFailureBucketAlarm`, {
-        name: `Consumer${tag}OnFailureBucketDelivered`,
-        description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were written to its on-failure bucket (${bucket.bucketName}): their records were not processed. Replay them from the bucket before the stream's retention ends.`,
-        metric: delivered,
-      }));
+      this.alarms.push(
+        alarms.addOccurrenceAlarm(`Consumer${tag}OnFailureBucketAlarm`, {
+          name: `Consumer${tag}OnFailureBucketDelivered`,
+          description: `Batches of ${stream.node.path} that the consumer ${consumer.functionName} could not process were written to its on-failure bucket (${bucket.bucketName}): their records were not processed. Replay them from the bucket before the stream's retention ends.`,
+          metric: delivered,
+        }),
+      );
     }
     if (queue || topic || bucket) {
-      this.alarms.push(alarms.addOccurrenceAlarm(`Consumer${tag}DestinationDeliveryFailuresAlarm`, {
-        name: `Consumer${tag}DestinationDeliveryFailures`,
-        description: `Lambda could not deliver the description of a failed batch of the consumer ${consumer.functionName} to its on-failure destination (DestinationDeliveryFailures: permissions, size or an unsupported target): those records were not processed and left no trace there. Check the destination and the function role, and the stream's retention.`,
-        metric: this.metrics.metricDestinationDeliveryFailuresSum(p),
-      }));
+      this.alarms.push(
+        alarms.addOccurrenceAlarm(`Consumer${tag}DestinationDeliveryFailuresAlarm`, {
+          name: `Consumer${tag}DestinationDeliveryFailures`,
+          description: `Lambda could not deliver the description of a failed batch of the consumer ${consumer.functionName} to its on-failure destination (DestinationDeliveryFailures: permissions, size or an unsupported target): those records were not processed and left no trace there. Check the destination and the function role, and the stream's retention.`,
+          metric: this.metrics.metricDestinationDeliveryFailuresSum(p),
+        }),
+      );
     }
   }
 
@@ -168,13 +202,15 @@ export class ConsumerSegment implements MonitoringSegment {
     if (!fanOut) {
       return;
     }
-    this.alarms.push(this.context.alarmFactory.addSustainedAlarm(`Consumer${tag}FanOutBehindAlarm`, {
-      name: `Consumer${tag}FanOutBehindLatest`,
-      description: `The enhanced fan-out consumer ${fanOut.streamConsumerName} of ${stream.node.path} (function ${consumer.functionName}) is behind: SubscribeToShardEvent.MillisBehindLatest at or above ${threshold.toMinutes({ integral: false })} minutes for 15 minutes. Records expire at the retention.`,
-      metric: this.streamMetrics.metricFanOutBehindLatestMaxMsForAlarm(fanOut.streamConsumerName, { period: ALARM_PERIOD }),
-      threshold: threshold.toMilliseconds(),
-      periods: 3,
-    }));
+    this.alarms.push(
+      this.context.alarmFactory.addSustainedAlarm(`Consumer${tag}FanOutBehindAlarm`, {
+        name: `Consumer${tag}FanOutBehindLatest`,
+        description: `The enhanced fan-out consumer ${fanOut.streamConsumerName} of ${stream.node.path} (function ${consumer.functionName}) is behind: SubscribeToShardEvent.MillisBehindLatest at or above ${threshold.toMinutes({ integral: false })} minutes for 15 minutes. Records expire at the retention.`,
+        metric: this.streamMetrics.metricFanOutBehindLatestMaxMsForAlarm(fanOut.streamConsumerName, { period: ALARM_PERIOD }),
+        threshold: threshold.toMilliseconds(),
+        periods: 3,
+      }),
+    );
   }
 
   /**
@@ -187,19 +223,23 @@ export class ConsumerSegment implements MonitoringSegment {
     const p = { period: ALARM_PERIOD };
     const corrupt = this.metrics.metricCorruptRecordsSum(p);
     if (corrupt) {
-      this.alarms.push(alarms.addOccurrenceAlarm(`Consumer${tag}CorruptRecordsAlarm`, {
-        name: `Consumer${tag}CorruptRecords`,
-        description: `The consumer ${consumer.functionName} received KPL aggregates whose MD5 or body does not check out: each reached the processor whole, flagged record.corrupt ('checksum' or 'undecodable'), instead of as its user records. Find the producer (or what sits between it and the stream) that damages them.`,
-        metric: corrupt,
-      }));
+      this.alarms.push(
+        alarms.addOccurrenceAlarm(`Consumer${tag}CorruptRecordsAlarm`, {
+          name: `Consumer${tag}CorruptRecords`,
+          description: `The consumer ${consumer.functionName} received KPL aggregates whose MD5 or body does not check out: each reached the processor whole, flagged record.corrupt ('checksum' or 'undecodable'), instead of as its user records. Find the producer (or what sits between it and the stream) that damages them.`,
+          metric: corrupt,
+        }),
+      );
     }
     const empty = this.metrics.metricEmptyAggregatesSum(p);
     if (empty) {
-      this.alarms.push(alarms.addOccurrenceAlarm(`Consumer${tag}EmptyAggregatesAlarm`, {
-        name: `Consumer${tag}EmptyAggregates`,
-        description: `The consumer ${consumer.functionName} received KPL aggregates holding no user record: nothing reached the processor for them. A producer writes empty aggregates (a bug, or records lost before they were packed).`,
-        metric: empty,
-      }));
+      this.alarms.push(
+        alarms.addOccurrenceAlarm(`Consumer${tag}EmptyAggregatesAlarm`, {
+          name: `Consumer${tag}EmptyAggregates`,
+          description: `The consumer ${consumer.functionName} received KPL aggregates holding no user record: nothing reached the processor for them. A producer writes empty aggregates (a bug, or records lost before they were packed).`,
+          metric: empty,
+        }),
+      );
     }
   }
 }

@@ -20,7 +20,10 @@ export class ScalerSegment implements MonitoringSegment {
   public readonly alarms: cloudwatch.IAlarm[];
   private readonly metrics: ScalerMetricFactory;
 
-  constructor(private readonly context: SegmentContext, private readonly props: ScalerSegmentProps) {
+  constructor(
+    private readonly context: SegmentContext,
+    private readonly props: ScalerSegmentProps,
+  ) {
     this.metrics = new ScalerMetricFactory(props.autoscaler);
     this.alarms = props.autoscaler.notifyOperators ? props.autoscaler.notifyOperators(props.notify) : [];
   }

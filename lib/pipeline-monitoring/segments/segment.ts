@@ -24,7 +24,12 @@ export interface SegmentContext {
 const HEIGHT = 6;
 
 /** A graph of the dashboard: a quarter of its width, `HEIGHT` high, at the dashboard's period, unless `extra` says otherwise. */
-export function graph(title: string, left: cloudwatch.IMetric[], period: Duration, extra: Partial<cloudwatch.GraphWidgetProps> = {}): cloudwatch.GraphWidget {
+export function graph(
+  title: string,
+  left: cloudwatch.IMetric[],
+  period: Duration,
+  extra: Partial<cloudwatch.GraphWidgetProps> = {},
+): cloudwatch.GraphWidget {
   return new cloudwatch.GraphWidget({ title, left, width: 6, height: HEIGHT, period, ...extra });
 }
 

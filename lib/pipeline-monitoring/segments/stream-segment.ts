@@ -27,7 +27,10 @@ export class StreamSegment implements MonitoringSegment {
   public readonly alarms: cloudwatch.IAlarm[];
   private readonly metrics: StreamMetricFactory;
 
-  constructor(private readonly context: SegmentContext, private readonly props: StreamSegmentProps) {
+  constructor(
+    private readonly context: SegmentContext,
+    private readonly props: StreamSegmentProps,
+  ) {
     const { stream, iteratorAgeThreshold, throttleMinutes } = props;
     const metrics = new StreamMetricFactory(stream);
     this.metrics = metrics;
@@ -62,30 +65,43 @@ export class StreamSegment implements MonitoringSegment {
     const period = this.context.dashboardPeriod;
     const seconds = period.toSeconds();
     const metrics = this.metrics;
-    const capacityLabel = stream.mode === DataStreamMode.ON_DEMAND
-      ? 'on-demand starting capacity'
-      : `capacity of ${stream.shardCount} shard(s) at deploy`;
+    const capacityLabel =
+      stream.mode === DataStreamMode.ON_DEMAND ? 'on-demand starting capacity' : `capacity of ${stream.shardCount} shard(s) at deploy`;
     // An import without mode (or shard count) has no capacity figures: no capacity line then.
     const capacity = stream.writeCapacity;
     return [
       [header(`### Stream \`${stream.node.path}\` (${stream.mode ?? 'mode unknown'}, ${retentionLabel(stream)})`)],
       [
         graph(W.STREAM_BYTES, [metrics.metricIncomingBytesSum({ period, label: 'Bytes written' })], period, {
-          leftAnnotations: capacity ? [thresholdLine(capacity.bytesPerSecond * seconds, `Write ${capacityLabel}: ${capacity.bytesPerSecond / MiB} MiB/s`)] : [],
+          leftAnnotations: capacity
+            ? [thresholdLine(capacity.bytesPerSecond * seconds, `Write ${capacityLabel}: ${capacity.bytesPerSecond / MiB} MiB/s`)]
+            : [],
           leftYAxis: { min: 0 },
         }),
         graph(W.STREAM_RECORDS, [metrics.metricIncomingRecordsSum({ period, label: 'Records written' })], period, {
-          leftAnnotations: capacity ? [thresholdLine(capacity.recordsPerSecond * seconds, `Write ${capacityLabel}: ${capacity.recordsPerSecond} records/s`)] : [],
+          leftAnnotations: capacity
+            ? [thresholdLine(capacity.recordsPerSecond * seconds, `Write ${capacityLabel}: ${capacity.recordsPerSecond} records/s`)]
+            : [],
           leftYAxis: { min: 0 },
         }),
-        graph(W.STREAM_THROTTLES, [
-          metrics.metricWriteThrottlesSum({ period, label: 'Write throttles' }),
-          metrics.metricReadThrottlesSum({ period, label: 'Read throttles' }),
-        ], period, { leftYAxis: { min: 0 } }),
-        graph(W.STREAM_ITERATOR_AGE, [metrics.metricGetRecordsIteratorAgeMaxMs({ period, label: 'GetRecords iterator age (ms)' })], period, {
-          leftAnnotations: [thresholdLine(iteratorAgeThreshold.toMilliseconds(), `Alarm: ${iteratorAgeThreshold.toHumanString()}`)],
-          leftYAxis: { min: 0 },
-        }),
+        graph(
+          W.STREAM_THROTTLES,
+          [
+            metrics.metricWriteThrottlesSum({ period, label: 'Write throttles' }),
+            metrics.metricReadThrottlesSum({ period, label: 'Read throttles' }),
+          ],
+          period,
+          { leftYAxis: { min: 0 } },
+        ),
+        graph(
+          W.STREAM_ITERATOR_AGE,
+          [metrics.metricGetRecordsIteratorAgeMaxMs({ period, label: 'GetRecords iterator age (ms)' })],
+          period,
+          {
+            leftAnnotations: [thresholdLine(iteratorAgeThreshold.toMilliseconds(), `Alarm: ${iteratorAgeThreshold.toHumanString()}`)],
+            leftYAxis: { min: 0 },
+          },
+        ),
       ],
     ];
   }
