@@ -77,6 +77,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   let claiming: Promise<Claim> | undefined;
   let records: readonly ProducerRecord[] = deferred ? [] : (input as readonly ProducerRecord[]);
   let prepared: Promise<PreparedPlan | undefined> | undefined;
+  let parsing = false;
   try {
     claiming = store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
     if (options.prepare || deferred) {
@@ -87,7 +88,9 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (deferred) {
+      parsing = true;
       records = deferred.parse();
+      parsing = false;
     }
     if (options.prepare) {
       prepared = options.prepare(records).catch(() => undefined);
@@ -96,6 +99,9 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   } catch (caught) {
     if (caught instanceof ProducerInputError) {
       throw await refusalAfterClaim(caught, claiming!, store, key, options.owner);
+    }
+    if (parsing) {
+      throw caught; // not the table's failure: the handler's own
     }
     const errorMessage = `nothing sent: the progress table could not be reached (${(caught as Error).message})`;
     return { result: resultOf(count, 0, records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage }))), alreadyWritten: 0, progressSaved: true };
