@@ -1,4 +1,6 @@
 import type { MetricDataQuery, MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { ConsumerMetric } from '../consumer/contract';
+import { METRICS_NAMESPACE } from './env';
 import { DEFAULT_RECENT_MINUTES, type ConsumerMetrics, type ScalingMetrics } from './scaling-decision';
 import type { ConsumerActivity } from './scaling-lag';
 
@@ -12,7 +14,7 @@ const MINUTE_MS = 60_000;
  */
 export const LATEST_WRITE_MINUTES = 3;
 /** The custom metrics namespace of the pipeline's handlers (EMF). */
-export const PIPELINE_NAMESPACE = 'KinesisPipeline';
+export const PIPELINE_NAMESPACE = METRICS_NAMESPACE;
 
 export interface MetricSources {
   readonly streamName: string;
@@ -83,9 +85,9 @@ export function scalingQueries(sources: MetricSources): MetricDataQuery[] {
     if (consumer.serviceName) {
       const service = { Name: 'service', Value: consumer.serviceName };
       queries.push(
-        query(id('userRecords'), PIPELINE_NAMESPACE, 'UserRecords', service, 'Sum'),
-        query(id('processingFailures'), PIPELINE_NAMESPACE, 'ProcessingFailures', service, 'Sum'),
-        query(id('duplicatesSkipped'), PIPELINE_NAMESPACE, 'DuplicatesSkipped', service, 'Sum'),
+        query(id('userRecords'), PIPELINE_NAMESPACE, ConsumerMetric.USER_RECORDS, service, 'Sum'),
+        query(id('processingFailures'), PIPELINE_NAMESPACE, ConsumerMetric.PROCESSING_FAILURES, service, 'Sum'),
+        query(id('duplicatesSkipped'), PIPELINE_NAMESPACE, ConsumerMetric.DUPLICATES_SKIPPED, service, 'Sum'),
       );
     }
   });
