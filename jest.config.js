@@ -8,4 +8,9 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60_000,
   maxWorkers: process.env.CI ? 2 : '50%',
+  // `jest --coverage` measures the shipped code only (lib/, lambda/), with V8's own counters.
+  // Handlers run inside bundled child processes by the integration tests do not count here.
+  collectCoverageFrom: ['lib/**/*.ts', 'lambda/**/*.ts', '!**/*.d.ts'],
+  coverageProvider: 'v8',
+  coverageReporters: ['text-summary', 'lcov'],
 };
