@@ -239,7 +239,6 @@ export class ShardAutoscaler extends Construct {
       scaleIn: alarmName('ScaleIn'),
     };
     // One lag alarm per consumer: `ConsumerLag` for the first (its name since one consumer), then `Consumer2Lag`, ...
-    const consumerTag = (index: number) => (index === 0 ? '' : String(index + 1));
     const consumerLagNames = consumers.map((_, index) => alarmName(`Consumer${consumerTag(index)}Lag`));
     // On-demand: only the consumer's lag, the one thing its lever (the factor) can change.
     this.alarmNames = provisioned ? [names.utilization, names.throttles, names.streamLag] : [];
@@ -323,75 +322,7 @@ export class ShardAutoscaler extends Construct {
 
     // Alarms, each invoking the scaler (on ALARM only: it resets them itself).
     const alarmFactory = new AlarmFactory(this, { namePrefix: prefix, actions: { onAlarm: [new actions.LambdaAction(fn, { useUniquePermissionId: true })] } });
-    const alarms: cloudwatch.Alarm[] = [];
-    const minute = Duration.minutes(1);
-    const bytes = stream.metricIncomingBytes({ period: minute });
-    const records = stream.metricIncomingRecords({ period: minute });
-    const streamAge = stream.metricIteratorAgeMilliseconds({ period: minute });
-    const lagMs = settings.lagThreshold.toMilliseconds();
-
-    if (provisioned) {
-      alarms.push(alarmFactory.addSustainedAlarm('WriteUtilizationAlarm', {
-        name: 'WriteUtilization',
-        description: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
-        metric: new cloudwatch.MathExpression({ expression: utilizationExpression(shards, 60), usingMetrics: { bytes, records }, period: minute, label: 'Write utilisation (%)' }),
-        threshold: settings.scaleOutUtilization,
-        periods: 2,
-      }));
-      alarms.push(alarmFactory.addSustainedAlarm('WriteThrottlesAlarm', {
-        name: 'WriteThrottles',
-        description: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
-        metric: stream.metricWriteThrottles({ period: minute }),
-        threshold: 1,
-        periods: 2,
-      }));
-      alarms.push(alarmFactory.addSustainedAlarm('StreamLagAlarm', {
-        name: 'StreamLag',
-        description: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
-        metric: streamAge,
-        threshold: lagMs,
-        periods: 3,
-      }));
-    }
-    consumers.forEach((consumer, index) => {
-      alarms.push(alarmFactory.addSustainedAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
-        name: `Consumer${consumerTag(index)}Lag`,
-        description: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
-        metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: lagMs,
-        periods: 3,
-      }));
-    });
-    if (provisioned) {
-      const period = SCALE_IN_PERIOD;
-      const usingMetrics: Record<string, cloudwatch.IMetric> = {
-        bytes: stream.metricIncomingBytes({ period }),
-        records: stream.metricIncomingRecords({ period }),
-        streamAge: stream.metricIteratorAgeMilliseconds({ period }),
-      };
-      const consumerAgeIds = consumers.map((_, index) => `consumerAge${consumerTag(index)}`);
-      consumers.forEach((consumer, index) => {
-        usingMetrics[consumerAgeIds[index]] = consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
-      });
-      const periods = settings.quietWindow.toMinutes() / period.toMinutes();
-      alarms.push(alarmFactory.addAlarm('ScaleInAlarm', {
-        name: 'ScaleIn',
-        description: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
-        metric: new cloudwatch.MathExpression({
-          expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
-          usingMetrics,
-          period,
-          label: 'Write utilisation, 100 while consumers lag (%)',
-        }),
-        threshold: settings.scaleInUtilization,
-        comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: periods,
-        datapointsToAlarm: periods,
-        // A quiet window is never read into missing data: no data, no scale-in.
-        missingData: MissingData.UNKNOWN,
-      }));
-    }
-    this.alarms = alarms;
+    this.alarms = scalingAlarms(alarmFactory, { stream, consumers, settings, shards, provisioned });
   }
 
   /**
@@ -477,6 +408,95 @@ export class ShardAutoscaler extends Construct {
     const metrics = new ScalerHandlerMetrics(this.serviceName);
     return decision !== undefined ? metrics.metricDecisionSum(decision, options) : metrics.metricDecisionsByKindSum(options);
   }
+}
+
+/** A consumer's tag in alarm names and metric ids: '' for the first (its name since one consumer), then '2', '3', ... */
+function consumerTag(index: number): string {
+  return index === 0 ? '' : String(index + 1);
+}
+
+/**
+ * The alarms that invoke the scaler: on a provisioned stream write utilisation, write throttling
+ * and the stream's lag (scale out) and a quiet window (scale in); on any stream each consumer's
+ * lag (`ConsumerLag`, `Consumer2Lag`, ...).
+ */
+function scalingAlarms(alarmFactory: AlarmFactory, spec: {
+  readonly stream: IDataStream;
+  readonly consumers: readonly ShardAutoscalerConsumer[];
+  readonly settings: Settings;
+  readonly shards: number;
+  readonly provisioned: boolean;
+}): cloudwatch.Alarm[] {
+  const { stream, consumers, settings, shards, provisioned } = spec;
+  const alarms: cloudwatch.Alarm[] = [];
+  const minute = Duration.minutes(1);
+  const bytes = stream.metricIncomingBytes({ period: minute });
+  const records = stream.metricIncomingRecords({ period: minute });
+  const streamAge = stream.metricIteratorAgeMilliseconds({ period: minute });
+  const lagMs = settings.lagThreshold.toMilliseconds();
+
+  if (provisioned) {
+    alarms.push(alarmFactory.addSustainedAlarm('WriteUtilizationAlarm', {
+      name: 'WriteUtilization',
+      description: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
+      metric: new cloudwatch.MathExpression({ expression: utilizationExpression(shards, 60), usingMetrics: { bytes, records }, period: minute, label: 'Write utilisation (%)' }),
+      threshold: settings.scaleOutUtilization,
+      periods: 2,
+    }));
+    alarms.push(alarmFactory.addSustainedAlarm('WriteThrottlesAlarm', {
+      name: 'WriteThrottles',
+      description: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
+      metric: stream.metricWriteThrottles({ period: minute }),
+      threshold: 1,
+      periods: 2,
+    }));
+    alarms.push(alarmFactory.addSustainedAlarm('StreamLagAlarm', {
+      name: 'StreamLag',
+      description: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
+      metric: streamAge,
+      threshold: lagMs,
+      periods: 3,
+    }));
+  }
+  consumers.forEach((consumer, index) => {
+    alarms.push(alarmFactory.addSustainedAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
+      name: `Consumer${consumerTag(index)}Lag`,
+      description: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
+      metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: lagMs,
+      periods: 3,
+    }));
+  });
+  if (provisioned) {
+    const period = SCALE_IN_PERIOD;
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {
+      bytes: stream.metricIncomingBytes({ period }),
+      records: stream.metricIncomingRecords({ period }),
+      streamAge: stream.metricIteratorAgeMilliseconds({ period }),
+    };
+    const consumerAgeIds = consumers.map((_, index) => `consumerAge${consumerTag(index)}`);
+    consumers.forEach((consumer, index) => {
+      usingMetrics[consumerAgeIds[index]] = consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
+    });
+    const periods = settings.quietWindow.toMinutes() / period.toMinutes();
+    alarms.push(alarmFactory.addAlarm('ScaleInAlarm', {
+      name: 'ScaleIn',
+      description: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
+      metric: new cloudwatch.MathExpression({
+        expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
+        usingMetrics,
+        period,
+        label: 'Write utilisation, 100 while consumers lag (%)',
+      }),
+      threshold: settings.scaleInUtilization,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      // A quiet window is never read into missing data: no data, no scale-in.
+      missingData: MissingData.UNKNOWN,
+    }));
+  }
+  return alarms;
 }
 
 interface Settings {
