@@ -18,8 +18,8 @@ export const RULES = {
   data: `data is required (a string or any JSON value nested at most ${MAX_DATA_DEPTH} levels deep)`,
   partitionKey: 'partitionKey must be a well-formed string of 1 to 256 UTF-16 code units (so at most 256 code points)',
   requestId: 'requestId must be a string of 1 to 128 characters, and a requestId seen before must come with the same records',
-  size: 'data plus partitionKey must be at most the entry limit (1 MiB)',
-  framedSize: 'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit (1 MiB)',
+  size: 'data plus partitionKey must be at most the entry limit',
+  framedSize: 'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit',
   explicitHashKey: 'explicitHashKey must be a decimal string in 0 to 2^128-1',
 } as const;
 
@@ -102,12 +102,12 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
       keyBytes = key.length;
     }
     if (dataBytes + keyBytes > maxEntryBytes) {
-      issues.push({ index, rule: RULES.size });
+      issues.push({ index, rule: withLimit(RULES.size, maxEntryBytes) });
       continue;
     }
     if (groupKeyBytes >= 0 && dataBytes + keyBytes + FRAMING_BOUND > maxEntryBytes
       && loneAggregateBytes({ partitionKeyBytes: keyBytes, explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length, dataBytes }) + groupKeyBytes > maxEntryBytes) {
-      issues.push({ index, rule: RULES.framedSize });
+      issues.push({ index, rule: withLimit(RULES.framedSize, maxEntryBytes) });
       continue;
     }
     // Object literals, no spread: no throw-away object per record. The text stays text: the
@@ -133,6 +133,16 @@ export function parseRequestId(body: unknown, header?: string): string | undefin
     throw new ProducerInputError([{ index: -1, rule: RULES.requestId }]);
   }
   return value;
+}
+
+/**
+ * A size rule with the limit that applies (the stream's record size, 1 to 10 MiB):
+ * `... must be at most the entry limit (1 MiB = 1048576 bytes)`.
+ */
+export function withLimit(rule: string, maxEntryBytes: number): string {
+  const MiB = 1024 * 1024;
+  const readable = maxEntryBytes % MiB === 0 ? `${maxEntryBytes / MiB} MiB` : maxEntryBytes % 1024 === 0 ? `${maxEntryBytes / 1024} KiB` : `${maxEntryBytes} bytes`;
+  return `${rule} (${readable} = ${maxEntryBytes} bytes)`;
 }
 
 /** More than a one-record aggregate adds to a record (frame, key fields, record field, group key): below it no check is needed. */

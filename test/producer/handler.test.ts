@@ -141,7 +141,7 @@ describe('producer handler', () => {
     ['a partition key of 257 ASCII characters', { records: [{ data: 'x', partitionKey: 'k'.repeat(257) }] }, [{ index: 0, rule: RULES.partitionKey }]],
     ['a partition key with a lone surrogate', { records: [{ data: 'x', partitionKey: 'a\uD83D' }] }, [{ index: 0, rule: RULES.partitionKey }]],
     ['data nested 101 levels deep', { records: [{ data: deep(101), partitionKey: 'k' }] }, [{ index: 0, rule: RULES.data }]],
-    ['a record over 1 MiB', { records: [{ data: 'x'.repeat(1024 * 1024 - 1), partitionKey: 'ab' }] }, [{ index: 0, rule: 'data plus partitionKey must be at most the entry limit (1 MiB)' }]],
+    ['a record over 1 MiB', { records: [{ data: 'x'.repeat(1024 * 1024 - 1), partitionKey: 'ab' }] }, [{ index: 0, rule: 'data plus partitionKey must be at most the entry limit (1 MiB = 1048576 bytes)' }]],
     ['an explicit hash key over 2^128-1', { records: [{ data: 'x', explicitHashKey: '340282366920938463463374607431768211456' }] }, [{ index: 0, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' }]],
     ['an explicit hash key that is not decimal', { records: [{ data: 'x', explicitHashKey: '0x1f' }] }, [{ index: 0, rule: 'explicitHashKey must be a decimal string in 0 to 2^128-1' }]],
   ])('refuses %s: HTTP 400 naming index and rule, direct invoke throws ProducerInputError', async (_name, body, errors) => {
@@ -189,7 +189,7 @@ describe('producer handler', () => {
     const sent = kinesis.commandCalls(PutRecordsCommand).flatMap((call) => call.args[0].input.Records!);
     expect(Math.max(...sent.map((entry) => entry.Data!.length + Buffer.byteLength(entry.PartitionKey!)))).toBeLessThanOrEqual(1024 * 1024);
     expect(refused.name).toBe('ProducerInputError');
-    expect(refused.errors).toEqual([{ index: 0, rule: RULES.framedSize }]);
+    expect(refused.errors).toEqual([{ index: 0, rule: `${RULES.framedSize} (1 MiB = 1048576 bytes)` }]);
   });
 
   test('with ORDERING_GROUPS=0, a key of 256 UTF-16 code units and a record of exactly 1 MiB are accepted (the record goes raw)', async () => {

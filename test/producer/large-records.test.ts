@@ -81,7 +81,15 @@ describe('producer handler with large records', () => {
 
     // Act / Assess
     await expect(handler({ records: [{ data: 'ok', partitionKey: 'a' }, { data: 'x'.repeat(5 * MiB), partitionKey: 'big-one' }] }, lambdaContext()))
-      .rejects.toThrow(`invalid producer request: record 1: ${RULES.size}`);
+      .rejects.toThrow(`invalid producer request: record 1: ${RULES.size} (1 MiB = 1048576 bytes)`);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+
+  test('on a 10 MiB stream the refusal names the stream\'s limit, not the default one', async () => {
+    process.env.MAX_ENTRY_BYTES = String(10 * MiB);
+
+    await expect(handler({ records: [{ data: 'x'.repeat(11 * MiB), partitionKey: 'too-big' }] }, lambdaContext()))
+      .rejects.toThrow(`invalid producer request: record 0: ${RULES.size} (10 MiB = 10485760 bytes)`);
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
   });
 
@@ -92,7 +100,7 @@ describe('producer handler with large records', () => {
     const response = await handler({ version: '2.0', rawPath: '/', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } } as never, lambdaContext()) as { statusCode: number; body: string };
 
     expect(response.statusCode).toBe(400);
-    expect(JSON.parse(response.body)).toMatchObject({ errors: [{ index: 0, rule: RULES.size }] });
+    expect(JSON.parse(response.body)).toMatchObject({ errors: [{ index: 0, rule: `${RULES.size} (1 MiB = 1048576 bytes)` }] });
   });
 });
 
