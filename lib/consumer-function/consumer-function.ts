@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -381,6 +381,7 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
         esbuildArgs: { ...defaults.bundling?.esbuildArgs, ...props.bundling?.esbuildArgs, [`--alias:${PROCESSOR_MODULE}`]: processorEntry },
       },
     });
+    warnIfRecordsExceedLambdaPayload(this, props.stream);
     logGroup.grantWrite(role);
     // The VPC policy and tracing's X-Ray statement, each with the cdk-nag finding it answers.
     grantVpcAccess(role, props.vpc);
@@ -698,5 +699,41 @@ function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): vo
   }
   if (!checkpointing && props.leaseTable) {
     fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');
+  }
+}
+
+/**
+ * Id of the synth warning for a stream whose records can be larger than Lambda can deliver.
+ * Acknowledge it (records that large never come) with
+ * `Validations.of(consumer).acknowledge({ id: 'annotation::' + RECORDS_ABOVE_LAMBDA_PAYLOAD, reason })`.
+ */
+export const RECORDS_ABOVE_LAMBDA_PAYLOAD = 'kinesis-pipeline:records-above-lambda-payload';
+
+/**
+ * Lambda passes a Kinesis batch to the function in one invocation, up to the synchronous
+ * invocation payload limit of 6 MB (Lambda API reference, EventSourceMappingConfiguration.BatchSize),
+ * with each record's data base64-encoded in the event (4/3 of its size) beside about 1 KB of
+ * metadata. A record above ~4.5 MiB therefore cannot reach the function at all, whatever the
+ * batch size, so a stream that accepts such records (maxRecordSize up to 10 MiB) warns at synth.
+ */
+export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+const EVENT_RECORD_OVERHEAD_BYTES = 1024;
+
+function warnIfRecordsExceedLambdaPayload(consumer: Construct, stream: IDataStream): void {
+  const size = stream.maxRecordSize;
+  if (size.isUnresolved()) {
+    return;
+  }
+  const recordBytes = size.toBytes();
+  const eventBytes = 4 * Math.ceil(recordBytes / 3) + EVENT_RECORD_OVERHEAD_BYTES;
+  if (eventBytes > LAMBDA_PAYLOAD_BYTES) {
+    const largest = Math.floor(((LAMBDA_PAYLOAD_BYTES - EVENT_RECORD_OVERHEAD_BYTES) * 3) / 4);
+    Annotations.of(consumer).addWarningV2(
+      RECORDS_ABOVE_LAMBDA_PAYLOAD,
+      `The stream takes records up to ${recordBytes} bytes (maxRecordSize), but Lambda delivers a Kinesis batch in one invocation of at most 6 MB, ` +
+        `where a record counts 4/3 of its size (base64): a record above about ${largest} bytes can never reach this consumer and stops its shard ` +
+        `until it expires or goes to the on-failure destination. Keep records this consumer reads at most ${largest} bytes (e.g. large payloads in S3 ` +
+        `and a reference in the stream), or acknowledge this warning.`,
+    );
   }
 }
