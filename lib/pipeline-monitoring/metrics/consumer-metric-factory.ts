@@ -26,7 +26,7 @@ export class ConsumerHandlerMetrics {
   }
 
   public metricOutOfRangeSkippedSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('OutOfRangeSkipped', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ConsumerMetric.OUT_OF_RANGE_SKIPPED, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricCorruptRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
@@ -42,19 +42,19 @@ export class ConsumerHandlerMetrics {
   }
 
   public metricLeaseWriteConflictsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('LeaseWriteConflicts', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ConsumerMetric.LEASE_WRITE_CONFLICTS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricProgressKeysMax(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ProgressKeys', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return this.metric(ConsumerMetric.PROGRESS_KEYS, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 
   public metricProgressEvictedSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ProgressEvicted', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ConsumerMetric.PROGRESS_EVICTED, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricCheckpointLagMaxMs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('CheckpointLag', { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return this.metric(ConsumerMetric.CHECKPOINT_LAG, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 }
 

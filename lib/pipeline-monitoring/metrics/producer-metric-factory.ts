@@ -1,4 +1,5 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { ProducerMetric } from '../../../lambda/producer/contract';
 import type { MonitoredProducer } from '../monitored-parts';
 import { emfMetric } from './emf-metric';
 import type { MetricProps } from './stream-metric-factory';
@@ -17,39 +18,39 @@ export class ProducerHandlerMetrics {
   }
 
   public metricUserRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('UserRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.USER_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricKinesisRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('KinesisRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.KINESIS_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricAggregationRatioAverage(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('AggregationRatio', { statistic: cloudwatch.Stats.AVERAGE, ...props });
+    return this.metric(ProducerMetric.AGGREGATION_RATIO, { statistic: cloudwatch.Stats.AVERAGE, ...props });
   }
 
   public metricRetriesSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Retries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.RETRIES, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricThrottledEntriesSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ThrottledEntries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.THROTTLED_ENTRIES, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricResentRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ResentRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.RESENT_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricAlreadyWrittenRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('AlreadyWrittenRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.ALREADY_WRITTEN_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricUnknownOutcomeRetriesSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('UnknownOutcomeRetries', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.UNKNOWN_OUTCOME_RETRIES, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
   public metricFailedRecordsSum(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('FailedRecords', { statistic: cloudwatch.Stats.SUM, ...props });
+    return this.metric(ProducerMetric.FAILED_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 }
 

@@ -1,12 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { DECISION_DIMENSION, ScalerMetric } from '../../../lambda/scaler/contract';
 import { METRICS_NAMESPACE } from '../../private/pipeline-function';
 import type { MonitoredAutoscaler } from '../monitored-parts';
 import { emfMetric } from './emf-metric';
 import type { MetricProps } from './stream-metric-factory';
 
-const SHARD_COUNT = 'ShardCount';
-const SCALING_DECISION = 'ScalingDecision';
+const { SHARD_COUNT, SCALING_DECISION } = ScalerMetric;
 /** Decisions are rare events: their default period. */
 const DECISIONS_PERIOD = Duration.minutes(5);
 
@@ -28,7 +28,7 @@ export class ScalerHandlerMetrics {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: SCALING_DECISION,
-      dimensionsMap: { service: this.serviceName, Decision: decision },
+      dimensionsMap: { service: this.serviceName, [DECISION_DIMENSION]: decision },
       statistic: cloudwatch.Stats.SUM,
       ...props,
     });
@@ -38,7 +38,7 @@ export class ScalerHandlerMetrics {
   public metricDecisionsByKindSum(props: cloudwatch.MetricOptions = {}): cloudwatch.MathExpression {
     const period = props.period ?? DECISIONS_PERIOD;
     return new cloudwatch.MathExpression({
-      expression: `SEARCH('{${METRICS_NAMESPACE},Decision,service} MetricName="${SCALING_DECISION}" service="${this.serviceName}"', 'Sum', ${period.toSeconds()})`,
+      expression: `SEARCH('{${METRICS_NAMESPACE},${DECISION_DIMENSION},service} MetricName="${SCALING_DECISION}" service="${this.serviceName}"', 'Sum', ${period.toSeconds()})`,
       usingMetrics: {},
       period,
       label: props.label ?? 'Scaling decisions',
