@@ -175,6 +175,19 @@ describe('no variable or metric name is written outside its contract', () => {
     expect(handlers.filter((file) => literal.test(fs.readFileSync(path.join(ROOT, file), 'utf8')))).toEqual([]);
   });
 
+  test("the metric factories of lib/ read the handlers' metrics by the contracts' names", () => {
+    const metricNames = [...Object.values(ProducerMetric), ...Object.values(ConsumerMetric), ...Object.values(ScalerMetric)];
+    const factories = fs
+      .readdirSync(path.join(ROOT, 'lib/pipeline-monitoring/metrics'))
+      .map((file) => `lib/pipeline-monitoring/metrics/${file}`);
+    const constructs = [
+      'lib/producer-function/producer-function.ts',
+      'lib/consumer-function/consumer-function.ts',
+      'lib/shard-autoscaler/shard-autoscaler.ts',
+    ];
+    expect([...factories, ...constructs].flatMap((file) => literalsIn(file, metricNames))).toEqual([]);
+  });
+
   test('the metrics namespace the functions get is the one the constructs read', () => {
     const stack = representativeStack();
     expect(environmentOf(stack, 'Producer')[ProducerEnv.POWERTOOLS_METRICS_NAMESPACE]).toBe(METRICS_NAMESPACE);
