@@ -164,6 +164,6 @@ describe('scaler handler on kinesis-local', () => {
   test('settings come from the environment; a missing one is named', () => {
     expect(() => configFromEnv({ STREAM_NAME: 's' })).toThrow(/STATE_TABLE_NAME is not set/);
     expect(() => configFromEnv({ ...process.env, MIN_SHARDS: 'many' })).toThrow(/MIN_SHARDS must be a number; received 'many'/);
-    expect(() => configFromEnv({ ...process.env, ALARM_ARNS: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:someone-else' })).toThrow(/ALARM_ARNS must hold the ARN of each alarm in ALARM_NAMES.*someone-else/);
+    expect(() => configFromEnv({ ...process.env, ALARM_ARNS: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:someone-else' })).toThrow(/ALARM_ARNS must be the ARN of each alarm in ALARM_NAMES.*someone-else/);
   });
 });
