@@ -26,7 +26,11 @@ import { ShardMap } from '../lambda/shared/shard-map';
 import { handlerEntry } from '../lib/private/pipeline-function';
 import { CREDENTIAL_PROVIDER_MODULE } from '../lib/producer-function/producer-function';
 
-interface Encoded { data: Buffer; partitionKey: string; explicitHashKey?: string }
+interface Encoded {
+  data: Buffer;
+  partitionKey: string;
+  explicitHashKey?: string;
+}
 type BufferRecord = ProducerRecord & { readonly data: Buffer };
 
 const ROUNDS = 15;
@@ -40,17 +44,30 @@ let codec: typeof CodecModule;
  */
 function dataset(count: number, bytes: number, keys: number): BufferRecord[] {
   const body = JSON.stringify({
-    records: Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) })),
+    records: Array.from({ length: count }, (_, index) => ({
+      partitionKey: `partition-key-${index % keys}`,
+      data: `${index}|`.repeat(bytes).slice(0, bytes),
+    })),
   });
   // Bytes for every contender alike (the handler's validation keeps texts, which its packer then
   // encodes; here all three get the same Buffers, so the rows compare aggregation only).
-  return parseRequest(JSON.parse(body), MiB).map((record) => ({ index: record.index, partitionKey: record.partitionKey, data: dataOf(record) }));
+  return parseRequest(JSON.parse(body), MiB).map((record) => ({
+    index: record.index,
+    partitionKey: record.partitionKey,
+    data: dataOf(record),
+  }));
 }
 
 /** Four even shards: our side also does the shard grouping aws-kinesis-agg does not. */
 function fourShards(): ShardMap {
   const width = (MAX_HASH_KEY + 1n) / 4n;
-  return new ShardMap(Array.from({ length: 4 }, (_, i) => ({ shardId: `shardId-${i}`, start: width * BigInt(i), end: i === 3 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n })));
+  return new ShardMap(
+    Array.from({ length: 4 }, (_, i) => ({
+      shardId: `shardId-${i}`,
+      start: width * BigInt(i),
+      end: i === 3 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+    })),
+  );
 }
 
 /**
@@ -77,10 +94,15 @@ async function timeEach(fns: ReadonlyArray<() => unknown>): Promise<number[]> {
 function theirAggregate(records: readonly ProducerRecord[]): Promise<Encoded[]> {
   return new Promise((resolve, reject) => {
     const out: Encoded[] = [];
-    codec.aggregate(records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never, (encoded, done) => {
-      out.push(encoded as unknown as Encoded);
-      done();
-    }, () => resolve(out), reject);
+    codec.aggregate(
+      records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never,
+      (encoded, done) => {
+        out.push(encoded as unknown as Encoded);
+        done();
+      },
+      () => resolve(out),
+      reject,
+    );
   });
 }
 
@@ -122,9 +144,15 @@ async function compare(label: string, records: BufferRecord[]): Promise<string[]
   let theirs: Encoded[] = [];
   // Ours with the default ordering groups: aggregates of one shard and one group each.
   const [oursMs, oursDefaultMs, theirsMs, aggregateFloorMs] = await timeEach([
-    () => { ours = codec.planEntries(records, map, matched); },
-    () => { oursDefault = codec.planEntries(records, map, DEFAULT_LIMITS); },
-    async () => { theirs = await theirAggregate(records); },
+    () => {
+      ours = codec.planEntries(records, map, matched);
+    },
+    () => {
+      oursDefault = codec.planEntries(records, map, DEFAULT_LIMITS);
+    },
+    async () => {
+      theirs = await theirAggregate(records);
+    },
     // The floor: work every KPL aggregator must do whatever its design: copy the user bytes and
     // MD5 them. Their time over the floor's is the most any speed-up can be.
     () => {
@@ -141,8 +169,12 @@ async function compare(label: string, records: BufferRecord[]): Promise<string[]
   let decodedOurs = 0;
   let decodedTheirs = 0;
   const [ourDecodeMs, theirDecodeMs, deaggregateFloorMs] = await timeEach([
-    () => { decodedOurs = ourDeaggregate(blobs); },
-    () => { decodedTheirs = theirDeaggregate(blobs); },
+    () => {
+      decodedOurs = ourDeaggregate(blobs);
+    },
+    () => {
+      decodedTheirs = theirDeaggregate(blobs);
+    },
     () => {
       for (const blob of blobs) {
         createHash('md5').update(Buffer.from(blob, 'base64')).digest(); // the deaggregation floor
@@ -154,20 +186,59 @@ async function compare(label: string, records: BufferRecord[]): Promise<string[]
   }
   const row = (what: string, us: number, them: number, ratio: string) => `| ${label} | ${what} | ${fmt(us)} | ${fmt(them)} | ${ratio} |`;
   return [
-    row(`aggregate, user records/s (ours: 4-shard grouping, ${DEFAULT_LIMITS.orderingGroups} ordering groups, 1 MiB aggregates)`, rate(records.length, oursMs), rate(records.length, theirsMs), `${(theirsMs / oursMs).toFixed(1)}x`),
-    row(`aggregate, user records/s (ours: default 51,200-byte aggregates, ${DEFAULT_LIMITS.orderingGroups} ordering groups)`, rate(records.length, oursDefaultMs), rate(records.length, theirsMs), `${(theirsMs / oursDefaultMs).toFixed(1)}x`),
-    row('aggregate floor: copy + MD5 of the user bytes, user records/s (the most any aggregator can reach)', rate(records.length, aggregateFloorMs), rate(records.length, theirsMs), `ceiling ${(theirsMs / aggregateFloorMs).toFixed(1)}x`),
-    row('deaggregate its records (base64 in), user records/s', rate(records.length, ourDecodeMs), rate(records.length, theirDecodeMs), `${(theirDecodeMs / ourDecodeMs).toFixed(1)}x`),
-    row('deaggregate floor: base64 decode + MD5, user records/s (the most any deaggregator can reach)', rate(records.length, deaggregateFloorMs), rate(records.length, theirDecodeMs), `ceiling ${(theirDecodeMs / deaggregateFloorMs).toFixed(1)}x`),
-    row('overhead bytes, 1 MiB aggregates (Kinesis records)', overhead(ours, userBytes), overhead(theirs, userBytes), `${(overhead(ours, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${ours.length} vs ${theirs.length} records)`),
-    row('overhead bytes, default 51,200-byte aggregates', overhead(oursDefault, userBytes), overhead(theirs, userBytes), `${(overhead(oursDefault, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${oursDefault.length} records)`),
+    row(
+      `aggregate, user records/s (ours: 4-shard grouping, ${DEFAULT_LIMITS.orderingGroups} ordering groups, 1 MiB aggregates)`,
+      rate(records.length, oursMs),
+      rate(records.length, theirsMs),
+      `${(theirsMs / oursMs).toFixed(1)}x`,
+    ),
+    row(
+      `aggregate, user records/s (ours: default 51,200-byte aggregates, ${DEFAULT_LIMITS.orderingGroups} ordering groups)`,
+      rate(records.length, oursDefaultMs),
+      rate(records.length, theirsMs),
+      `${(theirsMs / oursDefaultMs).toFixed(1)}x`,
+    ),
+    row(
+      'aggregate floor: copy + MD5 of the user bytes, user records/s (the most any aggregator can reach)',
+      rate(records.length, aggregateFloorMs),
+      rate(records.length, theirsMs),
+      `ceiling ${(theirsMs / aggregateFloorMs).toFixed(1)}x`,
+    ),
+    row(
+      'deaggregate its records (base64 in), user records/s',
+      rate(records.length, ourDecodeMs),
+      rate(records.length, theirDecodeMs),
+      `${(theirDecodeMs / ourDecodeMs).toFixed(1)}x`,
+    ),
+    row(
+      'deaggregate floor: base64 decode + MD5, user records/s (the most any deaggregator can reach)',
+      rate(records.length, deaggregateFloorMs),
+      rate(records.length, theirDecodeMs),
+      `ceiling ${(theirDecodeMs / deaggregateFloorMs).toFixed(1)}x`,
+    ),
+    row(
+      'overhead bytes, 1 MiB aggregates (Kinesis records)',
+      overhead(ours, userBytes),
+      overhead(theirs, userBytes),
+      `${(overhead(ours, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${ours.length} vs ${theirs.length} records)`,
+    ),
+    row(
+      'overhead bytes, default 51,200-byte aggregates',
+      overhead(oursDefault, userBytes),
+      overhead(theirs, userBytes),
+      `${(overhead(oursDefault, userBytes) / overhead(theirs, userBytes)).toFixed(2)} (${oursDefault.length} records)`,
+    ),
   ];
 }
 
 /** The producer bundle as ProducerFunction builds it (the constructs' bundling plus its alias). */
 async function bundle(dir: string, withAlias: boolean): Promise<number> {
   const outfile = path.join(dir, withAlias ? 'index.mjs' : 'sdk-chain.mjs');
-  return bundleLikeConstruct(handlerEntry('producer'), outfile, withAlias ? { [CREDENTIAL_PROVIDER_MODULE]: path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts') } : {});
+  return bundleLikeConstruct(
+    handlerEntry('producer'),
+    outfile,
+    withAlias ? { [CREDENTIAL_PROVIDER_MODULE]: path.join(path.dirname(handlerEntry('producer')), 'env-credentials.ts') } : {},
+  );
 }
 
 /** Median wall time of `node <args>` over 15 runs, ms. */
@@ -175,7 +246,10 @@ function nodeTime(args: string[]): number {
   const runs: number[] = [];
   for (let i = 0; i < 15; i++) {
     const start = process.hrtime.bigint();
-    execFileSync(process.execPath, args, { stdio: 'ignore', env: { ...process.env, POWERTOOLS_SERVICE_NAME: 'bench', AWS_REGION: 'us-east-1' } });
+    execFileSync(process.execPath, args, {
+      stdio: 'ignore',
+      env: { ...process.env, POWERTOOLS_SERVICE_NAME: 'bench', AWS_REGION: 'us-east-1' },
+    });
     runs.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   return runs.sort((a, b) => a - b)[7];
@@ -192,13 +266,18 @@ async function orderingGroups(label: string, records: ProducerRecord[], repeat: 
   const settings = [0, DEFAULT_LIMITS.orderingGroups, DEFAULT_LIMITS.orderingGroups * 2];
   const limits = settings.map((groups): ProducerLimits => ({ ...DEFAULT_LIMITS, orderingGroups: groups }));
   const counts = limits.map((l) => codec.planEntries(records, map, l).length);
-  const times = await timeEach(limits.map((l) => () => {
-    for (let r = 0; r < repeat; r++) {
-      codec.planEntries(records, map, l);
-    }
-  }));
+  const times = await timeEach(
+    limits.map((l) => () => {
+      for (let r = 0; r < repeat; r++) {
+        codec.planEntries(records, map, l);
+      }
+    }),
+  );
   const ratio = (i: number) => records.length / counts[i];
-  return settings.map((groups, i) => `| ${label} | ${groups === 0 ? '0 (off)' : groups === DEFAULT_LIMITS.orderingGroups ? `${groups} (default)` : groups} | ${fmt(counts[i])} | ${ratio(i).toFixed(1)} | ${i === 0 ? '' : `${((ratio(i) / ratio(0) - 1) * 100).toFixed(0)} %`} | ${fmt(rate(records.length * repeat, times[i]))} | ${i === 0 ? '' : `${(times[0] / times[i]).toFixed(2)}x`} |`);
+  return settings.map(
+    (groups, i) =>
+      `| ${label} | ${groups === 0 ? '0 (off)' : groups === DEFAULT_LIMITS.orderingGroups ? `${groups} (default)` : groups} | ${fmt(counts[i])} | ${ratio(i).toFixed(1)} | ${i === 0 ? '' : `${((ratio(i) / ratio(0) - 1) * 100).toFixed(0)} %`} | ${fmt(rate(records.length * repeat, times[i]))} | ${i === 0 ? '' : `${(times[0] / times[i]).toFixed(2)}x`} |`,
+  );
 }
 
 export async function run(): Promise<void> {
@@ -221,8 +300,12 @@ export async function run(): Promise<void> {
   } finally {
     fs.rmSync(codecDir, { recursive: true, force: true });
   }
-  console.log(`\nDiagnosis (inner functions, bundled as a handler is, not the result): CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`);
-  console.log('| request (4 shards, default limits) | ordering groups | Kinesis records | user records per Kinesis record | vs 0 | packing, user records/s | speed vs 0 |');
+  console.log(
+    `\nDiagnosis (inner functions, bundled as a handler is, not the result): CPU time, best of ${ROUNDS} runs each, taking turns (the machine may be shared)\n`,
+  );
+  console.log(
+    '| request (4 shards, default limits) | ordering groups | Kinesis records | user records per Kinesis record | vs 0 | packing, user records/s | speed vs 0 |',
+  );
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [label, records, repeat] of [
     ['200,000 × 100 B, 1,000 keys', dataset(200_000, 100, 1_000), 1],
@@ -255,8 +338,12 @@ export async function run(): Promise<void> {
     console.log('| --- | --- | --- |');
     console.log(`| size (minified ESM, as ProducerFunction bundles it) | ${(size / 1024).toFixed(1)} KiB | < 350 KB |`);
     console.log(`| size with the SDK's default credential chain | ${(sdkChain / 1024).toFixed(1)} KiB | |`);
-    console.log(`| cold import, median of 15 (node -e 0: ${bare.toFixed(0)} ms) | ${cold.toFixed(0)} ms (+${(cold - bare).toFixed(0)} ms) | |`);
-    console.log(`| cold import with the SDK's default credential chain | ${coldChain.toFixed(0)} ms (+${(coldChain - bare).toFixed(0)} ms) | |`);
+    console.log(
+      `| cold import, median of 15 (node -e 0: ${bare.toFixed(0)} ms) | ${cold.toFixed(0)} ms (+${(cold - bare).toFixed(0)} ms) | |`,
+    );
+    console.log(
+      `| cold import with the SDK's default credential chain | ${coldChain.toFixed(0)} ms (+${(coldChain - bare).toFixed(0)} ms) | |`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

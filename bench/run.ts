@@ -8,7 +8,8 @@ import * as path from 'path';
 
 async function main(): Promise<void> {
   const filter = process.argv[2];
-  const files = fs.readdirSync(__dirname)
+  const files = fs
+    .readdirSync(__dirname)
     .filter((file) => file.endsWith('.bench.ts'))
     .filter((file) => !filter || file.includes(filter))
     .sort();

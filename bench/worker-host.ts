@@ -66,7 +66,10 @@ function post(session: Session, method: string, params?: object): Promise<unknow
  * handler (with the parsed event and a fresh context) and returns its report; a throw is reported
  * as the invocation's error.
  */
-export function serveInvocations<H>(invoke: (handler: H, event: unknown, context: () => Context) => Promise<InvocationReport>, context: (timeoutMillis: number) => Context): void {
+export function serveInvocations<H>(
+  invoke: (handler: H, event: unknown, context: () => Context) => Promise<InvocationReport>,
+  context: (timeoutMillis: number) => Context,
+): void {
   const main = async (): Promise<void> => {
     const started = process.hrtime.bigint();
     const { handler } = (await import(pathToFileURL(process.env.BENCH_HANDLER!).href)) as { handler: H };

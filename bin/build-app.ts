@@ -39,7 +39,11 @@ export function buildApp(app: App): StreamingPipelineStack[] {
   const stacks = [
     new StreamingPipelineStack(app, 'ProvisionedPipeline', {
       description: `${description}: provisioned stream`,
-      pipeline: { stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) }, consumer, monitoring },
+      pipeline: {
+        stream: { mode: DataStreamMode.PROVISIONED, shardCount: shardCountOf(app), retention: Duration.hours(24) },
+        consumer,
+        monitoring,
+      },
     }),
     new StreamingPipelineStack(app, 'OnDemandPipeline', {
       description: `${description}: on-demand stream`,
@@ -56,7 +60,10 @@ function alarmEmailsOf(app: App): string[] {
   if (raw === undefined) {
     return [];
   }
-  return String(raw).split(',').map((email) => email.trim()).filter((email) => email.length > 0);
+  return String(raw)
+    .split(',')
+    .map((email) => email.trim())
+    .filter((email) => email.length > 0);
 }
 
 function shardCountOf(app: App): number {
@@ -66,7 +73,9 @@ function shardCountOf(app: App): number {
   }
   const shards = Number(raw);
   if (!Number.isInteger(shards) || shards < 1) {
-    throw new Error(`context '${SHARDS_CONTEXT}' (the provisioned stream's shard count) must be a whole number of 1 or more; received '${String(raw)}'`);
+    throw new Error(
+      `context '${SHARDS_CONTEXT}' (the provisioned stream's shard count) must be a whole number of 1 or more; received '${String(raw)}'`,
+    );
   }
   return shards;
 }

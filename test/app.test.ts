@@ -13,7 +13,10 @@ describe('the deployable app', () => {
     const stacks = buildApp(testApp());
 
     expect(stacks.map((stack) => stack.stackName)).toEqual(['ProvisionedPipeline', 'OnDemandPipeline']);
-    Template.fromStack(stacks[0]).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 2, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
+    Template.fromStack(stacks[0]).hasResourceProperties('AWS::Kinesis::Stream', {
+      ShardCount: 2,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    });
     Template.fromStack(stacks[1]).hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
   });
 
@@ -21,7 +24,9 @@ describe('the deployable app', () => {
     for (const stack of buildApp(testApp())) {
       const template = Template.fromStack(stack);
       const streams = Object.keys(template.findResources('AWS::Kinesis::Stream'));
-      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: streams[0] } }) } });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: streams[0] } }) },
+      });
     }
   });
 
@@ -36,7 +41,9 @@ describe('the deployable app', () => {
         ParallelizationFactor: 2,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
-      const factors = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map((mapping) => mapping.Properties.ParallelizationFactor as number);
+      const factors = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
+        (mapping) => mapping.Properties.ParallelizationFactor as number,
+      );
       expect(factors.every((factor) => factor > 1)).toBe(true);
       template.hasResourceProperties('AWS::DynamoDB::GlobalTable', { KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }] });
       template.hasResourceProperties('AWS::Lambda::Function', {
@@ -51,7 +58,9 @@ describe('the deployable app', () => {
           }),
         },
       });
-      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
+      });
     }
   });
 
@@ -59,7 +68,9 @@ describe('the deployable app', () => {
     const [provisioned] = buildApp(testApp({ context: { shards: '4' } }));
 
     Template.fromStack(provisioned).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4 });
-    expect(() => buildApp(testApp({ context: { shards: '0' } }))).toThrow("context 'shards' (the provisioned stream's shard count) must be a whole number of 1 or more; received '0'");
+    expect(() => buildApp(testApp({ context: { shards: '0' } }))).toThrow(
+      "context 'shards' (the provisioned stream's shard count) must be a whole number of 1 or more; received '0'",
+    );
     expect(() => buildApp(testApp({ context: { shards: 'two' } }))).toThrow(/must be a whole number of 1 or more; received 'two'/);
   });
 
@@ -94,7 +105,12 @@ describe('the deployable app', () => {
     const assembly = app.synth();
 
     for (const stack of stacks) {
-      const resources = Object.values(assembly.getStackByName(stack.stackName).template.Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: Array<{ id: string; reason: string }> } } }>);
+      const resources = Object.values(
+        assembly.getStackByName(stack.stackName).template.Resources as Record<
+          string,
+          { Metadata?: { cdk_nag?: { rules_to_suppress: Array<{ id: string; reason: string }> } } }
+        >,
+      );
       for (const resource of resources) {
         for (const rule of resource.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
           expect(rule.id).toMatch(/^AwsSolutions-/);

@@ -40,8 +40,11 @@ function sourceFiles(folder: string): string[] {
 }
 
 function violations(folders: readonly string[], forbidden: readonly string[]): string[] {
-  return folders.flatMap(sourceFiles).flatMap((file) =>
-    importsInto(file, fs.readFileSync(path.join(ROOT, file), 'utf8'), forbidden).map((specifier) => `${file} imports ${specifier}`));
+  return folders
+    .flatMap(sourceFiles)
+    .flatMap((file) =>
+      importsInto(file, fs.readFileSync(path.join(ROOT, file), 'utf8'), forbidden).map((specifier) => `${file} imports ${specifier}`),
+    );
 }
 
 describe('layout: tools depend on the product, never the reverse', () => {

@@ -67,7 +67,11 @@ export function eventRecord(aggregate: StreamAggregate, shard: string, sequence:
   const sequenceNumber = sequence.toString();
   return {
     kinesis: {
-      kinesisSchemaVersion: '1.0', partitionKey: aggregate.partitionKey, sequenceNumber, data: aggregate.data, approximateArrivalTimestamp: arrivalSeconds,
+      kinesisSchemaVersion: '1.0',
+      partitionKey: aggregate.partitionKey,
+      sequenceNumber,
+      data: aggregate.data,
+      approximateArrivalTimestamp: arrivalSeconds,
     },
     eventSource: 'aws:kinesis',
     eventVersion: '1.0',

@@ -23,7 +23,11 @@ export class BenchWorker {
   private stderr = '';
   private exited = false;
 
-  private constructor(public readonly name: string, private readonly child: ChildProcess, public readonly importMillis: number) {}
+  private constructor(
+    public readonly name: string,
+    private readonly child: ChildProcess,
+    public readonly importMillis: number,
+  ) {}
 
   /** Forks `workerFile` with `env` (and nothing else of ours) and waits until it has imported its bundle. */
   public static start(name: string, workerFile: string, env: Record<string, string>): Promise<BenchWorker> {

@@ -48,7 +48,10 @@ export function attributeSize(value: Attribute): number {
     case 'L':
       return 3 + (raw as Attribute[]).reduce((sum, v) => sum + 1 + attributeSize(v), 0);
     case 'M':
-      return 3 + Object.entries(raw as Record<string, Attribute>).reduce((sum, [name, v]) => sum + 1 + Buffer.byteLength(name) + attributeSize(v), 0);
+      return (
+        3 +
+        Object.entries(raw as Record<string, Attribute>).reduce((sum, [name, v]) => sum + 1 + Buffer.byteLength(name) + attributeSize(v), 0)
+      );
     default:
       return 0;
   }
@@ -76,7 +79,12 @@ export class DynamoMeter {
   private readonly usage = new Map<string, ItemUsage>();
   private readonly pending = new Set<Promise<void>>();
 
-  private constructor(private readonly server: http.Server, private readonly agent: http.Agent, public readonly endpoint: string, private readonly target: URL) {}
+  private constructor(
+    private readonly server: http.Server,
+    private readonly agent: http.Agent,
+    public readonly endpoint: string,
+    private readonly target: URL,
+  ) {}
 
   /** Starts the proxy on 127.0.0.1 in front of `target` (dynalite's endpoint). */
   public static async start(target: string): Promise<DynamoMeter> {
@@ -135,9 +143,14 @@ export class DynamoMeter {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       let body = Buffer.concat(chunks);
-      const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const operation =
+        String(request.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       const metered = WRITES.has(operation) || READS.has(operation);
-      let parsed: { TableName?: string; Key?: Record<string, Attribute>; Item?: Record<string, Attribute>; ReturnConsumedCapacity?: string } | undefined;
+      let parsed:
+        | { TableName?: string; Key?: Record<string, Attribute>; Item?: Record<string, Attribute>; ReturnConsumedCapacity?: string }
+        | undefined;
       if (metered) {
         parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
         if (parsed!.ReturnConsumedCapacity !== 'TOTAL' && parsed!.ReturnConsumedCapacity !== 'INDEXES') {
@@ -146,18 +159,28 @@ export class DynamoMeter {
         }
       }
       const headers = { ...request.headers, 'content-length': String(body.length), host: this.target.host };
-      const upstream = http.request({ hostname: this.target.hostname, port: Number(this.target.port), method: request.method, path: request.url, headers, agent: this.agent }, (answer) => {
-        const out: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => out.push(chunk));
-        answer.on('end', () => {
-          const answerBody = Buffer.concat(out);
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          response.end(answerBody);
-          if (parsed) {
-            this.count(operation, parsed, answer.statusCode ?? 0, answerBody);
-          }
-        });
-      });
+      const upstream = http.request(
+        {
+          hostname: this.target.hostname,
+          port: Number(this.target.port),
+          method: request.method,
+          path: request.url,
+          headers,
+          agent: this.agent,
+        },
+        (answer) => {
+          const out: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => out.push(chunk));
+          answer.on('end', () => {
+            const answerBody = Buffer.concat(out);
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            response.end(answerBody);
+            if (parsed) {
+              this.count(operation, parsed, answer.statusCode ?? 0, answerBody);
+            }
+          });
+        },
+      );
       upstream.on('error', (error) => {
         response.writeHead(502, { 'content-type': 'application/x-amz-json-1.0' });
         response.end(JSON.stringify({ __type: 'ServiceUnavailable', message: error.message }));
@@ -166,7 +189,12 @@ export class DynamoMeter {
     });
   }
 
-  private count(operation: string, request: { TableName?: string; Key?: Record<string, Attribute>; Item?: Record<string, Attribute> }, status: number, body: Buffer): void {
+  private count(
+    operation: string,
+    request: { TableName?: string; Key?: Record<string, Attribute>; Item?: Record<string, Attribute> },
+    status: number,
+    body: Buffer,
+  ): void {
     const table = request.TableName ?? '?';
     const keyAttribute = request.Key ?? (request.Item ? { leaseKey: request.Item.leaseKey } : undefined);
     const key = (keyAttribute?.leaseKey as { S?: string } | undefined)?.S ?? '*';
@@ -204,24 +232,34 @@ export class DynamoMeter {
   private existingItemUnits(table: string, key: Record<string, Attribute>): Promise<number> {
     const body = Buffer.from(JSON.stringify({ TableName: table, Key: { leaseKey: key.leaseKey }, ConsistentRead: true }));
     return new Promise((resolve) => {
-      const request = http.request({
-        hostname: this.target.hostname, port: Number(this.target.port), method: 'POST', path: '/', agent: this.agent,
-        headers: {
-          'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.GetItem', 'content-length': String(body.length),
-          authorization: 'AWS4-HMAC-SHA256 Credential=local/20261204/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0', 'x-amz-date': '20261204T000000Z',
+      const request = http.request(
+        {
+          hostname: this.target.hostname,
+          port: Number(this.target.port),
+          method: 'POST',
+          path: '/',
+          agent: this.agent,
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amz-target': 'DynamoDB_20120810.GetItem',
+            'content-length': String(body.length),
+            authorization: 'AWS4-HMAC-SHA256 Credential=local/20261204/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+            'x-amz-date': '20261204T000000Z',
+          },
         },
-      }, (answer) => {
-        const out: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => out.push(chunk));
-        answer.on('end', () => {
-          try {
-            const item = (JSON.parse(Buffer.concat(out).toString('utf8')) as { Item?: Record<string, Attribute> }).Item;
-            resolve(item ? Math.max(1, Math.ceil(itemSize(item) / 1024)) : 1);
-          } catch {
-            resolve(1);
-          }
-        });
-      });
+        (answer) => {
+          const out: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => out.push(chunk));
+          answer.on('end', () => {
+            try {
+              const item = (JSON.parse(Buffer.concat(out).toString('utf8')) as { Item?: Record<string, Attribute> }).Item;
+              resolve(item ? Math.max(1, Math.ceil(itemSize(item) / 1024)) : 1);
+            } catch {
+              resolve(1);
+            }
+          });
+        },
+      );
       request.on('error', () => resolve(1));
       request.end(body);
     });

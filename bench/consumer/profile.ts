@@ -84,21 +84,34 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
   const describe = (node: ProfileNode): { frame: string; area: string } => {
     const { functionName, url, lineNumber, columnNumber } = node.callFrame;
     if (url.startsWith('node:')) {
-      const harness = url === 'node:inspector' || url.startsWith('node:internal/child_process') || (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage');
+      const harness =
+        url === 'node:inspector' ||
+        url.startsWith('node:internal/child_process') ||
+        (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage');
       return { frame: `${functionName || '(anonymous)'} (${url}:${lineNumber + 1})`, area: harness ? HARNESS : 'Node.js' };
     }
-    const entry = url.startsWith('file:') ? mapOf(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined : undefined;
+    const entry = url.startsWith('file:')
+      ? (mapOf(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined)
+      : undefined;
     if (entry?.originalSource) {
-      const source = entry.originalSource.startsWith('file:') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource);
+      const source = entry.originalSource.startsWith('file:')
+        ? fileURLToPath(entry.originalSource)
+        : path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource);
       let relative = path.relative(root, source);
       if (relative.startsWith('..') && relative.includes('/lambda/')) {
         // A revision's lambda/ checked out in a temporary folder (--ref): shown from lambda/ on.
         relative = relative.slice(relative.indexOf('/lambda/') + 1);
       }
-      return { frame: `${entry.name ?? (functionName || '(anonymous)')} (${relative}:${(entry.originalLine ?? 0) + 1})`, area: areaOf(relative) };
+      return {
+        frame: `${entry.name ?? (functionName || '(anonymous)')} (${relative}:${(entry.originalLine ?? 0) + 1})`,
+        area: areaOf(relative),
+      };
     }
     const base = path.basename(url);
-    return { frame: `${functionName || '(anonymous)'} (${base}:${lineNumber + 1}:${columnNumber + 1})`, area: base === 'worker.mjs' ? HARNESS : base };
+    return {
+      frame: `${functionName || '(anonymous)'} (${base}:${lineNumber + 1}:${columnNumber + 1})`,
+      area: base === 'worker.mjs' ? HARNESS : base,
+    };
   };
   const byFrame = new Map<string, number>();
   const byArea = new Map<string, number>();
@@ -143,8 +156,12 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     totalMillis,
     idleMillis,
     harnessMillis,
-    frames: sorted(byFrame).slice(0, top).map(([frame, millis]) => ({ frame, millis })),
-    areas: sorted(byArea).slice(0, 10).map(([area, millis]) => ({ area, millis })),
+    frames: sorted(byFrame)
+      .slice(0, top)
+      .map(([frame, millis]) => ({ frame, millis })),
+    areas: sorted(byArea)
+      .slice(0, 10)
+      .map(([area, millis]) => ({ area, millis })),
   };
 }
 
@@ -152,11 +169,11 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
 export function profileTables(summary: ProfileSummary, busy: number, framesHeading = 'top self-time frames'): string {
   const lines = [`| ${framesHeading} | ms | % of busy |`, '| --- | ---: | ---: |'];
   for (const { frame, millis } of summary.frames) {
-    lines.push(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+    lines.push(`| ${frame.replace(/\|/g, '\\|')} | ${millis.toFixed(1)} | ${((millis / busy) * 100).toFixed(1)} |`);
   }
   lines.push('', '| area | ms | % of busy |', '| --- | ---: | ---: |');
   for (const { area, millis } of summary.areas.filter((a) => a.area !== HARNESS)) {
-    lines.push(`| ${area} | ${millis.toFixed(1)} | ${(millis / busy * 100).toFixed(1)} |`);
+    lines.push(`| ${area} | ${millis.toFixed(1)} | ${((millis / busy) * 100).toFixed(1)} |`);
   }
   return lines.join('\n');
 }

@@ -13,15 +13,20 @@ type Handler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisS
 
 const state = benchState();
 
-serveInvocations<Handler>(async (handler, event, context) => {
-  state.processed = 0;
-  state.orderViolations = 0;
-  if (state.ids) {
-    state.ids = [];
-  }
-  const response = await handler(event as KinesisStreamEvent, context());
-  return {
-    processed: state.processed, orderViolations: state.orderViolations, ids: state.ids,
-    failures: (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
-  };
-}, (timeoutMillis) => lambdaContext(timeoutMillis, 'bench-consumer', '512'));
+serveInvocations<Handler>(
+  async (handler, event, context) => {
+    state.processed = 0;
+    state.orderViolations = 0;
+    if (state.ids) {
+      state.ids = [];
+    }
+    const response = await handler(event as KinesisStreamEvent, context());
+    return {
+      processed: state.processed,
+      orderViolations: state.orderViolations,
+      ids: state.ids,
+      failures: (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
+    };
+  },
+  (timeoutMillis) => lambdaContext(timeoutMillis, 'bench-consumer', '512'),
+);

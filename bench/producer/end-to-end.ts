@@ -29,19 +29,43 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 15);
 const SHARDS = 4;
 const PROFILED = 20;
 
-interface Input { readonly label: string; readonly count: number; readonly bytes: number; readonly keys: number; readonly event: string; readonly target: number }
+interface Input {
+  readonly label: string;
+  readonly count: number;
+  readonly bytes: number;
+  readonly keys: number;
+  readonly event: string;
+  readonly target: number;
+}
 interface Contender {
-  readonly id: string; readonly label: string; readonly bundle: string; readonly env: Record<string, string>; readonly ours: boolean;
+  readonly id: string;
+  readonly label: string;
+  readonly bundle: string;
+  readonly env: Record<string, string>;
+  readonly ours: boolean;
   /** Settings that depend on the input (the floor's entry count), and no check round. */
   readonly floor?: (inp: Input) => Record<string, string>;
 }
 
 /** The floor sends what ours sends: 51,200-byte aggregates holding the input's bytes (with about 8 bytes of framing per record). */
-const floorEnv = (inp: Input): Record<string, string> => ({ BENCH_FLOOR_ENTRIES: String(Math.ceil(inp.count * (inp.bytes + 8) / 51_000)), BENCH_FLOOR_ENTRY_BYTES: '51000' });
+const floorEnv = (inp: Input): Record<string, string> => ({
+  BENCH_FLOOR_ENTRIES: String(Math.ceil((inp.count * (inp.bytes + 8)) / 51_000)),
+  BENCH_FLOOR_ENTRY_BYTES: '51000',
+});
 
 function input(count: number, bytes: number, keys: number, target: number): Input {
-  const records = Array.from({ length: count }, (_, index) => ({ partitionKey: `partition-key-${index % keys}`, data: `${index}|`.repeat(bytes).slice(0, bytes) }));
-  return { label: `${count.toLocaleString('en-US')} × ${bytes.toLocaleString('en-US')} B, ${keys.toLocaleString('en-US')} keys`, count, bytes, keys, event: JSON.stringify({ records }), target };
+  const records = Array.from({ length: count }, (_, index) => ({
+    partitionKey: `partition-key-${index % keys}`,
+    data: `${index}|`.repeat(bytes).slice(0, bytes),
+  }));
+  return {
+    label: `${count.toLocaleString('en-US')} × ${bytes.toLocaleString('en-US')} B, ${keys.toLocaleString('en-US')} keys`,
+    count,
+    bytes,
+    keys,
+    event: JSON.stringify({ records }),
+    target,
+  };
 }
 
 /** The environment ProducerFunction sets (defaults), from a synthesized stack, with the stream and table names filled in. */
@@ -56,35 +80,57 @@ function constructEnv(deduplication: boolean): Record<string, string> {
   const stream = new DataStream(stack, 'Stream', {});
   new ProducerFunction(stack, 'Producer', { stream, deduplication });
   const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
-  const producer = Object.values(functions).find((f) => (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.STREAM_NAME !== undefined) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  const producer = Object.values(functions).find(
+    (f) =>
+      (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.STREAM_NAME !==
+      undefined,
+  ) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(producer.Properties.Environment.Variables)) {
-    env[name] = typeof value === 'string' ? value : name === 'STREAM_NAME' ? 'bench-stream' : name === 'PROGRESS_TABLE_NAME' ? 'bench-progress' : JSON.stringify(value);
+    env[name] =
+      typeof value === 'string'
+        ? value
+        : name === 'STREAM_NAME'
+          ? 'bench-stream'
+          : name === 'PROGRESS_TABLE_NAME'
+            ? 'bench-progress'
+            : JSON.stringify(value);
   }
   return env;
 }
 
 function lambdaEnv(name: string, kinesis: string, dynamo: string): Record<string, string> {
   return {
-    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_SESSION_TOKEN: 'local',
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_LAMBDA_FUNCTION_NAME: name, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-    AWS_ENDPOINT_URL_KINESIS: kinesis, AWS_ENDPOINT_URL_DYNAMODB: dynamo,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: 'local',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_LAMBDA_FUNCTION_NAME: name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+    AWS_ENDPOINT_URL_KINESIS: kinesis,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo,
     STREAM_NAME: 'bench-stream',
   };
 }
-
 
 const cell = (values: number[]) => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`;
 
 function checked(contender: Contender, invocation: Invocation, count: number, errors: string[]): Invocation {
   if (invocation.error || invocation.processed !== count || invocation.failures.length > 0) {
-    errors.push(`${contender.id}: ${invocation.error?.split('\n')[0] ?? `${invocation.processed} of ${count} written${invocation.failures.length ? `, ${invocation.failures[0]}` : ''}`}`);
+    errors.push(
+      `${contender.id}: ${invocation.error?.split('\n')[0] ?? `${invocation.processed} of ${count} written${invocation.failures.length ? `, ${invocation.failures[0]}` : ''}`}`,
+    );
   }
   return invocation;
 }
 
-export interface EndToEndOptions { readonly ref?: string; readonly profile: boolean }
+export interface EndToEndOptions {
+  readonly ref?: string;
+  readonly profile: boolean;
+}
 
 export async function endToEnd(dir: string, options: EndToEndOptions): Promise<void> {
   const oursBundle = path.join(dir, 'ours.mjs');
@@ -100,8 +146,18 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     await bundleLikeConstruct(refEntry, refBundle, { [credentials]: path.join(path.dirname(refEntry), 'env-credentials.ts') });
   }
   await bundleLikeConstruct(path.join(__dirname, 'reference-handler.ts'), referenceBundle);
-  await bundleLikeConstruct(path.join(__dirname, 'floor-handler.ts'), floorBundle, { [credentials]: path.join(path.dirname(entry), 'env-credentials.ts') });
-  await esbuild.build({ entryPoints: [path.join(__dirname, 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: workerBundle, logLevel: 'silent' });
+  await bundleLikeConstruct(path.join(__dirname, 'floor-handler.ts'), floorBundle, {
+    [credentials]: path.join(path.dirname(entry), 'env-credentials.ts'),
+  });
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, 'worker.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: workerBundle,
+    logLevel: 'silent',
+  });
 
   const on = constructEnv(true);
   const off = constructEnv(false);
@@ -113,20 +169,72 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const kinesis = await endpoint.start();
     dynalite = await startDynalite();
     const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-    await setup.send(new CreateTableCommand({ TableName: 'bench-progress', AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    await setup.send(
+      new CreateTableCommand({
+        TableName: 'bench-progress',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
     setup.destroy();
     const instantUrl = await instant.start();
     const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint);
     const contenders: Contender[] = [
-      { id: 'ours', label: 'ours (ProducerFunction defaults: deduplication on)', bundle: oursBundle, env: { ...base('bench-ours'), ...on }, ours: true },
-      { id: 'ours-instant', label: 'ours, deduplication on, progress table answering at once (diagnosis: dynalite\'s share)', bundle: oursBundle, env: { ...base('bench-ours-instant'), ...on, AWS_ENDPOINT_URL_DYNAMODB: instantUrl }, ours: true },
-      { id: 'ours-nodedup', label: 'ours, deduplication off (diagnosis)', bundle: oursBundle, env: { ...base('bench-ours-nodedup'), ...off }, ours: true },
-      ...(options.ref ? [
-        { id: 'ref', label: `ours at \`${options.ref}\` (before), deduplication on`, bundle: refBundle, env: { ...base('bench-ref'), ...on }, ours: true },
-        { id: 'ref-nodedup', label: `ours at \`${options.ref}\` (before), deduplication off`, bundle: refBundle, env: { ...base('bench-ref-nodedup'), ...off }, ours: true },
-      ] : []),
-      { id: 'reference', label: 'reference: aws-kinesis-agg 4.2.8 + PutRecords', bundle: referenceBundle, env: base('bench-reference'), ours: false },
-      { id: 'floor', label: 'transport floor: the same bytes as ours, pre-built, one PutRecords (diagnosis)', bundle: floorBundle, env: base('bench-floor'), ours: false, floor: floorEnv },
+      {
+        id: 'ours',
+        label: 'ours (ProducerFunction defaults: deduplication on)',
+        bundle: oursBundle,
+        env: { ...base('bench-ours'), ...on },
+        ours: true,
+      },
+      {
+        id: 'ours-instant',
+        label: "ours, deduplication on, progress table answering at once (diagnosis: dynalite's share)",
+        bundle: oursBundle,
+        env: { ...base('bench-ours-instant'), ...on, AWS_ENDPOINT_URL_DYNAMODB: instantUrl },
+        ours: true,
+      },
+      {
+        id: 'ours-nodedup',
+        label: 'ours, deduplication off (diagnosis)',
+        bundle: oursBundle,
+        env: { ...base('bench-ours-nodedup'), ...off },
+        ours: true,
+      },
+      ...(options.ref
+        ? [
+            {
+              id: 'ref',
+              label: `ours at \`${options.ref}\` (before), deduplication on`,
+              bundle: refBundle,
+              env: { ...base('bench-ref'), ...on },
+              ours: true,
+            },
+            {
+              id: 'ref-nodedup',
+              label: `ours at \`${options.ref}\` (before), deduplication off`,
+              bundle: refBundle,
+              env: { ...base('bench-ref-nodedup'), ...off },
+              ours: true,
+            },
+          ]
+        : []),
+      {
+        id: 'reference',
+        label: 'reference: aws-kinesis-agg 4.2.8 + PutRecords',
+        bundle: referenceBundle,
+        env: base('bench-reference'),
+        ours: false,
+      },
+      {
+        id: 'floor',
+        label: 'transport floor: the same bytes as ours, pre-built, one PutRecords (diagnosis)',
+        bundle: floorBundle,
+        env: base('bench-floor'),
+        ours: false,
+        floor: floorEnv,
+      },
     ];
     const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
     const errors: string[] = [];
@@ -138,7 +246,11 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (let p = 0; p < FRESH; p++) {
       for (const [k, inp] of inputs.entries()) {
         for (const contender of contenders) {
-          const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, ...contender.floor?.(inp), BENCH_HANDLER: contender.bundle });
+          const worker = await BenchWorker.start(contender.id, workerBundle, {
+            ...contender.env,
+            ...contender.floor?.(inp),
+            BENCH_HANDLER: contender.bundle,
+          });
           workers.push(worker);
           const key = `${k}/${contender.id}`;
           const list = firsts.get(key) ?? [[], [], []];
@@ -158,7 +270,11 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (const [k, inp] of inputs.entries()) {
       const running: BenchWorker[] = [];
       for (const contender of contenders) {
-        const worker = await BenchWorker.start(contender.id, workerBundle, { ...contender.env, ...contender.floor?.(inp), BENCH_HANDLER: contender.bundle });
+        const worker = await BenchWorker.start(contender.id, workerBundle, {
+          ...contender.env,
+          ...contender.floor?.(inp),
+          BENCH_HANDLER: contender.bundle,
+        });
         workers.push(worker);
         running.push(worker);
       }
@@ -184,7 +300,9 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         await running[c].invoke(inp.event, 60_000);
         const ok = endpoint.userRecords === inp.count && endpoint.userBytes === inp.count * inp.bytes;
         if (!ok) {
-          errors.push(`${contender.id}: the endpoint received ${endpoint.userRecords} user records (${endpoint.userBytes} B), expected ${inp.count}`);
+          errors.push(
+            `${contender.id}: the endpoint received ${endpoint.userRecords} user records (${endpoint.userBytes} B), expected ${inp.count}`,
+          );
         }
         steady.get(`${k}/${contender.id}`)!.cpu.push(-1 - endpoint.misrouted); // misrouted count, kept aside below
       }
@@ -194,8 +312,12 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
-    console.log(`\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`);
-    console.log('| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |');
+    console.log(
+      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
+    );
+    console.log(
+      '| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |',
+    );
     console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [k, inp] of inputs.entries()) {
       for (const contender of contenders) {
@@ -203,7 +325,9 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         const s = steady.get(`${k}/${contender.id}`)!;
         const cpu = s.cpu.filter((c) => c >= 0);
         const misrouted = -1 - s.cpu.find((c) => c < 0)!;
-        console.log(`| ${inp.label} | ${contender.label} | ${cell(f[0])} | ${cell(f[1])} | ${cell(f[2])} | ${cell(s.millis)} | ${median(cpu).toFixed(1)} | ${misrouted.toLocaleString('en-US')} |`);
+        console.log(
+          `| ${inp.label} | ${contender.label} | ${cell(f[0])} | ${cell(f[1])} | ${cell(f[2])} | ${cell(s.millis)} | ${median(cpu).toFixed(1)} | ${misrouted.toLocaleString('en-US')} |`,
+        );
       }
     }
     console.log('\n| input | contender | speed vs reference: 1st | 2nd | 3rd | steady | target (issue 18) |');
@@ -216,40 +340,54 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         const ratios = [0, 1, 2].map((i) => median(ref[i]) / median(f[i]));
         ratios.push(median(refSteady) / median(steady.get(`${k}/${contender.id}`)!.millis));
         const met = ratios.every((r) => r >= inp.target);
-        console.log(`| ${inp.label} | ${contender.label} | ${ratios.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ≥ ${inp.target}x: ${met ? 'met' : '**not met**'} |`);
+        console.log(
+          `| ${inp.label} | ${contender.label} | ${ratios.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ≥ ${inp.target}x: ${met ? 'met' : '**not met**'} |`,
+        );
       }
       const floor = firsts.get(`${k}/floor`)!;
       const ceiling = [0, 1, 2].map((i) => median(ref[i]) / median(floor[i]));
       ceiling.push(median(refSteady) / median(steady.get(`${k}/floor`)!.millis));
-      console.log(`| ${inp.label} | ceiling: reference over the transport floor (no producer can beat this) | ${ceiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | |`);
+      console.log(
+        `| ${inp.label} | ceiling: reference over the transport floor (no producer can beat this) | ${ceiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | |`,
+      );
     }
-    console.log(`\nImport of the bundle in a fresh process (before the first invocation), median ms: ${contenders.map((c) => `${c.id} ${median(imports.get(c.id)!).toFixed(0)}`).join(', ')}`);
+    console.log(
+      `\nImport of the bundle in a fresh process (before the first invocation), median ms: ${contenders.map((c) => `${c.id} ${median(imports.get(c.id)!).toFixed(0)}`).join(', ')}`,
+    );
     if (errors.length > 0) {
       console.log(`\n**${errors.length} errors**, first: ${errors.slice(0, 3).join(' / ')}`);
     }
 
     if (options.profile) {
       const profiled = contenders.filter((c) => c.id === 'ours' || c.id === 'ours-nodedup' || c.id === 'ref');
-      for (const [phase, warmups, invocations] of [['first three invocations of a fresh process', 0, 3], [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED]] as const) {
-      for (const contender of profiled) {
-        const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, { ...contender.env, BENCH_HANDLER: contender.bundle });
-        workers.push(worker);
-        for (let i = 0; i < warmups; i++) {
-          await worker.invoke(inputs[0].event, 60_000);
+      for (const [phase, warmups, invocations] of [
+        ['first three invocations of a fresh process', 0, 3],
+        [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED],
+      ] as const) {
+        for (const contender of profiled) {
+          const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, {
+            ...contender.env,
+            BENCH_HANDLER: contender.bundle,
+          });
+          workers.push(worker);
+          for (let i = 0; i < warmups; i++) {
+            await worker.invoke(inputs[0].event, 60_000);
+          }
+          const file = path.join(dir, `${contender.id}.cpuprofile`);
+          await worker.profileStart();
+          for (let i = 0; i < invocations; i++) {
+            await worker.invoke(inputs[0].event, 60_000);
+          }
+          await worker.profileStop(file);
+          await worker.stop();
+          workers.pop();
+          const summary = summariseProfile(file, ROOT, 15);
+          const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
+          console.log(
+            `\nCPU profile of ${contender.label}, ${inputs[0].label}, ${phase}: ${busy.toFixed(0)} ms busy (${(busy / invocations).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`,
+          );
+          console.log(profileTables(summary, busy));
         }
-        const file = path.join(dir, `${contender.id}.cpuprofile`);
-        await worker.profileStart();
-        for (let i = 0; i < invocations; i++) {
-          await worker.invoke(inputs[0].event, 60_000);
-        }
-        await worker.profileStop(file);
-        await worker.stop();
-        workers.pop();
-        const summary = summariseProfile(file, ROOT, 15);
-        const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
-        console.log(`\nCPU profile of ${contender.label}, ${inputs[0].label}, ${phase}: ${busy.toFixed(0)} ms busy (${(busy / invocations).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`);
-        console.log(profileTables(summary, busy));
-      }
       }
     }
   } finally {

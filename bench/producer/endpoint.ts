@@ -11,8 +11,16 @@ import type * as net from 'net';
 import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 
-interface Shard { shardId: string; start: bigint; end: bigint }
-interface PutEntry { Data: string; PartitionKey: string; ExplicitHashKey?: string }
+interface Shard {
+  shardId: string;
+  start: bigint;
+  end: bigint;
+}
+interface PutEntry {
+  Data: string;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+}
 
 export class KinesisEndpoint {
   public readonly shards: Shard[];
@@ -30,7 +38,9 @@ export class KinesisEndpoint {
   public constructor(shardCount: number) {
     const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
     this.shards = Array.from({ length: shardCount }, (_, i) => ({
-      shardId: `shardId-${String(i).padStart(12, '0')}`, start: width * BigInt(i), end: i === shardCount - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+      shardId: `shardId-${String(i).padStart(12, '0')}`,
+      start: width * BigInt(i),
+      end: i === shardCount - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
     }));
   }
 
@@ -89,7 +99,13 @@ export class KinesisEndpoint {
       const target = String(req.headers['x-amz-target'] ?? '').split('.')[1];
       this.calls++;
       if (target === 'ListShards') {
-        return send(res, { Shards: this.shards.map((s) => ({ ShardId: s.shardId, HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() }, SequenceNumberRange: { StartingSequenceNumber: '1' } })) });
+        return send(res, {
+          Shards: this.shards.map((s) => ({
+            ShardId: s.shardId,
+            HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() },
+            SequenceNumberRange: { StartingSequenceNumber: '1' },
+          })),
+        });
       }
       if (target !== 'PutRecords') {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
@@ -113,7 +129,11 @@ export class KinesisEndpoint {
 
 function send(res: http.ServerResponse, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'bench' });
+  res.writeHead(200, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': 'bench',
+  });
   res.end(text);
 }
 

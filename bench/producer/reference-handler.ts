@@ -13,16 +13,23 @@ import * as agg from 'aws-kinesis-agg';
 // client would otherwise try HTTP/2), so both contenders use the same transport.
 const client = new KinesisClient({ requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 50 } }) });
 
-interface Event { records: Array<{ data: unknown; partitionKey?: string }> }
+interface Event {
+  records: Array<{ data: unknown; partitionKey?: string }>;
+}
 
 function aggregate(records: Array<{ partitionKey: string; data: Buffer }>): Promise<PutRecordsRequestEntry[]> {
   return new Promise((resolve, reject) => {
     const out: PutRecordsRequestEntry[] = [];
-    agg.aggregate(records as never, (encoded, done) => {
-      const e = encoded as unknown as { partitionKey: string; explicitHashKey?: string; data: Buffer };
-      out.push({ PartitionKey: e.partitionKey, ...(e.explicitHashKey ? { ExplicitHashKey: e.explicitHashKey } : {}), Data: e.data });
-      done();
-    }, () => resolve(out), reject);
+    agg.aggregate(
+      records as never,
+      (encoded, done) => {
+        const e = encoded as unknown as { partitionKey: string; explicitHashKey?: string; data: Buffer };
+        out.push({ PartitionKey: e.partitionKey, ...(e.explicitHashKey ? { ExplicitHashKey: e.explicitHashKey } : {}), Data: e.data });
+        done();
+      },
+      () => resolve(out),
+      reject,
+    );
   });
 }
 

@@ -6,9 +6,19 @@
 import type { Context } from 'aws-lambda';
 import { lambdaContext, serveInvocations } from '../worker-host';
 
-type Handler = (event: unknown, context: Context) => Promise<{ writtenCount?: number; failedCount?: number; statusCode?: number } | undefined>;
+type Handler = (
+  event: unknown,
+  context: Context,
+) => Promise<{ writtenCount?: number; failedCount?: number; statusCode?: number } | undefined>;
 
-serveInvocations<Handler>(async (handler, event, context) => {
-  const result = await handler(event, context());
-  return { processed: result?.writtenCount ?? 0, orderViolations: 0, failures: result?.failedCount ? [`${result.failedCount} failed`] : [] };
-}, (timeoutMillis) => lambdaContext(timeoutMillis, 'bench-producer', '1024'));
+serveInvocations<Handler>(
+  async (handler, event, context) => {
+    const result = await handler(event, context());
+    return {
+      processed: result?.writtenCount ?? 0,
+      orderViolations: 0,
+      failures: result?.failedCount ? [`${result.failedCount} failed`] : [],
+    };
+  },
+  (timeoutMillis) => lambdaContext(timeoutMillis, 'bench-producer', '1024'),
+);

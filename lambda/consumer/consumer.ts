@@ -4,7 +4,16 @@ import { hashKeyOf, inHashRange, MAX_HASH_KEY, parseHashKey } from '../shared/ha
 import type { Lease, LeaseShardAttributes } from '../shared/lease-item';
 import { LeaseLostError, type LeaseExtras, type LeaseStore } from '../shared/lease-store';
 import {
-  coveredByEntry, EMPTY_PROGRESS, encodeProgress, fitProgress, mergeProgress, pruneBelow, type KeyProgress, type Position, type Run, type ShardProgress,
+  coveredByEntry,
+  EMPTY_PROGRESS,
+  encodeProgress,
+  fitProgress,
+  mergeProgress,
+  pruneBelow,
+  type KeyProgress,
+  type Position,
+  type Run,
+  type ShardProgress,
 } from '../shared/progress';
 import { sleep } from '../shared/retry';
 import { compareExtended, isSentinel, parseSequenceNumber, Sentinel, type ExtendedSequenceNumber } from '../shared/sequence-number';
@@ -52,7 +61,10 @@ export interface ConsumerDeps {
   readonly shardLineage?: (shardId: string, fresh: boolean) => Promise<ShardLineage | undefined>;
   /** Bound of the lease's encoded progress. @default MAX_PROGRESS_BYTES */
   readonly maxProgressBytes?: number;
-  readonly log?: { warn(message: string, extra: Record<string, unknown>): void; error(message: string, extra: Record<string, unknown>): void };
+  readonly log?: {
+    warn(message: string, extra: Record<string, unknown>): void;
+    error(message: string, extra: Record<string, unknown>): void;
+  };
   readonly now?: () => number;
 }
 
@@ -146,7 +158,12 @@ interface ShardWork {
   readonly emptyAggregates: number;
 }
 
-async function consumeShard(shardId: string, records: readonly KinesisStreamRecord[], context: Context, deps: ConsumerDeps): Promise<{ result: ShardOutcome; retryFrom?: string }> {
+async function consumeShard(
+  shardId: string,
+  records: readonly KinesisStreamRecord[],
+  context: Context,
+  deps: ConsumerDeps,
+): Promise<{ result: ShardOutcome; retryFrom?: string }> {
   let lineage = deps.leases && deps.shardLineage ? await deps.shardLineage(shardId, false) : undefined;
   const lease = deps.leases ? await acquire(deps.leases, shardId, deps.owner, lineage) : undefined;
   const work = prepare(shardId, records, lease, await rangeFilter(shardId, deps));
@@ -167,7 +184,11 @@ async function consumeShard(shardId: string, records: readonly KinesisStreamReco
     if (failures <= MAX_FAILURE_LOGS) {
       const user = users[index];
       deps.log?.error('processor failed: stopping this partition key for this batch', {
-        shardId, sequenceNumber: user.sequenceNumber, subSequenceNumber: user.subSequenceNumber, partitionKey: user.partitionKey, error,
+        shardId,
+        sequenceNumber: user.sequenceNumber,
+        subSequenceNumber: user.subSequenceNumber,
+        partitionKey: user.partitionKey,
+        error,
       });
     }
   };
@@ -255,7 +276,12 @@ async function untilDoneOrOutOfTime(scheduled: Promise<void>, context: Context, 
 }
 
 /** Deaggregates the shard's records and marks what is handled already: out of range, or processed by the lease. */
-function prepare(shardId: string, records: readonly KinesisStreamRecord[], lease: Lease | undefined, inRange: ((record: UserRecord) => boolean) | undefined): ShardWork {
+function prepare(
+  shardId: string,
+  records: readonly KinesisStreamRecord[],
+  lease: Lease | undefined,
+  inRange: ((record: UserRecord) => boolean) | undefined,
+): ShardWork {
   const low = lease ? lowWatermark(lease.checkpoint) : undefined;
   const progress = lease?.progress;
   const users: UserRecord[] = [];
@@ -284,7 +310,10 @@ function prepare(shardId: string, records: readonly KinesisStreamRecord[], lease
       if (inRange !== undefined && user.aggregated && !inRange(user)) {
         outOfRangeSkipped++;
         handled.push(index);
-      } else if (lease !== undefined && (atOrBelow(low, sequence, user.subSequenceNumber) || coveredByEntry(entry, sequence, user.subSequenceNumber))) {
+      } else if (
+        lease !== undefined &&
+        (atOrBelow(low, sequence, user.subSequenceNumber) || coveredByEntry(entry, sequence, user.subSequenceNumber))
+      ) {
         duplicatesSkipped++;
         handled.push(index);
       }
@@ -332,7 +361,14 @@ interface ProgressDelta {
  */
 function progressDelta(records: readonly KinesisStreamRecord[], work: ShardWork, wholeShard: boolean): ProgressDelta {
   const { users, recordOf, sequences, states } = work;
-  interface Open { prefix: boolean; upTo?: Position; runFrom?: Position; runTo?: Position; runs: Run[]; seenAt: number }
+  interface Open {
+    prefix: boolean;
+    upTo?: Position;
+    runFrom?: Position;
+    runTo?: Position;
+    runs: Run[];
+    seenAt: number;
+  }
   const byKey = new Map<string, Open>();
   let low: Position | undefined;
   let lowOpen = wholeShard;
@@ -403,15 +439,21 @@ function later(checkpoint: ExtendedSequenceNumber, position: Position | undefine
  * lease is read again and the delta merged into it again. Nothing is written when nothing changes.
  */
 async function commitProgress(
-  store: LeaseStore, lease: Lease, delta: ProgressDelta, deps: ConsumerDeps, context: Context, lineage: ShardLineage | undefined,
+  store: LeaseStore,
+  lease: Lease,
+  delta: ProgressDelta,
+  deps: ConsumerDeps,
+  context: Context,
+  lineage: ShardLineage | undefined,
 ): Promise<{ lease: Lease; evicted: number; conflicts: number; shardEnded: boolean }> {
   // SHARD_END only when sound: every record of the shard is at or below its ending sequence
   // number, and every record up to one at or past it is handled (a consecutive prefix, max PF 1).
-  const ends = delta.wholeThrough !== undefined && lineage?.endingSequenceNumber !== undefined && delta.wholeThrough >= lineage.endingSequenceNumber;
+  const ends =
+    delta.wholeThrough !== undefined && lineage?.endingSequenceNumber !== undefined && delta.wholeThrough >= lineage.endingSequenceNumber;
   // Above factor 1 other invocations of the shard write the lease while this one processes, so the
   // lease read at the start is usually stale by now: read it again first (a read costs a fifth of
   // the write a lost race would waste). At factor 1 the start's read is current.
-  let current = (deps.maxParallelizationFactor ?? 1) > 1 ? (await store.get(lease.leaseKey)) ?? lease : lease;
+  let current = (deps.maxParallelizationFactor ?? 1) > 1 ? ((await store.get(lease.leaseKey)) ?? lease) : lease;
   for (let attempt = 1; ; attempt++) {
     const checkpoint = ends ? SHARD_END : later(current.checkpoint, delta.low);
     const low = lowWatermark(checkpoint);
@@ -424,13 +466,20 @@ async function commitProgress(
       return { lease: current, evicted: 0, conflicts: attempt - 1, shardEnded: false };
     }
     if (evicted > 0) {
-      deps.log?.warn('lease progress over its size bound: dropped the keys unseen longest (their records are processed again if redelivered)', { leaseKey: lease.leaseKey, evicted });
+      deps.log?.warn(
+        'lease progress over its size bound: dropped the keys unseen longest (their records are processed again if redelivered)',
+        { leaseKey: lease.leaseKey, evicted },
+      );
     }
     try {
       const owned = current.leaseOwner === deps.owner ? current : await store.take(current, deps.owner);
       return { lease: await store.checkpoint(owned, checkpoint, progress, extras), evicted, conflicts: attempt - 1, shardEnded };
     } catch (error) {
-      if (!(error instanceof LeaseLostError) || attempt >= MAX_COMMIT_ATTEMPTS || context.getRemainingTimeInMillis() < COMMIT_DEADLINE_MARGIN_MS + COMMIT_RETRY_PAUSE_MS) {
+      if (
+        !(error instanceof LeaseLostError) ||
+        attempt >= MAX_COMMIT_ATTEMPTS ||
+        context.getRemainingTimeInMillis() < COMMIT_DEADLINE_MARGIN_MS + COMMIT_RETRY_PAUSE_MS
+      ) {
         throw error;
       }
       const fresh = await store.get(lease.leaseKey);
@@ -468,7 +517,12 @@ function missingShardAttributes(lease: Lease, lineage: ShardLineage | undefined)
 function shardAttributes(lineage: ShardLineage | undefined): LeaseShardAttributes | undefined {
   return lineage === undefined
     ? undefined
-    : { parentShardIds: lineage.parentShardIds, childShardIds: lineage.childShardIds, startingHashKey: lineage.startingHashKey, endingHashKey: lineage.endingHashKey };
+    : {
+        parentShardIds: lineage.parentShardIds,
+        childShardIds: lineage.childShardIds,
+        startingHashKey: lineage.startingHashKey,
+        endingHashKey: lineage.endingHashKey,
+      };
 }
 
 function sameProgress(a: ShardProgress | undefined, b: ShardProgress): boolean {

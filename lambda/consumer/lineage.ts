@@ -74,7 +74,10 @@ export class ShardLineageCache {
   private readonly refreshMillis: number;
   private readonly now: () => number;
 
-  constructor(private readonly load: () => Promise<readonly Shard[]>, options: ShardLineageCacheOptions = {}) {
+  constructor(
+    private readonly load: () => Promise<readonly Shard[]>,
+    options: ShardLineageCacheOptions = {},
+  ) {
     this.refreshMillis = options.refreshMillis ?? 5_000;
     this.now = options.now ?? Date.now;
   }

@@ -40,7 +40,10 @@ export async function runByKey(
   // Each key's pending items, in order, with the index of its next one, and a queue of keys with
   // an item ready to start (round robin: a key goes to the back after each item, so every key
   // advances and the lowest unfinished item stays near the front).
-  interface KeyQueue { readonly items: number[]; next: number }
+  interface KeyQueue {
+    readonly items: number[];
+    next: number;
+  }
   const queues = new Map<string, KeyQueue>();
   const ready: KeyQueue[] = [];
   for (let i = 0; i < keys.length; i++) {

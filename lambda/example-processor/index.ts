@@ -14,7 +14,12 @@ export async function processRecord(record: UserRecord, _context: Context): Prom
   if (record.corrupt !== undefined) {
     // A KPL aggregate that could not be read ('checksum' or 'undecodable'): its bytes, whole.
     // It is counted (CorruptRecords) and alarmed on; keep it somewhere to look at, or throw to stop its key.
-    logger.warn('corrupt KPL aggregate, handed over whole', { shardId: record.shardId, sequenceNumber: record.sequenceNumber, corrupt: record.corrupt, bytes: record.data.length });
+    logger.warn('corrupt KPL aggregate, handed over whole', {
+      shardId: record.shardId,
+      sequenceNumber: record.sequenceNumber,
+      corrupt: record.corrupt,
+      bytes: record.data.length,
+    });
     return;
   }
   logger.debug('user record', {

@@ -28,7 +28,11 @@ export function dataBytesOf(record: ProducerRecord): number {
 /** A record's data as bytes (a view of them when it holds bytes). */
 export function dataOf(record: ProducerRecord): Buffer {
   const { data } = record;
-  return typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return typeof data === 'string'
+    ? Buffer.from(data, 'utf8')
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** One PutRecords entry and the user records it carries. */
@@ -81,8 +85,19 @@ export function loneEntries(records: readonly ProducerRecord[], shardMap: ShardM
       return rawEntry(record, shard);
     }
     const partitionKey = groupKey(groupOf(hashKeyOf(record.partitionKey), limits.orderingGroups));
-    const data = encodeLoneAggregate({ partitionKey: record.partitionKey, ...(record.explicitHashKey === undefined ? {} : { explicitHashKey: record.explicitHashKey }), data: dataOf(record) });
-    return { data, partitionKey, explicitHashKey: hashKey.toString(), shardId: shard.shardId, indices: [record.index], size: data.length + Buffer.byteLength(partitionKey) };
+    const data = encodeLoneAggregate({
+      partitionKey: record.partitionKey,
+      ...(record.explicitHashKey === undefined ? {} : { explicitHashKey: record.explicitHashKey }),
+      data: dataOf(record),
+    });
+    return {
+      data,
+      partitionKey,
+      explicitHashKey: hashKey.toString(),
+      shardId: shard.shardId,
+      indices: [record.index],
+      size: data.length + Buffer.byteLength(partitionKey),
+    };
   });
 }
 

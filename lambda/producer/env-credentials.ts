@@ -13,7 +13,9 @@ export function defaultProvider(): () => Promise<{ accessKeyId: string; secretAc
     const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
     const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
     if (!accessKeyId || !secretAccessKey) {
-      throw new MissingCredentialsError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (the producer bundle reads credentials from the environment only, as Lambda provides them)');
+      throw new MissingCredentialsError(
+        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (the producer bundle reads credentials from the environment only, as Lambda provides them)',
+      );
     }
     const sessionToken = process.env.AWS_SESSION_TOKEN;
     return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };

@@ -27,7 +27,12 @@ export interface OnceOptions {
   /** This invocation's name as lease owner (unique per delivery). */
   readonly owner: string;
   readonly remainingMs: () => number;
-  readonly produce: (records: readonly ProducerRecord[], remainingMs: number, onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>, prepared?: PreparedPlan) => Promise<WriteOutcome>;
+  readonly produce: (
+    records: readonly ProducerRecord[],
+    remainingMs: number,
+    onWritten?: (indices: readonly number[], last: boolean) => Promise<boolean>,
+    prepared?: PreparedPlan,
+  ) => Promise<WriteOutcome>;
   /**
    * Plans the entries while the claim is in flight (pure work: nothing is sent before the claim
    * answers); `produce` gets the plan when nothing of the request was written before.
@@ -79,7 +84,14 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   let prepared: Promise<PreparedPlan | undefined> | undefined;
   let parsing = false;
   try {
-    claiming = store.claim(key, options.payloadHash, count, options.owner, now() + options.remainingMs(), AbortSignal.timeout(Math.max(1, options.remainingMs())));
+    claiming = store.claim(
+      key,
+      options.payloadHash,
+      count,
+      options.owner,
+      now() + options.remainingMs(),
+      AbortSignal.timeout(Math.max(1, options.remainingMs())),
+    );
     if (options.prepare || deferred) {
       // Validate and plan while the claim's round trip runs: first let its request go out
       // (setImmediate runs after the SDK's promise chain has written it), then parse and pack.
@@ -104,7 +116,15 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
       throw caught; // not the table's failure: the handler's own
     }
     const errorMessage = `nothing sent: the progress table could not be reached (${(caught as Error).message})`;
-    return { result: resultOf(count, 0, records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage }))), alreadyWritten: 0, progressSaved: true };
+    return {
+      result: resultOf(
+        count,
+        0,
+        records.map(({ index }) => ({ index, errorCode: PROGRESS_STORE_UNAVAILABLE, errorMessage })),
+      ),
+      alreadyWritten: 0,
+      progressSaved: true,
+    };
   }
   switch (claim.kind) {
     case 'complete':
@@ -124,7 +144,10 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   let progressSaved = true;
   /** Indices acknowledged in the last round, recorded by the final write (nothing is sent in between). */
   let unsaved = false;
-  const save = async (final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string }): Promise<boolean> => {
+  const save = async (final?: {
+    status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL;
+    failed: string;
+  }): Promise<boolean> => {
     try {
       progressSaved = await store.save(key, options.owner, written, final, AbortSignal.timeout(Math.max(1, options.remainingMs())));
     } catch {
@@ -134,16 +157,21 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   };
   let outcome: WriteOutcome | undefined;
   if (pending.length > 0) {
-    outcome = await options.produce(pending, options.remainingMs(), async (indices, last) => {
-      indices.forEach((index) => written.add(index));
-      if (last) {
-        // The writer sends nothing more: the final write below records these with the status,
-        // one round trip instead of two, and no call to Kinesis in between.
-        unsaved = true;
-        return true;
-      }
-      return save();
-    }, plan);
+    outcome = await options.produce(
+      pending,
+      options.remainingMs(),
+      async (indices, last) => {
+        indices.forEach((index) => written.add(index));
+        if (last) {
+          // The writer sends nothing more: the final write below records these with the status,
+          // one round trip instead of two, and no call to Kinesis in between.
+          unsaved = true;
+          return true;
+        }
+        return save();
+      },
+      plan,
+    );
   }
   const failed = outcome?.failed ?? [];
   if (progressSaved) {
@@ -152,7 +180,10 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     // there; but if it carried the last round's acknowledgements, those are not recorded, and a
     // retry would copy them: then progress counts as not saved.
     const saved = progressSaved;
-    const ok = await save({ status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL, failed: JSON.stringify(indicesByCode(failed)) });
+    const ok = await save({
+      status: failed.length === 0 ? ProgressStatus.COMPLETE : ProgressStatus.PARTIAL,
+      failed: JSON.stringify(indicesByCode(failed)),
+    });
     progressSaved = unsaved ? ok : saved;
   }
   let writtenCount = 0;
@@ -173,7 +204,13 @@ function isDeferred(input: readonly ProducerRecord[] | DeferredRecords): input i
  * refusal (or another delivery at work) makes this a repeat; a claim that failed leaves the
  * recording to the handler, as before the claim was overlapped.
  */
-async function refusalAfterClaim(error: ProducerInputError, claiming: Promise<Claim>, store: ProgressStore, key: string, owner: string): Promise<ProducerInputError> {
+async function refusalAfterClaim(
+  error: ProducerInputError,
+  claiming: Promise<Claim>,
+  store: ProgressStore,
+  key: string,
+  owner: string,
+): Promise<ProducerInputError> {
   let claim: Claim;
   try {
     claim = await claiming;

@@ -62,8 +62,12 @@ export interface RecordSizes {
 /** Bytes of a one-record KPL aggregate holding a record of these sizes (magic, protobuf, MD5). */
 export function loneAggregateBytes(sizes: RecordSizes): number {
   const hasHashKey = sizes.explicitHashKeyBytes > 0;
-  return KPL_FRAME_BYTES + keyFieldSize(sizes.partitionKeyBytes) + (hasHashKey ? keyFieldSize(sizes.explicitHashKeyBytes) : 0)
-    + recordFieldSize(0, hasHashKey ? 0 : -1, sizes.dataBytes);
+  return (
+    KPL_FRAME_BYTES +
+    keyFieldSize(sizes.partitionKeyBytes) +
+    (hasHashKey ? keyFieldSize(sizes.explicitHashKeyBytes) : 0) +
+    recordFieldSize(0, hasHashKey ? 0 : -1, sizes.dataBytes)
+  );
 }
 
 /** Bytes of the longest group key of G groups. */

@@ -1,5 +1,14 @@
 import { rememberedHashKeyOf } from '../shared/hash-key';
-import { KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField } from '../shared/kpl-codec';
+import {
+  KPL_FRAME_BYTES,
+  keyFieldSize,
+  recordFieldSize,
+  sealAggregate,
+  writeAggregateRecord,
+  writeExplicitHashKeyField,
+  writeMagic,
+  writePartitionKeyField,
+} from '../shared/kpl-codec';
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import { dataBytesOf, dataOf, type KinesisEntry, type ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
@@ -8,7 +17,10 @@ import { groupKey, groupOf, groupsOn } from './ordering';
 /** A user record that cannot go in any entry: larger than the entry limit once framed (the request validation refuses these). */
 export class EntryTooLargeError extends Error {
   public override readonly name = 'EntryTooLargeError';
-  constructor(public readonly index: number, limit: number) {
+  constructor(
+    public readonly index: number,
+    limit: number,
+  ) {
     super(`record ${index} does not fit an entry of ${limit} bytes as a one-record KPL aggregate`);
   }
 }
@@ -113,7 +125,12 @@ class Aggregate {
   public keysWritten = 0;
   public hashKeysWritten = 0;
 
-  public constructor(public readonly generation: number, public readonly cell: number, public readonly shard: number, public limit: number) {}
+  public constructor(
+    public readonly generation: number,
+    public readonly cell: number,
+    public readonly shard: number,
+    public limit: number,
+  ) {}
 }
 
 /** An item of a shard's output, in order: an aggregate's generation, or `~i` for record i sent raw. */
@@ -149,7 +166,11 @@ export class RequestPacker {
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
 
-  public constructor(private readonly records: readonly ProducerRecord[], shardMap: ShardMap, private readonly limits: ProducerLimits) {
+  public constructor(
+    private readonly records: readonly ProducerRecord[],
+    shardMap: ShardMap,
+    private readonly limits: ProducerLimits,
+  ) {
     this.shards = shardMap.shards;
     const grouped = groupsOn(limits);
     this.groups = grouped ? limits.orderingGroups : 0;
@@ -321,9 +342,10 @@ export class RequestPacker {
     const first = this.records[aggregate.first];
     const grouped = this.groups > 0;
     const outerKey = grouped ? groupKey(this.cells.group[aggregate.cell]) : first.partitionKey;
-    const explicitHashKey = grouped && aggregate.count === 1
-      ? first.explicitHashKey ?? this.keys.hash[this.keyOf[aggregate.first]].toString()
-      : shard.start.toString();
+    const explicitHashKey =
+      grouped && aggregate.count === 1
+        ? (first.explicitHashKey ?? this.keys.hash[this.keyOf[aggregate.first]].toString())
+        : shard.start.toString();
     return {
       data,
       partitionKey: outerKey,
@@ -355,7 +377,7 @@ export class RequestPacker {
     const key = this.keyOf[i];
     const hashKey = this.hashKeyOf[i];
     const home = keys.route[key] === aggregate.cell;
-    let pk = home ? keys.slotIn(key, aggregate.generation) : aggregate.foreignKeys?.get(key) ?? -1;
+    let pk = home ? keys.slotIn(key, aggregate.generation) : (aggregate.foreignKeys?.get(key) ?? -1);
     const newKey = pk < 0;
     const keyGrow = newKey ? keyFieldSize(keys.encoded[key].length) : 0;
     if (newKey) {

@@ -93,37 +93,50 @@ export class ProgressStore {
    * delivery left partial, or one whose holder's lease ran out (its invocation ended without
    * saying: a timeout, a crash). Otherwise says why not.
    */
-  public async claim(key: string, payloadHash: string, recordCount: number, owner: string, leaseUntil: number, signal?: AbortSignal): Promise<Claim> {
+  public async claim(
+    key: string,
+    payloadHash: string,
+    recordCount: number,
+    owner: string,
+    leaseUntil: number,
+    signal?: AbortSignal,
+  ): Promise<Claim> {
     const now = this.now();
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const answer = await this.options.client.send(new UpdateItemCommand({
-          TableName: this.options.tableName,
-          Key: { id: { S: key } },
-          // No bitmap on a new item (absent reads as nothing written): the claim and a one-round
-          // request's final write stay small (1 WCU) whatever the request's record count.
-          UpdateExpression: `SET ${ATTR.status} = :progress, ${ATTR.owner} = :owner, leaseUntil = :lease, payloadHash = if_not_exists(payloadHash, :hash), recordCount = if_not_exists(recordCount, :count), expiresAt = if_not_exists(expiresAt, :expires)`,
-          ConditionExpression: `attribute_not_exists(id) OR (payloadHash = :hash AND (${ATTR.status} = :partial OR (${ATTR.status} = :progress AND leaseUntil < :now)))`,
-          ExpressionAttributeNames: NAMES,
-          ExpressionAttributeValues: {
-            ':progress': { S: ProgressStatus.IN_PROGRESS },
-            ':partial': { S: ProgressStatus.PARTIAL },
-            ':owner': { S: owner },
-            ':lease': { N: String(leaseUntil) },
-            ':now': { N: String(now) },
-            ':hash': { S: payloadHash },
-            ':count': { N: String(recordCount) },
-            ':expires': { N: String(Math.ceil(now / 1000) + this.options.windowSeconds) },
-          },
-          ReturnValues: 'ALL_NEW',
-        }), { abortSignal: signal as never });
+        const answer = await this.options.client.send(
+          new UpdateItemCommand({
+            TableName: this.options.tableName,
+            Key: { id: { S: key } },
+            // No bitmap on a new item (absent reads as nothing written): the claim and a one-round
+            // request's final write stay small (1 WCU) whatever the request's record count.
+            UpdateExpression: `SET ${ATTR.status} = :progress, ${ATTR.owner} = :owner, leaseUntil = :lease, payloadHash = if_not_exists(payloadHash, :hash), recordCount = if_not_exists(recordCount, :count), expiresAt = if_not_exists(expiresAt, :expires)`,
+            ConditionExpression: `attribute_not_exists(id) OR (payloadHash = :hash AND (${ATTR.status} = :partial OR (${ATTR.status} = :progress AND leaseUntil < :now)))`,
+            ExpressionAttributeNames: NAMES,
+            ExpressionAttributeValues: {
+              ':progress': { S: ProgressStatus.IN_PROGRESS },
+              ':partial': { S: ProgressStatus.PARTIAL },
+              ':owner': { S: owner },
+              ':lease': { N: String(leaseUntil) },
+              ':now': { N: String(now) },
+              ':hash': { S: payloadHash },
+              ':count': { N: String(recordCount) },
+              ':expires': { N: String(Math.ceil(now / 1000) + this.options.windowSeconds) },
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+          { abortSignal: signal as never },
+        );
         return { kind: 'claimed', written: writtenOf(answer.Attributes, recordCount) };
       } catch (caught) {
         if ((caught as { name?: string }).name !== 'ConditionalCheckFailedException') {
           throw new ProgressStoreError(`progress table: claim of ${key} failed: ${(caught as Error).message}`);
         }
       }
-      const { Item: item } = await this.options.client.send(new GetItemCommand({ TableName: this.options.tableName, Key: { id: { S: key } }, ConsistentRead: true }), { abortSignal: signal as never });
+      const { Item: item } = await this.options.client.send(
+        new GetItemCommand({ TableName: this.options.tableName, Key: { id: { S: key } }, ConsistentRead: true }),
+        { abortSignal: signal as never },
+      );
       if (item === undefined) {
         continue; // gone (expired) between the two calls: claim again
       }
@@ -148,25 +161,36 @@ export class ProgressStore {
    * bitmap (a delivery that finds COMPLETE reads none), so the final write of a request written in
    * one round carries no bitmap at all. False when the lease is no longer this owner's (nothing saved).
    */
-  public async save(key: string, owner: string, written: WrittenSet, final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string }, signal?: AbortSignal): Promise<boolean> {
+  public async save(
+    key: string,
+    owner: string,
+    written: WrittenSet,
+    final?: { status: typeof ProgressStatus.COMPLETE | typeof ProgressStatus.PARTIAL; failed: string },
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const complete = final?.status === ProgressStatus.COMPLETE;
     try {
-      await this.options.client.send(new UpdateItemCommand({
-        TableName: this.options.tableName,
-        Key: { id: { S: key } },
-        UpdateExpression: complete
-          ? `SET ${ATTR.status} = :status REMOVE written, failed`
-          : final ? `SET written = :written, ${ATTR.status} = :status, failed = :failed` : 'SET written = :written',
-        ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
-        ExpressionAttributeNames: NAMES,
-        ExpressionAttributeValues: {
-          ...(complete ? {} : { ':written': { B: written.bits } }),
-          ':owner': { S: owner },
-          ':progress': { S: ProgressStatus.IN_PROGRESS },
-          ...(final ? { ':status': { S: final.status } } : {}),
-          ...(final && !complete ? { ':failed': { S: final.failed } } : {}),
-        },
-      }), { abortSignal: signal as never });
+      await this.options.client.send(
+        new UpdateItemCommand({
+          TableName: this.options.tableName,
+          Key: { id: { S: key } },
+          UpdateExpression: complete
+            ? `SET ${ATTR.status} = :status REMOVE written, failed`
+            : final
+              ? `SET written = :written, ${ATTR.status} = :status, failed = :failed`
+              : 'SET written = :written',
+          ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: {
+            ...(complete ? {} : { ':written': { B: written.bits } }),
+            ':owner': { S: owner },
+            ':progress': { S: ProgressStatus.IN_PROGRESS },
+            ...(final ? { ':status': { S: final.status } } : {}),
+            ...(final && !complete ? { ':failed': { S: final.failed } } : {}),
+          },
+        }),
+        { abortSignal: signal as never },
+      );
       return true;
     } catch (caught) {
       if ((caught as { name?: string }).name === 'ConditionalCheckFailedException') {
@@ -182,19 +206,22 @@ export class ProgressStore {
    */
   public async refuseClaimed(key: string, owner: string, errors: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.options.client.send(new UpdateItemCommand({
-        TableName: this.options.tableName,
-        Key: { id: { S: key } },
-        UpdateExpression: `SET ${ATTR.status} = :refused, errors = :errors REMOVE ${ATTR.owner}, leaseUntil`,
-        ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
-        ExpressionAttributeNames: NAMES,
-        ExpressionAttributeValues: {
-          ':refused': { S: ProgressStatus.REFUSED },
-          ':errors': { S: errors.slice(0, 10_000) },
-          ':owner': { S: owner },
-          ':progress': { S: ProgressStatus.IN_PROGRESS },
-        },
-      }), { abortSignal: signal as never });
+      await this.options.client.send(
+        new UpdateItemCommand({
+          TableName: this.options.tableName,
+          Key: { id: { S: key } },
+          UpdateExpression: `SET ${ATTR.status} = :refused, errors = :errors REMOVE ${ATTR.owner}, leaseUntil`,
+          ConditionExpression: `${ATTR.owner} = :owner AND ${ATTR.status} = :progress`,
+          ExpressionAttributeNames: NAMES,
+          ExpressionAttributeValues: {
+            ':refused': { S: ProgressStatus.REFUSED },
+            ':errors': { S: errors.slice(0, 10_000) },
+            ':owner': { S: owner },
+            ':progress': { S: ProgressStatus.IN_PROGRESS },
+          },
+        }),
+        { abortSignal: signal as never },
+      );
       return true;
     } catch (caught) {
       if ((caught as { name?: string }).name === 'ConditionalCheckFailedException') {
@@ -208,16 +235,19 @@ export class ProgressStore {
   public async refuse(key: string, errors: string, signal?: AbortSignal): Promise<'first' | 'again'> {
     const now = this.now();
     try {
-      await this.options.client.send(new PutItemCommand({
-        TableName: this.options.tableName,
-        Item: {
-          id: { S: key },
-          status: { S: ProgressStatus.REFUSED },
-          errors: { S: errors.slice(0, 10_000) },
-          expiresAt: { N: String(Math.ceil(now / 1000) + this.options.windowSeconds) },
-        },
-        ConditionExpression: 'attribute_not_exists(id)',
-      }), { abortSignal: signal as never });
+      await this.options.client.send(
+        new PutItemCommand({
+          TableName: this.options.tableName,
+          Item: {
+            id: { S: key },
+            status: { S: ProgressStatus.REFUSED },
+            errors: { S: errors.slice(0, 10_000) },
+            expiresAt: { N: String(Math.ceil(now / 1000) + this.options.windowSeconds) },
+          },
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+        { abortSignal: signal as never },
+      );
       return 'first';
     } catch (caught) {
       if ((caught as { name?: string }).name === 'ConditionalCheckFailedException') {

@@ -27,7 +27,12 @@ export class PutRecordsJsonCodec extends JsonCodec2 {
 
 /** The Kinesis client's protocol (the settings @aws-sdk/client-kinesis gives it) with the PutRecords codec. */
 export function kinesisProtocol(): AwsJson1_1Protocol {
-  return new AwsJson1_1Protocol({ defaultNamespace: 'com.amazonaws.kinesis', errorTypeRegistries, serviceTarget: 'Kinesis_20131202', jsonCodec: new PutRecordsJsonCodec() });
+  return new AwsJson1_1Protocol({
+    defaultNamespace: 'com.amazonaws.kinesis',
+    errorTypeRegistries,
+    serviceTarget: 'Kinesis_20131202',
+    jsonCodec: new PutRecordsJsonCodec(),
+  });
 }
 
 type Inner = ReturnType<JsonCodec2['createSerializer']>;
@@ -105,8 +110,12 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
       return undefined;
     }
     data[i] = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    size += '{"Data":"",'.length + 4 * Math.ceil(bytes.byteLength / 3) + '"PartitionKey":""}'.length + Buffer.byteLength(key)
-      + (present(hashKey) ? '"ExplicitHashKey":"",'.length + (hashKey as string).length : 0);
+    size +=
+      '{"Data":"",'.length +
+      4 * Math.ceil(bytes.byteLength / 3) +
+      '"PartitionKey":""}'.length +
+      Buffer.byteLength(key) +
+      (present(hashKey) ? '"ExplicitHashKey":"",'.length + (hashKey as string).length : 0);
   }
   if (present(streamName)) {
     size += ',"StreamName":""'.length + Buffer.byteLength(streamName as string);

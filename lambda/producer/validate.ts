@@ -19,7 +19,8 @@ export const RULES = {
   partitionKey: 'partitionKey must be a well-formed string of 1 to 256 UTF-16 code units (so at most 256 code points)',
   requestId: 'requestId must be a string of 1 to 128 characters, and a requestId seen before must come with the same records',
   size: 'data plus partitionKey must be at most the entry limit',
-  framedSize: 'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit',
+  framedSize:
+    'with ordering groups, data, partitionKey and explicitHashKey in a one-record KPL aggregate under its group key must be at most the entry limit',
   explicitHashKey: 'explicitHashKey must be a decimal string in 0 to 2^128-1',
 } as const;
 
@@ -39,8 +40,16 @@ export class ProducerInputError extends Error {
    * @param recorded set when the progress table already holds the refusal: 'first' when this
    * delivery recorded it, 'again' when an earlier delivery of the event did.
    */
-  constructor(public readonly errors: readonly InputIssue[], public readonly recorded?: 'first' | 'again') {
-    super(`invalid producer request: ${errors.slice(0, 10).map((e) => (e.index < 0 ? e.rule : `record ${e.index}: ${e.rule}`)).join('; ')}${errors.length > 10 ? `; and ${errors.length - 10} more` : ''}`);
+  constructor(
+    public readonly errors: readonly InputIssue[],
+    public readonly recorded?: 'first' | 'again',
+  ) {
+    super(
+      `invalid producer request: ${errors
+        .slice(0, 10)
+        .map((e) => (e.index < 0 ? e.rule : `record ${e.index}: ${e.rule}`))
+        .join('; ')}${errors.length > 10 ? `; and ${errors.length - 10} more` : ''}`,
+    );
   }
 }
 
@@ -105,14 +114,27 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
       issues.push({ index, rule: withLimit(RULES.size, maxEntryBytes) });
       continue;
     }
-    if (groupKeyBytes >= 0 && dataBytes + keyBytes + FRAMING_BOUND > maxEntryBytes
-      && loneAggregateBytes({ partitionKeyBytes: keyBytes, explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length, dataBytes }) + groupKeyBytes > maxEntryBytes) {
+    if (
+      groupKeyBytes >= 0 &&
+      dataBytes + keyBytes + FRAMING_BOUND > maxEntryBytes &&
+      loneAggregateBytes({
+        partitionKeyBytes: keyBytes,
+        explicitHashKeyBytes: explicitHashKey === undefined ? 0 : (explicitHashKey as string).length,
+        dataBytes,
+      }) +
+        groupKeyBytes >
+        maxEntryBytes
+    ) {
       issues.push({ index, rule: withLimit(RULES.framedSize, maxEntryBytes) });
       continue;
     }
     // Object literals, no spread: no throw-away object per record. The text stays text: the
     // packer writes it into its aggregate, so no Buffer is made per record.
-    records.push(explicitHashKey === undefined ? { index, partitionKey: key, data: text, dataBytes } : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes });
+    records.push(
+      explicitHashKey === undefined
+        ? { index, partitionKey: key, data: text, dataBytes }
+        : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes },
+    );
   }
   if (issues.length > 0) {
     throw new ProducerInputError(issues);
@@ -141,7 +163,12 @@ export function parseRequestId(body: unknown, header?: string): string | undefin
  */
 export function withLimit(rule: string, maxEntryBytes: number): string {
   const MiB = 1024 * 1024;
-  const readable = maxEntryBytes % MiB === 0 ? `${maxEntryBytes / MiB} MiB` : maxEntryBytes % 1024 === 0 ? `${maxEntryBytes / 1024} KiB` : `${maxEntryBytes} bytes`;
+  const readable =
+    maxEntryBytes % MiB === 0
+      ? `${maxEntryBytes / MiB} MiB`
+      : maxEntryBytes % 1024 === 0
+        ? `${maxEntryBytes / 1024} KiB`
+        : `${maxEntryBytes} bytes`;
   return `${rule} (${readable} = ${maxEntryBytes} bytes)`;
 }
 

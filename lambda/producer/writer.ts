@@ -71,12 +71,27 @@ export interface WriteOptions {
   readonly wait?: (ms: number) => Promise<void>;
 }
 
-const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'LimitExceededException', 'KMSThrottlingException']);
+const THROTTLED = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'LimitExceededException',
+  'KMSThrottlingException',
+]);
 /**
  * Errors after which the entry may or may not be in the stream (the answer was lost): retried,
  * at the price of a possible second copy, which is the producer's one at-least-once window.
  */
-const UNKNOWN_OUTCOME = new Set(['InternalFailure', 'InternalFailureException', 'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimedOut', 'ECONNRESET', 'EPIPE', 'MissingResult', 'UnknownError']);
+const UNKNOWN_OUTCOME = new Set([
+  'InternalFailure',
+  'InternalFailureException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimedOut',
+  'ECONNRESET',
+  'EPIPE',
+  'MissingResult',
+  'UnknownError',
+]);
 /** Entry or request errors worth another try; anything else (access, KMS key state, validation) fails at once. */
 const RETRYABLE = new Set([...THROTTLED, ...UNKNOWN_OUTCOME, 'ECONNREFUSED']);
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
@@ -89,7 +104,11 @@ const PROGRESS_NOT_SAVED = 'ProgressNotSaved';
 /** Least time a PutRecords call is given; below this the budget is spent. */
 const MIN_CALL_MS = 250;
 
-interface Attempt { entry: KinesisEntry; result?: PutRecordsResultEntry; error?: CellError }
+interface Attempt {
+  entry: KinesisEntry;
+  result?: PutRecordsResultEntry;
+  error?: CellError;
+}
 
 /** Entries planned ahead for `records` on `map`. */
 export interface PreparedPlan {
@@ -99,7 +118,11 @@ export interface PreparedPlan {
 }
 
 /** Plans `records` on the map `shardMap()` gives (no refresh), for `WriteOptions.prepared`; undefined if the map cannot be had now. */
-export async function preparePlan(records: readonly ProducerRecord[], shardMap: (refresh: boolean) => Promise<ShardMap>, limits: ProducerLimits): Promise<PreparedPlan | undefined> {
+export async function preparePlan(
+  records: readonly ProducerRecord[],
+  shardMap: (refresh: boolean) => Promise<ShardMap>,
+  limits: ProducerLimits,
+): Promise<PreparedPlan | undefined> {
   let map: ShardMap;
   try {
     map = await shardMap(false);
@@ -158,7 +181,13 @@ export async function writeRecords(records: readonly ProducerRecord[], options: 
     if (heads.length === 0) {
       continue; // waited for a cell's backoff
     }
-    const round = write.settle(await sendAll(heads.map(({ entry }) => entry), write.options), heads);
+    const round = write.settle(
+      await sendAll(
+        heads.map(({ entry }) => entry),
+        write.options,
+      ),
+      heads,
+    );
     if (round.refresh) {
       await write.reloadShardMap();
     }
@@ -189,7 +218,14 @@ class RecordWrite {
   /** Each round's acknowledged indices (joined and sorted once, by `outcome`). */
   private readonly written: Array<readonly number[]> = [];
   private readonly failed: FailedRecord[] = [];
-  private readonly counters: Counters = { kinesisRecords: 0, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
+  private readonly counters: Counters = {
+    kinesisRecords: 0,
+    retries: 0,
+    throttledEntries: 0,
+    misroutedEntries: 0,
+    resentRecords: 0,
+    unknownOutcomeRetries: 0,
+  };
   /** By request index; built only when records must be planned again (rare: a reshard). */
   private recordIndex?: Map<number, ProducerRecord>;
   /** Records to send alone, routed by their own hash key: their aggregate landed on a shard the map does not know, or landed wrong twice. */
@@ -203,7 +239,10 @@ class RecordWrite {
   /** Why the write stopped before every record was settled (the progress store could not record a round). */
   private stop?: CellError;
 
-  public constructor(private readonly records: readonly ProducerRecord[], private readonly given: WriteOptions) {
+  public constructor(
+    private readonly records: readonly ProducerRecord[],
+    private readonly given: WriteOptions,
+  ) {
     const budget: Pick<TimeBudget, 'remaining' | 'allows'> = {
       remaining: () => Math.max(0, given.budget.remaining() - this.skew),
       allows: (ms, thenNeedMs = 0) => given.budget.remaining() - this.skew > ms + thenNeedMs,
@@ -219,7 +258,11 @@ class RecordWrite {
     } catch (caught) {
       const { code, message } = errorCodeOf(caught);
       const errorMessage = `shard map not loaded: ${message ?? String(caught)}`;
-      this.fail(this.records.map(({ index }) => index), code === 'UnknownError' ? 'ShardMapError' : code, errorMessage);
+      this.fail(
+        this.records.map(({ index }) => index),
+        code === 'UnknownError' ? 'ShardMapError' : code,
+        errorMessage,
+      );
       return false;
     }
     this.schedule = this.plan(this.records);
@@ -266,7 +309,13 @@ class RecordWrite {
     for (const { entry, result, error } of attempts) {
       const cell = cellOf.get(entry)!;
       if (!(result?.SequenceNumber && !result.ErrorCode)) {
-        this.settleFailure(cell, entry, result?.ErrorCode ?? error?.code ?? 'UnknownError', result?.ErrorMessage ?? error?.message, answeredAt);
+        this.settleFailure(
+          cell,
+          entry,
+          result?.ErrorCode ?? error?.code ?? 'UnknownError',
+          result?.ErrorMessage ?? error?.message,
+          answeredAt,
+        );
         continue;
       }
       this.counters.kinesisRecords++;
@@ -336,11 +385,22 @@ class RecordWrite {
   public async report(acknowledged: readonly number[], resend: readonly ProducerRecord[]): Promise<boolean> {
     this.written.push(acknowledged);
     const { onWritten } = this.given;
-    if (acknowledged.length === 0 || onWritten === undefined || (await onWritten(acknowledged, this.schedule.size === 0 && resend.length === 0))) {
+    if (
+      acknowledged.length === 0 ||
+      onWritten === undefined ||
+      (await onWritten(acknowledged, this.schedule.size === 0 && resend.length === 0))
+    ) {
       return true;
     }
-    this.stop = { code: PROGRESS_NOT_SAVED, message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)' };
-    this.fail(resend.map((r) => r.index), this.stop.code, this.stop.message);
+    this.stop = {
+      code: PROGRESS_NOT_SAVED,
+      message: 'the progress store could not record what was written, so nothing more is sent (a retry of this event would send it again)',
+    };
+    this.fail(
+      resend.map((r) => r.index),
+      this.stop.code,
+      this.stop.message,
+    );
     return false;
   }
 
@@ -354,7 +414,11 @@ class RecordWrite {
       return true;
     }
     if (resend.length > 0 && !this.options.budget.allows(0, MIN_CALL_MS)) {
-      this.fail(resend.map((r) => r.index), WRONG_SHARD, 'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent');
+      this.fail(
+        resend.map((r) => r.index),
+        WRONG_SHARD,
+        'stored in an aggregate on a shard that does not own its hash key (the stream was resharded); not re-sent: time budget spent',
+      );
       return false;
     }
     this.counters.resentRecords += resend.length;
@@ -368,7 +432,11 @@ class RecordWrite {
     const { stop } = this;
     for (const { entry, error } of this.schedule.drain()) {
       const last = stop ?? error;
-      this.fail(entry.indices, last?.code ?? 'RequestTimedOut', stop ? stop.message : `not retried: time budget spent${last?.message ? `; last error: ${last.message}` : ''}`);
+      this.fail(
+        entry.indices,
+        last?.code ?? 'RequestTimedOut',
+        stop ? stop.message : `not retried: time budget spent${last?.message ? `; last error: ${last.message}` : ''}`,
+      );
     }
   }
 
@@ -391,16 +459,37 @@ class RecordWrite {
       this.counters.unknownOutcomeRetries++;
     }
     this.counters.retries++;
-    this.schedule.retry(cell, answeredAt + fullJitterDelay(this.schedule.failures(cell), this.given.backoff, this.given.random), { code, message });
+    this.schedule.retry(cell, answeredAt + fullJitterDelay(this.schedule.failures(cell), this.given.backoff, this.given.random), {
+      code,
+      message,
+    });
   }
 
   /** The cell schedule of `pending` on the current map: the plan made ahead when it is for these records and this map. */
   private plan(pending: readonly ProducerRecord[]): CellSchedule<KinesisEntry> {
     const { prepared, limits } = this.given;
-    const entries = this.sendAlone.size === 0
-      ? (prepared !== undefined && prepared.records === pending && prepared.map === this.map ? prepared.entries : planEntries(pending, this.map, limits))
-      : [...planEntries(pending.filter((r) => !this.sendAlone.has(r.index)), this.map, limits), ...loneEntries(pending.filter((r) => this.sendAlone.has(r.index)), this.map, limits)];
-    return new CellSchedule(entries, (entry) => (this.perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId), (entry) => entry.indices[0]);
+    const entries =
+      this.sendAlone.size === 0
+        ? prepared !== undefined && prepared.records === pending && prepared.map === this.map
+          ? prepared.entries
+          : planEntries(pending, this.map, limits)
+        : [
+            ...planEntries(
+              pending.filter((r) => !this.sendAlone.has(r.index)),
+              this.map,
+              limits,
+            ),
+            ...loneEntries(
+              pending.filter((r) => this.sendAlone.has(r.index)),
+              this.map,
+              limits,
+            ),
+          ];
+    return new CellSchedule(
+      entries,
+      (entry) => (this.perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId),
+      (entry) => entry.indices[0],
+    );
   }
 
   private recordAt(index: number): ProducerRecord {
@@ -489,16 +578,22 @@ async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions):
   const remaining = options.budget.remaining();
   const timeout = Math.max(1, Math.min(remaining, options.callTimeoutMs ?? remaining));
   try {
-    const answer = await options.client.send(new PutRecordsCommand({
-      StreamName: options.streamName,
-      Records: batch.map((entry) => ({
-        Data: entry.data,
-        PartitionKey: entry.partitionKey,
-        ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
-      })),
-    }), { abortSignal: AbortSignal.timeout(timeout) as never, requestTimeout: timeout });
+    const answer = await options.client.send(
+      new PutRecordsCommand({
+        StreamName: options.streamName,
+        Records: batch.map((entry) => ({
+          Data: entry.data,
+          PartitionKey: entry.partitionKey,
+          ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
+        })),
+      }),
+      { abortSignal: AbortSignal.timeout(timeout) as never, requestTimeout: timeout },
+    );
     const entries = answer.Records ?? [];
-    return batch.map((entry, i) => ({ entry, result: entries[i] ?? { ErrorCode: 'MissingResult', ErrorMessage: 'PutRecords answered without this entry' } }));
+    return batch.map((entry, i) => ({
+      entry,
+      result: entries[i] ?? { ErrorCode: 'MissingResult', ErrorMessage: 'PutRecords answered without this entry' },
+    }));
   } catch (caught) {
     const error = errorCodeOf(caught);
     return batch.map((entry) => ({ entry, error }));

@@ -1,11 +1,24 @@
-import type { CloudWatchClient} from '@aws-sdk/client-cloudwatch';
-import { DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+  type MetricDataResult,
+} from '@aws-sdk/client-cloudwatch';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeLimitsCommand, DescribeStreamSummaryCommand, UpdateShardCountCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { ScalerConsumerConfig } from './contract';
 import { hasCapacityTerms, rewrittenAlarm } from '../shared/scaling-alarms';
-import { decideScaling, ScalingAction, ScalingDecisionKind, type ScalingConsumer, type ScalingDecision, type ScalingLimits } from '../shared/scaling-decision';
+import {
+  decideScaling,
+  ScalingAction,
+  ScalingDecisionKind,
+  type ScalingConsumer,
+  type ScalingDecision,
+  type ScalingLimits,
+} from '../shared/scaling-decision';
 import { foreignReason, parseAlarmEvent, type ParsedAlarmEvent } from '../shared/scaling-event';
 import { queryWindow, scalingQueries, toScalingMetrics } from '../shared/scaling-metrics';
 import { eventKey, loadState, saveState, StateConflictError, type StoredScalingState } from '../shared/scaling-state';
@@ -44,13 +57,15 @@ export function scalerConsumers(config: ScalerConfig): readonly ScalerConsumerCo
   if (config.consumerFunctionName === undefined && config.consumerServiceName === undefined && config.eventSourceMappingId === undefined) {
     return [];
   }
-  return [{
-    id: 'consumer',
-    functionName: config.consumerFunctionName ?? '',
-    serviceName: config.consumerServiceName,
-    timeoutMs: config.consumerTimeoutMs,
-    eventSourceMappingId: config.eventSourceMappingId,
-  }];
+  return [
+    {
+      id: 'consumer',
+      functionName: config.consumerFunctionName ?? '',
+      serviceName: config.consumerServiceName,
+      timeoutMs: config.consumerTimeoutMs,
+      eventSourceMappingId: config.eventSourceMappingId,
+    },
+  ];
 }
 
 export interface ScalerClients {
@@ -89,22 +104,42 @@ const MAX_REASON_LENGTH = 1023;
  * scaler with a new event. Kinesis' refusals (LimitExceeded, ResourceInUse) become a decision and
  * a backoff; other errors propagate after the recorded change is rolled back and the alarm reset.
  */
-export async function handleAlarm(input: unknown, config: ScalerConfig, clients: ScalerClients, log: ScalerLog, now: number): Promise<ScalerResult> {
+export async function handleAlarm(
+  input: unknown,
+  config: ScalerConfig,
+  clients: ScalerClients,
+  log: ScalerLog,
+  now: number,
+): Promise<ScalerResult> {
   const event = parseAlarmEvent(input);
   const foreign = foreignReason(event, config);
   if (foreign !== undefined) {
-    log.warn('ignored an event that is not from one of this scaler\'s alarms', { reason: foreign, alarmName: event.alarmName, alarmArn: event.alarmArn, source: event.source, accountId: event.accountId });
+    log.warn("ignored an event that is not from one of this scaler's alarms", {
+      reason: foreign,
+      alarmName: event.alarmName,
+      alarmArn: event.alarmArn,
+      source: event.source,
+      accountId: event.accountId,
+    });
     return { action: ScalingAction.NONE, decision: ScalingDecisionKind.IGNORED, reason: `ignored: ${foreign}` };
   }
   const { alarmName, stateValue } = event;
   if (stateValue !== 'ALARM') {
-    return { action: ScalingAction.NONE, decision: ScalingDecisionKind.NO_CHANGE, reason: `alarm ${alarmName} went to ${stateValue}: nothing to do` };
+    return {
+      action: ScalingAction.NONE,
+      decision: ScalingDecisionKind.NO_CHANGE,
+      reason: `alarm ${alarmName} went to ${stateValue}: nothing to do`,
+    };
   }
   // An event naming our alarm while it is not in ALARM is stale (it was reset since) or forged.
   const current = await currentState(clients, alarmName);
   if (current !== 'ALARM') {
     log.warn('ignored an event of an alarm that is not in ALARM now', { alarmName, current: current ?? 'not found' });
-    return { action: ScalingAction.NONE, decision: ScalingDecisionKind.IGNORED, reason: `ignored: alarm ${alarmName} is ${current ?? 'not found'} now, not ALARM (a stale or forged event)` };
+    return {
+      action: ScalingAction.NONE,
+      decision: ScalingDecisionKind.IGNORED,
+      reason: `ignored: alarm ${alarmName} is ${current ?? 'not found'} now, not ALARM (a stale or forged event)`,
+    };
   }
   try {
     return await act(event, config, clients, log, now);
@@ -131,14 +166,28 @@ async function metricData(clients: ScalerClients, config: ScalerConfig, now: num
   const results: MetricDataResult[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await clients.cloudwatch.send(new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, ScanBy: 'TimestampDescending', NextToken: nextToken }));
+    const page = await clients.cloudwatch.send(
+      new GetMetricDataCommand({
+        MetricDataQueries: queries,
+        StartTime: start,
+        EndTime: end,
+        ScanBy: 'TimestampDescending',
+        NextToken: nextToken,
+      }),
+    );
     results.push(...(page.MetricDataResults ?? []));
     nextToken = page.NextToken;
   } while (nextToken);
   return results;
 }
 
-async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: ScalerClients, log: ScalerLog, now: number): Promise<ScalerResult> {
+async function act(
+  event: ParsedAlarmEvent,
+  config: ScalerConfig,
+  clients: ScalerClients,
+  log: ScalerLog,
+  now: number,
+): Promise<ScalerResult> {
   const alarmName = event.alarmName;
   const key = eventKey(alarmName, event.timestamp);
   const { state, version } = await loadState(clients.dynamodb, config.tableName);
@@ -146,7 +195,8 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
     return { action: ScalingAction.NONE, decision: ScalingDecisionKind.DUPLICATE, reason: `event ${key} was handled already` };
   }
 
-  const summary = (await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: config.streamName }))).StreamDescriptionSummary;
+  const summary = (await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: config.streamName })))
+    .StreamDescriptionSummary;
   const mode = summary?.StreamModeDetails?.StreamMode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED';
   const openShards = summary?.OpenShardCount ?? 0;
   const streamStatus = summary?.StreamStatus ?? 'UNKNOWN';
@@ -246,12 +296,20 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
 
   const target = decision.targetShards!;
   const direction = decision.decision === ScalingDecisionKind.SCALE_IN ? { lastScaleInAt: now } : { lastScaleOutAt: now };
-  const changed: StoredScalingState = { ...handled, ...direction, shardCountChanges: [...state.shardCountChanges, now], refusals: 0, lastRefusedAt: undefined };
+  const changed: StoredScalingState = {
+    ...handled,
+    ...direction,
+    shardCountChanges: [...state.shardCountChanges, now],
+    refusals: 0,
+    lastRefusedAt: undefined,
+  };
   if (!(await recordOrDuplicate(clients, config, changed, version, now))) {
     return duplicateOf(key);
   }
   try {
-    await clients.kinesis.send(new UpdateShardCountCommand({ StreamName: config.streamName, TargetShardCount: target, ScalingType: 'UNIFORM_SCALING' }));
+    await clients.kinesis.send(
+      new UpdateShardCountCommand({ StreamName: config.streamName, TargetShardCount: target, ScalingType: 'UNIFORM_SCALING' }),
+    );
   } catch (error) {
     const name = (error as Error).name;
     const refused = REFUSALS.includes(name);
@@ -262,8 +320,19 @@ async function act(event: ParsedAlarmEvent, config: ScalerConfig, clients: Scale
     // A refusal keeps the event as handled and backs off (the alarm is reset, so the scaler looks
     // again while the condition lasts); anything else lets Lambda's retry act on the event.
     const attempts = name === 'ResourceInUseException' ? state.shardCountChanges : [...state.shardCountChanges, now];
-    const refusedState: StoredScalingState = { ...handled, shardCountChanges: attempts, refusals: (state.refusals ?? 0) + 1, lastRefusedAt: now };
-    await saveState(clients.dynamodb, config.tableName, refused ? refusedState : { ...state, shardCountChanges: attempts }, version + 1, now);
+    const refusedState: StoredScalingState = {
+      ...handled,
+      shardCountChanges: attempts,
+      refusals: (state.refusals ?? 0) + 1,
+      lastRefusedAt: now,
+    };
+    await saveState(
+      clients.dynamodb,
+      config.tableName,
+      refused ? refusedState : { ...state, shardCountChanges: attempts },
+      version + 1,
+      now,
+    );
     if (!refused) {
       throw error;
     }
@@ -289,14 +358,22 @@ async function tellPeople(clients: ScalerClients, config: ScalerConfig, reason: 
     return;
   }
   try {
-    await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: config.stuckAlarmName, StateValue: 'ALARM', StateReason: reason.slice(0, MAX_REASON_LENGTH) }));
+    await clients.cloudwatch.send(
+      new SetAlarmStateCommand({ AlarmName: config.stuckAlarmName, StateValue: 'ALARM', StateReason: reason.slice(0, MAX_REASON_LENGTH) }),
+    );
   } catch (error) {
     // The decision metric (ConsumerStuck) still drives the same alarm within its period.
     log.warn('could not set the consumer-stuck alarm', { alarmName: config.stuckAlarmName, error: (error as Error).name });
   }
 }
 
-async function recordOrDuplicate(clients: ScalerClients, config: ScalerConfig, state: StoredScalingState, version: number, now: number): Promise<boolean> {
+async function recordOrDuplicate(
+  clients: ScalerClients,
+  config: ScalerConfig,
+  state: StoredScalingState,
+  version: number,
+  now: number,
+): Promise<boolean> {
   try {
     await saveState(clients.dynamodb, config.tableName, state, version, now);
     return true;
@@ -319,7 +396,9 @@ function duplicateOf(key: string): ScalerResult {
  */
 export async function syncAlarms(clients: ScalerClients, alarmNames: readonly string[], shards: number, log: ScalerLog): Promise<boolean> {
   try {
-    const described = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [...alarmNames], AlarmTypes: ['MetricAlarm'] }));
+    const described = await clients.cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: [...alarmNames], AlarmTypes: ['MetricAlarm'] }),
+    );
     for (const alarm of described.MetricAlarms ?? []) {
       if (hasCapacityTerms(alarm)) {
         await clients.cloudwatch.send(new PutMetricAlarmCommand(rewrittenAlarm(alarm, shards)));
@@ -338,7 +417,13 @@ async function resetAlarms(clients: ScalerClients, alarmNames: readonly string[]
   let all = true;
   for (const alarmName of alarmNames) {
     try {
-      await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: 'OK', StateReason: 'Reset by the shard autoscaler so a persisting condition fires again' }));
+      await clients.cloudwatch.send(
+        new SetAlarmStateCommand({
+          AlarmName: alarmName,
+          StateValue: 'OK',
+          StateReason: 'Reset by the shard autoscaler so a persisting condition fires again',
+        }),
+      );
     } catch (error) {
       all = false;
       log.warn('could not reset alarm state', { alarmName, error: (error as Error).name });

@@ -67,7 +67,15 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
     }
   }
   if (!subRecords) {
-    const whole = { data: blob, partitionKey: kinesis.partitionKey, sequenceNumber: kinesis.sequenceNumber, subSequenceNumber: 0, aggregated: false, approximateArrivalTimestamp: arrival, shardId };
+    const whole = {
+      data: blob,
+      partitionKey: kinesis.partitionKey,
+      sequenceNumber: kinesis.sequenceNumber,
+      subSequenceNumber: 0,
+      aggregated: false,
+      approximateArrivalTimestamp: arrival,
+      shardId,
+    };
     return [corrupt === undefined ? whole : { ...whole, corrupt }];
   }
   // One object shape for every user record (no spread): explicitHashKey is present only when given.

@@ -35,7 +35,10 @@ export type KplDecodeFailure = (typeof KplDecodeFailure)[keyof typeof KplDecodeF
 
 export class KplDecodeError extends Error {
   public override readonly name = 'KplDecodeError';
-  constructor(message: string, public readonly failure: KplDecodeFailure = KplDecodeFailure.UNDECODABLE) {
+  constructor(
+    message: string,
+    public readonly failure: KplDecodeFailure = KplDecodeFailure.UNDECODABLE,
+  ) {
     super(message);
   }
 }
@@ -94,7 +97,14 @@ export function writeExplicitHashKeyField(out: Buffer, at: number, key: Uint8Arr
  * Step 2: one user record at `at` (its key table indices, `ehk` -1 for none); returns the next
  * offset. Text data is written as its UTF-8 bytes, `length` of them (`Buffer.byteLength`).
  */
-export function writeAggregateRecord(out: Buffer, at: number, pk: number, ehk: number, data: Uint8Array | string, length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length): number {
+export function writeAggregateRecord(
+  out: Buffer,
+  at: number,
+  pk: number,
+  ehk: number,
+  data: Uint8Array | string,
+  length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length,
+): number {
   out[at++] = 0x1a;
   at = writeVarint(out, at, recordBodySize(pk, ehk, length));
   out[at++] = 0x08;
@@ -150,7 +160,12 @@ export function encodeLoneAggregate(record: KplUserRecord): Buffer {
   const key = Buffer.from(record.partitionKey, 'utf8');
   const hashKey = record.explicitHashKey === undefined ? undefined : Buffer.from(record.explicitHashKey, 'utf8');
   const ehk = hashKey === undefined ? -1 : 0;
-  const out = Buffer.allocUnsafe(KPL_FRAME_BYTES + keyFieldSize(key.length) + (hashKey === undefined ? 0 : keyFieldSize(hashKey.length)) + recordFieldSize(0, ehk, record.data.length));
+  const out = Buffer.allocUnsafe(
+    KPL_FRAME_BYTES +
+      keyFieldSize(key.length) +
+      (hashKey === undefined ? 0 : keyFieldSize(hashKey.length)) +
+      recordFieldSize(0, ehk, record.data.length),
+  );
   let at = writePartitionKeyField(out, writeMagic(out), key);
   if (hashKey !== undefined) {
     at = writeExplicitHashKeyField(out, at, hashKey);
@@ -185,7 +200,10 @@ export function isAggregated(blob: Uint8Array): boolean {
  */
 export function decodeAggregated(blob: Uint8Array): KplUserRecord[] {
   if (!hasKplMagic(blob)) {
-    throw new KplDecodeError(`not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`, KplDecodeFailure.NOT_AGGREGATED);
+    throw new KplDecodeError(
+      `not a KPL aggregated record: ${blob.length} bytes without the F3899AC2 magic and MD5 trailer`,
+      KplDecodeFailure.NOT_AGGREGATED,
+    );
   }
   const buffer = asBuffer(blob);
   if (!checksumMatches(buffer)) {
@@ -246,7 +264,11 @@ function readRecord(reader: Reader): { pk: number; ehk: number; data: Buffer } {
 }
 
 class Reader {
-  constructor(private readonly buffer: Buffer, private at: number, private readonly end: number) {}
+  constructor(
+    private readonly buffer: Buffer,
+    private at: number,
+    private readonly end: number,
+  ) {}
 
   public more(): boolean {
     return this.at < this.end;

@@ -64,8 +64,10 @@ export class UnreadableLeaseError extends Error {
     public readonly reason: string,
     public readonly tableName?: string,
   ) {
-    super(`lease ${leaseKey}${tableName === undefined ? '' : ` in table ${tableName}`}: attribute ${attribute} cannot be read (${reason}); value ${value}. `
-      + 'The shard stops here until the attribute is repaired (see "A lease that cannot be read" in docs/consumer-exactly-once.md)');
+    super(
+      `lease ${leaseKey}${tableName === undefined ? '' : ` in table ${tableName}`}: attribute ${attribute} cannot be read (${reason}); value ${value}. ` +
+        'The shard stops here until the attribute is repaired (see "A lease that cannot be read" in docs/consumer-exactly-once.md)',
+    );
   }
 
   /** The same error, naming the table. */
@@ -141,7 +143,12 @@ export function fromItem(item: Item): Lease {
     const value = item[attribute];
     const sequenceNumber = value?.S;
     if (value !== undefined && (sequenceNumber === undefined || !(isSentinel(sequenceNumber) || SEQUENCE_DIGITS.test(sequenceNumber)))) {
-      throw new UnreadableLeaseError(leaseKey, attribute, JSON.stringify(value), 'not a Kinesis sequence number (S, decimal digits) nor TRIM_HORIZON, LATEST, AT_TIMESTAMP or SHARD_END');
+      throw new UnreadableLeaseError(
+        leaseKey,
+        attribute,
+        JSON.stringify(value),
+        'not a Kinesis sequence number (S, decimal digits) nor TRIM_HORIZON, LATEST, AT_TIMESTAMP or SHARD_END',
+      );
     }
     return { sequenceNumber: sequenceNumber ?? 'TRIM_HORIZON', subSequenceNumber: whole(subAttribute, item[subAttribute]) };
   };
@@ -151,7 +158,8 @@ export function fromItem(item: Item): Lease {
     leaseCounter: whole('leaseCounter', item.leaseCounter),
     ownerSwitchesSinceCheckpoint: whole('ownerSwitchesSinceCheckpoint', item.ownerSwitchesSinceCheckpoint),
     checkpoint: position('checkpoint', 'checkpointSubSequenceNumber'),
-    pendingCheckpoint: item.pendingCheckpoint?.S !== undefined ? position('pendingCheckpoint', 'pendingCheckpointSubSequenceNumber') : undefined,
+    pendingCheckpoint:
+      item.pendingCheckpoint?.S !== undefined ? position('pendingCheckpoint', 'pendingCheckpointSubSequenceNumber') : undefined,
     parentShardIds: item.parentShardId?.SS,
     childShardIds: item.childShardIds?.SS,
     startingHashKey: item.startingHashKey?.S,

@@ -1,4 +1,11 @@
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { fromItem, toItem, UnreadableLeaseError, type Lease, type LeaseShardAttributes } from './lease-item';
 import { encodeProgress, type ShardProgress } from './progress';
 import { Sentinel, type ExtendedSequenceNumber } from './sequence-number';
@@ -6,8 +13,14 @@ import { Sentinel, type ExtendedSequenceNumber } from './sequence-number';
 /** A conditional write lost: another writer changed (or created) the lease first. */
 export class LeaseLostError extends Error {
   public override readonly name = 'LeaseLostError';
-  constructor(public readonly leaseKey: string, public readonly operation: string, public readonly expectedCounter?: number) {
-    super(`lease ${leaseKey}: ${operation} lost, another writer changed the lease${expectedCounter === undefined ? '' : ` (expected leaseCounter ${expectedCounter})`}`);
+  constructor(
+    public readonly leaseKey: string,
+    public readonly operation: string,
+    public readonly expectedCounter?: number,
+  ) {
+    super(
+      `lease ${leaseKey}: ${operation} lost, another writer changed the lease${expectedCounter === undefined ? '' : ` (expected leaseCounter ${expectedCounter})`}`,
+    );
   }
 }
 
@@ -18,10 +31,17 @@ export class LeaseLostError extends Error {
  */
 export class LeaseApplicationMismatchError extends Error {
   public override readonly name = 'LeaseApplicationMismatchError';
-  constructor(public readonly tableName: string, public readonly leaseKey: string, public readonly leaseApplication: string, public readonly consumerApplication: string) {
-    super(`lease ${leaseKey} in table ${tableName} belongs to consumer application '${leaseApplication}', not to this one ('${consumerApplication}'): `
-      + 'one lease table per consumer application (two applications on one table would skip each other\'s records). '
-      + `Give this consumer its own lease table, or, if '${leaseApplication}' is this consumer under its former name, set its applicationName to '${leaseApplication}'`);
+  constructor(
+    public readonly tableName: string,
+    public readonly leaseKey: string,
+    public readonly leaseApplication: string,
+    public readonly consumerApplication: string,
+  ) {
+    super(
+      `lease ${leaseKey} in table ${tableName} belongs to consumer application '${leaseApplication}', not to this one ('${consumerApplication}'): ` +
+        "one lease table per consumer application (two applications on one table would skip each other's records). " +
+        `Give this consumer its own lease table, or, if '${leaseApplication}' is this consumer under its former name, set its applicationName to '${leaseApplication}'`,
+    );
   }
 }
 
@@ -49,7 +69,11 @@ export interface LeaseExtras {
 export class LeaseStore {
   public readonly applicationName?: string;
 
-  constructor(private readonly client: DynamoDBClient, public readonly tableName: string, options: LeaseStoreOptions = {}) {
+  constructor(
+    private readonly client: DynamoDBClient,
+    public readonly tableName: string,
+    options: LeaseStoreOptions = {},
+  ) {
     this.applicationName = options.applicationName;
   }
 
@@ -58,7 +82,9 @@ export class LeaseStore {
    * for an attribute that cannot be read, `LeaseApplicationMismatchError` for another application's lease.
    */
   public async get(leaseKey: string): Promise<Lease | undefined> {
-    const { Item } = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: leaseKey } }, ConsistentRead: true }));
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: leaseKey } }, ConsistentRead: true }),
+    );
     if (!Item) {
       return undefined;
     }
@@ -76,13 +102,30 @@ export class LeaseStore {
   }
 
   /** Creates the lease (counter 1, owned by `owner`, checkpoint TRIM_HORIZON unless given) if absent. */
-  public async create(leaseKey: string, owner: string, checkpoint: ExtendedSequenceNumber = { sequenceNumber: Sentinel.TRIM_HORIZON, subSequenceNumber: 0 }, extras: LeaseExtras = {}): Promise<Lease> {
-    const lease: Lease = { leaseKey, leaseOwner: owner, leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0, checkpoint, ...extras.shard, applicationName: this.applicationName };
-    await this.write('create', leaseKey, undefined, () => this.client.send(new PutItemCommand({
-      TableName: this.tableName,
-      Item: toItem(lease),
-      ConditionExpression: 'attribute_not_exists(leaseKey)',
-    })));
+  public async create(
+    leaseKey: string,
+    owner: string,
+    checkpoint: ExtendedSequenceNumber = { sequenceNumber: Sentinel.TRIM_HORIZON, subSequenceNumber: 0 },
+    extras: LeaseExtras = {},
+  ): Promise<Lease> {
+    const lease: Lease = {
+      leaseKey,
+      leaseOwner: owner,
+      leaseCounter: 1,
+      ownerSwitchesSinceCheckpoint: 0,
+      checkpoint,
+      ...extras.shard,
+      applicationName: this.applicationName,
+    };
+    await this.write('create', leaseKey, undefined, () =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem(lease),
+          ConditionExpression: 'attribute_not_exists(leaseKey)',
+        }),
+      ),
+    );
     return lease;
   }
 
@@ -102,10 +145,19 @@ export class LeaseStore {
    * at `lease.leaseCounter`. An empty or absent `progress` removes the attribute. The shard
    * attributes in `extras` are set when given (the KCL's `parentShardId`, `childShardIds`, hash range).
    */
-  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress, extras: LeaseExtras = {}): Promise<Lease> {
+  public async checkpoint(
+    lease: Lease,
+    checkpoint: ExtendedSequenceNumber,
+    progress?: ShardProgress,
+    extras: LeaseExtras = {},
+  ): Promise<Lease> {
     const hasProgress = progress !== undefined && progress.size > 0;
     const sets = ['checkpoint = :cp', 'checkpointSubSequenceNumber = :sub', 'leaseCounter = :next', 'ownerSwitchesSinceCheckpoint = :zero'];
-    const values: Record<string, AttributeValue> = { ':cp': { S: checkpoint.sequenceNumber }, ':sub': { N: String(checkpoint.subSequenceNumber) }, ':zero': { N: '0' } };
+    const values: Record<string, AttributeValue> = {
+      ':cp': { S: checkpoint.sequenceNumber },
+      ':sub': { N: String(checkpoint.subSequenceNumber) },
+      ':zero': { N: '0' },
+    };
     if (hasProgress) {
       sets.push('progress = :progress');
       values[':progress'] = { B: encodeProgress(progress) };
@@ -124,13 +176,28 @@ export class LeaseStore {
       values[':startHash'] = { S: shard.startingHashKey };
       values[':endHash'] = { S: shard.endingHashKey };
     }
-    await this.update('checkpoint', lease, `SET ${sets.join(', ')} REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber${hasProgress ? '' : ', progress'}`, values, true);
-    const written = { ...lease, checkpoint, progress: hasProgress ? progress : undefined, pendingCheckpoint: undefined, leaseCounter: lease.leaseCounter + 1, ownerSwitchesSinceCheckpoint: 0 };
+    await this.update(
+      'checkpoint',
+      lease,
+      `SET ${sets.join(', ')} REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber${hasProgress ? '' : ', progress'}`,
+      values,
+      true,
+    );
+    const written = {
+      ...lease,
+      checkpoint,
+      progress: hasProgress ? progress : undefined,
+      pendingCheckpoint: undefined,
+      leaseCounter: lease.leaseCounter + 1,
+      ownerSwitchesSinceCheckpoint: 0,
+    };
     return {
       ...written,
       ...(shard.parentShardIds?.length ? { parentShardIds: shard.parentShardIds } : {}),
       ...(shard.childShardIds?.length ? { childShardIds: shard.childShardIds } : {}),
-      ...(shard.startingHashKey !== undefined && shard.endingHashKey !== undefined ? { startingHashKey: shard.startingHashKey, endingHashKey: shard.endingHashKey } : {}),
+      ...(shard.startingHashKey !== undefined && shard.endingHashKey !== undefined
+        ? { startingHashKey: shard.startingHashKey, endingHashKey: shard.endingHashKey }
+        : {}),
       applicationName: this.applicationName ?? lease.applicationName,
     };
   }
@@ -139,27 +206,46 @@ export class LeaseStore {
    * A conditional update: on `leaseCounter` (and the owner when asked); with an application name,
    * it is set too and the lease must have none or this one.
    */
-  private async update(operation: string, lease: Lease, expression: string, values: Record<string, AttributeValue>, ownerMustMatch = false): Promise<void> {
-    const ownerCondition = ownerMustMatch ? (lease.leaseOwner === undefined ? ' AND attribute_not_exists(leaseOwner)' : ' AND leaseOwner = :holder') : '';
+  private async update(
+    operation: string,
+    lease: Lease,
+    expression: string,
+    values: Record<string, AttributeValue>,
+    ownerMustMatch = false,
+  ): Promise<void> {
+    const ownerCondition = ownerMustMatch
+      ? lease.leaseOwner === undefined
+        ? ' AND attribute_not_exists(leaseOwner)'
+        : ' AND leaseOwner = :holder'
+      : '';
     const app = this.applicationName;
     const appCondition = app === undefined ? '' : ' AND (attribute_not_exists(applicationName) OR applicationName = :app)';
     const withApp = app === undefined ? expression : expression.replace(/^SET /, 'SET applicationName = :app, ');
-    await this.write(operation, lease.leaseKey, lease.leaseCounter, () => this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: { leaseKey: { S: lease.leaseKey } },
-      UpdateExpression: withApp,
-      ConditionExpression: `leaseCounter = :counter${ownerCondition}${appCondition}`,
-      ExpressionAttributeValues: {
-        ...values,
-        ':counter': { N: String(lease.leaseCounter) },
-        ':next': { N: String(lease.leaseCounter + 1) },
-        ...(ownerMustMatch && lease.leaseOwner !== undefined ? { ':holder': { S: lease.leaseOwner } } : {}),
-        ...(app === undefined ? {} : { ':app': { S: app } }),
-      },
-    })));
+    await this.write(operation, lease.leaseKey, lease.leaseCounter, () =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { leaseKey: { S: lease.leaseKey } },
+          UpdateExpression: withApp,
+          ConditionExpression: `leaseCounter = :counter${ownerCondition}${appCondition}`,
+          ExpressionAttributeValues: {
+            ...values,
+            ':counter': { N: String(lease.leaseCounter) },
+            ':next': { N: String(lease.leaseCounter + 1) },
+            ...(ownerMustMatch && lease.leaseOwner !== undefined ? { ':holder': { S: lease.leaseOwner } } : {}),
+            ...(app === undefined ? {} : { ':app': { S: app } }),
+          },
+        }),
+      ),
+    );
   }
 
-  private async write(operation: string, leaseKey: string, expectedCounter: number | undefined, send: () => Promise<unknown>): Promise<void> {
+  private async write(
+    operation: string,
+    leaseKey: string,
+    expectedCounter: number | undefined,
+    send: () => Promise<unknown>,
+  ): Promise<void> {
     try {
       await send();
     } catch (error) {

@@ -48,7 +48,8 @@ export function comparePositions(a: Position, b: Position): number {
   return a.sub - b.sub;
 }
 
-const maxPosition = (a: Position | undefined, b: Position | undefined): Position | undefined => (a === undefined ? b : b === undefined || comparePositions(a, b) >= 0 ? a : b);
+const maxPosition = (a: Position | undefined, b: Position | undefined): Position | undefined =>
+  a === undefined ? b : b === undefined || comparePositions(a, b) >= 0 ? a : b;
 
 /**
  * Whether a user record of outer key `entry`'s key at (`sequence`, `sub`) is processed, by the

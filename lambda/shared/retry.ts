@@ -18,7 +18,10 @@ export class TimeBudget {
     return new TimeBudget(now() + Math.max(0, remainingMs - safetyMarginMs), now);
   }
 
-  constructor(public readonly deadline: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    public readonly deadline: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   public remaining(): number {
     return Math.max(0, this.deadline - this.now());

@@ -20,7 +20,12 @@ export function utilizationExpression(shards: number, periodSeconds: number): st
  * Write utilisation that reads 100 % whenever consumers lag, so the scale-in alarm (utilisation
  * below a threshold for the whole quiet window) cannot fire while they do.
  */
-export function quietExpression(shards: number, periodSeconds: number, lagThresholdMs: number, withConsumer: boolean | readonly string[]): string {
+export function quietExpression(
+  shards: number,
+  periodSeconds: number,
+  lagThresholdMs: number,
+  withConsumer: boolean | readonly string[],
+): string {
   // `true`: one consumer (`consumerAge`); a list: the metric ids of every consumer's IteratorAge.
   const ids = withConsumer === true ? ['consumerAge'] : withConsumer === false ? [] : withConsumer;
   const age = ids.length > 0 ? `MAX([${['streamAge', ...ids].map((id) => `FILL(${id}, 0)`).join(', ')}])` : 'FILL(streamAge, 0)';

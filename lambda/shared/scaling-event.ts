@@ -33,7 +33,10 @@ export interface ParsedAlarmEvent {
 /** The event is not a CloudWatch alarm action event; `rule` names what it broke. */
 export class ScalerEventError extends Error {
   public override readonly name = 'ScalerEventError';
-  constructor(message: string, public readonly rule: string) {
+  constructor(
+    message: string,
+    public readonly rule: string,
+  ) {
     super(message);
   }
 }

@@ -64,15 +64,21 @@ export function diagnoseLag(activity: ConsumerActivity, windowMinutes: number): 
   parts.push(progress === undefined ? 'user records processed unknown (no datapoint)' : `${Math.round(progress)} user records processed`);
   if (activity.processingFailures !== undefined) parts.push(`${Math.round(activity.processingFailures)} failed user records`);
   if (activity.errors !== undefined) parts.push(`${Math.round(activity.errors)} failed invocations`);
-  if (activity.duplicatesSkipped !== undefined && activity.duplicatesSkipped > 0) parts.push(`${Math.round(activity.duplicatesSkipped)} redelivered records skipped`);
+  if (activity.duplicatesSkipped !== undefined && activity.duplicatesSkipped > 0)
+    parts.push(`${Math.round(activity.duplicatesSkipped)} redelivered records skipped`);
   if (activity.maxDurationMs !== undefined && activity.timeoutMs !== undefined && activity.timeoutMs > 0) {
-    parts.push(`longest batch ${Math.round((activity.maxDurationMs / activity.timeoutMs) * 100)} % of the ${Math.round(activity.timeoutMs / 1000)} s timeout`);
+    parts.push(
+      `longest batch ${Math.round((activity.maxDurationMs / activity.timeoutMs) * 100)} % of the ${Math.round(activity.timeoutMs / 1000)} s timeout`,
+    );
   }
   const evidence = `${parts.join(', ')} in ${windowMinutes} min`;
 
   const newest = activity.newest;
   if (newest !== undefined && newest.failures > 0 && (newest.userRecords ?? 0) <= 0) {
-    return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: its newest minute has ${Math.round(newest.failures)} failures and no progress (${evidence})` };
+    return {
+      kind: LagKind.CONSUMER_STUCK,
+      evidence: `consumer-stuck: its newest minute has ${Math.round(newest.failures)} failures and no progress (${evidence})`,
+    };
   }
   if ((progress === undefined || progress <= 0) && failed) {
     return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: failing with no progress (${evidence})` };
@@ -80,14 +86,26 @@ export function diagnoseLag(activity: ConsumerActivity, windowMinutes: number): 
   if (failed && progress !== undefined && (activity.duplicatesSkipped ?? 0) >= progress) {
     // Lambda redelivers the failing batch again and again: what it processes is mostly records it
     // had processed already (another key's, at parallelization factor > 1 or per-key ordering).
-    return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: failing in a redelivery loop, more records skipped as processed than newly processed (${evidence})` };
+    return {
+      kind: LagKind.CONSUMER_STUCK,
+      evidence: `consumer-stuck: failing in a redelivery loop, more records skipped as processed than newly processed (${evidence})`,
+    };
   }
   if (progress !== undefined && progress <= 0) {
-    return { kind: LagKind.CONSUMER_STUCK, evidence: `consumer-stuck: no progress and no failure reported, is its mapping disabled or throttled? (${evidence})` };
+    return {
+      kind: LagKind.CONSUMER_STUCK,
+      evidence: `consumer-stuck: no progress and no failure reported, is its mapping disabled or throttled? (${evidence})`,
+    };
   }
   if (progress === undefined) {
     return { kind: LagKind.UNKNOWN, evidence: `consumer progress unknown (${evidence})` };
   }
-  const busy = activity.maxDurationMs !== undefined && activity.timeoutMs !== undefined && activity.maxDurationMs >= BUSY_DURATION_SHARE * activity.timeoutMs;
-  return { kind: LagKind.CONSUMER_SLOW, evidence: `consumer-slow: making progress${busy ? ' and busy' : ''}${failed ? ' despite some failures' : ''} (${evidence})` };
+  const busy =
+    activity.maxDurationMs !== undefined &&
+    activity.timeoutMs !== undefined &&
+    activity.maxDurationMs >= BUSY_DURATION_SHARE * activity.timeoutMs;
+  return {
+    kind: LagKind.CONSUMER_SLOW,
+    evidence: `consumer-slow: making progress${busy ? ' and busy' : ''}${failed ? ' despite some failures' : ''} (${evidence})`,
+  };
 }

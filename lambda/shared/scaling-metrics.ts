@@ -48,7 +48,9 @@ function consumerSources(sources: MetricSources): readonly ConsumerMetricSources
   if (sources.consumers !== undefined) {
     return sources.consumers;
   }
-  return sources.consumerFunctionName || sources.consumerServiceName ? [{ functionName: sources.consumerFunctionName, serviceName: sources.consumerServiceName }] : [];
+  return sources.consumerFunctionName || sources.consumerServiceName
+    ? [{ functionName: sources.consumerFunctionName, serviceName: sources.consumerServiceName }]
+    : [];
 }
 
 /** GetMetricData's window for a quiet window of `windowMinutes`. */
@@ -58,7 +60,13 @@ export function queryWindow(now: number, windowMinutes: number): { start: Date; 
 
 /** One-minute GetMetricData queries: the stream's writes, throttles and iterator age; the consumer's lag, progress and failures. */
 export function scalingQueries(sources: MetricSources): MetricDataQuery[] {
-  const query = (id: string, namespace: string, metricName: string, dimension: { Name: string; Value: string }, stat: string): MetricDataQuery => ({
+  const query = (
+    id: string,
+    namespace: string,
+    metricName: string,
+    dimension: { Name: string; Value: string },
+    stat: string,
+  ): MetricDataQuery => ({
     Id: id,
     MetricStat: { Metric: { Namespace: namespace, MetricName: metricName, Dimensions: [dimension] }, Period: PERIOD_SECONDS, Stat: stat },
     ReturnData: true,
@@ -123,7 +131,12 @@ interface Point {
  *
  * `timeoutMs` is the consumer function's timeout, carried into the consumer's activity.
  */
-export function toScalingMetrics(results: readonly MetricDataResult[], now: number, windowMinutes: number, options: ScalingMetricsOptions = {}): ScalingMetrics {
+export function toScalingMetrics(
+  results: readonly MetricDataResult[],
+  now: number,
+  windowMinutes: number,
+  options: ScalingMetricsOptions = {},
+): ScalingMetrics {
   const series = (id: string): Point[] => {
     const points: Point[] = [];
     for (const result of results.filter((r) => r.Id === id)) {
@@ -138,7 +151,8 @@ export function toScalingMetrics(results: readonly MetricDataResult[], now: numb
     return points;
   };
   const within = (points: Point[], from: number, to = now) => points.filter((p) => p.at >= from && p.at <= to);
-  const peak = (points: Point[]) => (points.length === 0 ? undefined : points.reduce((max, p) => Math.max(max, p.value), Number.NEGATIVE_INFINITY));
+  const peak = (points: Point[]) =>
+    points.length === 0 ? undefined : points.reduce((max, p) => Math.max(max, p.value), Number.NEGATIVE_INFINITY);
   const sum = (points: Point[]) => (points.length === 0 ? undefined : points.reduce((total, p) => total + p.value, 0));
   const perSecond = (value: number | undefined) => (value === undefined ? undefined : value / PERIOD_SECONDS);
   const maxOf = (...values: Array<number | undefined>) => {

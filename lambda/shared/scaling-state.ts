@@ -45,7 +45,13 @@ export async function loadState(client: DynamoDBClient, tableName: string): Prom
 }
 
 /** Writes `state` as version `expectedVersion + 1`; throws StateConflictError when someone wrote in between. */
-export async function saveState(client: DynamoDBClient, tableName: string, state: StoredScalingState, expectedVersion: number, now: number): Promise<number> {
+export async function saveState(
+  client: DynamoDBClient,
+  tableName: string,
+  state: StoredScalingState,
+  expectedVersion: number,
+  now: number,
+): Promise<number> {
   const trimmed: StoredScalingState = {
     ...state,
     shardCountChanges: state.shardCountChanges.filter((at) => at > now - DAY_MS),
@@ -53,12 +59,14 @@ export async function saveState(client: DynamoDBClient, tableName: string, state
   };
   const version = expectedVersion + 1;
   try {
-    await client.send(new PutItemCommand({
-      TableName: tableName,
-      Item: { pk: { S: STATE_KEY }, version: { N: String(version) }, doc: { S: JSON.stringify(trimmed) } },
-      ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :expected',
-      ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': { N: String(expectedVersion) } },
-    }));
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { pk: { S: STATE_KEY }, version: { N: String(version) }, doc: { S: JSON.stringify(trimmed) } },
+        ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :expected',
+        ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': { N: String(expectedVersion) } },
+      }),
+    );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
       throw new StateConflictError(expectedVersion);

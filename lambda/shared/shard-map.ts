@@ -23,7 +23,10 @@ export class ShardMap {
       start: BigInt(shard.HashKeyRange!.StartingHashKey!),
       end: BigInt(shard.HashKeyRange!.EndingHashKey!),
     }));
-    return new ShardMap(ranges.filter((_range, i) => shards[i].SequenceNumberRange?.EndingSequenceNumber === undefined), ranges);
+    return new ShardMap(
+      ranges.filter((_range, i) => shards[i].SequenceNumberRange?.EndingSequenceNumber === undefined),
+      ranges,
+    );
   }
 
   public readonly shards: readonly ShardRange[];
@@ -89,7 +92,11 @@ export class ShardMapCache {
   private map?: Promise<ShardMap>;
   private loadedAt = 0;
 
-  constructor(private readonly load: () => Promise<ShardMap>, private readonly ttlMs = 60_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly load: () => Promise<ShardMap>,
+    private readonly ttlMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   public get(): Promise<ShardMap> {
     if (!this.map || this.now() - this.loadedAt > this.ttlMs) {

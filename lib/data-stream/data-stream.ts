@@ -252,23 +252,57 @@ abstract class DataStreamBase extends Resource implements IDataStream {
     return this.metric('ReadProvisionedThroughputExceeded', { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
-  public metricGetRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsBytes(props); }
-  public metricGetRecordsIteratorAgeMilliseconds(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsIteratorAgeMilliseconds(props); }
-  public metricGetRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsLatency(props); }
-  public metricGetRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecords(props); }
-  public metricGetRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricGetRecordsSuccess(props); }
-  public metricPutRecordBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordBytes(props); }
-  public metricPutRecordLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordLatency(props); }
-  public metricPutRecordSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordSuccess(props); }
-  public metricPutRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsBytes(props); }
-  public metricPutRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsLatency(props); }
-  public metricPutRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsSuccess(props); }
-  public metricPutRecordsTotalRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsTotalRecords(props); }
-  public metricPutRecordsSuccessfulRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsSuccessfulRecords(props); }
-  public metricPutRecordsFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsFailedRecords(props); }
-  public metricPutRecordsThrottledRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricPutRecordsThrottledRecords(props); }
-  public metricReadProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricReadProvisionedThroughputExceeded(props); }
-  public metricWriteProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric { return this.stream.metricWriteProvisionedThroughputExceeded(props); }
+  public metricGetRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricGetRecordsBytes(props);
+  }
+  public metricGetRecordsIteratorAgeMilliseconds(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricGetRecordsIteratorAgeMilliseconds(props);
+  }
+  public metricGetRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricGetRecordsLatency(props);
+  }
+  public metricGetRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricGetRecords(props);
+  }
+  public metricGetRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricGetRecordsSuccess(props);
+  }
+  public metricPutRecordBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordBytes(props);
+  }
+  public metricPutRecordLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordLatency(props);
+  }
+  public metricPutRecordSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordSuccess(props);
+  }
+  public metricPutRecordsBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsBytes(props);
+  }
+  public metricPutRecordsLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsLatency(props);
+  }
+  public metricPutRecordsSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsSuccess(props);
+  }
+  public metricPutRecordsTotalRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsTotalRecords(props);
+  }
+  public metricPutRecordsSuccessfulRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsSuccessfulRecords(props);
+  }
+  public metricPutRecordsFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsFailedRecords(props);
+  }
+  public metricPutRecordsThrottledRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricPutRecordsThrottledRecords(props);
+  }
+  public metricReadProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricReadProvisionedThroughputExceeded(props);
+  }
+  public metricWriteProvisionedThroughputExceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricWriteProvisionedThroughputExceeded(props);
+  }
 
   /**
    * Write utilisation in percent of `writeCapacity`: the larger of the byte and the record
@@ -279,7 +313,9 @@ abstract class DataStreamBase extends Resource implements IDataStream {
   public metricWriteUtilization(props: { period?: Duration; label?: string } = {}): cloudwatch.MathExpression {
     const capacity = this.writeCapacity;
     if (capacity === undefined) {
-      throw new Error(`DataStream ${this.node.path}: metricWriteUtilization needs the stream's write capacity, unknown for this import; import it with DataStream.fromStreamAttributes and give mode (and shardCount for a provisioned stream)`);
+      throw new Error(
+        `DataStream ${this.node.path}: metricWriteUtilization needs the stream's write capacity, unknown for this import; import it with DataStream.fromStreamAttributes and give mode (and shardCount for a provisioned stream)`,
+      );
     }
     const period = props.period ?? Duration.minutes(1);
     const seconds = period.toSeconds();
@@ -320,12 +356,21 @@ export class DataStream extends DataStreamBase {
    * when no attributes are given.
    */
   public static fromStream(scope: Construct, id: string, stream: kinesis.IStream, attrs: DataStreamCapacityAttributes = {}): IDataStream {
-    const known = attrs.mode !== undefined || attrs.shardCount !== undefined || attrs.retention !== undefined || attrs.maxRecordSize !== undefined;
+    const known =
+      attrs.mode !== undefined || attrs.shardCount !== undefined || attrs.retention !== undefined || attrs.maxRecordSize !== undefined;
     if (stream instanceof DataStreamBase && !known) {
       return stream;
     }
-    const inherited = stream instanceof DataStreamBase ? { mode: stream.mode, shardCount: stream.shardCount, retention: stream.retention, maxRecordSize: stream.maxRecordSize } : {};
-    return new ImportedDataStream(scope, id, { ...inherited, ...attrs, streamArn: stream.streamArn, encryptionKey: stream.encryptionKey }, stream);
+    const inherited =
+      stream instanceof DataStreamBase
+        ? { mode: stream.mode, shardCount: stream.shardCount, retention: stream.retention, maxRecordSize: stream.maxRecordSize }
+        : {};
+    return new ImportedDataStream(
+      scope,
+      id,
+      { ...inherited, ...attrs, streamArn: stream.streamArn, encryptionKey: stream.encryptionKey },
+      stream,
+    );
   }
 
   /** The underlying stream, for anything the L2 offers. */
@@ -355,16 +400,18 @@ export class DataStream extends DataStreamBase {
     const encryption = props.encryption ?? (props.encryptionKey ? DataStreamEncryption.CUSTOMER_MANAGED : DataStreamEncryption.AWS_MANAGED);
     let encryptionKey: kms.IKey | undefined;
     if (encryption === DataStreamEncryption.CUSTOMER_MANAGED) {
-      encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
-        description: `Encrypts the Kinesis stream ${this.node.path}`,
-        enableKeyRotation: true,
-        removalPolicy,
-      });
+      encryptionKey =
+        props.encryptionKey ??
+        new kms.Key(this, 'Key', {
+          description: `Encrypts the Kinesis stream ${this.node.path}`,
+          enableKeyRotation: true,
+          removalPolicy,
+        });
       this.createdKey = props.encryptionKey ? undefined : encryptionKey;
     }
 
     const provisioned = this.mode === DataStreamMode.PROVISIONED;
-    this.shardCount = provisioned ? props.shardCount ?? 1 : undefined;
+    this.shardCount = provisioned ? (props.shardCount ?? 1) : undefined;
     this.stream = new kinesis.Stream(this, 'Resource', {
       streamName: props.streamName,
       streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
@@ -384,7 +431,8 @@ export class DataStream extends DataStreamBase {
     if (encryptionKey) {
       Validations.of(this.stream).acknowledge({
         id: 'AwsSolutions-KDS3',
-        reason: 'A customer-managed key was asked for (encryption CUSTOMER_MANAGED or encryptionKey): it gives key-policy control, cross-account grants and rotation the AWS-managed key does not. The default stays alias/aws/kinesis.',
+        reason:
+          'A customer-managed key was asked for (encryption CUSTOMER_MANAGED or encryptionKey): it gives key-policy control, cross-account grants and rotation the AWS-managed key does not. The default stays alias/aws/kinesis.',
       });
     }
 
@@ -413,7 +461,8 @@ class ImportedDataStream extends DataStreamBase {
   constructor(scope: Construct, id: string, attrs: DataStreamAttributes, stream: kinesis.IStream | undefined) {
     super(scope, id, { environmentFromArn: Token.isUnresolved(attrs.streamArn) ? undefined : attrs.streamArn });
     validateAttributes(attrs);
-    this.stream = stream ?? kinesis.Stream.fromStreamAttributes(this, 'Resource', { streamArn: attrs.streamArn, encryptionKey: attrs.encryptionKey });
+    this.stream =
+      stream ?? kinesis.Stream.fromStreamAttributes(this, 'Resource', { streamArn: attrs.streamArn, encryptionKey: attrs.encryptionKey });
     this.mode = attrs.mode;
     this.shardCount = attrs.shardCount;
     this.retention = attrs.retention;
@@ -425,7 +474,10 @@ class ImportedDataStream extends DataStreamBase {
 }
 
 /** Write and read capacity, when the mode (and for provisioned streams the shard count) is known. */
-function capacityOf(mode: DataStreamMode | undefined, shardCount: number | undefined): { write: StreamCapacity; read: StreamCapacity } | undefined {
+function capacityOf(
+  mode: DataStreamMode | undefined,
+  shardCount: number | undefined,
+): { write: StreamCapacity; read: StreamCapacity } | undefined {
   if (mode === DataStreamMode.ON_DEMAND) {
     return ON_DEMAND_DEFAULT_CAPACITY;
   }
@@ -444,7 +496,9 @@ function validateAttributes(attrs: DataStreamAttributes): void {
   }
   if (attrs.shardCount !== undefined && !Token.isUnresolved(attrs.shardCount)) {
     if (attrs.mode === DataStreamMode.ON_DEMAND) {
-      fail(`shardCount applies to provisioned streams only; remove it or give mode 'provisioned' (received shardCount ${attrs.shardCount} with mode 'on-demand')`);
+      fail(
+        `shardCount applies to provisioned streams only; remove it or give mode 'provisioned' (received shardCount ${attrs.shardCount} with mode 'on-demand')`,
+      );
     }
     if (!Number.isInteger(attrs.shardCount) || attrs.shardCount < 1) {
       fail(`shardCount must be a whole number of at least 1; received ${attrs.shardCount}`);
@@ -466,7 +520,9 @@ function checkMaxRecordSize(size: Size, fail: (message: string) => never): void 
   const bytes = size.toBytes();
   const kib = bytes / 1024;
   if (!Number.isInteger(kib) || kib < RECORD_SIZE_LIMITS.minKiB || kib > RECORD_SIZE_LIMITS.maxKiB) {
-    fail(`maxRecordSize must be whole KiB from ${RECORD_SIZE_LIMITS.minKiB} KiB (1 MiB) to ${RECORD_SIZE_LIMITS.maxKiB} KiB (10 MiB); received ${bytes} bytes (${kib} KiB)`);
+    fail(
+      `maxRecordSize must be whole KiB from ${RECORD_SIZE_LIMITS.minKiB} KiB (1 MiB) to ${RECORD_SIZE_LIMITS.maxKiB} KiB (10 MiB); received ${bytes} bytes (${kib} KiB)`,
+    );
   }
 }
 
@@ -496,7 +552,9 @@ function validateProps(props: DataStreamProps, mode: DataStreamMode, retention: 
   }
   if (props.shardCount !== undefined && !Token.isUnresolved(props.shardCount)) {
     if (mode === DataStreamMode.ON_DEMAND) {
-      throw new Error(`DataStream: shardCount applies to provisioned streams only; remove it or use mode 'provisioned' (received shardCount ${props.shardCount} with mode 'on-demand')`);
+      throw new Error(
+        `DataStream: shardCount applies to provisioned streams only; remove it or use mode 'provisioned' (received shardCount ${props.shardCount} with mode 'on-demand')`,
+      );
     }
     if (!Number.isInteger(props.shardCount) || props.shardCount < 1) {
       throw new Error(`DataStream: shardCount must be a whole number of at least 1; received ${props.shardCount}`);
@@ -508,7 +566,9 @@ function validateProps(props: DataStreamProps, mode: DataStreamMode, retention: 
     });
   }
   if (props.encryption !== undefined && !Object.values(DataStreamEncryption).includes(props.encryption)) {
-    throw new Error(`DataStream: encryption must be one of ${Object.values(DataStreamEncryption).join(', ')}; received '${props.encryption}'`);
+    throw new Error(
+      `DataStream: encryption must be one of ${Object.values(DataStreamEncryption).join(', ')}; received '${props.encryption}'`,
+    );
   }
   if (props.maxRecordSize !== undefined) {
     checkMaxRecordSize(props.maxRecordSize, (message) => {

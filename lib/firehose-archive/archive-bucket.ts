@@ -83,14 +83,17 @@ export class ArchiveBucket extends Construct {
     });
     Validations.of(this.accessLogsBucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'This bucket is itself the server access log target of the archive bucket; logging it to itself would loop and to a third bucket would only move the question.',
+      reason:
+        'This bucket is itself the server access log target of the archive bucket; logging it to itself would loop and to a third bucket would only move the question.',
     });
 
-    const encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
-      description: `Encrypts the Kinesis archive in ${this.node.path}`,
-      enableKeyRotation: true,
-      removalPolicy,
-    });
+    const encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: `Encrypts the Kinesis archive in ${this.node.path}`,
+        enableKeyRotation: true,
+        removalPolicy,
+      });
     this.bucket = new s3.Bucket(this, 'Resource', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey,
@@ -104,15 +107,17 @@ export class ArchiveBucket extends Construct {
       serverAccessLogsPrefix: 'archive/',
       removalPolicy,
       autoDeleteObjects,
-      lifecycleRules: [{
-        abortIncompleteMultipartUploadAfter: Duration.days(7),
-        transitions: [
-          { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: lifecycle.infrequentAccessAfter ?? Duration.days(30) },
-          { storageClass: s3.StorageClass.GLACIER, transitionAfter: lifecycle.glacierAfter ?? Duration.days(90) },
-        ],
-        expiration: lifecycle.expireAfter,
-        noncurrentVersionExpiration: lifecycle.noncurrentVersionExpiration ?? Duration.days(30),
-      }],
+      lifecycleRules: [
+        {
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+          transitions: [
+            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: lifecycle.infrequentAccessAfter ?? Duration.days(30) },
+            { storageClass: s3.StorageClass.GLACIER, transitionAfter: lifecycle.glacierAfter ?? Duration.days(90) },
+          ],
+          expiration: lifecycle.expireAfter,
+          noncurrentVersionExpiration: lifecycle.noncurrentVersionExpiration ?? Duration.days(30),
+        },
+      ],
     });
   }
 }

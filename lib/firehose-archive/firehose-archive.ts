@@ -13,7 +13,8 @@ import { ArchiveBucket, type ArchiveBucketProps } from './archive-bucket';
 /** Hive-style time partitions, so Athena and Glue read the archive without a crawler. */
 export const DEFAULT_DATA_OUTPUT_PREFIX = 'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/';
 /** Failed records go apart, by failure type and time. */
-export const DEFAULT_ERROR_OUTPUT_PREFIX = 'errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/';
+export const DEFAULT_ERROR_OUTPUT_PREFIX =
+  'errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/';
 
 /**
  * What the delivery role may do on objects: write them and clean up multipart uploads, plus the
@@ -170,7 +171,9 @@ export class FirehoseArchive extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'DeliveryLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR });
     const role = new iam.Role(this, 'DeliveryRole', {
-      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
       description: 'Firehose archive: reads its one stream, writes under its bucket prefixes and its log group only',
     });
     this.deliveryRole = role;
@@ -199,15 +202,18 @@ export class FirehoseArchive extends Construct {
         errorOutputPrefix,
         loggingConfig: new firehose.EnableLogging(logGroup),
         processors: processors(props),
-        dynamicPartitioning: props.dynamicPartitioning ? { enabled: true, retryDuration: props.dynamicPartitioning.retryDuration } : undefined,
+        dynamicPartitioning: props.dynamicPartitioning
+          ? { enabled: true, retryDuration: props.dynamicPartitioning.retryDuration }
+          : undefined,
       }),
     });
 
-    const freshnessThreshold = props.freshnessAlarmThreshold
-      ?? Duration.seconds(Math.max(3 * this.bufferingInterval.toSeconds(), 300));
+    const freshnessThreshold = props.freshnessAlarmThreshold ?? Duration.seconds(Math.max(3 * this.bufferingInterval.toSeconds(), 300));
     // Generated names; no actions here: `alarms` is for whoever watches the archive
     // (PipelineMonitoring alarms people through one composite alarm over them).
-    const alarms = new AlarmFactory(this, { actions: { deferredTo: 'the user of FirehoseArchive.alarms (PipelineMonitoring: a composite alarm notifying its topic)' } });
+    const alarms = new AlarmFactory(this, {
+      actions: { deferredTo: 'the user of FirehoseArchive.alarms (PipelineMonitoring: a composite alarm notifying its topic)' },
+    });
     this.freshnessAlarm = alarms.addAlarm('FreshnessAlarm', {
       description: `Firehose archive ${this.node.path} is behind: the oldest undelivered record is older than ${freshnessThreshold.toSeconds()} s.`,
       metric: this.metricDataFreshness({ period: Duration.minutes(5) }),
@@ -244,7 +250,8 @@ export class FirehoseArchive extends Construct {
     }
     Validations.of(this.deliveryStream).acknowledge({
       id: 'AwsSolutions-KDF1',
-      reason: 'Server-side encryption of a delivery stream applies to Direct PUT sources only. This one reads a Kinesis data stream, which is KMS-encrypted at rest, and writes to a KMS-encrypted bucket.',
+      reason:
+        'Server-side encryption of a delivery stream applies to Direct PUT sources only. This one reads a Kinesis data stream, which is KMS-encrypted at rest, and writes to a KMS-encrypted bucket.',
     });
   }
 
@@ -279,7 +286,9 @@ export class FirehoseArchive extends Construct {
       usingMetrics[`t${index}`] = this.metric(name, { statistic: cloudwatch.Stats.SUM, ...props, period });
     });
     return new cloudwatch.MathExpression({
-      expression: Object.keys(usingMetrics).map((key) => `FILL(${key}, 0)`).join(' + '),
+      expression: Object.keys(usingMetrics)
+        .map((key) => `FILL(${key}, 0)`)
+        .join(' + '),
       usingMetrics,
       period,
       label: props?.label ?? 'Throttled source calls',
@@ -294,16 +303,18 @@ export class FirehoseArchive extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_ACTIONS, resources: objectResources }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: LOG_ACTIONS, resources: [logGroup.logGroupArn] }));
     if (this.bucket.encryptionKey) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: BUCKET_KEY_ACTIONS,
-        resources: [this.bucket.encryptionKey.keyArn],
-        // Only through S3, and only for this bucket: S3 names the bucket (with S3 Bucket Keys) or
-        // the object (without) in the encryption context, so either the bucket or its prefixes.
-        conditions: {
-          StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
-          StringLike: { 'kms:EncryptionContext:aws:s3:arn': [this.bucket.bucketArn, ...objectResources] },
-        },
-      }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: BUCKET_KEY_ACTIONS,
+          resources: [this.bucket.encryptionKey.keyArn],
+          // Only through S3, and only for this bucket: S3 names the bucket (with S3 Bucket Keys) or
+          // the object (without) in the encryption context, so either the bucket or its prefixes.
+          conditions: {
+            StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` },
+            StringLike: { 'kms:EncryptionContext:aws:s3:arn': [this.bucket.bucketArn, ...objectResources] },
+          },
+        }),
+      );
     }
     objectResources.forEach((resource, index) => {
       const bucketWide = fixedParts[index] === '';
@@ -316,7 +327,8 @@ export class FirehoseArchive extends Construct {
     });
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(logGroup)}.Arn>]`,
-      reason: 'A log group ARN ends in :* to cover its log streams; this is the delivery stream\'s own log group and only PutLogEvents is allowed.',
+      reason:
+        "A log group ARN ends in :* to cover its log streams; this is the delivery stream's own log group and only PutLogEvents is allowed.",
     });
   }
 }
@@ -338,13 +350,15 @@ function nagResourceName(scope: Construct, resource: string): string {
   if (typeof resolved === 'string') {
     return resolved; // a bucket given by a literal ARN
   }
-  return resolved['Fn::Join'][1].map((part) => {
-    if (typeof part === 'string') {
-      return part;
-    }
-    const intrinsic = part as { 'Fn::GetAtt'?: [string, string]; Ref?: string };
-    return intrinsic['Fn::GetAtt'] ? `<${intrinsic['Fn::GetAtt'].join('.')}>` : `<${intrinsic.Ref}>`;
-  }).join(resolved['Fn::Join'][0]);
+  return resolved['Fn::Join'][1]
+    .map((part) => {
+      if (typeof part === 'string') {
+        return part;
+      }
+      const intrinsic = part as { 'Fn::GetAtt'?: [string, string]; Ref?: string };
+      return intrinsic['Fn::GetAtt'] ? `<${intrinsic['Fn::GetAtt'].join('.')}>` : `<${intrinsic.Ref}>`;
+    })
+    .join(resolved['Fn::Join'][0]);
 }
 
 /**
@@ -386,7 +400,9 @@ function validateProps(props: FirehoseArchiveProps): void {
     const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
     const min = props.dynamicPartitioning ? 64 : 1;
     if (mib < min || mib > 128 || !Number.isInteger(mib)) {
-      fail(`bufferingSize must be whole MiB from ${min} to 128${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${mib} MiB`);
+      fail(
+        `bufferingSize must be whole MiB from ${min} to 128${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${mib} MiB`,
+      );
     }
   }
   const interval = props.bufferingInterval;
@@ -394,7 +410,9 @@ function validateProps(props: FirehoseArchiveProps): void {
     const seconds = interval.toSeconds({ integral: false });
     const min = props.dynamicPartitioning ? 60 : 0;
     if (seconds < min || seconds > 900 || !Number.isInteger(seconds)) {
-      fail(`bufferingInterval must be whole seconds from ${min} to 900${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${seconds} seconds`);
+      fail(
+        `bufferingInterval must be whole seconds from ${min} to 900${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${seconds} seconds`,
+      );
     }
   }
   const prefix = props.dataOutputPrefix;
@@ -407,7 +425,7 @@ function validateProps(props: FirehoseArchiveProps): void {
     }
   }
   if (props.dynamicPartitioning && props.dataOutputPrefix === undefined) {
-    fail('dataOutputPrefix is required with dynamic partitioning, e.g. \'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/\'');
+    fail("dataOutputPrefix is required with dynamic partitioning, e.g. 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/'");
   }
   const errorPrefix = props.errorOutputPrefix;
   if (errorPrefix !== undefined && !Token.isUnresolved(errorPrefix) && !errorPrefix.includes('!{firehose:error-output-type}')) {
@@ -428,10 +446,13 @@ function validateProps(props: FirehoseArchiveProps): void {
     fail(`freshnessAlarmThreshold must be at least 60 seconds; received ${freshness.toSeconds()} seconds`);
   }
   if (props.bucket) {
-    const bucketOnly = (['lifecycle', 'removalPolicy', 'autoDeleteObjects', 'encryptionKey'] as const).filter((name) => props[name] !== undefined);
+    const bucketOnly = (['lifecycle', 'removalPolicy', 'autoDeleteObjects', 'encryptionKey'] as const).filter(
+      (name) => props[name] !== undefined,
+    );
     if (bucketOnly.length > 0) {
-      fail(`${bucketOnly.join(', ')} appl${bucketOnly.length === 1 ? 'ies' : 'y'} to the bucket this construct creates; remove ${bucketOnly.length === 1 ? 'it' : 'them'} or do not pass bucket`);
+      fail(
+        `${bucketOnly.join(', ')} appl${bucketOnly.length === 1 ? 'ies' : 'y'} to the bucket this construct creates; remove ${bucketOnly.length === 1 ? 'it' : 'them'} or do not pass bucket`,
+      );
     }
   }
 }
-

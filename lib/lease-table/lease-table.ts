@@ -101,8 +101,10 @@ abstract class LeaseTableBase extends Resource implements ILeaseTable {
   public bindConsumer(consumer: IConstruct): void {
     const previous = this.consumer ?? this.importedBinding()?.get(this.bindingKey()!);
     if (previous !== undefined && previous !== consumer) {
-      throw new Error(`LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); `
-        + `it is the lease table of ${previous.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`);
+      throw new Error(
+        `LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); ` +
+          `it is the lease table of ${previous.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`,
+      );
     }
     this.consumer = consumer;
     this.importedBinding()?.set(this.bindingKey()!, consumer);
@@ -153,12 +155,22 @@ export class LeaseTable extends LeaseTableBase {
    * stack's account and region. Grants name the table's ARN (and the key, when given).
    */
   public static fromTableName(scope: Construct, id: string, tableName: string, options: LeaseTableImportOptions = {}): ILeaseTable {
-    return new ImportedLeaseTable(scope, id, { tableName, encryptionKey: options.encryptionKey }, Token.isUnresolved(tableName) ? undefined : tableName);
+    return new ImportedLeaseTable(
+      scope,
+      id,
+      { tableName, encryptionKey: options.encryptionKey },
+      Token.isUnresolved(tableName) ? undefined : tableName,
+    );
   }
 
   /** Imports an existing lease table by ARN (any account and region the ARN names). */
   public static fromTableArn(scope: Construct, id: string, tableArn: string, options: LeaseTableImportOptions = {}): ILeaseTable {
-    return new ImportedLeaseTable(scope, id, { tableArn, encryptionKey: options.encryptionKey }, Token.isUnresolved(tableArn) ? undefined : tableArn.split('/')[1]);
+    return new ImportedLeaseTable(
+      scope,
+      id,
+      { tableArn, encryptionKey: options.encryptionKey },
+      Token.isUnresolved(tableArn) ? undefined : tableArn.split('/')[1],
+    );
   }
 
   /** The underlying table. */
@@ -169,17 +181,23 @@ export class LeaseTable extends LeaseTableBase {
   constructor(scope: Construct, id: string, props: LeaseTableProps = {}) {
     super(scope, id);
     this.encryptionKey = props.encryptionKey;
-    const leaseOwnerIndex: dynamodb.GlobalSecondaryIndexPropsV2[] = props.leaseOwnerIndex ? [{
-      indexName: LEASE_OWNER_INDEX_NAME,
-      partitionKey: { name: 'leaseOwner', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-    }] : [];
+    const leaseOwnerIndex: dynamodb.GlobalSecondaryIndexPropsV2[] = props.leaseOwnerIndex
+      ? [
+          {
+            indexName: LEASE_OWNER_INDEX_NAME,
+            partitionKey: { name: 'leaseOwner', type: dynamodb.AttributeType.STRING },
+            sortKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
+            projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+          },
+        ]
+      : [];
     this.table = new dynamodb.TableV2(this, 'Resource', {
       tableName: props.tableName,
       partitionKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
-      encryption: props.encryptionKey ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey) : dynamodb.TableEncryptionV2.awsManagedKey(),
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
+        : dynamodb.TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection ?? false,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -200,9 +218,13 @@ class ImportedLeaseTable extends LeaseTableBase {
   private readonly name?: string;
 
   constructor(scope: Construct, id: string, attrs: dynamodb.TableAttributesV2, name: string | undefined) {
-    super(scope, id, { environmentFromArn: attrs.tableArn !== undefined && !Token.isUnresolved(attrs.tableArn) ? attrs.tableArn : undefined });
+    super(scope, id, {
+      environmentFromArn: attrs.tableArn !== undefined && !Token.isUnresolved(attrs.tableArn) ? attrs.tableArn : undefined,
+    });
     if (attrs.tableArn !== undefined && name === undefined && !Token.isUnresolved(attrs.tableArn)) {
-      throw new Error(`LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>); received '${attrs.tableArn}'`);
+      throw new Error(
+        `LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>); received '${attrs.tableArn}'`,
+      );
     }
     this.table = dynamodb.TableV2.fromTableAttributes(this, 'Resource', attrs);
     this.encryptionKey = attrs.encryptionKey;

@@ -11,7 +11,14 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { quietExpression, utilizationExpression } from '../../lambda/shared/scaling-alarms';
 import { MAX_PARALLELIZATION_FACTOR, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
-import { AUTOSCALER_DEFAULTS, consumerId, scaleInUtilizationPercent, scaleOutUtilizationPercent, ScalerEnv, type ScalerConsumerConfig } from '../../lambda/scaler/contract';
+import {
+  AUTOSCALER_DEFAULTS,
+  consumerId,
+  scaleInUtilizationPercent,
+  scaleOutUtilizationPercent,
+  ScalerEnv,
+  type ScalerConsumerConfig,
+} from '../../lambda/scaler/contract';
 import { UPDATE_SHARD_COUNT_LIMITS } from '../../lambda/shared/kinesis-limits';
 import { DataStreamMode, type IDataStream } from '../data-stream';
 import { AlarmFactory, alarmNameOf, MissingData } from '../private/alarm-factory';
@@ -255,7 +262,9 @@ export class ShardAutoscaler extends Construct {
         consumer.allowParallelizationFactor?.(MAX_PARALLELIZATION_FACTOR);
       }
     }
-    const alarmArns = this.alarmNames.map((name) => stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
+    const alarmArns = this.alarmNames.map((name) =>
+      stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
     // Every consumer in one variable (the handler parses and checks it: lambda/scaler/contract.ts).
     const consumerSettings: ScalerConsumerConfig[] = consumers.map((consumer, index) => ({
       id: consumerId(index),
@@ -265,7 +274,7 @@ export class ShardAutoscaler extends Construct {
       ...(manageMapping ? { eventSourceMappingId: consumer.eventSourceMappingId } : {}),
     }));
 
-    const onFailure = createOnFailureQueue(this, 'FailedEvents', 'the scaler\'s asynchronous invocations');
+    const onFailure = createOnFailureQueue(this, 'FailedEvents', "the scaler's asynchronous invocations");
     this.onFailureQueue = onFailure;
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       ...pipelineFunctionDefaults(handlerEntry('scaler')),
@@ -301,7 +310,11 @@ export class ShardAutoscaler extends Construct {
     this.scalerRole = role;
     // Failed alarm events: Lambda retries twice, then the queue (the alarm was reset, so a
     // condition that lasts fires it again anyway).
-    fn.configureAsyncInvoke({ retryAttempts: ASYNC_RETRY_ATTEMPTS, maxEventAge: ASYNC_MAX_EVENT_AGE, onFailure: new destinations.SqsDestination(onFailure) });
+    fn.configureAsyncInvoke({
+      retryAttempts: ASYNC_RETRY_ATTEMPTS,
+      maxEventAge: ASYNC_MAX_EVENT_AGE,
+      onFailure: new destinations.SqsDestination(onFailure),
+    });
 
     // IAM: each action on the one resource it needs.
     stream.grant(role, ...(provisioned ? STREAM_ACTIONS : STREAM_DESCRIBE_ACTIONS));
@@ -313,15 +326,21 @@ export class ShardAutoscaler extends Construct {
     }
     if (manageMapping) {
       // Each consumer's own mapping, and nothing else.
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: MAPPING_ACTIONS, resources: consumers.map((consumer) => consumer.eventSourceMappingArn) }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: MAPPING_ACTIONS, resources: consumers.map((consumer) => consumer.eventSourceMappingArn) }),
+      );
     }
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'cloudwatch:GetMetricData and kinesis:DescribeLimits support no resource-level permissions (Service Authorization Reference); every other action is scoped to this stream, mapping, table or the autoscaler\'s own alarms',
+      reason:
+        "cloudwatch:GetMetricData and kinesis:DescribeLimits support no resource-level permissions (Service Authorization Reference); every other action is scoped to this stream, mapping, table or the autoscaler's own alarms",
     });
 
     // Alarms, each invoking the scaler (on ALARM only: it resets them itself).
-    const alarmFactory = new AlarmFactory(this, { namePrefix: prefix, actions: { onAlarm: [new actions.LambdaAction(fn, { useUniquePermissionId: true })] } });
+    const alarmFactory = new AlarmFactory(this, {
+      namePrefix: prefix,
+      actions: { onAlarm: [new actions.LambdaAction(fn, { useUniquePermissionId: true })] },
+    });
     this.alarms = scalingAlarms(alarmFactory, { stream, consumers, settings, shards, provisioned });
   }
 
@@ -367,7 +386,10 @@ export class ShardAutoscaler extends Construct {
   }
 
   private createOperatorAlarms(alarmActions: cloudwatch.IAlarmAction[]): void {
-    const alarmFactory = new AlarmFactory(this, { namePrefix: this.alarmNamePrefix, actions: { onAlarm: alarmActions, onOk: alarmActions } });
+    const alarmFactory = new AlarmFactory(this, {
+      namePrefix: this.alarmNamePrefix,
+      actions: { onAlarm: alarmActions, onOk: alarmActions },
+    });
     // Published per invocation: no invocations, no errors.
     const errors = alarmFactory.addOccurrenceAlarm('ScalerErrorsAlarm', {
       name: 'ScalerErrors',
@@ -387,7 +409,12 @@ export class ShardAutoscaler extends Construct {
       });
       this.operatorAlarmsList.push(stuck);
       this.scalerFunction.addEnvironment(ScalerEnv.STUCK_ALARM_NAME, stuckName);
-      const arn = Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: stuckName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      const arn = Stack.of(this).formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: stuckName,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
       this.scalerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: STUCK_ALARM_ACTIONS, resources: [arn] }));
     }
   }
@@ -420,13 +447,16 @@ function consumerTag(index: number): string {
  * and the stream's lag (scale out) and a quiet window (scale in); on any stream each consumer's
  * lag (`ConsumerLag`, `Consumer2Lag`, ...).
  */
-function scalingAlarms(alarmFactory: AlarmFactory, spec: {
-  readonly stream: IDataStream;
-  readonly consumers: readonly ShardAutoscalerConsumer[];
-  readonly settings: Settings;
-  readonly shards: number;
-  readonly provisioned: boolean;
-}): cloudwatch.Alarm[] {
+function scalingAlarms(
+  alarmFactory: AlarmFactory,
+  spec: {
+    readonly stream: IDataStream;
+    readonly consumers: readonly ShardAutoscalerConsumer[];
+    readonly settings: Settings;
+    readonly shards: number;
+    readonly provisioned: boolean;
+  },
+): cloudwatch.Alarm[] {
   const { stream, consumers, settings, shards, provisioned } = spec;
   const alarms: cloudwatch.Alarm[] = [];
   const minute = Duration.minutes(1);
@@ -436,36 +466,49 @@ function scalingAlarms(alarmFactory: AlarmFactory, spec: {
   const lagMs = settings.lagThreshold.toMilliseconds();
 
   if (provisioned) {
-    alarms.push(alarmFactory.addSustainedAlarm('WriteUtilizationAlarm', {
-      name: 'WriteUtilization',
-      description: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
-      metric: new cloudwatch.MathExpression({ expression: utilizationExpression(shards, 60), usingMetrics: { bytes, records }, period: minute, label: 'Write utilisation (%)' }),
-      threshold: settings.scaleOutUtilization,
-      periods: 2,
-    }));
-    alarms.push(alarmFactory.addSustainedAlarm('WriteThrottlesAlarm', {
-      name: 'WriteThrottles',
-      description: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
-      metric: stream.metricWriteThrottles({ period: minute }),
-      threshold: 1,
-      periods: 2,
-    }));
-    alarms.push(alarmFactory.addSustainedAlarm('StreamLagAlarm', {
-      name: 'StreamLag',
-      description: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
-      metric: streamAge,
-      threshold: lagMs,
-      periods: 3,
-    }));
+    alarms.push(
+      alarmFactory.addSustainedAlarm('WriteUtilizationAlarm', {
+        name: 'WriteUtilization',
+        description: `Write utilisation of ${stream.node.path} at or above ${settings.scaleOutUtilization} % of its shards: the scaler adds shards. The scaler rewrites the capacity constants after each reshard.`,
+        metric: new cloudwatch.MathExpression({
+          expression: utilizationExpression(shards, 60),
+          usingMetrics: { bytes, records },
+          period: minute,
+          label: 'Write utilisation (%)',
+        }),
+        threshold: settings.scaleOutUtilization,
+        periods: 2,
+      }),
+    );
+    alarms.push(
+      alarmFactory.addSustainedAlarm('WriteThrottlesAlarm', {
+        name: 'WriteThrottles',
+        description: `Writes to ${stream.node.path} throttled (WriteProvisionedThroughputExceeded) in 2 consecutive minutes: the scaler adds shards.`,
+        metric: stream.metricWriteThrottles({ period: minute }),
+        threshold: 1,
+        periods: 2,
+      }),
+    );
+    alarms.push(
+      alarmFactory.addSustainedAlarm('StreamLagAlarm', {
+        name: 'StreamLag',
+        description: `Consumers of ${stream.node.path} lag: GetRecords iterator age at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer from a slow one (its factor first, then the shards).`,
+        metric: streamAge,
+        threshold: lagMs,
+        periods: 3,
+      }),
+    );
   }
   consumers.forEach((consumer, index) => {
-    alarms.push(alarmFactory.addSustainedAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
-      name: `Consumer${consumerTag(index)}Lag`,
-      description: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
-      metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: lagMs,
-      periods: 3,
-    }));
+    alarms.push(
+      alarmFactory.addSustainedAlarm(`Consumer${consumerTag(index)}LagAlarm`, {
+        name: `Consumer${consumerTag(index)}Lag`,
+        description: `The consumer ${consumer.functionName} lags: IteratorAge at or above ${lagMs} ms for 3 minutes. The scaler tells a stuck consumer (failures, no progress: people are alarmed, no shards) from a slow one (its own parallelization factor is raised, then, on provisioned streams, the shards).`,
+        metric: consumer.metricIteratorAge({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: lagMs,
+        periods: 3,
+      }),
+    );
   });
   if (provisioned) {
     const period = SCALE_IN_PERIOD;
@@ -479,22 +522,24 @@ function scalingAlarms(alarmFactory: AlarmFactory, spec: {
       usingMetrics[consumerAgeIds[index]] = consumer.metricIteratorAge({ period, statistic: cloudwatch.Stats.MAXIMUM });
     });
     const periods = settings.quietWindow.toMinutes() / period.toMinutes();
-    alarms.push(alarmFactory.addAlarm('ScaleInAlarm', {
-      name: 'ScaleIn',
-      description: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
-      metric: new cloudwatch.MathExpression({
-        expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
-        usingMetrics,
-        period,
-        label: 'Write utilisation, 100 while consumers lag (%)',
+    alarms.push(
+      alarmFactory.addAlarm('ScaleInAlarm', {
+        name: 'ScaleIn',
+        description: `Write utilisation of ${stream.node.path} below ${settings.scaleInUtilization} % for ${settings.quietWindow.toMinutes()} minutes with no consumer lag (lag reads as 100 %): the scaler removes shards, at most half.`,
+        metric: new cloudwatch.MathExpression({
+          expression: quietExpression(shards, period.toSeconds(), lagMs, consumerAgeIds),
+          usingMetrics,
+          period,
+          label: 'Write utilisation, 100 while consumers lag (%)',
+        }),
+        threshold: settings.scaleInUtilization,
+        comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        // A quiet window is never read into missing data: no data, no scale-in.
+        missingData: MissingData.UNKNOWN,
       }),
-      threshold: settings.scaleInUtilization,
-      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: periods,
-      datapointsToAlarm: periods,
-      // A quiet window is never read into missing data: no data, no scale-in.
-      missingData: MissingData.UNKNOWN,
-    }));
+    );
   }
   return alarms;
 }
@@ -515,21 +560,27 @@ interface Settings {
 /** `consumers`, or the deprecated `consumer`; both together is an error. */
 function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
   if (props.consumer && props.consumers) {
-    throw new Error(`ShardAutoscaler: give either consumers (every consumer) or consumer (deprecated: one consumer), not both; received consumer ${props.consumer.functionName} and ${props.consumers.length} consumers`);
+    throw new Error(
+      `ShardAutoscaler: give either consumers (every consumer) or consumer (deprecated: one consumer), not both; received consumer ${props.consumer.functionName} and ${props.consumers.length} consumers`,
+    );
   }
   const consumers = props.consumers ?? (props.consumer ? [props.consumer] : []);
   const seen = new Map<string, number>();
   consumers.forEach((consumer, index) => {
     const arn = consumer.eventSourceMappingArn;
     if (!Token.isUnresolved(arn) && seen.has(arn)) {
-      throw new Error(`ShardAutoscaler: consumers must have distinct event-source mappings; received consumers[${seen.get(arn)}] and consumers[${index}] with mapping ${arn}`);
+      throw new Error(
+        `ShardAutoscaler: consumers must have distinct event-source mappings; received consumers[${seen.get(arn)}] and consumers[${index}] with mapping ${arn}`,
+      );
     }
     seen.set(arn, index);
   });
   const unique = new Set(consumers);
   if (unique.size !== consumers.length) {
     const index = consumers.findIndex((consumer, i) => consumers.indexOf(consumer) !== i);
-    throw new Error(`ShardAutoscaler: consumers must list each consumer once; received consumers[${index}] (${consumers[index].functionName}) again`);
+    throw new Error(
+      `ShardAutoscaler: consumers must list each consumer once; received consumers[${index}] (${consumers[index].functionName}) again`,
+    );
   }
   return consumers;
 }
@@ -549,24 +600,34 @@ function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardA
   };
   const known = (value: number) => !Token.isUnresolved(value);
   if (props.stream.mode === undefined) {
-    fail(`stream ${props.stream.node.path} has no known mode (an import): the scaler must know whether it may change shards. Import it with DataStream.fromStreamAttributes (or fromStream) giving mode, and shardCount for a provisioned stream; received mode undefined`);
+    fail(
+      `stream ${props.stream.node.path} has no known mode (an import): the scaler must know whether it may change shards. Import it with DataStream.fromStreamAttributes (or fromStream) giving mode, and shardCount for a provisioned stream; received mode undefined`,
+    );
   }
   if (props.stream.mode === DataStreamMode.PROVISIONED && props.stream.shardCount === undefined) {
-    fail(`stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`);
+    fail(
+      `stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`,
+    );
   }
   const hasConsumer = consumers.length > 0;
   if (props.adjustParallelization === true && !hasConsumer) {
-    fail('adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumers, or leave adjustParallelization unset; received adjustParallelization true with no consumer');
+    fail(
+      'adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumers, or leave adjustParallelization unset; received adjustParallelization true with no consumer',
+    );
   }
   if (props.stream.mode === DataStreamMode.ON_DEMAND) {
     for (const name of PROVISIONED_ONLY_PROPS) {
       if (props[name] !== undefined) {
         const value = props[name];
-        fail(`${name} applies to provisioned streams only: the stream is on-demand (Kinesis manages its shards); leave it out. Received ${value instanceof Duration ? value.toHumanString() : String(value)}`);
+        fail(
+          `${name} applies to provisioned streams only: the stream is on-demand (Kinesis manages its shards); leave it out. Received ${value instanceof Duration ? value.toHumanString() : String(value)}`,
+        );
       }
     }
     if (!hasConsumer || props.adjustParallelization === false) {
-      fail(`on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${hasConsumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`);
+      fail(
+        `on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${hasConsumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`,
+      );
     }
   }
   if (known(minShards) && (!Number.isInteger(minShards) || minShards < 1)) {
@@ -585,7 +646,10 @@ function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardA
   if (!lagThreshold.isUnresolved() && lagThreshold.toMilliseconds() < 1000) {
     fail(`lagThreshold must be at least 1 second; received ${lagThreshold.toMilliseconds()} ms`);
   }
-  for (const [name, value] of [['scaleOutCooldown', scaleOutCooldown], ['scaleInCooldown', scaleInCooldown]] as const) {
+  for (const [name, value] of [
+    ['scaleOutCooldown', scaleOutCooldown],
+    ['scaleInCooldown', scaleInCooldown],
+  ] as const) {
     if (!value.isUnresolved() && value.toSeconds() < 60) {
       fail(`${name} must be at least 1 minute; received ${value.toSeconds()} seconds`);
     }

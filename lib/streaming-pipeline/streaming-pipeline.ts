@@ -156,10 +156,14 @@ export class StreamingPipeline extends Construct {
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
     if (props.existingStream && props.stream) {
-      throw new Error(`StreamingPipeline: give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`);
+      throw new Error(
+        `StreamingPipeline: give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`,
+      );
     }
     const removalPolicy = props.removalPolicy;
-    this.stream = props.existingStream ?? new DataStream(this, 'Stream', { ...props.stream, removalPolicy: removalPolicy ?? props.stream?.removalPolicy });
+    this.stream =
+      props.existingStream ??
+      new DataStream(this, 'Stream', { ...props.stream, removalPolicy: removalPolicy ?? props.stream?.removalPolicy });
     if (props.archive !== false) {
       const emptyOnDelete = removalPolicy === RemovalPolicy.DESTROY && props.archive?.bucket === undefined;
       this.archive = new FirehoseArchive(this, 'Archive', {
@@ -173,10 +177,16 @@ export class StreamingPipeline extends Construct {
     }
     validateConsumers(props);
     if (props.consumer !== false) {
-      this.consumer = new ConsumerFunction(this, 'Consumer', { ...props.consumer, processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY, stream: this.stream });
+      this.consumer = new ConsumerFunction(this, 'Consumer', {
+        ...props.consumer,
+        processorEntry: props.consumer?.processorEntry ?? EXAMPLE_PROCESSOR_ENTRY,
+        stream: this.stream,
+      });
       this.leaseTable = this.consumer.leaseTable;
     }
-    const more = (props.consumers ?? []).map(({ id: consumerId, ...options }) => new ConsumerFunction(this, consumerId, { ...options, stream: this.stream }));
+    const more = (props.consumers ?? []).map(
+      ({ id: consumerId, ...options }) => new ConsumerFunction(this, consumerId, { ...options, stream: this.stream }),
+    );
     this.consumers = [...(this.consumer ? [this.consumer] : []), ...more];
     // An on-demand stream without a factor to raise leaves the scaler nothing to do: left out by
     // default; asked for explicitly, ShardAutoscaler says why it cannot be.
@@ -194,7 +204,15 @@ export class StreamingPipeline extends Construct {
     // Last, so that it sees every part above.
     if (props.monitoring !== false) {
       const [first, ...others] = this.consumers;
-      this.monitoring = new PipelineMonitoring(this, 'Monitoring', { ...props.monitoring, stream: this.stream, producer: this.producer, consumer: first, consumers: others, archive: this.archive, autoscaler: this.autoscaler });
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+        ...props.monitoring,
+        stream: this.stream,
+        producer: this.producer,
+        consumer: first,
+        consumers: others,
+        archive: this.archive,
+        autoscaler: this.autoscaler,
+      });
     }
     if (removalPolicy !== undefined) {
       RemovalPolicies.of(this).apply(removalPolicy, { applyToResourceTypes: [...STATEFUL_RESOURCE_TYPES] });
@@ -246,7 +264,9 @@ function validateConsumers(props: StreamingPipelineProps): void {
     if (table !== undefined) {
       const previous = tables.get(table);
       if (previous !== undefined) {
-        fail(`one lease table per consumer application: ${name} is given the lease table ${table.node.path}, which is already the lease table of ${previous}; give each consumer its own (leave leaseTable unset for a new one)`);
+        fail(
+          `one lease table per consumer application: ${name} is given the lease table ${table.node.path}, which is already the lease table of ${previous}; give each consumer its own (leave leaseTable unset for a new one)`,
+        );
       }
       tables.set(table, name);
     }
@@ -254,7 +274,9 @@ function validateConsumers(props: StreamingPipelineProps): void {
     if (application !== undefined && !Token.isUnresolved(application)) {
       const previous = applications.get(application);
       if (previous !== undefined) {
-        fail(`one consumer application per consumer: ${name} has applicationName '${application}', already the applicationName of ${previous}; two consumers under one name would skip each other's records in a shared lease table`);
+        fail(
+          `one consumer application per consumer: ${name} has applicationName '${application}', already the applicationName of ${previous}; two consumers under one name would skip each other's records in a shared lease table`,
+        );
       }
       applications.set(application, name);
     }
@@ -274,7 +296,10 @@ export const STATEFUL_RESOURCE_TYPES = [
 
 /** Sets retention and the KMS key on every log group of the pipeline. */
 class LogGroupSettings implements IAspect {
-  constructor(private readonly retention?: logs.RetentionDays, private readonly key?: kms.IKey) {}
+  constructor(
+    private readonly retention?: logs.RetentionDays,
+    private readonly key?: kms.IKey,
+  ) {}
 
   public visit(node: IConstruct): void {
     if (node instanceof logs.CfnLogGroup) {

@@ -10,7 +10,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An aggregate at `offset` under outer key `outer`, of user records `key:value`. */
 function aggregate(offset: number, outer: string, items: string[]) {
-  return kinesisRecord(encodeAggregated(items.map((item) => ({ partitionKey: item.split(':')[0], data: Buffer.from(item) }))), { offset, partitionKey: outer });
+  return kinesisRecord(encodeAggregated(items.map((item) => ({ partitionKey: item.split(':')[0], data: Buffer.from(item) }))), {
+    offset,
+    partitionKey: outer,
+  });
 }
 
 describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
@@ -24,16 +27,26 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
       seen.push(text(r));
     };
     const leases = new MemoryLeaseStore();
-    const batch = [aggregate(1, 'g', ['k1:0', 'k2:0']), aggregate(2, 'g', ['k1:1', 'k2:1', 'k3:1']), aggregate(3, 'g', ['k1:2', 'k2:2', 'k3:2'])];
+    const batch = [
+      aggregate(1, 'g', ['k1:0', 'k2:0']),
+      aggregate(2, 'g', ['k1:1', 'k2:1', 'k3:1']),
+      aggregate(3, 'g', ['k1:2', 'k2:2', 'k3:2']),
+    ];
     // Act
     const { response, shards } = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(seen.sort()).toEqual(['k1:0', 'k1:1', 'k1:2', 'k2:0', 'k3:1', 'k3:2']);
-    expect(shards[0]).toMatchObject({ userRecords: 6, failures: 1, failed: true, checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 0 }, progressKeys: 1 });
+    expect(shards[0]).toMatchObject({
+      userRecords: 6,
+      failures: 1,
+      failed: true,
+      checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 0 },
+      progressKeys: 1,
+    });
   });
 
-  test('Lambda\'s retry from the named record processes the failed key once and skips everything finished past it', async () => {
+  test("Lambda's retry from the named record processes the failed key once and skips everything finished past it", async () => {
     // Prepare: k2:1 fails on its first attempt only
     const seen: string[] = [];
     let poisoned = true;
@@ -53,7 +66,12 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
     // Assess
     expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(retry.response.batchItemFailures).toEqual([]);
-    expect(retry.shards[0]).toMatchObject({ userRecords: 2, duplicatesSkipped: 3, checkpoint: { sequenceNumber: seq(3), subSequenceNumber: 1 }, progressKeys: 0 });
+    expect(retry.shards[0]).toMatchObject({
+      userRecords: 2,
+      duplicatesSkipped: 3,
+      checkpoint: { sequenceNumber: seq(3), subSequenceNumber: 1 },
+      progressKeys: 0,
+    });
     expect(again.shards[0]).toMatchObject({ userRecords: 0, duplicatesSkipped: 7 });
     expect(seen.filter((s) => s.startsWith('k2'))).toEqual(['k2:0', 'k2:1', 'k2:2']);
     expect([...seen].sort()).toEqual(['k1:0', 'k1:1', 'k2:0', 'k2:1', 'k2:2', 'k3:1', 'k4:2']);
@@ -99,14 +117,18 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
     await consumeBatch(laneH, lambdaContext(), deps);
     await consumeBatch(laneG.slice(0, 1), lambdaContext(), deps);
     // the mapping restarts from its own checkpoint and delivers everything again, lanes re-formed
-    const replay = await consumeBatch([...laneG, ...laneH].sort((x, y) => x.kinesis.sequenceNumber.localeCompare(y.kinesis.sequenceNumber)), lambdaContext(), deps);
+    const replay = await consumeBatch(
+      [...laneG, ...laneH].sort((x, y) => x.kinesis.sequenceNumber.localeCompare(y.kinesis.sequenceNumber)),
+      lambdaContext(),
+      deps,
+    );
     // Assess
     expect(seen).toEqual(['b:2', 'b:4', 'a:1', 'a:3']);
     expect(replay.shards[0]).toMatchObject({ userRecords: 1, duplicatesSkipped: 3, checkpoint: { sequenceNumber: 'TRIM_HORIZON' } });
     expect([...leases.leases.get(SHARD)!.progress!.keys()].sort()).toEqual(['g', 'h']);
   });
 
-  test('concurrent invocations of one shard never lose each other\'s progress', async () => {
+  test("concurrent invocations of one shard never lose each other's progress", async () => {
     // Prepare: both read the lease before either writes
     const leases = new MemoryLeaseStore();
     const gate: Array<() => void> = [];
@@ -148,7 +170,10 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
     const leases = new RacingStore();
     // Act
     const { shards } = await consumeBatch([aggregate(1, 'g', ['a:1']), aggregate(3, 'g', ['a:3'])], lambdaContext(), {
-      processRecord: async () => undefined, owner: 'fn', leases: leases.asStore(), maxParallelizationFactor: 2,
+      processRecord: async () => undefined,
+      owner: 'fn',
+      leases: leases.asStore(),
+      maxParallelizationFactor: 2,
     });
     // Assess
     const progress = leases.leases.get(SHARD)!.progress!;
@@ -164,13 +189,20 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
     const batch = [aggregate(1, 'g', ['a:1']), aggregate(2, 'g', ['b:2']), aggregate(3, 'g', ['c:3'])];
     // Act: 400 ms left, reserve 300 ms: all start, then the wait ends when 75 ms (a quarter) are left
     const started = Date.now();
-    const { response, shards } = await consumeBatch(batch, lambdaContext(400), { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 300 });
+    const { response, shards } = await consumeBatch(batch, lambdaContext(400), {
+      processRecord,
+      owner: 'fn',
+      leases: leases.asStore(),
+      reserveMillis: 300,
+    });
     // Assess
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(shards[0]).toMatchObject({ userRecords: 2, checkpoint: { sequenceNumber: seq(1), subSequenceNumber: 0 } });
-    expect(leases.leases.get(SHARD)?.progress?.get('g')?.runs).toEqual([{ from: { sequence: SEQ_BASE + 3n, sub: 0 }, to: { sequence: SEQ_BASE + 3n, sub: 0 } }]);
+    expect(leases.leases.get(SHARD)?.progress?.get('g')?.runs).toEqual([
+      { from: { sequence: SEQ_BASE + 3n, sub: 0 }, to: { sequence: SEQ_BASE + 3n, sub: 0 } },
+    ]);
   });
 
   test('a lease progress over its bound drops keys (counted), so their redelivered records run again, never skipped unprocessed', async () => {
@@ -183,9 +215,23 @@ describe('consumeBatch with RecordOrdering.PARTITION_KEY', () => {
       }
     };
     // Act
-    const { shards } = await consumeBatch(batch, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore(), maxParallelizationFactor: 10, maxProgressBytes: 200 });
+    const { shards } = await consumeBatch(batch, lambdaContext(), {
+      processRecord,
+      owner: 'fn',
+      leases: leases.asStore(),
+      maxParallelizationFactor: 10,
+      maxProgressBytes: 200,
+    });
     const seen: string[] = [];
-    const retry = await consumeBatch(batch, lambdaContext(), { processRecord: async (r) => { seen.push(text(r)); }, owner: 'fn', leases: leases.asStore(), maxParallelizationFactor: 10, maxProgressBytes: 200 });
+    const retry = await consumeBatch(batch, lambdaContext(), {
+      processRecord: async (r) => {
+        seen.push(text(r));
+      },
+      owner: 'fn',
+      leases: leases.asStore(),
+      maxParallelizationFactor: 10,
+      maxProgressBytes: 200,
+    });
     // Assess
     expect(shards[0].progressEvicted).toBeGreaterThan(0);
     expect(shards[0].progressKeys + shards[0].progressEvicted).toBe(30);

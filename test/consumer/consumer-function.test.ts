@@ -7,7 +7,17 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Ordering } from '../../lambda/consumer/contract';
-import { ConsumerFailureDestination, ConsumerFunction, DataStream, EXAMPLE_PROCESSOR_ENTRY, LeaseTable, OutOfRangeRecords, RecordOrdering, StreamingPipeline, type ConsumerFunctionProps } from '../../lib';
+import {
+  ConsumerFailureDestination,
+  ConsumerFunction,
+  DataStream,
+  EXAMPLE_PROCESSOR_ENTRY,
+  LeaseTable,
+  OutOfRangeRecords,
+  RecordOrdering,
+  StreamingPipeline,
+  type ConsumerFunctionProps,
+} from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 import { scalerConsumers } from '../shard-autoscaler/scaler-env';
@@ -49,23 +59,40 @@ describe('ConsumerFunction', () => {
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') }, POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('Consumer'), RESERVE_MILLIS: '5000' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') },
+          POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('Consumer'),
+          RESERVE_MILLIS: '5000',
+        }),
+      },
     });
-    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '16', MAX_PARALLELIZATION_FACTOR: '1' }));
+    template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '16', MAX_PARALLELIZATION_FACTOR: '1' }),
+    );
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
   });
 
   test('passes every mapping prop through', () => {
     // Act
     const { template } = build({
-      batchSize: 10_000, maxBatchingWindow: Duration.seconds(300), startingPosition: lambda.StartingPosition.AT_TIMESTAMP, startingPositionTimestamp: 1_700_000_000,
-      retryAttempts: -1, maxRecordAge: Duration.hours(1), bisectBatchOnError: false,
-      filters: [lambda.FilterCriteria.filter({ partitionKey: lambda.FilterRule.isEqual('a') })], metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+      batchSize: 10_000,
+      maxBatchingWindow: Duration.seconds(300),
+      startingPosition: lambda.StartingPosition.AT_TIMESTAMP,
+      startingPositionTimestamp: 1_700_000_000,
+      retryAttempts: -1,
+      maxRecordAge: Duration.hours(1),
+      bisectBatchOnError: false,
+      filters: [lambda.FilterCriteria.filter({ partitionKey: lambda.FilterRule.isEqual('a') })],
+      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
     });
     // Assess
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -87,11 +114,22 @@ describe('ConsumerFunction', () => {
     // Act
     const { template } = build();
     // Assess
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties
+          .PolicyDocument.Statement,
+    );
     const find = (action: string) => statements.filter((s) => ([] as string[]).concat(s.Action).includes(action));
-    expect(find('dynamodb:PutItem')).toEqual([expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ConsumerLeases/), 'Arn'] } })]);
+    expect(find('dynamodb:PutItem')).toEqual([
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ConsumerLeases/), 'Arn'] },
+      }),
+    ]);
     expect(find('kinesis:GetRecords').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] }]);
-    expect(find('sqs:SendMessage').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ConsumerOnFailure/), 'Arn'] }]);
+    expect(find('sqs:SendMessage').map((s) => s.Resource)).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^ConsumerOnFailure/), 'Arn'] },
+    ]);
     expect(statements.some((s) => JSON.stringify(s.Resource).includes('"*"'))).toBe(false);
   });
 
@@ -100,9 +138,19 @@ describe('ConsumerFunction', () => {
     const byDefault = build().template;
     const skipping = build({ outOfRangeRecords: OutOfRangeRecords.SKIP }).template;
     // Assess
-    byDefault.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'process', STREAM_NAME: Match.absent() }) } });
-    skipping.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: Match.stringLikeRegexp('^Stream') } }) } });
-    const statements = Object.values(skipping.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    byDefault.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'process', STREAM_NAME: Match.absent() }) },
+    });
+    skipping.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ OUT_OF_RANGE_RECORDS: 'skip', STREAM_NAME: { Ref: Match.stringLikeRegexp('^Stream') } }),
+      },
+    });
+    const statements = Object.values(skipping.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties
+          .PolicyDocument.Statement,
+    );
     const listShards = statements.filter((s) => ([] as string[]).concat(s.Action).includes('kinesis:ListShards'));
     expect(listShards.length).toBeGreaterThan(0);
     expect(listShards.map((s) => s.Resource)).toEqual(listShards.map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] })));
@@ -115,10 +163,17 @@ describe('ConsumerFunction', () => {
     const off = build({ checkpointing: false });
     // Assess
     expect(byDefault.consumer.applicationName).toBe(byDefault.consumer.serviceName);
-    byDefault.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: byDefault.consumer.serviceName }));
+    byDefault.template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ APPLICATION_NAME: byDefault.consumer.serviceName }),
+    );
     named.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: 'billing' }));
     off.template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ APPLICATION_NAME: Match.absent() }));
-    const statements = Object.values(byDefault.template.findResources('AWS::IAM::Policy')).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const statements = Object.values(byDefault.template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties
+          .PolicyDocument.Statement,
+    );
     const listShards = statements.filter((s) => ([] as string[]).concat(s.Action).includes('kinesis:ListShards'));
     expect(listShards.map((s) => s.Resource)).toEqual(listShards.map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] })));
     expect(listShards.length).toBeGreaterThan(0);
@@ -131,8 +186,9 @@ describe('ConsumerFunction', () => {
     const leaseTable = new LeaseTable(stack, 'Shared');
     new ConsumerFunction(stack, 'Billing', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable });
     // Act / Assess
-    expect(() => new ConsumerFunction(stack, 'Analytics', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable }))
-      .toThrow(/LeaseTable \S*Shared: one lease table per consumer application .*lease table of \S*Billing and cannot also be given to \S*Analytics/);
+    expect(() => new ConsumerFunction(stack, 'Analytics', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable })).toThrow(
+      /LeaseTable \S*Shared: one lease table per consumer application .*lease table of \S*Billing and cannot also be given to \S*Analytics/,
+    );
     expect(leaseTable.boundConsumer?.node.id).toBe('Billing');
   });
 
@@ -143,7 +199,13 @@ describe('ConsumerFunction', () => {
     const leaseTable = new LeaseTable(stack, 'Shared', { leaseOwnerIndex: true });
     const queue = new sqs.Queue(stack, 'Mine', { enforceSSL: true });
     // Act
-    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable, onFailureQueue: queue, enhancedFanOut: true });
+    const consumer = new ConsumerFunction(stack, 'Consumer', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      leaseTable,
+      onFailureQueue: queue,
+      enhancedFanOut: true,
+    });
     // Assess
     const template = Template.fromStack(stack);
     expect(consumer.leaseTable).toBe(leaseTable);
@@ -151,10 +213,12 @@ describe('ConsumerFunction', () => {
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
     template.resourceCountIs('AWS::SQS::Queue', 1);
     template.hasResourceProperties('AWS::Kinesis::StreamConsumer', { StreamARN: streamArn });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConsumerFanOut'), 'ConsumerARN'] } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConsumerFanOut'), 'ConsumerARN'] },
+    });
   });
 
-  test('RecordOrdering carries the handler contract\'s values', () => {
+  test("RecordOrdering carries the handler contract's values", () => {
     // Assess
     expect(RecordOrdering).toEqual({ PARTITION_KEY: Ordering.PARTITION_KEY, SHARD: Ordering.SHARD });
     expect([RecordOrdering.PARTITION_KEY, RecordOrdering.SHARD]).toEqual(['partition-key', 'shard']);
@@ -186,7 +250,10 @@ describe('ConsumerFunction', () => {
     expect(consumer.checkpointing).toBe(true);
     expect(consumer.maxParallelizationFactor).toBe(10);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: streamArn, ParallelizationFactor: 10 });
-    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') } }));
+    template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') } }),
+    );
   });
 
   test('allowParallelizationFactor raises MAX_PARALLELIZATION_FACTOR, never lowers it, and leaves the mapping alone', () => {
@@ -217,15 +284,24 @@ describe('ConsumerFunction', () => {
     // Prepare
     const { consumer } = build();
     // Act / Assess
-    expect(() => consumer.allowParallelizationFactor(max)).toThrow(new RegExp(`allowParallelizationFactor\\(max\\) must be a whole number from 1 to 10; received ${max}`));
+    expect(() => consumer.allowParallelizationFactor(max)).toThrow(
+      new RegExp(`allowParallelizationFactor\\(max\\) must be a whole number from 1 to 10; received ${max}`),
+    );
   });
 
   test('skips unresolved tokens in validation', () => {
     // Act
-    const { template } = build({ ordering: RecordOrdering.SHARD, maxConcurrency: Lazy.number({ produce: () => 1 }), parallelizationFactor: Lazy.number({ produce: () => 2 }) });
+    const { template } = build({
+      ordering: RecordOrdering.SHARD,
+      maxConcurrency: Lazy.number({ produce: () => 1 }),
+      parallelizationFactor: Lazy.number({ produce: () => 2 }),
+    });
     // Assess
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
-    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'shard', MAX_CONCURRENCY: '1', MAX_PARALLELIZATION_FACTOR: '2' }));
+    template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ ORDERING: 'shard', MAX_CONCURRENCY: '1', MAX_PARALLELIZATION_FACTOR: '2' }),
+    );
   });
 
   test('without checkpointing: no table, at any parallelization factor', () => {
@@ -235,7 +311,9 @@ describe('ConsumerFunction', () => {
     expect(consumer.leaseTable).toBeUndefined();
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 10 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: Match.absent() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LEASE_TABLE_NAME: Match.absent() }) },
+    });
   });
 
   test.each([
@@ -247,26 +325,53 @@ describe('ConsumerFunction', () => {
     [{ maxConcurrency: 1_001 }, /maxConcurrency must be a whole number from 1 to 1000; received 1001/],
     [{ maxConcurrency: 1.5 }, /maxConcurrency must be a whole number from 1 to 1000; received 1.5/],
     [{ ordering: 'key' as RecordOrdering }, /ordering must be one of 'partition-key', 'shard' \(RecordOrdering\); received 'key'/],
-    [{ ordering: RecordOrdering.SHARD, maxConcurrency: 16 }, /maxConcurrency must be 1 \(or unset\) with ordering RecordOrdering.SHARD .*received maxConcurrency 16/],
-    [{ maxBatchingWindow: Duration.seconds(301) }, /maxBatchingWindow must be whole seconds from 0 seconds to 5 minutes; received 5 minutes 1 second/],
-    [{ tumblingWindow: Duration.seconds(60) }, /tumblingWindow is not supported: Lambda's window state is at least once .*received a tumblingWindow/],
+    [
+      { ordering: RecordOrdering.SHARD, maxConcurrency: 16 },
+      /maxConcurrency must be 1 \(or unset\) with ordering RecordOrdering.SHARD .*received maxConcurrency 16/,
+    ],
+    [
+      { maxBatchingWindow: Duration.seconds(301) },
+      /maxBatchingWindow must be whole seconds from 0 seconds to 5 minutes; received 5 minutes 1 second/,
+    ],
+    [
+      { tumblingWindow: Duration.seconds(60) },
+      /tumblingWindow is not supported: Lambda's window state is at least once .*received a tumblingWindow/,
+    ],
     [{ applicationName: '' }, /applicationName must be 1 to 256 characters; received '' \(0 characters\)/],
     [{ applicationName: 'a'.repeat(257) }, /applicationName must be 1 to 256 characters; received 'a+' \(257 characters\)/],
-    [{ applicationName: 'billing', checkpointing: false }, /applicationName names the leases, so it needs checkpointing; received applicationName 'billing' with checkpointing: false/],
+    [
+      { applicationName: 'billing', checkpointing: false },
+      /applicationName names the leases, so it needs checkpointing; received applicationName 'billing' with checkpointing: false/,
+    ],
     [{ maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be whole seconds from 1 minute to 7 days; received 59 seconds/],
     [{ maxRecordAge: Duration.days(8) }, /maxRecordAge .* received 8 days/],
-    [{ retryAttempts: -2 }, /retryAttempts must be a whole number from 0 to 10000 \(or -1 for retries until the records expire\); received -2$/],
+    [
+      { retryAttempts: -2 },
+      /retryAttempts must be a whole number from 0 to 10000 \(or -1 for retries until the records expire\); received -2$/,
+    ],
     [{ memorySize: 64 }, /memorySize must be a whole number from 128 to 10240 \(MB, the Lambda limits\); received 64$/],
     [{ memorySize: 10_241 }, /memorySize must be a whole number from 128 to 10240 .*received 10241$/],
-    [{ timeout: Duration.minutes(20) }, /timeout must be whole seconds from 6 seconds to 15 minutes \(the Lambda maximum\); with checkpointing at least 6 seconds.*received 20 minutes$/],
+    [
+      { timeout: Duration.minutes(20) },
+      /timeout must be whole seconds from 6 seconds to 15 minutes \(the Lambda maximum\); with checkpointing at least 6 seconds.*received 20 minutes$/,
+    ],
     [{ timeout: Duration.seconds(5) }, /timeout must be whole seconds from 6 seconds to 15 minutes .*received 5 seconds$/],
-    [{ timeout: Duration.minutes(16), checkpointing: false }, /timeout must be whole seconds from 1 second to 15 minutes \(the Lambda maximum\); received 16 minutes$/],
-    [{ timeout: Duration.millis(1500), checkpointing: false }, /timeout must be whole seconds from 1 second to 15 minutes .*received 1 second 500 millis$/],
+    [
+      { timeout: Duration.minutes(16), checkpointing: false },
+      /timeout must be whole seconds from 1 second to 15 minutes \(the Lambda maximum\); received 16 minutes$/,
+    ],
+    [
+      { timeout: Duration.millis(1500), checkpointing: false },
+      /timeout must be whole seconds from 1 second to 15 minutes .*received 1 second 500 millis$/,
+    ],
     [{ startingPosition: lambda.StartingPosition.AT_TIMESTAMP }, /AT_TIMESTAMP needs startingPositionTimestamp/],
     [{ startingPositionTimestamp: 1 }, /startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only/],
     [{ processorEntry: '/nope/processor.ts' }, /processorEntry must be the path of an existing .* received '\/nope\/processor.ts'/],
     [{ checkpointing: false, leaseTable: {} as LeaseTable }, /leaseTable needs checkpointing/],
-    [{ outOfRangeRecords: 'drop' as OutOfRangeRecords }, /outOfRangeRecords must be one of 'process', 'skip' \(OutOfRangeRecords\); received 'drop'/],
+    [
+      { outOfRangeRecords: 'drop' as OutOfRangeRecords },
+      /outOfRangeRecords must be one of 'process', 'skip' \(OutOfRangeRecords\); received 'drop'/,
+    ],
   ])('rejects %o', (props, message) => {
     // Act / Assess
     expect(() => build(props as Partial<ConsumerFunctionProps>)).toThrow(message);
@@ -276,14 +381,31 @@ describe('ConsumerFunction', () => {
     // Prepare
     const { consumer, stack } = build();
     // Act
-    const metrics = [consumer.metricUserRecords(), consumer.metricDuplicatesSkipped(), consumer.metricProcessingFailures(), consumer.metricOutOfRangeSkipped(), consumer.metricCheckpointLag({ period: Duration.minutes(5) }),
-      consumer.metricLeaseWriteConflicts(), consumer.metricProgressKeys(), consumer.metricProgressEvicted(), consumer.metricCorruptRecords(), consumer.metricEmptyAggregates()];
+    const metrics = [
+      consumer.metricUserRecords(),
+      consumer.metricDuplicatesSkipped(),
+      consumer.metricProcessingFailures(),
+      consumer.metricOutOfRangeSkipped(),
+      consumer.metricCheckpointLag({ period: Duration.minutes(5) }),
+      consumer.metricLeaseWriteConflicts(),
+      consumer.metricProgressKeys(),
+      consumer.metricProgressEvicted(),
+      consumer.metricCorruptRecords(),
+      consumer.metricEmptyAggregates(),
+    ];
     const age = consumer.metricIteratorAge();
     // Assess
     expect(metrics.map((m) => [m.namespace, m.metricName, m.statistic])).toEqual([
-      ['KinesisPipeline', 'UserRecords', 'Sum'], ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'], ['KinesisPipeline', 'ProcessingFailures', 'Sum'], ['KinesisPipeline', 'OutOfRangeSkipped', 'Sum'],
-      ['KinesisPipeline', 'CheckpointLag', 'Maximum'], ['KinesisPipeline', 'LeaseWriteConflicts', 'Sum'], ['KinesisPipeline', 'ProgressKeys', 'Maximum'], ['KinesisPipeline', 'ProgressEvicted', 'Sum'],
-      ['KinesisPipeline', 'CorruptRecords', 'Sum'], ['KinesisPipeline', 'EmptyAggregates', 'Sum'],
+      ['KinesisPipeline', 'UserRecords', 'Sum'],
+      ['KinesisPipeline', 'DuplicatesSkipped', 'Sum'],
+      ['KinesisPipeline', 'ProcessingFailures', 'Sum'],
+      ['KinesisPipeline', 'OutOfRangeSkipped', 'Sum'],
+      ['KinesisPipeline', 'CheckpointLag', 'Maximum'],
+      ['KinesisPipeline', 'LeaseWriteConflicts', 'Sum'],
+      ['KinesisPipeline', 'ProgressKeys', 'Maximum'],
+      ['KinesisPipeline', 'ProgressEvicted', 'Sum'],
+      ['KinesisPipeline', 'CorruptRecords', 'Sum'],
+      ['KinesisPipeline', 'EmptyAggregates', 'Sum'],
     ]);
     expect(metrics.every((m) => m.dimensions?.service === consumer.serviceName)).toBe(true);
     expect(metrics[0].dimensions).toEqual({ service: consumer.serviceName });
@@ -303,10 +425,18 @@ describe('StreamingPipeline consumer', () => {
     const template = Template.fromStack(stack);
     expect(pipeline.consumer).toBeInstanceOf(ConsumerFunction);
     expect(pipeline.leaseTable).toBe(pipeline.consumer?.leaseTable);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], ParallelizationFactor: 1 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ParallelizationFactor: 1,
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
+    });
     expect(scalerConsumers(template).map((consumer) => consumer.functionName)).toEqual([expect.stringMatching(/^<Ref:PipelineConsumer/)]);
-    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }));
+    template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }),
+    );
   });
 
   test('can be turned off', () => {
@@ -323,12 +453,18 @@ describe('StreamingPipeline consumer', () => {
     // Prepare
     const stack = testStack();
     // Act
-    const pipeline = new StreamingPipeline(stack, 'Pipeline', { consumer: { parallelizationFactor: 2, ordering: RecordOrdering.PARTITION_KEY, maxConcurrency: 50 }, autoscaling: { adjustParallelization: true } });
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', {
+      consumer: { parallelizationFactor: 2, ordering: RecordOrdering.PARTITION_KEY, maxConcurrency: 50 },
+      autoscaling: { adjustParallelization: true },
+    });
     // Assess
     const template = Template.fromStack(stack);
     expect(pipeline.consumer?.checkpointing).toBe(true);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
-    template.hasResourceProperties('AWS::Lambda::Function', consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '50', MAX_PARALLELIZATION_FACTOR: '10' }));
+    template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      consumerVariables({ ORDERING: 'partition-key', MAX_CONCURRENCY: '50', MAX_PARALLELIZATION_FACTOR: '10' }),
+    );
   });
 
   test('is clean under cdk-nag', () => {
@@ -347,14 +483,23 @@ describe('StreamingPipeline consumer', () => {
 describe('ConsumerFunction Lambda props', () => {
   test('vpc, subnets, security groups, tracing, layers and reserved concurrency reach the function', () => {
     const stack = testStack();
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
     const securityGroup = new ec2.SecurityGroup(stack, 'Sg', { vpc });
     const layer = lambda.LayerVersion.fromLayerVersionArn(stack, 'Layer', 'arn:aws:lambda:eu-west-1:111122223333:layer:pg:3');
     const stream = new DataStream(stack, 'Stream');
     new ConsumerFunction(stack, 'Consumer', {
-      stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY,
-      vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [securityGroup],
-      tracing: lambda.Tracing.ACTIVE, layers: [layer], reservedConcurrentExecutions: 4,
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      tracing: lambda.Tracing.ACTIVE,
+      layers: [layer],
+      reservedConcurrentExecutions: 4,
       bundling: { minify: false, esbuildArgs: { '--log-level': 'warning' } },
     });
 
@@ -370,7 +515,9 @@ describe('ConsumerFunction Lambda props', () => {
       ReservedConcurrentExecutions: 4,
     });
     template.hasResourceProperties('AWS::IAM::Role', {
-      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] }],
+      ManagedPolicyArns: [
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] },
+      ],
     });
   });
 
@@ -378,12 +525,20 @@ describe('ConsumerFunction Lambda props', () => {
     const stack = testStack();
     const topic = new sns.Topic(stack, 'Failed');
     const stream = new DataStream(stack, 'Stream');
-    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.topic(topic) });
+    const consumer = new ConsumerFunction(stack, 'Consumer', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      onFailure: ConsumerFailureDestination.topic(topic),
+    });
 
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^Failed') } } } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^Failed') } } },
+    });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: { Ref: Match.stringLikeRegexp('^Failed') } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: { Ref: Match.stringLikeRegexp('^Failed') } })]),
+      },
     });
     template.resourceCountIs('AWS::SQS::Queue', 0);
     expect(consumer.onFailureQueue).toBeUndefined();
@@ -394,12 +549,25 @@ describe('ConsumerFunction Lambda props', () => {
     const stack = testStack();
     const bucket = new s3.Bucket(stack, 'Failed');
     const stream = new DataStream(stack, 'Stream');
-    new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.bucket(bucket) });
+    new ConsumerFunction(stack, 'Consumer', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      onFailure: ConsumerFailureDestination.bucket(bucket),
+    });
 
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } },
+    });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith([Match.stringLikeRegexp('^s3:PutObject')]), Resource: Match.arrayWith([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] }, '/*']] }]) })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith([Match.stringLikeRegexp('^s3:PutObject')]),
+            Resource: Match.arrayWith([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] }, '/*']] }]),
+          }),
+        ]),
+      },
     });
   });
 
@@ -407,21 +575,48 @@ describe('ConsumerFunction Lambda props', () => {
     const stack = testStack();
     const queue = new sqs.Queue(stack, 'Failed', { enforceSSL: true });
     const stream = new DataStream(stack, 'Stream');
-    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.queue(queue) });
+    const consumer = new ConsumerFunction(stack, 'Consumer', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      onFailure: ConsumerFailureDestination.queue(queue),
+    });
 
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Failed'), 'Arn'] } } },
+    });
     expect(consumer.onFailureQueue).toBe(queue);
   });
 
   test.each([
-    ['onFailure with onFailureQueue', (stack: Stack) => ({ onFailure: ConsumerFailureDestination.queue(new sqs.Queue(stack, 'A')), onFailureQueue: new sqs.Queue(stack, 'B') }), /give either onFailure or onFailureQueue, not both; received both/],
-    ['securityGroups without vpc', (stack: Stack) => ({ securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345')] }), /securityGroups needs vpc .*received securityGroups without vpc/],
-    ['vpcSubnets without vpc', () => ({ vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } }), /vpcSubnets needs vpc .*received vpcSubnets without vpc/],
-    ['reservedConcurrentExecutions 0', () => ({ reservedConcurrentExecutions: 0 }), /reservedConcurrentExecutions must be a whole number of at least 1 .*received 0$/],
+    [
+      'onFailure with onFailureQueue',
+      (stack: Stack) => ({
+        onFailure: ConsumerFailureDestination.queue(new sqs.Queue(stack, 'A')),
+        onFailureQueue: new sqs.Queue(stack, 'B'),
+      }),
+      /give either onFailure or onFailureQueue, not both; received both/,
+    ],
+    [
+      'securityGroups without vpc',
+      (stack: Stack) => ({ securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345')] }),
+      /securityGroups needs vpc .*received securityGroups without vpc/,
+    ],
+    [
+      'vpcSubnets without vpc',
+      () => ({ vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } }),
+      /vpcSubnets needs vpc .*received vpcSubnets without vpc/,
+    ],
+    [
+      'reservedConcurrentExecutions 0',
+      () => ({ reservedConcurrentExecutions: 0 }),
+      /reservedConcurrentExecutions must be a whole number of at least 1 .*received 0$/,
+    ],
   ])('rejects %s', (_name, props, message) => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream');
 
-    expect(() => new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, ...props(stack) })).toThrow(message);
+    expect(() => new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, ...props(stack) })).toThrow(
+      message,
+    );
   });
 });

@@ -12,9 +12,17 @@ describe('ConsumerFunction in a VPC, traced', () => {
     const app = testApp();
     const stack = new Stack(app, 'Nag');
     const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-      vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['eu-west-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'], privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'],
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a'],
+      privateSubnetIds: ['subnet-0123456789abcdef0'],
+      privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'],
     });
-    new ConsumerFunction(stack, 'Consumer', { stream: new DataStream(stack, 'Stream'), processorEntry: EXAMPLE_PROCESSOR_ENTRY, vpc, tracing: lambda.Tracing.ACTIVE });
+    new ConsumerFunction(stack, 'Consumer', {
+      stream: new DataStream(stack, 'Stream'),
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      vpc,
+      tracing: lambda.Tracing.ACTIVE,
+    });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
     // Act / Assess

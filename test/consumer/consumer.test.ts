@@ -22,7 +22,12 @@ function recorder(failOn?: (record: UserRecord) => boolean) {
 }
 
 function aggregate(offset: number, values: string[], shardId?: string) {
-  return kinesisRecord(encodeAggregated(values.map((value, i) => ({ partitionKey: `pk-${value}`, data: Buffer.from(value), ...(i === 1 ? { explicitHashKey: '42' } : {}) }))), { offset, shardId, partitionKey: 'agg' });
+  return kinesisRecord(
+    encodeAggregated(
+      values.map((value, i) => ({ partitionKey: `pk-${value}`, data: Buffer.from(value), ...(i === 1 ? { explicitHashKey: '42' } : {}) })),
+    ),
+    { offset, shardId, partitionKey: 'agg' },
+  );
 }
 
 describe('deaggregate', () => {
@@ -30,12 +35,20 @@ describe('deaggregate', () => {
     // Prepare
     const corrupt = encodeAggregated([{ partitionKey: 'x', data: Buffer.from('x') }]);
     corrupt[corrupt.length - 1] ^= 0xff;
-    const records = [kinesisRecord('plain', { offset: 1, partitionKey: 'p1' }), aggregate(2, ['a', 'b', 'c']), kinesisRecord(corrupt, { offset: 3, partitionKey: 'p3' })];
+    const records = [
+      kinesisRecord('plain', { offset: 1, partitionKey: 'p1' }),
+      aggregate(2, ['a', 'b', 'c']),
+      kinesisRecord(corrupt, { offset: 3, partitionKey: 'p3' }),
+    ];
     // Act
     const users = deaggregate(records);
     // Assess
     expect(users.map((u) => [u.sequenceNumber, u.subSequenceNumber, u.partitionKey, u.aggregated])).toEqual([
-      [seq(1), 0, 'p1', false], [seq(2), 0, 'pk-a', true], [seq(2), 1, 'pk-b', true], [seq(2), 2, 'pk-c', true], [seq(3), 0, 'p3', false],
+      [seq(1), 0, 'p1', false],
+      [seq(2), 0, 'pk-a', true],
+      [seq(2), 1, 'pk-b', true],
+      [seq(2), 2, 'pk-c', true],
+      [seq(3), 0, 'p3', false],
     ]);
     expect(users.slice(0, 4).map(text)).toEqual(['plain', 'a', 'b', 'c']);
     expect(users[4].data.equals(corrupt)).toBe(true);
@@ -48,10 +61,15 @@ describe('deaggregate', () => {
 function theirAggregate(records: { partitionKey: string; explicitHashKey?: string; data: Buffer }[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const encoded: Buffer[] = [];
-    agg.aggregate(records as never, (record, done) => {
-      encoded.push(Buffer.from((record as unknown as { data: Buffer }).data));
-      done();
-    }, () => (encoded.length === 1 ? resolve(encoded[0]) : reject(new Error(`expected one aggregate, got ${encoded.length}`))), reject);
+    agg.aggregate(
+      records as never,
+      (record, done) => {
+        encoded.push(Buffer.from((record as unknown as { data: Buffer }).data));
+        done();
+      },
+      () => (encoded.length === 1 ? resolve(encoded[0]) : reject(new Error(`expected one aggregate, got ${encoded.length}`))),
+      reject,
+    );
   });
 }
 
@@ -67,9 +85,15 @@ describe('deaggregate (records the KPL format writes)', () => {
     const users = deaggregate([kinesisRecord(blob, { offset: 7, partitionKey: 'user-1' })]);
     // Assess
     expect(users.map((u) => [u.partitionKey, u.explicitHashKey, u.subSequenceNumber, u.sequenceNumber, u.aggregated])).toEqual([
-      ['user-1', undefined, 0, seq(7), true], ['user-2', '170141183460469231731687303715884105728', 1, seq(7), true], ['user-1', undefined, 2, seq(7), true],
+      ['user-1', undefined, 0, seq(7), true],
+      ['user-2', '170141183460469231731687303715884105728', 1, seq(7), true],
+      ['user-1', undefined, 2, seq(7), true],
     ]);
-    expect(users.map((u) => u.data.toString('hex'))).toEqual([Buffer.from('one').toString('hex'), Buffer.from('two').toString('hex'), '00ff']);
+    expect(users.map((u) => u.data.toString('hex'))).toEqual([
+      Buffer.from('one').toString('hex'),
+      Buffer.from('two').toString('hex'),
+      '00ff',
+    ]);
   });
 });
 
@@ -77,13 +101,21 @@ describe('consumeBatch', () => {
   test('calls the processor in order, per shard, and answers no failures', async () => {
     // Prepare
     const { seen, processRecord } = recorder();
-    const records = [kinesisRecord('1', { offset: 1 }), aggregate(2, ['2', '3']), kinesisRecord('x', { offset: 1, shardId: 'shardId-000000000001' }), kinesisRecord('4', { offset: 3 })];
+    const records = [
+      kinesisRecord('1', { offset: 1 }),
+      aggregate(2, ['2', '3']),
+      kinesisRecord('x', { offset: 1, shardId: 'shardId-000000000001' }),
+      kinesisRecord('4', { offset: 3 }),
+    ];
     // Act
     const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn' });
     // Assess
     expect(response.batchItemFailures).toEqual([]);
     expect(seen.filter((r) => r.shardId === 'shardId-000000000000').map(text)).toEqual(['1', '2', '3', '4']);
-    expect(shards.map((s) => [s.shardId, s.userRecords])).toEqual([['shardId-000000000000', 4], ['shardId-000000000001', 1]]);
+    expect(shards.map((s) => [s.shardId, s.userRecords])).toEqual([
+      ['shardId-000000000000', 4],
+      ['shardId-000000000001', 1],
+    ]);
   });
 
   test('with SHARD ordering, stops the shard at the first failure and reports that record, checkpointing the last processed sub-record', async () => {
@@ -92,12 +124,20 @@ describe('consumeBatch', () => {
     const leases = new MemoryLeaseStore();
     const records = [kinesisRecord('a0', { offset: 1 }), aggregate(2, ['a', 'b', 'c', 'd']), kinesisRecord('e', { offset: 3 })];
     // Act
-    const { response, shards } = await consumeBatch(records, lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore(), ordering: 'shard' });
+    const { response, shards } = await consumeBatch(records, lambdaContext(), {
+      processRecord,
+      owner: 'fn',
+      leases: leases.asStore(),
+      ordering: 'shard',
+    });
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
     expect(seen.map(text)).toEqual(['a0', 'a', 'b']);
     expect(shards[0]).toMatchObject({ failed: true, userRecords: 3, checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 } });
-    expect(leases.leases.get('shardId-000000000000')).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 } });
+    expect(leases.leases.get('shardId-000000000000')).toMatchObject({
+      leaseOwner: 'fn',
+      checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 1 },
+    });
   });
 
   test('with SHARD ordering, a retry skips the sub-records at or below the checkpoint and processes each user record once', async () => {
@@ -121,7 +161,11 @@ describe('consumeBatch', () => {
     // Assess
     expect(first.response.batchItemFailures).toHaveLength(1);
     expect(retry.response.batchItemFailures).toEqual([]);
-    expect(retry.shards[0]).toMatchObject({ duplicatesSkipped: 2, userRecords: 3, checkpoint: { sequenceNumber: seq(3), subSequenceNumber: 0 } });
+    expect(retry.shards[0]).toMatchObject({
+      duplicatesSkipped: 2,
+      userRecords: 3,
+      checkpoint: { sequenceNumber: seq(3), subSequenceNumber: 0 },
+    });
     expect(redelivered.shards[0]).toMatchObject({ duplicatesSkipped: 6, userRecords: 0 });
     expect(seen).toEqual(['a0', 'a', 'b', 'c', 'd', 'e']);
     expect(leases.checkpoints).toHaveLength(2);
@@ -137,7 +181,11 @@ describe('consumeBatch', () => {
       }
     };
     // Act
-    const { shards } = await consumeBatch([kinesisRecord('1', { offset: 1 })], lambdaContext(), { processRecord, owner: 'fn', leases: leases.asStore() });
+    const { shards } = await consumeBatch([kinesisRecord('1', { offset: 1 })], lambdaContext(), {
+      processRecord,
+      owner: 'fn',
+      leases: leases.asStore(),
+    });
     // Assess
     expect(shards[0].checkpoint).toEqual({ sequenceNumber: seq(9), subSequenceNumber: 0 });
     expect(leases.leases.get('shardId-000000000000')?.checkpoint).toEqual({ sequenceNumber: seq(9), subSequenceNumber: 0 });
@@ -149,7 +197,11 @@ describe('consumeBatch', () => {
     await leases.create('shardId-000000000000', 'kcl-worker');
     const { seen, processRecord } = recorder();
     // Act
-    const { response, shards } = await consumeBatch([kinesisRecord('1', { offset: 1 }), kinesisRecord('2', { offset: 2 })], lambdaContext(3_000), { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 5_000 });
+    const { response, shards } = await consumeBatch(
+      [kinesisRecord('1', { offset: 1 }), kinesisRecord('2', { offset: 2 })],
+      lambdaContext(3_000),
+      { processRecord, owner: 'fn', leases: leases.asStore(), reserveMillis: 5_000 },
+    );
     // Assess
     expect(seen.map(text)).toEqual(['1']);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
@@ -166,7 +218,10 @@ describe('consumeBatch with the shard hash ranges (OutOfRangeRecords.SKIP)', () 
 
   function strayAggregate(offset: number): KinesisStreamRecord {
     // What a producer with a stale map writes: one aggregate holding keys of both halves.
-    return kinesisRecord(encodeAggregated(keys.map((partitionKey) => ({ partitionKey, data: Buffer.from(partitionKey) }))), { offset, partitionKey: 'device-0' });
+    return kinesisRecord(encodeAggregated(keys.map((partitionKey) => ({ partitionKey, data: Buffer.from(partitionKey) }))), {
+      offset,
+      partitionKey: 'device-0',
+    });
   }
 
   test('skips aggregated records that hash outside the shard, as the KCL does, and checkpoints past them', async () => {
@@ -175,16 +230,27 @@ describe('consumeBatch with the shard hash ranges (OutOfRangeRecords.SKIP)', () 
     const leases = new MemoryLeaseStore();
     const shardRange = jest.fn(async () => LOWER);
     // Act
-    const { shards } = await consumeBatch([strayAggregate(1), kinesisRecord('plain', { offset: 2, partitionKey: keys.find((k) => !owned(k)) })], lambdaContext(), {
-      processRecord, owner: 'fn', leases: leases.asStore(), shardRange,
-    });
+    const { shards } = await consumeBatch(
+      [strayAggregate(1), kinesisRecord('plain', { offset: 2, partitionKey: keys.find((k) => !owned(k)) })],
+      lambdaContext(),
+      {
+        processRecord,
+        owner: 'fn',
+        leases: leases.asStore(),
+        shardRange,
+      },
+    );
     // Assess
     const inside = keys.filter(owned);
     expect(inside.length).toBeGreaterThan(5);
     expect(inside.length).toBeLessThan(keys.length - 5);
     // A plain record is where Kinesis routed it by its own key: never skipped.
     expect(seen.map(text)).toEqual([...inside, 'plain']);
-    expect(shards[0]).toMatchObject({ userRecords: inside.length + 1, outOfRangeSkipped: keys.length - inside.length, checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 0 } });
+    expect(shards[0]).toMatchObject({
+      userRecords: inside.length + 1,
+      outOfRangeSkipped: keys.length - inside.length,
+      checkpoint: { sequenceNumber: seq(2), subSequenceNumber: 0 },
+    });
     expect(shardRange).toHaveBeenCalledTimes(1);
   });
 
@@ -209,7 +275,11 @@ describe('consumeBatch with the shard hash ranges (OutOfRangeRecords.SKIP)', () 
       { partitionKey: 'c', explicitHashKey: 'not-a-number', data: Buffer.from('kept') },
     ]);
     // Act
-    const { shards } = await consumeBatch([kinesisRecord(blob, { offset: 1 })], lambdaContext(), { processRecord, owner: 'fn', shardRange: async () => LOWER });
+    const { shards } = await consumeBatch([kinesisRecord(blob, { offset: 1 })], lambdaContext(), {
+      processRecord,
+      owner: 'fn',
+      shardRange: async () => LOWER,
+    });
     // Assess
     expect(seen.map(text)).toEqual(['inside', 'kept']);
     expect(shards[0].outOfRangeSkipped).toBe(1);

@@ -30,8 +30,15 @@ import type { ShardLineage } from '../../lambda/consumer/lineage';
 import { compareExtended, isSentinel, type ExtendedSequenceNumber } from '../../lambda/shared/sequence-number';
 import { lambdaContext, MemoryLeaseStore, SEQ_BASE } from './factories';
 import {
-  Interleaver, KinesisEventSourceMapping, produceShard, Random, SHARD_ID,
-  type Invocation, type InvocationResult, type ModelShard, type ShardPlan,
+  Interleaver,
+  KinesisEventSourceMapping,
+  produceShard,
+  Random,
+  SHARD_ID,
+  type Invocation,
+  type InvocationResult,
+  type ModelShard,
+  type ShardPlan,
 } from './lambda-model';
 
 /** The fault an invocation is cut off by: the process dies after its processor completed, before the lease write. */
@@ -111,13 +118,18 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
   let leaseConflicts = 0;
   let shardEnds = 0;
 
-  const mapping: KinesisEventSourceMapping = new KinesisEventSourceMapping(shard.records, {
-    parallelizationFactors: parameters.parallelizationFactors,
-    maxBatchSize: parameters.maxBatchSize,
-    maxRetryAttempts: parameters.maxRetryAttempts,
-    bisectBatchOnFunctionError: parameters.bisect,
-    redeliveryRate: parameters.redeliveryRate,
-  }, random, (invocation) => invoke(invocation));
+  const mapping: KinesisEventSourceMapping = new KinesisEventSourceMapping(
+    shard.records,
+    {
+      parallelizationFactors: parameters.parallelizationFactors,
+      maxBatchSize: parameters.maxBatchSize,
+      maxRetryAttempts: parameters.maxRetryAttempts,
+      bisectBatchOnFunctionError: parameters.bisect,
+      redeliveryRate: parameters.redeliveryRate,
+    },
+    random,
+    (invocation) => invoke(invocation),
+  );
 
   /** After every lease store call: the checkpoint never moves back, and everything at or below it is handled. */
   async function observe(by: string): Promise<void> {
@@ -135,7 +147,9 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
     if (checkpoint.sequenceNumber === 'SHARD_END') {
       const unhandled = shard.users.filter((user) => !ledger.handled(user.id, mapping));
       if (!parameters.closed || unhandled.length > 0) {
-        ledger.violate(`SHARD_END (${by}) on a shard ${parameters.closed ? `with user records never processed nor sent to the destination: ${unhandled.map((user) => `u${user.id}`).join(' ')}` : 'that is open'}`);
+        ledger.violate(
+          `SHARD_END (${by}) on a shard ${parameters.closed ? `with user records never processed nor sent to the destination: ${unhandled.map((user) => `u${user.id}`).join(' ')}` : 'that is open'}`,
+        );
       }
       return;
     }
@@ -143,9 +157,15 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
       return;
     }
     const at = Number(BigInt(checkpoint.sequenceNumber) - SEQ_BASE);
-    const unhandled = shard.users.filter((user) => (user.kinesisIndex < at || (user.kinesisIndex === at && user.subSequenceNumber <= checkpoint.subSequenceNumber)) && !ledger.handled(user.id, mapping));
+    const unhandled = shard.users.filter(
+      (user) =>
+        (user.kinesisIndex < at || (user.kinesisIndex === at && user.subSequenceNumber <= checkpoint.subSequenceNumber)) &&
+        !ledger.handled(user.id, mapping),
+    );
     if (unhandled.length > 0) {
-      ledger.violate(`checkpoint ${position(checkpoint)} (${by}) is past user records never processed nor sent to the destination: ${unhandled.map((user) => `u${user.id}`).join(' ')}`);
+      ledger.violate(
+        `checkpoint ${position(checkpoint)} (${by}) is past user records never processed nor sent to the destination: ${unhandled.map((user) => `u${user.id}`).join(' ')}`,
+      );
     }
   }
 
@@ -168,8 +188,15 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
     const processRecord: RecordProcessor = async (record: UserRecord) => {
       const id = Number(record.data.toString('utf8'));
       const expected = shard.users[id];
-      if (!expected || expected.key !== record.partitionKey || record.sequenceNumber !== shard.records[expected.kinesisIndex].kinesis.sequenceNumber || record.subSequenceNumber !== expected.subSequenceNumber) {
-        ledger.violate(`inv#${invocation.id} got a user record that is not the one written: ${JSON.stringify({ id, key: record.partitionKey, sub: record.subSequenceNumber })}`);
+      if (
+        !expected ||
+        expected.key !== record.partitionKey ||
+        record.sequenceNumber !== shard.records[expected.kinesisIndex].kinesis.sequenceNumber ||
+        record.subSequenceNumber !== expected.subSequenceNumber
+      ) {
+        ledger.violate(
+          `inv#${invocation.id} got a user record that is not the one written: ${JSON.stringify({ id, key: record.partitionKey, sub: record.subSequenceNumber })}`,
+        );
       }
       await interleaver.step(`inv#${invocation.id} u${id} start`);
       if (state.dead) {
@@ -185,7 +212,9 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
       // Order inside the invocation: per user key (per shard with ordering 'shard').
       const previous = parameters.ordering === 'shard' ? lastInShard : (lastOfKey.get(record.partitionKey) ?? -1);
       if (id <= previous) {
-        ledger.violate(`inv#${invocation.id}: u${id} (${record.partitionKey}) completed after u${previous} in the same invocation (ordering ${parameters.ordering})`);
+        ledger.violate(
+          `inv#${invocation.id}: u${id} (${record.partitionKey}) completed after u${previous} in the same invocation (ordering ${parameters.ordering})`,
+        );
       }
       lastInShard = Math.max(lastInShard, id);
       lastOfKey.set(record.partitionKey, Math.max(previous, id));
@@ -219,17 +248,31 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
 
     const lastSequence = BigInt(shard.records[shard.records.length - 1].kinesis.sequenceNumber);
     const shardLineage = async (): Promise<ShardLineage> => ({
-      shardId: SHARD_ID, startingHashKey: '0', endingHashKey: '340282366920938463463374607431768211455', parentShardIds: [], childShardIds: parameters.closed ? ['shardId-000000000001'] : [],
-      closed: parameters.closed, endingSequenceNumber: parameters.closed ? lastSequence : undefined,
+      shardId: SHARD_ID,
+      startingHashKey: '0',
+      endingHashKey: '340282366920938463463374607431768211455',
+      parentShardIds: [],
+      childShardIds: parameters.closed ? ['shardId-000000000001'] : [],
+      closed: parameters.closed,
+      endingSequenceNumber: parameters.closed ? lastSequence : undefined,
     });
     const deps = {
-      processRecord, leases, owner: 'consumer-fn', ordering: parameters.ordering, maxConcurrency: parameters.maxConcurrency, maxParallelizationFactor, shardLineage,
+      processRecord,
+      leases,
+      owner: 'consumer-fn',
+      ordering: parameters.ordering,
+      maxConcurrency: parameters.maxConcurrency,
+      maxParallelizationFactor,
+      shardLineage,
     };
     let response: KinesisStreamBatchResponse;
     try {
       const outcome = await consumeBatch(invocation.records, lambdaContext(), deps satisfies ConsumerDeps);
       response = outcome.response;
-      leaseConflicts += outcome.shards.reduce((sum, shardOutcome) => sum + ((shardOutcome as { leaseConflicts?: number }).leaseConflicts ?? 0), 0);
+      leaseConflicts += outcome.shards.reduce(
+        (sum, shardOutcome) => sum + ((shardOutcome as { leaseConflicts?: number }).leaseConflicts ?? 0),
+        0,
+      );
     } catch (error) {
       if (!state.dead) {
         ledger.violate(`inv#${invocation.id} failed as a whole without a fault: ${(error as Error).stack ?? String(error)}`);
@@ -251,18 +294,27 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
     const name = (index: number) => `k${index}`;
     const processed = (id: number) => ledger.completedOutsideCrashes(id);
     const handled = (index: number) => shard.usersOf[index].every((id) => processed(id) || ledger.inDestination(id, mapping));
-    const named = response.batchItemFailures.map((failure) => invocation.indices.find((index) => shard.records[index].kinesis.sequenceNumber === failure.itemIdentifier));
+    const named = response.batchItemFailures.map((failure) =>
+      invocation.indices.find((index) => shard.records[index].kinesis.sequenceNumber === failure.itemIdentifier),
+    );
     const firstUnhandled = invocation.indices.find((index) => !handled(index));
-    const describeNamed = () => response.batchItemFailures.map((failure, i) => named[i] === undefined ? `'${failure.itemIdentifier}' (not in the batch)` : name(named[i])).join(' ');
+    const describeNamed = () =>
+      response.batchItemFailures
+        .map((failure, i) => (named[i] === undefined ? `'${failure.itemIdentifier}' (not in the batch)` : name(named[i])))
+        .join(' ');
     if (named.length > 1 || named.some((index) => index === undefined)) {
       ledger.violate(`inv#${invocation.id} answered batchItemFailures [${describeNamed()}]: one record of the batch expected`);
     } else if (named.length === 0 && firstUnhandled !== undefined) {
-      ledger.violate(`inv#${invocation.id} answered no batchItemFailures, but ${name(firstUnhandled)} is neither processed nor in the on-failure destination`);
+      ledger.violate(
+        `inv#${invocation.id} answered no batchItemFailures, but ${name(firstUnhandled)} is neither processed nor in the on-failure destination`,
+      );
     } else if (named.length === 1) {
       const at = invocation.indices.indexOf(named[0]!);
       const below = invocation.indices.slice(0, at).find((index) => !handled(index));
       if (below !== undefined) {
-        ledger.violate(`inv#${invocation.id} answered batchItemFailures [${describeNamed()}], but ${name(below)} below it is neither processed nor in the on-failure destination`);
+        ledger.violate(
+          `inv#${invocation.id} answered batchItemFailures [${describeNamed()}], but ${name(below)} below it is neither processed nor in the on-failure destination`,
+        );
       } else if (shard.usersOf[named[0]!].every(processed)) {
         ledger.violate(`inv#${invocation.id} answered batchItemFailures [${describeNamed()}], but every user record of it is processed`);
       }
@@ -305,7 +357,9 @@ async function runModel(parameters: RunParameters): Promise<RunReport> {
 }
 
 function position(checkpoint: ExtendedSequenceNumber): string {
-  return isSentinel(checkpoint.sequenceNumber) ? checkpoint.sequenceNumber : `k${Number(BigInt(checkpoint.sequenceNumber) - SEQ_BASE)}.${checkpoint.subSequenceNumber}`;
+  return isSentinel(checkpoint.sequenceNumber)
+    ? checkpoint.sequenceNumber
+    : `k${Number(BigInt(checkpoint.sequenceNumber) - SEQ_BASE)}.${checkpoint.subSequenceNumber}`;
 }
 
 /** What happened to every user record: which invocations completed it, which of them crashed. */
@@ -344,7 +398,9 @@ class Ledger {
     const key = this.shard.users[id].key;
     const waiting = this.shard.users.filter((user) => user.id < id && user.key === key && !this.handled(user.id, mapping));
     if (waiting.length > 0) {
-      this.violate(`inv#${invocation}: u${id} (${key}) completed before earlier records of its key were handled: ${waiting.map((user) => `u${user.id}`).join(' ')}`);
+      this.violate(
+        `inv#${invocation}: u${id} (${key}) completed before earlier records of its key were handled: ${waiting.map((user) => `u${user.id}`).join(' ')}`,
+      );
     }
     this.completions[id].push(invocation);
   }
@@ -359,10 +415,14 @@ class Ledger {
       const list = this.completions[user.id];
       const inCrashes = list.filter((invocation) => this.dead.has(invocation)).length;
       if (list.length > 1 + inCrashes) {
-        this.violate(`u${user.id} (${user.key}, k${user.kinesisIndex}.${user.subSequenceNumber}) processed ${list.length} times (by inv#${list.join(', inv#')}), only ${inCrashes} of them cut off by a crash`);
+        this.violate(
+          `u${user.id} (${user.key}, k${user.kinesisIndex}.${user.subSequenceNumber}) processed ${list.length} times (by inv#${list.join(', inv#')}), only ${inCrashes} of them cut off by a crash`,
+        );
       }
       if (list.length === 0 && !this.inDestination(user.id, mapping)) {
-        this.violate(`u${user.id} (${user.key}, k${user.kinesisIndex}.${user.subSequenceNumber}) lost: never processed, never sent to the on-failure destination`);
+        this.violate(
+          `u${user.id} (${user.key}, k${user.kinesisIndex}.${user.subSequenceNumber}) lost: never processed, never sent to the on-failure destination`,
+        );
       }
     }
   }
@@ -380,7 +440,11 @@ const plan: fc.Arbitrary<ShardPlan> = fc.record({
   plainKeys: fc.integer({ min: 0, max: 3 }),
   groups: fc.integer({ min: 1, max: 6 }),
   // Aggregates of 1 to 10 user records; stops at 300 user records.
-  entries: fc.array(fc.record({ key: fc.nat({ max: 19 }), others: fc.array(fc.nat({ max: 19 }), { maxLength: 9, size: 'max' }) }), { minLength: 1, maxLength: 60, size: 'max' }),
+  entries: fc.array(fc.record({ key: fc.nat({ max: 19 }), others: fc.array(fc.nat({ max: 19 }), { maxLength: 9, size: 'max' }) }), {
+    minLength: 1,
+    maxLength: 60,
+    size: 'max',
+  }),
 });
 
 function parameters(factors: fc.Arbitrary<number[]>): fc.Arbitrary<RunParameters> {
@@ -403,7 +467,18 @@ function parameters(factors: fc.Arbitrary<number[]>): fc.Arbitrary<RunParameters
 }
 
 const factor = fc.integer({ min: 1, max: 10 });
-const totals = { shardEnds: 0, runs: 0, userRecords: 0, invocations: 0, crashes: 0, duplicates: 0, sentToDestination: 0, leaseWrites: 0, lostAnswers: 0, leaseConflicts: 0 };
+const totals = {
+  shardEnds: 0,
+  runs: 0,
+  userRecords: 0,
+  invocations: 0,
+  crashes: 0,
+  duplicates: 0,
+  sentToDestination: 0,
+  leaseWrites: 0,
+  lostAnswers: 0,
+  leaseConflicts: 0,
+};
 
 async function holds(run: RunParameters): Promise<void> {
   const report = await runModel(run);
@@ -440,19 +515,38 @@ describe('consumer exactly once against the Lambda event-source mapping model', 
     console.log(`exactly-once model: ${JSON.stringify(totals)}`);
   });
 
-  test('with a constant parallelization factor (1 to 10)', async () => {
-    // Prepare, Act, Assess: each run builds a shard, runs the mapping and checks every guarantee
-    await fc.assert(fc.asyncProperty(parameters(factor.map((pf) => [pf])), holds), options);
-  }, SHRINK_TIMEOUT);
+  test(
+    'with a constant parallelization factor (1 to 10)',
+    async () => {
+      // Prepare, Act, Assess: each run builds a shard, runs the mapping and checks every guarantee
+      await fc.assert(fc.asyncProperty(parameters(factor.map((pf) => [pf])), holds), options);
+    },
+    SHRINK_TIMEOUT,
+  );
 
-  test('with the parallelization factor changed between batches', async () => {
-    // Prepare, Act, Assess: as above, the factor changing 1 to 3 times while records are in flight
-    await fc.assert(fc.asyncProperty(parameters(fc.array(factor, { minLength: 2, maxLength: 4 })), holds), options);
-  }, SHRINK_TIMEOUT);
+  test(
+    'with the parallelization factor changed between batches',
+    async () => {
+      // Prepare, Act, Assess: as above, the factor changing 1 to 3 times while records are in flight
+      await fc.assert(fc.asyncProperty(parameters(fc.array(factor, { minLength: 2, maxLength: 4 })), holds), options);
+    },
+    SHRINK_TIMEOUT,
+  );
 
-  test('with a parallelization factor of 1 and no faults, every record is processed once and in shard order', async () => {
-    // Prepare, Act, Assess: the baseline the faults are measured against
-    const quiet = parameters(fc.constant([1])).map((run): RunParameters => ({ ...run, failureRate: 0, crashRate: 0, lostAnswerRate: 0, poison: [], redeliveryRate: 0 }));
-    await fc.assert(fc.asyncProperty(quiet, holds), { ...options, numRuns: Math.ceil(RUNS / 4) });
-  }, SHRINK_TIMEOUT);
+  test(
+    'with a parallelization factor of 1 and no faults, every record is processed once and in shard order',
+    async () => {
+      // Prepare, Act, Assess: the baseline the faults are measured against
+      const quiet = parameters(fc.constant([1])).map((run): RunParameters => ({
+        ...run,
+        failureRate: 0,
+        crashRate: 0,
+        lostAnswerRate: 0,
+        poison: [],
+        redeliveryRate: 0,
+      }));
+      await fc.assert(fc.asyncProperty(quiet, holds), { ...options, numRuns: Math.ceil(RUNS / 4) });
+    },
+    SHRINK_TIMEOUT,
+  );
 });

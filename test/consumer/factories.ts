@@ -7,7 +7,10 @@ import type { ExtendedSequenceNumber } from '../../lambda/shared/sequence-number
 export const SEQ_BASE = 49590338271490256608559692538361571095921575989136588800n;
 
 /** A Lambda Kinesis record carrying `data` (bytes or text) on `shardId` with sequence number SEQ_BASE + `offset`. */
-export function kinesisRecord(data: Uint8Array | string, options: { offset: number; shardId?: string; partitionKey?: string; arrivalSeconds?: number }): KinesisStreamRecord {
+export function kinesisRecord(
+  data: Uint8Array | string,
+  options: { offset: number; shardId?: string; partitionKey?: string; arrivalSeconds?: number },
+): KinesisStreamRecord {
   const shardId = options.shardId ?? 'shardId-000000000000';
   const sequenceNumber = String(SEQ_BASE + BigInt(options.offset));
   return {
@@ -66,22 +69,44 @@ export class MemoryLeaseStore {
       throw new LeaseLostError(key, 'create');
     }
     const lease: Lease = {
-      leaseKey: key, leaseOwner: owner, leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0, checkpoint: checkpoint ?? { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 },
-      ...extras.shard, applicationName: this.applicationName,
+      leaseKey: key,
+      leaseOwner: owner,
+      leaseCounter: 1,
+      ownerSwitchesSinceCheckpoint: 0,
+      checkpoint: checkpoint ?? { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 },
+      ...extras.shard,
+      applicationName: this.applicationName,
     };
     this.leases.set(key, lease);
     return lease;
   }
 
   public async take(lease: Lease, owner: string): Promise<Lease> {
-    return this.swap(lease, { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1, applicationName: this.applicationName ?? lease.applicationName }, 'take');
+    return this.swap(
+      lease,
+      { ...lease, leaseOwner: owner, leaseCounter: lease.leaseCounter + 1, applicationName: this.applicationName ?? lease.applicationName },
+      'take',
+    );
   }
 
-  public async checkpoint(lease: Lease, checkpoint: ExtendedSequenceNumber, progress?: ShardProgress, extras: LeaseExtras = {}): Promise<Lease> {
-    const next = this.swap(lease, {
-      ...lease, ...extras.shard, checkpoint, progress: progress !== undefined && progress.size > 0 ? progress : undefined, leaseCounter: lease.leaseCounter + 1,
-      applicationName: this.applicationName ?? lease.applicationName,
-    }, 'checkpoint');
+  public async checkpoint(
+    lease: Lease,
+    checkpoint: ExtendedSequenceNumber,
+    progress?: ShardProgress,
+    extras: LeaseExtras = {},
+  ): Promise<Lease> {
+    const next = this.swap(
+      lease,
+      {
+        ...lease,
+        ...extras.shard,
+        checkpoint,
+        progress: progress !== undefined && progress.size > 0 ? progress : undefined,
+        leaseCounter: lease.leaseCounter + 1,
+        applicationName: this.applicationName ?? lease.applicationName,
+      },
+      'checkpoint',
+    );
     this.checkpoints.push(checkpoint);
     return next;
   }
@@ -92,7 +117,8 @@ export class MemoryLeaseStore {
 
   private swap(expected: Lease, next: Lease, operation: string): Lease {
     const stored = this.leases.get(expected.leaseKey);
-    const otherApplication = stored?.applicationName !== undefined && this.applicationName !== undefined && stored.applicationName !== this.applicationName;
+    const otherApplication =
+      stored?.applicationName !== undefined && this.applicationName !== undefined && stored.applicationName !== this.applicationName;
     if (!stored || stored.leaseCounter !== expected.leaseCounter || otherApplication) {
       throw new LeaseLostError(expected.leaseKey, operation, expected.leaseCounter);
     }

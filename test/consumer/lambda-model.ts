@@ -84,7 +84,10 @@ export class Interleaver {
    * sleeps on a timer, e.g. a jittered retry): moves a (fake) clock to the next timer and answers
    * whether there was one. Without it, a run where nothing waits on a step is a hang.
    */
-  constructor(private readonly random: Random, private readonly advanceClock: () => boolean = () => false) {}
+  constructor(
+    private readonly random: Random,
+    private readonly advanceClock: () => boolean = () => false,
+  ) {}
 
   /** Resolves when the run picks this step. */
   public step(label: string): Promise<void> {
@@ -185,7 +188,8 @@ export function produceShard(plan: ShardPlan, maxUserRecords = 300): ModelShard 
     const kinesisIndex = records.length;
     const lead = entry.key % userKeys;
     const group = groupOf.get(lead);
-    const keys = group === undefined ? [lead] : [lead, ...entry.others.map((other) => members.get(group)![other % members.get(group)!.length])];
+    const keys =
+      group === undefined ? [lead] : [lead, ...entry.others.map((other) => members.get(group)![other % members.get(group)!.length])];
     if (users.length + keys.length > maxUserRecords) {
       break;
     }
@@ -296,13 +300,17 @@ export class KinesisEventSourceMapping {
       for (let index = start; index < this.records.length; index++) {
         lanes[laneOf(this.records[index].kinesis.partitionKey, pf)].push(index);
       }
-      this.log.push(`epoch ${epoch}: parallelization factor ${pf}, from k${start}; lanes ${lanes.map((lane) => `[${lane.map((i) => `k${i}`).join(' ')}]`).join(' ')}`);
+      this.log.push(
+        `epoch ${epoch}: parallelization factor ${pf}, from k${start}; lanes ${lanes.map((lane) => `[${lane.map((i) => `k${i}`).join(' ')}]`).join(' ')}`,
+      );
       await Promise.all(lanes.map((lane, number) => this.runLane(epoch, pf, number, lane, changeAfter)));
       // The mapping's own shard checkpoint: the lowest record not handled in any lane.
       const next = this.handled.indexOf(false, start);
       start = next < 0 ? this.records.length : next;
       if (start < this.records.length) {
-        this.log.push(`factor change after ${this.epochInvocations} invocations: in-flight batches finished; restart from the mapping's checkpoint k${start}`);
+        this.log.push(
+          `factor change after ${this.epochInvocations} invocations: in-flight batches finished; restart from the mapping's checkpoint k${start}`,
+        );
       }
     }
   }
@@ -335,7 +343,14 @@ export class KinesisEventSourceMapping {
       }
       const label = `inv#${id} e${epoch} pf${pf} lane${lane}${part.attempts > 0 ? ` retry${part.attempts}` : ''}${part.redelivery ? ' redelivery' : ''} [${part.indices.map((i) => `k${i}`).join(' ')}]`;
       const result = await this.invoke({
-        id, epoch, parallelizationFactor: pf, lane, indices: part.indices, records: part.indices.map((i) => this.records[i]), attempt: part.attempts, redelivery: part.redelivery,
+        id,
+        epoch,
+        parallelizationFactor: pf,
+        lane,
+        indices: part.indices,
+        records: part.indices.map((i) => this.records[i]),
+        attempt: part.attempts,
+        redelivery: part.redelivery,
       });
       const failedAt = this.failedAt(part, result);
       if (failedAt === undefined) {
@@ -356,9 +371,12 @@ export class KinesisEventSourceMapping {
       } else if (this.settings.bisectBatchOnFunctionError && part.indices.length > 1) {
         const half = Math.ceil(part.indices.length / 2);
         this.log.push(`${label} -> function error (${describe(result)}): bisect`);
-        parts.splice(0, 1,
+        parts.splice(
+          0,
+          1,
           { indices: part.indices.slice(0, half), attempts: part.attempts, redelivery: part.redelivery },
-          { indices: part.indices.slice(half), attempts: part.attempts, redelivery: part.redelivery });
+          { indices: part.indices.slice(half), attempts: part.attempts, redelivery: part.redelivery },
+        );
         continue;
       } else {
         this.log.push(`${label} -> function error (${describe(result)})`);

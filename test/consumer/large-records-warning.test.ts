@@ -5,7 +5,10 @@ import { testApp } from '../helpers/app';
 
 function consumerOn(maxRecordSize: Size | undefined): Stack {
   const stack = new Stack(testApp(), 'Stack');
-  new ConsumerFunction(stack, 'Consumer', { stream: new DataStream(stack, 'Stream', { maxRecordSize }), processorEntry: EXAMPLE_PROCESSOR_ENTRY });
+  new ConsumerFunction(stack, 'Consumer', {
+    stream: new DataStream(stack, 'Stream', { maxRecordSize }),
+    processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+  });
   return stack;
 }
 
@@ -15,7 +18,9 @@ describe('ConsumerFunction on a stream of large records', () => {
 
     Annotations.fromStack(stack).hasWarning(
       '/Stack/Consumer',
-      Match.stringLikeRegexp(`takes records up to 10485760 bytes \\(maxRecordSize\\).*above about 4717824 bytes can never reach this consumer.*\\[ack: ${RECORDS_ABOVE_LAMBDA_PAYLOAD}\\]`),
+      Match.stringLikeRegexp(
+        `takes records up to 10485760 bytes \\(maxRecordSize\\).*above about 4717824 bytes can never reach this consumer.*\\[ack: ${RECORDS_ABOVE_LAMBDA_PAYLOAD}\\]`,
+      ),
     );
   });
 

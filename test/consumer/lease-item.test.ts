@@ -5,11 +5,16 @@ describe('lease items', () => {
   test('use the KCL attribute names and types, and read back the same lease', () => {
     // Prepare
     const lease: Lease = {
-      leaseKey: 'shardId-000000000002', leaseOwner: 'consumer-fn', leaseCounter: 7, ownerSwitchesSinceCheckpoint: 1,
+      leaseKey: 'shardId-000000000002',
+      leaseOwner: 'consumer-fn',
+      leaseCounter: 7,
+      ownerSwitchesSinceCheckpoint: 1,
       checkpoint: { sequenceNumber: '49590338271490256608559692538361571095921575989136588898', subSequenceNumber: 3 },
       pendingCheckpoint: { sequenceNumber: '49590338271490256608559692538361571095921575989136588899', subSequenceNumber: 0 },
-      parentShardIds: ['shardId-000000000000', 'shardId-000000000001'], childShardIds: ['shardId-000000000003'],
-      startingHashKey: '0', endingHashKey: '340282366920938463463374607431768211455',
+      parentShardIds: ['shardId-000000000000', 'shardId-000000000001'],
+      childShardIds: ['shardId-000000000003'],
+      startingHashKey: '0',
+      endingHashKey: '340282366920938463463374607431768211455',
     };
     // Act
     const item = toItem(lease);
@@ -33,12 +38,23 @@ describe('lease items', () => {
 
   test('leave out empty sets and read a KCL item without optional attributes', () => {
     // Prepare
-    const item = toItem({ leaseKey: 's', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0, checkpoint: { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 }, parentShardIds: [] });
+    const item = toItem({
+      leaseKey: 's',
+      leaseCounter: 1,
+      ownerSwitchesSinceCheckpoint: 0,
+      checkpoint: { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 },
+      parentShardIds: [],
+    });
     // Act
     const lease = fromItem({ leaseKey: { S: 's' }, leaseCounter: { N: '4' }, checkpoint: { S: 'SHARD_END' } });
     // Assess
     expect(item.parentShardId).toBeUndefined();
-    expect(lease).toMatchObject({ leaseKey: 's', leaseCounter: 4, ownerSwitchesSinceCheckpoint: 0, checkpoint: { sequenceNumber: 'SHARD_END', subSequenceNumber: 0 } });
+    expect(lease).toMatchObject({
+      leaseKey: 's',
+      leaseCounter: 4,
+      ownerSwitchesSinceCheckpoint: 0,
+      checkpoint: { sequenceNumber: 'SHARD_END', subSequenceNumber: 0 },
+    });
     expect(() => fromItem({ leaseKey: { S: 's' } })).toThrow(LeaseItemError);
   });
 });

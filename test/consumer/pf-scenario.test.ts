@@ -63,7 +63,12 @@ describe('two batches of one shard at parallelization factor 2', () => {
       completions.set(id, (completions.get(id) ?? 0) + 1);
     };
     const deps = {
-      processRecord, leases: memory.asStore(), owner: 'consumer-fn', ordering: 'partition-key' as Ordering, maxConcurrency: 10, maxParallelizationFactor: 2,
+      processRecord,
+      leases: memory.asStore(),
+      owner: 'consumer-fn',
+      ordering: 'partition-key' as Ordering,
+      maxConcurrency: 10,
+      maxParallelizationFactor: 2,
     } satisfies ConsumerDeps;
 
     // Act: the older batch starts and reads the lease; the newer one runs to its end beside it
@@ -85,7 +90,11 @@ describe('two batches of one shard at parallelization factor 2', () => {
     expect(newerAgain.response.batchItemFailures).toEqual([]);
     const never = ids.filter((id) => !completions.has(id));
     const twice = ids.filter((id) => (completions.get(id) ?? 0) > 1);
-    expect({ userRecords: ids.length, neverProcessed: never.length, processedTwice: twice.length }).toEqual({ userRecords: AGGREGATES * PER_AGGREGATE, neverProcessed: 0, processedTwice: 0 });
+    expect({ userRecords: ids.length, neverProcessed: never.length, processedTwice: twice.length }).toEqual({
+      userRecords: AGGREGATES * PER_AGGREGATE,
+      neverProcessed: 0,
+      processedTwice: 0,
+    });
     // The checkpoint (low watermark) never moved back.
     for (let i = 1; i < memory.checkpoints.length; i++) {
       expect(compareExtended(memory.checkpoints[i], memory.checkpoints[i - 1])).toBeGreaterThanOrEqual(0);

@@ -82,7 +82,10 @@ describe('DataStream', () => {
       expect(stream.encryptionKey).toBe(key);
       template.resourceCountIs('AWS::KMS::Key', 1);
       template.hasResourceProperties('AWS::Kinesis::Stream', {
-        StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] } },
+        StreamEncryption: {
+          EncryptionType: 'KMS',
+          KeyId: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] },
+        },
       });
     });
   });
@@ -100,14 +103,19 @@ describe('DataStream', () => {
   });
 
   test('enables shard-level metrics when asked', () => {
-    const { template } = streamTemplate({ shardLevelMetrics: [kinesis.ShardLevelMetrics.INCOMING_BYTES, kinesis.ShardLevelMetrics.ITERATOR_AGE_MILLISECONDS] });
+    const { template } = streamTemplate({
+      shardLevelMetrics: [kinesis.ShardLevelMetrics.INCOMING_BYTES, kinesis.ShardLevelMetrics.ITERATOR_AGE_MILLISECONDS],
+    });
 
     template.hasResourceProperties('AWS::Kinesis::Stream', { DesiredShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] });
   });
 
   describe('validation', () => {
     test.each([
-      [{ mode: DataStreamMode.ON_DEMAND, shardCount: 2 }, /shardCount applies to provisioned streams only.*received shardCount 2 with mode 'on-demand'/],
+      [
+        { mode: DataStreamMode.ON_DEMAND, shardCount: 2 },
+        /shardCount applies to provisioned streams only.*received shardCount 2 with mode 'on-demand'/,
+      ],
       [{ shardCount: 0 }, /shardCount must be a whole number of at least 1; received 0/],
       [{ shardCount: 1.5 }, /shardCount must be a whole number of at least 1; received 1.5/],
       [{ retention: Duration.hours(23) }, /retention must be whole hours from 24 to 8760; received 23 hours/],
@@ -123,8 +131,9 @@ describe('DataStream', () => {
       const stack = testStack();
       const key = new kms.Key(stack, 'Key');
 
-      expect(() => new DataStream(stack, 'Stream', { encryption: DataStreamEncryption.AWS_MANAGED, encryptionKey: key }))
-        .toThrow(/encryptionKey needs encryption 'customer-managed'/);
+      expect(() => new DataStream(stack, 'Stream', { encryption: DataStreamEncryption.AWS_MANAGED, encryptionKey: key })).toThrow(
+        /encryptionKey needs encryption 'customer-managed'/,
+      );
     });
 
     test('accepts the retention bounds', () => {
@@ -146,8 +155,14 @@ describe('DataStream', () => {
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']), Resource: { 'Fn::GetAtt': [streamId, 'Arn'] } }),
-            Match.objectLike({ Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']), Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } }),
+            Match.objectLike({
+              Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']),
+              Resource: { 'Fn::GetAtt': [streamId, 'Arn'] },
+            }),
+            Match.objectLike({
+              Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']),
+              Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+            }),
           ]),
         },
       });
@@ -161,7 +176,9 @@ describe('DataStream', () => {
       const streamId = stack.getLogicalId(stream.stream.node.defaultChild as kinesis.CfnStream);
 
       Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: { Statement: [Match.objectLike({ Action: 'kinesis:UpdateShardCount', Resource: { 'Fn::GetAtt': [streamId, 'Arn'] } })] },
+        PolicyDocument: {
+          Statement: [Match.objectLike({ Action: 'kinesis:UpdateShardCount', Resource: { 'Fn::GetAtt': [streamId, 'Arn'] } })],
+        },
       });
     });
   });

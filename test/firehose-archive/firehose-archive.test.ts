@@ -25,34 +25,43 @@ function build(options: FirehoseArchiveOptions = {}, mode: DataStreamMode = Data
 
 const ref = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
 
-interface Statement { Action: string | string[]; Resource: unknown; Condition?: unknown }
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
 
 /** Every statement of every policy attached to the archive's delivery role. */
 function roleStatements(stack: Stack, archive: FirehoseArchive, template: Template): Statement[] {
   const roleId = stack.getLogicalId(archive.deliveryRole.node.defaultChild as never);
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-  return Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(policies).flatMap(
+    (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 }
 
 describe('FirehoseArchive', () => {
   describe('delivery stream', () => {
-    test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])('reads the %s stream and writes GZIP objects under hour partitions', (mode) => {
-      const { stack, stream, archive, template } = build({}, mode);
+    test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])(
+      'reads the %s stream and writes GZIP objects under hour partitions',
+      (mode) => {
+        const { stack, stream, archive, template } = build({}, mode);
 
-      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
-        DeliveryStreamType: 'KinesisStreamAsSource',
-        KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [ref(stack, stream.stream), 'Arn'] } },
-        ExtendedS3DestinationConfiguration: Match.objectLike({
-          BucketARN: { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] },
-          BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 5 },
-          CompressionFormat: 'GZIP',
-          Prefix: 'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/',
-          ErrorOutputPrefix: Match.stringLikeRegexp('^errors/!\\{firehose:error-output-type\\}/'),
-          CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
-          ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord', Parameters: [] }] },
-        }),
-      });
-    });
+        template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+          DeliveryStreamType: 'KinesisStreamAsSource',
+          KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [ref(stack, stream.stream), 'Arn'] } },
+          ExtendedS3DestinationConfiguration: Match.objectLike({
+            BucketARN: { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] },
+            BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 5 },
+            CompressionFormat: 'GZIP',
+            Prefix: 'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/',
+            ErrorOutputPrefix: Match.stringLikeRegexp('^errors/!\\{firehose:error-output-type\\}/'),
+            CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+            ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord', Parameters: [] }] },
+          }),
+        });
+      },
+    );
 
     test('applies buffering, compression and prefixes from props', () => {
       const { template } = build({
@@ -88,7 +97,10 @@ describe('FirehoseArchive', () => {
           ProcessingConfiguration: {
             Enabled: true,
             Processors: Match.arrayWith([
-              Match.objectLike({ Type: 'MetadataExtraction', Parameters: Match.arrayWith([{ ParameterName: 'MetadataExtractionQuery', ParameterValue: '{"tenant":.tenant}' }]) }),
+              Match.objectLike({
+                Type: 'MetadataExtraction',
+                Parameters: Match.arrayWith([{ ParameterName: 'MetadataExtractionQuery', ParameterValue: '{"tenant":.tenant}' }]),
+              }),
               Match.objectLike({ Type: 'AppendDelimiterToRecord' }),
             ]),
           },
@@ -99,7 +111,11 @@ describe('FirehoseArchive', () => {
     test('runs a Lambda processor before delivery', () => {
       const stack = testStack();
       const stream = new DataStream(stack, 'Stream');
-      const fn = new lambda.Function(stack, 'Transform', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e') });
+      const fn = new lambda.Function(stack, 'Transform', {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline('exports.handler = async (e) => e'),
+      });
       const archive = new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
 
       Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
@@ -110,8 +126,14 @@ describe('FirehoseArchive', () => {
               {
                 Type: 'Lambda',
                 Parameters: [
-                  { ParameterName: 'RoleArn', ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(archive.deliveryRole.node.defaultChild as never), 'Arn'] } },
-                  { ParameterName: 'LambdaArn', ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] } },
+                  {
+                    ParameterName: 'RoleArn',
+                    ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(archive.deliveryRole.node.defaultChild as never), 'Arn'] },
+                  },
+                  {
+                    ParameterName: 'LambdaArn',
+                    ParameterValue: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] },
+                  },
                 ],
               },
               { Type: 'AppendDelimiterToRecord', Parameters: [] },
@@ -130,7 +152,11 @@ describe('FirehoseArchive', () => {
       const template = Template.fromStack(stack);
       template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
         ExtendedS3DestinationConfiguration: Match.objectLike({
-          ProcessingConfiguration: Match.objectLike({ Processors: Match.arrayWith([Match.objectLike({ Parameters: Match.arrayWith([{ ParameterName: 'LambdaArn', ParameterValue: fn.functionArn }]) })]) }),
+          ProcessingConfiguration: Match.objectLike({
+            Processors: Match.arrayWith([
+              Match.objectLike({ Parameters: Match.arrayWith([{ ParameterName: 'LambdaArn', ParameterValue: fn.functionArn }]) }),
+            ]),
+          }),
         }),
       });
       template.resourceCountIs('AWS::Lambda::Permission', 0);
@@ -171,8 +197,17 @@ describe('FirehoseArchive', () => {
 
       template.hasResource('AWS::S3::Bucket', {
         Properties: Match.objectLike({
-          BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } }] },
-          PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } },
+            ],
+          },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
           VersioningConfiguration: { Status: 'Enabled' },
           LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'archive/' },
         }),
@@ -182,22 +217,36 @@ describe('FirehoseArchive', () => {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: bucketId },
         PolicyDocument: {
-          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
         },
       });
     });
 
     test('has lifecycle rules from props', () => {
-      const { template } = build({ lifecycle: { infrequentAccessAfter: Duration.days(45), glacierAfter: Duration.days(180), expireAfter: Duration.days(730), noncurrentVersionExpiration: Duration.days(7) } });
+      const { template } = build({
+        lifecycle: {
+          infrequentAccessAfter: Duration.days(45),
+          glacierAfter: Duration.days(180),
+          expireAfter: Duration.days(730),
+          noncurrentVersionExpiration: Duration.days(7),
+        },
+      });
 
       template.hasResourceProperties('AWS::S3::Bucket', {
         LifecycleConfiguration: {
-          Rules: [Match.objectLike({
-            Status: 'Enabled',
-            ExpirationInDays: 730,
-            NoncurrentVersionExpiration: { NoncurrentDays: 7 },
-            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 45 }, { StorageClass: 'GLACIER', TransitionInDays: 180 }],
-          })],
+          Rules: [
+            Match.objectLike({
+              Status: 'Enabled',
+              ExpirationInDays: 730,
+              NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+              Transitions: [
+                { StorageClass: 'STANDARD_IA', TransitionInDays: 45 },
+                { StorageClass: 'GLACIER', TransitionInDays: 180 },
+              ],
+            }),
+          ],
         },
       });
     });
@@ -216,14 +265,22 @@ describe('FirehoseArchive', () => {
       new FirehoseArchive(withoutFlag, 'Archive', { stream: new DataStream(withoutFlag, 'Stream') });
 
       // Assess
-      template.hasResourceProperties('AWS::S3::Bucket', { OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] }, LoggingConfiguration: Match.absent() });
-      template.hasResourceProperties('AWS::S3::BucketPolicy', {
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } })]) },
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LoggingConfiguration: Match.absent(),
       });
-      Template.fromStack(withoutFlag).hasResourceProperties('AWS::S3::Bucket', { AccessControl: 'LogDeliveryWrite', LoggingConfiguration: Match.absent() });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } })]),
+        },
+      });
+      Template.fromStack(withoutFlag).hasResourceProperties('AWS::S3::Bucket', {
+        AccessControl: 'LogDeliveryWrite',
+        LoggingConfiguration: Match.absent(),
+      });
     });
 
-    test('uses a given KMS-encrypted bucket\'s key through S3 only', () => {
+    test("uses a given KMS-encrypted bucket's key through S3 only", () => {
       // Prepare
       const stack = testStack();
       const stream = new DataStream(stack, 'Stream');
@@ -234,14 +291,22 @@ describe('FirehoseArchive', () => {
       const archive = new FirehoseArchive(stack, 'Archive', { stream, bucket });
 
       // Assess
-      expect(roleStatements(stack, archive, Template.fromStack(stack))).toContainEqual(expect.objectContaining({
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        Resource: key.keyArn,
-        Condition: {
-          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
-          StringLike: { 'kms:EncryptionContext:aws:s3:arn': ['arn:aws:s3:::their-archive', 'arn:aws:s3:::their-archive/year=*', 'arn:aws:s3:::their-archive/errors/*'] },
-        },
-      }));
+      expect(roleStatements(stack, archive, Template.fromStack(stack))).toContainEqual(
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: key.keyArn,
+          Condition: {
+            StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            StringLike: {
+              'kms:EncryptionContext:aws:s3:arn': [
+                'arn:aws:s3:::their-archive',
+                'arn:aws:s3:::their-archive/year=*',
+                'arn:aws:s3:::their-archive/errors/*',
+              ],
+            },
+          },
+        }),
+      );
       Template.fromStack(stack).resourceCountIs('AWS::KMS::Key', 0);
     });
 
@@ -255,7 +320,14 @@ describe('FirehoseArchive', () => {
       const template = Template.fromStack(stack);
       template.resourceCountIs('AWS::S3::Bucket', 0);
       template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], Resource: Match.arrayWith([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-archive/year=*']] }]) })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+              Resource: Match.arrayWith([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-archive/year=*']] }]),
+            }),
+          ]),
+        },
       });
     });
   });
@@ -267,25 +339,40 @@ describe('FirehoseArchive', () => {
       const roleId = stack.getLogicalId(archive.deliveryRole.node.defaultChild as never);
 
       const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
-      const statements = Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
-      expect(statements).toEqual(expect.arrayContaining([
-        expect.objectContaining({ Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: bucketArn }),
-        expect.objectContaining({
-          Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
-          Resource: expect.arrayContaining([
-            { 'Fn::Join': ['', [bucketArn, '/year=*']] },
-            { 'Fn::Join': ['', [bucketArn, '/errors/*']] },
-          ]),
-        }),
-        // The key only through S3 and only for this bucket (its ARN with S3 Bucket Keys, its prefixes without).
-        expect.objectContaining({
-          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          Condition: {
-            StringEquals: { 'kms:ViaService': expect.anything() },
-            StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, { 'Fn::Join': ['', [bucketArn, '/year=*']] }, { 'Fn::Join': ['', [bucketArn, '/errors/*']] }] },
-          },
-        }),
-      ]));
+      const statements = Object.values(policies).flatMap(
+        (policy) =>
+          (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties
+            .PolicyDocument.Statement,
+      );
+      expect(statements).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+            Resource: bucketArn,
+          }),
+          expect.objectContaining({
+            Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+            Resource: expect.arrayContaining([
+              { 'Fn::Join': ['', [bucketArn, '/year=*']] },
+              { 'Fn::Join': ['', [bucketArn, '/errors/*']] },
+            ]),
+          }),
+          // The key only through S3 and only for this bucket (its ARN with S3 Bucket Keys, its prefixes without).
+          expect.objectContaining({
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Condition: {
+              StringEquals: { 'kms:ViaService': expect.anything() },
+              StringLike: {
+                'kms:EncryptionContext:aws:s3:arn': [
+                  bucketArn,
+                  { 'Fn::Join': ['', [bucketArn, '/year=*']] },
+                  { 'Fn::Join': ['', [bucketArn, '/errors/*']] },
+                ],
+              },
+            },
+          }),
+        ]),
+      );
       const actions = statements.flatMap((statement) => [statement.Action].flat());
       expect(actions.filter((action) => /Delete|\*/.test(action))).toEqual([]);
       expect(JSON.stringify(statements)).not.toContain('"/*"');
@@ -297,7 +384,16 @@ describe('FirehoseArchive', () => {
 
       template.resourceCountIs('AWS::IAM::Role', 1);
       template.hasResourceProperties('AWS::IAM::Role', {
-        AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }] },
+        AssumeRolePolicyDocument: {
+          Statement: [
+            {
+              Action: 'sts:AssumeRole',
+              Effect: 'Allow',
+              Principal: { Service: 'firehose.amazonaws.com' },
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ],
+        },
       });
       template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
         KinesisStreamSourceConfiguration: Match.objectLike({ RoleARN: roleArn }),
@@ -305,7 +401,7 @@ describe('FirehoseArchive', () => {
       });
     });
 
-    test('reads only its one stream, and decrypts only with that stream\'s key', () => {
+    test("reads only its one stream, and decrypts only with that stream's key", () => {
       // Prepare
       const stack = testStack();
       const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
@@ -319,9 +415,21 @@ describe('FirehoseArchive', () => {
 
       // Assess
       const kinesisStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kinesis:')));
-      expect(kinesisStatements).toEqual([expect.objectContaining({ Action: expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:DescribeStream', 'kinesis:ListShards']), Resource: streamArn })]);
+      expect(kinesisStatements).toEqual([
+        expect.objectContaining({
+          Action: expect.arrayContaining([
+            'kinesis:GetRecords',
+            'kinesis:GetShardIterator',
+            'kinesis:DescribeStream',
+            'kinesis:ListShards',
+          ]),
+          Resource: streamArn,
+        }),
+      ]);
       expect(statements).toContainEqual(expect.objectContaining({ Action: 'kms:Decrypt', Resource: streamKeyArn }));
-      const kmsResources = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kms:'))).map((statement) => statement.Resource);
+      const kmsResources = statements
+        .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kms:')))
+        .map((statement) => statement.Resource);
       expect(kmsResources).toEqual(expect.arrayContaining([streamKeyArn]));
       expect(kmsResources).toHaveLength(2); // the stream's key and the bucket's key, nothing else
     });
@@ -330,7 +438,11 @@ describe('FirehoseArchive', () => {
       // Prepare
       const stack = testStack();
       const stream = new DataStream(stack, 'Stream');
-      const fn = new lambda.Function(stack, 'Transform', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e') });
+      const fn = new lambda.Function(stack, 'Transform', {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline('exports.handler = async (e) => e'),
+      });
       const archive = new FirehoseArchive(stack, 'Archive', { stream, processor: fn });
 
       // Act
@@ -338,10 +450,12 @@ describe('FirehoseArchive', () => {
 
       // Assess
       const lambdaStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('lambda:')));
-      expect(lambdaStatements).toEqual([expect.objectContaining({
-        Action: ['lambda:GetFunctionConfiguration', 'lambda:InvokeFunction'],
-        Resource: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] },
-      })]);
+      expect(lambdaStatements).toEqual([
+        expect.objectContaining({
+          Action: ['lambda:GetFunctionConfiguration', 'lambda:InvokeFunction'],
+          Resource: { 'Fn::GetAtt': [stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction), 'Arn'] },
+        }),
+      ]);
     });
 
     test('names the fixed part of a dynamic-partitioning prefix', () => {
@@ -352,20 +466,27 @@ describe('FirehoseArchive', () => {
       });
       const bucketArn = { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] };
 
-      expect(roleStatements(stack, archive, template)).toContainEqual(expect.objectContaining({
-        Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
-        Resource: expect.arrayContaining([{ 'Fn::Join': ['', [bucketArn, '/by-tenant/tenant=*']] }, { 'Fn::Join': ['', [bucketArn, '/by-tenant-errors/*']] }]),
-      }));
+      expect(roleStatements(stack, archive, template)).toContainEqual(
+        expect.objectContaining({
+          Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          Resource: expect.arrayContaining([
+            { 'Fn::Join': ['', [bucketArn, '/by-tenant/tenant=*']] },
+            { 'Fn::Join': ['', [bucketArn, '/by-tenant-errors/*']] },
+          ]),
+        }),
+      );
     });
 
     test('covers the whole archive bucket only when a prefix begins with an expression', () => {
       const { stack, archive, template } = build({ dataOutputPrefix: '!{timestamp:yyyy}/' });
       const bucketArn = { 'Fn::GetAtt': [stack.getLogicalId((archive.bucket as s3.Bucket).node.defaultChild as s3.CfnBucket), 'Arn'] };
 
-      expect(roleStatements(stack, archive, template)).toContainEqual(expect.objectContaining({
-        Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
-        Resource: expect.arrayContaining([{ 'Fn::Join': ['', [bucketArn, '/*']] }]),
-      }));
+      expect(roleStatements(stack, archive, template)).toContainEqual(
+        expect.objectContaining({
+          Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          Resource: expect.arrayContaining([{ 'Fn::Join': ['', [bucketArn, '/*']] }]),
+        }),
+      );
     });
   });
 
@@ -373,31 +494,55 @@ describe('FirehoseArchive', () => {
     test('watch freshness, delivery success and source throttling with the DeliveryStreamName dimension', () => {
       // Prepare
       const { stack, archive, template } = build();
-      const name = { Ref: stack.getLogicalId((archive.deliveryStream as firehose.DeliveryStream).node.defaultChild as firehose.CfnDeliveryStream) };
+      const name = {
+        Ref: stack.getLogicalId((archive.deliveryStream as firehose.DeliveryStream).node.defaultChild as firehose.CfnDeliveryStream),
+      };
       const dimensions = [{ Name: 'DeliveryStreamName', Value: name }];
 
       // Assess
       template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
       expect(archive.alarms).toEqual([archive.freshnessAlarm, archive.deliverySuccessAlarm, archive.throttlingAlarm]);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'DeliveryToS3.DataFreshness', Namespace: 'AWS/Firehose', Dimensions: dimensions, Period: 300,
-        Statistic: 'Maximum', Threshold: 900, ComparisonOperator: 'GreaterThanThreshold',
-        EvaluationPeriods: 3, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching',
+        MetricName: 'DeliveryToS3.DataFreshness',
+        Namespace: 'AWS/Firehose',
+        Dimensions: dimensions,
+        Period: 300,
+        Statistic: 'Maximum',
+        Threshold: 900,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'notBreaching',
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'DeliveryToS3.Success', Namespace: 'AWS/Firehose', Dimensions: dimensions, Period: 300,
-        Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold',
-        EvaluationPeriods: 1, TreatMissingData: 'notBreaching',
+        MetricName: 'DeliveryToS3.Success',
+        Namespace: 'AWS/Firehose',
+        Dimensions: dimensions,
+        Period: 300,
+        Statistic: 'Minimum',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
         Metrics: Match.arrayWith([
           Match.objectLike({ Expression: 'FILL(t0, 0) + FILL(t1, 0) + FILL(t2, 0)', ReturnData: true }),
-          ...['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream'].map((metricName, index) => Match.objectLike({
-            Id: `t${index}`,
-            ReturnData: false,
-            MetricStat: { Metric: { MetricName: metricName, Namespace: 'AWS/Firehose', Dimensions: dimensions }, Period: 300, Stat: 'Sum' },
-          })),
+          ...['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream'].map((metricName, index) =>
+            Match.objectLike({
+              Id: `t${index}`,
+              ReturnData: false,
+              MetricStat: {
+                Metric: { MetricName: metricName, Namespace: 'AWS/Firehose', Dimensions: dimensions },
+                Period: 300,
+                Stat: 'Sum',
+              },
+            }),
+          ),
         ]),
       });
     });
@@ -438,8 +583,9 @@ describe('FirehoseArchive', () => {
       expect(success).toMatchObject({ metricName: 'DeliveryToS3.Success', statistic: 'Minimum' });
       expect(success.period.toSeconds()).toBe(60);
       expect(throttled.period.toSeconds()).toBe(60);
-      expect(Object.values(throttled.usingMetrics).map((metric) => (metric as import('aws-cdk-lib/aws-cloudwatch').Metric).metricName))
-        .toEqual(['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream']);
+      expect(
+        Object.values(throttled.usingMetrics).map((metric) => (metric as import('aws-cdk-lib/aws-cloudwatch').Metric).metricName),
+      ).toEqual(['ThrottledGetRecords', 'ThrottledGetShardIterator', 'ThrottledDescribeStream']);
       expect(archive.metricDeliveredRecords()).toMatchObject({ metricName: 'DeliveryToS3.Records', statistic: 'Sum' });
     });
   });
@@ -454,31 +600,83 @@ describe('FirehoseArchive', () => {
       [{ dataOutputPrefix: 'x/!{firehose:error-output-type}/' }, /dataOutputPrefix must not contain !\{firehose:error-output-type\}/],
       [{ errorOutputPrefix: 'errors/' }, /errorOutputPrefix must contain !\{firehose:error-output-type\}; received 'errors\/'/],
       [{ dynamicPartitioning: { keys: { tenant: '.tenant' } } }, /dataOutputPrefix is required with dynamic partitioning/],
-      [{ dynamicPartitioning: { keys: { tenant: '.tenant' } }, dataOutputPrefix: 'year=!{timestamp:yyyy}/' }, /dataOutputPrefix must use a partition key/],
-      [{ dynamicPartitioning: { keys: {} }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /dynamicPartitioning.keys must name 1 to 50 keys; received 0/],
-      [{ dynamicPartitioning: { keys: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, `.k${i}`])) }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k0}/' }, /dynamicPartitioning.keys must name 1 to 50 keys; received 51/],
-      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingSize: Size.mebibytes(32) }, /bufferingSize must be whole MiB from 64 to 128 with dynamic partitioning; received 32 MiB/],
-      [{ dynamicPartitioning: { keys: { k: '.k' } }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/', bufferingInterval: Duration.seconds(30) }, /bufferingInterval must be whole seconds from 60 to 900 with dynamic partitioning; received 30 seconds/],
-      [{ dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7201) }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' }, /retryDuration must be from 0 to 7200 seconds; received 7201 seconds/],
+      [
+        { dynamicPartitioning: { keys: { tenant: '.tenant' } }, dataOutputPrefix: 'year=!{timestamp:yyyy}/' },
+        /dataOutputPrefix must use a partition key/,
+      ],
+      [
+        { dynamicPartitioning: { keys: {} }, dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/' },
+        /dynamicPartitioning.keys must name 1 to 50 keys; received 0/,
+      ],
+      [
+        {
+          dynamicPartitioning: { keys: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, `.k${i}`])) },
+          dataOutputPrefix: 'k=!{partitionKeyFromQuery:k0}/',
+        },
+        /dynamicPartitioning.keys must name 1 to 50 keys; received 51/,
+      ],
+      [
+        {
+          dynamicPartitioning: { keys: { k: '.k' } },
+          dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
+          bufferingSize: Size.mebibytes(32),
+        },
+        /bufferingSize must be whole MiB from 64 to 128 with dynamic partitioning; received 32 MiB/,
+      ],
+      [
+        {
+          dynamicPartitioning: { keys: { k: '.k' } },
+          dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
+          bufferingInterval: Duration.seconds(30),
+        },
+        /bufferingInterval must be whole seconds from 60 to 900 with dynamic partitioning; received 30 seconds/,
+      ],
+      [
+        {
+          dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7201) },
+          dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
+        },
+        /retryDuration must be from 0 to 7200 seconds; received 7201 seconds/,
+      ],
       [{ freshnessAlarmThreshold: Duration.seconds(30) }, /freshnessAlarmThreshold must be at least 60 seconds; received 30 seconds/],
       [{ autoDeleteObjects: true }, /autoDeleteObjects needs removalPolicy RemovalPolicy.DESTROY/],
-      [{ lifecycle: { infrequentAccessAfter: Duration.days(10) } }, /lifecycle.infrequentAccessAfter must be whole days, at least 30.*received 10 days/],
-      [{ lifecycle: { glacierAfter: Duration.days(30) } }, /lifecycle.glacierAfter must be whole days after infrequentAccessAfter \(30\); received 30 days/],
-      [{ lifecycle: { expireAfter: Duration.days(60) } }, /lifecycle.expireAfter must be whole days after glacierAfter \(90\); received 60 days/],
-      [{ lifecycle: { noncurrentVersionExpiration: Duration.hours(12) } }, /lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received 0.5 days/],
+      [
+        { lifecycle: { infrequentAccessAfter: Duration.days(10) } },
+        /lifecycle.infrequentAccessAfter must be whole days, at least 30.*received 10 days/,
+      ],
+      [
+        { lifecycle: { glacierAfter: Duration.days(30) } },
+        /lifecycle.glacierAfter must be whole days after infrequentAccessAfter \(30\); received 30 days/,
+      ],
+      [
+        { lifecycle: { expireAfter: Duration.days(60) } },
+        /lifecycle.expireAfter must be whole days after glacierAfter \(90\); received 60 days/,
+      ],
+      [
+        { lifecycle: { noncurrentVersionExpiration: Duration.hours(12) } },
+        /lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received 0.5 days/,
+      ],
     ])('rejects %p', (options, message) => {
       expect(() => build(options)).toThrow(message);
     });
 
     test('accepts the edges of every range', () => {
       expect(() => build({ bufferingSize: Size.mebibytes(1), bufferingInterval: Duration.seconds(0) })).not.toThrow();
-      expect(() => build({ bufferingSize: Size.mebibytes(128), bufferingInterval: Duration.seconds(900), freshnessAlarmThreshold: Duration.seconds(60) })).not.toThrow();
-      expect(() => build({
-        dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7200) },
-        dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
-        bufferingSize: Size.mebibytes(64),
-        bufferingInterval: Duration.seconds(60),
-      })).not.toThrow();
+      expect(() =>
+        build({
+          bufferingSize: Size.mebibytes(128),
+          bufferingInterval: Duration.seconds(900),
+          freshnessAlarmThreshold: Duration.seconds(60),
+        }),
+      ).not.toThrow();
+      expect(() =>
+        build({
+          dynamicPartitioning: { keys: { k: '.k' }, retryDuration: Duration.seconds(7200) },
+          dataOutputPrefix: 'k=!{partitionKeyFromQuery:k}/',
+          bufferingSize: Size.mebibytes(64),
+          bufferingInterval: Duration.seconds(60),
+        }),
+      ).not.toThrow();
     });
 
     test('rejects one bucket option together with a given bucket', () => {
@@ -486,8 +684,9 @@ describe('FirehoseArchive', () => {
       const stream = new DataStream(stack, 'Stream');
       const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-archive');
 
-      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, autoDeleteObjects: false }))
-        .toThrow(/autoDeleteObjects applies to the bucket this construct creates; remove it or do not pass bucket/);
+      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, autoDeleteObjects: false })).toThrow(
+        /autoDeleteObjects applies to the bucket this construct creates; remove it or do not pass bucket/,
+      );
     });
 
     test('rejects bucket options together with a given bucket', () => {
@@ -495,8 +694,9 @@ describe('FirehoseArchive', () => {
       const stream = new DataStream(stack, 'Stream');
       const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-archive');
 
-      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, removalPolicy: RemovalPolicy.DESTROY, lifecycle: {} }))
-        .toThrow(/lifecycle, removalPolicy apply to the bucket this construct creates; remove them or do not pass bucket/);
+      expect(() => new FirehoseArchive(stack, 'Archive', { stream, bucket, removalPolicy: RemovalPolicy.DESTROY, lifecycle: {} })).toThrow(
+        /lifecycle, removalPolicy apply to the bucket this construct creates; remove them or do not pass bucket/,
+      );
     });
   });
 
@@ -517,20 +717,30 @@ describe('FirehoseArchive', () => {
 describe('FirehoseArchive under cdk-nag and CloudFormation Validate', () => {
   test.each<[string, (stack: Stack, stream: DataStream) => FirehoseArchiveOptions]>([
     ['the defaults', () => ({})],
-    ['dynamic partitioning, a processor and auto-delete', (stack) => ({
-      dynamicPartitioning: { keys: { tenant: '.tenant' } },
-      dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/',
-      processor: lambda.Function.fromFunctionArn(stack, 'Transform', 'arn:aws:lambda:eu-west-1:123456789012:function:transform'),
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: true,
-    })],
-    ['a prefix that begins with an expression', () => ({ dataOutputPrefix: '!{timestamp:yyyy}/!{timestamp:MM}/' })],
-    ['a given bucket (literal ARN) and its key', (stack) => ({
-      bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
-        bucketArn: 'arn:aws:s3:::their-archive',
-        encryptionKey: kms.Key.fromKeyArn(stack, 'TheirKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555'),
+    [
+      'dynamic partitioning, a processor and auto-delete',
+      (stack) => ({
+        dynamicPartitioning: { keys: { tenant: '.tenant' } },
+        dataOutputPrefix: 'tenant=!{partitionKeyFromQuery:tenant}/',
+        processor: lambda.Function.fromFunctionArn(stack, 'Transform', 'arn:aws:lambda:eu-west-1:123456789012:function:transform'),
+        removalPolicy: RemovalPolicy.DESTROY,
+        autoDeleteObjects: true,
       }),
-    })],
+    ],
+    ['a prefix that begins with an expression', () => ({ dataOutputPrefix: '!{timestamp:yyyy}/!{timestamp:MM}/' })],
+    [
+      'a given bucket (literal ARN) and its key',
+      (stack) => ({
+        bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
+          bucketArn: 'arn:aws:s3:::their-archive',
+          encryptionKey: kms.Key.fromKeyArn(
+            stack,
+            'TheirKey',
+            'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555',
+          ),
+        }),
+      }),
+    ],
     ['a given bucket (by name)', (stack) => ({ bucket: s3.Bucket.fromBucketName(stack, 'Existing', 'their-archive') })],
   ])('reports nothing unacknowledged with %s', (_name, options) => {
     // Prepare

@@ -3,7 +3,9 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 
 /** The feature flags of cdk.json, so tests build what `npm run synth` builds. */
-export const CDK_JSON_CONTEXT = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(fs.readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 /**
  * An app for construct tests: cdk.json's feature flags (CloudFormation Validate included), asset

@@ -52,15 +52,16 @@ async function listen(server: net.Server, port: number, name: string): Promise<n
 }
 
 function closer(server: http.Server): () => Promise<void> {
-  return () => new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-    // Clients keep their sockets alive; do not wait for them to time out.
-    server.closeAllConnections();
-  });
+  return () =>
+    new Promise((resolve) => {
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => resolve());
+      // Clients keep their sockets alive; do not wait for them to time out.
+      server.closeAllConnections();
+    });
 }
 
 /** kinesalite in this process (fast; no UpdateShardCount, no on-demand streams). */
@@ -89,7 +90,7 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
   const home = path.join(PACKAGE_ROOT, 'node_modules', 'kinesis-local');
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-'));
   fs.copyFileSync(path.join(home, 'server.json'), path.join(cwd, 'server.json'));
-  const plain = port || await freePort();
+  const plain = port || (await freePort());
   const tls = await freePort();
   const child: ChildProcess = spawn(process.execPath, [path.join(home, 'main.js')], {
     cwd,
@@ -105,24 +106,33 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
     stdio: 'ignore',
   });
   // Last resort if the runner dies without running its clean-up: the child dies with it.
-  const killOnExit = (): void => { child.kill('SIGKILL'); };
-  process.once('exit', killOnExit);
-  const stop = (): Promise<void> => new Promise<void>((resolve) => {
-    process.removeListener('exit', killOnExit);
-    const done = (): void => {
-      fs.rmSync(cwd, { recursive: true, force: true });
-      resolve();
-    };
-    if (child.exitCode !== null || child.signalCode !== null) {
-      done();
-      return;
-    }
-    child.once('exit', done);
-    // In-memory emulator with nothing to flush; SIGTERM waits for idle keep-alive clients.
+  const killOnExit = (): void => {
     child.kill('SIGKILL');
-  });
+  };
+  process.once('exit', killOnExit);
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      process.removeListener('exit', killOnExit);
+      const done = (): void => {
+        fs.rmSync(cwd, { recursive: true, force: true });
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) {
+        done();
+        return;
+      }
+      child.once('exit', done);
+      // In-memory emulator with nothing to flush; SIGTERM waits for idle keep-alive clients.
+      child.kill('SIGKILL');
+    });
   const endpoint = `http://127.0.0.1:${plain}`;
-  const probe = new KinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
+  const probe = new KinesisClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  });
   const deadline = Date.now() + 30_000;
   try {
     for (;;) {
@@ -147,7 +157,16 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
 
 /** Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1. */
 export function localClientConfig(endpoint: string) {
-  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: 64 } }) };
+  return {
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 3_000,
+      requestTimeout: 15_000,
+      httpAgent: { keepAlive: true, maxSockets: 64 },
+    }),
+  };
 }
 
 /**
@@ -176,10 +195,13 @@ export async function startStreamArnProxy(target: string): Promise<Emulator> {
         // not JSON: pass through
       }
       const headers = { ...request.headers, 'content-length': String(body.length), host: `${hostname}:${targetPort}` };
-      const upstream = http.request({ hostname, port: Number(targetPort), method: request.method, path: request.url, headers, agent }, (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      });
+      const upstream = http.request(
+        { hostname, port: Number(targetPort), method: request.method, path: request.url, headers, agent },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
       upstream.on('error', (error) => {
         response.writeHead(502, { 'content-type': 'application/x-amz-json-1.1' });
         response.end(JSON.stringify({ __type: 'ServiceUnavailable', message: error.message }));
@@ -189,8 +211,13 @@ export async function startStreamArnProxy(target: string): Promise<Emulator> {
   });
   const bound = await listen(server, 0, 'kinesalite StreamARN proxy');
   const close = closer(server);
-  return { name: 'kinesalite-proxy', endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: async () => {
-    await close();
-    agent.destroy();
-  } };
+  return {
+    name: 'kinesalite-proxy',
+    endpoint: `http://127.0.0.1:${bound}`,
+    port: bound,
+    stop: async () => {
+      await close();
+      agent.destroy();
+    },
+  };
 }

@@ -6,7 +6,14 @@
  * and the packer against each other and against aws-kinesis-agg.
  */
 import {
-  KPL_FRAME_BYTES, keyFieldSize, recordFieldSize, sealAggregate, writeAggregateRecord, writeExplicitHashKeyField, writeMagic, writePartitionKeyField,
+  KPL_FRAME_BYTES,
+  keyFieldSize,
+  recordFieldSize,
+  sealAggregate,
+  writeAggregateRecord,
+  writeExplicitHashKeyField,
+  writeMagic,
+  writePartitionKeyField,
   type KplUserRecord,
 } from '../../lambda/shared/kpl-codec';
 

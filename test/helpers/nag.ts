@@ -21,13 +21,19 @@ interface Violator {
 export function nagViolations(app: App): NagViolation[] {
   const assembly = app.synth();
   const report = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')) as {
-    pluginReports: Array<{ violations?: Array<{ ruleName: string; severity: string; violatingConstructs?: Violator[]; violatingResources?: Violator[] }> }>;
+    pluginReports: Array<{
+      violations?: Array<{ ruleName: string; severity: string; violatingConstructs?: Violator[]; violatingResources?: Violator[] }>;
+    }>;
   };
-  return report.pluginReports.flatMap((plugin) => (plugin.violations ?? []).map((violation) => ({
-    rule: violation.ruleName,
-    severity: violation.severity,
-    // The report written to the assembly names them violatingConstructs (aws-cdk-lib's
-    // PolicyViolationConstructAware); the plugin-side type calls them violatingResources.
-    paths: (violation.violatingConstructs ?? violation.violatingResources ?? []).map((resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?'),
-  })));
+  return report.pluginReports.flatMap((plugin) =>
+    (plugin.violations ?? []).map((violation) => ({
+      rule: violation.ruleName,
+      severity: violation.severity,
+      // The report written to the assembly names them violatingConstructs (aws-cdk-lib's
+      // PolicyViolationConstructAware); the plugin-side type calls them violatingResources.
+      paths: (violation.violatingConstructs ?? violation.violatingResources ?? []).map(
+        (resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?',
+      ),
+    })),
+  );
 }

@@ -5,7 +5,16 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, FirehoseArchive, LeaseTable, PipelineMonitoring, ProducerFunction, ShardAutoscaler, StreamingPipeline,
+  ConsumerFunction,
+  DataStream,
+  DataStreamMode,
+  EXAMPLE_PROCESSOR_ENTRY,
+  FirehoseArchive,
+  LeaseTable,
+  PipelineMonitoring,
+  ProducerFunction,
+  ShardAutoscaler,
+  StreamingPipeline,
 } from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
@@ -25,9 +34,17 @@ describe('DataStream imports', () => {
 
     expect(stack.resolve(stream.streamName)).toBe('orders');
     expect(stream.streamArn).toBe(STREAM_ARN);
-    expect([stream.mode, stream.shardCount, stream.retention, stream.writeCapacity, stream.encryptionKey]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect([stream.mode, stream.shardCount, stream.retention, stream.writeCapacity, stream.encryptionKey]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(stream.env).toEqual(expect.objectContaining({ account: '111122223333', region: 'eu-west-1' }));
-    expect(() => stream.metricWriteUtilization()).toThrow(/metricWriteUtilization needs the stream's write capacity, unknown for this import; import it with DataStream.fromStreamAttributes and give mode/);
+    expect(() => stream.metricWriteUtilization()).toThrow(
+      /metricWriteUtilization needs the stream's write capacity, unknown for this import; import it with DataStream.fromStreamAttributes and give mode/,
+    );
   });
 
   test('fromStreamAttributes: grants name the stream ARN and cover the key', () => {
@@ -62,7 +79,10 @@ describe('DataStream imports', () => {
   });
 
   test.each([
-    [{ mode: DataStreamMode.ON_DEMAND, shardCount: 2 }, /fromStreamAttributes: shardCount applies to provisioned streams only; .*received shardCount 2 with mode 'on-demand'/],
+    [
+      { mode: DataStreamMode.ON_DEMAND, shardCount: 2 },
+      /fromStreamAttributes: shardCount applies to provisioned streams only; .*received shardCount 2 with mode 'on-demand'/,
+    ],
     [{ shardCount: 0 }, /fromStreamAttributes: shardCount must be a whole number of at least 1; received 0/],
     [{ retention: Duration.hours(12) }, /fromStreamAttributes: retention must be whole hours from 24 to 8760; received 12 hours/],
     [{ mode: 'fast' as DataStreamMode }, /fromStreamAttributes: mode must be one of provisioned, on-demand; received 'fast'/],
@@ -85,8 +105,14 @@ describe('DataStream imports', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^L2'), 'Arn'] } }),
-          Match.objectLike({ Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } }),
+          Match.objectLike({
+            Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']),
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^L2'), 'Arn'] },
+          }),
+          Match.objectLike({
+            Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']),
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] },
+          }),
         ]),
       },
     });
@@ -98,29 +124,35 @@ describe('ShardAutoscaler on an import', () => {
     const stack = testStack();
     const stream = DataStream.fromStreamArn(stack, 'Orders', STREAM_ARN);
 
-    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream })).toThrow(/ShardAutoscaler: stream .*Orders has no known mode \(an import\).*giving mode, and shardCount for a provisioned stream; received mode undefined/);
+    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream })).toThrow(
+      /ShardAutoscaler: stream .*Orders has no known mode \(an import\).*giving mode, and shardCount for a provisioned stream; received mode undefined/,
+    );
   });
 
   test('refuses a provisioned import without its shard count', () => {
     const stack = testStack();
     const stream = DataStream.fromStreamAttributes(stack, 'Orders', { streamArn: STREAM_ARN, mode: DataStreamMode.PROVISIONED });
 
-    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream })).toThrow(/ShardAutoscaler: stream .*Orders is provisioned with no known shardCount \(an import\).*received shardCount undefined/);
+    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream })).toThrow(
+      /ShardAutoscaler: stream .*Orders is provisioned with no known shardCount \(an import\).*received shardCount undefined/,
+    );
   });
 });
 
 describe('LeaseTable imports', () => {
-  test('fromTableName: lease-holder grants name the table in this stack\'s account and region', () => {
+  test("fromTableName: lease-holder grants name the table in this stack's account and region", () => {
     const stack = new Stack(testApp(), 'Env', { env: { account: '111122223333', region: 'eu-west-1' } });
     const table = LeaseTable.fromTableName(stack, 'Leases', 'orders-app');
     table.grantLeaseHolder(role(stack));
 
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-          Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders-app',
-        })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders-app',
+          }),
+        ]),
       },
     });
   });
@@ -142,16 +174,30 @@ describe('LeaseTable imports', () => {
   });
 
   test('fromTableArn refuses an ARN that names no table', () => {
-    expect(() => LeaseTable.fromTableArn(testStack(), 'Leases', 'arn:aws:dynamodb:eu-west-1:111122223333:orders')).toThrow(/LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN .*received 'arn:aws:dynamodb:eu-west-1:111122223333:orders'/);
+    expect(() => LeaseTable.fromTableArn(testStack(), 'Leases', 'arn:aws:dynamodb:eu-west-1:111122223333:orders')).toThrow(
+      /LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN .*received 'arn:aws:dynamodb:eu-west-1:111122223333:orders'/,
+    );
   });
 
   test('one consumer per table holds across two imports of the same table in one app', () => {
     const stack = testStack();
     const stream = DataStream.fromStreamArn(stack, 'Orders', STREAM_ARN);
-    new ConsumerFunction(stack, 'First', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable: LeaseTable.fromTableName(stack, 'LeasesA', 'orders-app') });
+    new ConsumerFunction(stack, 'First', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      leaseTable: LeaseTable.fromTableName(stack, 'LeasesA', 'orders-app'),
+    });
 
-    expect(() => new ConsumerFunction(stack, 'Second', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, leaseTable: LeaseTable.fromTableArn(stack, 'LeasesB', TABLE_ARN) }))
-      .toThrow(/one lease table per consumer application.*it is the lease table of TestStack\/First and cannot also be given to TestStack\/Second/);
+    expect(
+      () =>
+        new ConsumerFunction(stack, 'Second', {
+          stream,
+          processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+          leaseTable: LeaseTable.fromTableArn(stack, 'LeasesB', TABLE_ARN),
+        }),
+    ).toThrow(
+      /one lease table per consumer application.*it is the lease table of TestStack\/First and cannot also be given to TestStack\/Second/,
+    );
   });
 });
 
@@ -160,14 +206,18 @@ describe('a pipeline around an existing stream', () => {
     const stack = testStack();
     const existingStream = DataStream.fromStreamArn(stack, 'Orders', STREAM_ARN);
 
-    expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream, stream: { shardCount: 2 } })).toThrow(/StreamingPipeline: give either stream .* or existingStream .*not both; received both/);
+    expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream, stream: { shardCount: 2 } })).toThrow(
+      /StreamingPipeline: give either stream .* or existingStream .*not both; received both/,
+    );
   });
 
   test('StreamingPipeline on an import without mode: autoscaling says what it needs; off, the pipeline builds', () => {
     const stack = testStack();
     const existingStream = DataStream.fromStreamArn(stack, 'Orders', STREAM_ARN);
 
-    expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream })).toThrow(/ShardAutoscaler: stream TestStack\/Orders has no known mode \(an import\)/);
+    expect(() => new StreamingPipeline(stack, 'Pipeline', { existingStream })).toThrow(
+      /ShardAutoscaler: stream TestStack\/Orders has no known mode \(an import\)/,
+    );
     const other = testStack();
     new StreamingPipeline(other, 'Pipeline', { existingStream: DataStream.fromStreamArn(other, 'Orders', STREAM_ARN), autoscaling: false });
     Template.fromStack(other).hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM_ARN });
@@ -175,7 +225,11 @@ describe('a pipeline around an existing stream', () => {
 
   test('StreamingPipeline builds on existingStream and creates no stream', () => {
     const stack = testStack();
-    const existingStream = DataStream.fromStreamAttributes(stack, 'Orders', { streamArn: STREAM_ARN, mode: DataStreamMode.PROVISIONED, shardCount: 2 });
+    const existingStream = DataStream.fromStreamAttributes(stack, 'Orders', {
+      streamArn: STREAM_ARN,
+      mode: DataStreamMode.PROVISIONED,
+      shardCount: 2,
+    });
     const pipeline = new StreamingPipeline(stack, 'Pipeline', { existingStream });
 
     expect(pipeline.stream).toBe(existingStream);
@@ -200,7 +254,15 @@ describe('a pipeline around an existing stream', () => {
     // ProducerFunction acknowledges the L2 grantWrite's kms:GenerateDataKey* / kms:ReEncrypt* on the key itself.
     const archive = new FirehoseArchive(stack, 'Archive', { stream });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
-    const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, producer, consumer, consumers: [fanOut], archive, autoscaler, alarmEmails: ['oncall@example.com'] });
+    const monitoring = new PipelineMonitoring(stack, 'Monitoring', {
+      stream,
+      producer,
+      consumer,
+      consumers: [fanOut],
+      archive,
+      autoscaler,
+      alarmEmails: ['oncall@example.com'],
+    });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
     const template = Template.fromStack(stack);
@@ -208,9 +270,13 @@ describe('a pipeline around an existing stream', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM_ARN });
     template.hasResourceProperties('AWS::Kinesis::StreamConsumer', { StreamARN: STREAM_ARN });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:PutRecords']), Resource: STREAM_ARN })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:PutRecords']), Resource: STREAM_ARN })]),
+      },
     });
-    template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', { KinesisStreamSourceConfiguration: Match.objectLike({ KinesisStreamARN: STREAM_ARN }) });
+    template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      KinesisStreamSourceConfiguration: Match.objectLike({ KinesisStreamARN: STREAM_ARN }),
+    });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Resource: KEY_ARN })]) },
     });
@@ -226,14 +292,18 @@ describe('a pipeline around an existing stream', () => {
 });
 
 describe('cross-account grants', () => {
-  test('DataStream.grantRead to another account writes the stream\'s resource policy', () => {
+  test("DataStream.grantRead to another account writes the stream's resource policy", () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream');
     stream.grantRead(new iam.AccountPrincipal('999988887777'));
 
     Template.fromStack(stack).hasResourceProperties('AWS::Kinesis::ResourcePolicy', {
       ResourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] },
-      ResourcePolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:GetRecords']), Principal: { AWS: Match.anyValue() } })]) },
+      ResourcePolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['kinesis:GetRecords']), Principal: { AWS: Match.anyValue() } }),
+        ]),
+      },
     });
   });
 });

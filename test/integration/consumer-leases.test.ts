@@ -12,10 +12,20 @@ let leases: LeaseStore;
 
 beforeAll(async () => {
   dynalite = await startDynalite();
-  client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
-  await client.send(new CreateTableCommand({
-    TableName: 'leases', KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST',
-  }));
+  client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler(),
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: 'leases',
+      KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   leases = new LeaseStore(client, 'leases');
 });
 
@@ -26,7 +36,11 @@ afterAll(async () => {
 
 function batchOn(shardId: string) {
   const aggregate = encodeAggregated(['a', 'b', 'c', 'd'].map((value) => ({ partitionKey: value, data: Buffer.from(value) })));
-  return [kinesisRecord('p1', { offset: 1, shardId }), kinesisRecord(aggregate, { offset: 2, shardId }), kinesisRecord('p3', { offset: 3, shardId })];
+  return [
+    kinesisRecord('p1', { offset: 1, shardId }),
+    kinesisRecord(aggregate, { offset: 2, shardId }),
+    kinesisRecord('p3', { offset: 3, shardId }),
+  ];
 }
 
 describe('consumer checkpoints on dynalite', () => {
@@ -35,30 +49,45 @@ describe('consumer checkpoints on dynalite', () => {
     ['partition-key', 'shardId-000000000001', ['p1', 'a', 'b', 'd', 'p3', 'c'], { duplicatesSkipped: 4, userRecords: 1 }],
     // Per shard: the shard stops at c, and the retry runs c, d and p3.
     ['shard', 'shardId-000000000003', ['p1', 'a', 'b', 'c', 'd', 'p3'], { duplicatesSkipped: 2, userRecords: 3 }],
-  ] as const)('with %s ordering, a partial failure inside an aggregate, its retry and a redelivery process each user record exactly once', async (ordering, shardId, order, retried) => {
-    // Prepare
-    const seen: string[] = [];
-    let failures = 0;
-    const processRecord: RecordProcessor = async (record) => {
-      if (record.data.toString() === 'c' && failures++ === 0) {
-        throw new Error('transient');
-      }
-      seen.push(record.data.toString());
-    };
-    const deps = { processRecord, owner: 'fn', leases, ordering };
-    const batch = batchOn(shardId);
-    // Act
-    const first = await consumeBatch(batch, lambdaContext(), deps);
-    const failedAt = first.response.batchItemFailures[0].itemIdentifier;
-    const retry = await consumeBatch(batch.filter((r) => BigInt(r.kinesis.sequenceNumber) >= BigInt(failedAt)), lambdaContext(), deps);
-    const redelivery = await consumeBatch(batch, lambdaContext(), deps);
-    // Assess
-    expect(failedAt).toBe(String(SEQ_BASE + 2n));
-    expect(seen).toEqual(order);
-    expect(retry.shards[0]).toMatchObject(retried);
-    expect(redelivery.shards[0]).toMatchObject({ duplicatesSkipped: 6, userRecords: 0, checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 } });
-    expect(await leases.get(shardId)).toMatchObject({ leaseOwner: 'fn', checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 }, progress: undefined });
-  });
+  ] as const)(
+    'with %s ordering, a partial failure inside an aggregate, its retry and a redelivery process each user record exactly once',
+    async (ordering, shardId, order, retried) => {
+      // Prepare
+      const seen: string[] = [];
+      let failures = 0;
+      const processRecord: RecordProcessor = async (record) => {
+        if (record.data.toString() === 'c' && failures++ === 0) {
+          throw new Error('transient');
+        }
+        seen.push(record.data.toString());
+      };
+      const deps = { processRecord, owner: 'fn', leases, ordering };
+      const batch = batchOn(shardId);
+      // Act
+      const first = await consumeBatch(batch, lambdaContext(), deps);
+      const failedAt = first.response.batchItemFailures[0].itemIdentifier;
+      const retry = await consumeBatch(
+        batch.filter((r) => BigInt(r.kinesis.sequenceNumber) >= BigInt(failedAt)),
+        lambdaContext(),
+        deps,
+      );
+      const redelivery = await consumeBatch(batch, lambdaContext(), deps);
+      // Assess
+      expect(failedAt).toBe(String(SEQ_BASE + 2n));
+      expect(seen).toEqual(order);
+      expect(retry.shards[0]).toMatchObject(retried);
+      expect(redelivery.shards[0]).toMatchObject({
+        duplicatesSkipped: 6,
+        userRecords: 0,
+        checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 },
+      });
+      expect(await leases.get(shardId)).toMatchObject({
+        leaseOwner: 'fn',
+        checkpoint: { sequenceNumber: String(SEQ_BASE + 3n), subSequenceNumber: 0 },
+        progress: undefined,
+      });
+    },
+  );
 
   test('two invocations racing on one shard leave the furthest checkpoint, never a lower one', async () => {
     // Prepare

@@ -1,5 +1,11 @@
 import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand,
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { localClientConfig, startKinesisLocal, type Emulator } from '../helpers/emulators';
@@ -39,7 +45,9 @@ async function readBack(stream: string): Promise<{ key: string; data: Buffer }[]
   const out: { key: string; data: Buffer }[] = [];
   const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
   for (const shard of Shards!) {
-    let { ShardIterator: iterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+    let { ShardIterator: iterator } = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
     while (iterator) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
       for (const record of page.Records ?? []) {
@@ -81,7 +89,7 @@ beforeAll(async () => {
     CALL_TIMEOUT_MS: '60000',
     CLIENT_REQUEST_TIMEOUT_MS: '60000',
   });
-  ({ handler } = await import('../../lambda/producer/index') as unknown as { handler: Handler });
+  ({ handler } = (await import('../../lambda/producer/index')) as unknown as { handler: Handler });
   ({ resetShardMapCache } = await import('../../lambda/producer/producer'));
   ({ resetClients } = await import('../../lambda/shared/clients'));
 }, 60_000);
@@ -103,7 +111,9 @@ describe('large records on kinesis-local', () => {
     const { maxKiB } = await waitActive(BIG);
     expect(maxKiB).toBe(10240);
 
-    const answer = await kinesis.send(new PutRecordsCommand({ StreamName: SMALL, Records: [{ PartitionKey: 'k', Data: Buffer.alloc(5 * MiB) }] }));
+    const answer = await kinesis.send(
+      new PutRecordsCommand({ StreamName: SMALL, Records: [{ PartitionKey: 'k', Data: Buffer.alloc(5 * MiB) }] }),
+    );
 
     expect(answer.FailedRecordCount).toBe(1);
     expect(answer.Records![0].ErrorCode).toBe('InvalidArgumentException');
@@ -139,8 +149,17 @@ describe('large records on kinesis-local', () => {
     process.env.STREAM_NAME = SMALL;
     process.env.MAX_ENTRY_BYTES = String(MiB);
 
-    await expect(handler({ records: [{ partitionKey: 'k', data: 'fine' }, { partitionKey: 'a', data: payload('alpha', 5 * MiB) }] }, lambdaContext(60_000)))
-      .rejects.toThrow(/record 1: data plus partitionKey must be at most the entry limit/);
+    await expect(
+      handler(
+        {
+          records: [
+            { partitionKey: 'k', data: 'fine' },
+            { partitionKey: 'a', data: payload('alpha', 5 * MiB) },
+          ],
+        },
+        lambdaContext(60_000),
+      ),
+    ).rejects.toThrow(/record 1: data plus partitionKey must be at most the entry limit/);
     expect(await readBack(SMALL)).toEqual([]);
   }, 60_000);
 });

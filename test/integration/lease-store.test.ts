@@ -10,13 +10,20 @@ const TABLE = 'leases';
 
 beforeAll(async () => {
   dynalite = await startDynalite();
-  client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
-  await client.send(new CreateTableCommand({
-    TableName: TABLE,
-    KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
+  client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler(),
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   store = new LeaseStore(client, TABLE);
 });
 
@@ -31,11 +38,19 @@ describe('LeaseStore on dynalite', () => {
     const created = await store.create('shardId-000000000000', 'a');
     // Act
     const taken = await store.take(created, 'b');
-    const checkpointed = await store.checkpoint(taken, { sequenceNumber: '4959033827149025660855969253836157109592157598913658', subSequenceNumber: 4 });
+    const checkpointed = await store.checkpoint(taken, {
+      sequenceNumber: '4959033827149025660855969253836157109592157598913658',
+      subSequenceNumber: 4,
+    });
     // Assess
     const stored = await store.get('shardId-000000000000');
     expect(stored).toEqual(checkpointed);
-    expect(stored).toMatchObject({ leaseOwner: 'b', leaseCounter: 3, ownerSwitchesSinceCheckpoint: 0, checkpoint: { sequenceNumber: '4959033827149025660855969253836157109592157598913658', subSequenceNumber: 4 } });
+    expect(stored).toMatchObject({
+      leaseOwner: 'b',
+      leaseCounter: 3,
+      ownerSwitchesSinceCheckpoint: 0,
+      checkpoint: { sequenceNumber: '4959033827149025660855969253836157109592157598913658', subSequenceNumber: 4 },
+    });
     expect(taken.ownerSwitchesSinceCheckpoint).toBe(1);
   });
 
@@ -61,7 +76,9 @@ describe('LeaseStore on dynalite', () => {
     // Assess
     const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<unknown>[];
     expect(won).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof LeaseLostError)).toBe(true);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof LeaseLostError)).toBe(
+      true,
+    );
     expect(await store.get('race-write')).toEqual(won[0].value);
   });
 
@@ -71,19 +88,43 @@ describe('LeaseStore on dynalite', () => {
     const takenByB = await store.take(lease, 'b');
     // Act / Assess
     await expect(store.checkpoint(lease, { sequenceNumber: '1', subSequenceNumber: 0 })).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(store.checkpoint({ ...takenByB, leaseOwner: 'a' }, { sequenceNumber: '1', subSequenceNumber: 0 })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.checkpoint({ ...takenByB, leaseOwner: 'a' }, { sequenceNumber: '1', subSequenceNumber: 0 })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     expect((await store.get('stale'))?.checkpoint.sequenceNumber).toBe('TRIM_HORIZON');
   });
 
   test('keeps the per-key progress beside the KCL checkpoint as a binary attribute, and removes it when empty', async () => {
     // Prepare
     const lease = await store.create('with-progress', 'a');
-    const progress = new Map([['group-7', { upTo: { sequence: 49590338271490256608559692538361571095921575989136588800n, sub: 3 }, runs: [{ from: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 0 }, to: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 9 } }], seenAt: 1_700_000_000_000 }]]);
+    const progress = new Map([
+      [
+        'group-7',
+        {
+          upTo: { sequence: 49590338271490256608559692538361571095921575989136588800n, sub: 3 },
+          runs: [
+            {
+              from: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 0 },
+              to: { sequence: 49590338271490256608559692538361571095921575989136588900n, sub: 9 },
+            },
+          ],
+          seenAt: 1_700_000_000_000,
+        },
+      ],
+    ]);
     // Act
-    const written = await store.checkpoint(lease, { sequenceNumber: '49590338271490256608559692538361571095921575989136588700', subSequenceNumber: 0 }, progress);
+    const written = await store.checkpoint(
+      lease,
+      { sequenceNumber: '49590338271490256608559692538361571095921575989136588700', subSequenceNumber: 0 },
+      progress,
+    );
     const read = await store.get('with-progress');
     const { Item } = await client.send(new GetItemCommand({ TableName: TABLE, Key: { leaseKey: { S: 'with-progress' } } }));
-    const cleared = await store.checkpoint(written, { sequenceNumber: '49590338271490256608559692538361571095921575989136588901', subSequenceNumber: 0 }, new Map());
+    const cleared = await store.checkpoint(
+      written,
+      { sequenceNumber: '49590338271490256608559692538361571095921575989136588901', subSequenceNumber: 0 },
+      new Map(),
+    );
     // Assess
     expect(read?.progress).toEqual(progress);
     expect(Item?.progress?.B).toBeInstanceOf(Uint8Array);

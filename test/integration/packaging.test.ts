@@ -44,12 +44,19 @@ describe('npm package', () => {
 
     // Assess: the app ran, and its template holds the pipeline from the package.
     expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ stream: 'provisioned', extra: 'on-demand' });
-    const template = JSON.parse(fs.readFileSync(path.join(appDir, 'cdk.out', 'Consumer.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+    const template = JSON.parse(fs.readFileSync(path.join(appDir, 'cdk.out', 'Consumer.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
     const streams = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Kinesis::Stream');
     expect(streams).toHaveLength(2);
-    expect(streams.map((stream) => (stream.Properties?.StreamModeDetails as { StreamMode: string }).StreamMode).sort()).toEqual(['ON_DEMAND', 'PROVISIONED']);
+    expect(streams.map((stream) => (stream.Properties?.StreamModeDetails as { StreamMode: string }).StreamMode).sort()).toEqual([
+      'ON_DEMAND',
+      'PROVISIONED',
+    ]);
     // Every bundled Lambda has its asset in the assembly: a minified ES module built by esbuild.
-    const functions = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function') as Array<{ Metadata?: Record<string, string> }>;
+    const functions = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function') as Array<{
+      Metadata?: Record<string, string>;
+    }>;
     for (const fn of functions.filter((resource) => resource.Metadata?.['aws:asset:property'] === 'Code')) {
       const assetDir = path.join(appDir, 'cdk.out', fn.Metadata!['aws:asset:path']);
       expect(fs.readdirSync(assetDir)).toEqual(expect.arrayContaining(['index.mjs']));

@@ -1,6 +1,13 @@
 import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, MergeShardsCommand,
-  SplitShardCommand, type Shard,
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  MergeShardsCommand,
+  SplitShardCommand,
+  type Shard,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
@@ -22,8 +29,19 @@ const STREAM = 'producer-it';
 const MAX = (1n << 128n) - 1n;
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
-interface ProduceResult { recordCount: number; writtenCount: number; failedCount: number; failed: { index: number; errorCode: string }[] }
-interface ReadBack { shard: Shard; partitionKey: string; explicitHashKey?: string; data: string; outerKey: string }
+interface ProduceResult {
+  recordCount: number;
+  writtenCount: number;
+  failedCount: number;
+  failed: { index: number; errorCode: string }[];
+}
+interface ReadBack {
+  shard: Shard;
+  partitionKey: string;
+  explicitHashKey?: string;
+  data: string;
+  outerKey: string;
+}
 
 let kinesalite: Emulator;
 let kinesis: KinesisClient;
@@ -55,16 +73,29 @@ function isOpen(shard: Shard): boolean {
 async function readBack(): Promise<ReadBack[]> {
   const out: ReadBack[] = [];
   for (const shard of await allShards()) {
-    let { ShardIterator: iterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+    let { ShardIterator: iterator } = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
     while (iterator) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
       for (const record of page.Records ?? []) {
         if (isAggregated(record.Data!)) {
           for (const user of decodeAggregated(record.Data!)) {
-            out.push({ shard, partitionKey: user.partitionKey, explicitHashKey: user.explicitHashKey, data: Buffer.from(user.data).toString('utf8'), outerKey: record.PartitionKey! });
+            out.push({
+              shard,
+              partitionKey: user.partitionKey,
+              explicitHashKey: user.explicitHashKey,
+              data: Buffer.from(user.data).toString('utf8'),
+              outerKey: record.PartitionKey!,
+            });
           }
         } else {
-          out.push({ shard, partitionKey: record.PartitionKey!, data: Buffer.from(record.Data!).toString('utf8'), outerKey: record.PartitionKey! });
+          out.push({
+            shard,
+            partitionKey: record.PartitionKey!,
+            data: Buffer.from(record.Data!).toString('utf8'),
+            outerKey: record.PartitionKey!,
+          });
         }
       }
       iterator = (page.Records ?? []).length === 0 ? undefined : page.NextShardIterator;
@@ -98,15 +129,24 @@ function request(batch: string, count: number, keys: number, bytes = 100): { rec
 
 beforeAll(async () => {
   kinesalite = await startKinesalite();
-  kinesis = new KinesisClient({ endpoint: kinesalite.endpoint, region: REGION, credentials: CREDENTIALS, requestHandler: new NodeHttpHandler() });
+  kinesis = new KinesisClient({
+    endpoint: kinesalite.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+    requestHandler: new NodeHttpHandler(),
+  });
   await kinesis.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 2 }));
   await waitActive();
   // Uneven ranges: split shard 0 at a third of its range, then merge the upper half with shard 1.
   const [first] = await allShards();
   const firstEnd = BigInt(first.HashKeyRange!.EndingHashKey!);
-  await kinesis.send(new SplitShardCommand({ StreamName: STREAM, ShardToSplit: first.ShardId, NewStartingHashKey: (firstEnd / 3n).toString() }));
+  await kinesis.send(
+    new SplitShardCommand({ StreamName: STREAM, ShardToSplit: first.ShardId, NewStartingHashKey: (firstEnd / 3n).toString() }),
+  );
   await waitActive();
-  const open = (await allShards()).filter(isOpen).sort((a, b) => (BigInt(a.HashKeyRange!.StartingHashKey!) < BigInt(b.HashKeyRange!.StartingHashKey!) ? -1 : 1));
+  const open = (await allShards())
+    .filter(isOpen)
+    .sort((a, b) => (BigInt(a.HashKeyRange!.StartingHashKey!) < BigInt(b.HashKeyRange!.StartingHashKey!) ? -1 : 1));
   await kinesis.send(new MergeShardsCommand({ StreamName: STREAM, ShardToMerge: open[1].ShardId, AdjacentShardToMerge: open[2].ShardId }));
   await waitActive();
   Object.assign(process.env, {
@@ -119,7 +159,7 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_SERVICE_NAME: 'producer-it',
   });
-  ({ handler } = await import('../../lambda/producer/index') as unknown as { handler: Handler });
+  ({ handler } = (await import('../../lambda/producer/index')) as unknown as { handler: Handler });
   ({ resetShardMapCache } = await import('../../lambda/producer/producer'));
   ({ resetClients } = await import('../../lambda/shared/clients'));
   resetClients();
@@ -142,7 +182,7 @@ describe('producer on kinesalite', () => {
     input.records.push({ partitionKey: 'explicit', data: 'a:explicit:0:top', explicitHashKey: MAX.toString() } as never);
 
     // Act
-    const result = await handler(input, lambdaContext()) as ProduceResult;
+    const result = (await handler(input, lambdaContext())) as ProduceResult;
 
     // Assess
     expect(result).toEqual({ recordCount: 3_001, writtenCount: 3_001, failedCount: 0, failed: [] });
@@ -151,7 +191,12 @@ describe('producer on kinesalite', () => {
     expect(new Set(back.map((r) => r.data)).size).toBe(3_001);
     for (const record of back) {
       expect(isOpen(record.shard)).toBe(true);
-      const hashKey = record.explicitHashKey !== undefined ? BigInt(record.explicitHashKey) : record.partitionKey === 'explicit' ? MAX : hashKeyOf(record.partitionKey);
+      const hashKey =
+        record.explicitHashKey !== undefined
+          ? BigInt(record.explicitHashKey)
+          : record.partitionKey === 'explicit'
+            ? MAX
+            : hashKeyOf(record.partitionKey);
       expect(holds(record.shard, hashKey)).toBe(true);
     }
     const sequenceOf = new Map<string, number>();
@@ -171,12 +216,18 @@ describe('producer on kinesalite', () => {
     // Prepare: the container has a cached map (from the previous test); split the lower shard now.
     const before = (await readBack()).length;
     const lower = (await allShards()).filter(isOpen).find((s) => s.HashKeyRange!.StartingHashKey === '0')!;
-    await kinesis.send(new SplitShardCommand({ StreamName: STREAM, ShardToSplit: lower.ShardId, NewStartingHashKey: (BigInt(lower.HashKeyRange!.EndingHashKey!) / 2n).toString() }));
+    await kinesis.send(
+      new SplitShardCommand({
+        StreamName: STREAM,
+        ShardToSplit: lower.ShardId,
+        NewStartingHashKey: (BigInt(lower.HashKeyRange!.EndingHashKey!) / 2n).toString(),
+      }),
+    );
     await waitActive();
 
     // Act: the first request goes out with the stale map, the second with the reloaded one.
-    const stale = await handler(request('b', 500, 50), lambdaContext()) as ProduceResult;
-    const fresh = await handler(request('c', 500, 50), lambdaContext()) as ProduceResult;
+    const stale = (await handler(request('b', 500, 50), lambdaContext())) as ProduceResult;
+    const fresh = (await handler(request('c', 500, 50), lambdaContext())) as ProduceResult;
 
     // Assess
     expect(stale).toEqual({ recordCount: 500, writtenCount: 500, failedCount: 0, failed: [] });
@@ -208,11 +259,16 @@ describe('producer on kinesalite', () => {
     const body = JSON.stringify({ records: [{ data: 'ok', partitionKey: 'k' }, { partitionKey: 'k' }] });
 
     // Act
-    const answer = await handler({ version: '2.0', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } }, lambdaContext()) as { statusCode: number; body: string };
+    const answer = (await handler(
+      { version: '2.0', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } },
+      lambdaContext(),
+    )) as { statusCode: number; body: string };
 
     // Assess
     expect(answer.statusCode).toBe(400);
-    expect(JSON.parse(answer.body)).toEqual(expect.objectContaining({ errors: [{ index: 1, rule: expect.stringMatching(/data is required/) }] }));
+    expect(JSON.parse(answer.body)).toEqual(
+      expect.objectContaining({ errors: [{ index: 1, rule: expect.stringMatching(/data is required/) }] }),
+    );
     expect(await readBack()).toHaveLength(before);
   });
 });

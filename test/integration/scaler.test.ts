@@ -20,16 +20,29 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   [kinesisLocal, dynalite] = await Promise.all([startKinesisLocal({ updateShardCountMs: 300 }), startDynalite()]);
-  const options = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() };
+  const options = {
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler(),
+  };
   kinesis = new KinesisClient({ ...options, endpoint: kinesisLocal.endpoint });
   const dynamodb = new DynamoDBClient({ ...options, endpoint: dynalite.endpoint });
   await kinesis.send(new CreateStreamCommand({ StreamName: 'provisioned', ShardCount: 2 }));
   await kinesis.send(new CreateStreamCommand({ StreamName: 'on-demand', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }));
   for (const table of ['state-provisioned', 'state-on-demand']) {
-    await dynamodb.send(new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
   }
   dynamodb.destroy();
-  await waitFor(async () => (await summary('on-demand')).StreamStatus === 'ACTIVE' && (await summary('provisioned')).StreamStatus === 'ACTIVE');
+  await waitFor(
+    async () => (await summary('on-demand')).StreamStatus === 'ACTIVE' && (await summary('provisioned')).StreamStatus === 'ACTIVE',
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -39,7 +52,13 @@ afterAll(async () => {
   await Promise.all([kinesisLocal?.stop(), dynalite?.stop()]);
 });
 
-function useStream(streamName: string, mibPerSecond: number, shards: number, options: MetricDataOptions = {}, extraEnv: Record<string, string> = {}) {
+function useStream(
+  streamName: string,
+  mibPerSecond: number,
+  shards: number,
+  options: MetricDataOptions = {},
+  extraEnv: Record<string, string> = {},
+) {
   process.env = {
     ...savedEnv,
     ...credentials,
@@ -51,9 +70,17 @@ function useStream(streamName: string, mibPerSecond: number, shards: number, opt
     STATE_TABLE_NAME: `state-${streamName}`,
     ALARM_NAMES: [ALARMS.utilization, ALARMS.lag].join(','),
     ALARM_ARNS: [alarmArn(ALARMS.utilization), alarmArn(ALARMS.lag)].join(','),
-    MIN_SHARDS: '1', MAX_SHARDS: '16', TARGET_UTILIZATION: '0.6', SCALE_OUT_UTILIZATION: '0.8', SCALE_IN_UTILIZATION: '0.3',
-    LAG_THRESHOLD_MS: '60000', SCALE_OUT_COOLDOWN_MS: '300000', SCALE_IN_COOLDOWN_MS: '3600000', QUIET_WINDOW_MINUTES: '60',
-    RESERVED_SCALE_OUT_CALLS: '2', ADJUST_PARALLELIZATION: 'false',
+    MIN_SHARDS: '1',
+    MAX_SHARDS: '16',
+    TARGET_UTILIZATION: '0.6',
+    SCALE_OUT_UTILIZATION: '0.8',
+    SCALE_IN_UTILIZATION: '0.3',
+    LAG_THRESHOLD_MS: '60000',
+    SCALE_OUT_COOLDOWN_MS: '300000',
+    SCALE_IN_COOLDOWN_MS: '3600000',
+    QUIET_WINDOW_MINUTES: '60',
+    RESERVED_SCALE_OUT_CALLS: '2',
+    ADJUST_PARALLELIZATION: 'false',
     ...extraEnv,
   };
   resetClients();
@@ -100,11 +127,17 @@ describe('scaler handler on kinesis-local', () => {
       const now = await summary('provisioned');
       return now.StreamStatus === 'ACTIVE' && now.OpenShardCount === 4;
     });
-    const emf = stdout.join('').split('\n').filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(emf).toEqual(expect.arrayContaining([
-      expect.objectContaining({ ShardCount: 4, service: 'scaler-it' }),
-      expect.objectContaining({ ScalingDecision: 1, Decision: 'ScaleOut', service: 'scaler-it' }),
-    ]));
+    const emf = stdout
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ShardCount: 4, service: 'scaler-it' }),
+        expect.objectContaining({ ScalingDecision: 1, Decision: 'ScaleOut', service: 'scaler-it' }),
+      ]),
+    );
   });
 
   test('the same event delivered again changes nothing', async () => {
@@ -117,8 +150,10 @@ describe('scaler handler on kinesis-local', () => {
     expect((await summary('provisioned')).OpenShardCount).toBe(4);
   });
 
-  test('kinesis-local enforces UpdateShardCount\'s doubling rule, which the decision never breaks', async () => {
-    await expect(kinesis.send(new UpdateShardCountCommand({ StreamName: 'provisioned', TargetShardCount: 9, ScalingType: 'UNIFORM_SCALING' }))).rejects.toThrow(/2x/);
+  test("kinesis-local enforces UpdateShardCount's doubling rule, which the decision never breaks", async () => {
+    await expect(
+      kinesis.send(new UpdateShardCountCommand({ StreamName: 'provisioned', TargetShardCount: 9, ScalingType: 'UNIFORM_SCALING' })),
+    ).rejects.toThrow(/2x/);
   });
 
   test('an on-demand stream is left alone', async () => {
@@ -133,7 +168,7 @@ describe('scaler handler on kinesis-local', () => {
     expect(after.StreamModeDetails?.StreamMode).toBe('ON_DEMAND');
   });
 
-  test('a forged event (another alarm\'s name and ARN) and a null event change nothing on the stream', async () => {
+  test("a forged event (another alarm's name and ARN) and a null event change nothing on the stream", async () => {
     useStream('provisioned', 0.01, 4);
     const before = await summary('provisioned');
     const forged = { ...alarmEvent('not-one-of-my-alarms'), alarmArn: alarmArn('not-one-of-my-alarms') };
@@ -143,14 +178,27 @@ describe('scaler handler on kinesis-local', () => {
     expect(result.decision).toBe('Ignored');
     await expect(handler(null)).rejects.toThrow(/the event is null, not an object/);
     expect((await summary('provisioned')).OpenShardCount).toBe(before.OpenShardCount);
-    const emf = stdout.join('').split('\n').filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const emf = stdout
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(emf).toEqual(expect.arrayContaining([expect.objectContaining({ ScalingDecision: 1, Decision: 'Ignored' })]));
   });
 
   test('a stuck consumer at low write utilisation: the stream keeps its shards, the stuck alarm is set with the reason', async () => {
-    const cw = useStream('provisioned', 0.05, 4, { ageMs: 300_000, consumer: { userRecords: 0, processingFailures: 30, errors: 2 } }, {
-      CONSUMER_FUNCTION_NAME: 'consumer', CONSUMER_SERVICE_NAME: 'consumer-svc', CONSUMER_TIMEOUT_MS: '30000', STUCK_ALARM_NAME: 'Stack-Autoscaler-ConsumerStuck',
-    });
+    const cw = useStream(
+      'provisioned',
+      0.05,
+      4,
+      { ageMs: 300_000, consumer: { userRecords: 0, processingFailures: 30, errors: 2 } },
+      {
+        CONSUMER_FUNCTION_NAME: 'consumer',
+        CONSUMER_SERVICE_NAME: 'consumer-svc',
+        CONSUMER_TIMEOUT_MS: '30000',
+        STUCK_ALARM_NAME: 'Stack-Autoscaler-ConsumerStuck',
+      },
+    );
     const before = await summary('provisioned');
 
     const result = await handler(alarmEvent(ALARMS.lag, 'ALARM', '2026-11-22T12:10:00.000+0000'));
@@ -158,12 +206,16 @@ describe('scaler handler on kinesis-local', () => {
     expect(result.decision).toBe('ConsumerStuck');
     expect((await summary('provisioned')).OpenShardCount).toBe(before.OpenShardCount);
     expect(cw.alarmStates.get('Stack-Autoscaler-ConsumerStuck')).toBe('ALARM');
-    expect(cw.reasons.get('Stack-Autoscaler-ConsumerStuck')).toMatch(/consumer-stuck: .*150 failed user records, 10 failed invocations in 5 min/);
+    expect(cw.reasons.get('Stack-Autoscaler-ConsumerStuck')).toMatch(
+      /consumer-stuck: .*150 failed user records, 10 failed invocations in 5 min/,
+    );
   });
 
   test('settings come from the environment; a missing one is named', () => {
     expect(() => configFromEnv({ STREAM_NAME: 's' })).toThrow(/STATE_TABLE_NAME is not set/);
     expect(() => configFromEnv({ ...process.env, MIN_SHARDS: 'many' })).toThrow(/MIN_SHARDS must be a number; received 'many'/);
-    expect(() => configFromEnv({ ...process.env, ALARM_ARNS: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:someone-else' })).toThrow(/ALARM_ARNS must be the ARN of each alarm in ALARM_NAMES.*someone-else/);
+    expect(() => configFromEnv({ ...process.env, ALARM_ARNS: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:someone-else' })).toThrow(
+      /ALARM_ARNS must be the ARN of each alarm in ALARM_NAMES.*someone-else/,
+    );
   });
 });

@@ -20,7 +20,9 @@ describe('LeaseTable', () => {
         AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
         BillingMode: 'PAY_PER_REQUEST',
         SSESpecification: { SSEEnabled: true },
-        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: false })],
+        Replicas: [
+          Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: false }),
+        ],
       }),
     });
     expect(JSON.stringify(template.toJSON())).not.toContain('LeaseOwnerToLeaseKeyIndex');
@@ -36,11 +38,16 @@ describe('LeaseTable', () => {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({
         AttributeDefinitions: Match.arrayWith([{ AttributeName: 'leaseOwner', AttributeType: 'S' }]),
-        GlobalSecondaryIndexes: [{
-          IndexName: 'LeaseOwnerToLeaseKeyIndex',
-          KeySchema: [{ AttributeName: 'leaseOwner', KeyType: 'HASH' }, { AttributeName: 'leaseKey', KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'LeaseOwnerToLeaseKeyIndex',
+            KeySchema: [
+              { AttributeName: 'leaseOwner', KeyType: 'HASH' },
+              { AttributeName: 'leaseKey', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
         Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
       }),
     });
@@ -56,11 +63,13 @@ describe('LeaseTable', () => {
     // Assess
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
-        Statement: [{
-          Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-          Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Leases'), 'Arn'] },
-        }],
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Leases'), 'Arn'] },
+          },
+        ],
       },
     });
   });
@@ -82,8 +91,14 @@ describe('LeaseTable', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } }),
-          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Leases'), 'Arn'] } }),
+          Match.objectLike({
+            Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']),
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] },
+          }),
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Leases'), 'Arn'] },
+          }),
         ]),
       },
     });

@@ -32,13 +32,22 @@ describe('PipelineMonitoring alarm subscriptions', () => {
     const queue = new sqs.Queue(stack, 'Pager', { enforceSSL: true });
     monitoring({ alarmSubscriptions: [new subscriptions.SqsSubscription(queue)] }, stack);
 
-    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Pager'), 'Arn'] }, TopicArn: topicRef });
+    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Pager'), 'Arn'] },
+      TopicArn: topicRef,
+    });
     expect(Annotations.fromStack(stack).findWarning('*', nobody)).toEqual([]);
   });
 
   test('warns at synth when the alarms reach nobody, and not after a later addSubscription', () => {
     const { stack } = monitoring();
-    Annotations.fromStack(stack).hasWarning('/TestStack/Monitoring', Match.stringLikeRegexp(`alarms of TestStack/Monitoring notify the topic .*has no subscription: they reach nobody. Give alarmEmails or alarmSubscriptions.*\\[ack: ${ALARMS_REACH_NOBODY}\\]`));
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Monitoring',
+      Match.stringLikeRegexp(
+        `alarms of TestStack/Monitoring notify the topic .*has no subscription: they reach nobody. Give alarmEmails or alarmSubscriptions.*\\[ack: ${ALARMS_REACH_NOBODY}\\]`,
+      ),
+    );
 
     const later = monitoring();
     later.monitoring.alarmTopic.addSubscription(new subscriptions.UrlSubscription('https://example.com/page'));
@@ -53,10 +62,12 @@ describe('PipelineMonitoring alarm subscriptions', () => {
   });
 
   test('refuses an address in alarmEmails that is not one, naming its index', () => {
-    expect(() => monitoring({ alarmEmails: ['ok@example.com', 'oncall'] })).toThrow(/PipelineMonitoring: alarmEmails\[1\] must be an email address \(name@domain\); received 'oncall'/);
+    expect(() => monitoring({ alarmEmails: ['ok@example.com', 'oncall'] })).toThrow(
+      /PipelineMonitoring: alarmEmails\[1\] must be an email address \(name@domain\); received 'oncall'/,
+    );
   });
 
-  test('another topic\'s subscription does not count', () => {
+  test("another topic's subscription does not count", () => {
     const stack = testStack();
     new sns.Topic(stack, 'Other').addSubscription(new subscriptions.EmailSubscription('x@example.com'));
     monitoring({}, stack);
@@ -65,7 +76,7 @@ describe('PipelineMonitoring alarm subscriptions', () => {
   });
 });
 
-describe('the app\'s alarmEmail context', () => {
+describe("the app's alarmEmail context", () => {
   test('subscribes the addresses of -c alarmEmail=... in both stacks, and warns without it', () => {
     for (const stack of buildApp(testApp({ context: { alarmEmail: 'oncall@example.com, lead@example.com' } }))) {
       const template = Template.fromStack(stack);
@@ -79,6 +90,8 @@ describe('the app\'s alarmEmail context', () => {
   });
 
   test('refuses a context value that is not an address', () => {
-    expect(() => buildApp(testApp({ context: { alarmEmail: 'oncall' } }))).toThrow(/alarmEmails\[0\] must be an email address \(name@domain\); received 'oncall'/);
+    expect(() => buildApp(testApp({ context: { alarmEmail: 'oncall' } }))).toThrow(
+      /alarmEmails\[0\] must be an email address \(name@domain\); received 'oncall'/,
+    );
   });
 });

@@ -10,10 +10,23 @@ function monitoredConsumers() {
   const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
   const topic = new sns.Topic(stack, 'FailedTopic', { enforceSSL: true });
   const bucket = new s3.Bucket(stack, 'FailedBucket', { enforceSSL: true });
-  const orders = new ConsumerFunction(stack, 'Orders', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.topic(topic) });
-  const archive = new ConsumerFunction(stack, 'Archive', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, onFailure: ConsumerFailureDestination.bucket(bucket) });
+  const orders = new ConsumerFunction(stack, 'Orders', {
+    stream,
+    processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+    onFailure: ConsumerFailureDestination.topic(topic),
+  });
+  const archive = new ConsumerFunction(stack, 'Archive', {
+    stream,
+    processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+    onFailure: ConsumerFailureDestination.bucket(bucket),
+  });
   const analytics = new ConsumerFunction(stack, 'Analytics', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, enhancedFanOut: true });
-  const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumers: [orders, archive, analytics], alarmEmails: ['oncall@example.com'], alarmNamePrefix: 'orders' });
+  const monitoring = new PipelineMonitoring(stack, 'Monitoring', {
+    stream,
+    consumers: [orders, archive, analytics],
+    alarmEmails: ['oncall@example.com'],
+    alarmNamePrefix: 'orders',
+  });
   return { stack, orders, archive, analytics, monitoring, template: Template.fromStack(stack) };
 }
 
@@ -43,8 +56,14 @@ describe('PipelineMonitoring: on-failure destinations beyond SQS, and enhanced f
     const { template, archive, orders } = monitoredConsumers();
 
     expect([archive.eventCountMetrics, orders.eventCountMetrics]).toEqual([true, false]);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: functionRef('Archive'), MetricsConfig: { Metrics: ['EventCount'] } });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: functionRef('Orders'), MetricsConfig: Match.absent() });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: functionRef('Archive'),
+      MetricsConfig: { Metrics: ['EventCount'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: functionRef('Orders'),
+      MetricsConfig: Match.absent(),
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'orders-Consumer2OnFailureBucketDelivered',
       Namespace: 'AWS/Lambda',
@@ -58,10 +77,14 @@ describe('PipelineMonitoring: on-failure destinations beyond SQS, and enhanced f
     });
   });
 
-  test('every consumer: Lambda\'s DestinationDeliveryFailures on its own function', () => {
+  test("every consumer: Lambda's DestinationDeliveryFailures on its own function", () => {
     const { template } = monitoredConsumers();
 
-    for (const [tag, id] of [['', 'Orders'], ['2', 'Archive'], ['3', 'Analytics']]) {
+    for (const [tag, id] of [
+      ['', 'Orders'],
+      ['2', 'Archive'],
+      ['3', 'Analytics'],
+    ]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `orders-Consumer${tag}DestinationDeliveryFailures`,
         Namespace: 'AWS/Lambda',
@@ -100,7 +123,9 @@ describe('PipelineMonitoring: on-failure destinations beyond SQS, and enhanced f
     const names = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => String(alarm.Properties.AlarmName));
 
     expect(names.filter((name) => /OnFailureTopic|OnFailureBucket|FanOutBehind/.test(name)).sort()).toEqual([
-      'orders-Consumer2OnFailureBucketDelivered', 'orders-Consumer3FanOutBehindLatest', 'orders-ConsumerOnFailureTopicPublished',
+      'orders-Consumer2OnFailureBucketDelivered',
+      'orders-Consumer3FanOutBehindLatest',
+      'orders-ConsumerOnFailureTopicPublished',
     ]);
     // The queue consumer keeps its queue-depth alarm.
     expect(names).toContain('orders-Consumer3OnFailureQueueNotEmpty');

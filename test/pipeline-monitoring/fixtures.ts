@@ -16,7 +16,8 @@ function plainFunction(stack: Stack, id: string): lambda.Function {
 }
 
 function custom(service: string, metricName: string, statistic: string) {
-  return (props?: cloudwatch.MetricOptions) => new cloudwatch.Metric({ namespace: NAMESPACE, metricName, dimensionsMap: { service }, statistic, ...props });
+  return (props?: cloudwatch.MetricOptions) =>
+    new cloudwatch.Metric({ namespace: NAMESPACE, metricName, dimensionsMap: { service }, statistic, ...props });
 }
 
 /** A producer stub: a plain function with the ProducerFunction metric methods. */
@@ -37,7 +38,10 @@ export function stubProducer(stack: Stack): MonitoredProducer & { fn: lambda.Fun
 }
 
 /** A consumer stub: a plain function, an on-failure queue, and the ConsumerFunction metric methods. */
-export function stubConsumer(stack: Stack, options: { queue?: boolean; maxBatchingWindow?: Duration } = {}): MonitoredConsumer & { fn: lambda.Function; queue?: sqs.Queue } {
+export function stubConsumer(
+  stack: Stack,
+  options: { queue?: boolean; maxBatchingWindow?: Duration } = {},
+): MonitoredConsumer & { fn: lambda.Function; queue?: sqs.Queue } {
   const fn = plainFunction(stack, 'Consumer');
   const queue = options.queue === false ? undefined : new sqs.Queue(stack, 'OnFailure', { enforceSSL: true });
   return Object.assign(fn, {
@@ -54,7 +58,13 @@ export function stubConsumer(stack: Stack, options: { queue?: boolean; maxBatchi
 /** An archive stub: Firehose metrics on a named delivery stream, with or without alarms of its own. */
 export function stubArchive(stack: Stack, options: { alarms?: boolean; bufferingInterval?: Duration } = {}): MonitoredArchive {
   const firehose = (metricName: string, statistic: string) => (props?: cloudwatch.MetricOptions) =>
-    new cloudwatch.Metric({ namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: 'archive-stub' }, statistic, ...props });
+    new cloudwatch.Metric({
+      namespace: 'AWS/Firehose',
+      metricName,
+      dimensionsMap: { DeliveryStreamName: 'archive-stub' },
+      statistic,
+      ...props,
+    });
   const metricDataFreshness = firehose('DeliveryToS3.DataFreshness', 'Maximum');
   const alarms = options.alarms
     ? [new cloudwatch.Alarm(stack, 'ArchiveOwnFreshness', { metric: metricDataFreshness(), threshold: 900, evaluationPeriods: 1 })]

@@ -8,7 +8,15 @@ import { dashboardBody, minutes, stubArchive, stubConsumer, stubProducer, widget
 
 type Parts = Partial<Omit<PipelineMonitoringProps, 'stream'>>;
 
-function monitored(options: { stream?: ConstructorParameters<typeof DataStream>[2]; all?: boolean; props?: Parts; consumer?: Parameters<typeof stubConsumer>[1]; archive?: Parameters<typeof stubArchive>[1] } = {}) {
+function monitored(
+  options: {
+    stream?: ConstructorParameters<typeof DataStream>[2];
+    all?: boolean;
+    props?: Parts;
+    consumer?: Parameters<typeof stubConsumer>[1];
+    archive?: Parameters<typeof stubArchive>[1];
+  } = {},
+) {
   const stack = testStack();
   const stream = new DataStream(stack, 'Stream', options.stream ?? { shardCount: 2 });
   const parts: Parts = options.all
@@ -59,7 +67,10 @@ describe('PipelineMonitoring alarms', () => {
   });
 
   test('iterator-age threshold follows the retention and the fraction props', () => {
-    const { template } = monitored({ stream: { shardCount: 1, retention: Duration.days(7) }, props: { iteratorAgeRetentionFraction: 0.5 } });
+    const { template } = monitored({
+      stream: { shardCount: 1, retention: Duration.days(7) },
+      props: { iteratorAgeRetentionFraction: 0.5 },
+    });
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('-StreamIteratorAge$'),
@@ -148,7 +159,11 @@ describe('PipelineMonitoring alarms', () => {
   test('a consumer without an on-failure queue gets no queue alarm', () => {
     const { template } = monitored({ all: true, consumer: { queue: false } });
 
-    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('-[0-9A-F]{8}-OnFailureQueueNotEmpty$') }, 0);
+    template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { AlarmName: Match.stringLikeRegexp('-[0-9A-F]{8}-OnFailureQueueNotEmpty$') },
+      0,
+    );
   });
 
   test('archive without alarms of its own: a freshness alarm at three buffering intervals', () => {
@@ -177,7 +192,12 @@ describe('PipelineMonitoring alarms', () => {
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('-ArchiveFreshness$') }, 0);
     template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
       AlarmName: Match.stringLikeRegexp('-Archive$'),
-      AlarmRule: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('ALARM\\("'), { 'Fn::GetAtt': [Match.stringLikeRegexp('^ArchiveOwnFreshness'), 'Arn'] }])] },
+      AlarmRule: {
+        'Fn::Join': [
+          '',
+          Match.arrayWith([Match.stringLikeRegexp('ALARM\\("'), { 'Fn::GetAtt': [Match.stringLikeRegexp('^ArchiveOwnFreshness'), 'Arn'] }]),
+        ],
+      },
       AlarmActions: [topicRef],
       OKActions: [topicRef],
     });
@@ -191,8 +211,16 @@ describe('PipelineMonitoring alarms', () => {
       .filter((alarm) => String(alarm.AlarmName ?? '').startsWith(monitoring.alarmNamePrefix));
     expect(alarms.length).toBe(monitoring.alarms.length);
     expect(alarms.map((alarm) => alarm.AlarmName.slice(monitoring.alarmNamePrefix.length)).sort()).toEqual([
-      '-ArchiveFreshness', '-ConsumerDestinationDeliveryFailures', '-ConsumerErrors', '-ConsumerIteratorAge', '-OnFailureQueueNotEmpty',
-      '-ProducerFailedRecords', '-ProducerOnFailureQueueNotEmpty', '-ReadThrottles', '-StreamIteratorAge', '-WriteThrottles',
+      '-ArchiveFreshness',
+      '-ConsumerDestinationDeliveryFailures',
+      '-ConsumerErrors',
+      '-ConsumerIteratorAge',
+      '-OnFailureQueueNotEmpty',
+      '-ProducerFailedRecords',
+      '-ProducerOnFailureQueueNotEmpty',
+      '-ReadThrottles',
+      '-StreamIteratorAge',
+      '-WriteThrottles',
     ]);
     for (const alarm of alarms) {
       expect(alarm.Dimensions.length).toBeGreaterThan(0);
@@ -211,7 +239,7 @@ describe('PipelineMonitoring alarms', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'ingest-prod-WriteThrottles' });
   });
 
-  test('the autoscaler\'s alarms keep invoking the scaler only: monitoring adds no action to them', () => {
+  test("the autoscaler's alarms keep invoking the scaler only: monitoring adds no action to them", () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream });
@@ -225,13 +253,22 @@ describe('PipelineMonitoring alarms', () => {
   });
 });
 
-describe('PipelineMonitoring and the autoscaler\'s alarms for people', () => {
-  test('the scaler\'s errors/throttles alarm and the stuck-consumer alarm notify the topic, count among the alarms and show on the dashboard', () => {
+describe("PipelineMonitoring and the autoscaler's alarms for people", () => {
+  test("the scaler's errors/throttles alarm and the stuck-consumer alarm notify the topic, count among the alarms and show on the dashboard", () => {
     // Prepare
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
     const consumer = stubConsumer(stack);
-    const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer: { ...consumer, eventSourceMappingId: 'esm', eventSourceMappingArn: 'arn:aws:lambda:us-east-1:111122223333:event-source-mapping:esm', functionName: consumer.functionName, metricIteratorAge: consumer.metricIteratorAge } });
+    const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', {
+      stream,
+      consumer: {
+        ...consumer,
+        eventSourceMappingId: 'esm',
+        eventSourceMappingArn: 'arn:aws:lambda:us-east-1:111122223333:event-source-mapping:esm',
+        functionName: consumer.functionName,
+        metricIteratorAge: consumer.metricIteratorAge,
+      },
+    });
     // Act
     const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumer, autoscaler });
     // Assess
@@ -239,13 +276,25 @@ describe('PipelineMonitoring and the autoscaler\'s alarms for people', () => {
     expect(autoscaler.operatorAlarms).toHaveLength(2);
     expect(monitoring.alarms).toEqual(expect.arrayContaining(autoscaler.operatorAlarms));
     for (const suffix of ['ScalerErrors', 'ConsumerStuck']) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp(`-${suffix}$`), AlarmActions: [topicRef], OKActions: [topicRef] });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: Match.stringLikeRegexp(`-${suffix}$`),
+        AlarmActions: [topicRef],
+        OKActions: [topicRef],
+      });
     }
     const body = dashboardBody(template);
-    expect(widget(body, DashboardWidgets.AUTOSCALER_FAILURES).properties.metrics).toEqual(expect.arrayContaining([
-      [expect.objectContaining({ expression: 'FILL(errors, 0) + FILL(throttles, 0)' })],
-      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:AutoscalerFailedEvents/), expect.objectContaining({ stat: 'Maximum' })],
-    ]));
+    expect(widget(body, DashboardWidgets.AUTOSCALER_FAILURES).properties.metrics).toEqual(
+      expect.arrayContaining([
+        [expect.objectContaining({ expression: 'FILL(errors, 0) + FILL(throttles, 0)' })],
+        [
+          'AWS/SQS',
+          'ApproximateNumberOfMessagesVisible',
+          'QueueName',
+          expect.stringMatching(/^\{\{GetAtt:AutoscalerFailedEvents/),
+          expect.objectContaining({ stat: 'Maximum' }),
+        ],
+      ]),
+    );
     const alarmArns = JSON.stringify(widget(body, DashboardWidgets.ALARMS).properties.alarms);
     expect(alarmArns).toMatch(/ScalerErrorsAlarm/);
     expect(alarmArns).toMatch(/ConsumerStuckAlarm/);
@@ -256,15 +305,19 @@ describe('PipelineMonitoring topic', () => {
   test('is encrypted with a rotating customer key that CloudWatch of this account may use', () => {
     const { template } = monitored();
 
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringAlarmTopicKey'), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringAlarmTopicKey'), 'Arn'] },
+    });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Principal: { Service: 'cloudwatch.amazonaws.com' },
-          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-        })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
       },
     });
   });
@@ -274,11 +327,13 @@ describe('PipelineMonitoring topic', () => {
 
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Effect: 'Deny',
-          Action: 'sns:Publish',
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-        })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
       },
     });
   });
@@ -296,7 +351,12 @@ describe('PipelineMonitoring topic', () => {
     const stream = new DataStream(nagStack, 'Stream');
     // Stub Lambda functions are not nag-clean themselves; the real parts have their own nag tests.
     const autoscaler = new ShardAutoscaler(nagStack, 'Autoscaler', { stream });
-    new PipelineMonitoring(nagStack, 'Monitoring', { stream, autoscaler, archive: stubArchive(nagStack, { alarms: true }), alarmEmail: 'oncall@example.com' });
+    new PipelineMonitoring(nagStack, 'Monitoring', {
+      stream,
+      autoscaler,
+      archive: stubArchive(nagStack, { alarms: true }),
+      alarmEmail: 'oncall@example.com',
+    });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
     const violations = nagViolations(app);
@@ -310,7 +370,13 @@ describe('PipelineMonitoring dashboard', () => {
     const body = dashboardBody(monitored().template);
     const titles = body.widgets.map((w) => w.properties.title).filter(Boolean);
 
-    expect(titles).toEqual([DashboardWidgets.ALARMS, DashboardWidgets.STREAM_BYTES, DashboardWidgets.STREAM_RECORDS, DashboardWidgets.STREAM_THROTTLES, DashboardWidgets.STREAM_ITERATOR_AGE]);
+    expect(titles).toEqual([
+      DashboardWidgets.ALARMS,
+      DashboardWidgets.STREAM_BYTES,
+      DashboardWidgets.STREAM_RECORDS,
+      DashboardWidgets.STREAM_THROTTLES,
+      DashboardWidgets.STREAM_ITERATOR_AGE,
+    ]);
     expect(widget(body, DashboardWidgets.ALARMS).properties.alarms).toHaveLength(3);
   });
 
@@ -325,25 +391,39 @@ describe('PipelineMonitoring dashboard', () => {
   });
 
   test('capacity follows dashboardPeriod and the on-demand starting capacity', () => {
-    const body = dashboardBody(monitored({ stream: { mode: DataStreamMode.ON_DEMAND }, props: { dashboardPeriod: Duration.minutes(5) } }).template);
+    const body = dashboardBody(
+      monitored({ stream: { mode: DataStreamMode.ON_DEMAND }, props: { dashboardPeriod: Duration.minutes(5) } }).template,
+    );
 
     const bytes = widget(body, DashboardWidgets.STREAM_BYTES).properties;
-    expect(bytes.annotations?.horizontal?.[0]).toEqual(expect.objectContaining({ value: 4 * 1024 * 1024 * 300, label: expect.stringMatching(/on-demand starting capacity/) }));
+    expect(bytes.annotations?.horizontal?.[0]).toEqual(
+      expect.objectContaining({ value: 4 * 1024 * 1024 * 300, label: expect.stringMatching(/on-demand starting capacity/) }),
+    );
     expect(bytes.period).toBe(300);
   });
 
   test('draws the iterator-age alarm threshold on the stream and consumer graphs', () => {
-    const body = dashboardBody(monitored({ all: true, stream: { retention: Duration.hours(48) }, consumer: { maxBatchingWindow: Duration.seconds(10) } }).template);
+    const body = dashboardBody(
+      monitored({ all: true, stream: { retention: Duration.hours(48) }, consumer: { maxBatchingWindow: Duration.seconds(10) } }).template,
+    );
 
     expect(widget(body, DashboardWidgets.STREAM_ITERATOR_AGE).properties.annotations?.horizontal?.[0].value).toBe(12 * 60 * minutes(1));
-    expect(widget(body, DashboardWidgets.CONSUMER_ITERATOR_AGE).properties.annotations?.horizontal?.[0].value).toBe(12 * 60 * minutes(1) + 10_000);
+    expect(widget(body, DashboardWidgets.CONSUMER_ITERATOR_AGE).properties.annotations?.horizontal?.[0].value).toBe(
+      12 * 60 * minutes(1) + 10_000,
+    );
   });
 
   test('holds a row per part given: producer, consumer (with queue depth), archive, autoscaler', () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream });
-    new PipelineMonitoring(stack, 'Monitoring', { stream, producer: stubProducer(stack), consumer: stubConsumer(stack), archive: stubArchive(stack), autoscaler });
+    new PipelineMonitoring(stack, 'Monitoring', {
+      stream,
+      producer: stubProducer(stack),
+      consumer: stubConsumer(stack),
+      archive: stubArchive(stack),
+      autoscaler,
+    });
     const body = dashboardBody(Template.fromStack(stack));
 
     // The enhanced fan-out graph belongs to enhanced fan-out consumers only (several-consumers.test.ts).
@@ -355,17 +435,35 @@ describe('PipelineMonitoring dashboard', () => {
       ['KinesisPipeline', 'FailedRecords', 'service', 'producer-service', expect.anything()],
       ['KinesisPipeline', 'ThrottledEntries', 'service', 'producer-service', expect.anything()],
       ['KinesisPipeline', 'ResentRecords', 'service', 'producer-service', expect.anything()],
-      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:ProducerOnFailure/), expect.objectContaining({ stat: 'Maximum' })],
+      [
+        'AWS/SQS',
+        'ApproximateNumberOfMessagesVisible',
+        'QueueName',
+        expect.stringMatching(/^\{\{GetAtt:ProducerOnFailure/),
+        expect.objectContaining({ stat: 'Maximum' }),
+      ],
     ]);
     expect(widget(body, DashboardWidgets.CONSUMER_DUPLICATES).properties.metrics).toEqual([
       ['KinesisPipeline', 'DuplicatesSkipped', 'service', 'consumer-service', expect.anything()],
       ['KinesisPipeline', 'OutOfRangeSkipped', 'service', 'consumer-service', expect.anything()],
     ]);
     expect(widget(body, DashboardWidgets.CONSUMER_FAILURE_QUEUE).properties.metrics).toEqual([
-      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', expect.stringMatching(/^\{\{GetAtt:OnFailure.*\.QueueName\}\}$/), expect.objectContaining({ stat: 'Maximum' })],
+      [
+        'AWS/SQS',
+        'ApproximateNumberOfMessagesVisible',
+        'QueueName',
+        expect.stringMatching(/^\{\{GetAtt:OnFailure.*\.QueueName\}\}$/),
+        expect.objectContaining({ stat: 'Maximum' }),
+      ],
     ]);
     expect(widget(body, DashboardWidgets.CONSUMER_CONCURRENCY).properties.metrics).toEqual([
-      ['AWS/Lambda', 'ConcurrentExecutions', 'FunctionName', expect.stringMatching(/^\{\{Ref:Consumer/), expect.objectContaining({ stat: 'Maximum' })],
+      [
+        'AWS/Lambda',
+        'ConcurrentExecutions',
+        'FunctionName',
+        expect.stringMatching(/^\{\{Ref:Consumer/),
+        expect.objectContaining({ stat: 'Maximum' }),
+      ],
     ]);
     expect(widget(body, DashboardWidgets.AUTOSCALER_ALARMS).properties.alarms).toHaveLength(4);
   });
@@ -373,7 +471,11 @@ describe('PipelineMonitoring dashboard', () => {
 
 describe('PipelineMonitoring validation', () => {
   const cases: Array<[string, Parts, RegExp]> = [
-    ['fraction 0', { iteratorAgeRetentionFraction: 0 }, /PipelineMonitoring: iteratorAgeRetentionFraction must be above 0 and below 1; received 0/],
+    [
+      'fraction 0',
+      { iteratorAgeRetentionFraction: 0 },
+      /PipelineMonitoring: iteratorAgeRetentionFraction must be above 0 and below 1; received 0/,
+    ],
     ['fraction 1', { iteratorAgeRetentionFraction: 1 }, /iteratorAgeRetentionFraction .* received 1$/],
     ['throttle minutes 0', { throttleAlarmMinutes: 0 }, /throttleAlarmMinutes must be a whole number from 1 to 60; received 0/],
     ['throttle minutes 2.5', { throttleAlarmMinutes: 2.5 }, /throttleAlarmMinutes .* received 2.5/],
@@ -382,8 +484,16 @@ describe('PipelineMonitoring validation', () => {
     ['non-ASCII prefix', { alarmNamePrefix: 'pipeline-é' }, /alarmNamePrefix .* received 'pipeline-é'/],
     ['long prefix', { alarmNamePrefix: 'x'.repeat(201) }, /alarmNamePrefix/],
     ['bad email', { alarmEmail: 'oncall' }, /alarmEmail must be an email address \(name@domain\); received 'oncall'/],
-    ['short freshness', { archiveFreshnessThreshold: Duration.seconds(30) }, /archiveFreshnessThreshold must be at least 1 minute; received 30 seconds/],
-    ['period in seconds', { dashboardPeriod: Duration.seconds(90) }, /dashboardPeriod must be whole minutes from 1 to 60; received 90 seconds/],
+    [
+      'short freshness',
+      { archiveFreshnessThreshold: Duration.seconds(30) },
+      /archiveFreshnessThreshold must be at least 1 minute; received 30 seconds/,
+    ],
+    [
+      'period in seconds',
+      { dashboardPeriod: Duration.seconds(90) },
+      /dashboardPeriod must be whole minutes from 1 to 60; received 90 seconds/,
+    ],
     ['period too long', { dashboardPeriod: Duration.hours(2) }, /dashboardPeriod .* received 7200 seconds/],
   ];
 

@@ -8,13 +8,31 @@ describe('PipelineMonitoring with several consumers', () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
     const billing = new ConsumerFunction(stack, 'Billing', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY });
-    const analytics = new ConsumerFunction(stack, 'Analytics', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, enhancedFanOut: true, maxBatchingWindow: Duration.seconds(10) });
+    const analytics = new ConsumerFunction(stack, 'Analytics', {
+      stream,
+      processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+      enhancedFanOut: true,
+      maxBatchingWindow: Duration.seconds(10),
+    });
     const audit = new ConsumerFunction(stack, 'Audit', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, checkpointing: false });
-    const monitoring = new PipelineMonitoring(stack, 'Monitoring', { stream, consumer: billing, consumers: [analytics, audit], alarmEmails: ['oncall@example.com'], alarmNamePrefix: 'orders' });
+    const monitoring = new PipelineMonitoring(stack, 'Monitoring', {
+      stream,
+      consumer: billing,
+      consumers: [analytics, audit],
+      alarmEmails: ['oncall@example.com'],
+      alarmNamePrefix: 'orders',
+    });
 
     const template = Template.fromStack(stack);
-    for (const [tag, id] of [['', 'Billing'], ['2', 'Analytics'], ['3', 'Audit']]) {
-      for (const [suffix, metricName] of [['IteratorAge', 'IteratorAge'], ['Errors', 'Errors']]) {
+    for (const [tag, id] of [
+      ['', 'Billing'],
+      ['2', 'Analytics'],
+      ['3', 'Audit'],
+    ]) {
+      for (const [suffix, metricName] of [
+        ['IteratorAge', 'IteratorAge'],
+        ['Errors', 'Errors'],
+      ]) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           AlarmName: `orders-Consumer${tag}${suffix}`,
           Namespace: 'AWS/Lambda',
@@ -29,17 +47,30 @@ describe('PipelineMonitoring with several consumers', () => {
       });
     }
     // The batching window of the second consumer moves its threshold only.
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'orders-Consumer2IteratorAge', Threshold: monitoring.iteratorAgeThreshold.plus(Duration.seconds(10)).toMilliseconds() });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'orders-ConsumerIteratorAge', Threshold: monitoring.iteratorAgeThreshold.toMilliseconds() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'orders-Consumer2IteratorAge',
+      Threshold: monitoring.iteratorAgeThreshold.plus(Duration.seconds(10)).toMilliseconds(),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'orders-ConsumerIteratorAge',
+      Threshold: monitoring.iteratorAgeThreshold.toMilliseconds(),
+    });
 
     const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
-    for (const title of [DashboardWidgets.CONSUMER_ITERATOR_AGE, `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (2)`, `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (3)`, '### Consumer 3']) {
+    for (const title of [
+      DashboardWidgets.CONSUMER_ITERATOR_AGE,
+      `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (2)`,
+      `${DashboardWidgets.CONSUMER_ITERATOR_AGE} (3)`,
+      '### Consumer 3',
+    ]) {
       expect(body).toContain(title);
     }
     // Only the enhanced fan-out consumer (the second) has a SubscribeToShard graph, with both dimensions.
     expect(body).toContain(`${DashboardWidgets.CONSUMER_FAN_OUT} (2)`);
     expect(body).not.toContain(`${DashboardWidgets.CONSUMER_FAN_OUT}"`);
     expect(body).not.toContain(`${DashboardWidgets.CONSUMER_FAN_OUT} (3)`);
-    expect(body).toMatch(/SubscribeToShardEvent\.MillisBehindLatest\\+",\\+"ConsumerName\\+",\\+"",\{"Fn::GetAtt":\["AnalyticsFanOut[0-9A-F]+","ConsumerName"\]\},"\\+",\\+"StreamName\\+",\\+"",\{"Ref":"Stream[0-9A-F]+"\}/);
+    expect(body).toMatch(
+      /SubscribeToShardEvent\.MillisBehindLatest\\+",\\+"ConsumerName\\+",\\+"",\{"Fn::GetAtt":\["AnalyticsFanOut[0-9A-F]+","ConsumerName"\]\},"\\+",\\+"StreamName\\+",\\+"",\{"Ref":"Stream[0-9A-F]+"\}/,
+    );
   });
 });

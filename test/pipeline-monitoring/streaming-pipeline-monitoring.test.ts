@@ -55,8 +55,17 @@ describe('StreamingPipeline monitoring', () => {
       .map((resource) => resource.Properties)
       .filter((alarm) => String(alarm.AlarmName).startsWith(`${prefix}-`));
     expect(alarms.map((alarm) => alarm.AlarmName.slice(prefix.length + 1)).sort()).toEqual([
-      'ConsumerCorruptRecords', 'ConsumerDestinationDeliveryFailures', 'ConsumerEmptyAggregates', 'ConsumerErrors', 'ConsumerIteratorAge', 'OnFailureQueueNotEmpty', 'ProducerFailedRecords',
-      'ProducerOnFailureQueueNotEmpty', 'ReadThrottles', 'StreamIteratorAge', 'WriteThrottles',
+      'ConsumerCorruptRecords',
+      'ConsumerDestinationDeliveryFailures',
+      'ConsumerEmptyAggregates',
+      'ConsumerErrors',
+      'ConsumerIteratorAge',
+      'OnFailureQueueNotEmpty',
+      'ProducerFailedRecords',
+      'ProducerOnFailureQueueNotEmpty',
+      'ReadThrottles',
+      'StreamIteratorAge',
+      'WriteThrottles',
     ]);
     for (const alarm of alarms) {
       expect(alarm.Dimensions.length).toBeGreaterThan(0);

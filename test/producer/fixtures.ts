@@ -38,7 +38,7 @@ export function reshardedMap(random: () => number, initial: number, steps: numbe
     const shard = shards[at];
     if ((random() < 0.6 || shards.length === 1) && shard.end - shard.start > 2n) {
       const span = shard.end - shard.start;
-      const cut = shard.start + 1n + (span * BigInt(Math.floor(random() * 1_000_000))) / 1_000_000n % span;
+      const cut = shard.start + 1n + (((span * BigInt(Math.floor(random() * 1_000_000))) / 1_000_000n) % span);
       shards.splice(at, 1, { shardId: id(), start: shard.start, end: cut - 1n }, { shardId: id(), start: cut, end: shard.end });
     } else if (at + 1 < shards.length) {
       shards.splice(at, 2, { shardId: id(), start: shard.start, end: shards[at + 1].end });
@@ -48,14 +48,18 @@ export function reshardedMap(random: () => number, initial: number, steps: numbe
   return new ShardMap(shards);
 }
 
-export function userRecords(count: number, options: { keys?: number; bytes?: number; explicitEvery?: number; random?: () => number } = {}): ProducerRecord[] {
+export function userRecords(
+  count: number,
+  options: { keys?: number; bytes?: number; explicitEvery?: number; random?: () => number } = {},
+): ProducerRecord[] {
   const random = options.random ?? seeded(7);
   return Array.from({ length: count }, (_, index) => {
     const partitionKey = `key-${Math.floor(random() * (options.keys ?? 100))}`;
     const data = Buffer.alloc(options.bytes ?? 20, `${index}:`);
-    const explicit = options.explicitEvery && index % options.explicitEvery === 0
-      ? { explicitHashKey: ((MAX_HASH_KEY * BigInt(Math.floor(random() * 1e9))) / 1_000_000_000n).toString() }
-      : {};
+    const explicit =
+      options.explicitEvery && index % options.explicitEvery === 0
+        ? { explicitHashKey: ((MAX_HASH_KEY * BigInt(Math.floor(random() * 1e9))) / 1_000_000_000n).toString() }
+        : {};
     return { index, partitionKey, data, ...explicit };
   });
 }
@@ -63,21 +67,36 @@ export function userRecords(count: number, options: { keys?: number; bytes?: num
 export function lambdaContext(remainingMs = 30_000): Context {
   const deadline = Date.now() + remainingMs;
   return {
-    functionName: 'producer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:producer',
-    memoryLimitInMB: '512', awsRequestId: 'request-1', logGroupName: '/aws/lambda/producer', logStreamName: 'stream', callbackWaitsForEmptyEventLoop: true,
+    functionName: 'producer',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:producer',
+    memoryLimitInMB: '512',
+    awsRequestId: 'request-1',
+    logGroupName: '/aws/lambda/producer',
+    logStreamName: 'stream',
+    callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined, fail: () => undefined, succeed: () => undefined,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }
 
 /** What a stream stored: each acknowledged entry and the shard it went to. */
-export interface StoredEntry { readonly shardId: string; readonly data: Uint8Array; readonly partitionKey: string }
+export interface StoredEntry {
+  readonly shardId: string;
+  readonly data: Uint8Array;
+  readonly partitionKey: string;
+}
 
 /**
  * A PutRecords answer as Kinesis gives it: every entry stored on the open shard of `map()` that
  * owns its ExplicitHashKey, or else its partition key's hash key; `stored` collects the entries.
  */
-export function routeLikeKinesis(map: () => ShardMap, stored: StoredEntry[] = []): (input: PutRecordsCommandInput) => PutRecordsCommandOutput {
+export function routeLikeKinesis(
+  map: () => ShardMap,
+  stored: StoredEntry[] = [],
+): (input: PutRecordsCommandInput) => PutRecordsCommandOutput {
   return (input) => ({
     $metadata: {},
     FailedRecordCount: 0,
@@ -90,11 +109,23 @@ export function routeLikeKinesis(map: () => ShardMap, stored: StoredEntry[] = []
 }
 
 /** An entry of a PutRecords request, as the SDK sends it. */
-export interface SentEntry { readonly Data?: Uint8Array; readonly PartitionKey?: string; readonly ExplicitHashKey?: string }
+export interface SentEntry {
+  readonly Data?: Uint8Array;
+  readonly PartitionKey?: string;
+  readonly ExplicitHashKey?: string;
+}
 
 /** The user records a PutRecords entry carries, as a consumer sees them: deaggregated if it is a KPL aggregate. */
 export function usersOf(entry: SentEntry): KplUserRecord[] {
-  return isAggregated(entry.Data!) ? decodeAggregated(entry.Data!) : [{ partitionKey: entry.PartitionKey!, ...(entry.ExplicitHashKey === undefined ? {} : { explicitHashKey: entry.ExplicitHashKey }), data: entry.Data! }];
+  return isAggregated(entry.Data!)
+    ? decodeAggregated(entry.Data!)
+    : [
+        {
+          partitionKey: entry.PartitionKey!,
+          ...(entry.ExplicitHashKey === undefined ? {} : { explicitHashKey: entry.ExplicitHashKey }),
+          data: entry.Data!,
+        },
+      ];
 }
 
 /**
@@ -110,5 +141,9 @@ export function isLoneEntry(entry: SentEntry, settings: OrderingSettings): boole
     return false;
   }
   const users = decodeAggregated(entry.Data!);
-  return users.length === 1 && entry.PartitionKey === outerKeyOf(users[0].partitionKey, settings) && entry.ExplicitHashKey === routingHashKey(users[0]).toString();
+  return (
+    users.length === 1 &&
+    entry.PartitionKey === outerKeyOf(users[0].partitionKey, settings) &&
+    entry.ExplicitHashKey === routingHashKey(users[0]).toString()
+  );
 }

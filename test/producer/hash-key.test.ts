@@ -34,7 +34,7 @@ describe('routingHashKey and inHashRange', () => {
 });
 
 describe('rememberedHashKeyOf', () => {
-  test('gives hashKeyOf\'s value for every key, seen before or not, past the number it keeps too', () => {
+  test("gives hashKeyOf's value for every key, seen before or not, past the number it keeps too", () => {
     // Prepare
     const keys = Array.from({ length: 20_050 }, (_, i) => `key-${i % 3 === 0 ? 'ключ-' : ''}${i}`);
 

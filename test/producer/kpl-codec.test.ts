@@ -1,42 +1,72 @@
 import { createHash } from 'crypto';
 import * as agg from 'aws-kinesis-agg';
-import { KplDecodeError, KPL_MAGIC, decodeAggregated, encodeLoneAggregate, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
+import {
+  KplDecodeError,
+  KPL_MAGIC,
+  decodeAggregated,
+  encodeLoneAggregate,
+  isAggregated,
+  type KplUserRecord,
+} from '../../lambda/shared/kpl-codec';
 import { KplAggregateBuilder, encodeAggregated } from '../helpers/kpl-encoder';
 
-const rec = (partitionKey: string, data: string | Uint8Array, explicitHashKey?: string): KplUserRecord =>
-  ({ partitionKey, data: typeof data === 'string' ? Buffer.from(data) : data, ...(explicitHashKey === undefined ? {} : { explicitHashKey }) });
+const rec = (partitionKey: string, data: string | Uint8Array, explicitHashKey?: string): KplUserRecord => ({
+  partitionKey,
+  data: typeof data === 'string' ? Buffer.from(data) : data,
+  ...(explicitHashKey === undefined ? {} : { explicitHashKey }),
+});
 
 function plain(records: KplUserRecord[]): { partitionKey: string; explicitHashKey?: string; data: string }[] {
-  return records.map((r) => ({ partitionKey: r.partitionKey, ...(r.explicitHashKey === undefined ? {} : { explicitHashKey: r.explicitHashKey }), data: Buffer.from(r.data).toString('hex') }));
+  return records.map((r) => ({
+    partitionKey: r.partitionKey,
+    ...(r.explicitHashKey === undefined ? {} : { explicitHashKey: r.explicitHashKey }),
+    data: Buffer.from(r.data).toString('hex'),
+  }));
 }
 
 /** Deaggregates with aws-kinesis-agg's deaggregateSync, checksums on. */
 function theirDecode(blob: Buffer): { partitionKey: string; explicitPartitionKey?: string; data: string }[] {
   let out: { partitionKey: string; explicitPartitionKey?: string; data: string }[] = [];
-  agg.deaggregateSync({ data: blob.toString('base64'), partitionKey: 'outer', sequenceNumber: '1' } as never, true, (error: unknown, records?: unknown) => {
-    if (error) {
-      throw error;
-    }
-    out = records as typeof out;
-  });
+  agg.deaggregateSync(
+    { data: blob.toString('base64'), partitionKey: 'outer', sequenceNumber: '1' } as never,
+    true,
+    (error: unknown, records?: unknown) => {
+      if (error) {
+        throw error;
+      }
+      out = records as typeof out;
+    },
+  );
   return out;
 }
 
 /** Aggregates with aws-kinesis-agg's `aggregate`, collecting its encoded records. */
-function theirEncode(records: { partitionKey: string; explicitHashKey?: string; data: Buffer }[]): Promise<{ data: Buffer; partitionKey: string }[]> {
+function theirEncode(
+  records: { partitionKey: string; explicitHashKey?: string; data: Buffer }[],
+): Promise<{ data: Buffer; partitionKey: string }[]> {
   return new Promise((resolve, reject) => {
     const encoded: { data: Buffer; partitionKey: string }[] = [];
-    agg.aggregate(records as never, (record, done) => {
-      encoded.push(record as unknown as { data: Buffer; partitionKey: string });
-      done();
-    }, () => resolve(encoded), reject);
+    agg.aggregate(
+      records as never,
+      (record, done) => {
+        encoded.push(record as unknown as { data: Buffer; partitionKey: string });
+        done();
+      },
+      () => resolve(encoded),
+      reject,
+    );
   });
 }
 
 describe('KPL codec', () => {
   test('round-trips unicode keys, explicit hash keys and empty data in order', () => {
     // Prepare
-    const records = [rec('ключ-🔑', 'first'), rec('日本語', ''), rec('ключ-🔑', 'third', '12345678901234567890'), rec('plain', new Uint8Array([0, 255, 1]))];
+    const records = [
+      rec('ключ-🔑', 'first'),
+      rec('日本語', ''),
+      rec('ключ-🔑', 'third', '12345678901234567890'),
+      rec('plain', new Uint8Array([0, 255, 1])),
+    ];
 
     // Act
     const blob = encodeAggregated(records);
@@ -48,7 +78,7 @@ describe('KPL codec', () => {
     expect(plain(decodeAggregated(blob))).toEqual(plain(records));
   });
 
-  test('a lone record\'s aggregate (the producer\'s own encoder) is byte for byte the general encoder\'s, with and without an explicit hash key', () => {
+  test("a lone record's aggregate (the producer's own encoder) is byte for byte the general encoder's, with and without an explicit hash key", () => {
     // Prepare
     const lone = [rec('ключ-🔑', 'only'), rec('k', '', '340282366920938463463374607431768211455'), rec('big', 'x'.repeat(20_000))];
 
@@ -79,7 +109,9 @@ describe('KPL codec', () => {
   test('the builder predicts the encoded size exactly before each add', () => {
     // Prepare
     const builder = new KplAggregateBuilder();
-    const records = Array.from({ length: 300 }, (_, i) => rec(`k${i % 37}é`, 'x'.repeat(i * 7), i % 5 === 0 ? String(i * 1e15) : undefined));
+    const records = Array.from({ length: 300 }, (_, i) =>
+      rec(`k${i % 37}é`, 'x'.repeat(i * 7), i % 5 === 0 ? String(i * 1e15) : undefined),
+    );
 
     // Act / Assess
     for (const record of records) {
@@ -126,7 +158,9 @@ describe('KPL codec', () => {
 });
 
 describe('interop with aws-kinesis-agg', () => {
-  const records = Array.from({ length: 200 }, (_, i) => rec(`pk-${i % 17}-ü`, `payload ${i} ✓`, i % 4 === 0 ? String(BigInt(i) * 10n ** 30n) : undefined));
+  const records = Array.from({ length: 200 }, (_, i) =>
+    rec(`pk-${i % 17}-ü`, `payload ${i} ✓`, i % 4 === 0 ? String(BigInt(i) * 10n ** 30n) : undefined),
+  );
 
   test('our aggregated records deaggregate with its deaggregateSync, checksums on', () => {
     // Act
@@ -134,8 +168,13 @@ describe('interop with aws-kinesis-agg', () => {
 
     // Assess (its protobufjs reader reports explicit_hash_key_index 0 when the field is absent, so
     // its explicitPartitionKey is only meaningful for records that have one)
-    expect(theirs.map((r, i) => ({ partitionKey: r.partitionKey, ehk: records[i].explicitHashKey === undefined ? undefined : r.explicitPartitionKey, data: Buffer.from(r.data, 'base64').toString() })))
-      .toEqual(records.map((r) => ({ partitionKey: r.partitionKey, ehk: r.explicitHashKey, data: Buffer.from(r.data).toString() })));
+    expect(
+      theirs.map((r, i) => ({
+        partitionKey: r.partitionKey,
+        ehk: records[i].explicitHashKey === undefined ? undefined : r.explicitPartitionKey,
+        data: Buffer.from(r.data, 'base64').toString(),
+      })),
+    ).toEqual(records.map((r) => ({ partitionKey: r.partitionKey, ehk: r.explicitHashKey, data: Buffer.from(r.data).toString() })));
   });
 
   test('its aggregated records decode with ours', async () => {

@@ -24,22 +24,33 @@ function fakeStore(claim: Claim, options: { failFinal?: boolean; claimDelayMs?: 
   return { store: store as unknown as ProgressStore, saves, events };
 }
 
-const records = (n: number): ProducerRecord[] => Array.from({ length: n }, (_, index) => ({ index, partitionKey: `k${index}`, data: Buffer.from(`d${index}`) }));
+const records = (n: number): ProducerRecord[] =>
+  Array.from({ length: n }, (_, index) => ({ index, partitionKey: `k${index}`, data: Buffer.from(`d${index}`) }));
 
 function outcome(written: number[], failed: number[] = []): WriteOutcome {
-  return { written, failed: failed.map((index) => ({ index, errorCode: 'AccessDeniedException' })), kinesisRecords: 1, retries: 0, throttledEntries: 0, misroutedEntries: 0, resentRecords: 0, unknownOutcomeRetries: 0 };
+  return {
+    written,
+    failed: failed.map((index) => ({ index, errorCode: 'AccessDeniedException' })),
+    kinesisRecords: 1,
+    retries: 0,
+    throttledEntries: 0,
+    misroutedEntries: 0,
+    resentRecords: 0,
+    unknownOutcomeRetries: 0,
+  };
 }
 
 const base = { key: 'invoke#1', payloadHash: '-', owner: 'o', remainingMs: () => 10_000 };
 
 describe('produceOnce: progress saves', () => {
-  test('one round: the claim and one final write carrying the round\'s acknowledgements with COMPLETE (no separate round save)', async () => {
+  test("one round: the claim and one final write carrying the round's acknowledgements with COMPLETE (no separate round save)", async () => {
     // Prepare
     const { store, saves } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) });
 
     // Act
     const once = await produceOnce(records(3), {
-      ...base, store,
+      ...base,
+      store,
       produce: async (_pending, _ms, onWritten) => {
         expect(await onWritten!([0, 1, 2], true)).toBe(true);
         return outcome([0, 1, 2]);
@@ -58,7 +69,8 @@ describe('produceOnce: progress saves', () => {
 
     // Act
     await produceOnce(records(4), {
-      ...base, store,
+      ...base,
+      store,
       produce: async (_pending, _ms, onWritten) => {
         await onWritten!([0], false);
         await onWritten!([1, 2], false);
@@ -77,7 +89,8 @@ describe('produceOnce: progress saves', () => {
 
     // Act
     const once = await produceOnce(records(3), {
-      ...base, store,
+      ...base,
+      store,
       produce: async (_pending, _ms, onWritten) => {
         await onWritten!([0, 1], true);
         return outcome([0, 1], [2]);
@@ -95,7 +108,8 @@ describe('produceOnce: progress saves', () => {
 
     // Act
     const once = await produceOnce(records(3), {
-      ...base, store,
+      ...base,
+      store,
       produce: async (_pending, _ms, onWritten) => {
         await onWritten!([0, 1], false);
         return outcome([0, 1], [2]);
@@ -118,7 +132,8 @@ describe('produceOnce: planning while the claim is in flight', () => {
 
     // Act
     await produceOnce(all, {
-      ...base, store,
+      ...base,
+      store,
       prepare: async () => {
         events.push('prepare');
         return plan;
@@ -143,7 +158,8 @@ describe('produceOnce: planning while the claim is in flight', () => {
 
     // Act
     const once = await produceOnce(records(3), {
-      ...base, store,
+      ...base,
+      store,
       prepare: async () => plan,
       produce: async (pending, _ms, _onWritten, prepared) => {
         got = { pending, ...(prepared ? { plan: prepared } : {}) };
@@ -159,7 +175,11 @@ describe('produceOnce: planning while the claim is in flight', () => {
 
   test('a claim that fails sends nothing, even with a plan made', async () => {
     // Prepare
-    const store = { claim: async () => { throw new Error('down'); } } as unknown as ProgressStore;
+    const store = {
+      claim: async () => {
+        throw new Error('down');
+      },
+    } as unknown as ProgressStore;
     const produce = jest.fn();
 
     // Act
@@ -171,7 +191,7 @@ describe('produceOnce: planning while the claim is in flight', () => {
   });
 });
 
-describe('produceOnce: validation while the claim is in flight (a direct invoke\'s records, deferred)', () => {
+describe("produceOnce: validation while the claim is in flight (a direct invoke's records, deferred)", () => {
   const invalid = () => {
     throw new ProducerInputError([{ index: 1, rule: RULES.data }]);
   };
@@ -181,11 +201,28 @@ describe('produceOnce: validation while the claim is in flight (a direct invoke\
     const { store, events } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) }, { claimDelayMs: 30 });
 
     // Act
-    const once = await produceOnce({ count: 3, parse: () => { events.push('parse'); return records(3); } }, {
-      ...base, store,
-      prepare: async () => { events.push('prepare'); return undefined; },
-      produce: async (pending, _ms, onWritten) => { events.push(`produce ${pending.length}`); await onWritten!([0, 1, 2], true); return outcome([0, 1, 2]); },
-    });
+    const once = await produceOnce(
+      {
+        count: 3,
+        parse: () => {
+          events.push('parse');
+          return records(3);
+        },
+      },
+      {
+        ...base,
+        store,
+        prepare: async () => {
+          events.push('prepare');
+          return undefined;
+        },
+        produce: async (pending, _ms, onWritten) => {
+          events.push(`produce ${pending.length}`);
+          await onWritten!([0, 1, 2], true);
+          return outcome([0, 1, 2]);
+        },
+      },
+    );
 
     // Assess
     expect(events).toEqual(['claim-start', 'parse', 'prepare', 'claim-end', 'produce 3']);
@@ -194,7 +231,12 @@ describe('produceOnce: validation while the claim is in flight (a direct invoke\
 
   test('a claim that fails (however slowly) sends nothing, records parsed or not', async () => {
     // Prepare
-    const store = { claim: async () => { await new Promise((resolve) => setTimeout(resolve, 30)); throw new Error('down'); } } as unknown as ProgressStore;
+    const store = {
+      claim: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        throw new Error('down');
+      },
+    } as unknown as ProgressStore;
     const produce = jest.fn();
 
     // Act
@@ -213,7 +255,9 @@ describe('produceOnce: validation while the claim is in flight (a direct invoke\
     const produce = jest.fn();
 
     // Act
-    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce }).catch((caught: unknown) => caught) as ProducerInputError;
+    const error = (await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce }).catch(
+      (caught: unknown) => caught,
+    )) as ProducerInputError;
 
     // Assess
     expect(error).toBeInstanceOf(ProducerInputError);
@@ -230,7 +274,9 @@ describe('produceOnce: validation while the claim is in flight (a direct invoke\
     Object.assign(store, { refuseClaimed });
 
     // Act
-    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch((caught: unknown) => caught) as ProducerInputError;
+    const error = (await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch(
+      (caught: unknown) => caught,
+    )) as ProducerInputError;
 
     // Assess
     expect(error.recorded).toBe('again');
@@ -239,10 +285,16 @@ describe('produceOnce: validation while the claim is in flight (a direct invoke\
 
   test('refused input whose claim failed is left for the handler to record, as without a claim', async () => {
     // Prepare
-    const store = { claim: async () => { throw new Error('down'); } } as unknown as ProgressStore;
+    const store = {
+      claim: async () => {
+        throw new Error('down');
+      },
+    } as unknown as ProgressStore;
 
     // Act
-    const error = await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch((caught: unknown) => caught) as ProducerInputError;
+    const error = (await produceOnce({ count: 2, parse: invalid }, { ...base, store, produce: jest.fn() }).catch(
+      (caught: unknown) => caught,
+    )) as ProducerInputError;
 
     // Assess
     expect(error).toBeInstanceOf(ProducerInputError);

@@ -11,14 +11,20 @@ import { nagViolations } from '../helpers/nag';
 
 const MiB = 1024 * 1024;
 
-function build(streamProps: ConstructorParameters<typeof DataStream>[2] = {}, props: Partial<ProducerFunctionProps> = {}, stack: Stack = testStack()) {
+function build(
+  streamProps: ConstructorParameters<typeof DataStream>[2] = {},
+  props: Partial<ProducerFunctionProps> = {},
+  stack: Stack = testStack(),
+) {
   const stream = new DataStream(stack, 'Stream', streamProps);
   const producer = new ProducerFunction(stack, 'Producer', { stream, ...props });
   return { stack, stream, producer, template: Template.fromStack(stack) };
 }
 
 function producerEnv(template: Template): Record<string, unknown> {
-  const functions = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { STREAM_NAME: Match.anyValue() } } } });
+  const functions = template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { STREAM_NAME: Match.anyValue() } } },
+  });
   const [fn] = Object.values(functions) as Array<{ Properties: { Environment: { Variables: Record<string, unknown> } } }>;
   return fn.Properties.Environment.Variables;
 }
@@ -27,7 +33,11 @@ describe('ProducerFunction limits follow the stream', () => {
   test('on a default stream: 1 MiB records, 5 MiB requests, 500 entries', () => {
     const { template } = build();
 
-    expect(producerEnv(template)).toMatchObject({ MAX_ENTRY_BYTES: String(MiB), MAX_BATCH_BYTES: String(5 * MiB), MAX_BATCH_ENTRIES: '500' });
+    expect(producerEnv(template)).toMatchObject({
+      MAX_ENTRY_BYTES: String(MiB),
+      MAX_BATCH_BYTES: String(5 * MiB),
+      MAX_BATCH_ENTRIES: '500',
+    });
   });
 
   test('on a 10 MiB stream: 10 MiB records and the documented 10 MiB request', () => {
@@ -38,22 +48,40 @@ describe('ProducerFunction limits follow the stream', () => {
 
   test('on an imported stream with its maxRecordSize', () => {
     const stack = testStack();
-    const stream = DataStream.fromStreamAttributes(stack, 'Imported', { streamArn: 'arn:aws:kinesis:eu-west-1:111122223333:stream/orders', maxRecordSize: Size.mebibytes(6) });
+    const stream = DataStream.fromStreamAttributes(stack, 'Imported', {
+      streamArn: 'arn:aws:kinesis:eu-west-1:111122223333:stream/orders',
+      maxRecordSize: Size.mebibytes(6),
+    });
 
     new ProducerFunction(stack, 'Producer', { stream });
 
     expect(producerEnv(Template.fromStack(stack))).toMatchObject({ MAX_ENTRY_BYTES: String(6 * MiB), MAX_BATCH_BYTES: String(10 * MiB) });
   });
 
-  test('a smaller maxRecordSize and larger aggregates are taken up to the stream\'s limit', () => {
-    const { template } = build({ maxRecordSize: Size.mebibytes(10) }, { maxRecordSize: Size.mebibytes(4), maxAggregateSize: Size.mebibytes(2), maxBatchSize: Size.mebibytes(8) });
+  test("a smaller maxRecordSize and larger aggregates are taken up to the stream's limit", () => {
+    const { template } = build(
+      { maxRecordSize: Size.mebibytes(10) },
+      { maxRecordSize: Size.mebibytes(4), maxAggregateSize: Size.mebibytes(2), maxBatchSize: Size.mebibytes(8) },
+    );
 
-    expect(producerEnv(template)).toMatchObject({ MAX_ENTRY_BYTES: String(4 * MiB), MAX_AGGREGATE_BYTES: String(2 * MiB), MAX_BATCH_BYTES: String(8 * MiB) });
+    expect(producerEnv(template)).toMatchObject({
+      MAX_ENTRY_BYTES: String(4 * MiB),
+      MAX_AGGREGATE_BYTES: String(2 * MiB),
+      MAX_BATCH_BYTES: String(8 * MiB),
+    });
   });
 
   test.each([
-    ['maxRecordSize above the stream\'s', { maxRecordSize: Size.mebibytes(3) }, /ProducerFunction Producer: maxRecordSize must be from 1 bytes to 2097152 bytes \(the stream's maxRecordSize\); received 3145728 bytes/],
-    ['maxAggregateSize above the stream\'s', { maxAggregateSize: Size.kibibytes(2049) }, /ProducerFunction Producer: maxAggregateSize must be from 64 bytes to 2097152 bytes \(the stream's maxRecordSize\); received 2098176 bytes/],
+    [
+      "maxRecordSize above the stream's",
+      { maxRecordSize: Size.mebibytes(3) },
+      /ProducerFunction Producer: maxRecordSize must be from 1 bytes to 2097152 bytes \(the stream's maxRecordSize\); received 3145728 bytes/,
+    ],
+    [
+      "maxAggregateSize above the stream's",
+      { maxAggregateSize: Size.kibibytes(2049) },
+      /ProducerFunction Producer: maxAggregateSize must be from 64 bytes to 2097152 bytes \(the stream's maxRecordSize\); received 2098176 bytes/,
+    ],
   ])('refuses %s', (_name, props, message) => {
     expect(() => build({ maxRecordSize: Size.mebibytes(2) }, props)).toThrow(message);
   });
@@ -61,13 +89,15 @@ describe('ProducerFunction limits follow the stream', () => {
 
 describe('ProducerFunction retry delays', () => {
   test('refuses a baseRetryDelay above the default maxRetryDelay, naming both', () => {
-    expect(() => build({}, { baseRetryDelay: Duration.seconds(10) }))
-      .toThrow(/ProducerFunction Producer: baseRetryDelay must not exceed maxRetryDelay \(5 seconds, the default\); received baseRetryDelay 10 seconds/);
+    expect(() => build({}, { baseRetryDelay: Duration.seconds(10) })).toThrow(
+      /ProducerFunction Producer: baseRetryDelay must not exceed maxRetryDelay \(5 seconds, the default\); received baseRetryDelay 10 seconds/,
+    );
   });
 
   test('refuses a maxRetryDelay below the default baseRetryDelay', () => {
-    expect(() => build({}, { maxRetryDelay: Duration.millis(50) }))
-      .toThrow(/baseRetryDelay must not exceed maxRetryDelay \(50 millis\); received baseRetryDelay 100 millis/);
+    expect(() => build({}, { maxRetryDelay: Duration.millis(50) })).toThrow(
+      /baseRetryDelay must not exceed maxRetryDelay \(50 millis\); received baseRetryDelay 100 millis/,
+    );
   });
 
   test('takes a base above the default cap when the cap is raised too', () => {
@@ -102,8 +132,9 @@ describe('ProducerFunction Lambda props', () => {
   });
 
   test('refuses subnets or security groups without a vpc, naming the prop', () => {
-    expect(() => build({}, { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } }))
-      .toThrow(/ProducerFunction Producer: vpcSubnets needs vpc \(the function's network\); received vpcSubnets without vpc/);
+    expect(() => build({}, { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } })).toThrow(
+      /ProducerFunction Producer: vpcSubnets needs vpc \(the function's network\); received vpcSubnets without vpc/,
+    );
   });
 
   test('tracing and layers', () => {
@@ -118,16 +149,29 @@ describe('ProducerFunction Lambda props', () => {
     });
   });
 
-  test('user environment variables are merged with the handler\'s', () => {
+  test("user environment variables are merged with the handler's", () => {
     const { template } = build({}, { environment: { TEAM: 'orders', LOG_LEVEL: 'DEBUG' } });
 
-    expect(producerEnv(template)).toMatchObject({ TEAM: 'orders', LOG_LEVEL: 'DEBUG', MAX_ENTRY_BYTES: String(MiB), NODE_OPTIONS: '--enable-source-maps' });
+    expect(producerEnv(template)).toMatchObject({
+      TEAM: 'orders',
+      LOG_LEVEL: 'DEBUG',
+      MAX_ENTRY_BYTES: String(MiB),
+      NODE_OPTIONS: '--enable-source-maps',
+    });
   });
 
   test.each<[string, Partial<ProducerFunctionProps>, RegExp]>([
-    ['a handler setting', { environment: { MAX_ENTRY_BYTES: '10' } }, /ProducerFunction Producer: environment must not set 'MAX_ENTRY_BYTES': the construct sets it/],
+    [
+      'a handler setting',
+      { environment: { MAX_ENTRY_BYTES: '10' } },
+      /ProducerFunction Producer: environment must not set 'MAX_ENTRY_BYTES': the construct sets it/,
+    ],
     ['a library default', { environment: { NODE_OPTIONS: '--inspect' } }, /environment must not set 'NODE_OPTIONS'/],
-    ['the progress table even without deduplication', { environment: { PROGRESS_TABLE_NAME: 'mine' }, deduplication: false }, /environment must not set 'PROGRESS_TABLE_NAME'/],
+    [
+      'the progress table even without deduplication',
+      { environment: { PROGRESS_TABLE_NAME: 'mine' }, deduplication: false },
+      /environment must not set 'PROGRESS_TABLE_NAME'/,
+    ],
   ])('refuses a variable that collides with %s, naming it', (_name, props, message) => {
     expect(() => build({}, props)).toThrow(message);
   });
@@ -137,7 +181,10 @@ describe('ProducerFunction Lambda props', () => {
     const app = testApp();
     const stack = new Stack(app, 'Nag');
     const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-      vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['eu-west-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'], privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'],
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a'],
+      privateSubnetIds: ['subnet-0123456789abcdef0'],
+      privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'],
     });
     const stream = new DataStream(stack, 'Stream', { maxRecordSize: Size.mebibytes(10) });
     new ProducerFunction(stack, 'Producer', { stream, vpc, tracing: lambda.Tracing.ACTIVE, environment: { TEAM: 'orders' } });
@@ -158,8 +205,15 @@ describe('ProducerFunction Lambda props', () => {
 
     // Assess
     const artifact = assembly.getStackByName('Bundled');
-    const template = artifact.template as { Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } } }> };
-    const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.STREAM_NAME !== undefined)!;
+    const template = artifact.template as {
+      Resources: Record<
+        string,
+        { Type: string; Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } } }
+      >;
+    };
+    const fn = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.STREAM_NAME !== undefined,
+    )!;
     const hash = String(fn.Properties.Code!.S3Key).replace(/\.zip$/, '');
     const bundle = fs.readFileSync(path.join(assembly.directory, `asset.${hash}`, 'index.mjs'), 'utf8');
     expect(bundle).toContain('// producer-footer-marker');

@@ -28,12 +28,21 @@ describe('ProducerFunction', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: stack.resolve(producer.progressTable!.tableArn) }),
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Resource: stack.resolve(producer.progressTable!.tableArn),
+          }),
         ]),
       },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ PROGRESS_TABLE_NAME: stack.resolve(producer.progressTable!.tableName), PROGRESS_WINDOW_SECONDS: String(12 * 3600), CALL_TIMEOUT_MS: '3000' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          PROGRESS_TABLE_NAME: stack.resolve(producer.progressTable!.tableName),
+          PROGRESS_WINDOW_SECONDS: String(12 * 3600),
+          CALL_TIMEOUT_MS: '3000',
+        }),
+      },
     });
   });
 
@@ -44,7 +53,9 @@ describe('ProducerFunction', () => {
     // Assess
     expect(producer.progressTable).toBeUndefined();
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 0);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PROGRESS_TABLE_NAME: Match.absent(), PROGRESS_WINDOW_SECONDS: Match.absent() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PROGRESS_TABLE_NAME: Match.absent(), PROGRESS_WINDOW_SECONDS: Match.absent() }) },
+    });
   });
 
   test.each([
@@ -58,7 +69,11 @@ describe('ProducerFunction', () => {
 
   test('is a Node.js 24 ARM64 function with the limits and stream in its environment', () => {
     // Act
-    const { template, stack, stream, producer } = build({ maxAggregateSize: Size.kibibytes(25), maxBatchEntries: 100, safetyMargin: Duration.seconds(2) });
+    const { template, stack, stream, producer } = build({
+      maxAggregateSize: Size.kibibytes(25),
+      maxBatchEntries: 100,
+      safetyMargin: Duration.seconds(2),
+    });
 
     // Assess
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -91,13 +106,21 @@ describe('ProducerFunction', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords'], Resource: stack.resolve(stream.streamArn) }),
-          Match.objectLike({ Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']), Resource: stack.resolve(stream.encryptionKey!.keyArn) }),
+          Match.objectLike({
+            Action: ['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords'],
+            Resource: stack.resolve(stream.streamArn),
+          }),
+          Match.objectLike({
+            Action: Match.arrayWith(['kms:Encrypt', 'kms:GenerateDataKey*']),
+            Resource: stack.resolve(stream.encryptionKey!.keyArn),
+          }),
         ]),
       },
     });
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
+    );
     expect(statements.filter((s) => s.Resource === '*')).toEqual([]);
   });
 
@@ -108,7 +131,9 @@ describe('ProducerFunction', () => {
     // Assess
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
@@ -123,7 +148,13 @@ describe('ProducerFunction', () => {
     const queue = new sqs.Queue(stack, 'Mine', { enforceSSL: true });
 
     // Act
-    const producer = new ProducerFunction(stack, 'Producer', { stream, onFailureQueue: queue, reservedConcurrentExecutions: 5, functionUrl: true, asyncRetryAttempts: 0 });
+    const producer = new ProducerFunction(stack, 'Producer', {
+      stream,
+      onFailureQueue: queue,
+      reservedConcurrentExecutions: 5,
+      functionUrl: true,
+      asyncRetryAttempts: 0,
+    });
     producer.functionUrl!.grantInvokeUrl(new iam.AccountPrincipal('123456789012'));
     const template = Template.fromStack(stack);
 
@@ -164,23 +195,55 @@ describe('ProducerFunction', () => {
   });
 
   test.each([
-    ['maxAggregateSize', { maxAggregateSize: Size.mebibytes(2) }, /maxAggregateSize must be from 64 bytes to 1048576 bytes \(the stream's maxRecordSize\); received 2097152 bytes/],
-    ['maxBatchSize', { maxBatchSize: Size.mebibytes(11) }, /maxBatchSize must be from 1 bytes to 10485760 bytes \(the PutRecords request limit\); received 11534336 bytes/],
+    [
+      'maxAggregateSize',
+      { maxAggregateSize: Size.mebibytes(2) },
+      /maxAggregateSize must be from 64 bytes to 1048576 bytes \(the stream's maxRecordSize\); received 2097152 bytes/,
+    ],
+    [
+      'maxBatchSize',
+      { maxBatchSize: Size.mebibytes(11) },
+      /maxBatchSize must be from 1 bytes to 10485760 bytes \(the PutRecords request limit\); received 11534336 bytes/,
+    ],
     ['maxRecordSize', { maxRecordSize: Size.bytes(0) }, /maxRecordSize must be/],
-    ['maxRecordsPerAggregate', { maxRecordsPerAggregate: 0 }, /maxRecordsPerAggregate must be a whole number from 1 to 4294967295; received 0/],
+    [
+      'maxRecordsPerAggregate',
+      { maxRecordsPerAggregate: 0 },
+      /maxRecordsPerAggregate must be a whole number from 1 to 4294967295; received 0/,
+    ],
     ['maxBatchEntries', { maxBatchEntries: 501 }, /maxBatchEntries must be a whole number from 1 to 500; received 501/],
-    ['orderingGroups above 256', { orderingGroups: 257 }, /ProducerFunction Producer: orderingGroups must be a whole number from 0 to 256; received 257/],
+    [
+      'orderingGroups above 256',
+      { orderingGroups: 257 },
+      /ProducerFunction Producer: orderingGroups must be a whole number from 0 to 256; received 257/,
+    ],
     ['orderingGroups below 0', { orderingGroups: -1 }, /orderingGroups must be a whole number from 0 to 256; received -1/],
     ['orderingGroups not whole', { orderingGroups: 2.5 }, /orderingGroups must be a whole number from 0 to 256; received 2.5/],
     ['asyncRetryAttempts', { asyncRetryAttempts: 3 }, /asyncRetryAttempts must be a whole number from 0 to 2; received 3/],
     ['reservedConcurrentExecutions', { reservedConcurrentExecutions: 1.5 }, /reservedConcurrentExecutions must be a whole number/],
     ['memorySize', { memorySize: 64 }, /memorySize must be a whole number from 128/],
     ['timeout', { timeout: Duration.minutes(20) }, /timeout must be from 3 seconds to 15 minutes; received 20 minutes/],
-    ['safetyMargin', { timeout: Duration.seconds(5), safetyMargin: Duration.seconds(5) }, /safetyMargin must be shorter than timeout \(5 seconds\); received 5 seconds/],
-    ['baseRetryDelay', { baseRetryDelay: Duration.seconds(2), maxRetryDelay: Duration.seconds(1) }, /baseRetryDelay must not exceed maxRetryDelay/],
+    [
+      'safetyMargin',
+      { timeout: Duration.seconds(5), safetyMargin: Duration.seconds(5) },
+      /safetyMargin must be shorter than timeout \(5 seconds\); received 5 seconds/,
+    ],
+    [
+      'baseRetryDelay',
+      { baseRetryDelay: Duration.seconds(2), maxRetryDelay: Duration.seconds(1) },
+      /baseRetryDelay must not exceed maxRetryDelay/,
+    ],
     ['shardMapTtl', { shardMapTtl: Duration.millis(10) }, /shardMapTtl must be from 1 second/],
-    ['baseRetryDelay range', { baseRetryDelay: Duration.millis(0) }, /ProducerFunction Producer: baseRetryDelay must be from 1 milli to 1 minute; received 0 millis/],
-    ['maxRetryDelay range', { maxRetryDelay: Duration.minutes(6) }, /ProducerFunction Producer: maxRetryDelay must be from 1 milli to 5 minutes; received 6 minutes/],
+    [
+      'baseRetryDelay range',
+      { baseRetryDelay: Duration.millis(0) },
+      /ProducerFunction Producer: baseRetryDelay must be from 1 milli to 1 minute; received 0 millis/,
+    ],
+    [
+      'maxRetryDelay range',
+      { maxRetryDelay: Duration.minutes(6) },
+      /ProducerFunction Producer: maxRetryDelay must be from 1 milli to 5 minutes; received 6 minutes/,
+    ],
   ])('rejects a bad %s', (_name, props, message) => {
     expect(() => build(props as Partial<ProducerFunctionProps>)).toThrow(message);
   });
@@ -190,7 +253,9 @@ describe('ProducerFunction', () => {
     const { template } = build({ orderingGroups });
 
     // Assess
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: String(orderingGroups) }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: String(orderingGroups) }) },
+    });
   });
 
   test('an unresolved orderingGroups (a token) is not validated at synthesis and reaches the handler', () => {
@@ -202,7 +267,9 @@ describe('ProducerFunction', () => {
     new ProducerFunction(stack, 'Producer', { stream: new DataStream(stack, 'Stream'), orderingGroups: groups });
 
     // Assess
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: { Ref: 'Groups' } }) } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ORDERING_GROUPS: { Ref: 'Groups' } }) },
+    });
   });
 });
 
@@ -214,14 +281,22 @@ describe('StreamingPipeline producer', () => {
 
     // Act
     const on = new StreamingPipeline(withStack, 'Pipeline', { producer: { functionUrl: true } });
-    const off = new StreamingPipeline(withoutStack, 'Pipeline', { producer: false, consumer: false, archive: false, autoscaling: false, monitoring: false });
+    const off = new StreamingPipeline(withoutStack, 'Pipeline', {
+      producer: false,
+      consumer: false,
+      archive: false,
+      autoscaling: false,
+      monitoring: false,
+    });
 
     // Assess
     expect(on.producer).toBeInstanceOf(ProducerFunction);
     expect(off.producer).toBeUndefined();
     Template.fromStack(withStack).hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
     Template.fromStack(withStack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'KinesisPipeline', MetricName: 'FailedRecords', Dimensions: [{ Name: 'service', Value: on.producer!.serviceName }],
+      Namespace: 'KinesisPipeline',
+      MetricName: 'FailedRecords',
+      Dimensions: [{ Name: 'service', Value: on.producer!.serviceName }],
     });
     Template.fromStack(withoutStack).resourceCountIs('AWS::Lambda::Function', 0);
   });

@@ -16,7 +16,9 @@ describe('ProducerWriteError', () => {
 
     // Assess
     expect(error.name).toBe('ProducerWriteError');
-    expect(error.message).toBe('304 of 2000 records not written: {"ProvisionedThroughputExceededException":"3,1000-1299","KMSAccessDeniedException":"4-5,7"}');
+    expect(error.message).toBe(
+      '304 of 2000 records not written: {"ProvisionedThroughputExceededException":"3,1000-1299","KMSAccessDeniedException":"4-5,7"}',
+    );
     expect(error.result.failed).toBe(failed);
   });
 

@@ -10,12 +10,14 @@ const TABLE = 'progress';
 beforeAll(async () => {
   dynalite = await startDynalite();
   client = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  await client.send(new CreateTableCommand({
-    TableName: TABLE,
-    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   store = new ProgressStore({ client, tableName: TABLE, windowSeconds: 3600 });
 }, 30_000);
 
@@ -24,7 +26,8 @@ afterAll(async () => {
   await dynalite.stop();
 });
 
-const item = async (id: string) => (await client.send(new GetItemCommand({ TableName: TABLE, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
+const item = async (id: string) =>
+  (await client.send(new GetItemCommand({ TableName: TABLE, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
 const setOf = (count: number, indices: number[]) => {
   const set = WrittenSet.empty(count);
   indices.forEach((i) => set.add(i));
@@ -36,7 +39,10 @@ describe('ProgressStore on dynalite', () => {
     // Act
     const claim = await store.claim('invoke#one-round', '-', 20_000, 'owner-a', Date.now() + 60_000);
     const stored = await item('invoke#one-round');
-    const saved = await store.save('invoke#one-round', 'owner-a', setOf(20_000, [0, 19_999]), { status: ProgressStatus.COMPLETE, failed: '{}' });
+    const saved = await store.save('invoke#one-round', 'owner-a', setOf(20_000, [0, 19_999]), {
+      status: ProgressStatus.COMPLETE,
+      failed: '{}',
+    });
     const done = await item('invoke#one-round');
     const again = await store.claim('invoke#one-round', '-', 20_000, 'owner-b', Date.now() + 60_000);
 
@@ -56,7 +62,10 @@ describe('ProgressStore on dynalite', () => {
     expect(await store.save('invoke#partial', 'owner-a', setOf(10, [1, 2]))).toBe(true);
 
     // Act
-    const saved = await store.save('invoke#partial', 'owner-a', setOf(10, [1, 2, 5]), { status: ProgressStatus.PARTIAL, failed: '{"ProvisionedThroughputExceededException":"0,3-4,6-9"}' });
+    const saved = await store.save('invoke#partial', 'owner-a', setOf(10, [1, 2, 5]), {
+      status: ProgressStatus.PARTIAL,
+      failed: '{"ProvisionedThroughputExceededException":"0,3-4,6-9"}',
+    });
     const stored = await item('invoke#partial');
     const next = await store.claim('invoke#partial', '-', 10, 'owner-b', Date.now() + 60_000);
 

@@ -58,13 +58,17 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
   return copies;
 }
 
-const ownedBy = (shard: ShardRange, records: readonly ProducerRecord[]) => records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
+const ownedBy = (shard: ShardRange, records: readonly ProducerRecord[]) =>
+  records.filter((r) => inHashRange(shard, routingHashKey(r))).map((r) => r.index);
 
 /** Request indices of the user records in `entries` that share their entry with others. */
-const aggregatedIn = (entries: readonly { Data?: Uint8Array }[]) => new Set(entries.flatMap((entry) => {
-  const users = usersOf(entry);
-  return users.length > 1 ? users.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])) : [];
-}));
+const aggregatedIn = (entries: readonly { Data?: Uint8Array }[]) =>
+  new Set(
+    entries.flatMap((entry) => {
+      const users = usersOf(entry);
+      return users.length > 1 ? users.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])) : [];
+    }),
+  );
 
 /**
  * With ordering groups, user records (and their explicit hash keys) of every entry of every
@@ -99,10 +103,18 @@ describe.each([
     const delays: number[] = [];
 
     // Act
-    const outcome = await writeRecords(records, options({
-      shardMap: async (refresh) => { loads.push(refresh); return loads.length === 1 ? BEFORE : AFTER; },
-      wait: async (ms) => { delays.push(ms); },
-    }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        shardMap: async (refresh) => {
+          loads.push(refresh);
+          return loads.length === 1 ? BEFORE : AFTER;
+        },
+        wait: async (ms) => {
+          delays.push(ms);
+        },
+      }),
+    );
 
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
@@ -117,7 +129,9 @@ describe.each([
     expect(loads[1]).toBe(true);
     expect(delays).toEqual([]); // re-sends wait for no backoff
     // The second request carries exactly the records the low child does not own, on the high child.
-    const resent = calls[1].args[0].input.Records!.flatMap((r) => (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]));
+    const resent = calls[1].args[0].input.Records!.flatMap((r) =>
+      isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }],
+    );
     expect(resent.map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(high);
     expect(stored.slice(-calls[1].args[0].input.Records!.length).every((entry) => entry.shardId === HIGH.shardId)).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
@@ -136,17 +150,22 @@ describe.each([
     const delays: number[] = [];
 
     // Act
-    const outcome = await writeRecords(records, options({
-      shardMap: async (refresh) => {
-        loads++;
-        if (refresh) {
-          // Not retryable: the writer keeps the map it has (a throttled reload is retried, see writer.test.ts).
-          throw Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
-        }
-        return loads === 1 ? BEFORE : AFTER;
-      },
-      wait: async (ms) => { delays.push(ms); },
-    }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        shardMap: async (refresh) => {
+          loads++;
+          if (refresh) {
+            // Not retryable: the writer keeps the map it has (a throttled reload is retried, see writer.test.ts).
+            throw Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
+          }
+          return loads === 1 ? BEFORE : AFTER;
+        },
+        wait: async (ms) => {
+          delays.push(ms);
+        },
+      }),
+    );
 
     // Assess
     const calls = kinesis.commandCalls(PutRecordsCommand);
@@ -159,7 +178,12 @@ describe.each([
     if (orderingGroups === 0) {
       expect(second.some((r) => r.ExplicitHashKey !== undefined)).toBe(false);
     }
-    expect(second.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b)).toEqual(strayed);
+    expect(
+      second
+        .flatMap(usersOf)
+        .map((u) => Number(Buffer.from(u.data).toString().split(':')[0]))
+        .sort((a, b) => a - b),
+    ).toEqual(strayed);
     expect(delays).toEqual([]); // re-sends wait for no backoff
     expect(outcome.resentRecords).toBe(strayed.length);
     expect(outcome.written).toEqual(records.map((r) => r.index));
@@ -180,10 +204,13 @@ describe.each([
     });
 
     // Act
-    const outcome = await writeRecords(records, options({
-      budget: new TimeBudget(5_100, () => now),
-      shardMap: async (refresh) => (refresh ? AFTER : BEFORE),
-    }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        budget: new TimeBudget(5_100, () => now),
+        shardMap: async (refresh) => (refresh ? AFTER : BEFORE),
+      }),
+    );
 
     // Assess: the high child's records that shared an aggregate landed on the low child.
     const aggregated = aggregatedIn(kinesis.commandCalls(PutRecordsCommand)[0].args[0].input.Records!);
@@ -214,8 +241,12 @@ describe.each([
     // They carry the records the second one re-sent in aggregates (all the high child's).
     const again = aggregatedIn(calls[1].args[0].input.Records!);
     expect(again.size).toBeGreaterThan(30);
-    expect(alone.flatMap(usersOf).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])).sort((a, b) => a - b))
-      .toEqual([...again].sort((a, b) => a - b));
+    expect(
+      alone
+        .flatMap(usersOf)
+        .map((u) => Number(Buffer.from(u.data).toString().split(':')[0]))
+        .sort((a, b) => a - b),
+    ).toEqual([...again].sort((a, b) => a - b));
     expect([...again].every((index) => ownedBy(HIGH, records).includes(index))).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     const copies = deliveredByKcl(stored);
@@ -230,10 +261,16 @@ describe.each([
     const loads: boolean[] = [];
 
     // Act
-    const outcome = await writeRecords(records, options({
-      limits: { ...DEFAULT_LIMITS, maxRecordsPerAggregate: 1 },
-      shardMap: async (refresh) => { loads.push(refresh); return refresh ? AFTER : BEFORE; },
-    }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        limits: { ...DEFAULT_LIMITS, maxRecordsPerAggregate: 1 },
+        shardMap: async (refresh) => {
+          loads.push(refresh);
+          return refresh ? AFTER : BEFORE;
+        },
+      }),
+    );
 
     // Assess
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);

@@ -13,7 +13,11 @@ const STREAM = 'test';
 
 /** User-record indices inside each entry of a PutRecords request. */
 function indicesOf(input: PutRecordsCommandInput): number[][] {
-  return input.Records!.map((r) => (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]).map((u) => Number(Buffer.from(u.data).toString().split(':')[0])));
+  return input.Records!.map((r) =>
+    (isAggregated(r.Data!) ? decodeAggregated(r.Data!) : [{ data: r.Data! }]).map((u) =>
+      Number(Buffer.from(u.data).toString().split(':')[0]),
+    ),
+  );
 }
 
 function options(overrides: Partial<WriteOptions> = {}): WriteOptions {
@@ -50,7 +54,11 @@ describe('writeRecords', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input.StreamName).toBe(STREAM);
     expect(calls[0].args[0].input.Records!.length).toBeLessThan(100);
-    expect(indicesOf(calls[0].args[0].input).flat().sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
+    expect(
+      indicesOf(calls[0].args[0].input)
+        .flat()
+        .sort((a, b) => a - b),
+    ).toEqual(records.map((r) => r.index));
     expect(outcome).toMatchObject({ failed: [], retries: 0, throttledEntries: 0 });
     expect(outcome.written).toEqual(records.map((r) => r.index));
   });
@@ -63,7 +71,11 @@ describe('writeRecords', () => {
       call++;
       return {
         FailedRecordCount: 1,
-        Records: stored(input).map((result, i) => (call < 3 && i === 0 ? { ErrorCode: call === 1 ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: 'slow down' } : result)),
+        Records: stored(input).map((result, i) =>
+          call < 3 && i === 0
+            ? { ErrorCode: call === 1 ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: 'slow down' }
+            : result,
+        ),
       };
     });
 
@@ -82,13 +94,21 @@ describe('writeRecords', () => {
     // Prepare
     const records = userRecords(5);
     const delays: number[] = [];
-    kinesis.on(PutRecordsCommand)
+    kinesis
+      .on(PutRecordsCommand)
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }))
       .callsFake((input: PutRecordsCommandInput) => ({ FailedRecordCount: 0, Records: stored(input) }));
 
     // Act
-    const outcome = await writeRecords(records, options({ wait: async (ms) => { delays.push(ms); } }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        wait: async (ms) => {
+          delays.push(ms);
+        },
+      }),
+    );
 
     // Assess
     // random 0.5 × caps 10, 20, less the few ms the writer's own work took since the answer
@@ -108,15 +128,31 @@ describe('writeRecords', () => {
     let failedIndices: number[] = [];
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       failedIndices = indicesOf(input)[0];
-      return { FailedRecordCount: 1, Records: stored(input).map((result, i) => (i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' } : result)) };
+      return {
+        FailedRecordCount: 1,
+        Records: stored(input).map((result, i) =>
+          i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' } : result,
+        ),
+      };
     });
 
     // Act
-    const outcome = await writeRecords(records, options({ budget: new TimeBudget(2_000, () => now), wait: async (ms) => { now += ms + 400; } }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        budget: new TimeBudget(2_000, () => now),
+        wait: async (ms) => {
+          now += ms + 400;
+        },
+      }),
+    );
 
     // Assess
     expect(outcome.failed.map((f) => f.index)).toEqual([...failedIndices].sort((a, b) => a - b));
-    expect(outcome.failed[0]).toMatchObject({ errorCode: 'ProvisionedThroughputExceededException', errorMessage: expect.stringMatching(/time budget/) });
+    expect(outcome.failed[0]).toMatchObject({
+      errorCode: 'ProvisionedThroughputExceededException',
+      errorMessage: expect.stringMatching(/time budget/),
+    });
     expect([...outcome.written, ...outcome.failed.map((f) => f.index)].sort((a, b) => a - b)).toEqual(records.map((r) => r.index));
     expect(outcome.written.filter((i) => failedIndices.includes(i))).toEqual([]);
   });
@@ -141,26 +177,38 @@ describe('writeRecords', () => {
     const records = userRecords(40, { keys: 20 });
     const [low, high] = evenShards(2);
     const mid = high.start + (high.end - high.start) / 2n;
-    const split = new ShardMap([low, { shardId: 'shardId-000000000002', start: high.start, end: mid }, { shardId: 'shardId-000000000003', start: mid + 1n, end: high.end }], [high]);
+    const split = new ShardMap(
+      [
+        low,
+        { shardId: 'shardId-000000000002', start: high.start, end: mid },
+        { shardId: 'shardId-000000000003', start: mid + 1n, end: high.end },
+      ],
+      [high],
+    );
     const route = routeLikeKinesis(() => split);
     let call = 0;
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       call++;
       const answer = route(input);
-      return call === 1 ? { ...answer, FailedRecordCount: 1, Records: answer.Records!.map((r, i) => (i === 0 ? { ErrorCode: 'InternalFailure' } : r)) } : answer;
+      return call === 1
+        ? { ...answer, FailedRecordCount: 1, Records: answer.Records!.map((r, i) => (i === 0 ? { ErrorCode: 'InternalFailure' } : r)) }
+        : answer;
     });
     const refreshes: boolean[] = [];
     const planned: ShardMap[] = [];
 
     // Act
-    const outcome = await writeRecords(records, options({
-      shardMap: async (refresh) => {
-        refreshes.push(refresh);
-        const map = refreshes.length === 1 ? new ShardMap(evenShards(2)) : split;
-        planned.push(map);
-        return map;
-      },
-    }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        shardMap: async (refresh) => {
+          refreshes.push(refresh);
+          const map = refreshes.length === 1 ? new ShardMap(evenShards(2)) : split;
+          planned.push(map);
+          return map;
+        },
+      }),
+    );
 
     // Assess
     expect(refreshes).toEqual([false, true]);
@@ -169,9 +217,13 @@ describe('writeRecords', () => {
     // The retry was planned on the reloaded map: every aggregate of the second request goes to the
     // start of one of its shards, and a record alone is routed by its own hash key.
     const second = kinesis.commandCalls(PutRecordsCommand)[1].args[0].input.Records!;
-    expect(second.every((entry) => (usersOf(entry).length > 1
-      ? split.shards.some((s) => s.start === BigInt(entry.ExplicitHashKey!))
-      : isLoneEntry(entry, DEFAULT_LIMITS)))).toBe(true);
+    expect(
+      second.every((entry) =>
+        usersOf(entry).length > 1
+          ? split.shards.some((s) => s.start === BigInt(entry.ExplicitHashKey!))
+          : isLoneEntry(entry, DEFAULT_LIMITS),
+      ),
+    ).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index));
     expect(outcome.failed).toEqual([]);
   });
@@ -184,12 +236,25 @@ describe('writeRecords: progress hooks', () => {
     let call = 0;
     kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
       call++;
-      return { FailedRecordCount: 1, Records: stored(input).map((result, i) => (call < 3 && i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' } : result)) };
+      return {
+        FailedRecordCount: 1,
+        Records: stored(input).map((result, i) =>
+          call < 3 && i === 0 ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' } : result,
+        ),
+      };
     });
     const rounds: Array<{ count: number; last: boolean }> = [];
 
     // Act
-    const outcome = await writeRecords(records, options({ onWritten: async (indices, last) => { rounds.push({ count: indices.length, last }); return true; } }));
+    const outcome = await writeRecords(
+      records,
+      options({
+        onWritten: async (indices, last) => {
+          rounds.push({ count: indices.length, last });
+          return true;
+        },
+      }),
+    );
 
     // Assess
     expect(outcome.failed).toEqual([]);
@@ -211,7 +276,10 @@ describe('writeRecords: progress hooks', () => {
     await writeRecords(records, options({ limits: DEFAULT_LIMITS, shardMap: async () => map, prepared: { ...plan!, entries: marked } }));
     const sentPlanned = kinesis.commandCalls(PutRecordsCommand).flatMap((c) => c.args[0].input.Records!.map((r) => r.PartitionKey));
     kinesis.resetHistory();
-    await writeRecords(records.slice(1), options({ limits: DEFAULT_LIMITS, shardMap: async () => map, prepared: { ...plan!, entries: marked } }));
+    await writeRecords(
+      records.slice(1),
+      options({ limits: DEFAULT_LIMITS, shardMap: async () => map, prepared: { ...plan!, entries: marked } }),
+    );
     const sentOther = kinesis.commandCalls(PutRecordsCommand).flatMap((c) => c.args[0].input.Records!.map((r) => r.PartitionKey));
 
     // Assess
@@ -221,20 +289,48 @@ describe('writeRecords: progress hooks', () => {
   });
 
   test('preparePlan gives nothing when the shard map cannot be had (the writer loads it with its retries)', async () => {
-    expect(await preparePlan(userRecords(3, { keys: 1 }), async () => { throw new Error('throttled'); }, DEFAULT_LIMITS)).toBeUndefined();
+    expect(
+      await preparePlan(
+        userRecords(3, { keys: 1 }),
+        async () => {
+          throw new Error('throttled');
+        },
+        DEFAULT_LIMITS,
+      ),
+    ).toBeUndefined();
   });
 });
 
 describe('shard map', () => {
   test('lists every page and keeps only open shards', async () => {
     // Prepare
-    kinesis.on(ListShardsCommand, { StreamName: STREAM }).resolves({
-      Shards: [{ ShardId: 'closed', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '9' } },
-        { ShardId: 'low', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '99' }, SequenceNumberRange: { StartingSequenceNumber: '10' } }],
-      NextToken: 'page-2',
-    }).on(ListShardsCommand, { NextToken: 'page-2' }).resolves({
-      Shards: [{ ShardId: 'high', HashKeyRange: { StartingHashKey: '100', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '10' } }],
-    });
+    kinesis
+      .on(ListShardsCommand, { StreamName: STREAM })
+      .resolves({
+        Shards: [
+          {
+            ShardId: 'closed',
+            HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
+            SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '9' },
+          },
+          {
+            ShardId: 'low',
+            HashKeyRange: { StartingHashKey: '0', EndingHashKey: '99' },
+            SequenceNumberRange: { StartingSequenceNumber: '10' },
+          },
+        ],
+        NextToken: 'page-2',
+      })
+      .on(ListShardsCommand, { NextToken: 'page-2' })
+      .resolves({
+        Shards: [
+          {
+            ShardId: 'high',
+            HashKeyRange: { StartingHashKey: '100', EndingHashKey: '340282366920938463463374607431768211455' },
+            SequenceNumberRange: { StartingSequenceNumber: '10' },
+          },
+        ],
+      });
 
     // Act
     const map = ShardMap.fromShards(await listShards(new KinesisClient({ region: 'us-east-1' }), STREAM));
@@ -251,14 +347,18 @@ describe('shard map', () => {
     let loads = 0;
     let now = 0;
     let fail = true;
-    const cache = new ShardMapCache(async () => {
-      loads++;
-      if (fail) {
-        fail = false;
-        throw new Error('ListShards failed');
-      }
-      return new ShardMap(evenShards(1));
-    }, 1_000, () => now);
+    const cache = new ShardMapCache(
+      async () => {
+        loads++;
+        if (fail) {
+          fail = false;
+          throw new Error('ListShards failed');
+        }
+        return new ShardMap(evenShards(1));
+      },
+      1_000,
+      () => now,
+    );
 
     // Act / Assess
     await expect(cache.get()).rejects.toThrow('ListShards failed');
@@ -275,7 +375,9 @@ describe('shard map', () => {
 
 describe('retry', () => {
   test('full jitter draws below a cap that doubles up to the maximum', () => {
-    expect([0, 1, 2, 3, 10].map((attempt) => fullJitterDelay(attempt, { baseMs: 100, maxMs: 1_000 }, () => 0.999))).toEqual([99, 199, 399, 799, 999]);
+    expect([0, 1, 2, 3, 10].map((attempt) => fullJitterDelay(attempt, { baseMs: 100, maxMs: 1_000 }, () => 0.999))).toEqual([
+      99, 199, 399, 799, 999,
+    ]);
     expect(fullJitterDelay(5, { baseMs: 100, maxMs: 1_000 }, () => 0)).toBe(0);
   });
 

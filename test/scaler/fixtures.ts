@@ -1,5 +1,18 @@
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+  type MetricAlarm,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AlarmEvent, ScalerConfig, ScalerLog } from '../../lambda/scaler/scaler';
@@ -33,9 +46,17 @@ export function scalerConfig(overrides: Partial<ScalerConfig> = {}): ScalerConfi
     alarmNames: [ALARMS.utilization, ALARMS.lag],
     alarmArns: [alarmArn(ALARMS.utilization), alarmArn(ALARMS.lag)],
     limits: {
-      minShards: 1, maxShards: 64, targetUtilization: 0.6, scaleOutUtilization: 0.8, scaleInUtilization: 0.3,
-      lagThresholdMs: 60_000, scaleOutCooldownMs: 300_000, scaleInCooldownMs: 3_600_000, quietWindowMinutes: 60,
-      reservedScaleOutCalls: 2, adjustParallelization: false,
+      minShards: 1,
+      maxShards: 64,
+      targetUtilization: 0.6,
+      scaleOutUtilization: 0.8,
+      scaleInUtilization: 0.3,
+      lagThresholdMs: 60_000,
+      scaleOutCooldownMs: 300_000,
+      scaleInCooldownMs: 3_600_000,
+      quietWindowMinutes: 60,
+      reservedScaleOutCalls: 2,
+      adjustParallelization: false,
     },
     ...overrides,
   };
@@ -67,8 +88,13 @@ export interface MetricDataOptions {
 /** GetMetricData results of a steady write load (1 KiB records) and an iterator age, one point a minute. */
 export function metricData(mibPerSecond: number, options: MetricDataOptions = {}) {
   const minutes = options.minutes ?? 60;
-  const timestamps = Array.from({ length: minutes }, (_, i) => i + 1).filter((ago) => !(options.missing?.(ago) ?? false)).map((ago) => new Date(NOW - ago * 60_000));
-  const series = (id: string, value: number | undefined) => (value === undefined || options.without?.includes(id) ? [] : [{ Id: id, Timestamps: timestamps, Values: timestamps.map(() => value), StatusCode: 'Complete' as const }]);
+  const timestamps = Array.from({ length: minutes }, (_, i) => i + 1)
+    .filter((ago) => !(options.missing?.(ago) ?? false))
+    .map((ago) => new Date(NOW - ago * 60_000));
+  const series = (id: string, value: number | undefined) =>
+    value === undefined || options.without?.includes(id)
+      ? []
+      : [{ Id: id, Timestamps: timestamps, Values: timestamps.map(() => value), StatusCode: 'Complete' as const }];
   const consumer = options.consumer;
   return {
     MetricDataResults: [
@@ -76,14 +102,16 @@ export function metricData(mibPerSecond: number, options: MetricDataOptions = {}
       ...series('records', (mibPerSecond * MIB * 60) / 1024),
       ...series('throttled', (options.throttledPerSecond ?? 0) * 60),
       ...series('streamAge', options.ageMs ?? 0),
-      ...(consumer ? [
-        ...series('consumerAge', consumer.ageMs ?? options.ageMs),
-        ...series('userRecords', consumer.userRecords),
-        ...series('processingFailures', consumer.processingFailures),
-        ...series('consumerErrors', consumer.errors),
-        ...series('duplicatesSkipped', consumer.duplicatesSkipped),
-        ...series('consumerDuration', consumer.durationMs),
-      ] : []),
+      ...(consumer
+        ? [
+            ...series('consumerAge', consumer.ageMs ?? options.ageMs),
+            ...series('userRecords', consumer.userRecords),
+            ...series('processingFailures', consumer.processingFailures),
+            ...series('consumerErrors', consumer.errors),
+            ...series('duplicatesSkipped', consumer.duplicatesSkipped),
+            ...series('consumerDuration', consumer.durationMs),
+          ]
+        : []),
     ],
   };
 }
@@ -106,8 +134,24 @@ export function describedAlarm(shards: number): MetricAlarm {
     StateValue: 'ALARM',
     Metrics: [
       { Id: 'expr_1', Expression: utilizationExpression(shards, 60), ReturnData: true },
-      { Id: 'bytes', MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: [{ Name: 'StreamName', Value: STREAM }] }, Period: 60, Stat: 'Sum' }, ReturnData: false },
-      { Id: 'records', MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: [{ Name: 'StreamName', Value: STREAM }] }, Period: 60, Stat: 'Sum' }, ReturnData: false },
+      {
+        Id: 'bytes',
+        MetricStat: {
+          Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: [{ Name: 'StreamName', Value: STREAM }] },
+          Period: 60,
+          Stat: 'Sum',
+        },
+        ReturnData: false,
+      },
+      {
+        Id: 'records',
+        MetricStat: {
+          Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: [{ Name: 'StreamName', Value: STREAM }] },
+          Period: 60,
+          Stat: 'Sum',
+        },
+        ReturnData: false,
+      },
     ],
   };
 }
@@ -115,8 +159,17 @@ export function describedAlarm(shards: number): MetricAlarm {
 /** A lag alarm as DescribeAlarms returns it: a plain metric alarm, no capacity constants. */
 export function describedLagAlarm(alarmName = ALARMS.lag): MetricAlarm {
   return {
-    AlarmName: alarmName, AlarmArn: alarmArn(alarmName), StateValue: 'ALARM', Namespace: 'AWS/Kinesis', MetricName: 'GetRecords.IteratorAgeMilliseconds',
-    Dimensions: [{ Name: 'StreamName', Value: STREAM }], Statistic: 'Maximum', Period: 60, EvaluationPeriods: 3, Threshold: 60000, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    AlarmName: alarmName,
+    AlarmArn: alarmArn(alarmName),
+    StateValue: 'ALARM',
+    Namespace: 'AWS/Kinesis',
+    MetricName: 'GetRecords.IteratorAgeMilliseconds',
+    Dimensions: [{ Name: 'StreamName', Value: STREAM }],
+    Statistic: 'Maximum',
+    Period: 60,
+    EvaluationPeriods: 3,
+    Threshold: 60000,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
   };
 }
 
@@ -134,7 +187,12 @@ export function mockedCloudWatch(mibPerSecond: number, shards: number, options: 
   const data = metricData(mibPerSecond, options);
   cw.on(GetMetricDataCommand).callsFake((input) => {
     const shift = input.EndTime ? new Date(input.EndTime).getTime() - NOW : 0;
-    return { MetricDataResults: data.MetricDataResults.map((series) => ({ ...series, Timestamps: series.Timestamps.map((at) => new Date(at.getTime() + shift)) })) };
+    return {
+      MetricDataResults: data.MetricDataResults.map((series) => ({
+        ...series,
+        Timestamps: series.Timestamps.map((at) => new Date(at.getTime() + shift)),
+      })),
+    };
   });
   cw.on(DescribeAlarmsCommand).callsFake((input) => ({
     MetricAlarms: (input.AlarmNames ?? []).map((name: string) => ({

@@ -1,11 +1,31 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeLimitsCommand, DescribeStreamSummaryCommand, KinesisClient, LimitExceededException, ResourceInUseException, UpdateShardCountCommand } from '@aws-sdk/client-kinesis';
+import {
+  DescribeLimitsCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  LimitExceededException,
+  ResourceInUseException,
+  UpdateShardCountCommand,
+} from '@aws-sdk/client-kinesis';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleAlarm, ScalerEventError, type ScalerConfig } from '../../lambda/scaler/scaler';
 import { UPDATE_SHARD_COUNT_CALLS_PER_DAY } from '../../lambda/shared/scaling-decision';
-import { ACCOUNT, ALARMS, alarmArn, alarmEvent, fakeStateTable, metricData, mockedCloudWatch, NOW, scalerConfig, silentLog, STREAM, type MetricDataOptions } from './fixtures';
+import {
+  ACCOUNT,
+  ALARMS,
+  alarmArn,
+  alarmEvent,
+  fakeStateTable,
+  metricData,
+  mockedCloudWatch,
+  NOW,
+  scalerConfig,
+  silentLog,
+  STREAM,
+  type MetricDataOptions,
+} from './fixtures';
 
 /**
  * The scaler handler against stateful fakes: a stream whose shard count UpdateShardCount changes
@@ -22,9 +42,14 @@ function fakes(mibPerSecond: number, initialShards: number, options: MetricDataO
   const stream = { shards: initialShards, status: 'ACTIVE' as 'ACTIVE' | 'UPDATING' };
   kin.on(DescribeStreamSummaryCommand).callsFake(() => ({
     StreamDescriptionSummary: {
-      StreamName: STREAM, StreamARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/${STREAM}`, StreamStatus: stream.status,
-      StreamModeDetails: { StreamMode: 'PROVISIONED' }, OpenShardCount: stream.shards, RetentionPeriodHours: 24,
-      StreamCreationTimestamp: new Date(NOW - 86_400_000), EnhancedMonitoring: [],
+      StreamName: STREAM,
+      StreamARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/${STREAM}`,
+      StreamStatus: stream.status,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      OpenShardCount: stream.shards,
+      RetentionPeriodHours: 24,
+      StreamCreationTimestamp: new Date(NOW - 86_400_000),
+      EnhancedMonitoring: [],
     },
   }));
   kin.on(DescribeLimitsCommand).resolves({ ShardLimit: 500, OpenShardCount: 10, OnDemandStreamCount: 0, OnDemandStreamCountLimit: 50 });
@@ -58,21 +83,32 @@ function fakes(mibPerSecond: number, initialShards: number, options: MetricDataO
   return { ...cw, kin, stream, mapping, state, clients, log, calls, refire };
 }
 
-const consumerConfig = (overrides: Partial<ScalerConfig> = {}) => scalerConfig({
-  consumerFunctionName: 'consumer', consumerServiceName: 'consumer-svc', consumerTimeoutMs: 60_000, eventSourceMappingId: 'esm-1', stuckAlarmName: STUCK_ALARM,
-  limits: { ...scalerConfig().limits, adjustParallelization: true },
-  ...overrides,
-});
+const consumerConfig = (overrides: Partial<ScalerConfig> = {}) =>
+  scalerConfig({
+    consumerFunctionName: 'consumer',
+    consumerServiceName: 'consumer-svc',
+    consumerTimeoutMs: 60_000,
+    eventSourceMappingId: 'esm-1',
+    stuckAlarmName: STUCK_ALARM,
+    limits: { ...scalerConfig().limits, adjustParallelization: true },
+    ...overrides,
+  });
 
 describe('the scaler acts on its own alarms only', () => {
   const forged: Array<[string, unknown]> = [
     ['another alarm name, same account', { ...alarmEvent('not-one-of-my-alarms'), alarmArn: alarmArn('not-one-of-my-alarms') }],
     ['another source', { ...alarmEvent(), source: 'aws.events' }],
     ['no source (a direct invoke)', { ...alarmEvent(), source: undefined }],
-    ['our alarm name, another account\'s ARN', { ...alarmEvent(), alarmArn: `arn:aws:cloudwatch:us-east-1:444455556666:alarm:${ALARMS.utilization}` }],
+    [
+      "our alarm name, another account's ARN",
+      { ...alarmEvent(), alarmArn: `arn:aws:cloudwatch:us-east-1:444455556666:alarm:${ALARMS.utilization}` },
+    ],
     ['our ARN, another accountId', { ...alarmEvent(), accountId: '444455556666' }],
     ['our ARN, another region', { ...alarmEvent(), region: 'eu-west-1' }],
-    ['our ARN, another alarm name in alarmData', { ...alarmEvent(), alarmData: { alarmName: ALARMS.lag, state: { value: 'ALARM', timestamp: '2026-11-22T11:59:30.000+0000' } } }],
+    [
+      'our ARN, another alarm name in alarmData',
+      { ...alarmEvent(), alarmData: { alarmName: ALARMS.lag, state: { value: 'ALARM', timestamp: '2026-11-22T11:59:30.000+0000' } } },
+    ],
   ];
 
   test.each(forged)('%s: logged and ignored, nothing read or written', async (_name, event) => {
@@ -83,7 +119,7 @@ describe('the scaler acts on its own alarms only', () => {
     // Assess
     expect(result).toEqual({ action: 'none', decision: 'Ignored', reason: expect.stringMatching(/^ignored: /) });
     expect(calls()).toBe(0);
-    expect(log.warnings).toEqual(['ignored an event that is not from one of this scaler\'s alarms']);
+    expect(log.warnings).toEqual(["ignored an event that is not from one of this scaler's alarms"]);
   });
 
   test('an event naming our alarm while it is not in ALARM (stale or forged): ignored after one DescribeAlarms, no metric read, no write', async () => {
@@ -108,8 +144,16 @@ describe('the scaler acts on its own alarms only', () => {
     ['an empty object', {}, /alarmData is missing/],
     ['alarmData null', { ...alarmEvent(), alarmData: null }, /alarmData is missing/],
     ['no state', { ...alarmEvent(), alarmData: { alarmName: ALARMS.utilization } }, /alarmData.state.value is missing/],
-    ['a number as the alarm name', { ...alarmEvent(), alarmData: { alarmName: 42, state: { value: 'ALARM' } } }, /alarmData.alarmName is missing/],
-    ['no timestamp', { source: 'aws.cloudwatch', alarmData: { alarmName: ALARMS.utilization, state: { value: 'ALARM' } } }, /timestamp \(or time\) is missing/],
+    [
+      'a number as the alarm name',
+      { ...alarmEvent(), alarmData: { alarmName: 42, state: { value: 'ALARM' } } },
+      /alarmData.alarmName is missing/,
+    ],
+    [
+      'no timestamp',
+      { source: 'aws.cloudwatch', alarmData: { alarmName: ALARMS.utilization, state: { value: 'ALARM' } } },
+      /timestamp \(or time\) is missing/,
+    ],
     ['alarmArn not a string', { ...alarmEvent(), alarmArn: 7 }, /alarmArn must be a string; received number/],
   ];
 
@@ -138,7 +182,9 @@ describe('missing or partial metric data is unknown, never 0', () => {
 
   test('series present but empty: the same', async () => {
     const { clients, log, kin, cw } = fakes(0, 8);
-    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: metricData(0.1).MetricDataResults.map((series) => ({ ...series, Timestamps: [], Values: [] })) });
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: metricData(0.1).MetricDataResults.map((series) => ({ ...series, Timestamps: [], Values: [] })),
+    });
 
     const result = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
 
@@ -151,7 +197,12 @@ describe('missing or partial metric data is unknown, never 0', () => {
 
     const result = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
 
-    expect(result).toEqual(expect.objectContaining({ decision: 'NoData', reason: expect.stringMatching(/over 20 min with data; scale-in needs write datapoints for the whole 60-minute quiet window/) }));
+    expect(result).toEqual(
+      expect.objectContaining({
+        decision: 'NoData',
+        reason: expect.stringMatching(/over 20 min with data; scale-in needs write datapoints for the whole 60-minute quiet window/),
+      }),
+    );
     expect(kin.commandCalls(UpdateShardCountCommand)).toHaveLength(0);
   });
 
@@ -170,7 +221,9 @@ describe('missing or partial metric data is unknown, never 0', () => {
   test('a paginated answer is read to its last page', async () => {
     const { clients, log, cw } = fakes(0, 4);
     const [bytes, records, ...rest] = metricData(3.6).MetricDataResults;
-    cw.on(GetMetricDataCommand).resolvesOnce({ MetricDataResults: rest, NextToken: 'page-2' }).resolvesOnce({ MetricDataResults: [bytes, records] });
+    cw.on(GetMetricDataCommand)
+      .resolvesOnce({ MetricDataResults: rest, NextToken: 'page-2' })
+      .resolvesOnce({ MetricDataResults: [bytes, records] });
 
     const result = await handleAlarm(alarmEvent(), scalerConfig(), clients, log, NOW);
 
@@ -196,13 +249,19 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
     // Assess
     expect(refused).toEqual(expect.objectContaining({ decision: 'Rejected', alarmReset: true }));
     expect(stateAfterRefusal).toBe('OK');
-    expect(waiting).toEqual(expect.objectContaining({ decision: 'Blocked', reason: expect.stringMatching(/refused 1 time\(s\) in a row, next try after 2026-11-22T12:05:00.000Z/), alarmReset: true }));
+    expect(waiting).toEqual(
+      expect.objectContaining({
+        decision: 'Blocked',
+        reason: expect.stringMatching(/refused 1 time\(s\) in a row, next try after 2026-11-22T12:05:00.000Z/),
+        alarmReset: true,
+      }),
+    );
     expect(retried).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 7, alarmsSynced: true }));
     expect(kin.commandCalls(UpdateShardCountCommand)).toHaveLength(2);
     expect(stream.shards).toBe(7);
   });
 
-  test('a refusal that lasts all day: invoked again every few minutes, never more than the day\'s 10 UpdateShardCount calls', async () => {
+  test("a refusal that lasts all day: invoked again every few minutes, never more than the day's 10 UpdateShardCount calls", async () => {
     const { clients, log, kin, refire } = fakes(3.6, 4);
     kin.on(UpdateShardCountCommand).rejects(new LimitExceededException({ message: 'Rate exceeded', $metadata: {} }));
     const decisions: string[] = [];
@@ -233,7 +292,9 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
     const acted = await handleAlarm(refire(ALARMS.utilization, NOW + 6 * MIN), scalerConfig(), clients, log, NOW + 6 * MIN);
 
     expect(busy).toEqual(expect.objectContaining({ decision: 'Busy', alarmReset: true }));
-    expect(updating).toEqual(expect.objectContaining({ decision: 'Busy', reason: expect.stringMatching(/stream is UPDATING/), alarmReset: true }));
+    expect(updating).toEqual(
+      expect.objectContaining({ decision: 'Busy', reason: expect.stringMatching(/stream is UPDATING/), alarmReset: true }),
+    );
     expect(acted).toEqual(expect.objectContaining({ decision: 'ScaleOut', targetShards: 7 }));
     expect(kin.commandCalls(UpdateShardCountCommand)).toHaveLength(2);
     expect(alarmStates.get(ALARMS.utilization)).toBe('OK');
@@ -274,7 +335,14 @@ describe('refused, busy or failed resizes, then the condition persists', () => {
 
     const result = await handleAlarm(refire(ALARMS.utilization, NOW + MIN), config, clients, log, NOW + MIN);
 
-    expect(result).toEqual(expect.objectContaining({ decision: 'Blocked', reason: expect.stringMatching(/capped at maxShards 4/), recheck: false, alarmReset: false }));
+    expect(result).toEqual(
+      expect.objectContaining({
+        decision: 'Blocked',
+        reason: expect.stringMatching(/capped at maxShards 4/),
+        recheck: false,
+        alarmReset: false,
+      }),
+    );
     expect(cw.commandCalls(SetAlarmStateCommand)).toHaveLength(resets);
     expect(alarmStates.get(ALARMS.utilization)).toBe('ALARM');
   });
@@ -284,7 +352,8 @@ describe('stuck is not slow', () => {
   test('a stuck consumer at 5 % write utilisation: no reshard and no factor change over five alarms, people alarmed with the reason', async () => {
     // Prepare: 2 shards at 0.1 MiB/s (5 %), iterator age 4 minutes, the consumer failing on a poison record.
     const { clients, log, kin, stream, mapping, refire, reasons, alarmStates, lambdaMock } = fakes(0.1, 2, {
-      ageMs: 240_000, consumer: { userRecords: 0, processingFailures: 25, errors: 0, duplicatesSkipped: 0, durationMs: 900 },
+      ageMs: 240_000,
+      consumer: { userRecords: 0, processingFailures: 25, errors: 0, duplicatesSkipped: 0, durationMs: 900 },
     });
     const results = [];
     // Act: the lag alarm fires five times, six minutes apart (it was 2 -> 4 -> 8 -> 16 -> 32 -> 64).
@@ -298,7 +367,9 @@ describe('stuck is not slow', () => {
     expect(lambdaMock.commandCalls(UpdateEventSourceMappingCommand)).toHaveLength(0);
     expect([stream.shards, mapping.factor]).toEqual([2, 1]);
     expect(alarmStates.get(STUCK_ALARM)).toBe('ALARM');
-    expect(reasons.get(STUCK_ALARM)).toMatch(/consumer-stuck: .*0 user records processed, 125 failed user records, 0 failed invocations, longest batch 2 % of the 60 s timeout in 5 min\); iterator age 240 s with write utilisation 5 %/);
+    expect(reasons.get(STUCK_ALARM)).toMatch(
+      /consumer-stuck: .*0 user records processed, 125 failed user records, 0 failed invocations, longest batch 2 % of the 60 s timeout in 5 min\); iterator age 240 s with write utilisation 5 %/,
+    );
     expect(alarmStates.get(ALARMS.lag)).toBe('OK');
   });
 
@@ -315,7 +386,9 @@ describe('stuck is not slow', () => {
   test('a slow consumer: the factor is raised 2 -> 4 -> 8 -> 10 before any shard is added', async () => {
     // Prepare: progress every minute, batches at 85 % of the timeout, lag rising.
     const { clients, log, kin, stream, mapping, refire } = fakes(0.1, 2, {
-      factor: 2, ageMs: 240_000, consumer: { userRecords: 30_000, processingFailures: 0, errors: 0, durationMs: 51_000 },
+      factor: 2,
+      ageMs: 240_000,
+      consumer: { userRecords: 30_000, processingFailures: 0, errors: 0, durationMs: 51_000 },
     });
     const steps: Array<[string, number, number]> = [];
     // Act: the lag persists; CloudWatch re-fires the reset alarm every 6 minutes.

@@ -1,4 +1,10 @@
-import { hasCapacityTerms, quietExpression, rewriteCapacity, rewrittenAlarm, utilizationExpression } from '../../lambda/shared/scaling-alarms';
+import {
+  hasCapacityTerms,
+  quietExpression,
+  rewriteCapacity,
+  rewrittenAlarm,
+  utilizationExpression,
+} from '../../lambda/shared/scaling-alarms';
 import { scalingQueries, toScalingMetrics } from '../../lambda/shared/scaling-metrics';
 import { eventKey } from '../../lambda/shared/scaling-state';
 import { describedAlarm, metricData, NOW } from './fixtures';
@@ -9,7 +15,9 @@ describe('alarm expressions', () => {
   });
 
   test('the quiet expression reads 100 while either iterator age lags', () => {
-    expect(quietExpression(1, 300, 60000, true)).toBe('IF(MAX([FILL(streamAge, 0), FILL(consumerAge, 0)]) >= 60000, 100, 100 * MAX([FILL(bytes, 0) / 314572800, FILL(records, 0) / 300000]))');
+    expect(quietExpression(1, 300, 60000, true)).toBe(
+      'IF(MAX([FILL(streamAge, 0), FILL(consumerAge, 0)]) >= 60000, 100, 100 * MAX([FILL(bytes, 0) / 314572800, FILL(records, 0) / 300000]))',
+    );
     expect(quietExpression(1, 300, 60000, false)).toMatch(/^IF\(FILL\(streamAge, 0\) >= 60000, 100, /);
   });
 
@@ -25,11 +33,21 @@ describe('alarm expressions', () => {
 
     const request = rewrittenAlarm(alarm, 4);
 
-    expect(request).toEqual(expect.objectContaining({
-      AlarmName: alarm.AlarmName, AlarmDescription: alarm.AlarmDescription, ActionsEnabled: true, AlarmActions: alarm.AlarmActions,
-      OKActions: [], InsufficientDataActions: [], EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 80,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
-    }));
+    expect(request).toEqual(
+      expect.objectContaining({
+        AlarmName: alarm.AlarmName,
+        AlarmDescription: alarm.AlarmDescription,
+        ActionsEnabled: true,
+        AlarmActions: alarm.AlarmActions,
+        OKActions: [],
+        InsufficientDataActions: [],
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 80,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    );
     expect(request.Metrics![0].Expression).toBe(utilizationExpression(4, 60));
     expect(request.Metrics!.slice(1)).toEqual(alarm.Metrics!.slice(1));
     expect(hasCapacityTerms(alarm)).toBe(true);
@@ -41,7 +59,15 @@ describe('scaling metrics', () => {
   test('queries carry the StreamName and, with a consumer, the FunctionName and service dimensions', () => {
     const queries = scalingQueries({ streamName: 'clicks', consumerFunctionName: 'consumer', consumerServiceName: 'consumer-svc' });
 
-    expect(queries.map((q) => [q.Id, q.MetricStat!.Metric!.Namespace, q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat, q.MetricStat!.Metric!.Dimensions])).toEqual([
+    expect(
+      queries.map((q) => [
+        q.Id,
+        q.MetricStat!.Metric!.Namespace,
+        q.MetricStat!.Metric!.MetricName,
+        q.MetricStat!.Stat,
+        q.MetricStat!.Metric!.Dimensions,
+      ]),
+    ).toEqual([
       ['bytes', 'AWS/Kinesis', 'IncomingBytes', 'Sum', [{ Name: 'StreamName', Value: 'clicks' }]],
       ['records', 'AWS/Kinesis', 'IncomingRecords', 'Sum', [{ Name: 'StreamName', Value: 'clicks' }]],
       ['throttled', 'AWS/Kinesis', 'WriteProvisionedThroughputExceeded', 'Sum', [{ Name: 'StreamName', Value: 'clicks' }]],
@@ -58,7 +84,9 @@ describe('scaling metrics', () => {
 
   test('per-minute sums become per-second peaks of the recent and the whole window', () => {
     const data = metricData(2, { ageMs: 5000, throttledPerSecond: 10 });
-    const older = data.MetricDataResults.map((series) => series.Id === 'bytes' ? { ...series, Values: series.Values.map((v, i) => (i === 30 ? v * 3 : v)) } : series);
+    const older = data.MetricDataResults.map((series) =>
+      series.Id === 'bytes' ? { ...series, Values: series.Values.map((v, i) => (i === 30 ? v * 3 : v)) } : series,
+    );
 
     const metrics = toScalingMetrics(older, NOW, 60);
 
@@ -74,7 +102,15 @@ describe('scaling metrics', () => {
     const metrics = toScalingMetrics([], NOW, 60);
 
     expect(metrics).toEqual(expect.objectContaining({ windowMinutes: 0 }));
-    for (const field of ['recentBytesPerSecond', 'recentRecordsPerSecond', 'recentThrottledRecordsPerSecond', 'windowBytesPerSecond', 'windowRecordsPerSecond', 'recentIteratorAgeMs', 'windowIteratorAgeMs'] as const) {
+    for (const field of [
+      'recentBytesPerSecond',
+      'recentRecordsPerSecond',
+      'recentThrottledRecordsPerSecond',
+      'windowBytesPerSecond',
+      'windowRecordsPerSecond',
+      'recentIteratorAgeMs',
+      'windowIteratorAgeMs',
+    ] as const) {
       expect(metrics[field]).toBeUndefined();
     }
   });
@@ -82,7 +118,9 @@ describe('scaling metrics', () => {
   test('empty series (the query matched, CloudWatch returned no values) are unknown too', () => {
     const empty = metricData(2).MetricDataResults.map((series) => ({ ...series, Timestamps: [], Values: [] }));
 
-    expect(toScalingMetrics(empty, NOW, 60)).toEqual(expect.objectContaining({ recentBytesPerSecond: undefined, windowMinutes: 0, recentIteratorAgeMs: undefined }));
+    expect(toScalingMetrics(empty, NOW, 60)).toEqual(
+      expect.objectContaining({ recentBytesPerSecond: undefined, windowMinutes: 0, recentIteratorAgeMs: undefined }),
+    );
   });
 
   test('the quiet window counts only the minutes that have write datapoints', () => {
@@ -105,15 +143,29 @@ describe('scaling metrics', () => {
     expect(stale).toEqual(expect.objectContaining({ windowMinutes: 0, windowBytesPerSecond: undefined, recentBytesPerSecond: undefined }));
   });
 
-  test('the consumer\'s activity: sums of the recent window, the newest minute apart, unknown without datapoints', () => {
-    const results = metricData(0.1, { consumer: { userRecords: 600, processingFailures: 2, errors: 0, durationMs: 4000 } }).MetricDataResults;
+  test("the consumer's activity: sums of the recent window, the newest minute apart, unknown without datapoints", () => {
+    const results = metricData(0.1, {
+      consumer: { userRecords: 600, processingFailures: 2, errors: 0, durationMs: 4000 },
+    }).MetricDataResults;
     const noEmf = metricData(0.1, { consumer: { errors: 3 } }).MetricDataResults;
 
     expect(toScalingMetrics(results, NOW, 60, { consumer: true, timeoutMs: 30_000 }).consumer).toEqual({
-      userRecords: 3000, processingFailures: 10, errors: 0, duplicatesSkipped: undefined, maxDurationMs: 4000, timeoutMs: 30_000,
+      userRecords: 3000,
+      processingFailures: 10,
+      errors: 0,
+      duplicatesSkipped: undefined,
+      maxDurationMs: 4000,
+      timeoutMs: 30_000,
       newest: { userRecords: 600, failures: 2 },
     });
-    expect(toScalingMetrics(noEmf, NOW, 60, { consumer: true }).consumer).toEqual(expect.objectContaining({ userRecords: undefined, processingFailures: undefined, errors: 15, newest: { userRecords: undefined, failures: 3 } }));
+    expect(toScalingMetrics(noEmf, NOW, 60, { consumer: true }).consumer).toEqual(
+      expect.objectContaining({
+        userRecords: undefined,
+        processingFailures: undefined,
+        errors: 15,
+        newest: { userRecords: undefined, failures: 3 },
+      }),
+    );
     expect(toScalingMetrics(results, NOW, 60).consumer).toBeUndefined();
   });
 

@@ -3,7 +3,9 @@ import { parseConsumers, type ScalerConsumerConfig } from '../../lambda/scaler/c
 
 /** The scaler function's environment variables (the function with STATE_TABLE_NAME). */
 export function scalerVariables(template: Template): Record<string, unknown> {
-  const functions = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { STATE_TABLE_NAME: Match.anyValue() } } } });
+  const functions = template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { STATE_TABLE_NAME: Match.anyValue() } } },
+  });
   const found = Object.values(functions);
   expect(found).toHaveLength(1);
   return (found[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;

@@ -11,11 +11,14 @@ import { scalerConsumers, scalerVariables } from './scaler-env';
 function withConsumer(mode: DataStreamMode = DataStreamMode.PROVISIONED) {
   const stack = testStack();
   const stream = new DataStream(stack, 'Stream', mode === DataStreamMode.PROVISIONED ? { shardCount: 2 } : { mode });
-  const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY, timeout: Duration.seconds(45) });
+  const consumer = new ConsumerFunction(stack, 'Consumer', {
+    stream,
+    processorEntry: EXAMPLE_PROCESSOR_ENTRY,
+    timeout: Duration.seconds(45),
+  });
   const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
   return { stack, stream, consumer, autoscaler };
 }
-
 
 describe('ShardAutoscaler: its own alarms only', () => {
   test('the scaler knows the ARN of each of its alarms (ALARM_ARNS), in this account and region', () => {
@@ -30,10 +33,12 @@ describe('ShardAutoscaler: its own alarms only', () => {
     expect(arns).toContain('AWS::Region');
   });
 
-  test('it reads the consumer\'s progress metrics (service dimension) and knows its timeout', () => {
+  test("it reads the consumer's progress metrics (service dimension) and knows its timeout", () => {
     const { stack, consumer } = withConsumer();
 
-    expect(scalerConsumers(Template.fromStack(stack))).toEqual([expect.objectContaining({ serviceName: consumer.serviceName, timeoutMs: 45000 })]);
+    expect(scalerConsumers(Template.fromStack(stack))).toEqual([
+      expect.objectContaining({ serviceName: consumer.serviceName, timeoutMs: 45000 }),
+    ]);
   });
 });
 
@@ -50,11 +55,18 @@ describe('ShardAutoscaler: failed invocations and people', () => {
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['sqs:SendMessage']), Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AutoscalerFailedEvents'), 'Arn'] } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AutoscalerFailedEvents'), 'Arn'] },
+          }),
+        ]),
+      },
     });
   });
 
-  test('notifyOperators: an alarm on the scaler\'s errors and throttles, and one for a stuck consumer, both with the action', () => {
+  test("notifyOperators: an alarm on the scaler's errors and throttles, and one for a stuck consumer, both with the action", () => {
     const { stack, autoscaler } = withConsumer();
     const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
 
@@ -71,15 +83,39 @@ describe('ShardAutoscaler: failed invocations and people', () => {
       OKActions: [topicRef],
       Metrics: Match.arrayWith([
         Match.objectLike({ Expression: 'FILL(errors, 0) + FILL(throttles, 0)' }),
-        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Stat: 'Sum', Period: 300, Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^AutoscalerFunction') } }] } }) }),
-        Match.objectLike({ Id: 'throttles', MetricStat: Match.objectLike({ Stat: 'Sum', Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^AutoscalerFunction') } }] } }) }),
+        Match.objectLike({
+          Id: 'errors',
+          MetricStat: Match.objectLike({
+            Stat: 'Sum',
+            Period: 300,
+            Metric: {
+              Namespace: 'AWS/Lambda',
+              MetricName: 'Errors',
+              Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^AutoscalerFunction') } }],
+            },
+          }),
+        }),
+        Match.objectLike({
+          Id: 'throttles',
+          MetricStat: Match.objectLike({
+            Stat: 'Sum',
+            Metric: {
+              Namespace: 'AWS/Lambda',
+              MetricName: 'Throttles',
+              Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^AutoscalerFunction') } }],
+            },
+          }),
+        }),
       ]),
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('-ConsumerStuck$'),
       Namespace: 'KinesisPipeline',
       MetricName: 'ScalingDecision',
-      Dimensions: Match.arrayWith([{ Name: 'Decision', Value: 'ConsumerStuck' }, { Name: 'service', Value: autoscaler.serviceName }]),
+      Dimensions: Match.arrayWith([
+        { Name: 'Decision', Value: 'ConsumerStuck' },
+        { Name: 'service', Value: autoscaler.serviceName },
+      ]),
       Statistic: 'Sum',
       Threshold: 1,
       EvaluationPeriods: 3,
@@ -95,8 +131,12 @@ describe('ShardAutoscaler: failed invocations and people', () => {
 
     const variables = scalerVariables(template);
     expect(variables.STUCK_ALARM_NAME).toMatch(/-ConsumerStuck$/);
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
-    const stuckStatement = statements.find((statement) => JSON.stringify(statement.Resource).includes(`:alarm:${String(variables.STUCK_ALARM_NAME)}`));
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+    );
+    const stuckStatement = statements.find((statement) =>
+      JSON.stringify(statement.Resource).includes(`:alarm:${String(variables.STUCK_ALARM_NAME)}`),
+    );
     expect(stuckStatement?.Action).toBe('cloudwatch:SetAlarmState');
   });
 
@@ -126,12 +166,20 @@ describe('ShardAutoscaler: failed invocations and people', () => {
 
 describe('ShardAutoscaler on an on-demand stream', () => {
   test.each([
-    ['minShards', { minShards: 2 }, /minShards applies to provisioned streams only: the stream is on-demand \(Kinesis manages its shards\); leave it out. Received 2/],
+    [
+      'minShards',
+      { minShards: 2 },
+      /minShards applies to provisioned streams only: the stream is on-demand \(Kinesis manages its shards\); leave it out. Received 2/,
+    ],
     ['maxShards', { maxShards: 16 }, /maxShards applies to provisioned streams only.*Received 16/],
     ['targetUtilization', { targetUtilization: 50 }, /targetUtilization applies to provisioned streams only.*Received 50/],
     ['quietWindow', { quietWindow: Duration.hours(2) }, /quietWindow applies to provisioned streams only.*Received 2 hours/],
     ['scaleInCooldown', { scaleInCooldown: Duration.hours(2) }, /scaleInCooldown applies to provisioned streams only/],
-    ['adjustParallelization false', { adjustParallelization: false }, /only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer given, adjustParallelization false/],
+    [
+      'adjustParallelization false',
+      { adjustParallelization: false },
+      /only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer given, adjustParallelization false/,
+    ],
   ])('refuses %s instead of ignoring it', (_name, options, message) => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { mode: DataStreamMode.ON_DEMAND });
@@ -153,7 +201,9 @@ describe('ShardAutoscaler on an on-demand stream', () => {
 
     expect(autoscaler.alarmNames.map((name) => name.split('-').pop())).toEqual(['ConsumerLag']);
     expect(scalerVariables(template)).toEqual(expect.objectContaining({ ADJUST_PARALLELIZATION: 'true' }));
-    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) })]);
+    expect(scalerConsumers(template)).toEqual([
+      expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) }),
+    ]);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/UpdateShardCount|DescribeLimits/);
   });
 });
@@ -163,8 +213,9 @@ describe('ShardAutoscaler adjustParallelization', () => {
     const stack = testStack();
     const stream = new DataStream(stack, 'Stream', { shardCount: 2 });
 
-    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream, adjustParallelization: true }))
-      .toThrow(/ShardAutoscaler: adjustParallelization true needs a consumer .*received adjustParallelization true with no consumer/);
+    expect(() => new ShardAutoscaler(stack, 'Autoscaler', { stream, adjustParallelization: true })).toThrow(
+      /ShardAutoscaler: adjustParallelization true needs a consumer .*received adjustParallelization true with no consumer/,
+    );
   });
 
   test('unset without a consumer is fine on a provisioned stream', () => {

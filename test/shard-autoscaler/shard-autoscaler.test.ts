@@ -3,13 +3,23 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConsumerFunction, DataStream, DataStreamMode, EXAMPLE_PROCESSOR_ENTRY, ShardAutoscaler, type ShardAutoscalerConsumer } from '../../lib';
+import {
+  ConsumerFunction,
+  DataStream,
+  DataStreamMode,
+  EXAMPLE_PROCESSOR_ENTRY,
+  ShardAutoscaler,
+  type ShardAutoscalerConsumer,
+} from '../../lib';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
 import { scalerConsumers } from './scaler-env';
 
 /** A consumer stub: a plain function and an event-source mapping on the stream. */
-function stubConsumer(stack: Stack, stream: DataStream): ShardAutoscalerConsumer & { fn: lambda.Function; mapping: lambda.EventSourceMapping } {
+function stubConsumer(
+  stack: Stack,
+  stream: DataStream,
+): ShardAutoscalerConsumer & { fn: lambda.Function; mapping: lambda.EventSourceMapping } {
   const fn = new lambda.Function(stack, 'Consumer', {
     runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
@@ -51,8 +61,21 @@ describe('ShardAutoscaler alarms', () => {
       EvaluationPeriods: 2,
       Metrics: Match.arrayWith([
         Match.objectLike({ Id: 'expr_1', Expression: '100 * MAX([FILL(bytes, 0) / 125829120, FILL(records, 0) / 120000])' }),
-        Match.objectLike({ Id: 'bytes', ReturnData: false, MetricStat: Match.objectLike({ Stat: 'Sum', Period: 60, Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: [{ Name: 'StreamName', Value: streamRef }] } }) }),
-        Match.objectLike({ Id: 'records', MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: [{ Name: 'StreamName', Value: streamRef }] } }) }),
+        Match.objectLike({
+          Id: 'bytes',
+          ReturnData: false,
+          MetricStat: Match.objectLike({
+            Stat: 'Sum',
+            Period: 60,
+            Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: [{ Name: 'StreamName', Value: streamRef }] },
+          }),
+        }),
+        Match.objectLike({
+          Id: 'records',
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: [{ Name: 'StreamName', Value: streamRef }] },
+          }),
+        }),
       ]),
       AlarmActions: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^AutoscalerFunction'), 'Arn'] }],
     });
@@ -63,18 +86,27 @@ describe('ShardAutoscaler alarms', () => {
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('-WriteThrottles$'),
-      Namespace: 'AWS/Kinesis', MetricName: 'WriteProvisionedThroughputExceeded', Statistic: 'Sum', Threshold: 1,
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'WriteProvisionedThroughputExceeded',
+      Statistic: 'Sum',
+      Threshold: 1,
       Dimensions: [{ Name: 'StreamName', Value: streamRef }],
       AlarmActions: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^AutoscalerFunction'), 'Arn'] }],
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('-StreamLag$'),
-      Namespace: 'AWS/Kinesis', MetricName: 'GetRecords.IteratorAgeMilliseconds', Statistic: 'Maximum', Threshold: 60000,
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Statistic: 'Maximum',
+      Threshold: 60000,
       Dimensions: [{ Name: 'StreamName', Value: streamRef }],
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('-ConsumerLag$'),
-      Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum', Threshold: 60000,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Statistic: 'Maximum',
+      Threshold: 60000,
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^Consumer') } }],
     });
   });
@@ -89,9 +121,22 @@ describe('ShardAutoscaler alarms', () => {
       EvaluationPeriods: 12,
       DatapointsToAlarm: 12,
       Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: 'IF(MAX([FILL(streamAge, 0), FILL(consumerAge, 0)]) >= 60000, 100, 100 * MAX([FILL(bytes, 0) / 629145600, FILL(records, 0) / 600000]))' }),
-        Match.objectLike({ Id: 'streamAge', MetricStat: Match.objectLike({ Period: 300, Metric: Match.objectLike({ MetricName: 'GetRecords.IteratorAgeMilliseconds' }) }) }),
-        Match.objectLike({ Id: 'consumerAge', MetricStat: Match.objectLike({ Period: 300, Stat: 'Maximum', Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge' }) }) }),
+        Match.objectLike({
+          Expression:
+            'IF(MAX([FILL(streamAge, 0), FILL(consumerAge, 0)]) >= 60000, 100, 100 * MAX([FILL(bytes, 0) / 629145600, FILL(records, 0) / 600000]))',
+        }),
+        Match.objectLike({
+          Id: 'streamAge',
+          MetricStat: Match.objectLike({ Period: 300, Metric: Match.objectLike({ MetricName: 'GetRecords.IteratorAgeMilliseconds' }) }),
+        }),
+        Match.objectLike({
+          Id: 'consumerAge',
+          MetricStat: Match.objectLike({
+            Period: 300,
+            Stat: 'Maximum',
+            Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge' }),
+          }),
+        }),
       ]),
     });
   });
@@ -132,8 +177,15 @@ describe('ShardAutoscaler scaler function', () => {
         Variables: Match.objectLike({
           STREAM_NAME: streamRef,
           STATE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^AutoscalerState') },
-          MIN_SHARDS: '1', MAX_SHARDS: '16', TARGET_UTILIZATION: '0.6', SCALE_OUT_UTILIZATION: '0.8', SCALE_IN_UTILIZATION: '0.3',
-          LAG_THRESHOLD_MS: '60000', SCALE_OUT_COOLDOWN_MS: '300000', SCALE_IN_COOLDOWN_MS: '3600000', QUIET_WINDOW_MINUTES: '60',
+          MIN_SHARDS: '1',
+          MAX_SHARDS: '16',
+          TARGET_UTILIZATION: '0.6',
+          SCALE_OUT_UTILIZATION: '0.8',
+          SCALE_IN_UTILIZATION: '0.3',
+          LAG_THRESHOLD_MS: '60000',
+          SCALE_OUT_COOLDOWN_MS: '300000',
+          SCALE_IN_COOLDOWN_MS: '3600000',
+          QUIET_WINDOW_MINUTES: '60',
           ADJUST_PARALLELIZATION: 'true',
           EVENT_SOURCE_MAPPING_ID: Match.absent(),
           ALARM_NAMES: Match.stringLikeRegexp('-WriteUtilization,.*-WriteThrottles,.*-StreamLag,.*-ConsumerLag,.*-ScaleIn$'),
@@ -142,7 +194,13 @@ describe('ShardAutoscaler scaler function', () => {
       },
     });
     // The consumer travels in CONSUMERS, which the handler's own parser reads.
-    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ id: 'consumer', functionName: expect.stringMatching(/^<Ref:Consumer/), eventSourceMappingId: expect.stringMatching(/^<Ref:Mapping/) })]);
+    expect(scalerConsumers(template)).toEqual([
+      expect.objectContaining({
+        id: 'consumer',
+        functionName: expect.stringMatching(/^<Ref:Consumer/),
+        eventSourceMappingId: expect.stringMatching(/^<Ref:Mapping/),
+      }),
+    ]);
   });
 
   test('keeps its state in an encrypted on-demand table with point-in-time recovery', () => {
@@ -157,30 +215,45 @@ describe('ShardAutoscaler scaler function', () => {
   });
 });
 
-describe('ShardAutoscaler and its consumer\'s parallelization factor', () => {
-  test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])('a standalone autoscaler (%s) tells a checkpointing ConsumerFunction that its factor may reach 10, and manages its mapping', (mode) => {
-    // Prepare
-    const stack = testStack();
-    const stream = new DataStream(stack, 'Stream', mode === DataStreamMode.PROVISIONED ? { shardCount: 2 } : { mode });
-    const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY });
-    // Act
-    new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
-    // Assess
-    const template = Template.fromStack(stack);
-    expect([consumer.checkpointing, consumer.maxParallelizationFactor]).toEqual([true, 10]);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') } }) },
-    });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: { Ref: Match.stringLikeRegexp('^Consumer') }, ParallelizationFactor: 1 });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      ReservedConcurrentExecutions: 1,
-      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
-    });
-    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) })]);
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['lambda:UpdateEventSourceMapping']) })]) },
-    });
-  });
+describe("ShardAutoscaler and its consumer's parallelization factor", () => {
+  test.each([DataStreamMode.PROVISIONED, DataStreamMode.ON_DEMAND])(
+    'a standalone autoscaler (%s) tells a checkpointing ConsumerFunction that its factor may reach 10, and manages its mapping',
+    (mode) => {
+      // Prepare
+      const stack = testStack();
+      const stream = new DataStream(stack, 'Stream', mode === DataStreamMode.PROVISIONED ? { shardCount: 2 } : { mode });
+      const consumer = new ConsumerFunction(stack, 'Consumer', { stream, processorEntry: EXAMPLE_PROCESSOR_ENTRY });
+      // Act
+      new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer });
+      // Assess
+      const template = Template.fromStack(stack);
+      expect([consumer.checkpointing, consumer.maxParallelizationFactor]).toEqual([true, 10]);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            MAX_PARALLELIZATION_FACTOR: '10',
+            LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ConsumerLeases') },
+          }),
+        },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: Match.stringLikeRegexp('^Consumer') },
+        ParallelizationFactor: 1,
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        ReservedConcurrentExecutions: 1,
+        Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
+      });
+      expect(scalerConsumers(template)).toEqual([
+        expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:ConsumerKinesisEventSource/) }),
+      ]);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['lambda:UpdateEventSourceMapping']) })]),
+        },
+      });
+    },
+  );
 
   test('with adjustParallelization false the consumer keeps its own factor', () => {
     // Prepare
@@ -191,7 +264,9 @@ describe('ShardAutoscaler and its consumer\'s parallelization factor', () => {
     new ShardAutoscaler(stack, 'Autoscaler', { stream, consumer, adjustParallelization: false });
     // Assess
     expect(consumer.maxParallelizationFactor).toBe(3);
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ORDERING: 'partition-key', MAX_PARALLELIZATION_FACTOR: '3' }) } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ORDERING: 'partition-key', MAX_PARALLELIZATION_FACTOR: '3' }) },
+    });
   });
 
   test('calls allowParallelizationFactor(10) once when it may raise the factor, never otherwise; a consumer without it is fine', () => {
@@ -270,7 +345,9 @@ describe('ShardAutoscaler IAM', () => {
     expect(resources).not.toContain('*');
     expect(statementWith(template, 'cloudwatch:GetMetricData')!.Resource).toBe('*');
     expect(statementWith(template, 'kinesis:DescribeLimits')!.Resource).toBe('*');
-    const unscoped = statements(template).filter((statement) => statement.Resource === '*').flatMap((statement) => actionsOf(statement));
+    const unscoped = statements(template)
+      .filter((statement) => statement.Resource === '*')
+      .flatMap((statement) => actionsOf(statement));
     expect(unscoped.sort()).toEqual(['cloudwatch:GetMetricData', 'kinesis:DescribeLimits']);
   });
 
@@ -297,8 +374,12 @@ describe('ShardAutoscaler metrics', () => {
   test('ShardCount and ScalingDecision carry the service dimension (and Decision)', () => {
     const { autoscaler } = provisioned();
 
-    expect(autoscaler.metricShardCount()).toEqual(expect.objectContaining({ namespace: 'KinesisPipeline', metricName: 'ShardCount', dimensions: { service: autoscaler.serviceName } }));
-    expect(autoscaler.metricDecisions({ decision: 'ScaleOut' })).toEqual(expect.objectContaining({ metricName: 'ScalingDecision', dimensions: { service: autoscaler.serviceName, Decision: 'ScaleOut' } }));
+    expect(autoscaler.metricShardCount()).toEqual(
+      expect.objectContaining({ namespace: 'KinesisPipeline', metricName: 'ShardCount', dimensions: { service: autoscaler.serviceName } }),
+    );
+    expect(autoscaler.metricDecisions({ decision: 'ScaleOut' })).toEqual(
+      expect.objectContaining({ metricName: 'ScalingDecision', dimensions: { service: autoscaler.serviceName, Decision: 'ScaleOut' } }),
+    );
     expect((autoscaler.metricDecisions() as cloudwatch.MathExpression).expression).toContain(`service="${autoscaler.serviceName}"`);
   });
 });
@@ -306,12 +387,20 @@ describe('ShardAutoscaler metrics', () => {
 describe('ShardAutoscaler validation', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['minShards below 1', { minShards: 0 }, /minShards must be a whole number of at least 1; received 0/],
-    ['maxShards below minShards', { minShards: 4, maxShards: 2 }, /maxShards must be a whole number from minShards \(4\) to 10000; received 2/],
+    [
+      'maxShards below minShards',
+      { minShards: 4, maxShards: 2 },
+      /maxShards must be a whole number from minShards \(4\) to 10000; received 2/,
+    ],
     ['stream outside min..max', { minShards: 3 }, /shardCount must lie within minShards..maxShards \(3..64\); received shardCount 2/],
     ['targetUtilization out of range', { targetUtilization: 95 }, /targetUtilization must be a percentage from 10 to 90; received 95/],
     ['lagThreshold too short', { lagThreshold: Duration.millis(10) }, /lagThreshold must be at least 1 second; received 10 ms/],
     ['cooldown too short', { scaleOutCooldown: Duration.seconds(10) }, /scaleOutCooldown must be at least 1 minute; received 10 seconds/],
-    ['quiet window not a multiple of 5 minutes', { quietWindow: Duration.minutes(17) }, /quietWindow must be a whole multiple of 5 minutes from 15 minutes to 24 hours; received 17 minutes/],
+    [
+      'quiet window not a multiple of 5 minutes',
+      { quietWindow: Duration.minutes(17) },
+      /quietWindow must be a whole multiple of 5 minutes from 15 minutes to 24 hours; received 17 minutes/,
+    ],
   ];
   test.each(cases)('rejects %s', (_name, options, message) => {
     const stack = testStack();

@@ -10,11 +10,16 @@ describe('StreamingPipeline autoscaling', () => {
     const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { shardCount: 2 } });
 
     expect(pipeline.autoscaler).toBeDefined();
-    expect(pipeline.autoscaler!.alarmNames.map((name) => name.split('-').pop())).toEqual(expect.arrayContaining(['WriteUtilization', 'WriteThrottles', 'StreamLag', 'ScaleIn']));
+    expect(pipeline.autoscaler!.alarmNames.map((name) => name.split('-').pop())).toEqual(
+      expect.arrayContaining(['WriteUtilization', 'WriteThrottles', 'StreamLag', 'ScaleIn']),
+    );
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 1 });
     for (const alarmName of pipeline.autoscaler!.alarmNames) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName, AlarmActions: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineAutoscalerFunction'), 'Arn'] }] });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: alarmName,
+        AlarmActions: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineAutoscalerFunction'), 'Arn'] }],
+      });
     }
   });
 
@@ -27,35 +32,61 @@ describe('StreamingPipeline autoscaling', () => {
     expect(pipeline.consumer?.checkpointing).toBe(true);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('Autoscaler.*-ConsumerLag$'),
-      Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Statistic: 'Maximum',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^PipelineConsumer') } }],
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 1,
       Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
     });
-    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ functionName: expect.stringMatching(/^<Ref:PipelineConsumer/), eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/) })]);
+    expect(scalerConsumers(template)).toEqual([
+      expect.objectContaining({
+        functionName: expect.stringMatching(/^<Ref:PipelineConsumer/),
+        eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/),
+      }),
+    ]);
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] })]),
+      },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '10', LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') } }) },
+      Environment: {
+        Variables: Match.objectLike({
+          MAX_PARALLELIZATION_FACTOR: '10',
+          LEASE_TABLE_NAME: { Ref: Match.stringLikeRegexp('^PipelineConsumerLeases') },
+        }),
+      },
     });
   });
 
-  test('adjustParallelization: true with a checkpointing consumer is accepted; false leaves the mapping and the consumer\'s factor alone', () => {
+  test("adjustParallelization: true with a checkpointing consumer is accepted; false leaves the mapping and the consumer's factor alone", () => {
     const on = testStack();
     const off = testStack();
 
-    const allowed = new StreamingPipeline(on, 'Pipeline', { consumer: { parallelizationFactor: 2 }, autoscaling: { adjustParallelization: true } });
-    const kept = new StreamingPipeline(off, 'Pipeline', { consumer: { parallelizationFactor: 2 }, autoscaling: { adjustParallelization: false } });
+    const allowed = new StreamingPipeline(on, 'Pipeline', {
+      consumer: { parallelizationFactor: 2 },
+      autoscaling: { adjustParallelization: true },
+    });
+    const kept = new StreamingPipeline(off, 'Pipeline', {
+      consumer: { parallelizationFactor: 2 },
+      autoscaling: { adjustParallelization: false },
+    });
 
     expect([allowed.consumer?.maxParallelizationFactor, kept.consumer?.maxParallelizationFactor]).toEqual([10, 2]);
-    Template.fromStack(on).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) } });
+    Template.fromStack(on).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
+    });
     const template = Template.fromStack(off);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'false', EVENT_SOURCE_MAPPING_ID: Match.absent() }) },
+    });
     expect(scalerConsumers(template)[0].eventSourceMappingId).toBeUndefined();
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '2' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_PARALLELIZATION_FACTOR: '2' }) },
+    });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 2 });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('lambda:UpdateEventSourceMapping');
   });
@@ -70,14 +101,16 @@ describe('StreamingPipeline autoscaling', () => {
     });
   });
 
-  test('an on-demand pipeline: the scaler has a job (the consumer\'s factor and the stuck alarm), its consumer lag alarm only, and cannot reshard', () => {
+  test("an on-demand pipeline: the scaler has a job (the consumer's factor and the stuck alarm), its consumer lag alarm only, and cannot reshard", () => {
     const stack = testStack();
 
     // Monitoring off: its own alarms would be counted too.
     const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, monitoring: false });
 
     const template = Template.fromStack(stack);
-    const scalerAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => pipeline.autoscaler!.alarmNames.includes(alarm.Properties.AlarmName));
+    const scalerAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) =>
+      pipeline.autoscaler!.alarmNames.includes(alarm.Properties.AlarmName),
+    );
     expect(scalerAlarms.map((alarm) => [alarm.Properties.Namespace, alarm.Properties.MetricName])).toEqual([['AWS/Lambda', 'IteratorAge']]);
     expect(pipeline.autoscaler!.alarmNames.map((name) => name.split('-').pop())).toEqual(['ConsumerLag']);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('kinesis:UpdateShardCount');
@@ -85,28 +118,51 @@ describe('StreamingPipeline autoscaling', () => {
       ReservedConcurrentExecutions: 1,
       Environment: { Variables: Match.objectLike({ ADJUST_PARALLELIZATION: 'true' }) },
     });
-    expect(scalerConsumers(template)).toEqual([expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/) })]);
+    expect(scalerConsumers(template)).toEqual([
+      expect.objectContaining({ eventSourceMappingId: expect.stringMatching(/^<Ref:PipelineConsumerKinesisEventSource/) }),
+    ]);
   });
 
   test('an on-demand pipeline without a consumer has no scaler that could do nothing', () => {
     const stack = testStack();
 
-    const pipeline = new StreamingPipeline(stack, 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, consumer: false, monitoring: false });
+    const pipeline = new StreamingPipeline(stack, 'Pipeline', {
+      stream: { mode: DataStreamMode.ON_DEMAND },
+      consumer: false,
+      monitoring: false,
+    });
 
     expect(pipeline.autoscaler).toBeUndefined();
-    Template.fromStack(stack).resourcePropertiesCountIs('AWS::Lambda::Permission', { Principal: 'lambda.alarms.cloudwatch.amazonaws.com' }, 0);
+    Template.fromStack(stack).resourcePropertiesCountIs(
+      'AWS::Lambda::Permission',
+      { Principal: 'lambda.alarms.cloudwatch.amazonaws.com' },
+      0,
+    );
   });
 
   test.each([
-    ['maxShards', { maxShards: 8 }, /maxShards applies to provisioned streams only: the stream is on-demand \(Kinesis manages its shards\); leave it out. Received 8/],
+    [
+      'maxShards',
+      { maxShards: 8 },
+      /maxShards applies to provisioned streams only: the stream is on-demand \(Kinesis manages its shards\); leave it out. Received 8/,
+    ],
     ['minShards', { minShards: 2 }, /minShards applies to provisioned streams only.*Received 2/],
-    ['adjustParallelization false', { adjustParallelization: false }, /on an on-demand stream the scaler's only lever is the consumer's parallelization factor.*adjustParallelization false/],
+    [
+      'adjustParallelization false',
+      { adjustParallelization: false },
+      /on an on-demand stream the scaler's only lever is the consumer's parallelization factor.*adjustParallelization false/,
+    ],
   ])('an on-demand pipeline refuses %s instead of ignoring it', (_name, autoscaling, message) => {
-    expect(() => new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, autoscaling })).toThrow(message);
+    expect(() => new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, autoscaling })).toThrow(
+      message,
+    );
   });
 
   test('an on-demand pipeline asked for autoscaling without a consumer says why it cannot', () => {
-    expect(() => new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, consumer: false, autoscaling: {} })).toThrow(/needs a consumer and adjustParallelization true; received consumer none/);
+    expect(
+      () =>
+        new StreamingPipeline(testStack(), 'Pipeline', { stream: { mode: DataStreamMode.ON_DEMAND }, consumer: false, autoscaling: {} }),
+    ).toThrow(/needs a consumer and adjustParallelization true; received consumer none/);
   });
 
   test('autoscaling: false leaves it out', () => {
@@ -126,6 +182,8 @@ describe('StreamingPipeline autoscaling', () => {
 
     new StreamingPipeline(stack, 'Pipeline', { stream: { shardCount: 100 } });
 
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_SHARDS: '100' }) } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_SHARDS: '100' }) },
+    });
   });
 });

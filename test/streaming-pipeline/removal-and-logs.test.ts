@@ -13,7 +13,9 @@ function pipeline(props: StreamingPipelineProps = {}, stack: Stack = testStack()
 }
 
 function policiesOf(template: Template): Array<[string, string, unknown]> {
-  return STATEFUL_RESOURCE_TYPES.flatMap((type) => Object.entries(template.findResources(type)).map(([id, resource]): [string, string, unknown] => [type, id, resource.DeletionPolicy]));
+  return STATEFUL_RESOURCE_TYPES.flatMap((type) =>
+    Object.entries(template.findResources(type)).map(([id, resource]): [string, string, unknown] => [type, id, resource.DeletionPolicy]),
+  );
 }
 
 describe('StreamingPipeline removalPolicy', () => {
@@ -21,9 +23,20 @@ describe('StreamingPipeline removalPolicy', () => {
     const { template } = pipeline({ removalPolicy: RemovalPolicy.DESTROY });
 
     const policies = policiesOf(template);
-    expect(policies.map(([type]) => type)).toEqual(expect.arrayContaining(['AWS::Kinesis::Stream', 'AWS::DynamoDB::GlobalTable', 'AWS::S3::Bucket', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup', 'AWS::KMS::Key']));
+    expect(policies.map(([type]) => type)).toEqual(
+      expect.arrayContaining([
+        'AWS::Kinesis::Stream',
+        'AWS::DynamoDB::GlobalTable',
+        'AWS::S3::Bucket',
+        'AWS::SQS::Queue',
+        'AWS::Logs::LogGroup',
+        'AWS::KMS::Key',
+      ]),
+    );
     expect(policies.filter(([, , policy]) => policy !== 'Delete')).toEqual([]);
-    template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: Match.stringLikeRegexp('^PipelineArchiveBucket') } });
+    template.hasResourceProperties('Custom::S3AutoDeleteObjects', {
+      BucketName: { Ref: Match.stringLikeRegexp('^PipelineArchiveBucket') },
+    });
   });
 
   test('RETAIN: the same resources are all retained, queues and log groups included', () => {
@@ -60,10 +73,19 @@ describe('StreamingPipeline log groups', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
     expect(groups.length).toBeGreaterThanOrEqual(3);
     for (const group of groups) {
-      expect(group.Properties).toEqual(expect.objectContaining({ RetentionInDays: 90, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogKey/), 'Arn'] } }));
+      expect(group.Properties).toEqual(
+        expect.objectContaining({ RetentionInDays: 90, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogKey/), 'Arn'] } }),
+      );
     }
     template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } }, Action: Match.arrayWith(['kms:Decrypt', 'kms:Encrypt']) })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            Action: Match.arrayWith(['kms:Decrypt', 'kms:Encrypt']),
+          }),
+        ]),
+      },
     });
   });
 

@@ -82,14 +82,19 @@ export function architectureDot(app: App, assembly: CloudAssembly, stackName?: s
   if (!stack) {
     throw new Error(`diagram: no stack '${stackName}' in the app; stacks: ${stacks.map((s) => s.stackName).join(', ')}`);
   }
-  const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Properties?: Record<string, unknown> }> };
+  const template = assembly.getStackByName(stack.stackName).template as {
+    Resources: Record<string, { Properties?: Record<string, unknown> }>;
+  };
   const resources = collectResources(stack, template.Resources);
   const { nodes, nodeOf } = buildNodes(resources);
   const edges = buildEdges(resources, nodeOf);
   return render(stack, nodes, edges);
 }
 
-function collectResources(stack: Stack, templateResources: Record<string, { Properties?: Record<string, unknown> }>): Map<string, Resource> {
+function collectResources(
+  stack: Stack,
+  templateResources: Record<string, { Properties?: Record<string, unknown> }>,
+): Map<string, Resource> {
   const resources = new Map<string, Resource>();
   for (const construct of stack.node.findAll()) {
     if (!CfnResource.isCfnResource(construct) || Stack.of(construct) !== stack) {
@@ -125,7 +130,15 @@ function buildNodes(resources: Map<string, Resource>): { nodes: Node[]; nodeOf: 
     if (ALARM_TYPES.has(resource.type)) {
       // One node per part for its alarms.
       const id = dotId(`${resource.component}_alarms`);
-      const node = nodes.get(id) ?? { id, component: resource.component, label: 'alarms', kind: 'CloudWatch alarms', color: '#c5e5b4', shape: 'box3d', count: 0 };
+      const node = nodes.get(id) ?? {
+        id,
+        component: resource.component,
+        label: 'alarms',
+        kind: 'CloudWatch alarms',
+        color: '#c5e5b4',
+        shape: 'box3d',
+        count: 0,
+      };
       node.count += 1;
       nodes.set(id, node);
       nodeOf.set(resource.logicalId, id);
@@ -136,7 +149,15 @@ function buildNodes(resources: Map<string, Resource>): { nodes: Node[]; nodeOf: 
       continue;
     }
     const id = dotId(resource.logicalId);
-    nodes.set(id, { id, component: resource.component, label: nodeLabel(resource), kind: shown.kind, color: shown.color, shape: shown.shape ?? 'box', count: 1 });
+    nodes.set(id, {
+      id,
+      component: resource.component,
+      label: nodeLabel(resource),
+      kind: shown.kind,
+      color: shown.color,
+      shape: shown.shape ?? 'box',
+      count: 1,
+    });
     nodeOf.set(resource.logicalId, id);
   }
   return { nodes: [...nodes.values()], nodeOf };
@@ -196,16 +217,28 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
       case 'AWS::IAM::Policy':
       case 'AWS::IAM::Role': {
         const roles = resource.type === 'AWS::IAM::Role' ? [resource.logicalId] : references(props.Roles);
-        const documents = resource.type === 'AWS::IAM::Role'
-          ? ((props.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map((policy) => policy.PolicyDocument)
-          : [props.PolicyDocument];
+        const documents =
+          resource.type === 'AWS::IAM::Role'
+            ? ((props.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map((policy) => policy.PolicyDocument)
+            : [props.PolicyDocument];
         const users = roles.flatMap((role) => roleUsers.get(role) ?? []);
-        for (const statement of documents.flatMap((document) => ((document as { Statement?: unknown[] })?.Statement ?? []) as Array<{ Effect?: string; Action?: string | string[]; Resource?: unknown }>)) {
+        for (const statement of documents.flatMap(
+          (document) =>
+            ((document as { Statement?: unknown[] })?.Statement ?? []) as Array<{
+              Effect?: string;
+              Action?: string | string[];
+              Resource?: unknown;
+            }>,
+        )) {
           if (statement.Effect !== 'Allow') {
             continue;
           }
           const actions = ([] as string[]).concat(statement.Action ?? []);
-          for (const target of new Set(references(statement.Resource).map((ref) => nodeOf.get(ref)).filter((id): id is string => id !== undefined))) {
+          for (const target of new Set(
+            references(statement.Resource)
+              .map((ref) => nodeOf.get(ref))
+              .filter((id): id is string => id !== undefined),
+          )) {
             for (const user of users) {
               add(user, target, actionLabel(actions));
             }
@@ -228,7 +261,10 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
       }
       case 'AWS::KinesisFirehose::DeliveryStream': {
         const self = nodeOf.get(resource.logicalId);
-        const source = firstShown((props.KinesisStreamSourceConfiguration as { KinesisStreamARN?: unknown } | undefined)?.KinesisStreamARN, nodeOf);
+        const source = firstShown(
+          (props.KinesisStreamSourceConfiguration as { KinesisStreamARN?: unknown } | undefined)?.KinesisStreamARN,
+          nodeOf,
+        );
         addRole(source, self, 'source');
         if (source && self) {
           mappings.add(`${self}->${source}`);
@@ -245,7 +281,11 @@ function buildEdges(resources: Map<string, Resource>, nodeOf: Map<string, string
         break;
       }
       case 'AWS::S3::Bucket':
-        addRole(nodeOf.get(resource.logicalId), firstShown((props.LoggingConfiguration as { DestinationBucketName?: unknown } | undefined)?.DestinationBucketName, nodeOf), 'access logs');
+        addRole(
+          nodeOf.get(resource.logicalId),
+          firstShown((props.LoggingConfiguration as { DestinationBucketName?: unknown } | undefined)?.DestinationBucketName, nodeOf),
+          'access logs',
+        );
         break;
       default:
         break;
@@ -285,7 +325,9 @@ function references(value: unknown): string[] {
 }
 
 function firstShown(value: unknown, nodeOf: Map<string, string>): string | undefined {
-  return references(value).map((ref) => nodeOf.get(ref)).find((id) => id !== undefined);
+  return references(value)
+    .map((ref) => nodeOf.get(ref))
+    .find((id) => id !== undefined);
 }
 
 function render(stack: Stack, nodes: Node[], edges: Edge[]): string {
@@ -299,17 +341,25 @@ function render(stack: Stack, nodes: Node[], edges: Edge[]): string {
   ];
   const components = [...new Set(nodes.map((node) => node.component))];
   for (const component of components) {
-    lines.push(`  subgraph ${dotId(`cluster_${component}`)} {`, `    label="${escape(component)}"; style="rounded,dashed"; color="#999999";`);
+    lines.push(
+      `  subgraph ${dotId(`cluster_${component}`)} {`,
+      `    label="${escape(component)}"; style="rounded,dashed"; color="#999999";`,
+    );
     for (const node of nodes.filter((candidate) => candidate.component === component)) {
       const title = node.kind === 'CloudWatch alarms' ? `${node.count} alarm${node.count === 1 ? '' : 's'}` : node.label;
       const style = node.shape === 'box' ? 'filled,rounded' : 'filled';
-      lines.push(`    ${node.id} [label="${escape(title)}\\n${escape(node.kind)}", shape=${node.shape}, style="${style}", fillcolor="${node.color}"];`);
+      lines.push(
+        `    ${node.id} [label="${escape(title)}\\n${escape(node.kind)}", shape=${node.shape}, style="${style}", fillcolor="${node.color}"];`,
+      );
     }
     lines.push('  }');
   }
   for (const edge of [...edges].sort((a, b) => `${a.from}${a.to}`.localeCompare(`${b.from}${b.to}`))) {
     const labels = edge.roles.size > 0 ? edge.roles : edge.labels;
-    const attributes = [labels.size > 0 ? `label="${escape([...labels].sort().join('; '))}"` : undefined, edge.dashed ? 'style=dashed, color="#aaaaaa", arrowhead=none' : undefined].filter(Boolean);
+    const attributes = [
+      labels.size > 0 ? `label="${escape([...labels].sort().join('; '))}"` : undefined,
+      edge.dashed ? 'style=dashed, color="#aaaaaa", arrowhead=none' : undefined,
+    ].filter(Boolean);
     lines.push(`  ${edge.from} -> ${edge.to}${attributes.length > 0 ? ` [${attributes.join(', ')}]` : ''};`);
   }
   lines.push('}', '');
@@ -334,7 +384,10 @@ function main(): void {
     const dotFile = path.join(DOCS_DIR, 'architecture.dot');
     fs.writeFileSync(dotFile, dot);
     console.log(`wrote ${path.relative(ROOT, dotFile)}`);
-    for (const [format, extra] of [['svg', []], ['png', ['-Gdpi=110']]] as const) {
+    for (const [format, extra] of [
+      ['svg', []],
+      ['png', ['-Gdpi=110']],
+    ] as const) {
       const out = path.join(DOCS_DIR, `architecture.${format}`);
       try {
         execFileSync('dot', [`-T${format}`, ...extra, dotFile, '-o', out], { stdio: 'inherit' });

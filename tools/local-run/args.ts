@@ -47,7 +47,22 @@ export function parseArgs(argv: readonly string[]): LocalRunOptions {
       i += 1;
     }
   }
-  const known = ['duration', 'rate', 'record-size', 'partition-keys', 'shards', 'stack', 'parallelization-factor', 'redeliver-every', 'emulator', 'kinesis-port', 'dynamodb-port', 'drain', 'out-dir', 'view'];
+  const known = [
+    'duration',
+    'rate',
+    'record-size',
+    'partition-keys',
+    'shards',
+    'stack',
+    'parallelization-factor',
+    'redeliver-every',
+    'emulator',
+    'kinesis-port',
+    'dynamodb-port',
+    'drain',
+    'out-dir',
+    'view',
+  ];
   for (const key of values.keys()) {
     if (!known.includes(key)) {
       throw new UsageError(`unknown option --${key}\n${USAGE}`);

@@ -95,9 +95,20 @@ export interface LocalPipeline {
 
 /** What the local run emulates or has no runtime part; everything else is reported as not emulated. */
 const EMULATED_OR_STATIC = [
-  'AWS::Kinesis::Stream', 'AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable', 'AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping',
-  'AWS::CloudWatch::Alarm', 'AWS::CloudWatch::Dashboard', 'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup',
-  'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::CDK::Metadata',
+  'AWS::Kinesis::Stream',
+  'AWS::DynamoDB::Table',
+  'AWS::DynamoDB::GlobalTable',
+  'AWS::Lambda::Function',
+  'AWS::Lambda::EventSourceMapping',
+  'AWS::CloudWatch::Alarm',
+  'AWS::CloudWatch::Dashboard',
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::Lambda::Permission',
+  'AWS::Logs::LogGroup',
+  'AWS::KMS::Key',
+  'AWS::KMS::Alias',
+  'AWS::CDK::Metadata',
 ];
 
 export class AssemblyError extends Error {
@@ -121,12 +132,22 @@ const PACKAGE_ROOT = path.join(__dirname, '..', '..');
  * Synthesizes the app (bin/build-app.ts) into `outdir` with the context of cdk.json (and the
  * provisioned stream's `shards` when given), bundling only `stackName`'s assets, and returns the stack's template and assembly folder.
  */
-export function synthesize(stackName: string, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-cdk-')), shards?: number): { template: { Resources: Record<string, TemplateResource> }; assemblyDir: string } {
+export function synthesize(
+  stackName: string,
+  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-local-cdk-')),
+  shards?: number,
+): { template: { Resources: Record<string, TemplateResource> }; assemblyDir: string } {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
   // The CLI's own context too: path and asset metadata (which function is which, where its bundle is).
   const app = new App({
     outdir,
-    context: { ...cdkJson.context, ...(shards === undefined ? {} : { [SHARDS_CONTEXT]: shards }), 'aws:cdk:bundling-stacks': [stackName], 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true },
+    context: {
+      ...cdkJson.context,
+      ...(shards === undefined ? {} : { [SHARDS_CONTEXT]: shards }),
+      'aws:cdk:bundling-stacks': [stackName],
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:enable-asset-metadata': true,
+    },
   });
   const stacks = buildApp(app);
   if (!stacks.some((stack) => stack.stackName === stackName)) {
@@ -138,7 +159,12 @@ export function synthesize(stackName: string, outdir = fs.mkdtempSync(path.join(
 }
 
 /** Reads the pipeline's parts out of a synthesized stack template. */
-export function readPipeline(template: { Resources: Record<string, TemplateResource> }, assemblyDir: string, stackName: string, region: string): LocalPipeline {
+export function readPipeline(
+  template: { Resources: Record<string, TemplateResource> },
+  assemblyDir: string,
+  stackName: string,
+  region: string,
+): LocalPipeline {
   const resources = template.Resources;
   const names = new LocalNames(stackName, resources, region);
   const ofType = (...types: string[]) => Object.entries(resources).filter(([, resource]) => types.includes(resource.Type));
@@ -149,7 +175,8 @@ export function readPipeline(template: { Resources: Record<string, TemplateResou
   }
   const [streamId, streamResource] = streams[0];
   const streamProps = streamResource.Properties ?? {};
-  const mode = (streamProps.StreamModeDetails as { StreamMode?: string } | undefined)?.StreamMode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED';
+  const mode =
+    (streamProps.StreamModeDetails as { StreamMode?: string } | undefined)?.StreamMode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED';
   const stream: LocalStream = {
     logicalId: streamId,
     name: names.physicalName(streamId),
@@ -197,14 +224,20 @@ export function readPipeline(template: { Resources: Record<string, TemplateResou
     leaseTable,
     scalerAlarms,
     mappingId: mapping ? names.physicalName(mapping.logicalId) : undefined,
-    notEmulated: [...new Set(Object.values(resources).map((resource) => resource.Type).filter((type) => !EMULATED_OR_STATIC.includes(type)))].sort(),
+    notEmulated: [
+      ...new Set(
+        Object.values(resources)
+          .map((resource) => resource.Type)
+          .filter((type) => !EMULATED_OR_STATIC.includes(type)),
+      ),
+    ].sort(),
   };
 }
 
 function readMapping(logicalId: string, resource: TemplateResource, streamLogicalId: string, names: LocalNames): LocalMapping {
   const props = resource.Properties ?? {};
   const functionRef = props.FunctionName as { Ref?: string; 'Fn::GetAtt'?: string[] } | string;
-  const functionLogicalId = typeof functionRef === 'string' ? functionRef : functionRef.Ref ?? functionRef['Fn::GetAtt']?.[0] ?? '';
+  const functionLogicalId = typeof functionRef === 'string' ? functionRef : (functionRef.Ref ?? functionRef['Fn::GetAtt']?.[0] ?? '');
   const resolved = names.resolve(props) as Record<string, unknown>;
   const num = (key: string, fallback: number) => (resolved[key] === undefined ? fallback : Number(resolved[key]));
   const onFailure = (resolved.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
@@ -217,7 +250,10 @@ function readMapping(logicalId: string, resource: TemplateResource, streamLogica
     parallelizationFactor: num('ParallelizationFactor', DEFAULT_MAPPING.parallelizationFactor),
     bisectOnError: resolved.BisectBatchOnFunctionError === true || resolved.BisectBatchOnFunctionError === 'true',
     maxRetryAttempts: num('MaximumRetryAttempts', DEFAULT_MAPPING.maxRetryAttempts),
-    maxRecordAgeMs: resolved.MaximumRecordAgeInSeconds === undefined || Number(resolved.MaximumRecordAgeInSeconds) < 0 ? -1 : Number(resolved.MaximumRecordAgeInSeconds) * 1000,
+    maxRecordAgeMs:
+      resolved.MaximumRecordAgeInSeconds === undefined || Number(resolved.MaximumRecordAgeInSeconds) < 0
+        ? -1
+        : Number(resolved.MaximumRecordAgeInSeconds) * 1000,
     reportBatchItemFailures: ((resolved.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
     startingPosition: resolved.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
     onFailureDestination: onFailure,
@@ -241,7 +277,13 @@ function roleOf(logicalId: string, cdkPath: string, mapping?: LocalMapping): Fun
   return FunctionRole.OTHER;
 }
 
-function readFunction(logicalId: string, resource: TemplateResource, assemblyDir: string, names: LocalNames, mapping?: LocalMapping): LocalFunction {
+function readFunction(
+  logicalId: string,
+  resource: TemplateResource,
+  assemblyDir: string,
+  names: LocalNames,
+  mapping?: LocalMapping,
+): LocalFunction {
   const props = resource.Properties ?? {};
   const metadata = resource.Metadata ?? {};
   const cdkPath = String(metadata['aws:cdk:path'] ?? logicalId);
@@ -254,8 +296,10 @@ function readFunction(logicalId: string, resource: TemplateResource, assemblyDir
     const dir = path.resolve(assemblyDir, assetPath);
     entryFile = ['.mjs', '.js', '.cjs'].map((ext) => path.join(dir, file + ext)).find((candidate) => fs.existsSync(candidate)) ?? '';
   }
-  const variables = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables) ?? {};
-  const environment = Object.fromEntries(Object.entries(names.resolve(variables) as Record<string, unknown>).map(([key, value]) => [key, String(value)]));
+  const variables = (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  const environment = Object.fromEntries(
+    Object.entries(names.resolve(variables) as Record<string, unknown>).map(([key, value]) => [key, String(value)]),
+  );
   return {
     logicalId,
     cdkPath,
@@ -282,6 +326,8 @@ export function consumerEnvForFactor(environment: Readonly<Record<string, string
 /** The consumer's runtime settings as its environment gives them (unset: the handler's defaults). */
 export function consumerSettingsText(environment: Readonly<Record<string, string>>): string {
   const value = (name: string, fallback: string | number) => environment[name] ?? `${fallback} (default)`;
-  return `ordering ${value(ConsumerEnv.ORDERING, CONSUMER_DEFAULTS.ordering)}, max concurrency ${value(ConsumerEnv.MAX_CONCURRENCY, CONSUMER_DEFAULTS.maxConcurrency)}, `
-    + `max parallelization factor ${value(ConsumerEnv.MAX_PARALLELIZATION_FACTOR, CONSUMER_DEFAULTS.maxParallelizationFactor)}, checkpointing ${environment.LEASE_TABLE_NAME ? 'on' : 'off'}`;
+  return (
+    `ordering ${value(ConsumerEnv.ORDERING, CONSUMER_DEFAULTS.ordering)}, max concurrency ${value(ConsumerEnv.MAX_CONCURRENCY, CONSUMER_DEFAULTS.maxConcurrency)}, ` +
+    `max parallelization factor ${value(ConsumerEnv.MAX_PARALLELIZATION_FACTOR, CONSUMER_DEFAULTS.maxParallelizationFactor)}, checkpointing ${environment.LEASE_TABLE_NAME ? 'on' : 'off'}`
+  );
 }

@@ -13,7 +13,11 @@ import { evaluateExpression, type Dimension, type MetricStore } from './metrics'
 export interface MetricQuery {
   readonly Id: string;
   readonly Expression?: string;
-  readonly MetricStat?: { readonly Metric: { readonly Namespace: string; readonly MetricName: string; readonly Dimensions?: Dimension[] }; readonly Period: number; readonly Stat: string };
+  readonly MetricStat?: {
+    readonly Metric: { readonly Namespace: string; readonly MetricName: string; readonly Dimensions?: Dimension[] };
+    readonly Period: number;
+    readonly Stat: string;
+  };
   readonly ReturnData?: boolean;
   readonly Label?: string;
 }
@@ -42,7 +46,11 @@ export interface AlarmEventOut {
   readonly accountId: string;
   readonly time: string;
   readonly region: string;
-  readonly alarmData: { readonly alarmName: string; readonly state: { readonly value: 'ALARM'; readonly reason: string; readonly timestamp: string }; readonly previousState: { readonly value: string } };
+  readonly alarmData: {
+    readonly alarmName: string;
+    readonly state: { readonly value: 'ALARM'; readonly reason: string; readonly timestamp: string };
+    readonly previousState: { readonly value: string };
+  };
 }
 
 const COMPARE: Record<string, (value: number, threshold: number) => boolean> = {
@@ -60,7 +68,11 @@ export class LocalAlarms {
   private readonly nextEvaluation = new Map<string, number>();
   public readonly transitions: Array<{ at: number; alarmName: string; value: string }> = [];
 
-  public constructor(private readonly store: MetricStore, alarms: readonly AlarmDefinition[], private readonly region: string) {
+  public constructor(
+    private readonly store: MetricStore,
+    alarms: readonly AlarmDefinition[],
+    private readonly region: string,
+  ) {
     alarms.forEach((alarm) => {
       this.definitions.set(alarm.AlarmName, alarm);
       this.states.set(alarm.AlarmName, 'INSUFFICIENT_DATA');
@@ -81,7 +93,14 @@ export class LocalAlarms {
       const ids: Record<string, number | undefined> = {};
       for (const query of alarm.Metrics.filter((q) => q.MetricStat)) {
         const stat = query.MetricStat!;
-        ids[query.Id] = this.store.stat(stat.Metric.Namespace, stat.Metric.MetricName, stat.Metric.Dimensions ?? [], end - stat.Period * 1000, end, stat.Stat);
+        ids[query.Id] = this.store.stat(
+          stat.Metric.Namespace,
+          stat.Metric.MetricName,
+          stat.Metric.Dimensions ?? [],
+          end - stat.Period * 1000,
+          end,
+          stat.Stat,
+        );
       }
       // Metric math has a datapoint only where one of its metrics has data (FILL fills gaps, not empty periods).
       if (Object.values(ids).every((value) => value === undefined)) {
@@ -90,7 +109,14 @@ export class LocalAlarms {
       const output = alarm.Metrics.find((q) => q.ReturnData !== false) ?? alarm.Metrics[0];
       return output.Expression ? evaluateExpression(output.Expression, ids) : ids[output.Id];
     }
-    return this.store.stat(alarm.Namespace!, alarm.MetricName!, alarm.Dimensions ?? [], end - alarm.Period! * 1000, end, alarm.Statistic ?? 'Average');
+    return this.store.stat(
+      alarm.Namespace!,
+      alarm.MetricName!,
+      alarm.Dimensions ?? [],
+      end - alarm.Period! * 1000,
+      end,
+      alarm.Statistic ?? 'Average',
+    );
   }
 
   private periodMs(alarm: AlarmDefinition): number {
@@ -108,11 +134,16 @@ export class LocalAlarms {
       const lastEnd = Math.floor(now / period) * period;
       const points = Array.from({ length: alarm.EvaluationPeriods }, (_v, i) => this.datapoint(alarm, lastEnd - i * period));
       const compare = COMPARE[alarm.ComparisonOperator] ?? COMPARE.GreaterThanOrEqualToThreshold;
-      const breaching = points.filter((point) => (point === undefined ? alarm.TreatMissingData === 'breaching' : compare(point, alarm.Threshold))).length;
+      const breaching = points.filter((point) =>
+        point === undefined ? alarm.TreatMissingData === 'breaching' : compare(point, alarm.Threshold),
+      ).length;
       const allMissing = points.every((point) => point === undefined);
-      const next = breaching >= (alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods)
-        ? 'ALARM'
-        : allMissing && (alarm.TreatMissingData ?? 'missing') === 'missing' ? 'INSUFFICIENT_DATA' : 'OK';
+      const next =
+        breaching >= (alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods)
+          ? 'ALARM'
+          : allMissing && (alarm.TreatMissingData ?? 'missing') === 'missing'
+            ? 'INSUFFICIENT_DATA'
+            : 'OK';
       const previous = this.states.get(alarm.AlarmName)!;
       if (next !== previous) {
         this.states.set(alarm.AlarmName, next);
@@ -127,7 +158,11 @@ export class LocalAlarms {
             region: this.region,
             alarmData: {
               alarmName: alarm.AlarmName,
-              state: { value: 'ALARM', reason: `Threshold Crossed: ${breaching} of the last ${points.length} datapoints [${points.map((p) => (p === undefined ? '-' : p.toFixed(1))).join(', ')}] breached ${alarm.Threshold}`, timestamp },
+              state: {
+                value: 'ALARM',
+                reason: `Threshold Crossed: ${breaching} of the last ${points.length} datapoints [${points.map((p) => (p === undefined ? '-' : p.toFixed(1))).join(', ')}] breached ${alarm.Threshold}`,
+                timestamp,
+              },
               previousState: { value: previous },
             },
           });
@@ -140,7 +175,11 @@ export class LocalAlarms {
   public describe(names?: readonly string[]): Array<Record<string, unknown>> {
     return [...this.definitions.values()]
       .filter((alarm) => !names?.length || names.includes(alarm.AlarmName))
-      .map((alarm) => ({ ...alarm, StateValue: this.states.get(alarm.AlarmName), AlarmArn: `arn:aws:cloudwatch:${this.region}:000000000000:alarm:${alarm.AlarmName}` }));
+      .map((alarm) => ({
+        ...alarm,
+        StateValue: this.states.get(alarm.AlarmName),
+        AlarmArn: `arn:aws:cloudwatch:${this.region}:000000000000:alarm:${alarm.AlarmName}`,
+      }));
   }
 
   public put(alarm: AlarmDefinition): void {
@@ -170,7 +209,11 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startControlPlane(store: MetricStore, alarms: LocalAlarms | undefined, mapping: MappingControl | undefined): Promise<ControlPlane> {
+export async function startControlPlane(
+  store: MetricStore,
+  alarms: LocalAlarms | undefined,
+  mapping: MappingControl | undefined,
+): Promise<ControlPlane> {
   const unsupported = new Map<string, number>();
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -195,7 +238,11 @@ export async function startControlPlane(store: MetricStore, alarms: LocalAlarms 
         const esm = /^\/2015-03-31\/event-source-mappings\/([^/]+)\/?$/.exec(path);
         if (esm && mapping) {
           const uuid = decodeURIComponent(esm[1]);
-          send(200, request.method === 'PUT' ? mapping.update(uuid, body as Record<string, unknown>) : mapping.describe(uuid), 'application/json');
+          send(
+            200,
+            request.method === 'PUT' ? mapping.update(uuid, body as Record<string, unknown>) : mapping.describe(uuid),
+            'application/json',
+          );
           return;
         }
         const what = target || `${request.method} ${path}`;
@@ -211,10 +258,11 @@ export async function startControlPlane(store: MetricStore, alarms: LocalAlarms 
   return {
     endpoint: `http://127.0.0.1:${port}`,
     unsupported,
-    stop: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -236,25 +284,34 @@ function cloudWatch(operation: string, body: Record<string, unknown>, store: Met
       const descending = body.ScanBy !== 'TimestampAscending';
       const queries = (body.MetricDataQueries as MetricQuery[] | undefined) ?? [];
       return {
-        MetricDataResults: queries.filter((q) => q.ReturnData !== false).map((query) => {
-          const timestamps: number[] = [];
-          const values: number[] = [];
-          if (query.MetricStat) {
-            const period = query.MetricStat.Period * 1000;
-            for (let at = Math.floor(start / period) * period; at < end; at += period) {
-              const value = store.stat(query.MetricStat.Metric.Namespace, query.MetricStat.Metric.MetricName, query.MetricStat.Metric.Dimensions ?? [], at, at + period, query.MetricStat.Stat);
-              if (value !== undefined) {
-                timestamps.push(at / 1000);
-                values.push(value);
+        MetricDataResults: queries
+          .filter((q) => q.ReturnData !== false)
+          .map((query) => {
+            const timestamps: number[] = [];
+            const values: number[] = [];
+            if (query.MetricStat) {
+              const period = query.MetricStat.Period * 1000;
+              for (let at = Math.floor(start / period) * period; at < end; at += period) {
+                const value = store.stat(
+                  query.MetricStat.Metric.Namespace,
+                  query.MetricStat.Metric.MetricName,
+                  query.MetricStat.Metric.Dimensions ?? [],
+                  at,
+                  at + period,
+                  query.MetricStat.Stat,
+                );
+                if (value !== undefined) {
+                  timestamps.push(at / 1000);
+                  values.push(value);
+                }
               }
             }
-          }
-          if (descending) {
-            timestamps.reverse();
-            values.reverse();
-          }
-          return { Id: query.Id, Label: query.Label ?? query.Id, Timestamps: timestamps, Values: values, StatusCode: 'Complete' };
-        }),
+            if (descending) {
+              timestamps.reverse();
+              values.reverse();
+            }
+            return { Id: query.Id, Label: query.Label ?? query.Id, Timestamps: timestamps, Values: values, StatusCode: 'Complete' };
+          }),
         Messages: [],
       };
     }

@@ -43,18 +43,20 @@ export class CleanUp {
 
   /** Stops everything on SIGINT/SIGTERM/uncaught errors, then exits with `code`. Returns the uninstaller. */
   public installSignalHandlers(onSignal?: () => void): () => void {
-    const handler = (reason: string) => (error?: unknown): void => {
-      if (error instanceof Error) {
-        process.stderr.write(`local: ${reason}: ${error.stack ?? error.message}\n`);
-      } else {
-        process.stderr.write(`\nlocal: ${reason}, stopping\n`);
-      }
-      onSignal?.();
-      const code = reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1;
-      // At most 5 s of orderly stopping; process.exit still kills any child (see startKinesisLocal).
-      setTimeout(() => process.exit(code), 5000).unref();
-      void this.stopAll().finally(() => process.exit(code));
-    };
+    const handler =
+      (reason: string) =>
+      (error?: unknown): void => {
+        if (error instanceof Error) {
+          process.stderr.write(`local: ${reason}: ${error.stack ?? error.message}\n`);
+        } else {
+          process.stderr.write(`\nlocal: ${reason}, stopping\n`);
+        }
+        onSignal?.();
+        const code = reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1;
+        // At most 5 s of orderly stopping; process.exit still kills any child (see startKinesisLocal).
+        setTimeout(() => process.exit(code), 5000).unref();
+        void this.stopAll().finally(() => process.exit(code));
+      };
     const handlers = {
       SIGINT: handler('SIGINT'),
       SIGTERM: handler('SIGTERM'),

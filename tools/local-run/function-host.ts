@@ -11,7 +11,11 @@ import type { LocalFunction } from './assembly';
  */
 export type InvokeOutcome =
   | { readonly ok: true; readonly result: unknown; readonly durationMs: number }
-  | { readonly ok: false; readonly error: { readonly name: string; readonly message: string; readonly details?: Record<string, unknown> }; readonly durationMs: number };
+  | {
+      readonly ok: false;
+      readonly error: { readonly name: string; readonly message: string; readonly details?: Record<string, unknown> };
+      readonly durationMs: number;
+    };
 
 export interface Invoker {
   invoke(event: unknown): Promise<InvokeOutcome>;
@@ -36,7 +40,9 @@ export function addEmf(line: string, sums: Map<string, number>): void {
   } catch {
     return;
   }
-  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string; Unit?: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
+  const directives =
+    (document._aws as { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string; Unit?: string }> }> } | undefined)?.CloudWatchMetrics ??
+    [];
   for (const directive of directives) {
     // Counts add up across invocations; ratios and latencies do not.
     for (const { Name } of (directive.Metrics ?? []).filter((metric) => metric.Unit === 'Count')) {
@@ -80,7 +86,7 @@ export class FunctionHost implements Invoker {
     this.invocations += 1;
     let environment: Environment;
     try {
-      environment = this.idle.pop() ?? await this.start();
+      environment = this.idle.pop() ?? (await this.start());
     } catch (error) {
       this.errors += 1;
       return { ok: false, error: { name: (error as Error).name, message: (error as Error).message }, durationMs: 0 };
@@ -90,7 +96,11 @@ export class FunctionHost implements Invoker {
       const timer = setTimeout(() => {
         environment.pending = undefined;
         this.discard(environment);
-        resolve({ ok: false, error: { name: 'Sandbox.Timedout', message: `Task timed out after ${(this.fn.timeoutMs / 1000).toFixed(2)} seconds` }, durationMs: Date.now() - started });
+        resolve({
+          ok: false,
+          error: { name: 'Sandbox.Timedout', message: `Task timed out after ${(this.fn.timeoutMs / 1000).toFixed(2)} seconds` },
+          durationMs: Date.now() - started,
+        });
       }, this.fn.timeoutMs);
       environment.pending = { resolve, started, timer };
       environment.worker.postMessage({ id: (this.nextId += 1), event, deadline: started + this.fn.timeoutMs });
@@ -118,7 +128,13 @@ export class FunctionHost implements Invoker {
       env: { ...this.env },
       stdout: true,
       stderr: true,
-      workerData: { entryFile: this.fn.entryFile, handlerName: this.fn.handlerName, functionName: this.fn.name, memoryMb: this.fn.memoryMb, region: this.region },
+      workerData: {
+        entryFile: this.fn.entryFile,
+        handlerName: this.fn.handlerName,
+        functionName: this.fn.name,
+        memoryMb: this.fn.memoryMb,
+        region: this.region,
+      },
     });
     worker.stdout.on('data', (chunk: Buffer) => this.tap(chunk.toString('utf8')));
     worker.stderr.pipe(this.log, { end: false });
@@ -130,25 +146,28 @@ export class FunctionHost implements Invoker {
         this.discard(environment);
         reject(new FunctionInitError(`${this.fn.name}: init did not finish within ${(this.fn.timeoutMs + 10_000) / 1000} s`));
       }, this.fn.timeoutMs + 10_000);
-      worker.on('message', (message: { type: string; ok?: boolean; result?: unknown; error?: { name: string; message: string }; text?: string }) => {
-        if (message.type === 'stdout') {
-          // A log line (also while loading: it does not end the init wait).
-          this.tap(message.text ?? '');
-        } else if (message.type === 'ready') {
-          clearTimeout(initTimer);
-          resolve(environment);
-        } else if (message.type === 'init-error') {
-          clearTimeout(initTimer);
-          this.discard(environment);
-          reject(new FunctionInitError(`${this.fn.name}: init failed: ${message.error?.name}: ${message.error?.message}`));
-        } else if (message.type === 'result' && environment.pending) {
-          const { resolve: done, started, timer } = environment.pending;
-          environment.pending = undefined;
-          clearTimeout(timer);
-          const durationMs = Date.now() - started;
-          done(message.ok ? { ok: true, result: message.result, durationMs } : { ok: false, error: message.error!, durationMs });
-        }
-      });
+      worker.on(
+        'message',
+        (message: { type: string; ok?: boolean; result?: unknown; error?: { name: string; message: string }; text?: string }) => {
+          if (message.type === 'stdout') {
+            // A log line (also while loading: it does not end the init wait).
+            this.tap(message.text ?? '');
+          } else if (message.type === 'ready') {
+            clearTimeout(initTimer);
+            resolve(environment);
+          } else if (message.type === 'init-error') {
+            clearTimeout(initTimer);
+            this.discard(environment);
+            reject(new FunctionInitError(`${this.fn.name}: init failed: ${message.error?.name}: ${message.error?.message}`));
+          } else if (message.type === 'result' && environment.pending) {
+            const { resolve: done, started, timer } = environment.pending;
+            environment.pending = undefined;
+            clearTimeout(timer);
+            const durationMs = Date.now() - started;
+            done(message.ok ? { ok: true, result: message.result, durationMs } : { ok: false, error: message.error!, durationMs });
+          }
+        },
+      );
       const ended = (message: string): void => {
         clearTimeout(initTimer);
         this.all.delete(environment);
@@ -204,12 +223,18 @@ export class FunctionHost implements Invoker {
     const environments = [...this.all];
     this.all.clear();
     this.idle.length = 0;
-    await Promise.all(environments.map(async (environment) => {
-      if (environment.pending) {
-        clearTimeout(environment.pending.timer);
-        environment.pending.resolve({ ok: false, error: { name: 'HostClosed', message: 'stopped' }, durationMs: Date.now() - environment.pending.started });
-      }
-      await environment.worker.terminate();
-    }));
+    await Promise.all(
+      environments.map(async (environment) => {
+        if (environment.pending) {
+          clearTimeout(environment.pending.timer);
+          environment.pending.resolve({
+            ok: false,
+            error: { name: 'HostClosed', message: 'stopped' },
+            durationMs: Date.now() - environment.pending.started,
+          });
+        }
+        await environment.worker.terminate();
+      }),
+    );
   }
 }

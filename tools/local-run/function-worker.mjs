@@ -45,7 +45,9 @@ parentPort.on('message', async ({ id, event, deadline }) => {
     logStreamName: 'local',
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done() {}, fail() {}, succeed() {},
+    done() {},
+    fail() {},
+    succeed() {},
   };
   try {
     const result = await handler(event, context);
@@ -58,6 +60,11 @@ parentPort.on('message', async ({ id, event, deadline }) => {
     } catch {
       details = undefined;
     }
-    parentPort.postMessage({ type: 'result', id, ok: false, error: { name: error?.name ?? 'Error', message: String(error?.message ?? error), details } });
+    parentPort.postMessage({
+      type: 'result',
+      id,
+      ok: false,
+      error: { name: error?.name ?? 'Error', message: String(error?.message ?? error), details },
+    });
   }
 });

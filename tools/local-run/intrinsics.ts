@@ -30,8 +30,9 @@ export class LocalNames {
       throw new UnsupportedIntrinsicError(`local: the template has no resource ${logicalId}`);
     }
     const props = resource.Properties ?? {};
-    const own = [props.Name, props.TableName, props.FunctionName, props.QueueName, props.TopicName, props.RoleName]
-      .find((value) => typeof value === 'string');
+    const own = [props.Name, props.TableName, props.FunctionName, props.QueueName, props.TopicName, props.RoleName].find(
+      (value) => typeof value === 'string',
+    );
     return (own as string | undefined) ?? `${this.stackName}-${logicalId}`.slice(0, 128);
   }
 
@@ -40,27 +41,42 @@ export class LocalNames {
     const type = this.resources[logicalId].Type;
     const at = `${this.region}:${LOCAL_ACCOUNT}`;
     switch (type) {
-      case 'AWS::Kinesis::Stream': return `arn:aws:kinesis:${at}:stream/${name}`;
+      case 'AWS::Kinesis::Stream':
+        return `arn:aws:kinesis:${at}:stream/${name}`;
       case 'AWS::DynamoDB::Table':
-      case 'AWS::DynamoDB::GlobalTable': return `arn:aws:dynamodb:${at}:table/${name}`;
-      case 'AWS::Lambda::Function': return `arn:aws:lambda:${at}:function:${name}`;
-      case 'AWS::SQS::Queue': return `arn:aws:sqs:${at}:${name}`;
-      case 'AWS::SNS::Topic': return `arn:aws:sns:${at}:${name}`;
-      case 'AWS::IAM::Role': return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
-      case 'AWS::KMS::Key': return `arn:aws:kms:${at}:key/${name}`;
-      case 'AWS::S3::Bucket': return `arn:aws:s3:::${name.toLowerCase()}`;
-      default: return `arn:aws:${type.split('::')[1]?.toLowerCase() ?? 'local'}:${at}:${name}`;
+      case 'AWS::DynamoDB::GlobalTable':
+        return `arn:aws:dynamodb:${at}:table/${name}`;
+      case 'AWS::Lambda::Function':
+        return `arn:aws:lambda:${at}:function:${name}`;
+      case 'AWS::SQS::Queue':
+        return `arn:aws:sqs:${at}:${name}`;
+      case 'AWS::SNS::Topic':
+        return `arn:aws:sns:${at}:${name}`;
+      case 'AWS::IAM::Role':
+        return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
+      case 'AWS::KMS::Key':
+        return `arn:aws:kms:${at}:key/${name}`;
+      case 'AWS::S3::Bucket':
+        return `arn:aws:s3:::${name.toLowerCase()}`;
+      default:
+        return `arn:aws:${type.split('::')[1]?.toLowerCase() ?? 'local'}:${at}:${name}`;
     }
   }
 
   public ref(name: string): string {
     switch (name) {
-      case 'AWS::Region': return this.region;
-      case 'AWS::AccountId': return LOCAL_ACCOUNT;
-      case 'AWS::Partition': return 'aws';
-      case 'AWS::URLSuffix': return 'amazonaws.com';
-      case 'AWS::StackName': return this.stackName;
-      case 'AWS::NoValue': return '';
+      case 'AWS::Region':
+        return this.region;
+      case 'AWS::AccountId':
+        return LOCAL_ACCOUNT;
+      case 'AWS::Partition':
+        return 'aws';
+      case 'AWS::URLSuffix':
+        return 'amazonaws.com';
+      case 'AWS::StackName':
+        return this.stackName;
+      case 'AWS::NoValue':
+        return '';
       default: {
         const type = this.resources[name]?.Type;
         if (type === 'AWS::SQS::Queue') {
@@ -93,9 +109,10 @@ export class LocalNames {
     if (entries.length === 1) {
       const [key, arg] = entries[0];
       switch (key) {
-        case 'Ref': return this.ref(arg as string);
+        case 'Ref':
+          return this.ref(arg as string);
         case 'Fn::GetAtt': {
-          const [id, attribute] = Array.isArray(arg) ? arg as string[] : String(arg).split('.');
+          const [id, attribute] = Array.isArray(arg) ? (arg as string[]) : String(arg).split('.');
           return this.getAtt(id, attribute);
         }
         case 'Fn::Join': {
@@ -111,7 +128,7 @@ export class LocalNames {
           return String(this.resolve(text)).split(separator);
         }
         case 'Fn::Sub': {
-          const [text, vars] = typeof arg === 'string' ? [arg, {}] : arg as [string, Record<string, unknown>];
+          const [text, vars] = typeof arg === 'string' ? [arg, {}] : (arg as [string, Record<string, unknown>]);
           return text.replace(/\$\{([^}!]+)\}/g, (_all, name: string) => {
             if (name in vars) {
               return String(this.resolve(vars[name]));

@@ -33,7 +33,9 @@ export function makePayload(payload: Payload, size: number): string {
 export function parsePayload(data: Uint8Array): Payload | undefined {
   try {
     const value = JSON.parse(Buffer.from(data).toString('utf8')) as Partial<Payload>;
-    return typeof value.id === 'string' && typeof value.pk === 'string' && typeof value.n === 'number' ? { id: value.id, pk: value.pk, n: value.n } : undefined;
+    return typeof value.id === 'string' && typeof value.pk === 'string' && typeof value.n === 'number'
+      ? { id: value.id, pk: value.pk, n: value.n }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -56,19 +58,32 @@ export interface PolledUserRecord {
 export function userRecordsOf(record: PolledRecord): PolledUserRecord[] {
   let out: PolledUserRecord[] = [];
   let failure: Error | undefined;
-  deaggregateSync({ data: Buffer.from(record.data).toString('base64'), partitionKey: record.partitionKey, sequenceNumber: record.sequenceNumber } as never, true, (error, users) => {
-    if (error) {
-      failure = error;
-    } else {
-      // deaggregateSync passes a plain record through as one user record; an aggregate starts with the KPL magic.
-      const data = record.data;
-      const aggregated = data.length > 4 && data[0] === 0xf3 && data[1] === 0x89 && data[2] === 0x9a && data[3] === 0xc2;
-      out = (users ?? []).map((user) => {
-        const explicitHashKey = (user as { explicitPartitionKey?: string }).explicitPartitionKey;
-        return { partitionKey: user.partitionKey, ...(explicitHashKey ? { explicitHashKey } : {}), data: Buffer.from(user.data as unknown as string, 'base64'), aggregated };
-      });
-    }
-  });
+  deaggregateSync(
+    {
+      data: Buffer.from(record.data).toString('base64'),
+      partitionKey: record.partitionKey,
+      sequenceNumber: record.sequenceNumber,
+    } as never,
+    true,
+    (error, users) => {
+      if (error) {
+        failure = error;
+      } else {
+        // deaggregateSync passes a plain record through as one user record; an aggregate starts with the KPL magic.
+        const data = record.data;
+        const aggregated = data.length > 4 && data[0] === 0xf3 && data[1] === 0x89 && data[2] === 0x9a && data[3] === 0xc2;
+        out = (users ?? []).map((user) => {
+          const explicitHashKey = (user as { explicitPartitionKey?: string }).explicitPartitionKey;
+          return {
+            partitionKey: user.partitionKey,
+            ...(explicitHashKey ? { explicitHashKey } : {}),
+            data: Buffer.from(user.data as unknown as string, 'base64'),
+            aggregated,
+          };
+        });
+      }
+    },
+  );
   if (failure) {
     return [{ partitionKey: record.partitionKey, data: Buffer.from(record.data), aggregated: false }];
   }

@@ -12,7 +12,9 @@ export interface OutgoingRecord {
 }
 
 /** Writes records; answers the indexes that could not be written. */
-export type RecordWriter = (records: readonly OutgoingRecord[]) => Promise<{ readonly failed: ReadonlyArray<{ index: number; reason: string }> }>;
+export type RecordWriter = (
+  records: readonly OutgoingRecord[],
+) => Promise<{ readonly failed: ReadonlyArray<{ index: number; reason: string }> }>;
 
 export interface LoadOptions {
   readonly rate: number;
@@ -50,7 +52,10 @@ export function failedIndexes(result: unknown): Array<{ index: number; reason: s
     const list = (body as Record<string, unknown> | undefined)?.[key];
     if (Array.isArray(list)) {
       return list
-        .filter((item): item is { index: number; reason?: string; errorCode?: string; message?: string } => typeof (item as { index?: unknown })?.index === 'number')
+        .filter(
+          (item): item is { index: number; reason?: string; errorCode?: string; message?: string } =>
+            typeof (item as { index?: unknown })?.index === 'number',
+        )
         .map((item) => ({ index: item.index, reason: String(item.reason ?? item.errorCode ?? item.message ?? 'failed') }));
     }
   }
@@ -83,12 +88,16 @@ export function producerWriter(producer: Invoker): RecordWriter {
 /** Plain PutRecords, for a template without a producer function. */
 export function directWriter(kinesis: KinesisClient, streamName: string): RecordWriter {
   return async (records) => {
-    const response = await kinesis.send(new PutRecordsCommand({
-      StreamName: streamName,
-      Records: records.map((record) => ({ Data: Buffer.from(record.data), PartitionKey: record.partitionKey })),
-    }));
+    const response = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: records.map((record) => ({ Data: Buffer.from(record.data), PartitionKey: record.partitionKey })),
+      }),
+    );
     return {
-      failed: (response.Records ?? []).flatMap((entry, index) => (entry.ErrorCode ? [{ index, reason: `${entry.ErrorCode}: ${entry.ErrorMessage}` }] : [])),
+      failed: (response.Records ?? []).flatMap((entry, index) =>
+        entry.ErrorCode ? [{ index, reason: `${entry.ErrorCode}: ${entry.ErrorMessage}` }] : [],
+      ),
     };
   };
 }
@@ -103,7 +112,11 @@ export class LoadGenerator {
   private readonly positions = new Map<string, number>();
   private readonly runId: string;
 
-  public constructor(private readonly writer: RecordWriter, private readonly ledger: Ledger, private readonly options: LoadOptions) {
+  public constructor(
+    private readonly writer: RecordWriter,
+    private readonly ledger: Ledger,
+    private readonly options: LoadOptions,
+  ) {
     this.runId = options.runId ?? Date.now().toString(36);
   }
 

@@ -42,7 +42,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (error: Error) => {
-  process.stderr.write(`local: ${error.stack ?? error.message}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    process.stderr.write(`local: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);

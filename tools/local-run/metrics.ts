@@ -4,7 +4,10 @@
  * IteratorAge), statistics over periods, and the metric-math subset the alarms use
  * (numbers, ids, + - * /, comparisons, FILL, MAX, MIN, IF).
  */
-export interface Dimension { readonly Name: string; readonly Value: string }
+export interface Dimension {
+  readonly Name: string;
+  readonly Value: string;
+}
 export type Statistic = 'Sum' | 'Maximum' | 'Minimum' | 'Average' | 'SampleCount';
 
 export class MetricMathError extends Error {
@@ -12,7 +15,10 @@ export class MetricMathError extends Error {
 }
 
 function seriesKey(namespace: string, metricName: string, dimensions: readonly Dimension[] = []): string {
-  return `${namespace}|${metricName}|${[...dimensions].sort((a, b) => a.Name.localeCompare(b.Name)).map((d) => `${d.Name}=${d.Value}`).join(',')}`;
+  return `${namespace}|${metricName}|${[...dimensions]
+    .sort((a, b) => a.Name.localeCompare(b.Name))
+    .map((d) => `${d.Name}=${d.Value}`)
+    .join(',')}`;
 }
 
 export class MetricStore {
@@ -29,18 +35,33 @@ export class MetricStore {
   }
 
   /** The statistic of the points in [start, end), or undefined when there are none. */
-  public stat(namespace: string, metricName: string, dimensions: readonly Dimension[], start: number, end: number, stat: string): number | undefined {
-    const values = (this.series.get(seriesKey(namespace, metricName, dimensions)) ?? []).filter((p) => p.at >= start && p.at < end).map((p) => p.value);
+  public stat(
+    namespace: string,
+    metricName: string,
+    dimensions: readonly Dimension[],
+    start: number,
+    end: number,
+    stat: string,
+  ): number | undefined {
+    const values = (this.series.get(seriesKey(namespace, metricName, dimensions)) ?? [])
+      .filter((p) => p.at >= start && p.at < end)
+      .map((p) => p.value);
     if (values.length === 0) {
       return undefined;
     }
     switch (stat) {
-      case 'Sum': return values.reduce((a, b) => a + b, 0);
-      case 'Maximum': return Math.max(...values);
-      case 'Minimum': return Math.min(...values);
-      case 'Average': return values.reduce((a, b) => a + b, 0) / values.length;
-      case 'SampleCount': return values.length;
-      default: throw new MetricMathError(`local CloudWatch: statistic ${stat} is not supported`);
+      case 'Sum':
+        return values.reduce((a, b) => a + b, 0);
+      case 'Maximum':
+        return Math.max(...values);
+      case 'Minimum':
+        return Math.min(...values);
+      case 'Average':
+        return values.reduce((a, b) => a + b, 0) / values.length;
+      case 'SampleCount':
+        return values.length;
+      default:
+        throw new MetricMathError(`local CloudWatch: statistic ${stat} is not supported`);
     }
   }
 }
@@ -49,7 +70,10 @@ type Value = number | undefined | Value[];
 
 /** Evaluates a metric-math expression at one timestamp, with `ids` giving each query's value there. */
 export function evaluateExpression(expression: string, ids: Readonly<Record<string, number | undefined>>): number | undefined {
-  const tokens = expression.match(/\s*(>=|<=|==|!=|[-+*/()[\],<>]|[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*)/g)?.map((t) => t.trim()) ?? [];
+  const tokens =
+    expression
+      .match(/\s*(>=|<=|==|!=|[-+*/()[\],<>]|[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*)/g)
+      ?.map((t) => t.trim()) ?? [];
   if (tokens.join('') !== expression.replace(/\s+/g, '')) {
     throw new MetricMathError(`local CloudWatch: cannot read the expression ${expression}`);
   }
@@ -82,11 +106,16 @@ export function evaluateExpression(expression: string, ids: Readonly<Record<stri
   const call = (name: string, args: Value[]): Value => {
     const flat = (): number[] => args.flat(2).filter((v): v is number => typeof v === 'number');
     switch (name.toUpperCase()) {
-      case 'FILL': return num(args[0]) ?? num(args[1]);
-      case 'MAX': return flat().length ? Math.max(...flat()) : undefined;
-      case 'MIN': return flat().length ? Math.min(...flat()) : undefined;
-      case 'SUM': return flat().reduce((a, b) => a + b, 0);
-      case 'ABS': return num(args[0]) === undefined ? undefined : Math.abs(num(args[0])!);
+      case 'FILL':
+        return num(args[0]) ?? num(args[1]);
+      case 'MAX':
+        return flat().length ? Math.max(...flat()) : undefined;
+      case 'MIN':
+        return flat().length ? Math.min(...flat()) : undefined;
+      case 'SUM':
+        return flat().reduce((a, b) => a + b, 0);
+      case 'ABS':
+        return num(args[0]) === undefined ? undefined : Math.abs(num(args[0])!);
       case 'IF': {
         const condition = num(args[0]);
         if (condition === undefined) {
@@ -94,7 +123,8 @@ export function evaluateExpression(expression: string, ids: Readonly<Record<stri
         }
         return condition !== 0 ? args[1] : args[2];
       }
-      default: throw new MetricMathError(`local CloudWatch: function ${name} is not supported`);
+      default:
+        throw new MetricMathError(`local CloudWatch: function ${name} is not supported`);
     }
   };
   const primary = (): Value => {
@@ -147,7 +177,14 @@ export function evaluateExpression(expression: string, ids: Readonly<Record<stri
   const comparison = (): Value => {
     const left = sum();
     const op = peek();
-    const compare: Record<string, (x: number, y: number) => boolean> = { '>=': (x, y) => x >= y, '<=': (x, y) => x <= y, '>': (x, y) => x > y, '<': (x, y) => x < y, '==': (x, y) => x === y, '!=': (x, y) => x !== y };
+    const compare: Record<string, (x: number, y: number) => boolean> = {
+      '>=': (x, y) => x >= y,
+      '<=': (x, y) => x <= y,
+      '>': (x, y) => x > y,
+      '<': (x, y) => x < y,
+      '==': (x, y) => x === y,
+      '!=': (x, y) => x !== y,
+    };
     if (op !== undefined && op in compare) {
       take();
       const right = sum();

@@ -1,5 +1,12 @@
 import { createHash } from 'crypto';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type Shard, type _Record } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+  type Shard,
+  type _Record,
+} from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { MappingSettings } from './assembly';
 import type { InvokeOutcome } from './function-host';
@@ -24,7 +31,12 @@ export interface PolledRecord {
 
 /** What Lambda sends to an on-failure destination for a Kinesis batch it gives up on. */
 export interface FailureRecord {
-  readonly requestContext: { readonly requestId: string; readonly functionArn: string; readonly condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded'; readonly approximateInvokeCount: number };
+  readonly requestContext: {
+    readonly requestId: string;
+    readonly functionArn: string;
+    readonly condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
+    readonly approximateInvokeCount: number;
+  };
   readonly responseContext: { readonly statusCode: number; readonly executedVersion: string; readonly functionError?: string };
   readonly version: '1.0';
   readonly timestamp: string;
@@ -183,8 +195,22 @@ class Signal {
 
 export class KinesisPoller {
   public readonly stats: PollerStats = {
-    invocations: 0, functionErrors: 0, partialFailures: 0, retries: 0, bisects: 0, failureBatches: 0, failureRecords: 0, processedRecords: 0,
-    iteratorAgeMs: new Map(), millisBehindLatest: new Map(), lastProcessed: new Map(), maxIteratorAgeMs: 0, maxInFlightPerShard: 0, finishedBatches: 0, redeliveries: 0, redeliveryFailures: 0,
+    invocations: 0,
+    functionErrors: 0,
+    partialFailures: 0,
+    retries: 0,
+    bisects: 0,
+    failureBatches: 0,
+    failureRecords: 0,
+    processedRecords: 0,
+    iteratorAgeMs: new Map(),
+    millisBehindLatest: new Map(),
+    lastProcessed: new Map(),
+    maxIteratorAgeMs: 0,
+    maxInFlightPerShard: 0,
+    finishedBatches: 0,
+    redeliveries: 0,
+    redeliveryFailures: 0,
   };
   private readonly shards = new Map<string, ShardReader>();
   /** Hash key range of every shard discovered, open or closed. */
@@ -257,13 +283,18 @@ export class KinesisPoller {
     const shards: Shard[] = [];
     let token: string | undefined;
     do {
-      const page = await this.options.kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.options.streamName }));
+      const page = await this.options.kinesis.send(
+        new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.options.streamName }),
+      );
       shards.push(...(page.Shards ?? []));
       token = page.NextToken;
     } while (token);
     const known = new Set(shards.map((shard) => shard.ShardId!));
     for (const shard of shards) {
-      this.ranges.set(shard.ShardId!, { start: BigInt(shard.HashKeyRange!.StartingHashKey!), end: BigInt(shard.HashKeyRange!.EndingHashKey!) });
+      this.ranges.set(shard.ShardId!, {
+        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+      });
     }
     const starts: Array<Promise<void>> = [];
     for (const shard of shards) {
@@ -271,16 +302,26 @@ export class KinesisPoller {
       if (this.shards.has(id)) {
         continue;
       }
-      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((parent): parent is string => !!parent && known.has(parent));
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
+        (parent): parent is string => !!parent && known.has(parent),
+      );
       if (parents.some((parent) => !this.done.has(parent))) {
         continue;
       }
       // Shards there from the start begin where the mapping says; children of a reshard at their start.
       const position = initial ? this.options.settings.startingPosition : 'TRIM_HORIZON';
-      const reader = new ShardReader(id, position, this.factor, this.options, this.stats, () => this.nextRequestId(), () => {
-        this.done.add(id);
-        this.wake.notify();
-      });
+      const reader = new ShardReader(
+        id,
+        position,
+        this.factor,
+        this.options,
+        this.stats,
+        () => this.nextRequestId(),
+        () => {
+          this.done.add(id);
+          this.wake.notify();
+        },
+      );
       this.shards.set(id, reader);
       starts.push(reader.start());
     }
@@ -311,9 +352,20 @@ class ShardReader {
     requestId: () => string,
     private readonly onDone: () => void,
   ) {
-    this.lanes = Array.from({ length: Math.max(1, factor) }, () => new Lane(this.shardId, options, stats, requestId, () => this.readWake.notify(), () => {
-      this.stats.maxInFlightPerShard = Math.max(this.stats.maxInFlightPerShard, this.inFlight());
-    }));
+    this.lanes = Array.from(
+      { length: Math.max(1, factor) },
+      () =>
+        new Lane(
+          this.shardId,
+          options,
+          stats,
+          requestId,
+          () => this.readWake.notify(),
+          () => {
+            this.stats.maxInFlightPerShard = Math.max(this.stats.maxInFlightPerShard, this.inFlight());
+          },
+        ),
+    );
   }
 
   /** Lanes of this shard: the parallelization factor it was started with. */
@@ -322,7 +374,9 @@ class ShardReader {
   }
 
   public async start(): Promise<void> {
-    const response = await this.options.kinesis.send(new GetShardIteratorCommand({ StreamName: this.options.streamName, ShardId: this.shardId, ShardIteratorType: this.position }));
+    const response = await this.options.kinesis.send(
+      new GetShardIteratorCommand({ StreamName: this.options.streamName, ShardId: this.shardId, ShardIteratorType: this.position }),
+    );
     this.iterator = response.ShardIterator;
     this.lanes.forEach((lane) => lane.start());
     this.loop = this.read().then(async () => {
@@ -365,11 +419,17 @@ class ShardReader {
         this.stats.millisBehindLatest.set(this.shardId, response.MillisBehindLatest ?? 0);
       } catch (error) {
         if ((error as Error).name === 'ExpiredIteratorException') {
-          const renewed = await this.options.kinesis.send(new GetShardIteratorCommand({
-            StreamName: this.options.streamName,
-            ShardId: this.shardId,
-            ...(lastSequence ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: lastSequence } : { ShardIteratorType: this.position }),
-          })).catch(() => undefined);
+          const renewed = await this.options.kinesis
+            .send(
+              new GetShardIteratorCommand({
+                StreamName: this.options.streamName,
+                ShardId: this.shardId,
+                ...(lastSequence
+                  ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: lastSequence }
+                  : { ShardIteratorType: this.position }),
+              }),
+            )
+            .catch(() => undefined);
           this.iterator = renewed?.ShardIterator ?? this.iterator;
         }
         await this.readWake.wait(200);
@@ -462,7 +522,11 @@ class Lane {
       }
       const batch: PolledRecord[] = [];
       let bytes = 0;
-      while (batch.length < batchSize && this.queue.length > 0 && (batch.length === 0 || bytes + this.queue[0].data.length * 1.4 < MAX_PAYLOAD_BYTES)) {
+      while (
+        batch.length < batchSize &&
+        this.queue.length > 0 &&
+        (batch.length === 0 || bytes + this.queue[0].data.length * 1.4 < MAX_PAYLOAD_BYTES)
+      ) {
         const record = this.queue.shift()!;
         bytes += record.data.length * 1.4 + 400;
         batch.push(record);
@@ -566,25 +630,33 @@ class Lane {
     this.options.hooks?.onProcessed?.(records);
   }
 
-  private giveUp(records: readonly PolledRecord[], condition: FailureRecord['requestContext']['condition'], invokes: number, functionError?: string): void {
+  private giveUp(
+    records: readonly PolledRecord[],
+    condition: FailureRecord['requestContext']['condition'],
+    invokes: number,
+    functionError?: string,
+  ): void {
     this.stats.failureBatches += 1;
     this.stats.failureRecords += records.length;
     const first = records[0];
     const last = records[records.length - 1];
-    this.options.hooks?.onFailure?.({
-      requestContext: { requestId: this.requestId(), functionArn: this.options.functionArn, condition, approximateInvokeCount: invokes },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(functionError ? { functionError } : {}) },
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      KinesisBatchInfo: {
-        shardId: this.shardId,
-        startSequenceNumber: first.sequenceNumber,
-        endSequenceNumber: last.sequenceNumber,
-        approximateArrivalOfFirstRecord: new Date(first.arrival).toISOString(),
-        approximateArrivalOfLastRecord: new Date(last.arrival).toISOString(),
-        batchSize: records.length,
-        streamArn: this.options.streamArn,
+    this.options.hooks?.onFailure?.(
+      {
+        requestContext: { requestId: this.requestId(), functionArn: this.options.functionArn, condition, approximateInvokeCount: invokes },
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(functionError ? { functionError } : {}) },
+        version: '1.0',
+        timestamp: new Date().toISOString(),
+        KinesisBatchInfo: {
+          shardId: this.shardId,
+          startSequenceNumber: first.sequenceNumber,
+          endSequenceNumber: last.sequenceNumber,
+          approximateArrivalOfFirstRecord: new Date(first.arrival).toISOString(),
+          approximateArrivalOfLastRecord: new Date(last.arrival).toISOString(),
+          batchSize: records.length,
+          streamArn: this.options.streamArn,
+        },
       },
-    }, records);
+      records,
+    );
   }
 }

@@ -3,7 +3,16 @@ import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { consumerEnvForFactor, consumerSettingsText, readPipeline, synthesize, type LocalFunction, type LocalPipeline, type MappingSettings, DEFAULT_MAPPING } from './assembly';
+import {
+  consumerEnvForFactor,
+  consumerSettingsText,
+  readPipeline,
+  synthesize,
+  type LocalFunction,
+  type LocalPipeline,
+  type MappingSettings,
+  DEFAULT_MAPPING,
+} from './assembly';
 import { LocalAlarms, startControlPlane, type AlarmEventOut } from './control-plane';
 import { LOCAL_REGION, localClientConfig, startDynalite, startStreamArnProxy } from '../../test/helpers/emulators';
 import { CleanUp, KinesisEmulator, startKinesis } from './emulators';
@@ -72,15 +81,19 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     const { template, assemblyDir } = synthesize(stackName, path.join(outDir, 'cdk.out'), options.shards);
     const pipeline = readPipeline(template, assemblyDir, stackName, LOCAL_REGION);
 
-    const kind = options.emulator && options.emulator !== 'auto'
-      ? options.emulator
-      : pipeline.stream.mode === 'ON_DEMAND' ? KinesisEmulator.KINESIS_LOCAL : KinesisEmulator.KINESALITE;
+    const kind =
+      options.emulator && options.emulator !== 'auto'
+        ? options.emulator
+        : pipeline.stream.mode === 'ON_DEMAND'
+          ? KinesisEmulator.KINESIS_LOCAL
+          : KinesisEmulator.KINESALITE;
     if (pipeline.stream.mode === 'ON_DEMAND' && kind === KinesisEmulator.KINESALITE) {
       throw new Error('local: kinesalite has no on-demand streams; use --emulator kinesis-local');
     }
     // The scaler runs where the emulator can reshard (kinesis-local), on the template's own alarms.
     const store = new MetricStore();
-    const runScaler = pipeline.scaler?.entryFile !== undefined && pipeline.scaler.entryFile !== '' && kind === KinesisEmulator.KINESIS_LOCAL;
+    const runScaler =
+      pipeline.scaler?.entryFile !== undefined && pipeline.scaler.entryFile !== '' && kind === KinesisEmulator.KINESIS_LOCAL;
     const alarms = runScaler ? new LocalAlarms(store, pipeline.scalerAlarms, LOCAL_REGION) : undefined;
     let poller: KinesisPoller | undefined;
     const settings: MappingSettings = {
@@ -88,7 +101,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       ...(options.parallelizationFactor === undefined ? {} : { parallelizationFactor: options.parallelizationFactor }),
     };
     const mappingControl = {
-      describe: (uuid: string) => ({ UUID: uuid, State: 'Enabled', BatchSize: settings.batchSize, ParallelizationFactor: poller?.parallelizationFactor ?? settings.parallelizationFactor, EventSourceArn: pipeline.stream.arn }),
+      describe: (uuid: string) => ({
+        UUID: uuid,
+        State: 'Enabled',
+        BatchSize: settings.batchSize,
+        ParallelizationFactor: poller?.parallelizationFactor ?? settings.parallelizationFactor,
+        EventSourceArn: pipeline.stream.arn,
+      }),
       update: (uuid: string, changes: Record<string, unknown>) => {
         if (typeof changes.ParallelizationFactor === 'number') {
           poller?.setParallelizationFactor(changes.ParallelizationFactor);
@@ -96,7 +115,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         return mappingControl.describe(uuid);
       },
     };
-    const [kinesisEmulator, dynalite, controlPlane] = await Promise.all([startKinesis(kind, options.kinesisPort), startDynalite(options.dynamodbPort), startControlPlane(store, alarms, mappingControl)]);
+    const [kinesisEmulator, dynalite, controlPlane] = await Promise.all([
+      startKinesis(kind, options.kinesisPort),
+      startDynalite(options.dynamodbPort),
+      startControlPlane(store, alarms, mappingControl),
+    ]);
     cleanUp.add(kinesisEmulator.name, kinesisEmulator.stop);
     cleanUp.add('dynalite', dynalite.stop);
     cleanUp.add('local control plane', controlPlane.stop);
@@ -111,7 +134,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       kinesis.destroy();
       dynamodb.destroy();
     });
-    say(`local: ${kinesisEmulator.name} on ${kinesisEmulator.endpoint}, dynalite on ${dynalite.endpoint}; stream ${pipeline.stream.name} (${pipeline.stream.mode === 'ON_DEMAND' ? 'on-demand' : `${pipeline.stream.shardCount} shards`}), ${pipeline.tables.length} table(s)`);
+    say(
+      `local: ${kinesisEmulator.name} on ${kinesisEmulator.endpoint}, dynalite on ${dynalite.endpoint}; stream ${pipeline.stream.name} (${pipeline.stream.mode === 'ON_DEMAND' ? 'on-demand' : `${pipeline.stream.shardCount} shards`}), ${pipeline.tables.length} table(s)`,
+    );
     await createStream(kinesis, pipeline.stream);
     await Promise.all(pipeline.tables.map((table) => createTable(dynamodb, table)));
 
@@ -152,11 +177,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       // Reserved concurrency 1: one invocation at a time, in alarm order.
       scalerQueue = scalerQueue.then(async () => {
         const outcome = await scaler!.invoke(event);
-        const result = outcome.ok ? outcome.result as { decision?: string; reason?: string; shards?: number } : undefined;
+        const result = outcome.ok ? (outcome.result as { decision?: string; reason?: string; shards?: number }) : undefined;
         scalerLog.push({
           at: Date.now(),
           alarm: event.alarmData.alarmName,
-          text: outcome.ok ? `${result?.decision ?? '?'}${result?.shards !== undefined ? ` (shards ${result.shards})` : ''}: ${result?.reason ?? ''}` : `error ${outcome.error.name}: ${outcome.error.message}`,
+          text: outcome.ok
+            ? `${result?.decision ?? '?'}${result?.shards !== undefined ? ` (shards ${result.shards})` : ''}: ${result?.reason ?? ''}`
+            : `error ${outcome.error.name}: ${outcome.error.message}`,
         });
       });
     };
@@ -164,10 +191,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     // A consumer that skips aggregated records outside their shard (the app's does: its producer
     // re-sends them) acknowledges batches without those copies: the ledger leaves them out too.
     const skipsOutOfRange = pipeline.consumer?.environment.OUT_OF_RANGE_RECORDS === 'skip';
-    const ledger = new Ledger(skipsOutOfRange ? (shardId, user) => {
-      const range = poller?.rangeOf(shardId);
-      return range === undefined || inHashRange(range, routingHashKey(user));
-    } : undefined);
+    const ledger = new Ledger(
+      skipsOutOfRange
+        ? (shardId, user) => {
+            const range = poller?.rangeOf(shardId);
+            return range === undefined || inHashRange(range, routingHashKey(user));
+          }
+        : undefined,
+    );
     if (consumer) {
       consumer.onLogLine = (line) => {
         if (line.message === 'user record' && typeof line.sequenceNumber === 'string') {
@@ -199,7 +230,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         onRead: (_shardId, records, millisBehindLatest) => {
           ledger.recordRead(records);
           for (const record of records) {
-            store.put('AWS/Kinesis', 'IncomingBytes', streamDimension, record.data.length + Buffer.byteLength(record.partitionKey), record.arrival);
+            store.put(
+              'AWS/Kinesis',
+              'IncomingBytes',
+              streamDimension,
+              record.data.length + Buffer.byteLength(record.partitionKey),
+              record.arrival,
+            );
             store.put('AWS/Kinesis', 'IncomingRecords', streamDimension, 1, record.arrival);
           }
           store.put('AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', streamDimension, millisBehindLatest);
@@ -255,10 +292,22 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         inFlight: activePoller.inFlight(),
         failureBatches: activePoller.stats.failureBatches,
         retries: activePoller.stats.retries,
-        scaler: scalerLog.length ? `${scalerLog[scalerLog.length - 1].alarm.split('-').pop()}: ${scalerLog[scalerLog.length - 1].text}` : alarms ? `alarms ${alarms.names().map((name) => `${name.split('-').pop()}=${alarms.state(name)}`).join(' ')}` : undefined,
+        scaler: scalerLog.length
+          ? `${scalerLog[scalerLog.length - 1].alarm.split('-').pop()}: ${scalerLog[scalerLog.length - 1].text}`
+          : alarms
+            ? `alarms ${alarms
+                .names()
+                .map((name) => `${name.split('-').pop()}=${alarms.state(name)}`)
+                .join(' ')}`
+            : undefined,
         checkpoints: [...new Set([...active, ...finished, ...leases.keys()])].sort().map((shardId) => {
           const lease = leases.get(shardId);
-          return { shardId, ...(lease ? viewOfLease(lease) : {}), processed: activePoller.stats.lastProcessed.get(shardId), lanes: activePoller.lanesOf(shardId) };
+          return {
+            shardId,
+            ...(lease ? viewOfLease(lease) : {}),
+            processed: activePoller.stats.lastProcessed.get(shardId),
+            lanes: activePoller.lanesOf(shardId),
+          };
         }),
       };
     };
@@ -268,9 +317,12 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         return;
       }
       viewBusy = true;
-      void sample().then((s) => view.update(s)).catch(() => undefined).finally(() => {
-        viewBusy = false;
-      });
+      void sample()
+        .then((s) => view.update(s))
+        .catch(() => undefined)
+        .finally(() => {
+          viewBusy = false;
+        });
     }, 1000);
     cleanUp.add('terminal view', () => clearInterval(viewTimer));
 
@@ -296,14 +348,30 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     const report: LocalRunReport = {
       stackName,
       emulators: `${kinesisEmulator.name} + dynalite`,
-      producer: pipeline.producer ? `${pipeline.producer.cdkPath} (bundled, ${describeHost(producer!)})` : 'none in the template: plain PutRecords',
-      consumer: pipeline.consumer ? `${pipeline.consumer.cdkPath} (bundled, ${describeHost(consumer!)})` : 'none in the template: a stand-in that accepts every batch',
-      scaler: !pipeline.scaler ? 'none in the template'
-        : !runScaler ? `${pipeline.scaler.cdkPath}: not run (${kind} has no UpdateShardCount; use --emulator kinesis-local)`
-          : `${pipeline.scaler.cdkPath} (bundled), ${scalerLog.length} invocations; alarms at the end: ${alarms!.names().map((name) => `${name.split('-').pop()} ${alarms!.state(name)}`).join(', ')}`,
+      producer: pipeline.producer
+        ? `${pipeline.producer.cdkPath} (bundled, ${describeHost(producer!)})`
+        : 'none in the template: plain PutRecords',
+      consumer: pipeline.consumer
+        ? `${pipeline.consumer.cdkPath} (bundled, ${describeHost(consumer!)})`
+        : 'none in the template: a stand-in that accepts every batch',
+      scaler: !pipeline.scaler
+        ? 'none in the template'
+        : !runScaler
+          ? `${pipeline.scaler.cdkPath}: not run (${kind} has no UpdateShardCount; use --emulator kinesis-local)`
+          : `${pipeline.scaler.cdkPath} (bundled), ${scalerLog.length} invocations; alarms at the end: ${alarms!
+              .names()
+              .map((name) => `${name.split('-').pop()} ${alarms!.state(name)}`)
+              .join(', ')}`,
       // The on-failure queue is kept in memory (and a file) by the poller.
       notEmulated: pipeline.notEmulated.filter((type) => !(type === 'AWS::SQS::Queue' && settings.onFailureDestination?.includes(':sqs:'))),
-      handlerMetrics: Object.fromEntries([['producer', producer], ['consumer', consumer]].filter((entry): entry is [string, FunctionHost] => entry[1] !== undefined).map(([role, h]) => [role, h.metrics])),
+      handlerMetrics: Object.fromEntries(
+        [
+          ['producer', producer],
+          ['consumer', consumer],
+        ]
+          .filter((entry): entry is [string, FunctionHost] => entry[1] !== undefined)
+          .map(([role, h]) => [role, h.metrics]),
+      ),
       scalerInvocations: scalerLog.map((entry) => `+${((entry.at - started) / 1000).toFixed(0)} s ${entry.alarm}: ${entry.text}`),
       mapping: `batch ${settings.batchSize}, window ${settings.batchWindowMs / 1000} s, parallelization ${settings.parallelizationFactor}${options.parallelizationFactor === undefined ? '' : ' (--parallelization-factor)'}, bisect ${settings.bisectOnError ? 'on' : 'off'}, retries ${settings.maxRetryAttempts}, partial batch responses ${settings.reportBatchItemFailures ? 'on' : 'off'}, on-failure ${settings.onFailureDestination ?? 'none'}${pipeline.mapping ? '' : ' (Lambda defaults: no mapping in the template)'}`,
       durationMs: options.durationMs,
@@ -315,7 +383,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       redeliverEvery: options.redeliverEvery ?? 0,
       ledger: ledger.result(),
       // Every acknowledged record must be processed by the lease's account (checkpoint or per-key progress).
-      leaseCoverage: pipeline.leaseTable && consumer ? ledger.checkpointCoverage((shardId, key, sequence, sub) => leaseCovers(leases.get(shardId), key, sequence, sub)) : undefined,
+      leaseCoverage:
+        pipeline.leaseTable && consumer
+          ? ledger.checkpointCoverage((shardId, key, sequence, sub) => leaseCovers(leases.get(shardId), key, sequence, sub))
+          : undefined,
       load: load.stats,
       poller: activePoller.stats,
       shardCount: final.shardCount,

@@ -39,7 +39,9 @@ export interface ShardCheckpoint {
 
 /** A shard's lease in a few words: its checkpoint and the per-key progress above it. */
 export function describeCheckpoint(shard: ShardCheckpoint, digits = 10): string {
-  const progress = shard.progressKeys ? `, progress of ${shard.progressKeys} keys${shard.progressRuns ? ` (${shard.progressRuns} runs)` : ''} in ${shard.progressBytes} B` : '';
+  const progress = shard.progressKeys
+    ? `, progress of ${shard.progressKeys} keys${shard.progressRuns ? ` (${shard.progressRuns} runs)` : ''} in ${shard.progressBytes} B`
+    : '';
   return `checkpoint ${shortSequence(shard.checkpoint, digits)}${progress}`;
 }
 
@@ -53,7 +55,9 @@ export function shortSequence(sequence: string | undefined, digits = 10): string
 
 export function renderView(sample: ViewSample, title: string): string[] {
   const seconds = (ms: number) => `${(ms / 1000).toFixed(0)}s`;
-  const phase = sample.draining ? `draining (${seconds(sample.elapsedMs)})` : `${seconds(sample.elapsedMs)} / ${seconds(sample.durationMs)}`;
+  const phase = sample.draining
+    ? `draining (${seconds(sample.elapsedMs)})`
+    : `${seconds(sample.elapsedMs)} / ${seconds(sample.durationMs)}`;
   const lines = [
     `${title}   ${phase}`,
     `produced ${pad(sample.producedPerSecond, 6)}/s  total ${pad(sample.producedTotal, 8)}   consumed ${pad(sample.consumedPerSecond, 6)}/s  total ${pad(sample.consumedTotal, 8)}   pending ${sample.pending}`,
@@ -63,7 +67,9 @@ export function renderView(sample: ViewSample, title: string): string[] {
     lines.push(`scaler: ${sample.scaler.slice(0, 150)}`);
   }
   for (const shard of sample.checkpoints) {
-    lines.push(`  ${shard.shardId}  ${describeCheckpoint(shard).padEnd(50)} processed ${shortSequence(shard.processed)}${shard.lanes ? ` (${shard.lanes} lanes)` : ''}`);
+    lines.push(
+      `  ${shard.shardId}  ${describeCheckpoint(shard).padEnd(50)} processed ${shortSequence(shard.processed)}${shard.lanes ? ` (${shard.lanes} lanes)` : ''}`,
+    );
   }
   return lines;
 }
@@ -76,7 +82,11 @@ export class TerminalView {
   private drawn = 0;
   private lastLine = 0;
 
-  public constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, private readonly title: string, private readonly mode: 'tty' | 'lines' | 'none') {}
+  public constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly title: string,
+    private readonly mode: 'tty' | 'lines' | 'none',
+  ) {}
 
   public update(sample: ViewSample): void {
     if (this.mode === 'none') {

@@ -41,8 +41,13 @@ function main(): void {
     rows.push(ours, sample, peak, onDemand);
     for (const result of [ours, sample, peak, onDemand]) {
       const shardHours = result === onDemand ? `(${result.shardHours.toFixed(1)})` : result.shardHours.toFixed(1);
-      const changes = result === onDemand || result === peak ? '—' : `${result.reshards}${result.finalFactor > 1 ? `, factor ${result.finalFactor}` : ''}`;
-      lines.push(`| ${trace.name} | ${result.policy} | ${formatShare(result.throttledShare)} | ${formatAge(result.maxAgeSeconds)} | ${shardHours} | ${changes} |`);
+      const changes =
+        result === onDemand || result === peak
+          ? '—'
+          : `${result.reshards}${result.finalFactor > 1 ? `, factor ${result.finalFactor}` : ''}`;
+      lines.push(
+        `| ${trace.name} | ${result.policy} | ${formatShare(result.throttledShare)} | ${formatAge(result.maxAgeSeconds)} | ${shardHours} | ${changes} |`,
+      );
     }
     if (!(ours.throttledShare < sample.throttledShare || (ours.throttledShare === 0 && sample.throttledShare === 0))) {
       failures.push(`${trace.name}: throttled ${ours.throttledShare} not below the sample's ${sample.throttledShare}`);
@@ -52,14 +57,20 @@ function main(): void {
         failures.push(`${trace.name}: max iterator age ${ours.maxAgeSeconds} s above the sample's ${sample.maxAgeSeconds} s`);
       }
       if (ours.maxShardsWhileFailing > trace.initialShards || ours.maxFactorWhileFailing > 1 || count('ConsumerStuck') === 0) {
-        failures.push(`${trace.name}: while the consumer was stuck ours went to ${ours.maxShardsWhileFailing} shards and factor ${ours.maxFactorWhileFailing}, reporting ConsumerStuck ${count('ConsumerStuck')} times`);
+        failures.push(
+          `${trace.name}: while the consumer was stuck ours went to ${ours.maxShardsWhileFailing} shards and factor ${ours.maxFactorWhileFailing}, reporting ConsumerStuck ${count('ConsumerStuck')} times`,
+        );
       }
-      notes.push(`${trace.name}: while the consumer was stuck, ours stayed at ${ours.maxShardsWhileFailing} shard(s) and factor ${ours.maxFactorWhileFailing}, and reported ConsumerStuck ${count('ConsumerStuck')} times (people alarmed); the factor rose to ${ours.finalFactor} only once it made progress again, to drain the backlog.`);
+      notes.push(
+        `${trace.name}: while the consumer was stuck, ours stayed at ${ours.maxShardsWhileFailing} shard(s) and factor ${ours.maxFactorWhileFailing}, and reported ConsumerStuck ${count('ConsumerStuck')} times (people alarmed); the factor rose to ${ours.finalFactor} only once it made progress again, to drain the backlog.`,
+      );
     } else if (!(ours.maxAgeSeconds < sample.maxAgeSeconds || (ours.maxAgeSeconds === 0 && sample.maxAgeSeconds === 0))) {
       failures.push(`${trace.name}: max iterator age ${ours.maxAgeSeconds} s not below the sample's ${sample.maxAgeSeconds} s`);
     }
     if (trace.metricsMissing?.some(Boolean)) {
-      notes.push(`${trace.name}: ${trace.metricsMissing.filter(Boolean).length} minutes without datapoints; ours answered NoData ${count('NoData')} times and never scaled in on them.`);
+      notes.push(
+        `${trace.name}: ${trace.metricsMissing.filter(Boolean).length} minutes without datapoints; ours answered NoData ${count('NoData')} times and never scaled in on them.`,
+      );
     }
     if (ours.shardHours > peak.shardHours) {
       failures.push(`${trace.name}: ${ours.shardHours} shard-hours above the peak-sized fleet's ${peak.shardHours}`);
@@ -69,12 +80,16 @@ function main(): void {
   if (notes.length) {
     console.log(`\n${notes.map((note) => `- ${note}`).join('\n')}`);
   }
-  console.log('\nOn-demand shard-hours in brackets: its capacity in 1 MiB/s shards; on-demand is billed per GB and stream-hour, not per shard.');
+  console.log(
+    '\nOn-demand shard-hours in brackets: its capacity in 1 MiB/s shards; on-demand is billed per GB and stream-hour, not per shard.',
+  );
   if (failures.length) {
     console.log(`\nTarget missed:\n- ${failures.join('\n- ')}`);
     process.exitCode = 1;
   } else {
-    console.log('\nTarget met on every trace: fewer throttled writes than the AWS sample wherever it throttles, a lower maximum iterator age wherever either lags (0 s for both where consumers keep up; no higher, with no shards or factor added, where the consumer is stuck), at no more shard-hours than the peak-sized fleet.');
+    console.log(
+      '\nTarget met on every trace: fewer throttled writes than the AWS sample wherever it throttles, a lower maximum iterator age wherever either lags (0 s for both where consumers keep up; no higher, with no shards or factor added, where the consumer is stuck), at no more shard-hours than the peak-sized fleet.',
+    );
   }
 }
 

@@ -115,7 +115,13 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
         }
         const now = minute * 60_000;
         const recent = calls.filter((at) => at > now - DAY_MS).length;
-        const valid = !pending && action.target !== shards && action.target <= shards * 2 && action.target >= Math.ceil(shards / 2) && action.target >= 1 && recent < UPDATE_SHARD_COUNT_CALLS_PER_DAY;
+        const valid =
+          !pending &&
+          action.target !== shards &&
+          action.target <= shards * 2 &&
+          action.target >= Math.ceil(shards / 2) &&
+          action.target >= 1 &&
+          recent < UPDATE_SHARD_COUNT_CALLS_PER_DAY;
         if (!valid) {
           refused++;
           continue;
@@ -130,7 +136,9 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
     let capacity: number;
     let servingShards: number;
     if (policy.mode === 'on-demand') {
-      const seen = history.slice(0, Math.max(0, history.length - ON_DEMAND_REACTION_MINUTES + 1)).reduce((max, r) => Math.max(max, r.accepted), 0);
+      const seen = history
+        .slice(0, Math.max(0, history.length - ON_DEMAND_REACTION_MINUTES + 1))
+        .reduce((max, r) => Math.max(max, r.accepted), 0);
       capacity = Math.max(ON_DEMAND_START_MIB, 2 * seen);
       servingShards = Math.ceil(capacity);
     } else {
@@ -141,7 +149,9 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
     const accepted = demand - throttled;
 
     const failing = trace.consumerFailing?.[minute] ?? false;
-    const consumerCapacity = failing ? 0 : Math.min(servingShards * factor * trace.consumerRate[minute], servingShards * READ_MIB_PER_SHARD);
+    const consumerCapacity = failing
+      ? 0
+      : Math.min(servingShards * factor * trace.consumerRate[minute], servingShards * READ_MIB_PER_SHARD);
     backlog += accepted * 60;
     const processedMib = Math.min(backlog, consumerCapacity * 60);
     backlog -= processedMib;
@@ -159,7 +169,13 @@ export function simulate(policy: Policy, trace: Trace): SimulationResult {
       maxFactorWhileFailing = Math.max(maxFactorWhileFailing, factor);
     }
     history.push({
-      minute, demand, accepted, throttled, ageSeconds, shards: servingShards, factor,
+      minute,
+      demand,
+      accepted,
+      throttled,
+      ageSeconds,
+      shards: servingShards,
+      factor,
       processed: processedMib / 60,
       failures: failing ? servingShards * factor : 0,
       observed: !(trace.metricsMissing?.[minute] ?? false),

@@ -8,9 +8,25 @@ import { MAX_HASH_KEY, hashKeyOf } from '../../../lambda/shared/hash-key';
  * calls, answers missing entries, ListShards throttled/denied/failing, a split after the producer
  * loaded its map. It stores what PutRecords accepted, shard by shard, for the test to read back.
  */
-export interface FakeShard { shardId: string; start: bigint; end: bigint; open: boolean; parent?: string }
-export interface StoredRecord { shardId: string; partitionKey: string; explicitHashKey?: string; data: Buffer; sequenceNumber: string }
-interface PutEntry { Data: string; PartitionKey: string; ExplicitHashKey?: string }
+export interface FakeShard {
+  shardId: string;
+  start: bigint;
+  end: bigint;
+  open: boolean;
+  parent?: string;
+}
+export interface StoredRecord {
+  shardId: string;
+  partitionKey: string;
+  explicitHashKey?: string;
+  data: Buffer;
+  sequenceNumber: string;
+}
+interface PutEntry {
+  Data: string;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+}
 
 /** What to do with one call: answer an error instead (before writing), write and then fail, hang, slow down, fail some entries, drop some answers. */
 export type Fault =
@@ -37,7 +53,12 @@ export class FakeKinesis {
 
   public constructor(shardCount: number) {
     const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
-    this.shards = Array.from({ length: shardCount }, (_, i) => ({ shardId: shardId(i), start: width * BigInt(i), end: i === shardCount - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n, open: true }));
+    this.shards = Array.from({ length: shardCount }, (_, i) => ({
+      shardId: shardId(i),
+      start: width * BigInt(i),
+      end: i === shardCount - 1 ? MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+      open: true,
+    }));
     this.nextShard = shardCount;
   }
 
@@ -101,12 +122,14 @@ export class FakeKinesis {
         return send(res, fault.status, { __type: fault.type, message: `injected ${fault.type}` });
       }
       if (target === 'ListShards') {
-        const answer = { Shards: this.shards.map((s) => ({
-          ShardId: s.shardId,
-          ...(s.parent ? { ParentShardId: s.parent } : {}),
-          HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() },
-          SequenceNumberRange: { StartingSequenceNumber: '1', ...(s.open ? {} : { EndingSequenceNumber: '9' }) },
-        })) };
+        const answer = {
+          Shards: this.shards.map((s) => ({
+            ShardId: s.shardId,
+            ...(s.parent ? { ParentShardId: s.parent } : {}),
+            HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() },
+            SequenceNumberRange: { StartingSequenceNumber: '1', ...(s.open ? {} : { EndingSequenceNumber: '9' }) },
+          })),
+        };
         send(res, 200, answer);
         this.afterListShards();
         return undefined;
@@ -118,13 +141,22 @@ export class FakeKinesis {
           return { ErrorCode: errorCode, ErrorMessage: `injected ${errorCode}` };
         }
         const sequenceNumber = String(++this.sequence).padStart(20, '0');
-        this.stored.push({ shardId: shard.shardId, partitionKey: entry.PartitionKey, ...(entry.ExplicitHashKey ? { explicitHashKey: entry.ExplicitHashKey } : {}), data: Buffer.from(entry.Data, 'base64'), sequenceNumber });
+        this.stored.push({
+          shardId: shard.shardId,
+          partitionKey: entry.PartitionKey,
+          ...(entry.ExplicitHashKey ? { explicitHashKey: entry.ExplicitHashKey } : {}),
+          data: Buffer.from(entry.Data, 'base64'),
+          sequenceNumber,
+        });
         return { SequenceNumber: sequenceNumber, ShardId: shard.shardId };
       });
       if (fault?.kind === 'error-after-write') {
         return send(res, fault.status, { __type: fault.type, message: `injected ${fault.type} after the write` });
       }
-      const answer = { FailedRecordCount: records.filter((r) => 'ErrorCode' in r).length, Records: fault?.kind === 'missing' ? records.slice(0, fault.keep) : records };
+      const answer = {
+        FailedRecordCount: records.filter((r) => 'ErrorCode' in r).length,
+        Records: fault?.kind === 'missing' ? records.slice(0, fault.keep) : records,
+      };
       if (fault?.kind === 'slow') {
         setTimeout(() => send(res, 200, answer), fault.ms).unref();
         return undefined;
@@ -143,6 +175,10 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), ...(status >= 400 ? { 'x-amzn-errortype': (body as { __type: string }).__type } : {}) });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    ...(status >= 400 ? { 'x-amzn-errortype': (body as { __type: string }).__type } : {}),
+  });
   res.end(text);
 }

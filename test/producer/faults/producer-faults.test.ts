@@ -29,8 +29,25 @@ const TABLE = 'producer-progress';
 const SHARDS = 4;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
-interface Result { recordCount: number; writtenCount: number; failedCount: number; failed: { index: number; errorCode: string }[] }
-interface Row { name: string; sent: number; reportedWritten: number; inStream: number; copies: number; lost: number; reportedButPresent: number; afterRetryInStream: number; afterRetryCopies: number; ms: number; firstCodes: string }
+interface Result {
+  recordCount: number;
+  writtenCount: number;
+  failedCount: number;
+  failed: { index: number; errorCode: string }[];
+}
+interface Row {
+  name: string;
+  sent: number;
+  reportedWritten: number;
+  inStream: number;
+  copies: number;
+  lost: number;
+  reportedButPresent: number;
+  afterRetryInStream: number;
+  afterRetryCopies: number;
+  ms: number;
+  firstCodes: string;
+}
 
 const fake = new FakeKinesis(SHARDS);
 let dynalite: Emulator;
@@ -44,23 +61,37 @@ let writeSpy: jest.SpyInstance;
 function context(id: string, remainingMs: number): Context {
   const deadline = Date.now() + remainingMs;
   return {
-    functionName: 'producer', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:producer',
-    memoryLimitInMB: '512', awsRequestId: id, logGroupName: '/aws/lambda/producer', logStreamName: 'stream', callbackWaitsForEmptyEventLoop: true,
+    functionName: 'producer',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:producer',
+    memoryLimitInMB: '512',
+    awsRequestId: id,
+    logGroupName: '/aws/lambda/producer',
+    logStreamName: 'stream',
+    callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined, fail: () => undefined, succeed: () => undefined,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }
 
 function event(count: number, keys: number): { records: { data: string; partitionKey: string }[] } {
-  return { records: Array.from({ length: count }, (_, i) => ({ data: `${i}:${'x'.repeat(60)}`, partitionKey: `key-${(i * 7919) % keys}` })) };
+  return {
+    records: Array.from({ length: count }, (_, i) => ({ data: `${i}:${'x'.repeat(60)}`, partitionKey: `key-${(i * 7919) % keys}` })),
+  };
 }
 
 /** Invokes as Lambda does: the answer, or the error a direct invoke throws (with its result). */
-async function invoke(body: unknown, id: string, remainingMs: number): Promise<{ result?: Result; error?: { name: string; result?: Result; message: string }; ms: number }> {
+async function invoke(
+  body: unknown,
+  id: string,
+  remainingMs: number,
+): Promise<{ result?: Result; error?: { name: string; result?: Result; message: string }; ms: number }> {
   resetShardMapCache();
   const start = Date.now();
   try {
-    const result = await handler(body, context(id, remainingMs)) as Result;
+    const result = (await handler(body, context(id, remainingMs))) as Result;
     return { result, ms: Date.now() - start };
   } catch (error) {
     return { error: error as { name: string; result?: Result; message: string }, ms: Date.now() - start };
@@ -120,19 +151,111 @@ interface Case {
 const throttle = (type = 'ProvisionedThroughputExceededException') => ({ kind: 'error' as const, status: 400, type });
 
 const CASES: Case[] = [
-  { name: 'throttled entries (every other entry of the first 3 calls)', count: 2_000, remainingMs: 5_000, faults: (t, n) => (t === 'PutRecords' && n <= 3 ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) } : undefined) },
-  { name: 'throttled shard (shard 0 for the whole first delivery, 3 s left)', count: 2_000, remainingMs: 3_000, faults: (t) => (t === 'PutRecords' && firstDelivery ? { kind: 'entries', errorOf: (_e, shard) => (shard === 'shardId-000000000000' ? 'ProvisionedThroughputExceededException' : undefined) } : undefined) },
-  { name: '5xx before the write (first 2 calls)', count: 500, remainingMs: 5_000, faults: (t, n) => (t === 'PutRecords' && n <= 2 ? { kind: 'error', status: 500, type: 'InternalFailure' } : undefined) },
-  { name: '5xx after the write (first call)', count: 500, remainingMs: 5_000, mayCopy: true, faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'error-after-write', status: 500, type: 'InternalFailure' } : undefined) },
-  { name: 'hung call (first call never answers)', count: 500, remainingMs: 5_000, faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'hang' } : undefined) },
-  { name: 'slow call (written, answered after 2x the call timeout)', count: 500, remainingMs: 5_000, mayCopy: true, faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'slow', ms: 2 * CALL_TIMEOUT_MS } : undefined) },
-  { name: 'answer missing entries (first call: only 3 answered, all written)', count: 500, remainingMs: 5_000, mayCopy: true, faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'missing', keep: 3 } : undefined) },
-  { name: 'ListShards throttled (first 3 calls)', count: 500, remainingMs: 5_000, faults: (t, n) => (t === 'ListShards' && n <= 3 ? throttle('LimitExceededException') : undefined) },
-  { name: 'ListShards denied (first delivery)', count: 500, remainingMs: 5_000, faults: (t) => (t === 'ListShards' && firstDelivery ? throttle('AccessDeniedException') : undefined) },
-  { name: 'ListShards failing with 5xx (first 3 calls)', count: 500, remainingMs: 5_000, faults: (t, n) => (t === 'ListShards' && n <= 3 ? { kind: 'error', status: 500, type: 'InternalFailure' } : undefined) },
-  { name: 'ListShards hung (first call)', count: 500, remainingMs: 5_000, faults: (t, n) => (t === 'ListShards' && n === 1 ? { kind: 'hang' } : undefined) },
-  { name: 'split after the map loaded', count: 2_000, remainingMs: 5_000, faults: () => undefined, setup: () => { let done = false; fake.afterListShards = () => { if (!done) { done = true; fake.split('shardId-000000000001'); } }; } },
-  { name: 'throttled shard with 2 Lambda retries still throttled', count: 2_000, remainingMs: 3_000, faults: (t) => (t === 'PutRecords' && deliveries <= 2 ? { kind: 'entries', errorOf: (_e, shard) => (shard === 'shardId-000000000002' ? 'ProvisionedThroughputExceededException' : undefined) } : undefined) },
+  {
+    name: 'throttled entries (every other entry of the first 3 calls)',
+    count: 2_000,
+    remainingMs: 5_000,
+    faults: (t, n) =>
+      t === 'PutRecords' && n <= 3
+        ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
+        : undefined,
+  },
+  {
+    name: 'throttled shard (shard 0 for the whole first delivery, 3 s left)',
+    count: 2_000,
+    remainingMs: 3_000,
+    faults: (t) =>
+      t === 'PutRecords' && firstDelivery
+        ? {
+            kind: 'entries',
+            errorOf: (_e, shard) => (shard === 'shardId-000000000000' ? 'ProvisionedThroughputExceededException' : undefined),
+          }
+        : undefined,
+  },
+  {
+    name: '5xx before the write (first 2 calls)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t, n) => (t === 'PutRecords' && n <= 2 ? { kind: 'error', status: 500, type: 'InternalFailure' } : undefined),
+  },
+  {
+    name: '5xx after the write (first call)',
+    count: 500,
+    remainingMs: 5_000,
+    mayCopy: true,
+    faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'error-after-write', status: 500, type: 'InternalFailure' } : undefined),
+  },
+  {
+    name: 'hung call (first call never answers)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'hang' } : undefined),
+  },
+  {
+    name: 'slow call (written, answered after 2x the call timeout)',
+    count: 500,
+    remainingMs: 5_000,
+    mayCopy: true,
+    faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'slow', ms: 2 * CALL_TIMEOUT_MS } : undefined),
+  },
+  {
+    name: 'answer missing entries (first call: only 3 answered, all written)',
+    count: 500,
+    remainingMs: 5_000,
+    mayCopy: true,
+    faults: (t, n) => (t === 'PutRecords' && n === 1 ? { kind: 'missing', keep: 3 } : undefined),
+  },
+  {
+    name: 'ListShards throttled (first 3 calls)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t, n) => (t === 'ListShards' && n <= 3 ? throttle('LimitExceededException') : undefined),
+  },
+  {
+    name: 'ListShards denied (first delivery)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t) => (t === 'ListShards' && firstDelivery ? throttle('AccessDeniedException') : undefined),
+  },
+  {
+    name: 'ListShards failing with 5xx (first 3 calls)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t, n) => (t === 'ListShards' && n <= 3 ? { kind: 'error', status: 500, type: 'InternalFailure' } : undefined),
+  },
+  {
+    name: 'ListShards hung (first call)',
+    count: 500,
+    remainingMs: 5_000,
+    faults: (t, n) => (t === 'ListShards' && n === 1 ? { kind: 'hang' } : undefined),
+  },
+  {
+    name: 'split after the map loaded',
+    count: 2_000,
+    remainingMs: 5_000,
+    faults: () => undefined,
+    setup: () => {
+      let done = false;
+      fake.afterListShards = () => {
+        if (!done) {
+          done = true;
+          fake.split('shardId-000000000001');
+        }
+      };
+    },
+  },
+  {
+    name: 'throttled shard with 2 Lambda retries still throttled',
+    count: 2_000,
+    remainingMs: 3_000,
+    faults: (t) =>
+      t === 'PutRecords' && deliveries <= 2
+        ? {
+            kind: 'entries',
+            errorOf: (_e, shard) => (shard === 'shardId-000000000002' ? 'ProvisionedThroughputExceededException' : undefined),
+          }
+        : undefined,
+  },
 ];
 
 let firstDelivery = true;
@@ -142,15 +265,37 @@ beforeAll(async () => {
   const endpoint = await fake.start();
   dynalite = await startDynalite();
   Object.assign(process.env, {
-    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_KINESIS: endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-    STREAM_NAME: STREAM, PROGRESS_TABLE_NAME: TABLE, CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
-    CLIENT_REQUEST_TIMEOUT_MS: '1000', CLIENT_CONNECTION_TIMEOUT_MS: '500',
-    RETRY_BASE_MS: '10', RETRY_MAX_MS: '200', SAFETY_MARGIN_MS: '300',
-    POWERTOOLS_SERVICE_NAME: 'producer-faults', POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_NAMESPACE: 'KinesisPipeline',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_KINESIS: endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    STREAM_NAME: STREAM,
+    PROGRESS_TABLE_NAME: TABLE,
+    CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
+    CLIENT_REQUEST_TIMEOUT_MS: '1000',
+    CLIENT_CONNECTION_TIMEOUT_MS: '500',
+    RETRY_BASE_MS: '10',
+    RETRY_MAX_MS: '200',
+    SAFETY_MARGIN_MS: '300',
+    POWERTOOLS_SERVICE_NAME: 'producer-faults',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_NAMESPACE: 'KinesisPipeline',
   });
-  const dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: dynalite.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
-  await dynamo.send(new CreateTableCommand({ TableName: TABLE, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+  const dynamo = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynalite.endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler(),
+  });
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   for (let i = 0; i < 100; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const { Table } = await dynamo.send(new (await import('@aws-sdk/client-dynamodb')).DescribeTableCommand({ TableName: TABLE }));
@@ -174,9 +319,16 @@ afterAll(async () => {
   await dynalite?.stop();
   resetClients?.();
   process.env = savedEnv;
-  const header = '| case | sent | reported written | in stream | copies | lost | reported-but-present | after retry: in stream | after retry: copies | first delivery ms | first delivery errors |';
-  const table = [header, '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.name} | ${r.sent} | ${r.reportedWritten} | ${r.inStream} | ${r.copies} | ${r.lost} | ${r.reportedButPresent} | ${r.afterRetryInStream} | ${r.afterRetryCopies} | ${r.ms} | ${r.firstCodes} |`)].join('\n');
+  const header =
+    '| case | sent | reported written | in stream | copies | lost | reported-but-present | after retry: in stream | after retry: copies | first delivery ms | first delivery errors |';
+  const table = [
+    header,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.sent} | ${r.reportedWritten} | ${r.inStream} | ${r.copies} | ${r.lost} | ${r.reportedButPresent} | ${r.afterRetryInStream} | ${r.afterRetryCopies} | ${r.ms} | ${r.firstCodes} |`,
+    ),
+  ].join('\n');
   process.stderr.write(`\nProducer fault table (fake Kinesis + dynalite, call timeout ${CALL_TIMEOUT_MS} ms):\n${table}\n`);
   if (process.env.PRODUCER_FAULT_TABLE ?? savedEnv.PRODUCER_FAULT_TABLE) {
     fs.writeFileSync((process.env.PRODUCER_FAULT_TABLE ?? savedEnv.PRODUCER_FAULT_TABLE)!, `${table}\n`);
@@ -231,9 +383,16 @@ describe('producer under faults: reported written â‡’ in stream, not in stream â
     const codes = new Map<string, number>();
     answer!.failed.forEach((f) => codes.set(f.errorCode, (codes.get(f.errorCode) ?? 0) + 1));
     rows.push({
-      name: c.name, sent: c.count, reportedWritten: reportedWritten.length, inStream: afterFirst.copies.size, copies: copiesOf(afterFirst.copies),
-      lost: indices.filter((i) => !afterRetry.copies.has(i)).length, reportedButPresent: [...failed].filter((i) => afterFirst.copies.has(i)).length,
-      afterRetryInStream: afterRetry.copies.size, afterRetryCopies: copiesOf(afterRetry.copies), ms: first.ms,
+      name: c.name,
+      sent: c.count,
+      reportedWritten: reportedWritten.length,
+      inStream: afterFirst.copies.size,
+      copies: copiesOf(afterFirst.copies),
+      lost: indices.filter((i) => !afterRetry.copies.has(i)).length,
+      reportedButPresent: [...failed].filter((i) => afterFirst.copies.has(i)).length,
+      afterRetryInStream: afterRetry.copies.size,
+      afterRetryCopies: copiesOf(afterRetry.copies),
+      ms: first.ms,
       firstCodes: [...codes].map(([code, n]) => `${code} Ã—${n}`).join(', ') || '-',
     });
   });
@@ -257,7 +416,19 @@ describe('producer under faults: reported written â‡’ in stream, not in stream â
     const { copies } = readBack();
     expect(copies.size).toBe(500);
     expect([...copies.values()].every((n) => n === 1)).toBe(true);
-    rows.push({ name: 'two deliveries at once (+ the busy one\'s retry)', sent: 500, reportedWritten: 500, inStream: copies.size, copies: 0, lost: 0, reportedButPresent: 0, afterRetryInStream: copies.size, afterRetryCopies: 0, ms: Math.max(a.ms, b.ms), firstCodes: 'ProducerBusyError (the second delivery)' });
+    rows.push({
+      name: "two deliveries at once (+ the busy one's retry)",
+      sent: 500,
+      reportedWritten: 500,
+      inStream: copies.size,
+      copies: 0,
+      lost: 0,
+      reportedButPresent: 0,
+      afterRetryInStream: copies.size,
+      afterRetryCopies: 0,
+      ms: Math.max(a.ms, b.ms),
+      firstCodes: 'ProducerBusyError (the second delivery)',
+    });
   });
 
   test('a refused request: every delivery (as Lambda retries it) throws the same ProducerInputError naming record and rule, and sends nothing', async () => {

@@ -33,7 +33,9 @@ describe('architecture diagram (npm run diagram)', () => {
 
     expect(dot).toContain('stack OnDemandPipeline');
     expect(dot).not.toContain('UpdateShardCount');
-    expect(() => architectureDot(synthesized.app, synthesized.assembly, 'Nope')).toThrow(/no stack 'Nope' in the app; stacks: ProvisionedPipeline, OnDemandPipeline/);
+    expect(() => architectureDot(synthesized.app, synthesized.assembly, 'Nope')).toThrow(
+      /no stack 'Nope' in the app; stacks: ProvisionedPipeline, OnDemandPipeline/,
+    );
   });
 
   test('the committed DOT came from the generator and shows no part the app lacks', () => {

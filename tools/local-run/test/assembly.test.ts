@@ -24,11 +24,26 @@ const fnResource = (cdkPath: string, asset: string, variables: Record<string, un
 
 const template = {
   Resources: {
-    Stream: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 3, RetentionPeriodHours: 24, StreamModeDetails: { StreamMode: 'PROVISIONED' } } },
-    Leases: { Type: 'AWS::DynamoDB::GlobalTable', Properties: { KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }] } },
+    Stream: {
+      Type: 'AWS::Kinesis::Stream',
+      Properties: { ShardCount: 3, RetentionPeriodHours: 24, StreamModeDetails: { StreamMode: 'PROVISIONED' } },
+    },
+    Leases: {
+      Type: 'AWS::DynamoDB::GlobalTable',
+      Properties: {
+        KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+      },
+    },
     Dlq: { Type: 'AWS::SQS::Queue', Properties: {} },
-    Producer: fnResource('Stack/Pipeline/Producer/Resource', 'asset.producer', { STREAM_NAME: { Ref: 'Stream' }, STREAM_ARN: { 'Fn::GetAtt': ['Stream', 'Arn'] } }),
-    Consumer: fnResource('Stack/Pipeline/Consumer/Resource', 'asset.consumer', { LEASE_TABLE_NAME: { Ref: 'Leases' }, APP: { 'Fn::Join': ['-', [{ Ref: 'AWS::Region' }, 'app']] } }),
+    Producer: fnResource('Stack/Pipeline/Producer/Resource', 'asset.producer', {
+      STREAM_NAME: { Ref: 'Stream' },
+      STREAM_ARN: { 'Fn::GetAtt': ['Stream', 'Arn'] },
+    }),
+    Consumer: fnResource('Stack/Pipeline/Consumer/Resource', 'asset.consumer', {
+      LEASE_TABLE_NAME: { Ref: 'Leases' },
+      APP: { 'Fn::Join': ['-', [{ Ref: 'AWS::Region' }, 'app']] },
+    }),
     Mapping: {
       Type: 'AWS::Lambda::EventSourceMapping',
       Properties: {
@@ -53,8 +68,21 @@ describe('readPipeline', () => {
     // Act
     const pipeline = readPipeline(template, assemblyDir, 'Stack', 'us-east-1');
     // Assess
-    expect(pipeline.stream).toEqual({ logicalId: 'Stream', name: 'Stack-Stream', arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/Stack-Stream', mode: 'PROVISIONED', shardCount: 3, retentionHours: 24 });
-    expect(pipeline.producer).toMatchObject({ role: 'producer', entryFile: path.join(assemblyDir, 'asset.producer', 'index.mjs'), handlerName: 'handler', timeoutMs: 30_000, environment: { STREAM_NAME: 'Stack-Stream', STREAM_ARN: pipeline.stream.arn } });
+    expect(pipeline.stream).toEqual({
+      logicalId: 'Stream',
+      name: 'Stack-Stream',
+      arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/Stack-Stream',
+      mode: 'PROVISIONED',
+      shardCount: 3,
+      retentionHours: 24,
+    });
+    expect(pipeline.producer).toMatchObject({
+      role: 'producer',
+      entryFile: path.join(assemblyDir, 'asset.producer', 'index.mjs'),
+      handlerName: 'handler',
+      timeoutMs: 30_000,
+      environment: { STREAM_NAME: 'Stack-Stream', STREAM_ARN: pipeline.stream.arn },
+    });
     expect(pipeline.consumer).toMatchObject({ role: 'consumer', environment: { LEASE_TABLE_NAME: 'Stack-Leases', APP: 'us-east-1-app' } });
     expect(pipeline.leaseTable).toMatchObject({ name: 'Stack-Leases', keySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }] });
     expect(pipeline.mapping).toMatchObject({
@@ -79,7 +107,9 @@ describe('readPipeline', () => {
     const pipeline = readPipeline({ Resources: rest }, assemblyDir, 'Stack', 'us-east-1');
     // Assess
     expect(pipeline.mapping).toBeUndefined();
-    expect(() => readPipeline({ Resources: {} }, assemblyDir, 'Stack', 'us-east-1')).toThrow(/expected one AWS::Kinesis::Stream in Stack, found 0/);
+    expect(() => readPipeline({ Resources: {} }, assemblyDir, 'Stack', 'us-east-1')).toThrow(
+      /expected one AWS::Kinesis::Stream in Stack, found 0/,
+    );
   });
 });
 
@@ -87,7 +117,9 @@ describe('LocalNames', () => {
   const names = new LocalNames('Stack', template.Resources, 'eu-west-1');
 
   test('resolves Sub, Select, Split and pseudo parameters', () => {
-    expect(names.resolve({ 'Fn::Sub': 'arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${Stream}/${Dlq.Arn}' })).toBe('arn:aws:x:eu-west-1:000000000000:Stack-Stream/arn:aws:sqs:eu-west-1:000000000000:Stack-Dlq');
+    expect(names.resolve({ 'Fn::Sub': 'arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${Stream}/${Dlq.Arn}' })).toBe(
+      'arn:aws:x:eu-west-1:000000000000:Stack-Stream/arn:aws:sqs:eu-west-1:000000000000:Stack-Dlq',
+    );
     expect(names.resolve({ 'Fn::Select': [1, { 'Fn::Split': ['/', 'a/b/c'] }] })).toBe('b');
   });
 

@@ -1,4 +1,10 @@
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LocalAlarms, startControlPlane, type AlarmDefinition, type ControlPlane } from '../control-plane';
@@ -18,15 +24,23 @@ const utilization: AlarmDefinition = {
   TreatMissingData: 'notBreaching',
   Metrics: [
     { Id: 'expr_1', Expression: '100 * MAX([FILL(bytes, 0) / 125829120, FILL(records, 0) / 120000])', ReturnData: true },
-    { Id: 'bytes', MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: stream }, Period: 60, Stat: 'Sum' }, ReturnData: false },
-    { Id: 'records', MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: stream }, Period: 60, Stat: 'Sum' }, ReturnData: false },
+    {
+      Id: 'bytes',
+      MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingBytes', Dimensions: stream }, Period: 60, Stat: 'Sum' },
+      ReturnData: false,
+    },
+    {
+      Id: 'records',
+      MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: stream }, Period: 60, Stat: 'Sum' },
+      ReturnData: false,
+    },
   ],
 };
 const MINUTE = 60_000;
 const t0 = Date.parse('2026-11-22T12:00:00Z');
 
 describe('evaluateExpression', () => {
-  test('computes the alarms\' expressions with FILL, MAX, IF and comparisons', () => {
+  test("computes the alarms' expressions with FILL, MAX, IF and comparisons", () => {
     expect(evaluateExpression('100 * MAX([FILL(bytes, 0) / 1000, FILL(records, 0) / 10])', { bytes: 500, records: undefined })).toBe(50);
     expect(evaluateExpression('IF(FILL(streamAge, 0) >= 60000, 100, 7)', { streamAge: 61_000 })).toBe(100);
     expect(evaluateExpression('IF(FILL(streamAge, 0) >= 60000, 100, 7)', { streamAge: undefined })).toBe(7);
@@ -53,12 +67,19 @@ describe('LocalAlarms', () => {
     // Assess
     expect(afterOne).toEqual([]);
     expect(afterTwo).toHaveLength(1);
-    expect(afterTwo[0]).toMatchObject({ source: 'aws.cloudwatch', alarmData: { alarmName: 'p-WriteUtilization', state: { value: 'ALARM' } } });
+    expect(afterTwo[0]).toMatchObject({
+      source: 'aws.cloudwatch',
+      alarmData: { alarmName: 'p-WriteUtilization', state: { value: 'ALARM' } },
+    });
     expect(alarms.state('p-WriteUtilization')).toBe('ALARM');
   });
 
-  test('has no datapoint for a period where none of the expression\'s metrics has data', () => {
-    const alarms = new LocalAlarms(new MetricStore(), [{ ...utilization, ComparisonOperator: 'LessThanThreshold', Threshold: 30 }], 'us-east-1');
+  test("has no datapoint for a period where none of the expression's metrics has data", () => {
+    const alarms = new LocalAlarms(
+      new MetricStore(),
+      [{ ...utilization, ComparisonOperator: 'LessThanThreshold', Threshold: 30 }],
+      'us-east-1',
+    );
     expect(alarms.evaluate(t0 + 10 * MINUTE)).toEqual([]);
   });
 });
@@ -68,7 +89,13 @@ describe('control plane', () => {
   let factor = 1;
   const store = new MetricStore();
   const alarms = new LocalAlarms(store, [utilization], 'us-east-1');
-  const config = () => ({ region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, endpoint: plane.endpoint, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
+  const config = () => ({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    endpoint: plane.endpoint,
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  });
 
   beforeAll(async () => {
     plane = await startControlPlane(store, alarms, {
@@ -91,12 +118,24 @@ describe('control plane', () => {
     store.put('AWS/Kinesis', 'IncomingRecords', stream, 3, minute + 10);
     const cloudwatch = new CloudWatchClient(config());
     // Act
-    const result = await cloudwatch.send(new GetMetricDataCommand({
-      StartTime: new Date(minute - 5 * MINUTE),
-      EndTime: new Date(minute + MINUTE),
-      ScanBy: 'TimestampDescending',
-      MetricDataQueries: [{ Id: 'records', MetricStat: { Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: stream }, Period: 60, Stat: 'Sum' }, ReturnData: true }],
-    }));
+    const result = await cloudwatch.send(
+      new GetMetricDataCommand({
+        StartTime: new Date(minute - 5 * MINUTE),
+        EndTime: new Date(minute + MINUTE),
+        ScanBy: 'TimestampDescending',
+        MetricDataQueries: [
+          {
+            Id: 'records',
+            MetricStat: {
+              Metric: { Namespace: 'AWS/Kinesis', MetricName: 'IncomingRecords', Dimensions: stream },
+              Period: 60,
+              Stat: 'Sum',
+            },
+            ReturnData: true,
+          },
+        ],
+      }),
+    );
     cloudwatch.destroy();
     // Assess
     expect(result.MetricDataResults?.[0].Values).toEqual([3, 12]);
@@ -117,14 +156,22 @@ describe('control plane', () => {
     cloudwatch.destroy();
     lambda.destroy();
     // Assess
-    expect(described.MetricAlarms?.[0]).toMatchObject({ AlarmName: 'p-WriteUtilization', Threshold: 80, Metrics: expect.arrayContaining([expect.objectContaining({ Id: 'expr_1' })]) });
+    expect(described.MetricAlarms?.[0]).toMatchObject({
+      AlarmName: 'p-WriteUtilization',
+      Threshold: 80,
+      Metrics: expect.arrayContaining([expect.objectContaining({ Id: 'expr_1' })]),
+    });
     expect(rewritten.MetricAlarms?.[0]).toMatchObject({ Threshold: 70, StateValue: 'OK' });
     expect(updated.ParallelizationFactor).toBe(2);
     expect(read.ParallelizationFactor).toBe(2);
   });
 
   test('answers 501 to any other service, so nothing leaves the machine', async () => {
-    const response = await fetch(`${plane.endpoint}/`, { method: 'POST', headers: { 'x-amz-target': 'Kinesis_20131202.ListStreams' }, body: '{}' });
+    const response = await fetch(`${plane.endpoint}/`, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'Kinesis_20131202.ListStreams' },
+      body: '{}',
+    });
     expect(response.status).toBe(501);
     expect(plane.unsupported.get('Kinesis_20131202.ListStreams')).toBe(1);
   });

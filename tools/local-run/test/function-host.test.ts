@@ -9,7 +9,9 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'function-host-test-'));
 const hosts: FunctionHost[] = [];
 
 beforeAll(() => {
-  fs.writeFileSync(path.join(dir, 'index.mjs'), `
+  fs.writeFileSync(
+    path.join(dir, 'index.mjs'),
+    `
     let calls = 0;
     export const handler = async (event, context) => {
       calls += 1;
@@ -19,7 +21,8 @@ beforeAll(() => {
       console.log(JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['service']], Metrics: [{ Name: 'UserRecords', Unit: 'Count' }] }] }, service: 's', UserRecords: 3 }));
       return { variable: process.env.MY_VARIABLE ?? null, endpoint: process.env.AWS_ENDPOINT_URL_KINESIS ?? null, functionName: context.functionName, remaining: context.getRemainingTimeInMillis(), calls };
     };
-  `);
+  `,
+  );
   fs.writeFileSync(path.join(dir, 'broken.mjs'), 'export const other = 1;\n');
 });
 
@@ -29,7 +32,18 @@ afterAll(async () => {
 });
 
 function fn(overrides: Partial<LocalFunction> = {}): LocalFunction {
-  return { logicalId: 'Fn', cdkPath: 'Stack/Fn/Resource', name: 'stack-fn', role: 'consumer', entryFile: path.join(dir, 'index.mjs'), handlerName: 'handler', environment: {}, timeoutMs: 2000, memoryMb: 512, ...overrides };
+  return {
+    logicalId: 'Fn',
+    cdkPath: 'Stack/Fn/Resource',
+    name: 'stack-fn',
+    role: 'consumer',
+    entryFile: path.join(dir, 'index.mjs'),
+    handlerName: 'handler',
+    environment: {},
+    timeoutMs: 2000,
+    memoryMb: 512,
+    ...overrides,
+  };
 }
 
 function host(env: Record<string, string>, overrides: Partial<LocalFunction> = {}) {
@@ -65,11 +79,13 @@ describe('FunctionHost', () => {
     // Act: 12 invocations, 4 at a time (4 environments), each checking its line on its answer.
     const seenAtAnswer: boolean[] = [];
     for (let round = 0; round < 3; round += 1) {
-      await Promise.all([0, 1, 2, 3].map(async (i) => {
-        const id = round * 4 + i;
-        const outcome = await h.invoke({ id, sleep: 1 + i });
-        seenAtAnswer.push(outcome.ok && logged.has(id));
-      }));
+      await Promise.all(
+        [0, 1, 2, 3].map(async (i) => {
+          const id = round * 4 + i;
+          const outcome = await h.invoke({ id, sleep: 1 + i });
+          seenAtAnswer.push(outcome.ok && logged.has(id));
+        }),
+      );
     }
     // Assess
     expect(seenAtAnswer).toEqual(Array.from({ length: 12 }, () => true));
@@ -117,6 +133,9 @@ describe('FunctionHost', () => {
     // Act
     const outcome = await h.invoke({});
     // Assess
-    expect(outcome).toMatchObject({ ok: false, error: { name: 'FunctionInitError', message: expect.stringContaining('exports no function handler') } });
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: { name: 'FunctionInitError', message: expect.stringContaining('exports no function handler') },
+    });
   });
 });

@@ -11,10 +11,15 @@ function polled(sequenceNumber: string, data: Uint8Array, partitionKey = 'k', sh
 
 function aggregated(payloads: Array<{ id: string; pk: string; n: number }>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    aggregate(payloads.map((p) => ({ partitionKey: p.pk, data: Buffer.from(makePayload(p, 100)) })), (encoded, done) => {
-      resolve(Buffer.from(encoded.data as Uint8Array));
-      done();
-    }, () => undefined, reject);
+    aggregate(
+      payloads.map((p) => ({ partitionKey: p.pk, data: Buffer.from(makePayload(p, 100)) })),
+      (encoded, done) => {
+        resolve(Buffer.from(encoded.data as Uint8Array));
+        done();
+      },
+      () => undefined,
+      reject,
+    );
   });
 }
 
@@ -33,7 +38,16 @@ describe('Ledger', () => {
     ledger.recordFailed([polled('400', Buffer.from(makePayload(payloads[5], 100)))]);
     ledger.recordProcessed([polled('500', Buffer.from('not ours'))]);
     // Assess
-    expect(ledger.result()).toMatchObject({ produced: 6, consumedOnce: 2, duplicates: 3, lost: 0, toFailureDestination: 1, outOfOrder: 1, unknown: 1, kinesisRecords: 5 });
+    expect(ledger.result()).toMatchObject({
+      produced: 6,
+      consumedOnce: 2,
+      duplicates: 3,
+      lost: 0,
+      toFailureDestination: 1,
+      outOfOrder: 1,
+      unknown: 1,
+      kinesisRecords: 5,
+    });
     expect(ledger.pending()).toBe(0);
   });
 
@@ -52,7 +66,11 @@ describe('Ledger', () => {
     ledger.recordProcessorSaw('999', 0);
     // Assess
     expect(ledger.processorObserved).toBe(true);
-    expect(ledger.result()).toMatchObject({ consumedOnce: 3, duplicates: 0, processor: { seenOnce: 1, duplicates: 1, missing: 1, outOfOrder: 0, sampleMissing: ['p2'], sampleDuplicates: ['p1'] } });
+    expect(ledger.result()).toMatchObject({
+      consumedOnce: 3,
+      duplicates: 0,
+      processor: { seenOnce: 1, duplicates: 1, missing: 1, outOfOrder: 0, sampleMissing: ['p2'], sampleDuplicates: ['p1'] },
+    });
     expect(ledger.pending()).toBe(1);
   });
 
@@ -62,9 +80,19 @@ describe('Ledger', () => {
     const a = [0, 1, 2].map((n) => ({ id: `a${n}`, pk: 'a', n }));
     const b = { id: 'b0', pk: 'b', n: 0 };
     [...a, b].forEach((p) => ledger.recordProduced(p));
-    ledger.recordRead([polled('100', await aggregated([a[0], a[1]]), 'og-1'), polled('200', Buffer.from(makePayload(b, 100)), 'b'), polled('300', Buffer.from(makePayload(a[2], 100)), 'og-1')]);
+    ledger.recordRead([
+      polled('100', await aggregated([a[0], a[1]]), 'og-1'),
+      polled('200', Buffer.from(makePayload(b, 100)), 'b'),
+      polled('300', Buffer.from(makePayload(a[2], 100)), 'og-1'),
+    ]);
     // Act: b first (another key: no constraint), a0, a2, a1 (late), then a0 again (a repeat, not an order fault).
-    for (const [sequence, sub] of [['200', 0], ['100', 0], ['300', 0], ['100', 1], ['100', 0]] as const) {
+    for (const [sequence, sub] of [
+      ['200', 0],
+      ['100', 0],
+      ['300', 0],
+      ['100', 1],
+      ['100', 0],
+    ] as const) {
       ledger.recordProcessorSaw(sequence, sub);
     }
     // Assess
@@ -76,7 +104,10 @@ describe('Ledger', () => {
     const ledger = new Ledger();
     const payloads = Array.from({ length: 5 }, (_v, n) => ({ id: `c${n}`, pk: `u${n}`, n: 0 }));
     payloads.forEach((p) => ledger.recordProduced(p));
-    ledger.recordProcessed([polled('100', await aggregated(payloads.slice(0, 2)), 'og-1'), polled('200', Buffer.from(makePayload(payloads[2], 100)), 'og-2')]);
+    ledger.recordProcessed([
+      polled('100', await aggregated(payloads.slice(0, 2)), 'og-1'),
+      polled('200', Buffer.from(makePayload(payloads[2], 100)), 'og-2'),
+    ]);
     ledger.recordProcessed([polled('300', await aggregated(payloads.slice(3, 5)), 'og-1')]);
     ledger.recordProcessed([polled('150', Buffer.from(makePayload({ id: 'd', pk: 'u9', n: 0 }, 100)), 'og-1', 'shardId-000000000001')]);
     const asked: string[] = [];
@@ -87,20 +118,30 @@ describe('Ledger', () => {
     });
     // Assess
     expect(asked.sort()).toEqual(['shardId-000000000000/og-1@300/1', 'shardId-000000000000/og-2@200/0', 'shardId-000000000001/og-1@150/0']);
-    expect(coverage).toEqual({ outerKeys: 3, uncovered: 2, sampleUncovered: ['shardId-000000000000/og-2@200/0', 'shardId-000000000001/og-1@150/0'] });
+    expect(coverage).toEqual({
+      outerKeys: 3,
+      uncovered: 2,
+      sampleUncovered: ['shardId-000000000000/og-2@200/0', 'shardId-000000000001/og-1@150/0'],
+    });
   });
 
   test('tells a record reported not written but consumed from one not of this run', () => {
     const ledger = new Ledger();
     ledger.recordRejected('late');
-    ledger.recordProcessed([polled('1', Buffer.from(makePayload({ id: 'late', pk: 'a', n: 0 }, 100))), polled('2', Buffer.from(makePayload({ id: 'stranger', pk: 'a', n: 1 }, 100)))]);
+    ledger.recordProcessed([
+      polled('1', Buffer.from(makePayload({ id: 'late', pk: 'a', n: 0 }, 100))),
+      polled('2', Buffer.from(makePayload({ id: 'stranger', pk: 'a', n: 1 }, 100))),
+    ]);
     expect(ledger.result()).toMatchObject({ rejected: 1, rejectedButConsumed: 1, unknown: 1, lost: 0 });
   });
 
   test('with a consumer that skips out-of-range records, leaves the aggregated copies its shard does not own out, never plain records', async () => {
     // Prepare: one aggregate holding keys p1 and p2, where the shard owns p1 only; p2 was re-sent.
     const ledger = new Ledger((_shardId, user) => user.partitionKey === 'p1');
-    const payloads = [{ id: 'in', pk: 'p1', n: 0 }, { id: 'resent', pk: 'p2', n: 0 }];
+    const payloads = [
+      { id: 'in', pk: 'p1', n: 0 },
+      { id: 'resent', pk: 'p2', n: 0 },
+    ];
     payloads.forEach((p) => ledger.recordProduced(p));
     // Act
     ledger.recordProcessed([polled('100', await aggregated(payloads))]);
@@ -126,37 +167,69 @@ describe('payloads', () => {
   });
 
   test('an aggregated record yields its user records with their partition keys; a plain one itself', async () => {
-    const blob = await aggregated([{ id: 'a', pk: 'p1', n: 0 }, { id: 'b', pk: 'p2', n: 0 }]);
-    expect(userRecordsOf(polled('1', blob)).map((user) => [user.partitionKey, parsePayload(user.data)?.id])).toEqual([['p1', 'a'], ['p2', 'b']]);
+    const blob = await aggregated([
+      { id: 'a', pk: 'p1', n: 0 },
+      { id: 'b', pk: 'p2', n: 0 },
+    ]);
+    expect(userRecordsOf(polled('1', blob)).map((user) => [user.partitionKey, parsePayload(user.data)?.id])).toEqual([
+      ['p1', 'a'],
+      ['p2', 'b'],
+    ]);
     expect(userRecordsOf(polled('1', blob)).every((user) => user.aggregated)).toBe(true);
-    expect(userRecordsOf(polled('1', Buffer.from('plain')))).toEqual([{ partitionKey: 'k', data: Buffer.from('plain'), aggregated: false }]);
+    expect(userRecordsOf(polled('1', Buffer.from('plain')))).toEqual([
+      { partitionKey: 'k', data: Buffer.from('plain'), aggregated: false },
+    ]);
   });
 });
 
 describe('failedIndexes', () => {
   test('reads the failed records of a producer answer, direct or in an HTTP body', () => {
     expect(failedIndexes({ written: 1, failed: [{ index: 2, reason: 'throttled' }] })).toEqual([{ index: 2, reason: 'throttled' }]);
-    expect(failedIndexes({ statusCode: 207, body: JSON.stringify({ failures: [{ index: 0, errorCode: 'X' }] }) })).toEqual([{ index: 0, reason: 'X' }]);
+    expect(failedIndexes({ statusCode: 207, body: JSON.stringify({ failures: [{ index: 0, errorCode: 'X' }] }) })).toEqual([
+      { index: 0, reason: 'X' },
+    ]);
     expect(failedIndexes({ written: 3 })).toEqual([]);
     expect(failedIndexes(null)).toEqual([]);
   });
 });
 
 describe('producerWriter', () => {
-  const records = [{ data: 'a', partitionKey: 'k' }, { data: 'b', partitionKey: 'k' }];
+  const records = [
+    { data: 'a', partitionKey: 'k' },
+    { data: 'b', partitionKey: 'k' },
+  ];
 
   test('passes the records as a direct invoke and reads the failures from the answer or from a ProducerWriteError', async () => {
     // Prepare
     const events: unknown[] = [];
     const answers = [
-      { ok: true as const, result: { recordCount: 2, writtenCount: 1, failedCount: 1, failed: [{ index: 1, errorCode: 'ProvisionedThroughputExceededException' }] }, durationMs: 1 },
-      { ok: false as const, error: { name: 'ProducerWriteError', message: '1 of 2', details: { result: { failed: [{ index: 0, errorCode: 'InternalFailure' }] } } }, durationMs: 1 },
+      {
+        ok: true as const,
+        result: {
+          recordCount: 2,
+          writtenCount: 1,
+          failedCount: 1,
+          failed: [{ index: 1, errorCode: 'ProvisionedThroughputExceededException' }],
+        },
+        durationMs: 1,
+      },
+      {
+        ok: false as const,
+        error: {
+          name: 'ProducerWriteError',
+          message: '1 of 2',
+          details: { result: { failed: [{ index: 0, errorCode: 'InternalFailure' }] } },
+        },
+        durationMs: 1,
+      },
       { ok: false as const, error: { name: 'Sandbox.Timedout', message: 'late' }, durationMs: 1 },
     ];
-    const writer = producerWriter({ invoke: async (event) => {
-      events.push(event);
-      return answers[events.length - 1];
-    } });
+    const writer = producerWriter({
+      invoke: async (event) => {
+        events.push(event);
+        return answers[events.length - 1];
+      },
+    });
     // Act
     const results = [await writer(records), await writer(records), await writer(records)];
     // Assess
@@ -169,13 +242,23 @@ describe('producerWriter', () => {
 describe('parseArgs', () => {
   test('reads the flags with their defaults', () => {
     expect(parseArgs(['--duration', '10', '--rate=250', '--record-size', '1024', '--kinesis-port', '4567'])).toMatchObject({
-      durationMs: 10_000, rate: 250, recordSize: 1024, kinesisPort: 4567, dynamodbPort: 0, stackName: 'ProvisionedPipeline', emulator: 'auto', drainMs: 20_000,
+      durationMs: 10_000,
+      rate: 250,
+      recordSize: 1024,
+      kinesisPort: 4567,
+      dynamodbPort: 0,
+      stackName: 'ProvisionedPipeline',
+      emulator: 'auto',
+      drainMs: 20_000,
     });
     expect(parseArgs([])).not.toHaveProperty('shards');
     expect(parseArgs(['--shards', '1'])).toMatchObject({ shards: 1 });
     expect(parseArgs([])).not.toHaveProperty('parallelizationFactor');
     expect(parseArgs([])).toMatchObject({ redeliverEvery: 0 });
-    expect(parseArgs(['--parallelization-factor', '4', '--redeliver-every=10'])).toMatchObject({ parallelizationFactor: 4, redeliverEvery: 10 });
+    expect(parseArgs(['--parallelization-factor', '4', '--redeliver-every=10'])).toMatchObject({
+      parallelizationFactor: 4,
+      redeliverEvery: 10,
+    });
   });
 
   test('rejects unknown flags, missing values and out-of-range numbers with the rule and the value', () => {
@@ -184,7 +267,11 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--rate', '0'])).toThrow(/--rate must be a whole number from 1 to 100000; received '0'/);
     expect(() => parseArgs(['--shards', '1.5'])).toThrow(/--shards must be a whole number from 1 to 10000; received '1.5'/);
     expect(() => parseArgs(['--emulator', 'docker'])).toThrow(/--emulator must be auto, kinesalite or kinesis-local; received 'docker'/);
-    expect(() => parseArgs(['--parallelization-factor', '11'])).toThrow(/--parallelization-factor must be a whole number from 1 to 10; received '11'/);
-    expect(() => parseArgs(['--redeliver-every', '-1'])).toThrow(/--redeliver-every must be a whole number from 0 to 1000000; received '-1'/);
+    expect(() => parseArgs(['--parallelization-factor', '11'])).toThrow(
+      /--parallelization-factor must be a whole number from 1 to 10; received '11'/,
+    );
+    expect(() => parseArgs(['--redeliver-every', '-1'])).toThrow(
+      /--redeliver-every must be a whole number from 0 to 1000000; received '-1'/,
+    );
   });
 });

@@ -1,4 +1,10 @@
-import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand, UpdateShardCountCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  PutRecordsCommand,
+  UpdateShardCountCommand,
+} from '@aws-sdk/client-kinesis';
 import { DEFAULT_MAPPING } from '../assembly';
 import { localClientConfig, startKinesisLocal, type Emulator } from '../../../test/helpers/emulators';
 import { KinesisPoller } from '../poller';
@@ -50,7 +56,13 @@ test('reads a parent shard to its end, then its children, delivering every recor
     idlePollMs: 20,
     discoveryMs: 200,
     invoke: async (event) => {
-      seen.push(...event.Records.map((record) => ({ id: Number(Buffer.from(record.kinesis.data, 'base64').toString().slice(1)), key: record.kinesis.partitionKey, shard: record.eventID.split(':')[0] })));
+      seen.push(
+        ...event.Records.map((record) => ({
+          id: Number(Buffer.from(record.kinesis.data, 'base64').toString().slice(1)),
+          key: record.kinesis.partitionKey,
+          shard: record.eventID.split(':')[0],
+        })),
+      );
       return { ok: true, result: null, durationMs: 1 };
     },
   });

@@ -24,7 +24,11 @@ afterAll(async () => {
   await kinesalite?.stop();
 });
 
-interface Seen { readonly id: string; readonly key: string; readonly shard: string }
+interface Seen {
+  readonly id: string;
+  readonly key: string;
+  readonly shard: string;
+}
 
 /** A stream with `shards` shards holding `count` records: data `r<i>`, key `k<i % keys>`. */
 async function streamWith(shards: number, count: number, keys: number): Promise<string> {
@@ -32,18 +36,31 @@ async function streamWith(shards: number, count: number, keys: number): Promise<
   const name = `poller-${streams}`;
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   for (let start = 0; start < count; start += 500) {
-    const records = Array.from({ length: Math.min(500, count - start) }, (_v, i) => ({ Data: Buffer.from(`r${start + i}`), PartitionKey: `k${(start + i) % keys}` }));
+    const records = Array.from({ length: Math.min(500, count - start) }, (_v, i) => ({
+      Data: Buffer.from(`r${start + i}`),
+      PartitionKey: `k${(start + i) % keys}`,
+    }));
     await kinesis.send(new PutRecordsCommand({ StreamName: name, Records: records }));
   }
   return name;
 }
 
 function ids(event: KinesisStreamEvent): Seen[] {
-  return event.Records.map((record) => ({ id: Buffer.from(record.kinesis.data, 'base64').toString(), key: record.kinesis.partitionKey, shard: record.eventID.split(':')[0] }));
+  return event.Records.map((record) => ({
+    id: Buffer.from(record.kinesis.data, 'base64').toString(),
+    key: record.kinesis.partitionKey,
+    shard: record.eventID.split(':')[0],
+  }));
 }
 
 /** Runs a poller over `streamName` with `consumer` until `done()` holds (or 15 s pass). */
-async function poll(streamName: string, settings: Partial<MappingSettings>, consumer: (event: KinesisStreamEvent) => Promise<InvokeOutcome>, done: () => boolean, redeliverEvery = 0) {
+async function poll(
+  streamName: string,
+  settings: Partial<MappingSettings>,
+  consumer: (event: KinesisStreamEvent) => Promise<InvokeOutcome>,
+  done: () => boolean,
+  redeliverEvery = 0,
+) {
   const processed: PolledRecord[] = [];
   const failures: Array<{ entry: FailureRecord; records: readonly PolledRecord[] }> = [];
   const poller = new KinesisPoller({
@@ -65,7 +82,13 @@ async function poll(streamName: string, settings: Partial<MappingSettings>, cons
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await poller.stop();
-  return { processed: processed.map((record) => Buffer.from(record.data).toString()), failures, stats: poller.stats, lanes: poller.lanesOf('shardId-000000000000'), records: processed };
+  return {
+    processed: processed.map((record) => Buffer.from(record.data).toString()),
+    failures,
+    stats: poller.stats,
+    lanes: poller.lanesOf('shardId-000000000000'),
+    records: processed,
+  };
 }
 
 const ok = (result: unknown = null): InvokeOutcome => ({ ok: true, result, durationMs: 1 });
@@ -80,15 +103,20 @@ describe('KinesisPoller', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     // Act
-    const { processed, stats, lanes, records } = await poll(name, { batchSize: 25, parallelizationFactor: 4 }, async (event) => {
-      inFlight += 1;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      batchSizes.push(event.Records.length);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      seen.push(...ids(event));
-      inFlight -= 1;
-      return ok();
-    }, () => seen.length >= 600);
+    const { processed, stats, lanes, records } = await poll(
+      name,
+      { batchSize: 25, parallelizationFactor: 4 },
+      async (event) => {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        batchSizes.push(event.Records.length);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        seen.push(...ids(event));
+        inFlight -= 1;
+        return ok();
+      },
+      () => seen.length >= 600,
+    );
     // Assess
     expect(seen).toHaveLength(600);
     expect(new Set(seen.map((s) => s.id)).size).toBe(600);
@@ -105,7 +133,9 @@ describe('KinesisPoller', () => {
     expect(stats.maxInFlightPerShard).toBeLessThanOrEqual(4);
     // Lanes finish in any order: a shard's last processed is its highest sequence number.
     for (const [shardId, last] of stats.lastProcessed) {
-      const highest = records.filter((record) => record.shardId === shardId).reduce((max, record) => (BigInt(record.sequenceNumber) > max ? BigInt(record.sequenceNumber) : max), 0n);
+      const highest = records
+        .filter((record) => record.shardId === shardId)
+        .reduce((max, record) => (BigInt(record.sequenceNumber) > max ? BigInt(record.sequenceNumber) : max), 0n);
       expect(last).toBe(highest.toString());
     }
   });
@@ -116,13 +146,19 @@ describe('KinesisPoller', () => {
     const events: string[] = [];
     const delivered = new Set<string>();
     // Act
-    const { processed, stats } = await poll(name, { batchSize: 5, parallelizationFactor: 2 }, async (event) => {
-      const batch = ids(event).map((s) => s.id);
-      const again = events.includes(batch.join());
-      events.push(batch.join());
-      batch.forEach((id) => delivered.add(id));
-      return ok({ batchItemFailures: again ? [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] : [] });
-    }, () => delivered.size >= 40, 3);
+    const { processed, stats } = await poll(
+      name,
+      { batchSize: 5, parallelizationFactor: 2 },
+      async (event) => {
+        const batch = ids(event).map((s) => s.id);
+        const again = events.includes(batch.join());
+        events.push(batch.join());
+        batch.forEach((id) => delivered.add(id));
+        return ok({ batchItemFailures: again ? [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] : [] });
+      },
+      () => delivered.size >= 40,
+      3,
+    );
     // Assess
     expect(processed.sort()).toEqual(Array.from({ length: 40 }, (_v, i) => `r${i}`).sort());
     expect(stats.finishedBatches).toBeGreaterThanOrEqual(8);
@@ -140,22 +176,27 @@ describe('KinesisPoller', () => {
     const deliveries = new Map<string, number>();
     const failedOnce = new Set<string>();
     // Act
-    const { processed, stats } = await poll(name, { batchSize: 10, reportBatchItemFailures: true }, async (event) => {
-      event.Records.forEach((record) => {
-        const id = Buffer.from(record.kinesis.data, 'base64').toString();
-        deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
-      });
-      // r13 and r17 fail on their first delivery.
-      const failures = event.Records.filter((record) => {
-        const id = Buffer.from(record.kinesis.data, 'base64').toString();
-        if ((id === 'r13' || id === 'r17') && !failedOnce.has(id)) {
-          failedOnce.add(id);
-          return true;
-        }
-        return false;
-      }).map((record) => ({ itemIdentifier: record.kinesis.sequenceNumber }));
-      return ok({ batchItemFailures: failures });
-    }, () => deliveries.size >= 50 && (deliveries.get('r49') ?? 0) > 0);
+    const { processed, stats } = await poll(
+      name,
+      { batchSize: 10, reportBatchItemFailures: true },
+      async (event) => {
+        event.Records.forEach((record) => {
+          const id = Buffer.from(record.kinesis.data, 'base64').toString();
+          deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+        });
+        // r13 and r17 fail on their first delivery.
+        const failures = event.Records.filter((record) => {
+          const id = Buffer.from(record.kinesis.data, 'base64').toString();
+          if ((id === 'r13' || id === 'r17') && !failedOnce.has(id)) {
+            failedOnce.add(id);
+            return true;
+          }
+          return false;
+        }).map((record) => ({ itemIdentifier: record.kinesis.sequenceNumber }));
+        return ok({ batchItemFailures: failures });
+      },
+      () => deliveries.size >= 50 && (deliveries.get('r49') ?? 0) > 0,
+    );
     // Assess
     expect(processed).toHaveLength(50);
     expect(new Set(processed).size).toBe(50);
@@ -172,10 +213,15 @@ describe('KinesisPoller', () => {
     const name = await streamWith(1, 10, 2);
     let calls = 0;
     // Act
-    const { processed, stats } = await poll(name, { batchSize: 10, reportBatchItemFailures: false }, async (event) => {
-      calls += event.Records.length;
-      return ok({ batchItemFailures: [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] });
-    }, () => calls >= 10);
+    const { processed, stats } = await poll(
+      name,
+      { batchSize: 10, reportBatchItemFailures: false },
+      async (event) => {
+        calls += event.Records.length;
+        return ok({ batchItemFailures: [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] });
+      },
+      () => calls >= 10,
+    );
     // Assess
     expect(processed).toHaveLength(10);
     expect(stats.retries).toBe(0);
@@ -187,17 +233,26 @@ describe('KinesisPoller', () => {
     const attemptsOfPoison: number[] = [];
     let processedCount = 0;
     // Act
-    const { processed, failures, stats } = await poll(name, { batchSize: 16, bisectOnError: true, maxRetryAttempts: 2 }, async (event) => {
-      const batch = ids(event).map((s) => s.id);
-      if (batch.includes('r5')) {
-        attemptsOfPoison.push(batch.length);
-        return fail('poison r5');
-      }
-      processedCount += batch.length;
-      return ok();
-    }, () => processedCount >= 15);
+    const { processed, failures, stats } = await poll(
+      name,
+      { batchSize: 16, bisectOnError: true, maxRetryAttempts: 2 },
+      async (event) => {
+        const batch = ids(event).map((s) => s.id);
+        if (batch.includes('r5')) {
+          attemptsOfPoison.push(batch.length);
+          return fail('poison r5');
+        }
+        processedCount += batch.length;
+        return ok();
+      },
+      () => processedCount >= 15,
+    );
     // Assess
-    expect(processed.sort()).toEqual(Array.from({ length: 16 }, (_v, i) => `r${i}`).filter((id) => id !== 'r5').sort());
+    expect(processed.sort()).toEqual(
+      Array.from({ length: 16 }, (_v, i) => `r${i}`)
+        .filter((id) => id !== 'r5')
+        .sort(),
+    );
     expect(attemptsOfPoison).toEqual([16, 8, 4, 2, 1, 1, 1]);
     expect(stats.bisects).toBe(4);
     expect(failures).toHaveLength(1);
@@ -214,10 +269,15 @@ describe('KinesisPoller', () => {
     const name = await streamWith(1, 4, 1);
     let invocations = 0;
     // Act
-    const { processed, failures, stats } = await poll(name, { batchSize: 10, maxRetryAttempts: 1 }, async () => {
-      invocations += 1;
-      return fail('always');
-    }, () => invocations >= 2);
+    const { processed, failures, stats } = await poll(
+      name,
+      { batchSize: 10, maxRetryAttempts: 1 },
+      async () => {
+        invocations += 1;
+        return fail('always');
+      },
+      () => invocations >= 2,
+    );
     // Assess
     expect(processed).toEqual([]);
     expect(failures).toHaveLength(1);
@@ -240,10 +300,15 @@ describe('KinesisPoller', () => {
       }
     })();
     // Act
-    const { processed } = await poll(name, { batchSize: 100, batchWindowMs: 2000, startingPosition: 'TRIM_HORIZON' }, async (event) => {
-      batches.push(event.Records.length);
-      return ok();
-    }, () => batches.length > 0);
+    const { processed } = await poll(
+      name,
+      { batchSize: 100, batchWindowMs: 2000, startingPosition: 'TRIM_HORIZON' },
+      async (event) => {
+        batches.push(event.Records.length);
+        return ok();
+      },
+      () => batches.length > 0,
+    );
     await putSlowly;
     // Assess
     expect(batches).toEqual([5]);
@@ -252,7 +317,13 @@ describe('KinesisPoller', () => {
 });
 
 describe('firstFailureIndex', () => {
-  const batch = ['1', '2', '3'].map((sequenceNumber) => ({ shardId: 's', sequenceNumber, partitionKey: 'k', data: new Uint8Array(), arrival: 0 }));
+  const batch = ['1', '2', '3'].map((sequenceNumber) => ({
+    shardId: 's',
+    sequenceNumber,
+    partitionKey: 'k',
+    data: new Uint8Array(),
+    arrival: 0,
+  }));
 
   test('is the lowest failed position', () => {
     expect(firstFailureIndex({ batchItemFailures: [{ itemIdentifier: '3' }, { itemIdentifier: '2' }] }, batch, true)).toBe(1);

@@ -27,7 +27,11 @@ describe('npm run simulate replays ShardAutoscaler as deployed', () => {
       handler: 'index.handler',
       code: lambda.Code.fromInline('exports.handler = async () => ({});'),
     });
-    const mapping = new lambda.EventSourceMapping(stack, 'Mapping', { target: fn, eventSourceArn: stream.streamArn, startingPosition: lambda.StartingPosition.TRIM_HORIZON });
+    const mapping = new lambda.EventSourceMapping(stack, 'Mapping', {
+      target: fn,
+      eventSourceArn: stream.streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+    });
     const autoscaler = new ShardAutoscaler(stack, 'Autoscaler', {
       stream,
       consumer: {
@@ -39,8 +43,11 @@ describe('npm run simulate replays ShardAutoscaler as deployed', () => {
     });
 
     // Act: the scaler's environment as synthesized, read by the handler's own parser
-    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MIN_SHARDS: Match.anyValue() } } } });
-    const variables = (Object.values(functions)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
+    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { MIN_SHARDS: Match.anyValue() } } },
+    });
+    const variables = (Object.values(functions)[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties
+      .Environment.Variables;
     const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, asText(value)]));
     env.ALARM_ARNS = autoscaler.alarmNames.map((name) => `arn:aws:cloudwatch:us-east-1:111122223333:alarm:${name}`).join(',');
 

@@ -24,7 +24,17 @@ beforeAll(async () => {
     },
   });
   handlesBefore = activeServers();
-  run = await runLocal({ durationMs: 4000, rate: 160, recordSize: 256, partitionKeys: 8, redeliverEvery: 3, view: 'lines', drainMs: 15_000, outDir, out });
+  run = await runLocal({
+    durationMs: 4000,
+    rate: 160,
+    recordSize: 256,
+    partitionKeys: 8,
+    redeliverEvery: 3,
+    view: 'lines',
+    drainMs: 15_000,
+    outDir,
+    out,
+  });
 }, 90_000);
 
 afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
@@ -45,11 +55,13 @@ describe('npm run local (short run)', () => {
     expect(run.ok).toBe(true);
   });
 
-  test('runs the app\'s mapping: a parallelization factor above 1, each shard in that many lanes, per-key concurrency in the consumer', () => {
+  test("runs the app's mapping: a parallelization factor above 1, each shard in that many lanes, per-key concurrency in the consumer", () => {
     const { report } = run;
     expect(report.parallelizationFactor).toBeGreaterThan(1);
     expect(report.mapping).toContain(`parallelization ${report.parallelizationFactor},`);
-    expect(report.consumerSettings).toMatch(/^ordering partition-key, max concurrency (\d+), max parallelization factor (\d+), checkpointing on$/);
+    expect(report.consumerSettings).toMatch(
+      /^ordering partition-key, max concurrency (\d+), max parallelization factor (\d+), checkpointing on$/,
+    );
     const [, concurrency, maxFactor] = /max concurrency (\d+), max parallelization factor (\d+)/.exec(report.consumerSettings!)!;
     expect(Number(concurrency)).toBeGreaterThan(1);
     expect(Number(maxFactor)).toBeGreaterThanOrEqual(report.parallelizationFactor);
@@ -86,7 +98,9 @@ describe('npm run local (short run)', () => {
   });
 
   test('prints a summary with the verdict and a live line while it runs', () => {
-    expect(output).toContain(`RESULT: OK: all ${run.report.ledger.produced} records consumed exactly once (as the processor saw them), in order per user partition key`);
+    expect(output).toContain(
+      `RESULT: OK: all ${run.report.ledger.produced} records consumed exactly once (as the processor saw them), in order per user partition key`,
+    );
     expect(output).toMatch(/produced +\d+\/s +total +\d+ +consumed/);
     const summary = run.lines.join('\n');
     expect(summary).toMatch(/acknowledged by the consumer once +\d+/);
