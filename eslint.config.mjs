@@ -41,6 +41,9 @@ export default tseslint.config(
       // Only `import type` for types (STYLE.md: "`import type` for types"). An inline
       // `import('x').T` annotation is type-only by construction, so it stays allowed.
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports', disallowTypeAnnotations: false }],
+      // A `let` that closures read before its one assignment (a server's handler reading the
+      // object the server is then passed to) cannot be a `const`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

@@ -97,7 +97,7 @@ function theirAggregate(records: readonly ProducerRecord[]): Promise<Encoded[]> 
     codec.aggregate(
       records.map((r) => ({ partitionKey: r.partitionKey, data: r.data })) as never,
       (encoded, done) => {
-        out.push(encoded as unknown as Encoded);
+        out.push(encoded);
         done();
       },
       () => resolve(out),

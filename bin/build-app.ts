@@ -60,7 +60,7 @@ function alarmEmailsOf(app: App): string[] {
   if (raw === undefined) {
     return [];
   }
-  return String(raw)
+  return textOf(raw)
     .split(',')
     .map((email) => email.trim())
     .filter((email) => email.length > 0);
@@ -74,8 +74,13 @@ function shardCountOf(app: App): number {
   const shards = Number(raw);
   if (!Number.isInteger(shards) || shards < 1) {
     throw new Error(
-      `context '${SHARDS_CONTEXT}' (the provisioned stream's shard count) must be a whole number of 1 or more; received '${String(raw)}'`,
+      `context '${SHARDS_CONTEXT}' (the provisioned stream's shard count) must be a whole number of 1 or more; received '${textOf(raw)}'`,
     );
   }
   return shards;
+}
+
+/** A context value as text: `-c key=value` gives a string; cdk.json may give any JSON value. */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -34,7 +34,8 @@ export function importsInto(file: string, source: string, folders: readonly stri
 function sourceFiles(folder: string): string[] {
   const dir = path.join(ROOT, folder);
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((name) => SOURCE.test(name) && !name.split(path.sep).includes('node_modules'))
     .map((name) => path.join(folder, name));
 }

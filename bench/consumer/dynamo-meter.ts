@@ -28,7 +28,7 @@ type Attribute = Record<string, unknown>;
 
 /** Bytes of a DynamoDB attribute value as DynamoDB sizes it (docs: "Item sizes and formats"). */
 export function attributeSize(value: Attribute): number {
-  const [type, raw] = Object.entries(value)[0] as [string, unknown];
+  const [type, raw] = Object.entries(value)[0];
   switch (type) {
     case 'S':
       return Buffer.byteLength(raw as string);

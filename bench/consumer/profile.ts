@@ -3,7 +3,7 @@
  * bundle's source map (node:module SourceMap), and the share of each source area.
  */
 import * as fs from 'fs';
-import { SourceMap } from 'module';
+import { SourceMap, type SourceMapPayload } from 'module';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 
@@ -58,7 +58,7 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
       try {
         const filePath = fileURLToPath(url);
         if (fs.existsSync(`${filePath}.map`)) {
-          map = new SourceMap(JSON.parse(fs.readFileSync(`${filePath}.map`, 'utf8')));
+          map = new SourceMap(JSON.parse(fs.readFileSync(`${filePath}.map`, 'utf8')) as SourceMapPayload);
         }
       } catch {
         map = undefined;
@@ -90,9 +90,9 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
         (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage');
       return { frame: `${functionName || '(anonymous)'} (${url}:${lineNumber + 1})`, area: harness ? HARNESS : 'Node.js' };
     }
-    const entry = url.startsWith('file:')
-      ? (mapOf(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined)
-      : undefined;
+    // node:module's findEntry answers a SourceMapping, or {} where nothing maps.
+    const found: unknown = url.startsWith('file:') ? mapOf(url)?.findEntry(lineNumber, columnNumber) : undefined;
+    const entry = found as { originalSource?: string; originalLine?: number; name?: string } | undefined;
     if (entry?.originalSource) {
       const source = entry.originalSource.startsWith('file:')
         ? fileURLToPath(entry.originalSource)

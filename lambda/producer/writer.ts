@@ -530,7 +530,7 @@ function sortedIndices(rounds: readonly (readonly number[])[]): number[] {
     at += round.length;
   }
   sorted.sort();
-  const out: number[] = new Array(count);
+  const out = new Array<number>(count);
   for (let i = 0; i < count; i++) {
     out[i] = sorted[i];
   }
@@ -562,7 +562,7 @@ async function loadShardMap(refresh: boolean, options: WriteOptions, pause: (ms:
 
 async function sendAll(entries: readonly KinesisEntry[], options: WriteOptions): Promise<Attempt[]> {
   const batches = batchEntries(entries, options.limits);
-  const results: Attempt[][] = new Array(batches.length);
+  const results = new Array<Attempt[]>(batches.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < batches.length) {

@@ -79,7 +79,7 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
     return [corrupt === undefined ? whole : { ...whole, corrupt }];
   }
   // One object shape for every user record (no spread): explicitHashKey is present only when given.
-  const users: UserRecord[] = new Array(subRecords.length);
+  const users = new Array<UserRecord>(subRecords.length);
   for (let index = 0; index < subRecords.length; index++) {
     const sub = subRecords[index];
     const user: { -readonly [K in keyof UserRecord]: UserRecord[K] } = {

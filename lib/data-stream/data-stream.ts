@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { ON_DEMAND_DEFAULT_CAPACITY, PER_SHARD_LIMITS, RECORD_SIZE_LIMITS, type StreamCapacity } from './capacity';
 
 /** How the stream is billed and scaled. */

@@ -76,9 +76,7 @@ describe('LeaseStore on dynalite', () => {
     // Assess
     const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<unknown>[];
     expect(won).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof LeaseLostError)).toBe(
-      true,
-    );
+    expect(results.filter((r) => r.status === 'rejected').every((r) => r.reason instanceof LeaseLostError)).toBe(true);
     expect(await store.get('race-write')).toEqual(won[0].value);
   });
 

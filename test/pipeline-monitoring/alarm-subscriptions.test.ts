@@ -1,4 +1,5 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';

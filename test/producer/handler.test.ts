@@ -70,22 +70,18 @@ beforeEach(() => {
   resetClients();
   resetShardMapCache();
   setClientForTesting('kinesis', new KinesisClient({ region: 'us-east-1' }));
-  kinesis
-    .on(ListShardsCommand)
-    .resolves({
-      Shards: [
-        {
-          ShardId: 'shardId-000000000000',
-          HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
-          SequenceNumberRange: { StartingSequenceNumber: '1' },
-        },
-      ],
-    });
-  kinesis
-    .on(PutRecordsCommand)
-    .callsFake((input: PutRecordsCommandInput) => ({
-      Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
-    }));
+  kinesis.on(ListShardsCommand).resolves({
+    Shards: [
+      {
+        ShardId: 'shardId-000000000000',
+        HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
+        SequenceNumberRange: { StartingSequenceNumber: '1' },
+      },
+    ],
+  });
+  kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
+    Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
+  }));
   stdout = [];
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout.push(chunk.toString());

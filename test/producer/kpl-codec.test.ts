@@ -32,7 +32,7 @@ function theirDecode(blob: Buffer): { partitionKey: string; explicitPartitionKey
     true,
     (error: unknown, records?: unknown) => {
       if (error) {
-        throw error;
+        throw error instanceof Error ? error : new Error(JSON.stringify(error));
       }
       out = records as typeof out;
     },
@@ -49,7 +49,7 @@ function theirEncode(
     agg.aggregate(
       records as never,
       (record, done) => {
-        encoded.push(record as unknown as { data: Buffer; partitionKey: string });
+        encoded.push(record);
         done();
       },
       () => resolve(encoded),

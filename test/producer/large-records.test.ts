@@ -57,22 +57,18 @@ describe('producer handler with large records', () => {
     resetClients();
     resetShardMapCache();
     setClientForTesting('kinesis', new KinesisClient({ region: 'us-east-1' }));
-    kinesis
-      .on(ListShardsCommand)
-      .resolves({
-        Shards: [
-          {
-            ShardId: 'shardId-000000000000',
-            HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
-            SequenceNumberRange: { StartingSequenceNumber: '1' },
-          },
-        ],
-      });
-    kinesis
-      .on(PutRecordsCommand)
-      .callsFake((input: PutRecordsCommandInput) => ({
-        Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
-      }));
+    kinesis.on(ListShardsCommand).resolves({
+      Shards: [
+        {
+          ShardId: 'shardId-000000000000',
+          HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
+          SequenceNumberRange: { StartingSequenceNumber: '1' },
+        },
+      ],
+    });
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
+      Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
+    }));
     jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   });
 
@@ -150,7 +146,7 @@ describe('producer handler with large records', () => {
     const body = JSON.stringify({ records: [{ data: 'x'.repeat(5 * MiB), partitionKey: 'big-one' }] });
 
     const response = (await handler(
-      { version: '2.0', rawPath: '/', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } } as never,
+      { version: '2.0', rawPath: '/', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } },
       lambdaContext(),
     )) as { statusCode: number; body: string };
 

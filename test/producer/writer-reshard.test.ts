@@ -49,7 +49,7 @@ function deliveredByKcl(stored: readonly StoredEntry[]): Map<number, number> {
     const shard = AFTER.rangeOf(entry.shardId)!;
     const users = isAggregated(entry.data) ? decodeAggregated(entry.data) : [{ partitionKey: entry.partitionKey, data: entry.data }];
     for (const user of users) {
-      if (inHashRange(shard, routingHashKey(user as { partitionKey: string; explicitHashKey?: string }))) {
+      if (inHashRange(shard, routingHashKey(user))) {
         const index = Number(Buffer.from(user.data).toString().split(':')[0]);
         copies.set(index, (copies.get(index) ?? 0) + 1);
       }

@@ -265,20 +265,18 @@ describe('handleAlarm: faults', () => {
     expect(state.stored().alarmShards).toBeUndefined();
 
     // The stream is at 7 shards now; the next alarm (in cooldown) catches the alarms up.
-    mock
-      .on(DescribeStreamSummaryCommand)
-      .resolves({
-        StreamDescriptionSummary: {
-          StreamName: STREAM,
-          StreamARN: 'arn',
-          StreamStatus: 'ACTIVE',
-          StreamModeDetails: { StreamMode: 'PROVISIONED' },
-          OpenShardCount: 7,
-          RetentionPeriodHours: 24,
-          StreamCreationTimestamp: new Date(),
-          EnhancedMonitoring: [],
-        },
-      });
+    mock.on(DescribeStreamSummaryCommand).resolves({
+      StreamDescriptionSummary: {
+        StreamName: STREAM,
+        StreamARN: 'arn',
+        StreamStatus: 'ACTIVE',
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        OpenShardCount: 7,
+        RetentionPeriodHours: 24,
+        StreamCreationTimestamp: new Date(),
+        EnhancedMonitoring: [],
+      },
+    });
     alarmStates.set(ALARMS.utilization, 'ALARM');
     const next = await handleAlarm(
       alarmEvent(ALARMS.utilization, 'ALARM', '2026-11-22T12:01:30.000+0000'),

@@ -1,9 +1,8 @@
 import type { ConsumerActivity } from '../../lambda/shared/scaling-lag';
+import type { ScalingAction, ScalingDecisionKind } from '../../lambda/shared/scaling-decision';
 import {
   decideScaling,
   MIB,
-  ScalingAction,
-  ScalingDecisionKind,
   shardsFor,
   utilization,
   type ScalingInput,

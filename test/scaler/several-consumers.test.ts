@@ -231,20 +231,18 @@ describe('handleAlarm with several consumers', () => {
   function setup(billing: ConsumerSeries, analytics: ConsumerSeries) {
     const kinesis = new KinesisClient({ region: 'us-east-1' });
     const kin = mockClient(kinesis);
-    kin
-      .on(DescribeStreamSummaryCommand)
-      .resolves({
-        StreamDescriptionSummary: {
-          StreamName: STREAM,
-          StreamARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`,
-          StreamStatus: 'ACTIVE',
-          StreamModeDetails: { StreamMode: 'PROVISIONED' },
-          OpenShardCount: 4,
-          RetentionPeriodHours: 24,
-          StreamCreationTimestamp: new Date(NOW - 86_400_000),
-          EnhancedMonitoring: [],
-        },
-      });
+    kin.on(DescribeStreamSummaryCommand).resolves({
+      StreamDescriptionSummary: {
+        StreamName: STREAM,
+        StreamARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`,
+        StreamStatus: 'ACTIVE',
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        OpenShardCount: 4,
+        RetentionPeriodHours: 24,
+        StreamCreationTimestamp: new Date(NOW - 86_400_000),
+        EnhancedMonitoring: [],
+      },
+    });
     kin.on(DescribeLimitsCommand).resolves({ ShardLimit: 500, OpenShardCount: 4, OnDemandStreamCount: 0, OnDemandStreamCountLimit: 50 });
     const cw = mockedCloudWatch(0.2, 4);
     cw.cw

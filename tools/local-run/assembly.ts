@@ -286,9 +286,10 @@ function readFunction(
 ): LocalFunction {
   const props = resource.Properties ?? {};
   const metadata = resource.Metadata ?? {};
-  const cdkPath = String(metadata['aws:cdk:path'] ?? logicalId);
+  const declaredPath: unknown = metadata['aws:cdk:path'];
+  const cdkPath = typeof declaredPath === 'string' ? declaredPath : logicalId;
   const assetPath = metadata['aws:asset:path'];
-  const handler = String(props.Handler ?? 'index.handler');
+  const handler = typeof props.Handler === 'string' ? props.Handler : 'index.handler';
   const dot = handler.lastIndexOf('.');
   const [file, handlerName] = [handler.slice(0, dot), handler.slice(dot + 1)];
   let entryFile = '';

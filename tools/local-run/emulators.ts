@@ -68,7 +68,7 @@ export class CleanUp {
     }
     return () => {
       for (const [event, fn] of Object.entries(handlers)) {
-        process.removeListener(event as NodeJS.Signals, fn);
+        process.removeListener(event, fn);
       }
     };
   }

@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import type * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { LocalFunction } from './assembly';

@@ -33,7 +33,7 @@ export class LocalNames {
     const own = [props.Name, props.TableName, props.FunctionName, props.QueueName, props.TopicName, props.RoleName].find(
       (value) => typeof value === 'string',
     );
-    return (own as string | undefined) ?? `${this.stackName}-${logicalId}`.slice(0, 128);
+    return own ?? `${this.stackName}-${logicalId}`.slice(0, 128);
   }
 
   public arn(logicalId: string): string {

@@ -52,7 +52,7 @@ export interface LeaseView {
 
 export function viewOfLease(lease: Lease): LeaseView {
   const { sequenceNumber, subSequenceNumber } = lease.checkpoint;
-  const progress = lease.progress ?? new Map();
+  const progress: NonNullable<Lease['progress']> = lease.progress ?? new Map();
   return {
     checkpoint: subSequenceNumber > 0 ? `${sequenceNumber}/${subSequenceNumber}` : sequenceNumber,
     progressKeys: progress.size,

@@ -77,7 +77,7 @@ export function userRecordsOf(record: PolledRecord): PolledUserRecord[] {
           return {
             partitionKey: user.partitionKey,
             ...(explicitHashKey ? { explicitHashKey } : {}),
-            data: Buffer.from(user.data as unknown as string, 'base64'),
+            data: Buffer.from(user.data, 'base64'),
             aggregated,
           };
         });

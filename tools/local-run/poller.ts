@@ -181,13 +181,12 @@ class Signal {
   }
   public wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        self.waiters = self.waiters.filter((waiter) => waiter !== done);
+        this.waiters = this.waiters.filter((waiter) => waiter !== done);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.waiters.push(done);
     });
   }

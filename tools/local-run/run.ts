@@ -120,13 +120,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       startDynalite(options.dynamodbPort),
       startControlPlane(store, alarms, mappingControl),
     ]);
-    cleanUp.add(kinesisEmulator.name, kinesisEmulator.stop);
-    cleanUp.add('dynalite', dynalite.stop);
-    cleanUp.add('local control plane', controlPlane.stop);
+    cleanUp.add(kinesisEmulator.name, () => kinesisEmulator.stop());
+    cleanUp.add('dynalite', () => dynalite.stop());
+    cleanUp.add('local control plane', () => controlPlane.stop());
     // The handlers address the stream by ARN; kinesalite only knows names.
     const handlerKinesis = kind === KinesisEmulator.KINESALITE ? await startStreamArnProxy(kinesisEmulator.endpoint) : kinesisEmulator;
     if (handlerKinesis !== kinesisEmulator) {
-      cleanUp.add('StreamARN proxy', handlerKinesis.stop);
+      cleanUp.add('StreamARN proxy', () => handlerKinesis.stop());
     }
     const kinesis = new KinesisClient(localClientConfig(kinesisEmulator.endpoint));
     const dynamodb = new DynamoDBClient(localClientConfig(dynalite.endpoint));
@@ -170,7 +170,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     };
     const producer = pipeline.producer?.entryFile ? host(pipeline.producer) : undefined;
     const consumer = pipeline.consumer?.entryFile ? host(pipeline.consumer) : undefined;
-    const scaler = runScaler ? host(pipeline.scaler!) : undefined;
+    const scaler = runScaler ? host(pipeline.scaler) : undefined;
     const scalerLog: Array<{ at: number; alarm: string; text: string }> = [];
     let scalerQueue = Promise.resolve();
     const invokeScaler = (event: AlarmEventOut): void => {

@@ -107,7 +107,7 @@ function readBack(): { copies: Map<number, number>; order: Map<string, number[]>
     for (const stored of fake.stored.filter((s) => s.shardId === shard.shardId)) {
       const users = isAggregated(stored.data) ? decodeAggregated(stored.data) : [{ partitionKey: stored.partitionKey, data: stored.data }];
       for (const user of users) {
-        const hash = routingHashKey(user as { partitionKey: string; explicitHashKey?: string });
+        const hash = routingHashKey(user);
         if (hash < shard.start || hash > shard.end) {
           continue; // an aggregate stored on a shard that does not own this record (a KCL consumer drops it; the producer re-sent it)
         }
