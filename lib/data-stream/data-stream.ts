@@ -160,8 +160,10 @@ export type DataStreamCapacityAttributes = Omit<DataStreamAttributes, 'streamArn
 /**
  * The `IDataStream` methods over any `kinesis.IStream`: grants, resource policy and metrics go to
  * the L2 stream (so grants cover its key), our own metric helpers carry the `StreamName` dimension.
+ * The base of `DataStream` and of every import; extend it only to describe another stream the
+ * same way.
  */
-abstract class DataStreamBase extends Resource implements IDataStream {
+export abstract class DataStreamBase extends Resource implements IDataStream {
   /** The underlying stream, for anything the L2 offers. */
   public abstract readonly stream: kinesis.IStream;
   public abstract readonly mode?: DataStreamMode;

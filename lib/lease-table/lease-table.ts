@@ -76,7 +76,8 @@ export interface LeaseTableImportOptions {
  */
 const importedBindings = new WeakMap<IConstruct, Map<string, IConstruct>>();
 
-abstract class LeaseTableBase extends Resource implements ILeaseTable {
+/** The `ILeaseTable` methods (grants, consumer binding) shared by `LeaseTable` and its imports. */
+export abstract class LeaseTableBase extends Resource implements ILeaseTable {
   public abstract readonly table: dynamodb.ITableV2;
   public abstract readonly encryptionKey?: kms.IKey;
   private consumer?: IConstruct;
