@@ -13,4 +13,7 @@ module.exports = {
   collectCoverageFrom: ['lib/**/*.ts', 'lambda/**/*.ts', '!**/*.d.ts'],
   coverageProvider: 'v8',
   coverageReporters: ['text-summary', 'lcov'],
+  // Today's level (2026-12-04: statements and lines 97.7 %, branches 93.4 %, functions 93.5 % of
+  // lib/ and lambda/), rounded down with a little room; raise it as coverage grows, never lower it.
+  coverageThreshold: { global: { statements: 96, lines: 96, branches: 92, functions: 92 } },
 };
