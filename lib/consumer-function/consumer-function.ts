@@ -18,7 +18,14 @@ import type { IDataStream } from '../data-stream';
 import { LeaseTable, type ILeaseTable } from '../lease-table';
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import { ConsumerHandlerMetrics } from '../pipeline-monitoring/metrics/consumer-metric-factory';
-import { acknowledgeTracing, grantVpcAccess, handlerEntry, pipelineFunctionDefaults } from '../private/pipeline-function';
+import {
+  acknowledgeTracing,
+  checkNetworkOptions,
+  grantVpcAccess,
+  handlerEntry,
+  pipelineFunctionDefaults,
+} from '../private/pipeline-function';
+import { PropValidator } from '../private/prop-validator';
 
 export type { UserRecord } from '../../lambda/shared/deaggregate';
 export { CorruptRecord } from '../../lambda/shared/deaggregate';
@@ -591,114 +598,77 @@ export class ConsumerFunction extends nodejs.NodejsFunction {
 }
 
 function validateProps(props: ConsumerFunctionProps, checkpointing: boolean): void {
-  const fail = (message: string): never => {
-    throw new Error(`ConsumerFunction: ${message}`);
-  };
-  const range = (name: string, value: number | undefined, min: number, max: number, hint = '') => {
-    if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
-      fail(`${name} must be a whole number from ${min} to ${max}${hint}; received ${value}`);
-    }
-  };
-  const duration = (name: string, value: Duration | undefined, min: Duration, max: Duration) => {
-    if (value !== undefined && !value.isUnresolved()) {
-      const seconds = value.toSeconds({ integral: false });
-      if (!Number.isInteger(seconds) || seconds < min.toSeconds() || seconds > max.toSeconds()) {
-        fail(`${name} must be whole seconds from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`);
-      }
-    }
-  };
+  const v = new PropValidator('ConsumerFunction');
   if (!props.processorEntry || (!Token.isUnresolved(props.processorEntry) && !fs.existsSync(path.resolve(props.processorEntry)))) {
-    fail(
+    v.fail(
       `processorEntry must be the path of an existing TypeScript or JavaScript module exporting processRecord; received '${props.processorEntry}'`,
     );
   }
-  range('batchSize', props.batchSize, 1, 10_000);
-  range('memorySize', props.memorySize, MIN_MEMORY_MB, MAX_MEMORY_MB, ' (MB, the Lambda limits)');
-  if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
-    // The handler keeps the last sixth of the timeout (at most 5 s) to write the checkpoint; under
-    // 6 s that reserve is below 1 s, too little for a lease write with its own timeouts.
-    const min = checkpointing ? MIN_TIMEOUT_CHECKPOINTING : Duration.seconds(1);
-    const seconds = props.timeout.toSeconds({ integral: false });
-    if (!Number.isInteger(seconds) || seconds < min.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
-      fail(
-        `timeout must be whole seconds from ${min.toHumanString()} to ${MAX_TIMEOUT.toHumanString()} (the Lambda maximum)${checkpointing ? '; with checkpointing at least 6 seconds, since the last sixth (at most 5 s) is kept back to write the lease' : ''}; received ${props.timeout.toHumanString()}`,
-      );
-    }
-  }
-  range(
+  v.wholeNumber('batchSize', props.batchSize, 1, 10_000);
+  v.wholeNumber('memorySize', props.memorySize, MIN_MEMORY_MB, MAX_MEMORY_MB, ' (MB, the Lambda limits)');
+  // The handler keeps the last sixth of the timeout (at most 5 s) to write the checkpoint; under
+  // 6 s that reserve is below 1 s, too little for a lease write with its own timeouts.
+  v.duration('timeout', props.timeout, checkpointing ? MIN_TIMEOUT_CHECKPOINTING : Duration.seconds(1), MAX_TIMEOUT, {
+    wholeSeconds: true,
+    hint: ` (the Lambda maximum)${checkpointing ? '; with checkpointing at least 6 seconds, since the last sixth (at most 5 s) is kept back to write the lease' : ''}`,
+  });
+  v.wholeNumber(
     'parallelizationFactor',
     props.parallelizationFactor,
     CONSUMER_LIMITS.minParallelizationFactor,
     CONSUMER_LIMITS.maxParallelizationFactor,
   );
-  range('maxConcurrency', props.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency);
-  const orderings: readonly string[] = Object.values(RecordOrdering);
-  if (props.ordering !== undefined && !Token.isUnresolved(props.ordering) && !orderings.includes(props.ordering)) {
-    fail(`ordering must be one of ${orderings.map((v) => `'${v}'`).join(', ')} (RecordOrdering); received '${props.ordering}'`);
-  }
+  v.wholeNumber('maxConcurrency', props.maxConcurrency, CONSUMER_LIMITS.minConcurrency, CONSUMER_LIMITS.maxConcurrency);
+  v.oneOf('ordering', props.ordering, Object.values(RecordOrdering), 'RecordOrdering');
   if (
     props.ordering === RecordOrdering.SHARD &&
     props.maxConcurrency !== undefined &&
     !Token.isUnresolved(props.maxConcurrency) &&
     props.maxConcurrency !== 1
   ) {
-    fail(
+    v.fail(
       `maxConcurrency must be 1 (or unset) with ordering RecordOrdering.SHARD (one record at a time per shard); received maxConcurrency ${props.maxConcurrency}. Use ordering RecordOrdering.PARTITION_KEY for concurrency across keys`,
     );
   }
   if (props.retryAttempts !== -1) {
-    range('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
+    v.wholeNumber('retryAttempts', props.retryAttempts, 0, 10_000, ' (or -1 for retries until the records expire)');
   }
-  duration('maxBatchingWindow', props.maxBatchingWindow, Duration.seconds(0), MAX_BATCH_WINDOW);
+  v.duration('maxBatchingWindow', props.maxBatchingWindow, Duration.seconds(0), MAX_BATCH_WINDOW, { wholeSeconds: true });
   if ((props as { tumblingWindow?: unknown }).tumblingWindow !== undefined) {
     // Removed from the props (TypeScript users get a compile error); plain JavaScript gets this.
-    fail(
+    v.fail(
       'tumblingWindow is not supported: Lambda\'s window state is at least once and would not match the exact checkpoints (see "Tumbling windows" in docs/consumer-exactly-once.md); received a tumblingWindow',
     );
   }
   const name = props.applicationName;
-  if (name !== undefined && !Token.isUnresolved(name) && (name.length < 1 || name.length > MAX_APPLICATION_NAME_LENGTH)) {
-    fail(`applicationName must be 1 to ${MAX_APPLICATION_NAME_LENGTH} characters; received '${name}' (${name.length} characters)`);
-  }
+  v.text('applicationName', name, { maxLength: MAX_APPLICATION_NAME_LENGTH });
   if (!checkpointing && name !== undefined) {
-    fail(`applicationName names the leases, so it needs checkpointing; received applicationName '${name}' with checkpointing: false`);
+    v.fail(`applicationName names the leases, so it needs checkpointing; received applicationName '${name}' with checkpointing: false`);
   }
-  duration('maxRecordAge', props.maxRecordAge, MIN_RECORD_AGE, MAX_RECORD_AGE);
+  v.duration('maxRecordAge', props.maxRecordAge, MIN_RECORD_AGE, MAX_RECORD_AGE, { wholeSeconds: true });
   const atTimestamp = props.startingPosition === lambda.StartingPosition.AT_TIMESTAMP;
   if (atTimestamp && props.startingPositionTimestamp === undefined) {
-    fail('startingPosition AT_TIMESTAMP needs startingPositionTimestamp (Unix seconds); received none');
+    v.fail('startingPosition AT_TIMESTAMP needs startingPositionTimestamp (Unix seconds); received none');
   }
   if (!atTimestamp && props.startingPositionTimestamp !== undefined) {
-    fail(
+    v.fail(
       `startingPositionTimestamp applies to startingPosition AT_TIMESTAMP only; received ${props.startingPositionTimestamp} with ${props.startingPosition ?? 'TRIM_HORIZON'}`,
     );
   }
-  if (props.outOfRangeRecords !== undefined && !Object.values(OutOfRangeRecords).includes(props.outOfRangeRecords)) {
-    fail(
-      `outOfRangeRecords must be one of ${Object.values(OutOfRangeRecords)
-        .map((v) => `'${v}'`)
-        .join(', ')} (OutOfRangeRecords); received '${props.outOfRangeRecords}'`,
-    );
-  }
+  v.oneOf('outOfRangeRecords', props.outOfRangeRecords, Object.values(OutOfRangeRecords), 'OutOfRangeRecords');
   if (props.onFailure && props.onFailureQueue) {
-    fail('give either onFailure or onFailureQueue, not both; received both');
+    v.fail('give either onFailure or onFailureQueue, not both; received both');
   }
-  for (const [name, value] of [
-    ['vpcSubnets', props.vpcSubnets],
-    ['securityGroups', props.securityGroups],
-  ] as const) {
-    if (value !== undefined && !props.vpc) {
-      fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
-    }
-  }
-  const reserved = props.reservedConcurrentExecutions;
-  if (reserved !== undefined && !Token.isUnresolved(reserved) && (!Number.isInteger(reserved) || reserved < 1)) {
-    fail(
-      `reservedConcurrentExecutions must be a whole number of at least 1 (0 would stop the consumer: its batches would wait until they expire); received ${reserved}`,
-    );
-  }
+  checkNetworkOptions(props, v);
+  v.wholeNumber(
+    'reservedConcurrentExecutions',
+    props.reservedConcurrentExecutions,
+    1,
+    undefined,
+    ' (0 would stop the consumer: its batches would wait until they expire)',
+  );
   if (!checkpointing && props.leaseTable) {
-    fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');
+    v.fail('leaseTable needs checkpointing; received a lease table with checkpointing: false');
   }
 }
 

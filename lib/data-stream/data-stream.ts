@@ -5,6 +5,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { ON_DEMAND_DEFAULT_CAPACITY, PER_SHARD_LIMITS, RECORD_SIZE_LIMITS, type StreamCapacity } from './capacity';
+import { PropValidator } from '../private/prop-validator';
 
 /** How the stream is billed and scaled. */
 export const DataStreamMode = {
@@ -490,39 +491,27 @@ function capacityOf(
 }
 
 function validateAttributes(attrs: DataStreamAttributes): void {
-  const fail = (message: string): never => {
-    throw new Error(`DataStream.fromStreamAttributes: ${message}`);
-  };
-  if (attrs.mode !== undefined && !Object.values(DataStreamMode).includes(attrs.mode)) {
-    fail(`mode must be one of ${Object.values(DataStreamMode).join(', ')}; received '${attrs.mode}'`);
+  const v = new PropValidator('DataStream.fromStreamAttributes');
+  v.oneOf('mode', attrs.mode, Object.values(DataStreamMode), 'DataStreamMode');
+  if (attrs.shardCount !== undefined && !Token.isUnresolved(attrs.shardCount) && attrs.mode === DataStreamMode.ON_DEMAND) {
+    v.fail(
+      `shardCount applies to provisioned streams only; remove it or give mode 'provisioned' (received shardCount ${attrs.shardCount} with mode 'on-demand')`,
+    );
   }
-  if (attrs.shardCount !== undefined && !Token.isUnresolved(attrs.shardCount)) {
-    if (attrs.mode === DataStreamMode.ON_DEMAND) {
-      fail(
-        `shardCount applies to provisioned streams only; remove it or give mode 'provisioned' (received shardCount ${attrs.shardCount} with mode 'on-demand')`,
-      );
-    }
-    if (!Number.isInteger(attrs.shardCount) || attrs.shardCount < 1) {
-      fail(`shardCount must be a whole number of at least 1; received ${attrs.shardCount}`);
-    }
-  }
-  if (attrs.retention !== undefined && !attrs.retention.isUnresolved()) {
-    checkRetention(attrs.retention, fail);
-  }
-  if (attrs.maxRecordSize !== undefined) {
-    checkMaxRecordSize(attrs.maxRecordSize, fail);
-  }
+  v.wholeNumber('shardCount', attrs.shardCount, 1);
+  checkRetention(attrs.retention, v);
+  checkMaxRecordSize(attrs.maxRecordSize, v);
 }
 
 /** Whole KiB from 1024 to 10240 (tokens pass: CloudFormation and Kinesis check them at deployment). */
-function checkMaxRecordSize(size: Size, fail: (message: string) => never): void {
-  if (size.isUnresolved()) {
+function checkMaxRecordSize(size: Size | undefined, v: PropValidator): void {
+  if (size === undefined || size.isUnresolved()) {
     return;
   }
   const bytes = size.toBytes();
   const kib = bytes / 1024;
   if (!Number.isInteger(kib) || kib < RECORD_SIZE_LIMITS.minKiB || kib > RECORD_SIZE_LIMITS.maxKiB) {
-    fail(
+    v.fail(
       `maxRecordSize must be whole KiB from ${RECORD_SIZE_LIMITS.minKiB} KiB (1 MiB) to ${RECORD_SIZE_LIMITS.maxKiB} KiB (10 MiB); received ${bytes} bytes (${kib} KiB)`,
     );
   }
@@ -533,10 +522,13 @@ function kibibytesOf(size: Size): number {
   return size.isUnresolved() ? size.toKibibytes() : size.toBytes() / 1024;
 }
 
-function checkRetention(retention: Duration, fail: (message: string) => never): void {
+function checkRetention(retention: Duration | undefined, v: PropValidator): void {
+  if (retention === undefined || retention.isUnresolved()) {
+    return;
+  }
   const hours = retention.toHours({ integral: false });
   if (hours < MIN_RETENTION.toHours() || hours > MAX_RETENTION.toHours() || !Number.isInteger(hours)) {
-    fail(`retention must be whole hours from 24 to 8760; received ${hours} hours`);
+    v.fail(`retention must be whole hours from 24 to 8760; received ${hours} hours`);
   }
 }
 
@@ -549,35 +541,18 @@ function scaleCapacity(perShard: StreamCapacity, shards: number): StreamCapacity
 }
 
 function validateProps(props: DataStreamProps, mode: DataStreamMode, retention: Duration): void {
-  if (!Object.values(DataStreamMode).includes(mode)) {
-    throw new Error(`DataStream: mode must be one of ${Object.values(DataStreamMode).join(', ')}; received '${mode}'`);
-  }
-  if (props.shardCount !== undefined && !Token.isUnresolved(props.shardCount)) {
-    if (mode === DataStreamMode.ON_DEMAND) {
-      throw new Error(
-        `DataStream: shardCount applies to provisioned streams only; remove it or use mode 'provisioned' (received shardCount ${props.shardCount} with mode 'on-demand')`,
-      );
-    }
-    if (!Number.isInteger(props.shardCount) || props.shardCount < 1) {
-      throw new Error(`DataStream: shardCount must be a whole number of at least 1; received ${props.shardCount}`);
-    }
-  }
-  if (!retention.isUnresolved()) {
-    checkRetention(retention, (message) => {
-      throw new Error(`DataStream: ${message}`);
-    });
-  }
-  if (props.encryption !== undefined && !Object.values(DataStreamEncryption).includes(props.encryption)) {
-    throw new Error(
-      `DataStream: encryption must be one of ${Object.values(DataStreamEncryption).join(', ')}; received '${props.encryption}'`,
+  const v = new PropValidator('DataStream');
+  v.oneOf('mode', mode, Object.values(DataStreamMode), 'DataStreamMode');
+  if (props.shardCount !== undefined && !Token.isUnresolved(props.shardCount) && mode === DataStreamMode.ON_DEMAND) {
+    v.fail(
+      `shardCount applies to provisioned streams only; remove it or use mode 'provisioned' (received shardCount ${props.shardCount} with mode 'on-demand')`,
     );
   }
-  if (props.maxRecordSize !== undefined) {
-    checkMaxRecordSize(props.maxRecordSize, (message) => {
-      throw new Error(`DataStream: ${message}`);
-    });
-  }
+  v.wholeNumber('shardCount', props.shardCount, 1);
+  checkRetention(retention, v);
+  v.oneOf('encryption', props.encryption, Object.values(DataStreamEncryption), 'DataStreamEncryption');
+  checkMaxRecordSize(props.maxRecordSize, v);
   if (props.encryption === DataStreamEncryption.AWS_MANAGED && props.encryptionKey) {
-    throw new Error("DataStream: encryptionKey needs encryption 'customer-managed'; received encryption 'aws-managed' with a key");
+    v.fail("encryptionKey needs encryption 'customer-managed'; received encryption 'aws-managed' with a key");
   }
 }

@@ -3,6 +3,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PropValidator } from '../private/prop-validator';
 
 /** When archived objects move to cheaper storage classes and expire. */
 export interface ArchiveLifecycle {
@@ -123,11 +124,9 @@ export class ArchiveBucket extends Construct {
 }
 
 function validateLifecycle(props: ArchiveBucketProps): void {
-  const fail = (message: string): never => {
-    throw new Error(`FirehoseArchive: ${message}`);
-  };
+  const v = new PropValidator('FirehoseArchive');
   if (props.autoDeleteObjects && props.removalPolicy !== RemovalPolicy.DESTROY) {
-    fail('autoDeleteObjects needs removalPolicy RemovalPolicy.DESTROY; the default RETAIN keeps the archive');
+    v.fail('autoDeleteObjects needs removalPolicy RemovalPolicy.DESTROY; the default RETAIN keeps the archive');
   }
   const days = (value?: Duration): number | undefined => (value && !value.isUnresolved() ? value.toDays({ integral: false }) : undefined);
   const lifecycle = props.lifecycle ?? {};
@@ -135,16 +134,16 @@ function validateLifecycle(props: ArchiveBucketProps): void {
   const glacier = days(lifecycle.glacierAfter) ?? 90;
   const expire = days(lifecycle.expireAfter);
   if (ia < 30 || !Number.isInteger(ia)) {
-    fail(`lifecycle.infrequentAccessAfter must be whole days, at least 30 (an S3 rule for Standard-IA); received ${ia} days`);
+    v.fail(`lifecycle.infrequentAccessAfter must be whole days, at least 30 (an S3 rule for Standard-IA); received ${ia} days`);
   }
   if (glacier <= ia || !Number.isInteger(glacier)) {
-    fail(`lifecycle.glacierAfter must be whole days after infrequentAccessAfter (${ia}); received ${glacier} days`);
+    v.fail(`lifecycle.glacierAfter must be whole days after infrequentAccessAfter (${ia}); received ${glacier} days`);
   }
   if (expire !== undefined && (expire <= glacier || !Number.isInteger(expire))) {
-    fail(`lifecycle.expireAfter must be whole days after glacierAfter (${glacier}); received ${expire} days`);
+    v.fail(`lifecycle.expireAfter must be whole days after glacierAfter (${glacier}); received ${expire} days`);
   }
   const noncurrent = days(lifecycle.noncurrentVersionExpiration);
   if (noncurrent !== undefined && (noncurrent < 1 || !Number.isInteger(noncurrent))) {
-    fail(`lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received ${noncurrent} days`);
+    v.fail(`lifecycle.noncurrentVersionExpiration must be whole days, at least 1; received ${noncurrent} days`);
   }
 }

@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct, IConstruct } from 'constructs';
+import { PropValidator } from '../private/prop-validator';
 
 /** Item actions a lease holder needs: read a lease, create, take, renew and checkpoint it (conditional writes). */
 const LEASE_HOLDER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
@@ -102,8 +103,8 @@ export abstract class LeaseTableBase extends Resource implements ILeaseTable {
   public bindConsumer(consumer: IConstruct): void {
     const previous = this.consumer ?? this.importedBinding()?.get(this.bindingKey()!);
     if (previous !== undefined && previous !== consumer) {
-      throw new Error(
-        `LeaseTable ${this.node.path}: one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); ` +
+      new PropValidator(`LeaseTable ${this.node.path}`).fail(
+        `one lease table per consumer application (lease keys are shard ids, so a second application would skip records the first one processed); ` +
           `it is the lease table of ${previous.node.path} and cannot also be given to ${consumer.node.path}. Give ${consumer.node.path} its own LeaseTable (leave leaseTable unset for a new one)`,
       );
     }
@@ -223,8 +224,8 @@ class ImportedLeaseTable extends LeaseTableBase {
       environmentFromArn: attrs.tableArn !== undefined && !Token.isUnresolved(attrs.tableArn) ? attrs.tableArn : undefined,
     });
     if (attrs.tableArn !== undefined && name === undefined && !Token.isUnresolved(attrs.tableArn)) {
-      throw new Error(
-        `LeaseTable.fromTableArn: tableArn must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>); received '${attrs.tableArn}'`,
+      new PropValidator('LeaseTable.fromTableArn').fail(
+        `tableArn must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>); received '${attrs.tableArn}'`,
       );
     }
     this.table = dynamodb.TableV2.fromTableAttributes(this, 'Resource', attrs);

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +8,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { MIN_RETENTION, type IDataStream } from '../data-stream';
 import { AlarmFactory } from '../private/alarm-factory';
+import { PropValidator } from '../private/prop-validator';
 import { buildDashboard } from './dashboard';
 import type { MonitoredArchive, MonitoredAutoscaler, MonitoredConsumer, MonitoredProducer } from './monitored-parts';
 import { ArchiveSegment } from './segments/archive-segment';
@@ -264,39 +265,30 @@ function iteratorAgeThreshold(stream: IDataStream, ratio: number): Duration {
 }
 
 function validateProps(props: PipelineMonitoringProps): void {
-  const fail = (message: string): never => {
-    throw new Error(`PipelineMonitoring: ${message}`);
-  };
-  const known = (value: number | undefined): value is number => value !== undefined && !Token.isUnresolved(value);
-  const { iteratorAgeRetentionFraction: ratio, throttleAlarmMinutes: minutes } = props;
-  if (known(ratio) && !(ratio > 0 && ratio < 1)) {
-    fail(`iteratorAgeRetentionFraction must be above 0 and below 1; received ${ratio}`);
-  }
-  if (known(minutes) && (!Number.isInteger(minutes) || minutes < 1 || minutes > 60)) {
-    fail(`throttleAlarmMinutes must be a whole number from 1 to 60; received ${minutes}`);
-  }
-  const prefix = props.alarmNamePrefix;
-  if (prefix !== undefined && !Token.isUnresolved(prefix) && !/^[\x20-\x7e]{1,200}$/.test(prefix)) {
-    fail(`alarmNamePrefix must be 1 to ${MAX_PREFIX_LENGTH} printable ASCII characters; received '${prefix}'`);
-  }
+  const v = new PropValidator('PipelineMonitoring');
+  v.number('iteratorAgeRetentionFraction', props.iteratorAgeRetentionFraction, 0, 1, { exclusive: true });
+  v.wholeNumber('throttleAlarmMinutes', props.throttleAlarmMinutes, 1, 60);
+  v.text('alarmNamePrefix', props.alarmNamePrefix, {
+    pattern: /^[\x20-\x7e]*$/,
+    maxLength: MAX_PREFIX_LENGTH,
+    rule: `1 to ${MAX_PREFIX_LENGTH} printable ASCII characters`,
+  });
   const emails: Array<[string, string | undefined]> = [
     ['alarmEmail', props.alarmEmail],
     ...(props.alarmEmails ?? []).map((email, index): [string, string] => [`alarmEmails[${index}]`, email]),
   ];
   for (const [name, email] of emails) {
-    if (email !== undefined && !Token.isUnresolved(email) && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-      fail(`${name} must be an email address (name@domain); received '${email}'`);
-    }
+    v.text(name, email, { pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, rule: 'an email address (name@domain)' });
   }
   const freshness = props.archiveFreshnessThreshold;
   if (freshness !== undefined && !freshness.isUnresolved() && freshness.toSeconds() < 60) {
-    fail(`archiveFreshnessThreshold must be at least 1 minute; received ${freshness.toSeconds()} seconds`);
+    v.fail(`archiveFreshnessThreshold must be at least 1 minute; received ${freshness.toSeconds()} seconds`);
   }
   const period = props.dashboardPeriod;
   if (period !== undefined && !period.isUnresolved()) {
     const periodMinutes = period.toMinutes({ integral: false });
     if (!Number.isInteger(periodMinutes) || periodMinutes < 1 || periodMinutes > 60) {
-      fail(`dashboardPeriod must be whole minutes from 1 to 60; received ${period.toSeconds()} seconds`);
+      v.fail(`dashboardPeriod must be whole minutes from 1 to 60; received ${period.toSeconds()} seconds`);
     }
   }
 }

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { METRICS_NAMESPACE, RuntimeEnv } from '../../lambda/shared/env';
+import type { PropValidator } from './prop-validator';
 
 /** The package root: the folder with our package.json, from `lib/` or from `dist/lib/`. */
 export const PACKAGE_ROOT = findPackageRoot(__dirname);
@@ -99,13 +100,13 @@ export interface PipelineFunctionOptions {
 }
 
 /** `vpcSubnets` and `securityGroups` need `vpc`: the error names the prop. */
-export function checkNetworkOptions(options: PipelineFunctionOptions, fail: (message: string) => never): void {
+export function checkNetworkOptions(options: PipelineFunctionOptions, validator: PropValidator): void {
   for (const [name, value] of [
     ['vpcSubnets', options.vpcSubnets],
     ['securityGroups', options.securityGroups],
   ] as const) {
     if (value !== undefined && !options.vpc) {
-      fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
+      validator.fail(`${name} needs vpc (the function's network); received ${name} without vpc`);
     }
   }
 }
@@ -114,18 +115,14 @@ export function checkNetworkOptions(options: PipelineFunctionOptions, fail: (mes
  * The user's environment variables, refused when one has a name the construct sets (`ours`): the
  * handler would read the user's value, or the user's would be lost. Token names are skipped.
  */
-export function checkUserEnvironment(
-  user: { [key: string]: string } | undefined,
-  ours: Iterable<string>,
-  fail: (message: string) => never,
-): void {
+export function checkUserEnvironment(user: { [key: string]: string } | undefined, ours: Iterable<string>, validator: PropValidator): void {
   if (user === undefined) {
     return;
   }
   const taken = new Set(ours);
   const clashes = Object.keys(user).filter((name) => !Token.isUnresolved(name) && taken.has(name));
   if (clashes.length > 0) {
-    fail(
+    validator.fail(
       `environment must not set ${clashes.map((name) => `'${name}'`).join(', ')}: the construct sets ${clashes.length === 1 ? 'it' : 'them'} for the handler (its props set the value); received environment with ${clashes.join(', ')}`,
     );
   }

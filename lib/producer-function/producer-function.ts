@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +14,7 @@ import { defaultBatchBytes } from '../../lambda/producer/limits';
 import type { IDataStream } from '../data-stream';
 import { ProducerHandlerMetrics } from '../pipeline-monitoring/metrics/producer-metric-factory';
 import { createOnFailureQueue } from '../private/on-failure-queue';
+import { PropValidator } from '../private/prop-validator';
 import {
   acknowledgeTracing,
   checkNetworkOptions,
@@ -300,9 +301,7 @@ export class ProducerFunction extends nodejs.NodejsFunction {
     checkUserEnvironment(
       props.environment,
       [...Object.keys(defaults.environment ?? {}), ...Object.keys(env), ...PROGRESS_ENV],
-      (message) => {
-        throw new Error(`ProducerFunction ${id}: ${message}`);
-      },
+      new PropValidator(`ProducerFunction ${id}`),
     );
     for (const [key, value] of Object.entries({ ...props.environment, ...env })) {
       this.addEnvironment(key, value);
@@ -407,70 +406,40 @@ function batchBytesFor(maxRecordSize: Size): number {
   return maxRecordSize.isUnresolved() ? PRODUCER_LIMITS.maxPutRecordsBytes : defaultBatchBytes(maxRecordSize.toBytes());
 }
 
-function checkInteger(id: string, prop: string, value: number | undefined, min: number, max: number): void {
-  if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
-    throw new Error(`ProducerFunction ${id}: ${prop} must be a whole number from ${min} to ${max}; received ${value}`);
-  }
-}
-
-function checkSize(id: string, prop: string, value: Size | undefined, min: number, max: Size, maxName?: string): void {
-  if (value !== undefined && !value.isUnresolved() && !max.isUnresolved() && (value.toBytes() < min || value.toBytes() > max.toBytes())) {
-    throw new Error(
-      `ProducerFunction ${id}: ${prop} must be from ${min} bytes to ${max.toBytes()} bytes${maxName ? ` (${maxName})` : ''}; received ${value.toBytes()} bytes`,
-    );
-  }
-}
-
-function checkDuration(id: string, prop: string, value: Duration | undefined, min: Duration, max: Duration): void {
-  if (
-    value !== undefined &&
-    !value.isUnresolved() &&
-    (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())
-  ) {
-    throw new Error(
-      `ProducerFunction ${id}: ${prop} must be from ${min.toHumanString()} to ${max.toHumanString()}; received ${value.toHumanString()}`,
-    );
-  }
-}
-
 function validateProps(id: string, props: ProducerFunctionProps): void {
-  const fail = (message: string): never => {
-    throw new Error(`ProducerFunction ${id}: ${message}`);
-  };
+  const v = new PropValidator(`ProducerFunction ${id}`);
   const streamLimit = props.stream.maxRecordSize;
   const streamLimitName = `the stream's maxRecordSize`;
-  checkSize(id, 'maxAggregateSize', props.maxAggregateSize, 64, streamLimit, streamLimitName);
-  checkSize(id, 'maxBatchSize', props.maxBatchSize, 1, MAX_PUT_RECORDS_REQUEST, 'the PutRecords request limit');
-  checkSize(id, 'maxRecordSize', props.maxRecordSize, 1, streamLimit, streamLimitName);
-  checkNetworkOptions(props, fail);
-  checkInteger(id, 'maxRecordsPerAggregate', props.maxRecordsPerAggregate, 1, MAX_AGGREGATE_COUNT);
-  checkInteger(id, 'maxBatchEntries', props.maxBatchEntries, 1, MAX_PUT_RECORDS_ENTRIES);
-  checkInteger(id, 'orderingGroups', props.orderingGroups, 0, PRODUCER_LIMITS.maxOrderingGroups);
-  checkInteger(id, 'asyncRetryAttempts', props.asyncRetryAttempts, 0, 2);
-  checkInteger(id, 'reservedConcurrentExecutions', props.reservedConcurrentExecutions, 0, 1_000_000);
-  checkInteger(id, 'memorySize', props.memorySize, 128, 10_240);
-  checkDuration(id, 'timeout', props.timeout, Duration.seconds(3), Duration.minutes(15));
-  checkDuration(id, 'baseRetryDelay', props.baseRetryDelay, Duration.millis(1), Duration.minutes(1));
-  checkDuration(id, 'maxRetryDelay', props.maxRetryDelay, Duration.millis(1), Duration.minutes(5));
-  checkDuration(id, 'shardMapTtl', props.shardMapTtl, Duration.seconds(1), Duration.hours(24));
-  checkDuration(id, 'deduplicationWindow', props.deduplicationWindow, Duration.hours(6), Duration.days(30));
-  checkDuration(id, 'callTimeout', props.callTimeout, Duration.millis(100), Duration.minutes(1));
+  v.size('maxAggregateSize', props.maxAggregateSize, 64, streamLimit, streamLimitName);
+  v.size('maxBatchSize', props.maxBatchSize, 1, MAX_PUT_RECORDS_REQUEST, 'the PutRecords request limit');
+  v.size('maxRecordSize', props.maxRecordSize, 1, streamLimit, streamLimitName);
+  checkNetworkOptions(props, v);
+  v.wholeNumber('maxRecordsPerAggregate', props.maxRecordsPerAggregate, 1, MAX_AGGREGATE_COUNT);
+  v.wholeNumber('maxBatchEntries', props.maxBatchEntries, 1, MAX_PUT_RECORDS_ENTRIES);
+  v.wholeNumber('orderingGroups', props.orderingGroups, 0, PRODUCER_LIMITS.maxOrderingGroups);
+  v.wholeNumber('asyncRetryAttempts', props.asyncRetryAttempts, 0, 2);
+  v.wholeNumber('reservedConcurrentExecutions', props.reservedConcurrentExecutions, 0, 1_000_000);
+  v.wholeNumber('memorySize', props.memorySize, 128, 10_240);
+  v.duration('timeout', props.timeout, Duration.seconds(3), Duration.minutes(15));
+  v.duration('baseRetryDelay', props.baseRetryDelay, Duration.millis(1), Duration.minutes(1));
+  v.duration('maxRetryDelay', props.maxRetryDelay, Duration.millis(1), Duration.minutes(5));
+  v.duration('shardMapTtl', props.shardMapTtl, Duration.seconds(1), Duration.hours(24));
+  v.duration('deduplicationWindow', props.deduplicationWindow, Duration.hours(6), Duration.days(30));
+  v.duration('callTimeout', props.callTimeout, Duration.millis(100), Duration.minutes(1));
   if (props.deduplication === false && props.deduplicationWindow !== undefined) {
-    throw new Error(`ProducerFunction ${id}: deduplicationWindow needs deduplication; received deduplication false`);
+    v.fail('deduplicationWindow needs deduplication; received deduplication false');
   }
   const timeout = props.timeout ?? Duration.seconds(30);
   const margin = props.safetyMargin ?? DEFAULT_SAFETY_MARGIN;
   if (!timeout.isUnresolved() && !margin.isUnresolved() && margin.toMilliseconds() >= timeout.toMilliseconds()) {
-    throw new Error(
-      `ProducerFunction ${id}: safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`,
-    );
+    v.fail(`safetyMargin must be shorter than timeout (${timeout.toHumanString()}); received ${margin.toHumanString()}`);
   }
   // Against the default of the one not given too: a base of 10 s with the default 5 s cap would be
   // cut to the cap on every retry.
   const base = props.baseRetryDelay ?? DEFAULT_BASE_RETRY_DELAY;
   const cap = props.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY;
   if (!base.isUnresolved() && !cap.isUnresolved() && base.toMilliseconds() > cap.toMilliseconds()) {
-    fail(
+    v.fail(
       `baseRetryDelay must not exceed maxRetryDelay (${cap.toHumanString()}${props.maxRetryDelay ? '' : ', the default'}); received baseRetryDelay ${base.toHumanString()}`,
     );
   }

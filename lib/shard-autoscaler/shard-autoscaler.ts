@@ -25,6 +25,7 @@ import { AlarmFactory, alarmNameOf, MissingData } from '../private/alarm-factory
 import { createOnFailureQueue } from '../private/on-failure-queue';
 import { ScalerHandlerMetrics } from '../pipeline-monitoring/metrics/scaler-metric-factory';
 import { handlerEntry, pipelineFunctionDefaults } from '../private/pipeline-function';
+import { PropValidator } from '../private/prop-validator';
 
 const STREAM_ACTIONS = ['kinesis:UpdateShardCount', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
 const STREAM_DESCRIBE_ACTIONS = ['kinesis:DescribeStreamSummary', 'kinesis:ListShards'];
@@ -559,9 +560,10 @@ interface Settings {
 
 /** `consumers`, or the deprecated `consumer`; both together is an error. */
 function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
+  const v = new PropValidator('ShardAutoscaler');
   if (props.consumer && props.consumers) {
-    throw new Error(
-      `ShardAutoscaler: give either consumers (every consumer) or consumer (deprecated: one consumer), not both; received consumer ${props.consumer.functionName} and ${props.consumers.length} consumers`,
+    v.fail(
+      `give either consumers (every consumer) or consumer (deprecated: one consumer), not both; received consumer ${props.consumer.functionName} and ${props.consumers.length} consumers`,
     );
   }
   const consumers = props.consumers ?? (props.consumer ? [props.consumer] : []);
@@ -569,8 +571,8 @@ function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
   consumers.forEach((consumer, index) => {
     const arn = consumer.eventSourceMappingArn;
     if (!Token.isUnresolved(arn) && seen.has(arn)) {
-      throw new Error(
-        `ShardAutoscaler: consumers must have distinct event-source mappings; received consumers[${seen.get(arn)}] and consumers[${index}] with mapping ${arn}`,
+      v.fail(
+        `consumers must have distinct event-source mappings; received consumers[${seen.get(arn)}] and consumers[${index}] with mapping ${arn}`,
       );
     }
     seen.set(arn, index);
@@ -578,9 +580,7 @@ function consumersOf(props: ShardAutoscalerProps): ShardAutoscalerConsumer[] {
   const unique = new Set(consumers);
   if (unique.size !== consumers.length) {
     const index = consumers.findIndex((consumer, i) => consumers.indexOf(consumer) !== i);
-    throw new Error(
-      `ShardAutoscaler: consumers must list each consumer once; received consumers[${index}] (${consumers[index].functionName}) again`,
-    );
+    v.fail(`consumers must list each consumer once; received consumers[${index}] (${consumers[index].functionName}) again`);
   }
   return consumers;
 }
@@ -595,23 +595,21 @@ function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardA
   const scaleOutCooldown = props.scaleOutCooldown ?? Duration.millis(D.scaleOutCooldownMs);
   const scaleInCooldown = props.scaleInCooldown ?? Duration.millis(D.scaleInCooldownMs);
   const quietWindow = props.quietWindow ?? Duration.minutes(D.quietWindowMinutes);
-  const fail = (message: string): never => {
-    throw new Error(`ShardAutoscaler: ${message}`);
-  };
+  const v = new PropValidator('ShardAutoscaler');
   const known = (value: number) => !Token.isUnresolved(value);
   if (props.stream.mode === undefined) {
-    fail(
+    v.fail(
       `stream ${props.stream.node.path} has no known mode (an import): the scaler must know whether it may change shards. Import it with DataStream.fromStreamAttributes (or fromStream) giving mode, and shardCount for a provisioned stream; received mode undefined`,
     );
   }
   if (props.stream.mode === DataStreamMode.PROVISIONED && props.stream.shardCount === undefined) {
-    fail(
+    v.fail(
       `stream ${props.stream.node.path} is provisioned with no known shardCount (an import): the scaler's alarm thresholds start from it. Give shardCount to DataStream.fromStreamAttributes (or fromStream); received shardCount undefined`,
     );
   }
   const hasConsumer = consumers.length > 0;
   if (props.adjustParallelization === true && !hasConsumer) {
-    fail(
+    v.fail(
       'adjustParallelization true needs a consumer whose parallelization factor the scaler may change; give consumers, or leave adjustParallelization unset; received adjustParallelization true with no consumer',
     );
   }
@@ -619,45 +617,41 @@ function resolveSettings(props: ShardAutoscalerProps, consumers: readonly ShardA
     for (const name of PROVISIONED_ONLY_PROPS) {
       if (props[name] !== undefined) {
         const value = props[name];
-        fail(
+        v.fail(
           `${name} applies to provisioned streams only: the stream is on-demand (Kinesis manages its shards); leave it out. Received ${value instanceof Duration ? value.toHumanString() : String(value)}`,
         );
       }
     }
     if (!hasConsumer || props.adjustParallelization === false) {
-      fail(
+      v.fail(
         `on an on-demand stream the scaler's only lever is the consumer's parallelization factor: it needs a consumer and adjustParallelization true; received consumer ${hasConsumer ? 'given' : 'none'}, adjustParallelization ${String(props.adjustParallelization ?? true)}`,
       );
     }
   }
-  if (known(minShards) && (!Number.isInteger(minShards) || minShards < 1)) {
-    fail(`minShards must be a whole number of at least 1; received ${minShards}`);
-  }
+  v.wholeNumber('minShards', minShards, 1);
   if (known(maxShards) && (!Number.isInteger(maxShards) || maxShards < minShards || maxShards > MAX_STREAM_SHARDS)) {
-    fail(`maxShards must be a whole number from minShards (${minShards}) to ${MAX_STREAM_SHARDS}; received ${maxShards}`);
+    v.fail(`maxShards must be a whole number from minShards (${minShards}) to ${MAX_STREAM_SHARDS}; received ${maxShards}`);
   }
   const initial = props.stream.shardCount;
   if (initial !== undefined && known(initial) && (initial < minShards || initial > maxShards)) {
-    fail(`the stream's shardCount must lie within minShards..maxShards (${minShards}..${maxShards}); received shardCount ${initial}`);
+    v.fail(`the stream's shardCount must lie within minShards..maxShards (${minShards}..${maxShards}); received shardCount ${initial}`);
   }
-  if (known(targetUtilization) && !(targetUtilization >= 10 && targetUtilization <= 90)) {
-    fail(`targetUtilization must be a percentage from 10 to 90; received ${targetUtilization}`);
-  }
+  v.number('targetUtilization', targetUtilization, 10, 90, { rule: 'a percentage' });
   if (!lagThreshold.isUnresolved() && lagThreshold.toMilliseconds() < 1000) {
-    fail(`lagThreshold must be at least 1 second; received ${lagThreshold.toMilliseconds()} ms`);
+    v.fail(`lagThreshold must be at least 1 second; received ${lagThreshold.toMilliseconds()} ms`);
   }
   for (const [name, value] of [
     ['scaleOutCooldown', scaleOutCooldown],
     ['scaleInCooldown', scaleInCooldown],
   ] as const) {
     if (!value.isUnresolved() && value.toSeconds() < 60) {
-      fail(`${name} must be at least 1 minute; received ${value.toSeconds()} seconds`);
+      v.fail(`${name} must be at least 1 minute; received ${value.toSeconds()} seconds`);
     }
   }
   if (!quietWindow.isUnresolved()) {
     const minutes = quietWindow.toMinutes({ integral: false });
     if (!Number.isInteger(minutes / 5) || minutes < 15 || minutes > 24 * 60) {
-      fail(`quietWindow must be a whole multiple of 5 minutes from 15 minutes to 24 hours; received ${minutes} minutes`);
+      v.fail(`quietWindow must be a whole multiple of 5 minutes from 15 minutes to 24 hours; received ${minutes} minutes`);
     }
   }
   return {

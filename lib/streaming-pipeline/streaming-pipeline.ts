@@ -10,6 +10,7 @@ import { FirehoseArchive, type FirehoseArchiveOptions } from '../firehose-archiv
 import { ShardAutoscaler, type ShardAutoscalerOptions } from '../shard-autoscaler';
 import { PipelineMonitoring, type PipelineMonitoringOptions } from '../pipeline-monitoring';
 import { ProducerFunction, type ProducerOptions } from '../producer-function';
+import { PropValidator } from '../private/prop-validator';
 
 /**
  * One more consumer of the pipeline's stream: a `ConsumerFunction` of its own (its own mapping,
@@ -156,8 +157,8 @@ export class StreamingPipeline extends Construct {
   constructor(scope: Construct, id: string, props: StreamingPipelineProps = {}) {
     super(scope, id);
     if (props.existingStream && props.stream) {
-      throw new Error(
-        `StreamingPipeline: give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`,
+      new PropValidator('StreamingPipeline').fail(
+        `give either stream (props of a new stream) or existingStream (a stream to use), not both; received both (existingStream ${props.existingStream.node.path})`,
       );
     }
     const removalPolicy = props.removalPolicy;
@@ -234,21 +235,19 @@ const PART_IDS = ['Stream', 'Producer', 'Consumer', 'Archive', 'Autoscaler', 'Mo
  * lease table per application (a table, or an application name, given to two consumers).
  */
 function validateConsumers(props: StreamingPipelineProps): void {
-  const fail = (message: string): never => {
-    throw new Error(`StreamingPipeline: ${message}`);
-  };
+  const v = new PropValidator('StreamingPipeline');
   const extra = props.consumers ?? [];
   const ids = new Map<string, number>();
   extra.forEach((consumer, index) => {
     const id = consumer.id;
     if (typeof id !== 'string' || id.length === 0 || id.includes('/')) {
-      fail(`consumers[${index}].id must be a non-empty construct id without '/'; received '${String(id)}'`);
+      v.fail(`consumers[${index}].id must be a non-empty construct id without '/'; received '${String(id)}'`);
     }
     if ((PART_IDS as readonly string[]).includes(id)) {
-      fail(`consumers[${index}].id must not be one of the pipeline's own parts (${PART_IDS.join(', ')}); received '${id}'`);
+      v.fail(`consumers[${index}].id must not be one of the pipeline's own parts (${PART_IDS.join(', ')}); received '${id}'`);
     }
     if (ids.has(id)) {
-      fail(`consumers[${index}].id must be unique among the consumers; received '${id}', already the id of consumers[${ids.get(id)}]`);
+      v.fail(`consumers[${index}].id must be unique among the consumers; received '${id}', already the id of consumers[${ids.get(id)}]`);
     }
     ids.set(id, index);
   });
@@ -264,7 +263,7 @@ function validateConsumers(props: StreamingPipelineProps): void {
     if (table !== undefined) {
       const previous = tables.get(table);
       if (previous !== undefined) {
-        fail(
+        v.fail(
           `one lease table per consumer application: ${name} is given the lease table ${table.node.path}, which is already the lease table of ${previous}; give each consumer its own (leave leaseTable unset for a new one)`,
         );
       }
@@ -274,7 +273,7 @@ function validateConsumers(props: StreamingPipelineProps): void {
     if (application !== undefined && !Token.isUnresolved(application)) {
       const previous = applications.get(application);
       if (previous !== undefined) {
-        fail(
+        v.fail(
           `one consumer application per consumer: ${name} has applicationName '${application}', already the applicationName of ${previous}; two consumers under one name would skip each other's records in a shared lease table`,
         );
       }

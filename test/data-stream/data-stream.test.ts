@@ -122,8 +122,14 @@ describe('DataStream', () => {
       [{ retention: Duration.hours(23) }, /retention must be whole hours from 24 to 8760; received 23 hours/],
       [{ retention: Duration.hours(8761) }, /retention must be whole hours from 24 to 8760; received 8761 hours/],
       [{ retention: Duration.minutes(24 * 60 + 30) }, /retention must be whole hours from 24 to 8760; received 24.5 hours/],
-      [{ mode: 'serverless' as DataStreamMode }, /mode must be one of provisioned, on-demand; received 'serverless'/],
-      [{ encryption: 'none' as DataStreamEncryption }, /encryption must be one of aws-managed, customer-managed; received 'none'/],
+      [
+        { mode: 'serverless' as DataStreamMode },
+        /mode must be one of 'provisioned', 'on-demand' \(DataStreamMode\); received 'serverless'/,
+      ],
+      [
+        { encryption: 'none' as DataStreamEncryption },
+        /encryption must be one of 'aws-managed', 'customer-managed' \(DataStreamEncryption\); received 'none'/,
+      ],
     ])('rejects %p', (props, message) => {
       expect(() => new DataStream(testStack(), 'Stream', props)).toThrow(message);
     });

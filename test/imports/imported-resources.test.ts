@@ -85,7 +85,10 @@ describe('DataStream imports', () => {
     ],
     [{ shardCount: 0 }, /fromStreamAttributes: shardCount must be a whole number of at least 1; received 0/],
     [{ retention: Duration.hours(12) }, /fromStreamAttributes: retention must be whole hours from 24 to 8760; received 12 hours/],
-    [{ mode: 'fast' as DataStreamMode }, /fromStreamAttributes: mode must be one of provisioned, on-demand; received 'fast'/],
+    [
+      { mode: 'fast' as DataStreamMode },
+      /fromStreamAttributes: mode must be one of 'provisioned', 'on-demand' \(DataStreamMode\); received 'fast'/,
+    ],
   ])('fromStreamAttributes refuses %p', (attrs, message) => {
     expect(() => DataStream.fromStreamAttributes(testStack(), 'Orders', { streamArn: STREAM_ARN, ...attrs })).toThrow(message);
   });
