@@ -8,6 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { IDataStream } from '../data-stream';
 import { AlarmFactory, MissingData } from '../private/alarm-factory';
+import { PropValidator } from '../private/prop-validator';
 import { ArchiveBucket, type ArchiveBucketProps } from './archive-bucket';
 
 /** Hive-style time partitions, so Athena and Glue read the archive without a crawler. */
@@ -392,15 +393,13 @@ function processors(props: FirehoseArchiveProps): firehose.IDataProcessor[] {
 }
 
 function validateProps(props: FirehoseArchiveProps): void {
-  const fail = (message: string): never => {
-    throw new Error(`FirehoseArchive: ${message}`);
-  };
+  const v = new PropValidator('FirehoseArchive');
   const size = props.bufferingSize;
   if (size && !Token.isUnresolved(size.toBytes())) {
     const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
     const min = props.dynamicPartitioning ? 64 : 1;
     if (mib < min || mib > 128 || !Number.isInteger(mib)) {
-      fail(
+      v.fail(
         `bufferingSize must be whole MiB from ${min} to 128${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${mib} MiB`,
       );
     }
@@ -410,7 +409,7 @@ function validateProps(props: FirehoseArchiveProps): void {
     const seconds = interval.toSeconds({ integral: false });
     const min = props.dynamicPartitioning ? 60 : 0;
     if (seconds < min || seconds > 900 || !Number.isInteger(seconds)) {
-      fail(
+      v.fail(
         `bufferingInterval must be whole seconds from ${min} to 900${props.dynamicPartitioning ? ' with dynamic partitioning' : ''}; received ${seconds} seconds`,
       );
     }
@@ -418,39 +417,39 @@ function validateProps(props: FirehoseArchiveProps): void {
   const prefix = props.dataOutputPrefix;
   if (prefix !== undefined && !Token.isUnresolved(prefix)) {
     if (prefix.includes('!{firehose:error-output-type}')) {
-      fail(`dataOutputPrefix must not contain !{firehose:error-output-type}; received '${prefix}'`);
+      v.fail(`dataOutputPrefix must not contain !{firehose:error-output-type}; received '${prefix}'`);
     }
     if (props.dynamicPartitioning && !prefix.includes('!{partitionKeyFromQuery:')) {
-      fail(`dataOutputPrefix must use a partition key (!{partitionKeyFromQuery:<key>}) with dynamic partitioning; received '${prefix}'`);
+      v.fail(`dataOutputPrefix must use a partition key (!{partitionKeyFromQuery:<key>}) with dynamic partitioning; received '${prefix}'`);
     }
   }
   if (props.dynamicPartitioning && props.dataOutputPrefix === undefined) {
-    fail("dataOutputPrefix is required with dynamic partitioning, e.g. 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/'");
+    v.fail("dataOutputPrefix is required with dynamic partitioning, e.g. 'tenant=!{partitionKeyFromQuery:tenant}/year=!{timestamp:yyyy}/'");
   }
   const errorPrefix = props.errorOutputPrefix;
   if (errorPrefix !== undefined && !Token.isUnresolved(errorPrefix) && !errorPrefix.includes('!{firehose:error-output-type}')) {
-    fail(`errorOutputPrefix must contain !{firehose:error-output-type}; received '${errorPrefix}'`);
+    v.fail(`errorOutputPrefix must contain !{firehose:error-output-type}; received '${errorPrefix}'`);
   }
   if (props.dynamicPartitioning) {
     const keys = Object.keys(props.dynamicPartitioning.keys);
     if (keys.length === 0 || keys.length > 50) {
-      fail(`dynamicPartitioning.keys must name 1 to 50 keys; received ${keys.length}`);
+      v.fail(`dynamicPartitioning.keys must name 1 to 50 keys; received ${keys.length}`);
     }
     const retry = props.dynamicPartitioning.retryDuration;
     if (retry && !retry.isUnresolved() && (retry.toSeconds() < 0 || retry.toSeconds() > 7200)) {
-      fail(`dynamicPartitioning.retryDuration must be from 0 to 7200 seconds; received ${retry.toSeconds()} seconds`);
+      v.fail(`dynamicPartitioning.retryDuration must be from 0 to 7200 seconds; received ${retry.toSeconds()} seconds`);
     }
   }
   const freshness = props.freshnessAlarmThreshold;
   if (freshness && !freshness.isUnresolved() && freshness.toSeconds() < 60) {
-    fail(`freshnessAlarmThreshold must be at least 60 seconds; received ${freshness.toSeconds()} seconds`);
+    v.fail(`freshnessAlarmThreshold must be at least 60 seconds; received ${freshness.toSeconds()} seconds`);
   }
   if (props.bucket) {
     const bucketOnly = (['lifecycle', 'removalPolicy', 'autoDeleteObjects', 'encryptionKey'] as const).filter(
       (name) => props[name] !== undefined,
     );
     if (bucketOnly.length > 0) {
-      fail(
+      v.fail(
         `${bucketOnly.join(', ')} appl${bucketOnly.length === 1 ? 'ies' : 'y'} to the bucket this construct creates; remove ${bucketOnly.length === 1 ? 'it' : 'them'} or do not pass bucket`,
       );
     }
