@@ -6,10 +6,10 @@
  * alike; with `verify` on it also decodes what it receives and counts the user records inside
  * (KPL aggregates deaggregated, MD5 checked), for a check round outside the timed ones.
  */
-import * as http from 'http';
-import type * as net from 'net';
+import type * as http from 'http';
 import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { LoopbackServer } from '../../test/helpers/loopback-server';
 
 interface Shard {
   shardId: string;
@@ -32,8 +32,7 @@ export class KinesisEndpoint {
   public userBytes = 0;
   public misrouted = 0;
   private sequence = 0n;
-  private server?: http.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly server = new LoopbackServer((req, res) => this.handle(req, res), { keepAliveTimeoutMs: 60_000 });
 
   public constructor(shardCount: number) {
     const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
@@ -44,22 +43,12 @@ export class KinesisEndpoint {
     }));
   }
 
-  public async start(): Promise<string> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  public start(): Promise<string> {
+    return this.server.start();
   }
 
-  public async stop(): Promise<void> {
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  public stop(): Promise<void> {
+    return this.server.stop();
   }
 
   public resetCounts(): void {
@@ -145,31 +134,23 @@ function send(res: http.ServerResponse, body: unknown): void {
  */
 export class InstantProgressTable {
   public calls = 0;
-  private server?: http.Server;
-  private readonly sockets = new Set<net.Socket>();
-
-  public async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
+  private readonly server = new LoopbackServer(
+    (req, res) => {
       req.resume();
       req.on('end', () => {
         this.calls++;
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2, 'x-amzn-requestid': 'bench' });
         res.end('{}');
       });
-    });
-    this.server.keepAliveTimeout = 60_000;
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    },
+    { keepAliveTimeoutMs: 60_000 },
+  );
+
+  public start(): Promise<string> {
+    return this.server.start();
   }
 
-  public async stop(): Promise<void> {
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  public stop(): Promise<void> {
+    return this.server.stop();
   }
 }

@@ -1,6 +1,6 @@
-import * as http from 'http';
-import type * as net from 'net';
+import type * as http from 'http';
 import { MAX_HASH_KEY, hashKeyOf } from '../../../lambda/shared/hash-key';
+import { LoopbackServer } from '../../helpers/loopback-server';
 
 /**
  * A small fake Kinesis endpoint (AWS JSON 1.1 protocol, loopback, free port) for faults the
@@ -46,8 +46,7 @@ export class FakeKinesis {
   public faults: FaultPlan = () => undefined;
   /** Runs after every ListShards answer (e.g. split a shard once the producer has its map). */
   public afterListShards: () => void = () => undefined;
-  private server?: http.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly server = new LoopbackServer((req, res) => this.handle(req, res));
   private sequence = 0;
   private nextShard: number;
 
@@ -62,21 +61,12 @@ export class FakeKinesis {
     this.nextShard = shardCount;
   }
 
-  public async start(): Promise<string> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  public start(): Promise<string> {
+    return this.server.start();
   }
 
-  public async stop(): Promise<void> {
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  public stop(): Promise<void> {
+    return this.server.stop();
   }
 
   /** Forget stored records and counters; same shards as at the start. */
