@@ -1,4 +1,4 @@
-import { Duration, Size, SizeRoundingBehavior, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aspects, Duration, Size, SizeRoundingBehavior, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -7,8 +7,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { IDataStream } from '../data-stream';
+import { ALARMS_REACH_NOBODY } from '../pipeline-monitoring/pipeline-monitoring';
 import { AlarmFactory, MissingData } from '../private/alarm-factory';
 import { PropValidator } from '../private/prop-validator';
+import { isWatched } from '../private/watched-alarms';
 import { ArchiveBucket, type ArchiveBucketProps } from './archive-bucket';
 
 /** Hive-style time partitions, so Athena and Glue read the archive without a crawler. */
@@ -121,6 +123,15 @@ export interface FirehoseArchiveOptions extends ArchiveBucketProps {
    * @default - three buffering intervals, and at least 5 minutes (15 minutes with the default interval)
    */
   readonly freshnessAlarmThreshold?: Duration;
+
+  /**
+   * Actions of the archive's three alarms (freshness, delivery success, source throttling), on
+   * ALARM: e.g. `new actions.SnsAction(topic)`. More can be added with `addAlarmAction`.
+   * @default - none: the alarms are for whoever watches `alarms`. `PipelineMonitoring` over this
+   *            archive notifies its topic through one composite alarm over them; without either,
+   *            synth warns that the archive's alarms reach nobody (`ALARMS_REACH_NOBODY`)
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
 }
 
 export interface FirehoseArchiveProps extends FirehoseArchiveOptions {
@@ -154,6 +165,7 @@ export class FirehoseArchive extends Construct {
   public readonly freshnessAlarm: cloudwatch.Alarm;
   public readonly deliverySuccessAlarm: cloudwatch.Alarm;
   public readonly throttlingAlarm: cloudwatch.Alarm;
+  private alarmsHaveActions = false;
 
   constructor(scope: Construct, id: string, props: FirehoseArchiveProps) {
     super(scope, id);
@@ -242,6 +254,19 @@ export class FirehoseArchive extends Construct {
       missingData: MissingData.NOTHING_HAPPENED,
     });
     this.alarms = [this.freshnessAlarm, this.deliverySuccessAlarm, this.throttlingAlarm];
+    this.addAlarmAction(...(props.alarmActions ?? []));
+    // At synth, when every construct exists: alarms with no action that nobody watches reach nobody.
+    Aspects.of(this).add({
+      visit: (node) => {
+        if (node === this && !this.alarmsHaveActions && !this.alarms.every(isWatched)) {
+          Annotations.of(this).addWarningV2(
+            ALARMS_REACH_NOBODY,
+            `The archive's alarms (freshness, delivery success, source throttling) have no action and no PipelineMonitoring watches them: ` +
+              `give them one (alarmActions or addAlarmAction), put the archive under a PipelineMonitoring, or acknowledge this warning.`,
+          );
+        }
+      },
+    });
 
     // The L2 adds a mapping of Firehose's CIDR blocks to the stack for `connections`, which only
     // destinations in a VPC use; with S3 it would stay unreferenced (a CloudFormation Validate
@@ -257,6 +282,17 @@ export class FirehoseArchive extends Construct {
   }
 
   /** Any `AWS/Firehose` metric of this delivery stream, with the `DeliveryStreamName` dimension. */
+  /** Adds actions (on ALARM) to the archive's three alarms. */
+  public addAlarmAction(...actions: cloudwatch.IAlarmAction[]): void {
+    if (actions.length === 0) {
+      return;
+    }
+    for (const alarm of [this.freshnessAlarm, this.deliverySuccessAlarm, this.throttlingAlarm]) {
+      alarm.addAlarmAction(...actions);
+    }
+    this.alarmsHaveActions = true;
+  }
+
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.deliveryStream.metric(metricName, props);
   }

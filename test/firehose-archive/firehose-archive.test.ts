@@ -1,10 +1,20 @@
 import { App, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { DataStream, DataStreamMode, FirehoseArchive, type FirehoseArchiveOptions, StreamingPipeline } from '../../lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import {
+  ALARMS_REACH_NOBODY,
+  DataStream,
+  DataStreamMode,
+  FirehoseArchive,
+  type FirehoseArchiveOptions,
+  PipelineMonitoring,
+  StreamingPipeline,
+} from '../../lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { testApp, testStack } from '../helpers/app';
 import { nagViolations } from '../helpers/nag';
@@ -714,6 +724,45 @@ describe('FirehoseArchive', () => {
   });
 });
 
+describe('FirehoseArchive alarms reach somebody', () => {
+  const onCallArn = 'arn:aws:sns:eu-west-1:123456789012:on-call';
+
+  test('alarmActions go on all three alarms, and addAlarmAction adds more', () => {
+    const stack = testStack();
+    const archive = new FirehoseArchive(stack, 'Archive', {
+      stream: new DataStream(stack, 'Stream'),
+      alarmActions: [new cwactions.SnsAction(sns.Topic.fromTopicArn(stack, 'OnCall', onCallArn))],
+    });
+    archive.addAlarmAction(new cwactions.SnsAction(sns.Topic.fromTopicArn(stack, 'Team', 'arn:aws:sns:eu-west-1:123456789012:team')));
+
+    const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm');
+    expect(Object.keys(alarms)).toHaveLength(3);
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm.Properties.AlarmActions).toEqual([onCallArn, 'arn:aws:sns:eu-west-1:123456789012:team']);
+    }
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('reach nobody'));
+  });
+
+  test('a standalone archive without actions warns at synth that its alarms reach nobody (acknowledgeable)', () => {
+    const stack = testStack();
+    new FirehoseArchive(stack, 'Archive', { stream: new DataStream(stack, 'Stream') });
+
+    Annotations.fromStack(stack).hasWarning(
+      '/TestStack/Archive',
+      Match.stringLikeRegexp(`no action and no PipelineMonitoring watches them.*\\[ack: ${ALARMS_REACH_NOBODY}\\]`),
+    );
+  });
+
+  test('under PipelineMonitoring (its composite alarm watches them) there is no warning', () => {
+    const stack = testStack();
+    const stream = new DataStream(stack, 'Stream');
+    const archive = new FirehoseArchive(stack, 'Archive', { stream });
+    new PipelineMonitoring(stack, 'Monitoring', { stream, archive, alarmEmail: 'ops@example.com' });
+
+    Annotations.fromStack(stack).hasNoWarning('/TestStack/Archive', Match.anyValue());
+  });
+});
+
 describe('FirehoseArchive under cdk-nag and CloudFormation Validate', () => {
   test.each<[string, (stack: Stack, stream: DataStream) => FirehoseArchiveOptions]>([
     ['the defaults', () => ({})],
@@ -747,7 +796,9 @@ describe('FirehoseArchive under cdk-nag and CloudFormation Validate', () => {
     const app = testApp();
     const stack = new Stack(app, 'Archived');
     const stream = new DataStream(stack, 'Stream', { encryption: 'customer-managed' });
-    new FirehoseArchive(stack, 'Archive', { stream, ...options(stack, stream) });
+    // A standalone archive's alarms need an action (else synth warns that they reach nobody).
+    const onCall = new cwactions.SnsAction(sns.Topic.fromTopicArn(stack, 'OnCall', 'arn:aws:sns:eu-west-1:123456789012:on-call'));
+    new FirehoseArchive(stack, 'Archive', { stream, alarmActions: [onCall], ...options(stack, stream) });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
     // Act

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IDataStream } from '../../data-stream';
 import { DashboardWidgets as W } from '../dashboard';
+import { markWatched } from '../../private/watched-alarms';
 import { ArchiveMetricFactory } from '../metrics/archive-metric-factory';
 import type { MonitoredArchive } from '../monitored-parts';
 import { graph, header, type MonitoringSegment, type SegmentContext } from './segment';
@@ -37,6 +38,7 @@ export class ArchiveSegment implements MonitoringSegment {
     const alarms = context.alarmFactory;
     const own = archive.alarms ?? [];
     if (own.length > 0) {
+      markWatched(own);
       this.alarms = [
         alarms.addAnyOfAlarm('ArchiveAlarm', {
           name: 'Archive',
