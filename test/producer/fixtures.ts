@@ -1,4 +1,12 @@
-import type { PutRecordsCommandInput, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import {
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type PutRecordsCommandInput,
+  type PutRecordsCommandOutput,
+} from '@aws-sdk/client-kinesis';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { setClientForTesting } from '../../lambda/shared/clients';
 import type { Context } from 'aws-lambda';
 import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { groupsOn, outerKeyOf, type OrderingSettings } from '../../lambda/producer/ordering';
@@ -146,4 +154,25 @@ export function isLoneEntry(entry: SentEntry, settings: OrderingSettings): boole
     entry.PartitionKey === outerKeyOf(users[0].partitionKey, settings) &&
     entry.ExplicitHashKey === routingHashKey(users[0]).toString()
   );
+}
+
+/**
+ * Has the mocked Kinesis client answer as a one-shard stream (ListShards: one shard over the whole
+ * hash range; PutRecords: every entry written) and gives it to the handler. Call after
+ * `kinesis.reset()`, `resetClients()` and `resetShardMapCache()`.
+ */
+export function mockOneShardKinesis(kinesis: AwsClientStub<KinesisClient>): void {
+  setClientForTesting('kinesis', new KinesisClient({ region: 'us-east-1' }));
+  kinesis.on(ListShardsCommand).resolves({
+    Shards: [
+      {
+        ShardId: 'shardId-000000000000',
+        HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
+        SequenceNumberRange: { StartingSequenceNumber: '1' },
+      },
+    ],
+  });
+  kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
+    Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
+  }));
 }

@@ -1,11 +1,11 @@
 import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
+import { resetClients } from '../../lambda/shared/clients';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { loneAggregateBytes, outerKeyOf } from '../../lambda/producer/ordering';
 import { RULES } from '../../lambda/producer/validate';
-import { lambdaContext, usersOf } from './fixtures';
+import { lambdaContext, mockOneShardKinesis, usersOf } from './fixtures';
 
 process.env.STREAM_NAME = 'test';
 process.env.POWERTOOLS_METRICS_NAMESPACE = 'KinesisPipeline';
@@ -69,19 +69,7 @@ beforeEach(() => {
   kinesis.reset();
   resetClients();
   resetShardMapCache();
-  setClientForTesting('kinesis', new KinesisClient({ region: 'us-east-1' }));
-  kinesis.on(ListShardsCommand).resolves({
-    Shards: [
-      {
-        ShardId: 'shardId-000000000000',
-        HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
-        SequenceNumberRange: { StartingSequenceNumber: '1' },
-      },
-    ],
-  });
-  kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
-    Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
-  }));
+  mockOneShardKinesis(kinesis);
   stdout = [];
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout.push(chunk.toString());

@@ -1,4 +1,4 @@
-import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { planEntries, batchEntries } from '../../lambda/producer/aggregate';
@@ -6,9 +6,9 @@ import { DEFAULT_LIMITS, KINESIS_LIMITS, type ProducerLimits } from '../../lambd
 import { ProducerConfigError, loadConfig } from '../../lambda/producer/producer';
 import { RULES } from '../../lambda/producer/validate';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
-import { resetClients, setClientForTesting } from '../../lambda/shared/clients';
+import { resetClients } from '../../lambda/shared/clients';
 import { ShardMap } from '../../lambda/shared/shard-map';
-import { evenShards, lambdaContext, seeded } from './fixtures';
+import { evenShards, lambdaContext, mockOneShardKinesis, seeded } from './fixtures';
 
 const MiB = 1024 * 1024;
 
@@ -56,19 +56,7 @@ describe('producer handler with large records', () => {
     kinesis.reset();
     resetClients();
     resetShardMapCache();
-    setClientForTesting('kinesis', new KinesisClient({ region: 'us-east-1' }));
-    kinesis.on(ListShardsCommand).resolves({
-      Shards: [
-        {
-          ShardId: 'shardId-000000000000',
-          HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' },
-          SequenceNumberRange: { StartingSequenceNumber: '1' },
-        },
-      ],
-    });
-    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
-      Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
-    }));
+    mockOneShardKinesis(kinesis);
     jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   });
 
