@@ -212,7 +212,7 @@ export interface ProducerFunctionProps extends ProducerOptions {
  * group's, see `orderingGroups`), so consumers keep per-key order at any parallelization factor.
  *
  * Input: a direct invoke `{ records: [{ data, partitionKey?, explicitHashKey? }] }`, or the same
- * JSON as the body of a Function URL / API Gateway v2 request. See the README's Producer section.
+ * JSON as the body of a Function URL / API Gateway v2 request. See docs/constructs/producer-function.md.
  */
 export class ProducerFunction extends nodejs.NodejsFunction {
   /** The stream written to. */
