@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { localClientConfig, startKinesisLocal, type Emulator } from '../helpers/emulators';
+import { loadProducer, type LoadedProducer } from '../helpers/producer-handler';
 import { lambdaContext } from '../producer/fixtures';
 
 /**
@@ -21,13 +22,9 @@ const MiB = 1024 * 1024;
 const BIG = 'large-records-10mib';
 const SMALL = 'large-records-1mib';
 
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
-
 let emulator: Emulator;
 let kinesis: KinesisClient;
-let handler: Handler;
-let resetShardMapCache: () => void;
-let resetClients: () => void;
+let producer: LoadedProducer | undefined;
 const savedEnv = { ...process.env };
 
 async function waitActive(stream: string): Promise<{ maxKiB?: number }> {
@@ -75,7 +72,7 @@ beforeAll(async () => {
   await kinesis.send(new CreateStreamCommand({ StreamName: BIG, ShardCount: 1, MaxRecordSizeInKiB: 10240 }));
   await kinesis.send(new CreateStreamCommand({ StreamName: SMALL, ShardCount: 1 }));
   await Promise.all([waitActive(BIG), waitActive(SMALL)]);
-  Object.assign(process.env, {
+  producer = await loadProducer({
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -89,19 +86,13 @@ beforeAll(async () => {
     CALL_TIMEOUT_MS: '60000',
     CLIENT_REQUEST_TIMEOUT_MS: '60000',
   });
-  ({ handler } = (await import('../../lambda/producer/index')) as unknown as { handler: Handler });
-  ({ resetShardMapCache } = await import('../../lambda/producer/producer'));
-  ({ resetClients } = await import('../../lambda/shared/clients'));
 }, 60_000);
 
-beforeEach(() => {
-  resetClients();
-  resetShardMapCache();
-});
+beforeEach(() => producer!.reset());
 
 afterAll(async () => {
   process.env = savedEnv;
-  resetClients?.();
+  producer?.reset();
   kinesis?.destroy();
   await emulator?.stop();
 });
@@ -132,7 +123,7 @@ describe('large records on kinesis-local', () => {
     ];
 
     // Act
-    const result = await handler({ records: sent }, lambdaContext(120_000));
+    const result = await producer!.handler({ records: sent }, lambdaContext(120_000));
 
     // Assess
     expect(result).toEqual({ recordCount: 5, writtenCount: 5, failedCount: 0, failed: [] });
@@ -150,7 +141,7 @@ describe('large records on kinesis-local', () => {
     process.env.MAX_ENTRY_BYTES = String(MiB);
 
     await expect(
-      handler(
+      producer!.handler(
         {
           records: [
             { partitionKey: 'k', data: 'fine' },

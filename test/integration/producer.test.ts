@@ -15,6 +15,7 @@ import { outerKeyOf } from '../../lambda/producer/ordering';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { startKinesalite, type Emulator } from '../helpers/emulators';
+import { loadProducer, type LoadedProducer } from '../helpers/producer-handler';
 import { lambdaContext } from '../producer/fixtures';
 
 /**
@@ -28,7 +29,6 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const STREAM = 'producer-it';
 const MAX = (1n << 128n) - 1n;
 
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 interface ProduceResult {
   recordCount: number;
   writtenCount: number;
@@ -45,9 +45,7 @@ interface ReadBack {
 
 let kinesalite: Emulator;
 let kinesis: KinesisClient;
-let handler: Handler;
-let resetShardMapCache: () => void;
-let resetClients: () => void;
+let producer: LoadedProducer | undefined;
 const savedEnv = { ...process.env };
 
 async function waitActive(): Promise<string> {
@@ -149,7 +147,7 @@ beforeAll(async () => {
     .sort((a, b) => (BigInt(a.HashKeyRange!.StartingHashKey!) < BigInt(b.HashKeyRange!.StartingHashKey!) ? -1 : 1));
   await kinesis.send(new MergeShardsCommand({ StreamName: STREAM, ShardToMerge: open[1].ShardId, AdjacentShardToMerge: open[2].ShardId }));
   await waitActive();
-  Object.assign(process.env, {
+  producer = await loadProducer({
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
@@ -159,16 +157,11 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_SERVICE_NAME: 'producer-it',
   });
-  ({ handler } = (await import('../../lambda/producer/index')) as unknown as { handler: Handler });
-  ({ resetShardMapCache } = await import('../../lambda/producer/producer'));
-  ({ resetClients } = await import('../../lambda/shared/clients'));
-  resetClients();
-  resetShardMapCache();
 });
 
 afterAll(async () => {
   process.env = savedEnv;
-  resetClients?.();
+  producer?.reset();
   kinesis?.destroy();
   await kinesalite?.stop();
 });
@@ -182,7 +175,7 @@ describe('producer on kinesalite', () => {
     input.records.push({ partitionKey: 'explicit', data: 'a:explicit:0:top', explicitHashKey: MAX.toString() } as never);
 
     // Act
-    const result = (await handler(input, lambdaContext())) as ProduceResult;
+    const result = (await producer!.handler(input, lambdaContext())) as ProduceResult;
 
     // Assess
     expect(result).toEqual({ recordCount: 3_001, writtenCount: 3_001, failedCount: 0, failed: [] });
@@ -226,8 +219,8 @@ describe('producer on kinesalite', () => {
     await waitActive();
 
     // Act: the first request goes out with the stale map, the second with the reloaded one.
-    const stale = (await handler(request('b', 500, 50), lambdaContext())) as ProduceResult;
-    const fresh = (await handler(request('c', 500, 50), lambdaContext())) as ProduceResult;
+    const stale = (await producer!.handler(request('b', 500, 50), lambdaContext())) as ProduceResult;
+    const fresh = (await producer!.handler(request('c', 500, 50), lambdaContext())) as ProduceResult;
 
     // Assess
     expect(stale).toEqual({ recordCount: 500, writtenCount: 500, failedCount: 0, failed: [] });
@@ -259,7 +252,7 @@ describe('producer on kinesalite', () => {
     const body = JSON.stringify({ records: [{ data: 'ok', partitionKey: 'k' }, { partitionKey: 'k' }] });
 
     // Act
-    const answer = (await handler(
+    const answer = (await producer!.handler(
       { version: '2.0', body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } },
       lambdaContext(),
     )) as { statusCode: number; body: string };
