@@ -235,6 +235,15 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         ours: false,
         floor: floorEnv,
       },
+      {
+        id: 'bound',
+        label:
+          "guarantees' floor: the transport floor + the claim and COMPLETE on the same table, each record's UTF-8 into the aggregates, MD5 per aggregate (diagnosis)",
+        bundle: floorBundle,
+        env: { ...base('bench-bound'), PROGRESS_TABLE_NAME: 'bench-progress', BENCH_FLOOR_GUARANTEES: '1' },
+        ours: false,
+        floor: floorEnv,
+      },
     ];
     const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
     const errors: string[] = [];
@@ -349,6 +358,12 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       ceiling.push(median(refSteady) / median(steady.get(`${k}/floor`)!.millis));
       console.log(
         `| ${inp.label} | ceiling: reference over the transport floor (no producer can beat this) | ${ceiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | |`,
+      );
+      const bound = firsts.get(`${k}/bound`)!;
+      const boundCeiling = [0, 1, 2].map((i) => median(ref[i]) / median(bound[i]));
+      boundCeiling.push(median(refSteady) / median(steady.get(`${k}/bound`)!.millis));
+      console.log(
+        `| ${inp.label} | ceiling with deduplication: reference over the guarantees' floor (no producer that deduplicates can beat this) | ${boundCeiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ${boundCeiling.every((r) => r >= inp.target) ? 'target within reach' : `**≥ ${inp.target}x out of reach** where below it`} |`,
       );
     }
     console.log(

@@ -54,35 +54,28 @@ class Cells {
 /**
  * The request's distinct keys (partition keys, or explicit hash keys) by id: UTF-8 bytes, where
  * each routes (a partition key: its cell; an explicit hash key: its shard) and, for the aggregate
- * that claimed it last, its index in that aggregate's table.
+ * that claimed it last, its index in that aggregate's table. A key met for the first time is
+ * routed by the packer's methods (not a closure per request: optimised code keeps its call target
+ * from one request to the next).
  */
 class KeyTable {
   public readonly encoded: Buffer[] = [];
   public readonly route: number[] = [];
-  /** A partition key's ordering group (0 without groups) and hash key. */
+  /** A partition key's ordering group (0 without groups). */
   public readonly group: number[] = [];
-  public readonly hash: bigint[] = [];
   /** The aggregate (generation) that last gave key id k a table index, and that index. */
   public readonly generation: number[] = [];
   public readonly slot: number[] = [];
   private readonly ids = new Map<string, number>();
 
-  public constructor(private readonly place: (key: string) => { route: number; group: number; hash: bigint }) {}
+  public constructor(
+    private readonly packer: RequestPacker,
+    private readonly explicit: boolean,
+  ) {}
 
   public idOf(key: string): number {
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.encoded.length;
-      this.ids.set(key, id);
-      this.encoded.push(Buffer.from(key, 'utf8'));
-      const { route, group, hash } = this.place(key);
-      this.route.push(route);
-      this.group.push(group);
-      this.hash.push(hash);
-      this.generation.push(-1);
-      this.slot.push(0);
-    }
-    return id;
+    const id = this.ids.get(key);
+    return id === undefined ? this.add(key) : id;
   }
 
   /** Key id's index in the table of aggregate `generation`, or -1 if it has none there yet. */
@@ -93,6 +86,24 @@ class KeyTable {
   public claim(id: number, generation: number, slot: number): void {
     this.generation[id] = generation;
     this.slot[id] = slot;
+  }
+
+  private add(key: string): number {
+    const id = this.encoded.length;
+    this.ids.set(key, id);
+    this.encoded.push(Buffer.from(key, 'utf8'));
+    if (this.explicit) {
+      this.route.push(this.packer.shardOfHashKey(BigInt(key)));
+      this.group.push(0);
+    } else {
+      const hashKey = rememberedHashKeyOf(key);
+      const group = this.packer.groupOfHashKey(hashKey);
+      this.route.push(this.packer.cellOf(this.packer.shardOfHashKey(hashKey), group));
+      this.group.push(group);
+    }
+    this.generation.push(-1);
+    this.slot.push(0);
+    return id;
   }
 }
 
@@ -165,10 +176,12 @@ export class RequestPacker {
   private readonly dataBytes: Int32Array;
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
+  /** Each shard's position in `shards`. */
+  private readonly position: Map<ShardRange, number>;
 
   public constructor(
     private readonly records: readonly ProducerRecord[],
-    shardMap: ShardMap,
+    private readonly shardMap: ShardMap,
     private readonly limits: ProducerLimits,
   ) {
     this.shards = shardMap.shards;
@@ -176,16 +189,9 @@ export class RequestPacker {
     this.groups = grouped ? limits.orderingGroups : 0;
     this.minAggregated = grouped ? 1 : 2;
     this.cells = new Cells(Math.max(1, this.groups));
-    const position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
-    this.keys = new KeyTable((key) => {
-      const hashKey = rememberedHashKeyOf(key);
-      const group = this.groups > 0 ? groupOf(hashKey, this.groups) : 0;
-      return { route: this.cells.idOf(position.get(shardMap.shardFor(hashKey))!, group), group, hash: hashKey };
-    });
-    this.hashKeys = new KeyTable((key) => {
-      const hash = BigInt(key);
-      return { route: position.get(shardMap.shardFor(hash))!, group: 0, hash };
-    });
+    this.position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
+    this.keys = new KeyTable(this, false);
+    this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
     this.keyOf = new Int32Array(records.length);
     this.hashKeyOf = new Int32Array(records.length).fill(-1);
@@ -193,6 +199,21 @@ export class RequestPacker {
     this.pkSlotOf = new Int32Array(records.length);
     this.ehkSlotOf = new Int32Array(records.length);
     this.dataBytes = new Int32Array(records.length);
+  }
+
+  /** The position of the shard that owns `hashKey`. */
+  public shardOfHashKey(hashKey: bigint): number {
+    return this.position.get(this.shardMap.shardFor(hashKey))!;
+  }
+
+  /** A partition key's ordering group by its hash key (0 without groups). */
+  public groupOfHashKey(hashKey: bigint): number {
+    return this.groups > 0 ? groupOf(hashKey, this.groups) : 0;
+  }
+
+  /** The dense id of cell (shard position, group). */
+  public cellOf(shard: number, group: number): number {
+    return this.cells.idOf(shard, group);
   }
 
   /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
@@ -344,7 +365,7 @@ export class RequestPacker {
     const outerKey = grouped ? groupKey(this.cells.group[aggregate.cell]) : first.partitionKey;
     const explicitHashKey =
       grouped && aggregate.count === 1
-        ? (first.explicitHashKey ?? this.keys.hash[this.keyOf[aggregate.first]].toString())
+        ? (first.explicitHashKey ?? rememberedHashKeyOf(first.partitionKey).toString())
         : shard.start.toString();
     return {
       data,

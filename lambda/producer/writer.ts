@@ -301,7 +301,10 @@ class RecordWrite {
    * shard than planned is a stray: `sortStrays` decides its records.
    */
   public settle(attempts: readonly Attempt[], heads: readonly Head[]): Round {
-    const cellOf = new Map(heads.map(({ cell, entry }) => [entry, cell]));
+    const cellOf = new Map<KinesisEntry, string>();
+    for (const { cell, entry } of heads) {
+      cellOf.set(entry, cell);
+    }
     const answeredAt = this.now();
     const acknowledged: number[] = [];
     const strays: Array<{ entry: KinesisEntry; shardId: string }> = [];
