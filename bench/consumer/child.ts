@@ -34,8 +34,9 @@ export class BenchWorker {
     const child = fork(workerFile, [], {
       env: { PATH: process.env.PATH ?? '', ...env },
       // As Lambda runs the bundle: NODE_OPTIONS=--enable-source-maps (pipelineFunctionDefaults).
-      execArgv: ['--enable-source-maps'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // BENCH_EXEC_ARGV adds Node.js flags for a diagnosis (--trace-gc, --trace-deopt), printed on the bench's stdout.
+      execArgv: ['--enable-source-maps', ...(process.env.BENCH_EXEC_ARGV ? process.env.BENCH_EXEC_ARGV.split(' ') : [])],
+      stdio: ['ignore', process.env.BENCH_EXEC_ARGV ? 'inherit' : 'ignore', 'pipe', 'ipc'],
     });
     return new Promise((resolve, reject) => {
       let worker: BenchWorker | undefined;

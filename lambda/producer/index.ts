@@ -5,7 +5,16 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { dynamoDbClient } from '../shared/clients';
 import { ProducerMetric } from './contract';
 import { produceOnce, payloadHashOf } from './once';
-import { ProducerBusyError, ProducerWriteError, loadConfig, prepare, produce, type ProduceResult, type ProducerConfig } from './producer';
+import {
+  ProducerBusyError,
+  ProducerWriteError,
+  loadConfig,
+  prefetchShardMap,
+  prepare,
+  produce,
+  type ProduceResult,
+  type ProducerConfig,
+} from './producer';
 import { ProgressStore } from './progress-store';
 import { ProducerInputError, RULES, parseRequest, parseRequestId } from './validate';
 
@@ -90,6 +99,7 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       remainingMs: () => context.getRemainingTimeInMillis(),
       produce: (pending, remainingMs, onWritten, plan) => produce(pending, config, remainingMs, onWritten, plan),
       prepare: (pending) => prepare(pending, config),
+      prefetch: () => prefetchShardMap(config),
     });
     const { result, outcome } = once;
     metrics.addMetric(ProducerMetric.USER_RECORDS, MetricUnit.Count, result.recordCount);

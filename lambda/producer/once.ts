@@ -38,6 +38,11 @@ export interface OnceOptions {
    * answers); `produce` gets the plan when nothing of the request was written before.
    */
   readonly prepare?: (records: readonly ProducerRecord[]) => Promise<PreparedPlan | undefined>;
+  /**
+   * Starts loading what the write needs from the network (the shard map), so that its round trip
+   * runs while the claim's does and the records are validated; called once, before validation.
+   */
+  readonly prefetch?: () => void;
   readonly now?: () => number;
 }
 
@@ -73,6 +78,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   const count = deferred ? deferred.count : (input as readonly ProducerRecord[]).length;
   const { store, key } = options;
   if (store === undefined || key === undefined) {
+    options.prefetch?.();
     const records = deferred ? deferred.parse() : (input as readonly ProducerRecord[]);
     const outcome = await options.produce(records, options.remainingMs());
     return { result: resultOf(count, outcome.written.length, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
@@ -92,6 +98,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
       now() + options.remainingMs(),
       AbortSignal.timeout(Math.max(1, options.remainingMs())),
     );
+    options.prefetch?.();
     if (options.prepare || deferred) {
       // Validate and plan while the claim's round trip runs: first let its request go out
       // (setImmediate runs after the SDK's promise chain has written it), then parse and pack.

@@ -26,6 +26,7 @@ export class EntryTooLargeError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_INDICES: number[] = [];
 
 /**
  * The request's cells: one per (shard, ordering group) met, by dense id. An aggregate holds records
@@ -128,7 +129,9 @@ class Aggregate {
 
   /** Its bytes in the request's slab and the request indices inside, once encoding starts. */
   public data: Buffer = EMPTY;
-  public readonly indices: number[] = [];
+  public indices: number[] = EMPTY_INDICES;
+  /** Records written into it so far. */
+  public written = 0;
   /** Where the next partition key, explicit hash key and record go, and how many keys are written. */
   public keyCursor = 0;
   public hashKeyCursor = 0;
@@ -314,6 +317,7 @@ export class RequestPacker {
     for (const aggregate of this.aggregates) {
       if (aggregate.count >= this.minAggregated) {
         aggregate.data = slab.subarray(offset, offset + aggregate.size);
+        aggregate.indices = new Array<number>(aggregate.count); // its size is known: no growing while it fills
         offset += aggregate.size;
         aggregate.keyCursor = writeMagic(aggregate.data);
         aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
@@ -347,7 +351,7 @@ export class RequestPacker {
     }
     const record = this.records[i];
     aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data, this.dataBytes[i]);
-    aggregate.indices.push(record.index);
+    aggregate.indices[aggregate.written++] = record.index;
   }
 
   /**

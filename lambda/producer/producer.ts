@@ -112,6 +112,18 @@ function shardMapOf(config: ProducerConfig): (refresh: boolean) => Promise<Shard
   };
 }
 
+/**
+ * Starts loading the container's shard map when it has none (or an old one), without waiting: the
+ * write that follows gets the same load (a failure is not kept; the writer loads again, with its
+ * retries). A fresh container's ListShards round trip then overlaps the progress claim's and the
+ * validation of the request.
+ */
+export function prefetchShardMap(config: ProducerConfig): void {
+  shardMapCache(config)
+    .get()
+    .catch(() => undefined);
+}
+
 /** Plans the entries of `records` ahead (see `WriteOptions.prepared`), e.g. while the progress table's claim is in flight. */
 export function prepare(records: readonly ProducerRecord[], config: ProducerConfig): Promise<PreparedPlan | undefined> {
   return preparePlan(records, shardMapOf(config), config.limits);

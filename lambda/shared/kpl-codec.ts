@@ -106,15 +106,25 @@ export function writeAggregateRecord(
   length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length,
 ): number {
   out[at++] = 0x1a;
-  at = writeVarint(out, at, recordBodySize(pk, ehk, length));
-  out[at++] = 0x08;
-  at = writeVarint(out, at, pk);
-  if (ehk >= 0) {
-    out[at++] = 0x10;
-    at = writeVarint(out, at, ehk);
+  if (pk < 0x80 && ehk < 0 && length < 0x80 - 4) {
+    // The common small record (one-byte key index, no explicit hash key, body under 128 bytes):
+    // every varint is one byte.
+    out[at++] = length + 4;
+    out[at++] = 0x08;
+    out[at++] = pk;
+    out[at++] = 0x1a;
+    out[at++] = length;
+  } else {
+    at = writeVarint(out, at, recordBodySize(pk, ehk, length));
+    out[at++] = 0x08;
+    at = writeVarint(out, at, pk);
+    if (ehk >= 0) {
+      out[at++] = 0x10;
+      at = writeVarint(out, at, ehk);
+    }
+    out[at++] = 0x1a;
+    at = writeVarint(out, at, length);
   }
-  out[at++] = 0x1a;
-  at = writeVarint(out, at, length);
   if (typeof data !== 'string') {
     out.set(data, at);
   } else if (out.write(data, at, length, 'utf8') !== length) {

@@ -229,6 +229,32 @@ describe("produceOnce: validation while the claim is in flight (a direct invoke'
     expect(once.result).toMatchObject({ recordCount: 3, writtenCount: 3, failedCount: 0 });
   });
 
+  test('starts the shard map load once, after the claim went out and before validation (their round trips overlap)', async () => {
+    // Prepare
+    const { store, events } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(2) }, { claimDelayMs: 30 });
+    const parse = () => {
+      events.push('parse');
+      return records(2);
+    };
+    const produce = async (
+      pending: readonly unknown[],
+      _ms: number,
+      onWritten?: (i: readonly number[], last: boolean) => Promise<boolean>,
+    ) => {
+      await onWritten?.([0, 1], true);
+      return outcome([0, 1]);
+    };
+
+    // Act
+    await produceOnce({ count: 2, parse }, { ...base, store, prefetch: () => events.push('prefetch'), produce });
+    const unkeyed: string[] = [];
+    await produceOnce(records(2), { ...base, store: undefined, prefetch: () => unkeyed.push('prefetch'), produce });
+
+    // Assess
+    expect(events).toEqual(['claim-start', 'prefetch', 'parse', 'claim-end']);
+    expect(unkeyed).toEqual(['prefetch']);
+  });
+
   test('a claim that fails (however slowly) sends nothing, records parsed or not', async () => {
     // Prepare
     const store = {

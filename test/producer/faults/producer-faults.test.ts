@@ -444,6 +444,9 @@ describe('producer under faults: reported written â‡’ in stream, not in stream â
     expect(deliveriesOf.map((d) => d.error?.name)).toEqual(['ProducerInputError', 'ProducerInputError', 'ProducerInputError']);
     expect(new Set(deliveriesOf.map((d) => d.error?.message)).size).toBe(1);
     expect(deliveriesOf[0].error?.message).toContain('record 1: data is required');
-    expect(fake.calls).toEqual({ PutRecords: 0, ListShards: 0 });
+    // Nothing written; the shard map a fresh container starts loading while it validates is a read
+    // (at most one per delivery here, as each one starts from a fresh shard map cache).
+    expect(fake.calls.PutRecords).toBe(0);
+    expect(fake.calls.ListShards).toBeLessThanOrEqual(deliveriesOf.length);
   });
 });
