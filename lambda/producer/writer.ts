@@ -520,24 +520,34 @@ class RecordWrite {
   };
 }
 
-/** The rounds' request indices in one array, ascending: a typed array's native numeric sort (a comparator sort of 20,000 indices costs milliseconds). */
+/**
+ * The rounds' request indices in one array, ascending: marked in a byte per index, then read in
+ * order (linear; a sort of 20,000 indices costs about a millisecond, a comparator sort several).
+ * An index is acknowledged at most once, so no duplicates are lost.
+ */
 function sortedIndices(rounds: readonly (readonly number[])[]): number[] {
   let count = 0;
+  let highest = -1;
   for (const round of rounds) {
     count += round.length;
+    for (const index of round) {
+      highest = index > highest ? index : highest;
+    }
   }
-  const sorted = new Uint32Array(count);
-  let at = 0;
+  const marked = new Uint8Array(highest + 1);
   for (const round of rounds) {
-    sorted.set(round, at);
-    at += round.length;
+    for (const index of round) {
+      marked[index] = 1;
+    }
   }
-  sorted.sort();
   const out = new Array<number>(count);
-  for (let i = 0; i < count; i++) {
-    out[i] = sorted[i];
+  let at = 0;
+  for (let index = 0; index <= highest && at < count; index++) {
+    if (marked[index] === 1) {
+      out[at++] = index;
+    }
   }
-  return out;
+  return at === count ? out : out.slice(0, at);
 }
 
 /** Tries of a reload after a misrouted put: the writer can go on with the map it has, so it does not wait long for a new one. */
