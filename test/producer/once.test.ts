@@ -237,7 +237,7 @@ describe("produceOnce: validation while the claim is in flight (a direct invoke'
       return records(2);
     };
     const produce = async (
-      pending: readonly unknown[],
+      _pending: readonly unknown[],
       _ms: number,
       onWritten?: (i: readonly number[], last: boolean) => Promise<boolean>,
     ) => {
