@@ -26,7 +26,8 @@ export class EntryTooLargeError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
-const EMPTY_INDICES: number[] = [];
+/** The index list of an aggregate not encoded (sent raw): frozen, so that a write into it throws. */
+const EMPTY_INDICES: number[] = Object.freeze([]) as unknown as number[];
 
 /**
  * The request's cells: one per (shard, ordering group) met, by dense id. An aggregate holds records

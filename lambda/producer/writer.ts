@@ -523,7 +523,8 @@ class RecordWrite {
 /**
  * The rounds' request indices in one array, ascending: marked in a byte per index, then read in
  * order (linear; a sort of 20,000 indices costs about a millisecond, a comparator sort several).
- * An index is acknowledged at most once, so no duplicates are lost.
+ * Each index is acknowledged in one round only (a record of a misrouted aggregate either counts in
+ * its round or is re-sent and counts in a later one), so marking drops nothing.
  */
 function sortedIndices(rounds: readonly (readonly number[])[]): number[] {
   let count = 0;
