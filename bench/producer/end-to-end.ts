@@ -344,24 +344,23 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (const [k, inp] of inputs.entries()) {
       const ref = firsts.get(`${k}/reference`)!;
       const refSteady = steady.get(`${k}/reference`)!.millis;
+      /** The reference's median time over a contender's: 1st, 2nd, 3rd invocation, steady state. */
+      const speedOf = (id: string): number[] => {
+        const f = firsts.get(`${k}/${id}`)!;
+        return [...[0, 1, 2].map((i) => median(ref[i]) / median(f[i])), median(refSteady) / median(steady.get(`${k}/${id}`)!.millis)];
+      };
       for (const contender of contenders.filter((c) => c.ours)) {
-        const f = firsts.get(`${k}/${contender.id}`)!;
-        const ratios = [0, 1, 2].map((i) => median(ref[i]) / median(f[i]));
-        ratios.push(median(refSteady) / median(steady.get(`${k}/${contender.id}`)!.millis));
+        const ratios = speedOf(contender.id);
         const met = ratios.every((r) => r >= inp.target);
         console.log(
           `| ${inp.label} | ${contender.label} | ${ratios.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ≥ ${inp.target}x: ${met ? 'met' : '**not met**'} |`,
         );
       }
-      const floor = firsts.get(`${k}/floor`)!;
-      const ceiling = [0, 1, 2].map((i) => median(ref[i]) / median(floor[i]));
-      ceiling.push(median(refSteady) / median(steady.get(`${k}/floor`)!.millis));
+      const ceiling = speedOf('floor');
       console.log(
         `| ${inp.label} | ceiling: reference over the transport floor (no producer can beat this) | ${ceiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | |`,
       );
-      const bound = firsts.get(`${k}/bound`)!;
-      const boundCeiling = [0, 1, 2].map((i) => median(ref[i]) / median(bound[i]));
-      boundCeiling.push(median(refSteady) / median(steady.get(`${k}/bound`)!.millis));
+      const boundCeiling = speedOf('bound');
       console.log(
         `| ${inp.label} | ceiling with deduplication: reference over the guarantees' floor (no producer that deduplicates can beat this) | ${boundCeiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ${boundCeiling.every((r) => r >= inp.target) ? 'target within reach' : `**≥ ${inp.target}x out of reach** where below it`} |`,
       );

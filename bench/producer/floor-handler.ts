@@ -20,6 +20,7 @@ import type { Context } from 'aws-lambda';
 import { MAX_HASH_KEY } from '../../lambda/shared/hash-key';
 import { dynamoDbClient, kinesisClient } from '../../lambda/shared/clients';
 import { kinesisProtocol } from '../../lambda/producer/put-records-codec';
+import { DEFAULT_PROGRESS_WINDOW_SECONDS } from '../../lambda/producer/contract';
 import { ProgressStatus, ProgressStore, WrittenSet } from '../../lambda/producer/progress-store';
 
 const count = Number(process.env.BENCH_FLOOR_ENTRIES ?? 45);
@@ -56,7 +57,11 @@ export async function handler(
 ): Promise<{ recordCount: number; writtenCount: number; failedCount: number }> {
   const client = kinesisClient(() => ({ protocol: kinesisProtocol() }));
   const store = guarantees
-    ? new ProgressStore({ client: dynamoDbClient(), tableName: process.env.PROGRESS_TABLE_NAME!, windowSeconds: 21_600 })
+    ? new ProgressStore({
+        client: dynamoDbClient(),
+        tableName: process.env.PROGRESS_TABLE_NAME!,
+        windowSeconds: DEFAULT_PROGRESS_WINDOW_SECONDS,
+      })
     : undefined;
   const key = `invoke#${context.awsRequestId}`;
   const owner = `${context.awsRequestId}/${randomUUID()}`;
