@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { hash } from 'crypto';
 
 /**
  * The KPL aggregated record format (amazon-kinesis-producer aggregation-format.md):
@@ -138,7 +138,7 @@ export function sealAggregate(out: Buffer, at: number): void {
   if (at + MD5_LENGTH !== out.length) {
     throw new RangeError(`aggregated record of ${at + MD5_LENGTH} bytes written into ${out.length}`);
   }
-  createHash('md5').update(out.subarray(KPL_MAGIC.length, at)).digest().copy(out, at);
+  hash('md5', out.subarray(KPL_MAGIC.length, at), 'buffer').copy(out, at);
 }
 
 function recordBodySize(pk: number, ehk: number, dataLength: number): number {
@@ -195,7 +195,7 @@ export function hasKplMagic(blob: Uint8Array): boolean {
 
 function checksumMatches(buffer: Buffer): boolean {
   const end = buffer.length - MD5_LENGTH;
-  const digest = createHash('md5').update(buffer.subarray(KPL_MAGIC.length, end)).digest();
+  const digest = hash('md5', buffer.subarray(KPL_MAGIC.length, end), 'buffer');
   return digest.equals(buffer.subarray(end));
 }
 

@@ -1,7 +1,7 @@
 import { batchEntries, dataOf, planEntries, type KinesisEntry } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, DEFAULT_ORDERING_GROUPS } from '../../lambda/producer/limits';
 import { outerKeyOf } from '../../lambda/producer/ordering';
-import { EntryTooLargeError } from '../../lambda/producer/packer';
+import { EntryTooLargeError, RequestPacker } from '../../lambda/producer/packer';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { ShardMap } from '../../lambda/shared/shard-map';
@@ -191,6 +191,55 @@ describe('shard-aware aggregation', () => {
       expect(fromText.some((entry) => !isAggregated(entry.data)) || orderingGroups > 0).toBe(true);
     },
   );
+
+  test.each([DEFAULT_ORDERING_GROUPS, 0])(
+    "a request's entries keep their bytes while later requests are packed into the same cells (ordering groups %i)",
+    (orderingGroups) => {
+      // Prepare: records are written into per-cell buffers the packer keeps across requests.
+      const map = new ShardMap(evenShards(4));
+      const limits = { ...DEFAULT_LIMITS, orderingGroups };
+      const first = userRecords(3000, { keys: 300, bytes: 40, explicitEvery: 9, random: seeded(3) });
+      const firstEntries = planEntries(first, map, limits);
+      const firstBytes = firstEntries.map((entry) => Buffer.from(entry.data));
+      const large = [{ index: 0, partitionKey: 'big', data: Buffer.alloc(3 * 1024 * 1024, 7) }];
+
+      // Act: a request over the same keys, then a record larger than the buffers the packer keeps.
+      const second = userRecords(3000, { keys: 300, bytes: 90, random: seeded(3) }).map((r) => ({ ...r, data: Buffer.alloc(90, 0xee) }));
+      const secondEntries = planEntries(second, map, limits);
+      const largeEntries = planEntries(large, map, { ...limits, maxAggregateBytes: 4 * 1024 * 1024, maxEntryBytes: 10 * 1024 * 1024 });
+      const third = planEntries(first, map, limits);
+
+      // Assess
+      const same = (entries: KinesisEntry[]) =>
+        entries.length === firstBytes.length && entries.every((entry, i) => entry.data.equals(firstBytes[i]));
+      expect(same(firstEntries)).toBe(true);
+      expect(secondEntries.flatMap(contents).every((record) => record.data.equals(Buffer.alloc(90, 0xee)))).toBe(true);
+      const largeRecords = largeEntries.flatMap(contents);
+      expect(largeRecords.length === 1 && largeRecords[0].data.equals(large[0].data)).toBe(true);
+      expect(same(third)).toBe(true);
+    },
+  );
+
+  test('a packer that goes on placing after another started is refused (they share record buffers)', () => {
+    // Prepare
+    const map = new ShardMap(evenShards(2));
+    const records = userRecords(10);
+    const older = new RequestPacker(records, map, DEFAULT_LIMITS);
+    older.place(0);
+    const newer = new RequestPacker(records, map, DEFAULT_LIMITS);
+
+    // Act / Assess
+    expect(() => older.place(1)).toThrow(/another packer started/);
+    expect(() => older.closeAll()).toThrow(/another packer started/);
+    records.forEach((_, i) => newer.place(i));
+    newer.closeAll();
+    expect(
+      newer
+        .encode()
+        .flatMap((entry) => entry.indices)
+        .sort((a, b) => a - b),
+    ).toEqual(records.map((r) => r.index));
+  });
 
   test('batches stay within 500 entries and 5 MiB, in order', () => {
     // Prepare
