@@ -60,8 +60,8 @@ export interface KinesisEntry {
  * lone record goes raw with its own keys, as the KPL does.
  */
 export function planEntries(records: readonly ProducerRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
-  // One pass over the request places and writes each record in its cell's open aggregate (every
-  // cell has at most one); an aggregate gets its key tables and MD5 trailer as it closes.
+  // One pass over the request places each record in its cell's open aggregate (every cell has
+  // at most one), then one more writes every aggregate into one slab, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
   for (let i = 0; i < records.length; i++) {
     packer.place(i);

@@ -26,6 +26,8 @@ export class EntryTooLargeError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The index list of an aggregate not encoded (sent raw): frozen, so that a write into it throws. */
+const EMPTY_INDICES: number[] = Object.freeze([]) as unknown as number[];
 
 /**
  * The request's cells: one per (shard, ordering group) met, by dense id. An aggregate holds records
@@ -107,12 +109,11 @@ class KeyTable {
   }
 }
 
-/** An aggregate of one cell: its size and records while it fills, then its bytes once closed. */
+/** An aggregate of one cell: its size while it fills, then its bytes and cursors while it is written. */
 class Aggregate {
-  /** User records in it, the first one's request position and partition key id, and its key table lengths. */
+  /** User records in it, the first one's request position, and its key table lengths. */
   public count = 0;
   public first = -1;
-  public firstKey = -1;
   public keyCount = 0;
   public hashKeyCount = 0;
   public closed = false;
@@ -120,20 +121,24 @@ class Aggregate {
   public size = KPL_FRAME_BYTES;
   public keyTableBytes = 0;
   public hashKeyTableBytes = 0;
-  /** Bytes of its `records` fields written so far, in its cell's record buffer. */
-  public recordBytes = 0;
   /**
    * Table indices of partition keys of another cell (an explicit hash key sent their record
    * here), and of explicit hash keys another open aggregate holds in the KeyTable.
    */
   public foreignKeys?: Map<number, number>;
   public foreignHashKeys?: Map<number, number>;
-  /** Its key tables (key ids by table index) and the request indices of its records, in order. */
-  public readonly keyIds: number[] = [];
-  public readonly hashKeyIds: number[] = [];
-  public readonly indices: number[] = [];
-  /** Its encoded bytes, once it is closed with enough records to be encoded. */
+
+  /** Its bytes in the request's slab and the request indices inside, once encoding starts. */
   public data: Buffer = EMPTY;
+  public indices: number[] = EMPTY_INDICES;
+  /** Records written into it so far. */
+  public written = 0;
+  /** Where the next partition key, explicit hash key and record go, and how many keys are written. */
+  public keyCursor = 0;
+  public hashKeyCursor = 0;
+  public recordCursor = 0;
+  public keysWritten = 0;
+  public hashKeysWritten = 0;
 
   public constructor(
     public readonly generation: number,
@@ -143,43 +148,14 @@ class Aggregate {
   ) {}
 }
 
-/**
- * Each cell's record buffer: the `records` fields of the cell's open aggregate, written as the
- * records are placed (the key tables, which come first in an aggregate, are known only when it
- * closes). Kept across requests: a container's later requests write into memory already touched.
- * A buffer grown past `RETAINED_RECORD_BUFFER` bytes (a large lone record) is dropped after its
- * request. One packer uses them at a time (`planEntries` packs a request synchronously): the
- * packer that owns them is the one constructed last, and an older one that goes on placing throws.
- */
-const recordBuffers: Buffer[] = [];
-const RETAINED_RECORD_BUFFER = 2 * 1024 * 1024;
-/** The number of the packer that owns them (packers are numbered as they are made), 0 for none. */
-let recordBuffersOwner = 0;
-let packersMade = 0;
-
-/** Cell `cell`'s record buffer, at least `bytes` long, keeping its first `keep` bytes. */
-function recordBufferOf(cell: number, bytes: number, keep: number): Buffer {
-  const buffer = recordBuffers[cell];
-  if (buffer !== undefined && buffer.length >= bytes) {
-    return buffer;
-  }
-  const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * (buffer?.length ?? 0), 16 * 1024));
-  if (buffer !== undefined && keep > 0) {
-    buffer.copy(grown, 0, 0, keep);
-  }
-  recordBuffers[cell] = grown;
-  return grown;
-}
-
 /** An item of a shard's output, in order: an aggregate's generation, or `~i` for record i sent raw. */
 type Item = number;
 
 /**
- * Packs one request in one pass: `place` puts each record, in request order, into its cell's
- * open aggregate (every cell has at most one) and writes its `records` field into the cell's
- * record buffer; closing an aggregate writes its magic and key tables, copies its records after
- * them and adds the MD5 trailer; `encode` makes the entries. Keys are looked up by string once
- * per record; everything else is by id in arrays.
+ * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
+ * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into one
+ * slab and makes the entries. Keys are looked up by string once per record; everything else is
+ * by id in arrays.
  */
 export class RequestPacker {
   private readonly shards: readonly ShardRange[];
@@ -194,12 +170,18 @@ export class RequestPacker {
   private readonly items: Item[][];
   /** Every aggregate by generation (0, 1, ...), in the order they were opened. */
   private readonly aggregates: Aggregate[] = [];
+  /** Per request position: key ids, the aggregate (generation, -1 if raw) and its table indices there. */
+  private readonly keyOf: Int32Array;
+  private readonly hashKeyOf: Int32Array;
+  private readonly aggregateOf: Int32Array;
+  private readonly pkSlotOf: Int32Array;
+  private readonly ehkSlotOf: Int32Array;
+  /** Per request position: bytes of the record's data. */
+  private readonly dataBytes: Int32Array;
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
   /** Each shard's position in `shards`. */
   private readonly position: Map<ShardRange, number>;
-  /** This packer's number, to tell whether it owns the record buffers. */
-  private readonly ticket = ++packersMade;
 
   public constructor(
     private readonly records: readonly ProducerRecord[],
@@ -215,7 +197,12 @@ export class RequestPacker {
     this.keys = new KeyTable(this, false);
     this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
-    recordBuffersOwner = this.ticket;
+    this.keyOf = new Int32Array(records.length);
+    this.hashKeyOf = new Int32Array(records.length).fill(-1);
+    this.aggregateOf = new Int32Array(records.length).fill(-1);
+    this.pkSlotOf = new Int32Array(records.length);
+    this.ehkSlotOf = new Int32Array(records.length);
+    this.dataBytes = new Int32Array(records.length);
   }
 
   /** The position of the shard that owns `hashKey`. */
@@ -235,14 +222,14 @@ export class RequestPacker {
 
   /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
   public place(i: number): void {
-    this.checkOwner();
     const record = this.records[i];
-    const bytes = dataBytesOf(record);
+    this.dataBytes[i] = dataBytesOf(record);
     const key = this.keys.idOf(record.partitionKey);
+    this.keyOf[i] = key;
     let cell = this.keys.route[key];
-    let hashKey = -1;
     if (record.explicitHashKey !== undefined) {
-      hashKey = this.hashKeys.idOf(record.explicitHashKey);
+      const hashKey = this.hashKeys.idOf(record.explicitHashKey);
+      this.hashKeyOf[i] = hashKey;
       cell = this.cells.idOf(this.hashKeys.route[hashKey], this.keys.group[key]);
     }
     for (;;) {
@@ -254,11 +241,11 @@ export class RequestPacker {
         this.aggregates.push(aggregate);
         this.open[cell] = aggregate;
       }
-      if (aggregate.count < this.limits.maxRecordsPerAggregate && this.tryAdd(aggregate, i, record, key, hashKey, bytes)) {
+      if (aggregate.count < this.limits.maxRecordsPerAggregate && this.tryAdd(aggregate, i)) {
         return;
       }
       if (aggregate.count === 0) {
-        this.alone(aggregate, i, record, key, hashKey, bytes); // too big to share an aggregate
+        this.alone(aggregate, i); // too big to share an aggregate
         return;
       }
       this.close(cell); // full: start the next aggregate with this record
@@ -267,20 +254,22 @@ export class RequestPacker {
 
   /** Ends every cell's open aggregate once the request is placed. */
   public closeAll(): void {
-    this.checkOwner();
     for (let cell = 0; cell < this.open.length; cell++) {
       this.close(cell);
     }
-    recordBuffersOwner = 0;
-    for (let cell = 0; cell < recordBuffers.length; cell++) {
-      if (recordBuffers[cell] !== undefined && recordBuffers[cell].length > RETAINED_RECORD_BUFFER) {
-        recordBuffers[cell] = EMPTY;
-      }
-    }
   }
 
-  /** The entries, shard by shard, each shard's in order (every aggregate closed: `closeAll`). */
+  /**
+   * Writes every aggregate into one slab: each record, in request order, at its aggregate's
+   * cursor, a key into its aggregate's table the first time the aggregate meets it; each
+   * aggregate gets its MD5 trailer as its entry is made. Returns the entries shard by shard,
+   * each shard's in order.
+   */
   public encode(): KinesisEntry[] {
+    this.allocate();
+    for (let i = 0; i < this.records.length; i++) {
+      this.write(i);
+    }
     const entries: KinesisEntry[] = [];
     for (let shard = 0; shard < this.shards.length; shard++) {
       for (const item of this.items[shard]) {
@@ -288,12 +277,6 @@ export class RequestPacker {
       }
     }
     return entries;
-  }
-
-  private checkOwner(): void {
-    if (recordBuffersOwner !== this.ticket) {
-      throw new Error('RequestPacker: another packer started before this one closed its aggregates');
-    }
   }
 
   /** Bytes of the partition key an aggregate of `cell` opened by key id `key` travels under. */
@@ -309,17 +292,67 @@ export class RequestPacker {
    * Record i does not fit an empty aggregate. Without groups it goes raw under its own keys, as
    * the KPL sends it; with groups, as a one-record aggregate up to the entry limit.
    */
-  private alone(aggregate: Aggregate, i: number, record: ProducerRecord, key: number, hashKey: number, bytes: number): void {
+  private alone(aggregate: Aggregate, i: number): void {
     if (this.groups === 0) {
       this.items[aggregate.shard].push(~i);
       this.open[aggregate.cell] = undefined;
       return;
     }
-    aggregate.limit = this.limits.maxEntryBytes - this.outerKeyBytes(aggregate.cell, key);
-    if (!this.tryAdd(aggregate, i, record, key, hashKey, bytes)) {
-      throw new EntryTooLargeError(record.index, this.limits.maxEntryBytes);
+    aggregate.limit = this.limits.maxEntryBytes - this.outerKeyBytes(aggregate.cell, this.keyOf[i]);
+    if (!this.tryAdd(aggregate, i)) {
+      throw new EntryTooLargeError(this.records[i].index, this.limits.maxEntryBytes);
     }
     this.close(aggregate.cell);
+  }
+
+  /** Gives each aggregate to encode its slice of one slab and writes its magic. */
+  private allocate(): void {
+    let total = 0;
+    for (const aggregate of this.aggregates) {
+      if (aggregate.count >= this.minAggregated) {
+        total += aggregate.size;
+      }
+    }
+    const slab = Buffer.allocUnsafe(total);
+    let offset = 0;
+    for (const aggregate of this.aggregates) {
+      if (aggregate.count >= this.minAggregated) {
+        aggregate.data = slab.subarray(offset, offset + aggregate.size);
+        aggregate.indices = new Array<number>(aggregate.count); // its size is known: no growing while it fills
+        offset += aggregate.size;
+        aggregate.keyCursor = writeMagic(aggregate.data);
+        aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
+        aggregate.recordCursor = aggregate.hashKeyCursor + aggregate.hashKeyTableBytes;
+      }
+    }
+  }
+
+  /** Writes record i, and any key its aggregate meets for the first time, at its aggregate's cursors. */
+  private write(i: number): void {
+    const generation = this.aggregateOf[i];
+    if (generation < 0) {
+      return;
+    }
+    const aggregate = this.aggregates[generation];
+    if (aggregate.count < this.minAggregated) {
+      return; // sent raw
+    }
+    const { data } = aggregate;
+    // Table indices are handed out in order of first use, so a record holding the next unwritten
+    // index is the first of its aggregate with that key.
+    const pk = this.pkSlotOf[i];
+    if (pk === aggregate.keysWritten) {
+      aggregate.keyCursor = writePartitionKeyField(data, aggregate.keyCursor, this.keys.encoded[this.keyOf[i]]);
+      aggregate.keysWritten++;
+    }
+    const ehk = this.ehkSlotOf[i];
+    if (ehk >= 0 && ehk === aggregate.hashKeysWritten) {
+      aggregate.hashKeyCursor = writeExplicitHashKeyField(data, aggregate.hashKeyCursor, this.hashKeys.encoded[this.hashKeyOf[i]]);
+      aggregate.hashKeysWritten++;
+    }
+    const record = this.records[i];
+    aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data, this.dataBytes[i]);
+    aggregate.indices[aggregate.written++] = record.index;
   }
 
   /**
@@ -330,6 +363,7 @@ export class RequestPacker {
    */
   private entryOf(aggregate: Aggregate): KinesisEntry {
     const { data } = aggregate;
+    sealAggregate(data, aggregate.recordCursor);
     const shard = this.shards[aggregate.shard];
     const first = this.records[aggregate.first];
     const grouped = this.groups > 0;
@@ -344,48 +378,30 @@ export class RequestPacker {
       explicitHashKey,
       shardId: shard.shardId,
       indices: aggregate.indices,
-      size: data.length + this.outerKeyBytes(aggregate.cell, aggregate.firstKey),
+      size: data.length + this.outerKeyBytes(aggregate.cell, this.keyOf[aggregate.first]),
     };
   }
 
-  /**
-   * Ends the cell's open aggregate: an item of its shard, raw if it holds fewer records than are
-   * encoded; an encoded one gets its bytes: magic, key tables, its records from the cell's record
-   * buffer, MD5 trailer.
-   */
+  /** Ends the cell's open aggregate: an item of its shard, raw if it holds fewer records than are encoded. */
   private close(cell: number): void {
     const aggregate = this.open[cell];
     if (aggregate === undefined) {
       return;
     }
     aggregate.closed = true;
+    if (aggregate.count >= this.minAggregated) {
+      this.items[aggregate.shard].push(aggregate.generation);
+    } else if (aggregate.count === 1) {
+      this.items[aggregate.shard].push(~aggregate.first);
+    }
     this.open[cell] = undefined;
-    if (aggregate.count < this.minAggregated) {
-      if (aggregate.count === 1) {
-        this.items[aggregate.shard].push(~aggregate.first);
-      }
-      return;
-    }
-    const data = Buffer.allocUnsafe(aggregate.size);
-    let at = writeMagic(data);
-    for (const key of aggregate.keyIds) {
-      at = writePartitionKeyField(data, at, this.keys.encoded[key]);
-    }
-    for (const hashKey of aggregate.hashKeyIds) {
-      at = writeExplicitHashKeyField(data, at, this.hashKeys.encoded[hashKey]);
-    }
-    recordBuffers[cell].copy(data, at, 0, aggregate.recordBytes);
-    sealAggregate(data, at + aggregate.recordBytes);
-    aggregate.data = data;
-    this.items[aggregate.shard].push(aggregate.generation);
   }
 
-  /**
-   * Adds record i (key ids `key`, `hashKey` or -1, `bytes` of data) to `aggregate` and writes
-   * its `records` field, if the aggregate stays within its limit; false (nothing added) if not.
-   */
-  private tryAdd(aggregate: Aggregate, i: number, record: ProducerRecord, key: number, hashKey: number, bytes: number): boolean {
+  /** Adds record i to `aggregate` if it stays within the aggregate's limit; false (nothing added) if not. */
+  private tryAdd(aggregate: Aggregate, i: number): boolean {
     const { keys, hashKeys } = this;
+    const key = this.keyOf[i];
+    const hashKey = this.hashKeyOf[i];
     const home = keys.route[key] === aggregate.cell;
     let pk = home ? keys.slotIn(key, aggregate.generation) : (aggregate.foreignKeys?.get(key) ?? -1);
     const newKey = pk < 0;
@@ -406,8 +422,7 @@ export class RequestPacker {
       }
     }
     const newHashKey = hashKeyGrow > 0;
-    const recordGrow = recordFieldSize(pk, ehk, bytes);
-    const grow = keyGrow + hashKeyGrow + recordGrow;
+    const grow = keyGrow + hashKeyGrow + recordFieldSize(pk, ehk, this.dataBytes[i]);
     if (aggregate.size + grow > aggregate.limit) {
       return false;
     }
@@ -420,7 +435,6 @@ export class RequestPacker {
       } else {
         (aggregate.foreignKeys ??= new Map()).set(key, pk);
       }
-      aggregate.keyIds.push(key);
       aggregate.keyCount++;
     }
     if (newHashKey) {
@@ -432,18 +446,15 @@ export class RequestPacker {
       } else {
         (aggregate.foreignHashKeys ??= new Map()).set(hashKey, ehk);
       }
-      aggregate.hashKeyIds.push(hashKey);
       aggregate.hashKeyCount++;
     }
     if (aggregate.count === 0) {
       aggregate.first = i;
-      aggregate.firstKey = key;
     }
     aggregate.count++;
-    aggregate.indices.push(record.index);
-    const at = aggregate.recordBytes;
-    const buffer = recordBufferOf(aggregate.cell, at + recordGrow, at);
-    aggregate.recordBytes = writeAggregateRecord(buffer, at, pk, ehk, record.data, bytes);
+    this.aggregateOf[i] = aggregate.generation;
+    this.pkSlotOf[i] = pk;
+    this.ehkSlotOf[i] = ehk;
     return true;
   }
 }

@@ -195,7 +195,7 @@ describe('shard-aware aggregation', () => {
   test.each([DEFAULT_ORDERING_GROUPS, 0])(
     "a request's entries keep their bytes while later requests are packed into the same cells (ordering groups %i)",
     (orderingGroups) => {
-      // Prepare: records are written into per-cell buffers the packer keeps across requests.
+      // Prepare: small records are staged in per-cell buffers the packer keeps across requests.
       const map = new ShardMap(evenShards(4));
       const limits = { ...DEFAULT_LIMITS, orderingGroups };
       const first = userRecords(3000, { keys: 300, bytes: 40, explicitEvery: 9, random: seeded(3) });
@@ -220,26 +220,30 @@ describe('shard-aware aggregation', () => {
     },
   );
 
-  test('a packer that goes on placing after another started is refused (they share record buffers)', () => {
-    // Prepare
-    const map = new ShardMap(evenShards(2));
-    const records = userRecords(10);
-    const older = new RequestPacker(records, map, DEFAULT_LIMITS);
-    older.place(0);
-    const newer = new RequestPacker(records, map, DEFAULT_LIMITS);
+  test.each([20, 700])(
+    'two packers at work at once each pack their own records, byte for byte as alone (%i-byte records: staged, or straight into the aggregates)',
+    (bytes) => {
+      // Prepare: small records are staged in buffers a packer takes over from the last one.
+      const map = new ShardMap(evenShards(3));
+      const first = userRecords(400, { keys: 50, bytes, explicitEvery: 6, random: seeded(5) });
+      const second = userRecords(400, { keys: 50, bytes, random: seeded(6) }).map((r) => ({ ...r, data: Buffer.alloc(bytes, 0xab) }));
+      const alone = [planEntries(first, map, DEFAULT_LIMITS), planEntries(second, map, DEFAULT_LIMITS)];
 
-    // Act / Assess
-    expect(() => older.place(1)).toThrow(/another packer started/);
-    expect(() => older.closeAll()).toThrow(/another packer started/);
-    records.forEach((_, i) => newer.place(i));
-    newer.closeAll();
-    expect(
-      newer
-        .encode()
-        .flatMap((entry) => entry.indices)
-        .sort((a, b) => a - b),
-    ).toEqual(records.map((r) => r.index));
-  });
+      // Act: placing in turns.
+      const packers = [new RequestPacker(first, map, DEFAULT_LIMITS), new RequestPacker(second, map, DEFAULT_LIMITS)];
+      for (let i = 0; i < 400; i++) {
+        packers[0].place(i);
+        packers[1].place(i);
+      }
+      packers.forEach((packer) => packer.closeAll());
+      const together = packers.map((packer) => packer.encode());
+
+      // Assess
+      const bytesOf = (entries: KinesisEntry[]) => entries.map((entry) => entry.data.toString('base64'));
+      expect(bytesOf(together[0])).toEqual(bytesOf(alone[0]));
+      expect(bytesOf(together[1])).toEqual(bytesOf(alone[1]));
+    },
+  );
 
   test('batches stay within 500 entries and 5 MiB, in order', () => {
     // Prepare
