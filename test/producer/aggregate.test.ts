@@ -195,7 +195,8 @@ describe('shard-aware aggregation', () => {
   test.each([DEFAULT_ORDERING_GROUPS, 0])(
     "a request's entries keep their bytes while later requests are packed into the same cells (ordering groups %i)",
     (orderingGroups) => {
-      // Prepare: small records are staged in per-cell buffers the packer keeps across requests.
+      // Prepare: the writer plans again (a reshard, a retry) while entries planned before are in
+      // flight: they must not share memory.
       const map = new ShardMap(evenShards(4));
       const limits = { ...DEFAULT_LIMITS, orderingGroups };
       const first = userRecords(3000, { keys: 300, bytes: 40, explicitEvery: 9, random: seeded(3) });
@@ -220,30 +221,27 @@ describe('shard-aware aggregation', () => {
     },
   );
 
-  test.each([20, 700])(
-    'two packers at work at once each pack their own records, byte for byte as alone (%i-byte records: staged, or straight into the aggregates)',
-    (bytes) => {
-      // Prepare: small records are staged in buffers a packer takes over from the last one.
-      const map = new ShardMap(evenShards(3));
-      const first = userRecords(400, { keys: 50, bytes, explicitEvery: 6, random: seeded(5) });
-      const second = userRecords(400, { keys: 50, bytes, random: seeded(6) }).map((r) => ({ ...r, data: Buffer.alloc(bytes, 0xab) }));
-      const alone = [planEntries(first, map, DEFAULT_LIMITS), planEntries(second, map, DEFAULT_LIMITS)];
+  test.each([20, 700])('two packers at work at once each pack their own records, byte for byte as alone (%i-byte records)', (bytes) => {
+    // Prepare: nothing of one request's packing may leak into another's (no state shared between packers).
+    const map = new ShardMap(evenShards(3));
+    const first = userRecords(400, { keys: 50, bytes, explicitEvery: 6, random: seeded(5) });
+    const second = userRecords(400, { keys: 50, bytes, random: seeded(6) }).map((r) => ({ ...r, data: Buffer.alloc(bytes, 0xab) }));
+    const alone = [planEntries(first, map, DEFAULT_LIMITS), planEntries(second, map, DEFAULT_LIMITS)];
 
-      // Act: placing in turns.
-      const packers = [new RequestPacker(first, map, DEFAULT_LIMITS), new RequestPacker(second, map, DEFAULT_LIMITS)];
-      for (let i = 0; i < 400; i++) {
-        packers[0].place(i);
-        packers[1].place(i);
-      }
-      packers.forEach((packer) => packer.closeAll());
-      const together = packers.map((packer) => packer.encode());
+    // Act: placing in turns.
+    const packers = [new RequestPacker(first, map, DEFAULT_LIMITS), new RequestPacker(second, map, DEFAULT_LIMITS)];
+    for (let i = 0; i < 400; i++) {
+      packers[0].place(i);
+      packers[1].place(i);
+    }
+    packers.forEach((packer) => packer.closeAll());
+    const together = packers.map((packer) => packer.encode());
 
-      // Assess
-      const bytesOf = (entries: KinesisEntry[]) => entries.map((entry) => entry.data.toString('base64'));
-      expect(bytesOf(together[0])).toEqual(bytesOf(alone[0]));
-      expect(bytesOf(together[1])).toEqual(bytesOf(alone[1]));
-    },
-  );
+    // Assess
+    const bytesOf = (entries: KinesisEntry[]) => entries.map((entry) => entry.data.toString('base64'));
+    expect(bytesOf(together[0])).toEqual(bytesOf(alone[0]));
+    expect(bytesOf(together[1])).toEqual(bytesOf(alone[1]));
+  });
 
   test('batches stay within 500 entries and 5 MiB, in order', () => {
     // Prepare
