@@ -61,7 +61,7 @@ export interface KinesisEntry {
  */
 export function planEntries(records: readonly ProducerRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
   // One pass over the request places each record in its cell's open aggregate (every cell has
-  // at most one), then one more writes every aggregate into one slab, then the MD5 trailers.
+  // at most one), then one more writes every aggregate, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
   for (let i = 0; i < records.length; i++) {
     packer.place(i);

@@ -128,7 +128,7 @@ class Aggregate {
   public foreignKeys?: Map<number, number>;
   public foreignHashKeys?: Map<number, number>;
 
-  /** Its bytes in the request's slab and the request indices inside, once encoding starts. */
+  /** Its bytes (a buffer of its own) and the request indices inside, once encoding starts. */
   public data: Buffer = EMPTY;
   public indices: number[] = EMPTY_INDICES;
   /** Records written into it so far. */
@@ -153,8 +153,8 @@ type Item = number;
 
 /**
  * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
- * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into one
- * slab and makes the entries. Keys are looked up by string once per record; everything else is
+ * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into a
+ * buffer of its own and makes the entries. Keys are looked up by string once per record; everything else is
  * by id in arrays.
  */
 export class RequestPacker {
@@ -260,7 +260,7 @@ export class RequestPacker {
   }
 
   /**
-   * Writes every aggregate into one slab: each record, in request order, at its aggregate's
+   * Writes every aggregate into its buffer: each record, in request order, at its aggregate's
    * cursor, a key into its aggregate's table the first time the aggregate meets it; each
    * aggregate gets its MD5 trailer as its entry is made. Returns the entries shard by shard,
    * each shard's in order.
@@ -305,21 +305,17 @@ export class RequestPacker {
     this.close(aggregate.cell);
   }
 
-  /** Gives each aggregate to encode its slice of one slab and writes its magic. */
+  /**
+   * Gives each aggregate to encode a buffer of its own (the exact size) and writes its magic. Not
+   * one slab for the request: a slab of many megabytes is mapped fresh from the system, page by
+   * page, on every request (glibc maps allocations that large anew), aggregate-size buffers come
+   * from memory already in use; measured in docs/performance-producer.md.
+   */
   private allocate(): void {
-    let total = 0;
     for (const aggregate of this.aggregates) {
       if (aggregate.count >= this.minAggregated) {
-        total += aggregate.size;
-      }
-    }
-    const slab = Buffer.allocUnsafe(total);
-    let offset = 0;
-    for (const aggregate of this.aggregates) {
-      if (aggregate.count >= this.minAggregated) {
-        aggregate.data = slab.subarray(offset, offset + aggregate.size);
+        aggregate.data = Buffer.allocUnsafe(aggregate.size);
         aggregate.indices = new Array<number>(aggregate.count); // its size is known: no growing while it fills
-        offset += aggregate.size;
         aggregate.keyCursor = writeMagic(aggregate.data);
         aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
         aggregate.recordCursor = aggregate.hashKeyCursor + aggregate.hashKeyTableBytes;
