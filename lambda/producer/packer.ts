@@ -154,8 +154,8 @@ type Item = number;
 /**
  * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
  * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into a
- * buffer of its own and makes the entries. Keys are looked up by string once per record; everything else is
- * by id in arrays.
+ * buffer of its own and makes the entries. Keys are looked up by string once per record;
+ * everything else is by id in arrays.
  */
 export class RequestPacker {
   private readonly shards: readonly ShardRange[];
@@ -307,9 +307,9 @@ export class RequestPacker {
 
   /**
    * Gives each aggregate to encode a buffer of its own (the exact size) and writes its magic. Not
-   * one slab for the request: a slab of many megabytes is mapped fresh from the system, page by
-   * page, on every request (glibc maps allocations that large anew), aggregate-size buffers come
-   * from memory already in use; measured in docs/performance-producer.md.
+   * one slab for the request: glibc maps an allocation of many megabytes fresh from the system,
+   * page by page, on every request, while aggregate-size buffers come from its heap; measured in
+   * docs/performance-producer.md.
    */
   private allocate(): void {
     for (const aggregate of this.aggregates) {

@@ -204,7 +204,7 @@ describe('shard-aware aggregation', () => {
       const firstBytes = firstEntries.map((entry) => Buffer.from(entry.data));
       const large = [{ index: 0, partitionKey: 'big', data: Buffer.alloc(3 * 1024 * 1024, 7) }];
 
-      // Act: a request over the same keys, then a record larger than the buffers the packer keeps.
+      // Act: a request over the same keys, then one record of 3 MiB, then the first request again.
       const second = userRecords(3000, { keys: 300, bytes: 90, random: seeded(3) }).map((r) => ({ ...r, data: Buffer.alloc(90, 0xee) }));
       const secondEntries = planEntries(second, map, limits);
       const largeEntries = planEntries(large, map, { ...limits, maxAggregateBytes: 4 * 1024 * 1024, maxEntryBytes: 10 * 1024 * 1024 });
