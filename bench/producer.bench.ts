@@ -54,6 +54,7 @@ function dataset(count: number, bytes: number, keys: number): BufferRecord[] {
   return parseRequest(JSON.parse(body), MiB).map((record) => ({
     index: record.index,
     partitionKey: record.partitionKey,
+    keyId: record.keyId,
     data: dataOf(record),
   }));
 }

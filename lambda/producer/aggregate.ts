@@ -17,6 +17,12 @@ export interface ProducerRecord {
   readonly data: Uint8Array | string;
   /** Bytes of `data` (UTF-8 for text), when known already. */
   readonly dataBytes?: number;
+  /**
+   * The partition key's number in its request, when validation gave one: every record with the
+   * same key has the same number and records with different keys different ones, from 0 up in
+   * order of first use. The packer then finds a key by it instead of by its string.
+   */
+  readonly keyId?: number;
 }
 
 /** Bytes of a record's data (UTF-8 for text). */

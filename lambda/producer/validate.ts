@@ -69,8 +69,9 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
   const issues: InputIssue[] = [];
   const records: ProducerRecord[] = [];
   // A request's records share few keys: each distinct key is checked and measured once (its
-  // UTF-8 length; -1: broken).
-  const keyBytesOf = new Map<string, number>();
+  // UTF-8 length; -1: broken) and numbered, so that the packer finds it by number.
+  const keyIdOf = new Map<string, number>();
+  const keyBytesById: number[] = [];
   for (let index = 0; index < list.length; index++) {
     const item: unknown = list[index];
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -83,12 +84,15 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
       issues.push({ index, rule: RULES.data });
     }
     let keyBytes = -1;
+    let keyId = -1;
     if (typeof partitionKey === 'string') {
-      keyBytes = keyBytesOf.get(partitionKey) ?? -2;
-      if (keyBytes === -2) {
-        keyBytes = keyLengthOk(partitionKey) ? Buffer.byteLength(partitionKey, 'utf8') : -1;
-        keyBytesOf.set(partitionKey, keyBytes);
+      keyId = keyIdOf.get(partitionKey) ?? -1;
+      if (keyId < 0) {
+        keyId = keyBytesById.length;
+        keyIdOf.set(partitionKey, keyId);
+        keyBytesById.push(keyLengthOk(partitionKey) ? Buffer.byteLength(partitionKey, 'utf8') : -1);
       }
+      keyBytes = keyBytesById[keyId];
     }
     if (partitionKey !== undefined && keyBytes < 0) {
       issues.push({ index, rule: RULES.partitionKey });
@@ -107,8 +111,10 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     const dataBytes = Buffer.byteLength(text, 'utf8');
     let key = partitionKey as string | undefined;
     if (key === undefined) {
-      key = randomUUID();
+      key = randomUUID(); // a key of its own: a number no other record has
       keyBytes = key.length;
+      keyId = keyBytesById.length;
+      keyBytesById.push(keyBytes);
     }
     if (dataBytes + keyBytes > maxEntryBytes) {
       issues.push({ index, rule: withLimit(RULES.size, maxEntryBytes) });
@@ -132,8 +138,8 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     // packer writes it into its aggregate, so no Buffer is made per record.
     records.push(
       explicitHashKey === undefined
-        ? { index, partitionKey: key, data: text, dataBytes }
-        : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes },
+        ? { index, partitionKey: key, data: text, dataBytes, keyId }
+        : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes, keyId },
     );
   }
   if (issues.length > 0) {
