@@ -50,12 +50,14 @@ function dataset(count: number, bytes: number, keys: number): BufferRecord[] {
     })),
   });
   // Bytes for every contender alike (the handler's validation keeps texts, which its packer then
-  // encodes; here all three get the same Buffers, so the rows compare aggregation only).
+  // encodes; here all three get the same Buffers, so the rows compare aggregation only), with
+  // what validation learns of each record on the way (its bytes, its key's number).
   return parseRequest(JSON.parse(body), MiB).map((record) => ({
     index: record.index,
     partitionKey: record.partitionKey,
     keyId: record.keyId,
     data: dataOf(record),
+    dataBytes: record.dataBytes,
   }));
 }
 
