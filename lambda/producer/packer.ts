@@ -26,8 +26,6 @@ export class EntryTooLargeError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The index list of an aggregate not encoded (sent raw): frozen, so that a write into it throws. */
-const EMPTY_INDICES: number[] = Object.freeze([]) as unknown as number[];
 
 /**
  * The request's cells: one per (shard, ordering group) met, by dense id. An aggregate holds records
@@ -141,11 +139,11 @@ class Aggregate {
   public foreignKeys?: Map<number, number>;
   public foreignHashKeys?: Map<number, number>;
 
-  /** Its bytes (a buffer of its own) and the request indices inside, once encoding starts. */
+  /** Its bytes (a buffer of its own), once encoding starts. */
   public data: Buffer = EMPTY;
-  public indices: number[] = EMPTY_INDICES;
-  /** Records written into it so far. */
+  /** Records written into it so far, and where its request indices begin in the packer's `order`. */
   public written = 0;
+  public orderStart = 0;
   /** Where the next partition key, explicit hash key and record go, and how many keys are written. */
   public keyCursor = 0;
   public hashKeyCursor = 0;
@@ -177,6 +175,14 @@ export class RequestPacker {
   private readonly minAggregated: number;
   private readonly cells: Cells;
   private readonly keys: KeyTable;
+  /**
+   * The request indices of every encoded aggregate's records, aggregate after aggregate, each in
+   * its order: written as the records are (one typed array, not an array per aggregate filled at
+   * 64 places at once), copied into each entry's `indices` as it is made.
+   */
+  private order = new Int32Array(0);
+  /** Each shard's starting hash key as text (an aggregate's ExplicitHashKey), made once per request. */
+  private readonly startText: string[] = [];
   /** Whether every record carries validation's key id (then keys are found by it, not by string). */
   private readonly numbered: boolean;
   private readonly hashKeys: KeyTable;
@@ -329,15 +335,18 @@ export class RequestPacker {
    * docs/performance-producer.md.
    */
   private allocate(): void {
+    let ordered = 0;
     for (const aggregate of this.aggregates) {
       if (aggregate.count >= this.minAggregated) {
         aggregate.data = Buffer.allocUnsafe(aggregate.size);
-        aggregate.indices = new Array<number>(aggregate.count); // its size is known: no growing while it fills
+        aggregate.orderStart = ordered;
+        ordered += aggregate.count;
         aggregate.keyCursor = writeMagic(aggregate.data);
         aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
         aggregate.recordCursor = aggregate.hashKeyCursor + aggregate.hashKeyTableBytes;
       }
     }
+    this.order = new Int32Array(ordered);
   }
 
   /** Writes record i, and any key its aggregate meets for the first time, at its aggregate's cursors. */
@@ -365,7 +374,7 @@ export class RequestPacker {
     }
     const record = this.records[i];
     aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data, this.dataBytes[i]);
-    aggregate.indices[aggregate.written++] = record.index;
+    this.order[aggregate.orderStart + aggregate.written++] = record.index;
   }
 
   /**
@@ -384,15 +393,27 @@ export class RequestPacker {
     const explicitHashKey =
       grouped && aggregate.count === 1
         ? (first.explicitHashKey ?? rememberedHashKeyOf(first.partitionKey).toString())
-        : shard.start.toString();
+        : (this.startText[aggregate.shard] ??= shard.start.toString());
     return {
       data,
       partitionKey: outerKey,
       explicitHashKey,
       shardId: shard.shardId,
-      indices: aggregate.indices,
+      indices: this.indicesOf(aggregate),
       size: data.length + this.outerKeyBytes(aggregate.cell, this.keyOf[aggregate.first]),
     };
+  }
+
+  /** The request indices of an encoded aggregate's records, in order. */
+  private indicesOf(aggregate: Aggregate): number[] {
+    const { order } = this;
+    const count = aggregate.count;
+    const start = aggregate.orderStart;
+    const indices = new Array<number>(count);
+    for (let k = 0; k < count; k++) {
+      indices[k] = order[start + k];
+    }
+    return indices;
   }
 
   /** Ends the cell's open aggregate: an item of its shard, raw if it holds fewer records than are encoded. */
