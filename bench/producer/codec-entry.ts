@@ -5,5 +5,6 @@
  * CommonJS export getter, which the bundled handler does not have.
  */
 export { planEntries } from '../../lambda/producer/aggregate';
+export { SlabPool } from '../../lambda/producer/slab-pool';
 export { decodeAggregated } from '../../lambda/shared/kpl-codec';
 export { aggregate, deaggregateSync } from 'aws-kinesis-agg';

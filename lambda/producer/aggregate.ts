@@ -4,6 +4,7 @@ import type { ShardMap } from '../shared/shard-map';
 import type { ProducerLimits } from './limits';
 import { groupKey, groupOf, groupsOn } from './ordering';
 import { RequestPacker, rawEntry } from './packer';
+import type { SlabLease } from './slab-pool';
 
 /** A validated user record; `index` is its position in the request. */
 export interface ProducerRecord {
@@ -63,9 +64,15 @@ export interface KinesisEntry {
  * ordering groups it travels under its group's key, so every record of a user key has the same
  * outer partition key; a lone record goes as a one-record aggregate under that key, routed by its
  * own hash key. Without groups (G = 0) an aggregate travels under its first record's key and a
- * lone record goes raw with its own keys, as the KPL does.
+ * lone record goes raw with its own keys, as the KPL does. With a `lease`, the aggregates' bytes
+ * are lent by it (slab-pool.ts): the entries are good until the lease is given back.
  */
-export function planEntries(records: readonly ProducerRecord[], shardMap: ShardMap, limits: ProducerLimits): KinesisEntry[] {
+export function planEntries(
+  records: readonly ProducerRecord[],
+  shardMap: ShardMap,
+  limits: ProducerLimits,
+  lease?: SlabLease,
+): KinesisEntry[] {
   // One pass over the request places each record in its cell's open aggregate (every cell has
   // at most one), then one more writes every aggregate, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
@@ -73,7 +80,7 @@ export function planEntries(records: readonly ProducerRecord[], shardMap: ShardM
     packer.place(i);
   }
   packer.closeAll();
-  return packer.encode();
+  return packer.encode(lease);
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 import type { ShardMap, ShardRange } from '../shared/shard-map';
 import { dataBytesOf, dataOf, type KinesisEntry, type ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
+import type { SlabLease } from './slab-pool';
 import { groupKey, groupOf, groupsOn } from './ordering';
 
 /** A user record that cannot go in any entry: larger than the entry limit once framed (the request validation refuses these). */
@@ -288,8 +289,8 @@ export class RequestPacker {
    * aggregate gets its MD5 trailer as its entry is made. Returns the entries shard by shard,
    * each shard's in order.
    */
-  public encode(): KinesisEntry[] {
-    this.allocate();
+  public encode(lease?: SlabLease): KinesisEntry[] {
+    this.allocate(lease);
     for (let i = 0; i < this.records.length; i++) {
       this.write(i);
     }
@@ -329,16 +330,31 @@ export class RequestPacker {
   }
 
   /**
-   * Gives each aggregate to encode a buffer of its own (the exact size) and writes its magic. Not
-   * one slab for the request: glibc maps an allocation of many megabytes fresh from the system,
-   * page by page, on every request, while aggregate-size buffers come from its heap; measured in
-   * docs/performance-producer.md.
+   * Gives each aggregate to encode its bytes (the exact size) and writes its magic: views of one
+   * slab of `lease` (memory kept from one write to the next, slab-pool.ts), or without a lease a
+   * buffer of its own each (not one fresh slab for the request: glibc maps an allocation of many
+   * megabytes anew, page by page, every time, while aggregate-size buffers come from its heap;
+   * measured in docs/performance-producer.md).
    */
-  private allocate(): void {
+  private allocate(lease: SlabLease | undefined): void {
+    let slab: Buffer | undefined;
+    let offset = 0;
+    if (lease !== undefined) {
+      let total = 0;
+      for (const aggregate of this.aggregates) {
+        total += aggregate.count >= this.minAggregated ? aggregate.size : 0;
+      }
+      slab = total > 0 ? lease.slab(total) : undefined;
+    }
     let ordered = 0;
     for (const aggregate of this.aggregates) {
       if (aggregate.count >= this.minAggregated) {
-        aggregate.data = Buffer.allocUnsafe(aggregate.size);
+        if (slab === undefined) {
+          aggregate.data = Buffer.allocUnsafe(aggregate.size);
+        } else {
+          aggregate.data = slab.subarray(offset, offset + aggregate.size);
+          offset += aggregate.size;
+        }
         aggregate.orderStart = ordered;
         ordered += aggregate.count;
         aggregate.keyCursor = writeMagic(aggregate.data);

@@ -6,6 +6,7 @@ import { batchEntries, loneEntries, planEntries, type KinesisEntry, type Produce
 import type { ProducerLimits } from './limits';
 import { groupsOn } from './ordering';
 import { CellSchedule, type CellError } from './schedule';
+import { SLABS, type SlabLease, type SlabPool } from './slab-pool';
 
 /** A user record that was not written, by its index in the request. */
 export interface FailedRecord {
@@ -66,6 +67,12 @@ export interface WriteOptions {
    * map are the same objects, planned again otherwise.
    */
   readonly prepared?: PreparedPlan;
+  /**
+   * Where the aggregates' bytes come from: the write plans in a lease of this pool and gives it
+   * back (and the prepared plan's) when it returns, when no call reads its entries any more.
+   * @default SLABS, the container's pool
+   */
+  readonly slabs?: SlabPool;
   readonly random?: () => number;
   /** Tests: a wait that passes no real time; the writer's clock then moves by what it waited. */
   readonly wait?: (ms: number) => Promise<void>;
@@ -115,6 +122,8 @@ export interface PreparedPlan {
   readonly records: readonly ProducerRecord[];
   readonly map: ShardMap;
   readonly entries: KinesisEntry[];
+  /** What lends the entries' bytes; the write that is given the plan gives it back. */
+  readonly lease?: SlabLease;
 }
 
 /** Plans `records` on the map `shardMap()` gives (no refresh), for `WriteOptions.prepared`; undefined if the map cannot be had now. */
@@ -122,6 +131,7 @@ export async function preparePlan(
   records: readonly ProducerRecord[],
   shardMap: (refresh: boolean) => Promise<ShardMap>,
   limits: ProducerLimits,
+  slabs: SlabPool = SLABS,
 ): Promise<PreparedPlan | undefined> {
   let map: ShardMap;
   try {
@@ -129,7 +139,9 @@ export async function preparePlan(
   } catch {
     return undefined; // the writer loads it again, with its retries
   }
-  return { records, map, entries: planEntries(records, map, limits) };
+  // A plan never given to a write keeps its lease: its slab is left to the garbage collector.
+  const lease = slabs.lease();
+  return { records, map, entries: planEntries(records, map, limits, lease), lease };
 }
 
 /** The error code of a failed call: the service's error name, a network code, `RequestTimedOut` for timeouts. */
@@ -170,6 +182,18 @@ export function isRetryable(code: string): boolean {
  */
 export async function writeRecords(records: readonly ProducerRecord[], options: WriteOptions): Promise<WriteOutcome> {
   const write = new RecordWrite(records, options);
+  try {
+    return await rounds(write);
+  } finally {
+    // Every call has answered (each round awaits all of its own), and the SDK reads an entry's
+    // bytes only while it serialises the request, before it can answer: nothing reads the
+    // entries any more.
+    write.releaseSlabs();
+  }
+}
+
+/** The rounds of one write (writeRecords). */
+async function rounds(write: RecordWrite): Promise<WriteOutcome> {
   if (!(await write.start())) {
     return write.outcome();
   }
@@ -238,6 +262,8 @@ class RecordWrite {
   private schedule!: CellSchedule<KinesisEntry>;
   /** Why the write stopped before every record was settled (the progress store could not record a round). */
   private stop?: CellError;
+  /** Lends the bytes of every request this write plans. */
+  private readonly lease: SlabLease;
 
   public constructor(
     private readonly records: readonly ProducerRecord[],
@@ -249,6 +275,13 @@ class RecordWrite {
     };
     this.options = { ...given, budget: budget as TimeBudget };
     this.perKey = groupsOn(given.limits) || given.limits.maxRecordsPerAggregate <= 1;
+    this.lease = (given.slabs ?? SLABS).lease();
+  }
+
+  /** The write is over and nothing reads its entries: their slabs (and the prepared plan's) go back to the pool. */
+  public releaseSlabs(): void {
+    this.lease.release();
+    this.given.prepared?.lease?.release();
   }
 
   /** Loads the shard map and plans every record; false (every record failed, nothing sent) if the map cannot be had. */
@@ -475,12 +508,13 @@ class RecordWrite {
       this.sendAlone.size === 0
         ? prepared !== undefined && prepared.records === pending && prepared.map === this.map
           ? prepared.entries
-          : planEntries(pending, this.map, limits)
+          : planEntries(pending, this.map, limits, this.lease)
         : [
             ...planEntries(
               pending.filter((r) => !this.sendAlone.has(r.index)),
               this.map,
               limits,
+              this.lease,
             ),
             ...loneEntries(
               pending.filter((r) => this.sendAlone.has(r.index)),
