@@ -68,26 +68,38 @@ class KeyTable {
   public readonly generation: number[] = [];
   public readonly slot: number[] = [];
   private readonly ids = new Map<string, number>();
-  /** By validation's key id (`ProducerRecord.keyId`): this table's id, -1 for a key not met yet. */
-  private readonly byKeyId: Int32Array;
+  /**
+   * By validation's key number (`ProducerRecord.keyId`): this table's id plus one, 0 for a number
+   * not met yet. Grown as numbers come (a request planned again holds some of its numbers only).
+   */
+  private byKeyId = new Int32Array(0);
 
   public constructor(
     private readonly packer: RequestPacker,
     private readonly explicit: boolean,
-    keyIds = 0,
-  ) {
-    this.byKeyId = new Int32Array(keyIds).fill(-1);
-  }
+  ) {}
 
   public idOf(key: string): number {
     const id = this.ids.get(key);
     return id === undefined ? this.add(key) : id;
   }
 
-  /** The id of the key validation numbered `keyId` (no string lookup: validation did it). */
-  public idOfNumbered(keyId: number, key: string): number {
-    const id = this.byKeyId[keyId];
-    return id < 0 ? (this.byKeyId[keyId] = this.add(key)) : id;
+  /**
+   * The id of a partition key by validation's number for it, if it has one: no string lookup but
+   * the first for each number. A key met both with and without a number (records from elsewhere
+   * mixed in) has one id: the first lookup of a number goes through the string.
+   */
+  public idOfNumbered(keyId: number | undefined, key: string): number {
+    if (keyId === undefined) {
+      return this.idOf(key);
+    }
+    if (keyId >= this.byKeyId.length) {
+      const grown = new Int32Array(Math.max(keyId + 1, this.byKeyId.length * 2, 64));
+      grown.set(this.byKeyId);
+      this.byKeyId = grown;
+    }
+    const id = this.byKeyId[keyId] - 1;
+    return id >= 0 ? id : (this.byKeyId[keyId] = this.idOf(key) + 1) - 1;
   }
 
   /** Key id's index in the table of aggregate `generation`, or -1 if it has none there yet. */
@@ -102,9 +114,7 @@ class KeyTable {
 
   private add(key: string): number {
     const id = this.encoded.length;
-    if (this.byKeyId.length === 0) {
-      this.ids.set(key, id);
-    }
+    this.ids.set(key, id);
     this.encoded.push(Buffer.from(key, 'utf8'));
     if (this.explicit) {
       this.route.push(this.packer.shardOfHashKey(BigInt(key)));
@@ -184,8 +194,6 @@ export class RequestPacker {
   private order = new Int32Array(0);
   /** Each shard's starting hash key as text (an aggregate's ExplicitHashKey), made once per request. */
   private readonly startText: string[] = [];
-  /** Whether every record carries validation's key id (then keys are found by it, not by string). */
-  private readonly numbered: boolean;
   private readonly hashKeys: KeyTable;
   /** Each cell's aggregate being filled; each shard's items closed so far. */
   private readonly open: Array<Aggregate | undefined> = [];
@@ -216,9 +224,7 @@ export class RequestPacker {
     this.minAggregated = grouped ? 1 : 2;
     this.cells = new Cells(Math.max(1, this.groups));
     this.position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
-    const keyIds = numberedKeys(records);
-    this.numbered = keyIds > 0;
-    this.keys = new KeyTable(this, false, keyIds);
+    this.keys = new KeyTable(this, false);
     this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
     this.keyOf = new Int32Array(records.length);
@@ -248,7 +254,7 @@ export class RequestPacker {
   public place(i: number): void {
     const record = this.records[i];
     this.dataBytes[i] = dataBytesOf(record);
-    const key = this.numbered ? this.keys.idOfNumbered(record.keyId!, record.partitionKey) : this.keys.idOf(record.partitionKey);
+    const key = this.keys.idOfNumbered(record.keyId, record.partitionKey);
     this.keyOf[i] = key;
     let cell = this.keys.route[key];
     if (record.explicitHashKey !== undefined) {
@@ -507,24 +513,6 @@ export class RequestPacker {
     this.ehkSlotOf[i] = ehk;
     return true;
   }
-}
-
-/**
- * One more than the largest key id when every record carries validation's (`ProducerRecord.keyId`),
- * else 0: records from elsewhere (or a mix) are keyed by their strings.
- */
-function numberedKeys(records: readonly ProducerRecord[]): number {
-  let max = -1;
-  for (const record of records) {
-    const { keyId } = record;
-    if (keyId === undefined) {
-      return 0;
-    }
-    if (keyId > max) {
-      max = keyId;
-    }
-  }
-  return max + 1;
 }
 
 /** A record as an entry of its own, raw, with its own keys. */
