@@ -150,7 +150,7 @@ class Aggregate {
   public foreignKeys?: Map<number, number>;
   public foreignHashKeys?: Map<number, number>;
 
-  /** Its bytes (a buffer of its own), once encoding starts. */
+  /** Its bytes (a buffer of its own, or a view of a lent slab), once encoding starts. */
   public data: Buffer = EMPTY;
   /** Records written into it so far, and where its request indices begin in the packer's `order`. */
   public written = 0;
@@ -175,9 +175,10 @@ type Item = number;
 
 /**
  * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
- * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into a
- * buffer of its own and makes the entries. Keys are looked up by string once per record;
- * everything else is by id in arrays.
+ * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into its
+ * bytes (a view of a lent slab, or a buffer of its own) and makes the entries. Keys are found by
+ * validation's number for them (by string once per record for records without one); everything
+ * else is by id in arrays.
  */
 export class RequestPacker {
   private readonly shards: readonly ShardRange[];

@@ -182,14 +182,13 @@ export function isRetryable(code: string): boolean {
  */
 export async function writeRecords(records: readonly ProducerRecord[], options: WriteOptions): Promise<WriteOutcome> {
   const write = new RecordWrite(records, options);
-  try {
-    return await rounds(write);
-  } finally {
-    // Every call has answered (each round awaits all of its own), and the SDK reads an entry's
-    // bytes only while it serialises the request, before it can answer: nothing reads the
-    // entries any more.
-    write.releaseSlabs();
-  }
+  const outcome = await rounds(write);
+  // Every call has answered (each round awaits all of its own), and the SDK reads an entry's bytes
+  // only while it serialises the request, before it can answer: nothing reads the entries any
+  // more. (Should a round throw, its slabs are left to the garbage collector instead: a call of it
+  // might still be serialising.)
+  write.releaseSlabs();
+  return outcome;
 }
 
 /** The rounds of one write (writeRecords). */

@@ -198,6 +198,23 @@ describe('writes and the slab pool', () => {
     expect(reused).toBe(preparedSlab);
   });
 
+  test('a write that throws keeps its slabs out of the pool (a call of it might still be reading them)', async () => {
+    // Prepare
+    const map = new ShardMap(evenShards(2));
+    const slabs = new SlabPool();
+    const client = fakeKinesis(map, [], async () => undefined);
+    const onWritten = async (): Promise<boolean> => {
+      throw new Error('listener failed');
+    };
+
+    // Act
+    const write = writeRecords(named('a', 100, 50), writerOptions(client, map, slabs, { onWritten }));
+
+    // Assess
+    await expect(write).rejects.toThrow('listener failed');
+    expect(slabs.pooledBytes).toBe(0);
+  });
+
   test('writes at once on one pool each send their own bytes, retries too, whatever order their calls answer in (random interleavings)', async () => {
     await fc.assert(
       fc.asyncProperty(
