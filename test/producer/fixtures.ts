@@ -13,6 +13,8 @@ import { groupsOn, outerKeyOf, type OrderingSettings } from '../../lambda/produc
 import { MAX_HASH_KEY, routingHashKey } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated, type KplUserRecord } from '../../lambda/shared/kpl-codec';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
+import type { WriteOptions } from '../../lambda/producer/writer';
+import { TimeBudget } from '../../lambda/shared/retry';
 
 /** A seeded PRNG (mulberry32), so random shard maps are the same on every run. */
 export function seeded(seed: number): () => number {
@@ -175,4 +177,19 @@ export function mockOneShardKinesis(kinesis: AwsClientStub<KinesisClient>): void
   kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
     Records: input.Records!.map(() => ({ SequenceNumber: '1', ShardId: 'shardId-000000000000' })),
   }));
+}
+
+/**
+ * `writeRecords` options for tests: stream `test`, a minute's budget, waits that pass no real time,
+ * jitter fixed at half; the client, limits and shard map as given.
+ */
+export function writerTestOptions(given: Pick<WriteOptions, 'client' | 'limits' | 'shardMap'> & Partial<WriteOptions>): WriteOptions {
+  return {
+    streamName: 'test',
+    backoff: { baseMs: 10, maxMs: 100 },
+    budget: new TimeBudget(Date.now() + 60_000),
+    wait: async () => undefined,
+    random: () => 0.5,
+    ...given,
+  };
 }

@@ -4,9 +4,8 @@ import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { SlabPool } from '../../lambda/producer/slab-pool';
 import { preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';
-import { TimeBudget } from '../../lambda/shared/retry';
 import { ShardMap } from '../../lambda/shared/shard-map';
-import { evenShards, routeLikeKinesis, usersOf } from './fixtures';
+import { evenShards, routeLikeKinesis, usersOf, writerTestOptions } from './fixtures';
 
 const MiB = 1024 * 1024;
 
@@ -152,18 +151,13 @@ function fakeKinesis(map: ShardMap, sent: PutRecordsCommandInput[], delay: () =>
 }
 
 function writerOptions(client: KinesisClient, map: ShardMap, slabs: SlabPool, overrides: Partial<WriteOptions> = {}): WriteOptions {
-  return {
+  return writerTestOptions({
     client,
-    streamName: 'test',
     limits: { ...DEFAULT_LIMITS, maxAggregateBytes: 2_000 },
-    backoff: { baseMs: 10, maxMs: 100 },
-    budget: new TimeBudget(Date.now() + 60_000),
     shardMap: async () => map,
-    wait: async () => undefined,
-    random: () => 0.5,
     slabs,
     ...overrides,
-  };
+  });
 }
 
 /** Records whose data names their write and index: `<name>:<index>:` padded with the name's letter. */

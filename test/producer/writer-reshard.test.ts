@@ -8,7 +8,7 @@ import { MAX_HASH_KEY, inHashRange, routingHashKey } from '../../lambda/shared/h
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget } from '../../lambda/shared/retry';
 import { ShardMap, type ShardRange } from '../../lambda/shared/shard-map';
-import { isLoneEntry, routeLikeKinesis, userRecords, usersOf, type StoredEntry } from './fixtures';
+import { isLoneEntry, routeLikeKinesis, userRecords, usersOf, writerTestOptions, type StoredEntry } from './fixtures';
 
 /**
  * A split between loading the shard map and writing: the aggregate planned for the parent is
@@ -29,17 +29,12 @@ const AFTER = new ShardMap([LOW, HIGH], [PARENT]);
 let limits = DEFAULT_LIMITS;
 
 function options(overrides: Partial<WriteOptions>): WriteOptions {
-  return {
+  return writerTestOptions({
     client: new KinesisClient({ region: 'us-east-1' }),
-    streamName: 'test',
     limits: { ...limits, maxAggregateBytes: 50_000 },
-    backoff: { baseMs: 10, maxMs: 100 },
-    budget: new TimeBudget(Date.now() + 60_000),
     shardMap: async () => BEFORE,
-    wait: async () => undefined,
-    random: () => 0.5,
     ...overrides,
-  };
+  });
 }
 
 /** The request indices a KCL consumer of each shard processes: the records the shard owns, in order. */
