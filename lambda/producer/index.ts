@@ -109,7 +109,7 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       metrics.addMetric(
         ProducerMetric.AGGREGATION_RATIO,
         MetricUnit.NoUnit,
-        outcome.kinesisRecords > 0 ? outcome.written.length / outcome.kinesisRecords : 0,
+        outcome.kinesisRecords > 0 ? outcome.writtenCount / outcome.kinesisRecords : 0,
       );
       metrics.addMetric(ProducerMetric.RETRIES, MetricUnit.Count, outcome.retries);
       metrics.addMetric(ProducerMetric.THROTTLED_ENTRIES, MetricUnit.Count, outcome.throttledEntries);

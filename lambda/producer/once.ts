@@ -81,7 +81,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     options.prefetch?.();
     const records = deferred ? deferred.parse() : (input as readonly ProducerRecord[]);
     const outcome = await options.produce(records, options.remainingMs());
-    return { result: resultOf(count, outcome.written.length, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
+    return { result: resultOf(count, outcome.writtenCount, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
   }
   const now = options.now ?? Date.now;
   let claim;

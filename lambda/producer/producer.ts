@@ -151,5 +151,5 @@ export async function produce(
 }
 
 export function toResult(recordCount: number, outcome: WriteOutcome): ProduceResult {
-  return { recordCount, writtenCount: outcome.written.length, failedCount: outcome.failed.length, failed: outcome.failed };
+  return { recordCount, writtenCount: outcome.writtenCount, failedCount: outcome.failed.length, failed: outcome.failed };
 }

@@ -16,8 +16,13 @@ export interface FailedRecord {
 }
 
 export interface WriteOutcome {
-  /** Request indices of user records Kinesis acknowledged, ascending. */
+  /**
+   * Request indices of user records Kinesis acknowledged, ascending: ordered when first read (a
+   * caller that needs only how many reads `writtenCount`).
+   */
   readonly written: number[];
+  /** How many user records Kinesis acknowledged. */
+  readonly writtenCount: number;
   /** User records not written, ascending by index. */
   readonly failed: FailedRecord[];
   /** Kinesis records (entries) acknowledged. */
@@ -230,7 +235,7 @@ interface Round {
   readonly refresh: boolean;
 }
 
-type Counters = { -readonly [K in Exclude<keyof WriteOutcome, 'written' | 'failed'>]: WriteOutcome[K] };
+type Counters = { -readonly [K in Exclude<keyof WriteOutcome, 'written' | 'writtenCount' | 'failed'>]: WriteOutcome[K] };
 type Head = { cell: string; entry: KinesisEntry };
 
 /** One `writeRecords` call, step by step: its plan, schedule, shard map, counts and results. */
@@ -477,7 +482,22 @@ class RecordWrite {
 
   public outcome(): WriteOutcome {
     this.failed.sort((a, b) => a.index - b.index);
-    return { written: sortedIndices(this.written), failed: this.failed, ...this.counters };
+    const rounds = this.written;
+    let written: number[] | undefined;
+    let writtenCount = 0;
+    for (const round of rounds) {
+      writtenCount += round.length;
+    }
+    // Ordering 20,000 indices costs about 3 ms in a fresh process, 1.3 ms in the next invocations:
+    // done only for a caller that reads them (the handler counts).
+    return {
+      get written(): number[] {
+        return (written ??= sortedIndices(rounds));
+      },
+      writtenCount,
+      failed: this.failed,
+      ...this.counters,
+    };
   }
 
   /** A failed attempt: retried after a backoff when its error is worth another try, else its records fail. */

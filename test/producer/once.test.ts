@@ -30,6 +30,7 @@ const records = (n: number): ProducerRecord[] =>
 function outcome(written: number[], failed: number[] = []): WriteOutcome {
   return {
     written,
+    writtenCount: written.length,
     failed: failed.map((index) => ({ index, errorCode: 'AccessDeniedException' })),
     kinesisRecords: 1,
     retries: 0,

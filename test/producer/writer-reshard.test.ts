@@ -214,6 +214,7 @@ describe.each([
     expect(outcome.failed.map((f) => f.index)).toEqual(high);
     expect(outcome.failed.every((f) => f.errorCode === 'WrongShard' && /does not own its hash key/.test(f.errorMessage!))).toBe(true);
     expect(outcome.written).toEqual(records.map((r) => r.index).filter((index) => !high.includes(index)));
+    expect(outcome.writtenCount).toBe(outcome.written.length);
     expect(outcome.resentRecords).toBe(0);
   });
 

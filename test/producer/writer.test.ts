@@ -61,6 +61,7 @@ describe('writeRecords', () => {
     ).toEqual(records.map((r) => r.index));
     expect(outcome).toMatchObject({ failed: [], retries: 0, throttledEntries: 0 });
     expect(outcome.written).toEqual(records.map((r) => r.index));
+    expect(outcome.writtenCount).toBe(100);
   });
 
   test('retries only the failed entries after partial failures and throttling', async () => {
