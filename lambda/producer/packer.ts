@@ -187,14 +187,6 @@ export class RequestPacker {
   private readonly minAggregated: number;
   private readonly cells: Cells;
   private readonly keys: KeyTable;
-  /**
-   * The request indices of every encoded aggregate's records, aggregate after aggregate, each in
-   * its order: written as the records are (one typed array, not an array per aggregate filled at
-   * 64 places at once), copied into each entry's `indices` as it is made.
-   */
-  private order = new Int32Array(0);
-  /** Each shard's starting hash key as text (an aggregate's ExplicitHashKey), made once per request. */
-  private readonly startText: string[] = [];
   private readonly hashKeys: KeyTable;
   /** Each cell's aggregate being filled; each shard's items closed so far. */
   private readonly open: Array<Aggregate | undefined> = [];
@@ -209,6 +201,14 @@ export class RequestPacker {
   private readonly ehkSlotOf: Int32Array;
   /** Per request position: bytes of the record's data. */
   private readonly dataBytes: Int32Array;
+  /**
+   * The request indices of every encoded aggregate's records, aggregate after aggregate, each in
+   * its order: written as the records are (one typed array, not an array per aggregate filled at
+   * 64 places at once), copied into each entry's `indices` as it is made.
+   */
+  private order = new Int32Array(0);
+  /** Each shard's starting hash key as text (an aggregate's ExplicitHashKey), made once per request. */
+  private readonly startText: string[] = [];
   /** Group keys by group, UTF-8. */
   private readonly groupKeys: Buffer[] = [];
   /** Each shard's position in `shards`. */

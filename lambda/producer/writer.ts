@@ -482,17 +482,17 @@ class RecordWrite {
 
   public outcome(): WriteOutcome {
     this.failed.sort((a, b) => a.index - b.index);
-    const rounds = this.written;
+    const acknowledged = this.written;
     let written: number[] | undefined;
     let writtenCount = 0;
-    for (const round of rounds) {
+    for (const round of acknowledged) {
       writtenCount += round.length;
     }
     // Ordering 20,000 indices costs about 3 ms in a fresh process, 1.3 ms in the next invocations:
     // done only for a caller that reads them (the handler counts).
     return {
       get written(): number[] {
-        return (written ??= sortedIndices(rounds));
+        return (written ??= sortedIndices(acknowledged));
       },
       writtenCount,
       failed: this.failed,
