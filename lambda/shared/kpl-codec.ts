@@ -1,4 +1,5 @@
 import { hash } from 'crypto';
+import { md5Each } from './md5-lanes';
 
 /**
  * The KPL aggregated record format (amazon-kinesis-producer aggregation-format.md):
@@ -135,10 +136,29 @@ export function writeAggregateRecord(
 
 /** Step 3: the MD5 trailer, once the records end at `at`; `out` must end right after it. */
 export function sealAggregate(out: Buffer, at: number): void {
+  checkSealable(out, at);
+  hash('md5', out.subarray(KPL_MAGIC.length, at), 'buffer').copy(out, at);
+}
+
+/**
+ * Step 3 for many aggregates at once: `sealAggregate(outs[i], ats[i])` for each, their MD5s side
+ * by side (md5-lanes.ts), as a request's aggregates are sealed together.
+ */
+export function sealAggregates(outs: readonly Buffer[], ats: readonly number[]): void {
+  const bodies = new Array<Buffer>(outs.length);
+  const trailers = new Array<Buffer>(outs.length);
+  for (let i = 0; i < outs.length; i++) {
+    checkSealable(outs[i], ats[i]);
+    bodies[i] = outs[i].subarray(KPL_MAGIC.length, ats[i]);
+    trailers[i] = outs[i].subarray(ats[i]);
+  }
+  md5Each(bodies, trailers);
+}
+
+function checkSealable(out: Buffer, at: number): void {
   if (at + MD5_LENGTH !== out.length) {
     throw new RangeError(`aggregated record of ${at + MD5_LENGTH} bytes written into ${out.length}`);
   }
-  hash('md5', out.subarray(KPL_MAGIC.length, at), 'buffer').copy(out, at);
 }
 
 function recordBodySize(pk: number, ehk: number, dataLength: number): number {
