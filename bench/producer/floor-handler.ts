@@ -11,13 +11,15 @@
  * cheapest way: the progress claim before the write and the COMPLETE after it, through the
  * producer's own ProgressStore and DynamoDB client (the claim's round trip overlapped with the
  * record work below), every record's text written as UTF-8 into the aggregates' bytes, and an MD5
- * trailer per aggregate. No validation, no routing, no protobuf framing. The reference's time over
- * this one's is the most a producer that keeps those guarantees can gain on it here.
+ * trailer per aggregate (the producer's four-lane MD5, md5-lanes.ts). No validation, no routing,
+ * no protobuf framing. The reference's time over this one's is the most a producer that keeps
+ * those guarantees can gain on it here.
  */
-import { createHash, randomUUID } from 'crypto';
+import { randomUUID } from 'crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { MAX_HASH_KEY } from '../../lambda/shared/hash-key';
+import { md5Each } from '../../lambda/shared/md5-lanes';
 import { dynamoDbClient, kinesisClient } from '../../lambda/shared/clients';
 import { kinesisProtocol } from '../../lambda/producer/put-records-codec';
 import { DEFAULT_PROGRESS_WINDOW_SECONDS } from '../../lambda/producer/contract';
@@ -35,6 +37,9 @@ const entries = Array.from({ length: count }, (_, i) => ({
 const BODY_START = 4;
 const BODY_END = bytes - 16;
 
+const bodies = entries.map(({ Data }) => Data.subarray(BODY_START, BODY_END));
+const trailers = entries.map(({ Data }) => Data.subarray(BODY_END));
+
 /** Every record's text as UTF-8 into the entries, one after another, then each entry's MD5 trailer. */
 function writeRecords(records: ReadonlyArray<{ data: string }>): void {
   let entry = 0;
@@ -46,9 +51,8 @@ function writeRecords(records: ReadonlyArray<{ data: string }>): void {
     }
     at += entries[entry].Data.write(data, at, 'utf8');
   }
-  for (const { Data } of entries) {
-    createHash('md5').update(Data.subarray(BODY_START, BODY_END)).digest().copy(Data, BODY_END);
-  }
+  // The fastest MD5 we have: the producer's own, four aggregates side by side.
+  md5Each(bodies, trailers);
 }
 
 export async function handler(
