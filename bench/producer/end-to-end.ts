@@ -13,6 +13,7 @@
  * endpoint decodes what arrives and counts user records, and those on a shard that does not own
  * them) and a CPU profile of ours.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
@@ -393,6 +394,15 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
             await worker.invoke(inputs[0].event, 60_000);
           }
           await worker.profileStop(file);
+          if (process.env.BENCH_PROFILE_DIR) {
+            // Kept for a closer look (Chrome DevTools, or a script over its nodes), with the bundle's
+            // source map beside the bundle's own path.
+            fs.copyFileSync(
+              file,
+              path.join(process.env.BENCH_PROFILE_DIR, `${contender.id}-${warmups === 0 ? 'first' : 'steady'}.cpuprofile`),
+            );
+            fs.copyFileSync(`${contender.bundle}.map`, path.join(process.env.BENCH_PROFILE_DIR, `${path.basename(contender.bundle)}.map`));
+          }
           await worker.stop();
           workers.pop();
           const summary = summariseProfile(file, ROOT, 15);

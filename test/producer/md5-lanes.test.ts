@@ -11,8 +11,30 @@ const md5 = (message: Uint8Array): Buffer => hash('md5', message, 'buffer');
  * blocks, and a lane's window of copied blocks (MD5_LAYOUT.windowBytes) crossed.
  */
 const WINDOW = MD5_LAYOUT.windowBytes;
-const edgeLength = fc.constantFrom(0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, WINDOW - 1, WINDOW, WINDOW + 55, WINDOW + 56, 2 * WINDOW + 64);
-const messageLength = fc.oneof({ arbitrary: edgeLength, weight: 2 }, { arbitrary: fc.nat({ max: 300 }), weight: 3 }, { arbitrary: fc.nat({ max: 3 * WINDOW }), weight: 1 });
+const edgeLength = fc.constantFrom(
+  0,
+  1,
+  55,
+  56,
+  57,
+  63,
+  64,
+  65,
+  119,
+  120,
+  127,
+  128,
+  WINDOW - 1,
+  WINDOW,
+  WINDOW + 55,
+  WINDOW + 56,
+  2 * WINDOW + 64,
+);
+const messageLength = fc.oneof(
+  { arbitrary: edgeLength, weight: 2 },
+  { arbitrary: fc.nat({ max: 300 }), weight: 3 },
+  { arbitrary: fc.nat({ max: 3 * WINDOW }), weight: 1 },
+);
 
 describe('md5Each: MD5 of many messages, four side by side', () => {
   test('the kernel loads here (Node.js has WebAssembly SIMD): the tests below exercise it, not the fallback', () => {
@@ -21,26 +43,30 @@ describe('md5Each: MD5 of many messages, four side by side', () => {
 
   test('each digest is crypto MD5 of its message, over random sets of lengths, offsets and counts', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(messageLength, fc.nat({ max: 15 })), { maxLength: 3 * MD5_LANES + 1 }), fc.integer(), (shapes, seed) => {
-        // Messages at odd offsets of one buffer, their contents from the seed.
-        const total = shapes.reduce((sum, [length, gap]) => sum + length + gap, 0);
-        const backing = Buffer.alloc(total);
-        let state = seed >>> 0;
-        for (let i = 0; i < total; i++) {
-          state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-          backing[i] = state >>> 24;
-        }
-        let at = 0;
-        const messages = shapes.map(([length, gap]) => {
-          at += gap;
-          const message = backing.subarray(at, at + length);
-          at += length;
-          return message;
-        });
-        const digests = messages.map(() => Buffer.alloc(16, 0xee));
-        md5Each(messages, digests);
-        expect(digests.map((d) => d.toString('hex'))).toEqual(messages.map((m) => md5(m).toString('hex')));
-      }),
+      fc.property(
+        fc.array(fc.tuple(messageLength, fc.nat({ max: 15 })), { maxLength: 3 * MD5_LANES + 1 }),
+        fc.integer(),
+        (shapes, seed) => {
+          // Messages at odd offsets of one buffer, their contents from the seed.
+          const total = shapes.reduce((sum, [length, gap]) => sum + length + gap, 0);
+          const backing = Buffer.alloc(total);
+          let state = seed >>> 0;
+          for (let i = 0; i < total; i++) {
+            state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+            backing[i] = state >>> 24;
+          }
+          let at = 0;
+          const messages = shapes.map(([length, gap]) => {
+            at += gap;
+            const message = backing.subarray(at, at + length);
+            at += length;
+            return message;
+          });
+          const digests = messages.map(() => Buffer.alloc(16, 0xee));
+          md5Each(messages, digests);
+          expect(digests.map((d) => d.toString('hex'))).toEqual(messages.map((m) => md5(m).toString('hex')));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -132,6 +158,12 @@ describe('sealAggregates', () => {
       aggregates,
       aggregates.map((a) => a.length - 16),
     );
-    expect(aggregates.map((a) => decodeAggregated(a).map((r) => Buffer.from(r.data).toString()))).toEqual([['a'], ['bb'], ['ccc'], ['dddd'], ['eeeee']]);
+    expect(aggregates.map((a) => decodeAggregated(a).map((r) => Buffer.from(r.data).toString()))).toEqual([
+      ['a'],
+      ['bb'],
+      ['ccc'],
+      ['dddd'],
+      ['eeeee'],
+    ]);
   });
 });
