@@ -122,10 +122,16 @@ function theirDeaggregate(blobs: readonly string[]): number {
   return count;
 }
 
+/** As the consumer deaggregates a batch (deaggregateRecords): every checksum at once, then each body. */
 function ourDeaggregate(blobs: readonly string[]): number {
+  const buffers = blobs.map((data) => Buffer.from(data, 'base64'));
+  const matches = codec.checksumsMatch(buffers);
   let count = 0;
-  for (const data of blobs) {
-    count += codec.decodeAggregated(Buffer.from(data, 'base64')).length;
+  for (let i = 0; i < buffers.length; i++) {
+    if (!matches[i]) {
+      throw new Error(`aggregate ${i}: checksum does not match`);
+    }
+    count += codec.decodeCheckedAggregate(buffers[i]).length;
   }
   return count;
 }

@@ -3,7 +3,8 @@
  * bundle (BENCH_HANDLER) and serves the bench's messages. On `invoke` it parses the event JSON (as
  * the Lambda runtime does), calls the handler with a Lambda context (a fresh awsRequestId each
  * time) through `invoke`, and answers with the wall and CPU time of the call and what `invoke`
- * reports; `profile-start` / `profile-stop` wrap invocations in a V8 CPU profile (node:inspector).
+ * reports; `profile-start` / `profile-stop` wrap invocations in a V8 CPU profile (node:inspector),
+ * and with BENCH_HEAP_PROFILE=1 an allocation-sampling profile beside it (`.heapprofile`).
  */
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
@@ -100,11 +101,23 @@ export function serveInvocations<H>(
             await post(session, 'Profiler.enable');
             await post(session, 'Profiler.setSamplingInterval', { interval: 100 });
             await post(session, 'Profiler.start');
+            if (process.env.BENCH_HEAP_PROFILE === '1') {
+              // Allocation sampling too, the young generation's garbage included (diagnosis).
+              await post(session, 'HeapProfiler.startSampling', {
+                samplingInterval: 8192,
+                includeObjectsCollectedByMajorGC: true,
+                includeObjectsCollectedByMinorGC: true,
+              });
+            }
             send({ type: 'done', id: request.id });
             return;
           case 'profile-stop': {
             const { profile } = (await post(session!, 'Profiler.stop')) as { profile: unknown };
             fs.writeFileSync(request.file, JSON.stringify(profile));
+            if (process.env.BENCH_HEAP_PROFILE === '1') {
+              const { profile: heap } = (await post(session!, 'HeapProfiler.stopSampling')) as { profile: unknown };
+              fs.writeFileSync(request.file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heap));
+            }
             session!.disconnect();
             send({ type: 'done', id: request.id });
             return;

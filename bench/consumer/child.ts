@@ -29,10 +29,14 @@ export class BenchWorker {
     public readonly importMillis: number,
   ) {}
 
-  /** Forks `workerFile` with `env` (and nothing else of ours) and waits until it has imported its bundle. */
+  /** Forks `workerFile` with `env` (and nothing else of ours but BENCH_HEAP_PROFILE) and waits until it has imported its bundle. */
   public static start(name: string, workerFile: string, env: Record<string, string>): Promise<BenchWorker> {
     const child = fork(workerFile, [], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...(process.env.BENCH_HEAP_PROFILE ? { BENCH_HEAP_PROFILE: process.env.BENCH_HEAP_PROFILE } : {}),
+        ...env,
+      },
       // As Lambda runs the bundle: NODE_OPTIONS=--enable-source-maps (pipelineFunctionDefaults).
       // BENCH_EXEC_ARGV adds Node.js flags for a diagnosis (--trace-gc, --trace-deopt), printed on the bench's stdout.
       execArgv: ['--enable-source-maps', ...(process.env.BENCH_EXEC_ARGV ? process.env.BENCH_EXEC_ARGV.split(' ') : [])],

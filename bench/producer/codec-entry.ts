@@ -6,6 +6,6 @@
  */
 export { planEntries } from '../../lambda/producer/aggregate';
 export { SlabPool } from '../../lambda/producer/slab-pool';
-export { decodeAggregated } from '../../lambda/shared/kpl-codec';
+export { checksumsMatch, decodeCheckedAggregate } from '../../lambda/shared/kpl-codec';
 export { md5Each } from '../../lambda/shared/md5-lanes';
 export { aggregate, deaggregateSync } from 'aws-kinesis-agg';

@@ -402,6 +402,13 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
               path.join(process.env.BENCH_PROFILE_DIR, `${contender.id}-${warmups === 0 ? 'first' : 'steady'}.cpuprofile`),
             );
             fs.copyFileSync(`${contender.bundle}.map`, path.join(process.env.BENCH_PROFILE_DIR, `${path.basename(contender.bundle)}.map`));
+            const heap = file.replace(/\.cpuprofile$/, '.heapprofile');
+            if (fs.existsSync(heap)) {
+              fs.copyFileSync(
+                heap,
+                path.join(process.env.BENCH_PROFILE_DIR, `${contender.id}-${warmups === 0 ? 'first' : 'steady'}.heapprofile`),
+              );
+            }
           }
           await worker.stop();
           workers.pop();

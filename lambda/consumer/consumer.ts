@@ -1,5 +1,5 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
-import { deaggregateRecord, shardIdOf, type UserRecord } from '../shared/deaggregate';
+import { deaggregateRecords, shardIdOf, type UserRecord } from '../shared/deaggregate';
 import { hashKeyOf, inHashRange, MAX_HASH_KEY, parseHashKey } from '../shared/hash-key';
 import type { Lease, LeaseShardAttributes } from '../shared/lease-item';
 import { LeaseLostError, type LeaseExtras, type LeaseStore } from '../shared/lease-store';
@@ -292,12 +292,13 @@ function prepare(
   let outOfRangeSkipped = 0;
   let corruptRecords = 0;
   let emptyAggregates = 0;
+  const byRecord = deaggregateRecords(records, shardId);
   for (let r = 0; r < records.length; r++) {
     const record = records[r];
     const sequence = parseSequenceNumber(record.kinesis.sequenceNumber);
     sequences[r] = sequence;
     const entry = progress?.get(record.kinesis.partitionKey);
-    const deaggregated = deaggregateRecord(record, shardId);
+    const deaggregated = byRecord[r];
     if (deaggregated.length === 0) {
       emptyAggregates++;
     } else if (deaggregated[0].corrupt !== undefined) {

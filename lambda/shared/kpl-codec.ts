@@ -225,6 +225,26 @@ export function isAggregated(blob: Uint8Array): boolean {
 }
 
 /**
+ * For each blob with the KPL magic (`hasKplMagic`), whether its MD5 trailer matches its body: the
+ * digests of all of them computed side by side (md5-lanes.ts), as a consumer checks a batch.
+ */
+export function checksumsMatch(blobs: readonly Buffer[]): boolean[] {
+  const bodies = new Array<Buffer>(blobs.length);
+  const digests = Buffer.allocUnsafe(MD5_LENGTH * blobs.length);
+  const into = new Array<Buffer>(blobs.length);
+  for (let i = 0; i < blobs.length; i++) {
+    const blob = blobs[i];
+    if (!hasKplMagic(blob)) {
+      throw new RangeError(`checksumsMatch: blob ${i} (${blob.length} bytes) has no KPL magic and MD5 trailer`);
+    }
+    bodies[i] = blob.subarray(KPL_MAGIC.length, blob.length - MD5_LENGTH);
+    into[i] = digests.subarray(i * MD5_LENGTH, (i + 1) * MD5_LENGTH);
+  }
+  md5Each(bodies, into);
+  return blobs.map((blob, i) => into[i].equals(blob.subarray(blob.length - MD5_LENGTH)));
+}
+
+/**
  * The user records of a KPL aggregated record, in order. `data` views the input's bytes (no copy).
  * Throws `KplDecodeError` when the magic or checksum is wrong or the protobuf is malformed.
  */
@@ -237,8 +257,18 @@ export function decodeAggregated(blob: Uint8Array): KplUserRecord[] {
   }
   const buffer = asBuffer(blob);
   if (!checksumMatches(buffer)) {
-    throw new KplDecodeError('KPL aggregated record MD5 checksum does not match its body', KplDecodeFailure.CHECKSUM);
+    throw new KplDecodeError(CHECKSUM_MISMATCH, KplDecodeFailure.CHECKSUM);
   }
+  return decodeCheckedAggregate(buffer);
+}
+
+const CHECKSUM_MISMATCH = 'KPL aggregated record MD5 checksum does not match its body';
+
+/**
+ * `decodeAggregated` of a blob whose magic and MD5 trailer the caller has checked already
+ * (`checksumsMatch`). Throws `KplDecodeError` when the protobuf is malformed.
+ */
+export function decodeCheckedAggregate(buffer: Buffer): KplUserRecord[] {
   const reader = new Reader(buffer, KPL_MAGIC.length, buffer.length - MD5_LENGTH);
   const keys: string[] = [];
   const hashKeys: string[] = [];

@@ -1,7 +1,10 @@
 import * as agg from 'aws-kinesis-agg';
 import { encodeAggregated } from '../helpers/kpl-encoder';
 import { consumeBatch, type RecordProcessor } from '../../lambda/consumer/consumer';
-import { deaggregate } from '../../lambda/shared/deaggregate';
+import { createHash } from 'crypto';
+import fc from 'fast-check';
+import { CorruptRecord, deaggregate, deaggregateRecord, deaggregateRecords } from '../../lambda/shared/deaggregate';
+import { KPL_MAGIC } from '../../lambda/shared/kpl-codec';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { hashKeyOf, MAX_HASH_KEY } from '../../lambda/shared/hash-key';
@@ -54,6 +57,52 @@ describe('deaggregate', () => {
     expect(users[4].data.equals(corrupt)).toBe(true);
     expect(users[2].explicitHashKey).toBe('42');
     expect(users[0]).toMatchObject({ shardId: 'shardId-000000000000', approximateArrivalTimestamp: 1_700_000_000_500 });
+  });
+});
+
+describe('deaggregateRecords (a batch, its checksums checked all at once)', () => {
+  /** A record of each kind the consumer can meet, by number. */
+  const kinds = [
+    (i: number) => kinesisRecord(`plain ${i}`, { offset: i, partitionKey: `p${i}` }),
+    (i: number) =>
+      aggregate(
+        i,
+        Array.from({ length: 1 + (i % 5) }, (_, k) => `${i}.${k}`.repeat(1 + ((i * 7 + k) % 40))),
+      ),
+    (i: number) => {
+      const blob = encodeAggregated([{ partitionKey: `x${i}`, data: Buffer.alloc(100 * i + 1, i) }]);
+      blob[4 + (i % (blob.length - 4))] ^= 0x01; // any byte after the magic: body or trailer
+      return kinesisRecord(blob, { offset: i, partitionKey: 'broken' });
+    },
+    (i: number) => {
+      const body = Buffer.from([0x1a, 0x20, 0x08, i & 0x7f]); // a Record field of 32 bytes, 2 present
+      return kinesisRecord(Buffer.concat([KPL_MAGIC, body, createHash('md5').update(body).digest()]), {
+        offset: i,
+        partitionKey: 'undecodable',
+      });
+    },
+    (i: number) => kinesisRecord(Buffer.concat([KPL_MAGIC, Buffer.alloc(i % 16)]), { offset: i, partitionKey: 'short' }),
+  ];
+
+  test('gives each record what deaggregateRecord gives it alone, over random batches of every kind', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: kinds.length - 1 }), { maxLength: 40 }), (picks) => {
+        const records = picks.map((kind, i) => kinds[kind](i + 1));
+        const together = deaggregateRecords(records, 'shardId-000000000007');
+        expect(together).toEqual(records.map((record) => deaggregateRecord(record, 'shardId-000000000007')));
+        // And what each kind gives: user records, or the record whole, flagged when it is not readable.
+        picks.forEach((kind, i) => {
+          const users = together[i];
+          if (kind === 1) {
+            expect(users.every((u) => u.aggregated && u.corrupt === undefined)).toBe(true);
+          } else {
+            expect(users).toHaveLength(1);
+            expect(users[0].corrupt).toBe(kind === 2 ? CorruptRecord.CHECKSUM : kind === 3 ? CorruptRecord.UNDECODABLE : undefined);
+          }
+        });
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
