@@ -115,20 +115,51 @@ class KeyTable {
   private add(key: string): number {
     const id = this.encoded.length;
     this.ids.set(key, id);
-    this.encoded.push(Buffer.from(key, 'utf8'));
     if (this.explicit) {
+      this.encoded.push(Buffer.from(key, 'utf8'));
       this.route.push(this.packer.shardOfHashKey(BigInt(key)));
       this.group.push(0);
     } else {
-      const hashKey = rememberedHashKeyOf(key);
-      const group = this.packer.groupOfHashKey(hashKey);
-      this.route.push(this.packer.cellOf(this.packer.shardOfHashKey(hashKey), group));
-      this.group.push(group);
+      const known = this.packer.knownKey(key);
+      this.encoded.push(known.encoded);
+      this.route.push(this.packer.cellOf(known.shard, known.group));
+      this.group.push(known.group);
     }
     this.generation.push(-1);
     this.slot.push(0);
     return id;
   }
+}
+
+/**
+ * A partition key as the packer needs it: its UTF-8 bytes (only ever read), the position of its
+ * shard in the map's `shards` and its ordering group. Kept from one request to the next per shard
+ * map and number of groups (a producer sees the same keys again and again), so a request spends
+ * one lookup on each of its keys instead of encoding, hashing and routing it anew. A map reloaded
+ * after a reshard is a new object, so no key keeps a route of an older map.
+ */
+export interface KnownKey {
+  readonly encoded: Buffer;
+  readonly shard: number;
+  readonly group: number;
+}
+
+/** At most this many keys are known per map and number of groups (a few MB); past it the memory starts over. */
+export const KNOWN_KEYS = 20_000;
+const knownKeys = new WeakMap<ShardMap, Map<number, Map<string, KnownKey>>>();
+
+function knownKeysOf(map: ShardMap, groups: number): Map<string, KnownKey> {
+  let byGroups = knownKeys.get(map);
+  if (byGroups === undefined) {
+    byGroups = new Map();
+    knownKeys.set(map, byGroups);
+  }
+  let known = byGroups.get(groups);
+  if (known === undefined) {
+    known = new Map();
+    byGroups.set(groups, known);
+  }
+  return known;
 }
 
 /** An aggregate of one cell: its size while it fills, then its bytes and cursors while it is written. */
@@ -213,6 +244,8 @@ export class RequestPacker {
   private readonly groupKeys: Buffer[] = [];
   /** Each shard's position in `shards`. */
   private readonly position: Map<ShardRange, number>;
+  /** Partition keys known from earlier requests on this map with these groups. */
+  private readonly known: Map<string, KnownKey>;
 
   public constructor(
     private readonly records: readonly ProducerRecord[],
@@ -225,6 +258,7 @@ export class RequestPacker {
     this.minAggregated = grouped ? 1 : 2;
     this.cells = new Cells(Math.max(1, this.groups));
     this.position = new Map<ShardRange, number>(this.shards.map((shard, i) => [shard, i]));
+    this.known = knownKeysOf(shardMap, this.groups);
     this.keys = new KeyTable(this, false);
     this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
@@ -234,6 +268,20 @@ export class RequestPacker {
     this.pkSlotOf = new Int32Array(records.length);
     this.ehkSlotOf = new Int32Array(records.length);
     this.dataBytes = new Int32Array(records.length);
+  }
+
+  /** A partition key's bytes, shard position and group: known from an earlier request on this map, or worked out now. */
+  public knownKey(key: string): KnownKey {
+    let known = this.known.get(key);
+    if (known === undefined) {
+      const hashKey = rememberedHashKeyOf(key);
+      known = { encoded: Buffer.from(key, 'utf8'), shard: this.shardOfHashKey(hashKey), group: this.groupOfHashKey(hashKey) };
+      if (this.known.size >= KNOWN_KEYS) {
+        this.known.clear();
+      }
+      this.known.set(key, known);
+    }
+    return known;
   }
 
   /** The position of the shard that owns `hashKey`. */
