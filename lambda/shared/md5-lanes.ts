@@ -4,8 +4,8 @@ import { MD5_LANES, MD5_LANES_WASM, MD5_LAYOUT } from './md5-lanes-wasm';
 /**
  * MD5 of many messages at once: four side by side in the lanes of a WebAssembly SIMD kernel
  * (tools/md5-lanes/generate.ts), each lane taking the next message as it finishes one. A KPL
- * aggregate ends with the MD5 of its body, and a request's aggregates are sealed together: 2.4 to
- * 2.6 times the rate of `crypto`'s MD5 one message at a time, copies into the kernel's memory
+ * aggregate ends with the MD5 of its body, and a request's aggregates are sealed together: 2.2 to
+ * 2.4 times the rate of `crypto`'s MD5 one message at a time, copies into the kernel's memory
  * included (docs/performance-producer.md). Where WebAssembly SIMD is missing, or for fewer
  * messages than lanes, `crypto` does it.
  */
