@@ -53,12 +53,21 @@ export interface KinesisEntry {
   readonly indices: readonly number[];
   /** Bytes PutRecords counts: data plus partition key. */
   readonly size: number;
+  /**
+   * Entries of one cell (a shard, or a shard and ordering group) in different lanes share no user
+   * partition key, so they may be in flight at once; a cell's entries in one lane go in the order
+   * planned. Absent where entries were planned in request order (`planEntries` with `byKey` false).
+   */
+  readonly lane?: number;
 }
 
 /**
  * Groups user records by the shard their hash key falls in and, with ordering groups, by their
- * partition key's group (`ordering.ts`), and packs each (shard, group) cell's records, in request
- * order, into KPL aggregated records no larger than the limits. An aggregate carries only records
+ * partition key's group (`ordering.ts`), and packs each (shard, group) cell's records into KPL
+ * aggregated records no larger than the limits: key by key (each key's records in request order,
+ * all in one aggregate when they fit one), so a cell's aggregates hold different keys and may be
+ * in flight at once (`KinesisEntry.lane`); with `byKey` false, in request order (each cell's
+ * aggregates then share keys and go one after the other). An aggregate carries only records
  * of one shard and is sent with that shard's starting hash key as its ExplicitHashKey, so Kinesis
  * stores it on the shard that owns every record inside (KCL drops records that do not). With
  * ordering groups it travels under its group's key, so every record of a user key has the same
@@ -72,12 +81,15 @@ export function planEntries(
   shardMap: ShardMap,
   limits: ProducerLimits,
   lease?: SlabLease,
+  byKey = true,
 ): KinesisEntry[] {
-  // One pass over the request places each record in its cell's open aggregate (every cell has
-  // at most one), then one more writes every aggregate, then the MD5 trailers.
+  // One pass over the request learns each record's key, size and cell; one places each record in
+  // its cell's open aggregate (every cell has at most one), key by key; one more writes every
+  // aggregate, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
-  for (let i = 0; i < records.length; i++) {
-    packer.place(i);
+  packer.index(byKey);
+  for (let j = 0; j < records.length; j++) {
+    packer.placeNth(j);
   }
   packer.closeAll();
   return packer.encode(lease);

@@ -186,18 +186,19 @@ class Aggregate {
   /** Records written into it so far, and where its request indices begin in the packer's `order`. */
   public written = 0;
   public orderStart = 0;
-  /** Where the next partition key, explicit hash key and record go, and how many keys are written. */
-  public keyCursor = 0;
-  public hashKeyCursor = 0;
+  /** Where the next record goes. */
   public recordCursor = 0;
-  public keysWritten = 0;
-  public hashKeysWritten = 0;
+  /** Its key tables: the ids of its partition keys and explicit hash keys, in table order. */
+  public readonly keyIds: number[] = [];
+  public readonly hashKeyIds: number[] = [];
 
   public constructor(
     public readonly generation: number,
     public readonly cell: number,
     public readonly shard: number,
     public limit: number,
+    /** Aggregates of a cell in different lanes share no user key (`KinesisEntry.lane`). */
+    public readonly lane: number,
   ) {}
 }
 
@@ -230,8 +231,28 @@ export class RequestPacker {
   private readonly aggregateOf: Int32Array;
   private readonly pkSlotOf: Int32Array;
   private readonly ehkSlotOf: Int32Array;
-  /** Per request position: bytes of the record's data. */
+  /** Per request position: bytes of the record's data, and its cell. */
   private readonly dataBytes: Int32Array;
+  private readonly cellOfRecord: Int32Array;
+  /**
+   * Request positions in the order they are placed: by partition key id (keys in order of first
+   * use), each key's records in request order; or request order (`byKey` false).
+   */
+  private placement: Int32Array = new Int32Array(0);
+  /** Per key id: an upper bound of the bytes its records take in an aggregate, and their count. */
+  private readonly runBytes: number[] = [];
+  private readonly runCount: number[] = [];
+  /** Whether entries carry lanes (records placed key by key). */
+  private laned = false;
+  /**
+   * The key being placed (its run), and per cell the lane its records went to in this run (where
+   * `runOf[cell]` is the run's number): a key that needs another aggregate of the cell keeps its lane.
+   */
+  private run = 0;
+  private readonly runOf: Int32Array;
+  private readonly laneOf: Int32Array;
+  /** Per shard, the lane of each item of `items`. */
+  private readonly itemLanes: number[][];
   /**
    * The request indices of every encoded aggregate's records, aggregate after aggregate, each in
    * its order: written as the records are (one typed array, not an array per aggregate filled at
@@ -262,12 +283,17 @@ export class RequestPacker {
     this.keys = new KeyTable(this, false);
     this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
+    this.itemLanes = this.shards.map(() => []);
     this.keyOf = new Int32Array(records.length);
     this.hashKeyOf = new Int32Array(records.length).fill(-1);
     this.aggregateOf = new Int32Array(records.length).fill(-1);
     this.pkSlotOf = new Int32Array(records.length);
     this.ehkSlotOf = new Int32Array(records.length);
     this.dataBytes = new Int32Array(records.length);
+    this.cellOfRecord = new Int32Array(records.length);
+    const cells = this.shards.length * Math.max(1, this.groups);
+    this.runOf = new Int32Array(cells).fill(-1);
+    this.laneOf = new Int32Array(cells);
   }
 
   /** A partition key's bytes, shard position and group: known from an earlier request on this map, or worked out now. */
@@ -299,36 +325,100 @@ export class RequestPacker {
     return this.cells.idOf(shard, group);
   }
 
-  /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
-  public place(i: number): void {
-    const record = this.records[i];
-    this.dataBytes[i] = dataBytesOf(record);
-    const key = this.keys.idOfNumbered(record.keyId, record.partitionKey);
-    this.keyOf[i] = key;
-    let cell = this.keys.route[key];
-    if (record.explicitHashKey !== undefined) {
-      const hashKey = this.hashKeys.idOf(record.explicitHashKey);
-      this.hashKeyOf[i] = hashKey;
-      cell = this.cells.idOf(this.hashKeys.route[hashKey], this.keys.group[key]);
+  /**
+   * Learns every record's key, size and cell, and the order to place them in: with `byKey`, each
+   * partition key's records one after another (keys in order of first use, each key's records in
+   * request order), so that a key's records share an aggregate whenever they fit one, and
+   * aggregates of a cell hold different keys (see `lane`); else request order.
+   */
+  public index(byKey: boolean): void {
+    const n = this.records.length;
+    // A record field's size with table indices up to n: at least what it takes once placed.
+    for (let i = 0; i < n; i++) {
+      const record = this.records[i];
+      const bytes = dataBytesOf(record);
+      this.dataBytes[i] = bytes;
+      const key = this.keys.idOfNumbered(record.keyId, record.partitionKey);
+      this.keyOf[i] = key;
+      let cell = this.keys.route[key];
+      if (record.explicitHashKey !== undefined) {
+        const hashKey = this.hashKeys.idOf(record.explicitHashKey);
+        this.hashKeyOf[i] = hashKey;
+        cell = this.cells.idOf(this.hashKeys.route[hashKey], this.keys.group[key]);
+      }
+      this.cellOfRecord[i] = cell;
+      if (byKey) {
+        if (key >= this.runCount.length) {
+          this.runCount.push(0);
+          this.runBytes.push(0);
+        }
+        this.runCount[key]++;
+        this.runBytes[key] += recordFieldSize(n, record.explicitHashKey === undefined ? -1 : n, bytes);
+      }
     }
+    this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(n);
+    this.laned = byKey;
+  }
+
+  /** Places the j-th record of the placement order (`index` first). */
+  public placeNth(j: number): void {
+    const i = this.placement[j];
+    if (this.runCount.length > 0 && (j === 0 || this.keyOf[this.placement[j - 1]] !== this.keyOf[i])) {
+      this.run++;
+      this.startRun(this.keyOf[i], this.cellOfRecord[i]);
+    }
+    this.place(i);
+  }
+
+  /**
+   * A key's records begin: if all of them fit an empty aggregate but not what is left of the
+   * cell's open one, the open one ends here, so the key's records are not split across two.
+   */
+  private startRun(key: number, cell: number): void {
+    const open = this.open[cell];
+    if (open === undefined || open.count === 0) {
+      return;
+    }
+    const bytes = this.runBytes[key] + keyFieldSize(this.keys.encoded[key].length);
+    const count = this.runCount[key];
+    const max = this.limits.maxRecordsPerAggregate;
+    if (KPL_FRAME_BYTES + bytes <= open.limit && count <= max && (open.size + bytes > open.limit || open.count + count > max)) {
+      this.close(cell);
+    }
+  }
+
+  /** Adds record i to its cell's open aggregate, closing that one first if the record does not fit. */
+  private place(i: number): void {
+    const key = this.keyOf[i];
+    const cell = this.cellOfRecord[i];
     for (;;) {
       let aggregate = this.open[cell];
       if (aggregate === undefined) {
         // The entry limit counts the partition key the aggregate travels under.
         const limit = Math.min(this.limits.maxAggregateBytes, this.limits.maxEntryBytes - this.outerKeyBytes(cell, key));
-        aggregate = new Aggregate(this.aggregates.length, cell, this.cells.shard[cell], limit);
+        // A key split across aggregates keeps them in one lane: they go one after the other.
+        const lane = this.runOf[cell] === this.run ? this.laneOf[cell] : this.aggregates.length;
+        aggregate = new Aggregate(this.aggregates.length, cell, this.cells.shard[cell], limit, lane);
         this.aggregates.push(aggregate);
         this.open[cell] = aggregate;
       }
       if (aggregate.count < this.limits.maxRecordsPerAggregate && this.tryAdd(aggregate, i)) {
+        this.placedIn(aggregate);
         return;
       }
       if (aggregate.count === 0) {
+        this.placedIn(aggregate);
         this.alone(aggregate, i); // too big to share an aggregate
         return;
       }
       this.close(cell); // full: start the next aggregate with this record
     }
+  }
+
+  /** The record being placed went into `aggregate` (or alone, in its lane): the run's lane in its cell. */
+  private placedIn(aggregate: Aggregate): void {
+    this.runOf[aggregate.cell] = this.run;
+    this.laneOf[aggregate.cell] = aggregate.lane;
   }
 
   /** Ends every cell's open aggregate once the request is placed. */
@@ -352,8 +442,15 @@ export class RequestPacker {
     this.seal();
     const entries: KinesisEntry[] = [];
     for (let shard = 0; shard < this.shards.length; shard++) {
-      for (const item of this.items[shard]) {
-        entries.push(item < 0 ? rawEntry(this.records[~item], this.shards[shard]) : this.entryOf(this.aggregates[item]));
+      const items = this.items[shard];
+      const lanes = this.itemLanes[shard];
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k];
+        entries.push(
+          item < 0
+            ? rawEntry(this.records[~item], this.shards[shard], this.laned ? lanes[k] : undefined)
+            : this.entryOf(this.aggregates[item]),
+        );
       }
     }
     return entries;
@@ -388,6 +485,7 @@ export class RequestPacker {
   private alone(aggregate: Aggregate, i: number): void {
     if (this.groups === 0) {
       this.items[aggregate.shard].push(~i);
+      this.itemLanes[aggregate.shard].push(aggregate.lane);
       this.open[aggregate.cell] = undefined;
       return;
     }
@@ -426,9 +524,15 @@ export class RequestPacker {
         }
         aggregate.orderStart = ordered;
         ordered += aggregate.count;
-        aggregate.keyCursor = writeMagic(aggregate.data);
-        aggregate.hashKeyCursor = aggregate.keyCursor + aggregate.keyTableBytes;
-        aggregate.recordCursor = aggregate.hashKeyCursor + aggregate.hashKeyTableBytes;
+        const { data } = aggregate;
+        let at = writeMagic(data);
+        for (const key of aggregate.keyIds) {
+          at = writePartitionKeyField(data, at, this.keys.encoded[key]);
+        }
+        for (const hashKey of aggregate.hashKeyIds) {
+          at = writeExplicitHashKeyField(data, at, this.hashKeys.encoded[hashKey]);
+        }
+        aggregate.recordCursor = at;
       }
     }
     this.order = new Int32Array(ordered);
@@ -444,21 +548,15 @@ export class RequestPacker {
     if (aggregate.count < this.minAggregated) {
       return; // sent raw
     }
-    const { data } = aggregate;
-    // Table indices are handed out in order of first use, so a record holding the next unwritten
-    // index is the first of its aggregate with that key.
-    const pk = this.pkSlotOf[i];
-    if (pk === aggregate.keysWritten) {
-      aggregate.keyCursor = writePartitionKeyField(data, aggregate.keyCursor, this.keys.encoded[this.keyOf[i]]);
-      aggregate.keysWritten++;
-    }
-    const ehk = this.ehkSlotOf[i];
-    if (ehk >= 0 && ehk === aggregate.hashKeysWritten) {
-      aggregate.hashKeyCursor = writeExplicitHashKeyField(data, aggregate.hashKeyCursor, this.hashKeys.encoded[this.hashKeyOf[i]]);
-      aggregate.hashKeysWritten++;
-    }
     const record = this.records[i];
-    aggregate.recordCursor = writeAggregateRecord(data, aggregate.recordCursor, pk, ehk, record.data, this.dataBytes[i]);
+    aggregate.recordCursor = writeAggregateRecord(
+      aggregate.data,
+      aggregate.recordCursor,
+      this.pkSlotOf[i],
+      this.ehkSlotOf[i],
+      record.data,
+      this.dataBytes[i],
+    );
     this.order[aggregate.orderStart + aggregate.written++] = record.index;
   }
 
@@ -485,6 +583,7 @@ export class RequestPacker {
       shardId: shard.shardId,
       indices: this.indicesOf(aggregate),
       size: data.length + this.outerKeyBytes(aggregate.cell, this.keyOf[aggregate.first]),
+      ...(this.laned ? { lane: aggregate.lane } : {}),
     };
   }
 
@@ -509,8 +608,10 @@ export class RequestPacker {
     aggregate.closed = true;
     if (aggregate.count >= this.minAggregated) {
       this.items[aggregate.shard].push(aggregate.generation);
+      this.itemLanes[aggregate.shard].push(aggregate.lane);
     } else if (aggregate.count === 1) {
       this.items[aggregate.shard].push(~aggregate.first);
+      this.itemLanes[aggregate.shard].push(aggregate.lane);
     }
     this.open[cell] = undefined;
   }
@@ -553,6 +654,7 @@ export class RequestPacker {
       } else {
         (aggregate.foreignKeys ??= new Map()).set(key, pk);
       }
+      aggregate.keyIds.push(key);
       aggregate.keyCount++;
     }
     if (newHashKey) {
@@ -564,6 +666,7 @@ export class RequestPacker {
       } else {
         (aggregate.foreignHashKeys ??= new Map()).set(hashKey, ehk);
       }
+      aggregate.hashKeyIds.push(hashKey);
       aggregate.hashKeyCount++;
     }
     if (aggregate.count === 0) {
@@ -578,7 +681,7 @@ export class RequestPacker {
 }
 
 /** A record as an entry of its own, raw, with its own keys. */
-export function rawEntry(record: ProducerRecord, shard: ShardRange): KinesisEntry {
+export function rawEntry(record: ProducerRecord, shard: ShardRange, lane?: number): KinesisEntry {
   return {
     data: dataOf(record),
     partitionKey: record.partitionKey,
@@ -586,5 +689,30 @@ export function rawEntry(record: ProducerRecord, shard: ShardRange): KinesisEntr
     shardId: shard.shardId,
     indices: [record.index],
     size: dataBytesOf(record) + Buffer.byteLength(record.partitionKey),
+    ...(lane === undefined ? {} : { lane }),
   };
+}
+
+/** Request positions 0 to n - 1. */
+function requestOrder(n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+  }
+  return order;
+}
+
+/** Request positions grouped by key id (ids in order), request order within a key: a counting sort. */
+function byKeyOrder(keyOf: Int32Array, counts: readonly number[]): Int32Array {
+  const next = new Int32Array(counts.length);
+  let at = 0;
+  for (let key = 0; key < counts.length; key++) {
+    next[key] = at;
+    at += counts[key];
+  }
+  const order = new Int32Array(keyOf.length);
+  for (let i = 0; i < keyOf.length; i++) {
+    order[next[keyOf[i]]++] = i;
+  }
+  return order;
 }

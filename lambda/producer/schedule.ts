@@ -1,7 +1,8 @@
 /**
  * The order a request's entries go in, per cell: a cell is what one user key's records share,
  * (shard, ordering group) with ordering groups, (shard, partition key) when every record goes raw,
- * the whole shard when aggregates travel under their first record's key. Two rules keep each
+ * the whole shard when aggregates travel under their first record's key; and, for entries planned
+ * key by key, their lane (entries of different lanes share no user key). Two rules keep each
  * user key's records in the stream in request order whatever fails:
  *
  * - at most one entry of a cell is in flight at once (a PutRecords request fails entries one by
@@ -31,8 +32,8 @@ export class CellSchedule<E> {
   private readonly cells = new Map<string, Cell<E>>();
   private left = 0;
 
-  /** `entries` in the order they were planned; `firstIndex` orders a cell's entries (its first user record's request index). */
-  public constructor(entries: readonly E[], cellOf: (entry: E) => string, firstIndex: (entry: E) => number) {
+  /** `entries` in the order they were planned; `orderOf` orders a cell's entries (its first user record's request index, or its place in the plan). */
+  public constructor(entries: readonly E[], cellOf: (entry: E) => string, orderOf: (entry: E) => number) {
     for (const entry of entries) {
       const key = cellOf(entry);
       let cell = this.cells.get(key);
@@ -45,7 +46,7 @@ export class CellSchedule<E> {
     }
     for (const cell of this.cells.values()) {
       // Stable: a cell's aggregates are planned in order already; lone re-sends fall in by index.
-      cell.entries.sort((a, b) => firstIndex(a) - firstIndex(b));
+      cell.entries.sort((a, b) => orderOf(a) - orderOf(b));
     }
   }
 

@@ -169,9 +169,10 @@ export function isRetryable(code: string): boolean {
 
 /**
  * Writes user records with PutRecords: plans shard-aware entries and sends them cell by cell
- * (`schedule.ts`): one entry of a (shard, ordering group) in flight at a time, the next only after
- * it is acknowledged, so a throttled and retried entry is never overtaken by a later one of the
- * same user key. Each round sends the head of every ready cell, in PutRecords batches, up to
+ * (`schedule.ts`): one entry of a (shard, ordering group) and lane in flight at a time, the next
+ * only after it is acknowledged, so a throttled and retried entry is never overtaken by a later one
+ * of the same user key. Entries are planned key by key, so a cell's entries are in different lanes
+ * (all in flight at once) unless a user key's records fill more than one. Each round sends the head of every ready cell, in PutRecords batches, up to
  * `concurrency` requests at once; a failed head retries after exponential backoff with full
  * jitter while other cells go on, while the time budget lasts. A failed aggregate fails every
  * user record inside it; an entry is reported written only when Kinesis returned a sequence
@@ -534,6 +535,7 @@ class RecordWrite {
               this.map,
               limits,
               this.lease,
+              false,
             ),
             ...loneEntries(
               pending.filter((r) => this.sendAlone.has(r.index)),
@@ -541,10 +543,17 @@ class RecordWrite {
               limits,
             ),
           ];
+    // Planned key by key, a cell's entries in different lanes share no user key: each lane is a
+    // cell of the schedule, its entries in the order planned. Planned in request order (re-sends
+    // sent alone), a cell's entries go by their first record's request index.
+    const position = entries[0]?.lane === undefined ? undefined : new Map(entries.map((entry, k) => [entry, k]));
     return new CellSchedule(
       entries,
-      (entry) => (this.perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId),
-      (entry) => entry.indices[0],
+      (entry) => {
+        const cell = this.perKey ? `${entry.shardId}\u0000${entry.partitionKey}` : entry.shardId;
+        return entry.lane === undefined ? cell : `${cell}\u0000${entry.lane}`;
+      },
+      position === undefined ? (entry) => entry.indices[0] : (entry) => position.get(entry)!,
     );
   }
 

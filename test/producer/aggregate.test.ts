@@ -230,9 +230,11 @@ describe('shard-aware aggregation', () => {
 
     // Act: placing in turns.
     const packers = [new RequestPacker(first, map, DEFAULT_LIMITS), new RequestPacker(second, map, DEFAULT_LIMITS)];
-    for (let i = 0; i < 400; i++) {
-      packers[0].place(i);
-      packers[1].place(i);
+    packers[0].index(true);
+    packers[1].index(true);
+    for (let j = 0; j < 400; j++) {
+      packers[0].placeNth(j);
+      packers[1].placeNth(j);
     }
     packers.forEach((packer) => packer.closeAll());
     const together = packers.map((packer) => packer.encode());
