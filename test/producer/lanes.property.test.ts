@@ -1,4 +1,4 @@
-import { PutRecordsCommand, type KinesisClient, type PutRecordsCommandInput, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import * as fc from 'fast-check';
 import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS, type ProducerLimits } from '../../lambda/producer/limits';
@@ -65,7 +65,7 @@ function randomKinesis(map: ShardMap, throttle: number, random: () => number) {
         throw new Error('only PutRecords');
       }
       calls++;
-      const input = command.input as PutRecordsCommandInput;
+      const input = command.input;
       await new Promise((resolve) => setImmediate(resolve));
       const results: PutRecordsResultEntry[] = [];
       const accepted: number[] = [];
