@@ -170,10 +170,8 @@ class Aggregate {
   public keyCount = 0;
   public hashKeyCount = 0;
   public closed = false;
-  /** Encoded size so far: magic, protobuf and MD5; and the part of it the two key tables take. */
+  /** Encoded size so far: magic, protobuf and MD5. */
   public size = KPL_FRAME_BYTES;
-  public keyTableBytes = 0;
-  public hashKeyTableBytes = 0;
   /**
    * Table indices of partition keys of another cell (an explicit hash key sent their record
    * here), and of explicit hash keys another open aggregate holds in the KeyTable.
@@ -206,11 +204,12 @@ class Aggregate {
 type Item = number;
 
 /**
- * Packs one request: `place` puts each record, in request order, into its cell's open aggregate
- * (every cell has at most one), `closeAll` ends them, `encode` writes every aggregate into its
- * bytes (a view of a lent slab, or a buffer of its own) and makes the entries. Keys are found by
- * validation's number for them (by string once per record for records without one); everything
- * else is by id in arrays.
+ * Packs one request: `index` learns each record's key, size and cell and the order to place them
+ * in (key by key, or request order), `placeNth` puts each record in that order into its cell's
+ * open aggregate (every cell has at most one), `closeAll` ends them, `encode` writes every
+ * aggregate into its bytes (a view of a lent slab, or a buffer of its own) and makes the entries.
+ * Keys are found by validation's number for them (by string once per record for records without
+ * one); everything else is by id in arrays.
  */
 export class RequestPacker {
   private readonly shards: readonly ShardRange[];
@@ -646,8 +645,6 @@ export class RequestPacker {
       return false;
     }
     aggregate.size += grow;
-    aggregate.keyTableBytes += keyGrow;
-    aggregate.hashKeyTableBytes += hashKeyGrow;
     if (newKey) {
       if (home) {
         keys.claim(key, aggregate.generation, pk);
