@@ -28,6 +28,7 @@ export const WINDOW_BYTES = 16 * 1024;
 const POINTERS = 0;
 const STATE = 64;
 const WORDS = 256;
+const TAILS = 1024;
 const CONSTANTS = 2048;
 const WINDOWS = 4096;
 const PAGE = 65536;
@@ -167,7 +168,7 @@ export async function generatedSource(): Promise<string> {
     `export const MD5_LANES = ${LANES};`,
     '',
     '/** Memory offsets the kernel uses (tools/md5-lanes/generate.ts says what each holds). */',
-    `export const MD5_LAYOUT = { pointers: ${POINTERS}, state: ${STATE}, tails: 1024, windows: ${WINDOWS}, windowBytes: ${WINDOW_BYTES} } as const;`,
+    `export const MD5_LAYOUT = { pointers: ${POINTERS}, state: ${STATE}, tails: ${TAILS}, windows: ${WINDOWS}, windowBytes: ${WINDOW_BYTES} } as const;`,
     '',
   ].join('\n');
 }
