@@ -241,8 +241,8 @@ export class RequestPacker {
   /** Per key id: an upper bound of the bytes its records take in an aggregate, and their count. */
   private readonly runBytes: number[] = [];
   private readonly runCount: number[] = [];
-  /** Whether entries carry lanes (records placed key by key). */
-  private laned = false;
+  /** Whether records are placed key by key (`index`): then entries carry lanes. */
+  private byKey = false;
   /**
    * The key being placed (its run), and per cell the lane its records went to in this run (where
    * `runOf[cell]` is the run's number): a key that needs another aggregate of the cell keeps its lane.
@@ -250,8 +250,6 @@ export class RequestPacker {
   private run = 0;
   private readonly runOf: Int32Array;
   private readonly laneOf: Int32Array;
-  /** Per shard, the lane of each item of `items`. */
-  private readonly itemLanes: number[][];
   /**
    * The request indices of every encoded aggregate's records, aggregate after aggregate, each in
    * its order: written as the records are (one typed array, not an array per aggregate filled at
@@ -282,7 +280,6 @@ export class RequestPacker {
     this.keys = new KeyTable(this, false);
     this.hashKeys = new KeyTable(this, true);
     this.items = this.shards.map(() => []);
-    this.itemLanes = this.shards.map(() => []);
     this.keyOf = new Int32Array(records.length);
     this.hashKeyOf = new Int32Array(records.length).fill(-1);
     this.aggregateOf = new Int32Array(records.length).fill(-1);
@@ -356,13 +353,13 @@ export class RequestPacker {
       }
     }
     this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(n);
-    this.laned = byKey;
+    this.byKey = byKey;
   }
 
   /** Places the j-th record of the placement order (`index` first). */
   public placeNth(j: number): void {
     const i = this.placement[j];
-    if (this.runCount.length > 0 && (j === 0 || this.keyOf[this.placement[j - 1]] !== this.keyOf[i])) {
+    if (this.byKey && (j === 0 || this.keyOf[this.placement[j - 1]] !== this.keyOf[i])) {
       this.run++;
       this.startRun(this.keyOf[i], this.cellOfRecord[i]);
     }
@@ -441,13 +438,11 @@ export class RequestPacker {
     this.seal();
     const entries: KinesisEntry[] = [];
     for (let shard = 0; shard < this.shards.length; shard++) {
-      const items = this.items[shard];
-      const lanes = this.itemLanes[shard];
-      for (let k = 0; k < items.length; k++) {
-        const item = items[k];
+      for (const item of this.items[shard]) {
+        // A record sent raw keeps the lane of the aggregate it was placed in.
         entries.push(
           item < 0
-            ? rawEntry(this.records[~item], this.shards[shard], this.laned ? lanes[k] : undefined)
+            ? rawEntry(this.records[~item], this.shards[shard], this.byKey ? this.aggregates[this.aggregateOf[~item]].lane : undefined)
             : this.entryOf(this.aggregates[item]),
         );
       }
@@ -484,7 +479,7 @@ export class RequestPacker {
   private alone(aggregate: Aggregate, i: number): void {
     if (this.groups === 0) {
       this.items[aggregate.shard].push(~i);
-      this.itemLanes[aggregate.shard].push(aggregate.lane);
+      this.aggregateOf[i] = aggregate.generation; // empty: write() leaves it raw
       this.open[aggregate.cell] = undefined;
       return;
     }
@@ -582,7 +577,7 @@ export class RequestPacker {
       shardId: shard.shardId,
       indices: this.indicesOf(aggregate),
       size: data.length + this.outerKeyBytes(aggregate.cell, this.keyOf[aggregate.first]),
-      ...(this.laned ? { lane: aggregate.lane } : {}),
+      ...(this.byKey ? { lane: aggregate.lane } : {}),
     };
   }
 
@@ -607,10 +602,8 @@ export class RequestPacker {
     aggregate.closed = true;
     if (aggregate.count >= this.minAggregated) {
       this.items[aggregate.shard].push(aggregate.generation);
-      this.itemLanes[aggregate.shard].push(aggregate.lane);
     } else if (aggregate.count === 1) {
       this.items[aggregate.shard].push(~aggregate.first);
-      this.itemLanes[aggregate.shard].push(aggregate.lane);
     }
     this.open[cell] = undefined;
   }

@@ -50,8 +50,7 @@ export function shardIdOf(record: KinesisStreamRecord): string {
  * aggregate of no user records gives an empty list (the caller counts it).
  */
 export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardIdOf(record)): UserRecord[] {
-  const blob = Buffer.from(record.kinesis.data, 'base64');
-  return userRecordsOf(record, blob, shardId, hasKplMagic(blob) ? checksumsMatch([blob])[0] : false);
+  return deaggregateRecords([record], shardId)[0];
 }
 
 /**
@@ -65,17 +64,20 @@ export function deaggregateRecords(records: readonly KinesisStreamRecord[], shar
   const matches = checksumsMatch(aggregated);
   let next = 0;
   return records.map((record, i) =>
-    userRecordsOf(record, blobs[i], shardId ?? shardIdOf(record), hasKplMagic(blobs[i]) ? matches[next++] : false),
+    userRecordsOf(record, blobs[i], shardId ?? shardIdOf(record), hasKplMagic(blobs[i]) ? matches[next++] : undefined),
   );
 }
 
-/** The user records of `record`, whose bytes are `blob`; `checksumOk` says whether a blob with the KPL magic has a matching MD5. */
-function userRecordsOf(record: KinesisStreamRecord, blob: Buffer, shardId: string, checksumOk: boolean): UserRecord[] {
+/**
+ * The user records of `record`, whose bytes are `blob`. `checksumOk`: whether its MD5 trailer
+ * matches, for a blob with the KPL magic; undefined for a plain record.
+ */
+function userRecordsOf(record: KinesisStreamRecord, blob: Buffer, shardId: string, checksumOk: boolean | undefined): UserRecord[] {
   const { kinesis } = record;
   const arrival = Math.round(kinesis.approximateArrivalTimestamp * 1000);
   let subRecords: KplUserRecord[] | undefined;
   let corrupt: CorruptRecord | undefined;
-  if (hasKplMagic(blob)) {
+  if (checksumOk !== undefined) {
     if (!checksumOk) {
       corrupt = CorruptRecord.CHECKSUM;
     } else {
