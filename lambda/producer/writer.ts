@@ -172,11 +172,12 @@ export function isRetryable(code: string): boolean {
  * (`schedule.ts`): one entry of a (shard, ordering group) and lane in flight at a time, the next
  * only after it is acknowledged, so a throttled and retried entry is never overtaken by a later one
  * of the same user key. Entries are planned key by key, so a cell's entries are in different lanes
- * (all in flight at once) unless a user key's records fill more than one. Each round sends the head of every ready cell, in PutRecords batches, up to
- * `concurrency` requests at once; a failed head retries after exponential backoff with full
- * jitter while other cells go on, while the time budget lasts. A failed aggregate fails every
- * user record inside it; an entry is reported written only when Kinesis returned a sequence
- * number for it. After each round `onWritten` hears what was acknowledged.
+ * (all in flight at once) unless a user key's records fill more than one. Each round sends the
+ * head of every ready cell, in PutRecords batches, up to `concurrency` requests at once; a failed
+ * head retries after exponential backoff with full jitter while other cells go on, while the time
+ * budget lasts. A failed aggregate fails every user record inside it; an entry is reported written
+ * only when Kinesis returned a sequence number for it. After each round `onWritten` hears what was
+ * acknowledged.
  *
  * An aggregate planned on a stale map (a reshard happened since it was loaded) is stored on the
  * shard that owns its ExplicitHashKey now, which may not own every record inside: KCL consumers

@@ -1,4 +1,3 @@
-import { hash } from 'crypto';
 import { md5Each } from './md5-lanes';
 
 /**
@@ -136,8 +135,7 @@ export function writeAggregateRecord(
 
 /** Step 3: the MD5 trailer, once the records end at `at`; `out` must end right after it. */
 export function sealAggregate(out: Buffer, at: number): void {
-  checkSealable(out, at);
-  hash('md5', out.subarray(KPL_MAGIC.length, at), 'buffer').copy(out, at);
+  sealAggregates([out], [at]);
 }
 
 /**
@@ -148,17 +146,13 @@ export function sealAggregates(outs: readonly Buffer[], ats: readonly number[]):
   const bodies = new Array<Buffer>(outs.length);
   const trailers = new Array<Buffer>(outs.length);
   for (let i = 0; i < outs.length; i++) {
-    checkSealable(outs[i], ats[i]);
+    if (ats[i] + MD5_LENGTH !== outs[i].length) {
+      throw new RangeError(`aggregated record of ${ats[i] + MD5_LENGTH} bytes written into ${outs[i].length}`);
+    }
     bodies[i] = outs[i].subarray(KPL_MAGIC.length, ats[i]);
     trailers[i] = outs[i].subarray(ats[i]);
   }
   md5Each(bodies, trailers);
-}
-
-function checkSealable(out: Buffer, at: number): void {
-  if (at + MD5_LENGTH !== out.length) {
-    throw new RangeError(`aggregated record of ${at + MD5_LENGTH} bytes written into ${out.length}`);
-  }
 }
 
 function recordBodySize(pk: number, ehk: number, dataLength: number): number {
@@ -214,9 +208,7 @@ export function hasKplMagic(blob: Uint8Array): boolean {
 }
 
 function checksumMatches(buffer: Buffer): boolean {
-  const end = buffer.length - MD5_LENGTH;
-  const digest = hash('md5', buffer.subarray(KPL_MAGIC.length, end), 'buffer');
-  return digest.equals(buffer.subarray(end));
+  return checksumsMatch([buffer])[0];
 }
 
 /** True when the blob has the KPL magic, room for a body and an MD5 trailer that matches it. */
