@@ -174,6 +174,14 @@ async function compare(label: string, records: BufferRecord[]): Promise<string[]
     pieces.push(floorOut.subarray(at, Math.min(userBytes, at + DEFAULT_LIMITS.maxAggregateBytes)));
   }
   const pieceDigests = pieces.map(() => Buffer.alloc(16));
+  /** Both floors' copy: every record's bytes into `floorOut`, one after another. */
+  const copyIntoFloor = (): void => {
+    let at = 0;
+    for (const record of records) {
+      floorOut.set(record.data, at);
+      at += record.data.length;
+    }
+  };
   // Ours with the default ordering groups: aggregates of one shard and one group each.
   const [oursMs, oursDefaultMs, theirsMs, aggregateFloorMs, lanesFloorMs] = await timeEach([
     () => {
@@ -191,21 +199,13 @@ async function compare(label: string, records: BufferRecord[]): Promise<string[]
     // the next (one buffer of 20-50 MB, or aggregate-size ones, mapped afresh by glibc or not,
     // by what was freed before), so the floor leaves out the cost of fresh memory that ours pays.
     () => {
-      let at = 0;
-      for (const record of records) {
-        floorOut.set(record.data, at);
-        at += record.data.length;
-      }
+      copyIntoFloor();
       hash('md5', floorOut, 'buffer');
     },
     // The same with our four-lane MD5 (md5-lanes.ts) over default-size pieces: the floor of an
     // aggregator that hashes as ours does.
     () => {
-      let at = 0;
-      for (const record of records) {
-        floorOut.set(record.data, at);
-        at += record.data.length;
-      }
+      copyIntoFloor();
       codec.md5Each(pieces, pieceDigests);
     },
   ]);
