@@ -2,7 +2,7 @@
  * The parent's side of a benchmark worker (worker.ts): a fresh Node.js process running one
  * handler bundle, driven one request at a time over IPC.
  */
-import { fork, type ChildProcess } from 'child_process';
+import { execFileSync, fork, type ChildProcess } from 'child_process';
 import type { WorkerReply, WorkerRequest } from './worker';
 
 export interface Invocation {
@@ -16,6 +16,11 @@ export interface Invocation {
 }
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void };
+
+/** The Node.js version the workers run: BENCH_NODE's (e.g. Lambda's runtime line), else this process's. */
+export function workerNodeVersion(): string {
+  return process.env.BENCH_NODE ? execFileSync(process.env.BENCH_NODE, ['--version'], { encoding: 'utf8' }).trim() : process.version;
+}
 
 export class BenchWorker {
   private nextId = 1;
@@ -39,6 +44,8 @@ export class BenchWorker {
       },
       // As Lambda runs the bundle: NODE_OPTIONS=--enable-source-maps (pipelineFunctionDefaults).
       // BENCH_EXEC_ARGV adds Node.js flags for a diagnosis (--trace-gc, --trace-deopt), printed on the bench's stdout.
+      // BENCH_NODE runs the workers on another Node.js binary (Lambda's runtime line, e.g. 24), the bench itself on this one.
+      ...(process.env.BENCH_NODE ? { execPath: process.env.BENCH_NODE } : {}),
       execArgv: ['--enable-source-maps', ...(process.env.BENCH_EXEC_ARGV ? process.env.BENCH_EXEC_ARGV.split(' ') : [])],
       stdio: ['ignore', process.env.BENCH_EXEC_ARGV ? 'inherit' : 'ignore', 'pipe', 'ipc'],
     });

@@ -19,7 +19,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
 import { localClientConfig, startDynalite, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
-import { BenchWorker, type Invocation } from '../consumer/child';
+import { BenchWorker, workerNodeVersion, type Invocation } from '../consumer/child';
 import { profileTables, summariseProfile } from '../consumer/profile';
 import { InstantProgressTable, KinesisEndpoint } from './endpoint';
 
@@ -239,7 +239,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       {
         id: 'bound',
         label:
-          "guarantees' floor: the transport floor + the claim and COMPLETE on the same table, each record's UTF-8 into the aggregates, MD5 per aggregate (diagnosis)",
+          "guarantees' floor: the transport floor + the claim and COMPLETE on the same table, the shard map (ListShards once per container) and each record's shard by its key, each record's UTF-8 into the aggregates, MD5 per aggregate (diagnosis)",
         bundle: floorBundle,
         env: { ...base('bench-bound'), PROGRESS_TABLE_NAME: 'bench-progress', BENCH_FLOOR_GUARANTEES: '1' },
         ours: false,
@@ -323,7 +323,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
     console.log(
-      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
+      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
     );
     console.log(
       '| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |',

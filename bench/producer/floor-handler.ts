@@ -7,18 +7,22 @@
  * one's is the most any producer can gain on it.
  *
  * With BENCH_FLOOR_GUARANTEES=1 (and PROGRESS_TABLE_NAME), the guarantees' floor: the same, plus
- * only what the KPL format and the no-copy guarantee make every producer of ours do, each done the
- * cheapest way: the progress claim before the write and the COMPLETE after it, through the
- * producer's own ProgressStore and DynamoDB client (the claim's round trip overlapped with the
- * record work below), every record's text written as UTF-8 into the aggregates' bytes, and an MD5
- * trailer per aggregate (the producer's four-lane MD5, md5-lanes.ts). No validation, no routing,
- * no protobuf framing. The reference's time over this one's is the most a producer that keeps
- * those guarantees can gain on it here.
+ * only what the KPL format, the no-copy guarantee and storing each aggregate on the shard that owns
+ * its records make every producer of ours do, each done the cheapest way: the progress claim before
+ * the write and the COMPLETE after it, through the producer's own ProgressStore and DynamoDB client
+ * (the claim's round trip overlapped with the record work below); the shard map, once per container
+ * (ListShards through the producer's own code, sent with the claim); each record's shard by its
+ * partition key (one MD5 per distinct key per container, then one lookup per record); every
+ * record's text written as UTF-8 into the aggregates' bytes, and an MD5 trailer per aggregate (the
+ * producer's four-lane MD5, md5-lanes.ts). No validation, no protobuf framing. The reference's time
+ * over this one's is the most a producer that keeps those guarantees can gain on it here (the
+ * reference routes nothing: it stores most aggregates on a shard that does not own their records).
  */
 import { randomUUID } from 'crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
-import { MAX_HASH_KEY } from '../../lambda/shared/hash-key';
+import { MAX_HASH_KEY, rememberedHashKeyOf } from '../../lambda/shared/hash-key';
+import { ShardMap, listShards } from '../../lambda/shared/shard-map';
 import { md5Each } from '../../lambda/shared/md5-lanes';
 import { dynamoDbClient, kinesisClient } from '../../lambda/shared/clients';
 import { kinesisProtocol } from '../../lambda/producer/put-records-codec';
@@ -40,6 +44,24 @@ const BODY_END = bytes - 16;
 const bodies = entries.map(({ Data }) => Data.subarray(BODY_START, BODY_END));
 const trailers = entries.map(({ Data }) => Data.subarray(BODY_END));
 
+/** Each partition key's shard position, kept from one invocation to the next (as the producer keeps its keys). */
+const shardOfKey = new Map<string, number>();
+let shardMap: Promise<ShardMap> | undefined;
+
+/** Every record's shard (counted: where it goes does not change the cost of writing it). */
+function route(records: ReadonlyArray<{ partitionKey: string }>, map: ShardMap): number[] {
+  const perShard = new Array<number>(map.shards.length).fill(0);
+  for (const { partitionKey } of records) {
+    let shard = shardOfKey.get(partitionKey);
+    if (shard === undefined) {
+      shard = map.shards.indexOf(map.shardFor(rememberedHashKeyOf(partitionKey)));
+      shardOfKey.set(partitionKey, shard);
+    }
+    perShard[shard]++;
+  }
+  return perShard;
+}
+
 /** Every record's text as UTF-8 into the entries, one after another, then each entry's MD5 trailer. */
 function writeRecords(records: ReadonlyArray<{ data: string }>): void {
   let entry = 0;
@@ -56,7 +78,7 @@ function writeRecords(records: ReadonlyArray<{ data: string }>): void {
 }
 
 export async function handler(
-  event: { records: Array<{ data: string }> },
+  event: { records: Array<{ data: string; partitionKey: string }> },
   context: Context,
 ): Promise<{ recordCount: number; writtenCount: number; failedCount: number }> {
   const client = kinesisClient(() => ({ protocol: kinesisProtocol() }));
@@ -72,7 +94,9 @@ export async function handler(
   if (store) {
     const claiming = store.claim(key, '-', event.records.length, owner, Date.now() + context.getRemainingTimeInMillis());
     claiming.catch(() => undefined);
+    shardMap ??= listShards(client, process.env.STREAM_NAME!).then((shards) => ShardMap.fromShards(shards));
     await new Promise((resolve) => setImmediate(resolve)); // let the claim go out, then work while it is in flight
+    route(event.records, await shardMap);
     writeRecords(event.records);
     const claim = await claiming;
     if (claim.kind !== 'claimed') {
