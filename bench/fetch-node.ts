@@ -17,7 +17,10 @@ const binary = path.join(dir, 'package', 'bin', 'node');
 if (!fs.existsSync(binary)) {
   fs.mkdirSync(dir, { recursive: true });
   const spec = `node-${process.platform}-${process.arch}@${line}`;
-  const tarball = execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tarball = execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   execFileSync('tar', ['xzf', path.join(dir, tarball), '-C', dir]);
   fs.rmSync(path.join(dir, tarball));
 }
