@@ -60,12 +60,10 @@ export function deaggregateRecord(record: KinesisStreamRecord, shardId = shardId
  */
 export function deaggregateRecords(records: readonly KinesisStreamRecord[], shardId?: string): UserRecord[][] {
   const blobs = records.map((record) => Buffer.from(record.kinesis.data, 'base64'));
-  const aggregated = blobs.filter(hasKplMagic);
-  const matches = checksumsMatch(aggregated);
+  const kpl = blobs.map(hasKplMagic);
+  const matches = checksumsMatch(blobs.filter((_, i) => kpl[i]));
   let next = 0;
-  return records.map((record, i) =>
-    userRecordsOf(record, blobs[i], shardId ?? shardIdOf(record), hasKplMagic(blobs[i]) ? matches[next++] : undefined),
-  );
+  return records.map((record, i) => userRecordsOf(record, blobs[i], shardId ?? shardIdOf(record), kpl[i] ? matches[next++] : undefined));
 }
 
 /**
