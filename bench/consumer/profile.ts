@@ -160,6 +160,29 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
       .slice(0, top)
       .map(([frame, millis]) => ({ frame, millis })),
     areas: sorted(byArea)
+      .slice(0, Math.max(10, top))
+      .map(([area, millis]) => ({ area, millis })),
+  };
+}
+
+/** Several profiles' summaries (each made with `top` = Infinity) as one: their milliseconds summed, frame by frame and area by area. */
+export function mergeSummaries(summaries: readonly ProfileSummary[], top = 15): ProfileSummary {
+  const frames = new Map<string, number>();
+  const areas = new Map<string, number>();
+  for (const summary of summaries) {
+    summary.frames.forEach(({ frame, millis }) => frames.set(frame, (frames.get(frame) ?? 0) + millis));
+    summary.areas.forEach(({ area, millis }) => areas.set(area, (areas.get(area) ?? 0) + millis));
+  }
+  const sum = (pick: (s: ProfileSummary) => number) => summaries.reduce((total, s) => total + pick(s), 0);
+  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
+  return {
+    totalMillis: sum((s) => s.totalMillis),
+    idleMillis: sum((s) => s.idleMillis),
+    harnessMillis: sum((s) => s.harnessMillis),
+    frames: sorted(frames)
+      .slice(0, top)
+      .map(([frame, millis]) => ({ frame, millis })),
+    areas: sorted(areas)
       .slice(0, 10)
       .map(([area, millis]) => ({ area, millis })),
   };

@@ -20,7 +20,7 @@ import * as esbuild from 'esbuild';
 import { localClientConfig, startDynalite, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, workerNodeVersion, type Invocation } from '../consumer/child';
-import { profileTables, summariseProfile } from '../consumer/profile';
+import { mergeSummaries, profileTables, summariseProfile } from '../consumer/profile';
 import { InstantProgressTable, KinesisEndpoint } from './endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -374,14 +374,14 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     }
 
     if (options.profile) {
-      const profiled = contenders.filter((c) => c.id === 'ours' || c.id === 'ours-nodedup' || c.id === 'ref');
-      for (const [phase, warmups, invocations] of [
-        ['first three invocations of a fresh process', 0, 3],
-        [`${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED],
-      ] as const) {
-        for (const contender of profiled) {
+      const profiled = contenders.filter((c) => c.id === 'ours' || c.id === 'ours-nodedup' || c.id === 'ref' || c.id === 'bound');
+      /** Profiles `invocations` invocations after `warmups` unprofiled ones, in `processes` fresh processes; their summaries summed. */
+      const profile = async (contender: Contender, phase: string, warmups: number, invocations: number, processes: number) => {
+        const summaries = [];
+        for (let p = 0; p < processes; p++) {
           const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, {
             ...contender.env,
+            ...contender.floor?.(inputs[0]),
             BENCH_HANDLER: contender.bundle,
           });
           workers.push(worker);
@@ -397,25 +397,31 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
           if (process.env.BENCH_PROFILE_DIR) {
             // Kept for a closer look (Chrome DevTools, or a script over its nodes), with the bundle's
             // source map beside the bundle's own path.
-            fs.copyFileSync(
-              file,
-              path.join(process.env.BENCH_PROFILE_DIR, `${contender.id}-${warmups === 0 ? 'first' : 'steady'}.cpuprofile`),
-            );
+            const name = `${contender.id}-${phase}${processes > 1 ? `-${p}` : ''}`;
+            fs.copyFileSync(file, path.join(process.env.BENCH_PROFILE_DIR, `${name}.cpuprofile`));
             fs.copyFileSync(`${contender.bundle}.map`, path.join(process.env.BENCH_PROFILE_DIR, `${path.basename(contender.bundle)}.map`));
             const heap = file.replace(/\.cpuprofile$/, '.heapprofile');
             if (fs.existsSync(heap)) {
-              fs.copyFileSync(
-                heap,
-                path.join(process.env.BENCH_PROFILE_DIR, `${contender.id}-${warmups === 0 ? 'first' : 'steady'}.heapprofile`),
-              );
+              fs.copyFileSync(heap, path.join(process.env.BENCH_PROFILE_DIR, `${name}.heapprofile`));
             }
           }
           await worker.stop();
           workers.pop();
-          const summary = summariseProfile(file, ROOT, 15);
+          summaries.push(summariseProfile(file, ROOT, Infinity));
+        }
+        return mergeSummaries(summaries, 15);
+      };
+      for (const [phase, title, warmups, invocations, processes] of [
+        ['first', 'first three invocations of a fresh process', 0, 3, 1],
+        ['early', `second and third invocations of ${FRESH} fresh processes, summed`, 1, 2, FRESH],
+        ['steady', `${PROFILED} invocations after 3 warm-ups (steady state)`, 3, PROFILED, 1],
+      ] as const) {
+        for (const contender of profiled) {
+          const summary = await profile(contender, phase, warmups, invocations, processes);
           const busy = summary.totalMillis - summary.idleMillis - summary.harnessMillis;
+          const count = invocations * processes;
           console.log(
-            `\nCPU profile of ${contender.label}, ${inputs[0].label}, ${phase}: ${busy.toFixed(0)} ms busy (${(busy / invocations).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`,
+            `\nCPU profile of ${contender.id === 'bound' ? "the guarantees' floor" : contender.label}, ${inputs[0].label}, ${title}: ${busy.toFixed(0)} ms busy (${(busy / count).toFixed(1)} ms per invocation), ${summary.idleMillis.toFixed(0)} ms idle (waiting on sockets)\n`,
           );
           console.log(profileTables(summary, busy));
         }

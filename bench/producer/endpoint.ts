@@ -1,14 +1,17 @@
 /**
  * The producer benchmark's Kinesis: one loopback HTTP endpoint speaking the AWS JSON 1.1 protocol
- * for PutRecords and ListShards, as Kinesis answers them: every entry gets the ShardId of the
+ * and its CBOR form (answering in the form it was asked in) for PutRecords and ListShards, as
+ * Kinesis answers them: every entry gets the ShardId of the
  * shard whose hash key range holds its ExplicitHashKey (else the MD5 of its partition key) and a
  * rising sequence number. It keeps counts only (entries, data bytes), so it costs every contender
  * alike; with `verify` on it also decodes what it receives and counts the user records inside
  * (KPL aggregates deaggregated, MD5 checked), for a check round outside the timed ones.
  */
 import type * as http from 'http';
+import { cbor } from '@smithy/core/cbor';
 import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { AMZ_CBOR, AMZ_JSON, sendAnswer } from '../../test/helpers/kinesis-wire';
 import { LoopbackServer } from '../../test/helpers/loopback-server';
 
 interface Shard {
@@ -17,7 +20,8 @@ interface Shard {
   end: bigint;
 }
 interface PutEntry {
-  Data: string;
+  /** Base64 text (JSON), bytes (CBOR): decoded only to verify, so the endpoint costs every contender alike. */
+  Data: string | Uint8Array;
   PartitionKey: string;
   ExplicitHashKey?: string;
 }
@@ -65,7 +69,7 @@ export class KinesisEndpoint {
   }
 
   private count(entry: PutEntry, shard: Shard): void {
-    const data = Buffer.from(entry.Data, 'base64');
+    const data = typeof entry.Data === 'string' ? Buffer.from(entry.Data, 'base64') : Buffer.from(entry.Data);
     if (!isAggregated(data)) {
       this.userRecords++;
       this.userBytes += data.length;
@@ -86,9 +90,11 @@ export class KinesisEndpoint {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '').split('.')[1];
+      const form = String(req.headers['content-type']).split(';')[0].trim() === AMZ_CBOR ? AMZ_CBOR : AMZ_JSON;
+      const send = (answer: unknown, status = 200) => sendAnswer(res, form, status, answer, { 'x-amzn-requestid': 'bench' });
       this.calls++;
       if (target === 'ListShards') {
-        return send(res, {
+        return send({
           Shards: this.shards.map((s) => ({
             ShardId: s.shardId,
             HashKeyRange: { StartingHashKey: s.start.toString(), EndingHashKey: s.end.toString() },
@@ -97,11 +103,10 @@ export class KinesisEndpoint {
         });
       }
       if (target !== 'PutRecords') {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify({ __type: 'UnknownOperationException', message: target }));
-        return undefined;
+        return send({ __type: 'UnknownOperationException', message: target }, 400);
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records: PutEntry[] };
+      const bytes = Buffer.concat(chunks);
+      const body = (form === AMZ_CBOR ? cbor.deserialize(bytes) : JSON.parse(bytes.toString('utf8'))) as { Records: PutEntry[] };
       const records = body.Records.map((entry) => {
         const shard = this.shardOf(entry);
         if (this.verify) {
@@ -111,19 +116,9 @@ export class KinesisEndpoint {
         return { SequenceNumber: `4962${String(this.sequence).padStart(52, '0')}`, ShardId: shard.shardId };
       });
       this.entries += records.length;
-      return send(res, { FailedRecordCount: 0, Records: records });
+      return send({ FailedRecordCount: 0, Records: records });
     });
   }
-}
-
-function send(res: http.ServerResponse, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(200, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': 'bench',
-  });
-  res.end(text);
 }
 
 /**

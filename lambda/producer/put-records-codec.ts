@@ -1,8 +1,30 @@
 import { AwsJson1_1Protocol } from '@aws-sdk/core/protocols';
 import { errorTypeRegistries } from '@aws-sdk/client-kinesis';
-import { JsonCodec2 } from '@smithy/core/protocols';
+import { CborCodec } from '@smithy/core/cbor';
+import { JsonCodec2, collectBody } from '@smithy/core/protocols';
 import { NormalizedSchema } from '@smithy/core/schema';
-import type { SerdeFunctions } from '@smithy/types';
+import type {
+  EndpointBearer,
+  HandlerExecutionContext,
+  HttpRequest,
+  HttpResponse,
+  MetadataBearer,
+  OperationSchema,
+  SerdeFunctions,
+} from '@smithy/types';
+
+/** The content type of Kinesis's CBOR form of its JSON 1.1 protocol (what the AWS SDK for Java, and so the KPL's Java users and the KCL, send by default). */
+export const AMZ_CBOR = 'application/x-amz-cbor-1.1';
+
+/**
+ * Whether PutRecords goes as CBOR: yes, unless the environment turns it off the way the AWS SDK
+ * for Java is told to (`AWS_CBOR_DISABLE` set, SDK v1; `AWS_CBOR_ENABLED=false`, SDK v2), e.g.
+ * behind a proxy or an emulator that speaks only JSON.
+ */
+export function cborEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const disable = env.AWS_CBOR_DISABLE;
+  return (disable === undefined || disable === '' || disable.toLowerCase() === 'false') && env.AWS_CBOR_ENABLED?.toLowerCase() !== 'false';
+}
 
 /**
  * The Kinesis client's JSON codec with one change: a PutRecords request body is written with
@@ -15,24 +37,92 @@ import type { SerdeFunctions } from '@smithy/types';
  * (`AwsJson1_1Protocol({ …, jsonCodec })`, given as the client's `protocol`).
  */
 export class PutRecordsJsonCodec extends JsonCodec2 {
-  public constructor() {
+  /** With `cbor`, a PutRecords body is written as CBOR (putRecordsCbor) where it can be, else as JSON. */
+  public constructor(private readonly cbor = false) {
     // The settings AwsJsonRpcProtocol gives its default codec.
     super({ timestampFormat: { useTrait: true, default: 7 }, jsonName: false });
   }
 
   public override createSerializer(): Inner {
-    return new PutRecordsSerializer(super.createSerializer());
+    return new PutRecordsSerializer(super.createSerializer(), this.cbor);
   }
 }
 
-/** The Kinesis client's protocol (the settings @aws-sdk/client-kinesis gives it) with the PutRecords codec. */
-export function kinesisProtocol(): AwsJson1_1Protocol {
-  return new AwsJson1_1Protocol({
-    defaultNamespace: 'com.amazonaws.kinesis',
-    errorTypeRegistries,
-    serviceTarget: 'Kinesis_20131202',
-    jsonCodec: new PutRecordsJsonCodec(),
-  });
+/** Bodies written as CBOR (their requests are labelled so by KinesisProtocol.serializeRequest). */
+const CBOR_BODIES = new WeakSet<Uint8Array>();
+
+/**
+ * The Kinesis client's protocol (AWS JSON 1.1, the settings @aws-sdk/client-kinesis gives it) with
+ * the PutRecords codec, and with `cbor` PutRecords sent in Kinesis's CBOR form
+ * (`application/x-amz-cbor-1.1`, the default of the AWS SDK for Java): the records' bytes go in
+ * as they are (CBOR byte strings), with no base64 text made and copied (about 2 ms per 2.3 MB
+ * request) and a body a quarter smaller to hash and send. Kinesis answers a CBOR request in CBOR,
+ * errors too; answers are read by their content type (CBOR with the SDK's own CBOR deserializer,
+ * anything else as before), so every other operation, and any JSON answer, is unchanged. Signing,
+ * retries and transport stay the SDK's.
+ */
+export class KinesisProtocol extends AwsJson1_1Protocol {
+  private readonly cborCodec = new CborCodec();
+
+  public constructor(cbor: boolean) {
+    super({
+      defaultNamespace: 'com.amazonaws.kinesis',
+      errorTypeRegistries,
+      serviceTarget: 'Kinesis_20131202',
+      jsonCodec: new PutRecordsJsonCodec(cbor),
+    });
+  }
+
+  public override setSerdeContext(serdeContext: SerdeFunctions): void {
+    super.setSerdeContext(serdeContext);
+    this.cborCodec.setSerdeContext(serdeContext);
+  }
+
+  public override async serializeRequest<Input extends object>(
+    operationSchema: OperationSchema,
+    input: Input,
+    context: HandlerExecutionContext & SerdeFunctions & EndpointBearer,
+  ): Promise<HttpRequest> {
+    const request = await super.serializeRequest(operationSchema, input, context);
+    if (request.body instanceof Uint8Array && CBOR_BODIES.has(request.body)) {
+      request.headers['content-type'] = AMZ_CBOR;
+    }
+    return request;
+  }
+
+  public override async deserializeResponse<Output extends MetadataBearer>(
+    operationSchema: OperationSchema,
+    context: HandlerExecutionContext & SerdeFunctions,
+    response: HttpResponse,
+  ): Promise<Output> {
+    if (contentTypeOf(response) !== AMZ_CBOR) {
+      return super.deserializeResponse(operationSchema, context, response);
+    }
+    // As RpcProtocol.deserializeResponse reads JSON (no event streams in Kinesis's CBOR answers).
+    const bytes = await collectBody(response.body, context);
+    const deserializer = this.cborCodec.createDeserializer();
+    if (this.isErrorResponse(response.statusCode)) {
+      const dataObject = bytes.byteLength > 0 ? (deserializer.read(15, bytes) as Record<string, unknown>) : {};
+      await this.handleError(operationSchema, context, response, dataObject, this.deserializeMetadata(response));
+      throw new Error('Kinesis CBOR protocol: the error handler did not throw');
+    }
+    const output = bytes.byteLength > 0 ? (deserializer.read(NormalizedSchema.of(operationSchema.output), bytes) as object) : {};
+    return { ...output, $metadata: this.deserializeMetadata(response) } as Output;
+  }
+}
+
+function contentTypeOf(response: HttpResponse): string | undefined {
+  for (const name in response.headers) {
+    if (name.toLowerCase() === 'content-type') {
+      return response.headers[name].split(';')[0].trim().toLowerCase();
+    }
+  }
+  return undefined;
+}
+
+/** The Kinesis client's protocol for the producer: KinesisProtocol, CBOR unless the environment turns it off (cborEnabled). */
+export function kinesisProtocol(options: { cbor?: boolean } = {}): KinesisProtocol {
+  return new KinesisProtocol(options.cbor ?? cborEnabled());
 }
 
 type Inner = ReturnType<JsonCodec2['createSerializer']>;
@@ -41,14 +131,24 @@ type WrittenSchema = Parameters<Inner['write']>[0];
 class PutRecordsSerializer {
   private body?: Buffer;
 
-  public constructor(private readonly inner: Inner) {}
+  public constructor(
+    private readonly inner: Inner,
+    private readonly cbor: boolean,
+  ) {}
 
   public setSerdeContext(context: SerdeFunctions): void {
     this.inner.setSerdeContext(context);
   }
 
   public write(schema: WrittenSchema, value: unknown): void {
-    this.body = NormalizedSchema.of(schema).getName() === 'PutRecordsInput' ? putRecordsBody(value) : undefined;
+    this.body = undefined;
+    if (NormalizedSchema.of(schema).getName() === 'PutRecordsInput') {
+      const cbor = this.cbor ? putRecordsCbor(value) : undefined;
+      if (cbor !== undefined) {
+        CBOR_BODIES.add(cbor);
+      }
+      this.body = cbor ?? putRecordsBody(value);
+    }
     if (this.body === undefined) {
       this.inner.write(schema, value);
     }
@@ -151,4 +251,127 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
   }
   at += out.write('}', at, 'latin1');
   return out.subarray(0, at);
+}
+
+/** A lone UTF-16 surrogate: UTF-8 cannot hold it (written as U+FFFD), so such input goes the SDK's way. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const text = (value: unknown): value is string => typeof value === 'string' && !LONE_SURROGATE.test(value);
+
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+
+/** Bytes of a CBOR head (major type and argument) for `n`. */
+const headSize = (n: number): number => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+/** Bytes of a CBOR text string holding `value`. */
+const textSize = (value: string): number => {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  return headSize(bytes) + bytes;
+};
+
+/**
+ * The CBOR body of a PutRecords input (RFC 8949: a map of Records, a list of maps of Data as a byte
+ * string, ExplicitHashKey and PartitionKey as text; StreamName and StreamARN as text; absent
+ * members left out; definite lengths, the shortest heads), or undefined when the input has anything
+ * else or a string UTF-8 cannot hold (the JSON codec then writes it). Each record's bytes are
+ * copied in once.
+ */
+export function putRecordsCbor(value: unknown): Buffer | undefined {
+  if (typeof value !== 'object' || value === null) {
+    return undefined;
+  }
+  const input = value as Record<string, unknown>;
+  for (const name in input) {
+    if (!INPUT_MEMBERS.has(name) && present(input[name])) {
+      return undefined;
+    }
+  }
+  const { Records: records, StreamName: streamName, StreamARN: streamArn } = input;
+  if (
+    !Array.isArray(records) ||
+    records.length >= 2 ** 32 ||
+    (present(streamName) && !text(streamName)) ||
+    (present(streamArn) && !text(streamArn))
+  ) {
+    return undefined;
+  }
+  const data = new Array<Buffer>(records.length);
+  let size = 1 + textSize('Records') + headSize(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const entry = records[i] as Record<string, unknown> | null;
+    if (typeof entry !== 'object' || entry === null) {
+      return undefined;
+    }
+    for (const name in entry) {
+      if (!ENTRY_MEMBERS.has(name) && present(entry[name])) {
+        return undefined;
+      }
+    }
+    const { Data: bytes, ExplicitHashKey: hashKey, PartitionKey: key } = entry;
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength >= 2 ** 32 || !text(key) || (present(hashKey) && !text(hashKey))) {
+      return undefined;
+    }
+    data[i] = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    size +=
+      1 +
+      textSize('Data') +
+      headSize(bytes.byteLength) +
+      bytes.byteLength +
+      textSize('PartitionKey') +
+      textSize(key) +
+      (present(hashKey) ? textSize('ExplicitHashKey') + textSize(hashKey as string) : 0);
+  }
+  if (present(streamName)) {
+    size += textSize('StreamName') + textSize(streamName as string);
+  }
+  if (present(streamArn)) {
+    size += textSize('StreamARN') + textSize(streamArn as string);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  const head = (major: number, n: number): void => {
+    if (n < 24) {
+      out[at++] = (major << 5) | n;
+    } else if (n < 0x100) {
+      out[at++] = (major << 5) | 24;
+      out[at++] = n;
+    } else if (n < 0x10000) {
+      out[at++] = (major << 5) | 25;
+      at = out.writeUInt16BE(n, at);
+    } else {
+      out[at++] = (major << 5) | 26;
+      at = out.writeUInt32BE(n, at);
+    }
+  };
+  const writeText = (value: string): void => {
+    head(MAJOR_TEXT, Buffer.byteLength(value, 'utf8'));
+    at += out.write(value, at, 'utf8');
+  };
+  head(MAJOR_MAP, 1 + (present(streamName) ? 1 : 0) + (present(streamArn) ? 1 : 0));
+  writeText('Records');
+  head(MAJOR_ARRAY, records.length);
+  for (let i = 0; i < records.length; i++) {
+    const entry = records[i] as { ExplicitHashKey?: string | null; PartitionKey: string };
+    const hashKey = present(entry.ExplicitHashKey);
+    head(MAJOR_MAP, hashKey ? 3 : 2);
+    writeText('Data');
+    head(MAJOR_BYTES, data[i].byteLength);
+    at += data[i].copy(out, at);
+    if (hashKey) {
+      writeText('ExplicitHashKey');
+      writeText(entry.ExplicitHashKey as string);
+    }
+    writeText('PartitionKey');
+    writeText(entry.PartitionKey);
+  }
+  if (present(streamName)) {
+    writeText('StreamName');
+    writeText(streamName as string);
+  }
+  if (present(streamArn)) {
+    writeText('StreamARN');
+    writeText(streamArn as string);
+  }
+  return out;
 }

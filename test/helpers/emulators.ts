@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'child_process';
+import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -6,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { cbor } from '@smithy/core/cbor';
 
 /**
  * Local emulators for the integration tests (and the developer tools that reuse them): kinesalite
@@ -64,11 +66,56 @@ function closer(server: http.Server): () => Promise<void> {
     });
 }
 
-/** kinesalite in this process (fast; no UpdateShardCount, no on-demand streams). */
+/**
+ * A CBOR PutRecords / PutRecord body with every Data byte string turned into base64 text (still
+ * CBOR), or the body unchanged when it is something else.
+ */
+function cborDataAsText(body: Buffer): Buffer {
+  try {
+    const input = cbor.deserialize(body) as { Data?: unknown; Records?: Array<{ Data?: unknown }> };
+    const entries = Array.isArray(input.Records) ? input.Records : [input];
+    for (const entry of entries) {
+      if (entry.Data instanceof Uint8Array) {
+        entry.Data = Buffer.from(entry.Data).toString('base64');
+      }
+    }
+    return Buffer.from(cbor.serialize(input));
+  } catch {
+    return body;
+  }
+}
+
+/**
+ * kinesalite in this process (fast; no UpdateShardCount, no on-demand streams). It speaks JSON and
+ * CBOR, but stores a CBOR PutRecords entry's Data as the Buffer it decoded where a JSON one stores
+ * base64 text, and a JSON GetRecords then answers that Buffer's JSON form: records written as CBOR
+ * (the producer's default, as the AWS SDK for Java's) come back broken to a JSON reader. Real
+ * Kinesis stores bytes. So CBOR PutRecords bodies reach kinesalite with their Data as base64 text
+ * (which its CBOR path also takes): its own CBOR parsing, validation and CBOR answers still run.
+ */
 export async function startKinesalite(port = 0): Promise<Emulator> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => http.Server;
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 500 });
+  const handlers = server.listeners('request') as http.RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const cborPut =
+      String(req.headers['content-type']).startsWith('application/x-amz-cbor-1.1') &&
+      /\.PutRecords?$/.test(String(req.headers['x-amz-target']));
+    if (!cborPut) {
+      handlers.forEach((handler) => handler(req, res));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const relayed = Object.assign(new EventEmitter(), { headers: req.headers, method: req.method, url: req.url });
+      handlers.forEach((handler) => handler(relayed as unknown as http.IncomingMessage, res));
+      relayed.emit('data', cborDataAsText(Buffer.concat(chunks)));
+      relayed.emit('end');
+    });
+  });
   const bound = await listen(server, port, 'kinesalite');
   return { name: 'kinesalite', endpoint: `http://127.0.0.1:${bound}`, port: bound, stop: closer(server) };
 }

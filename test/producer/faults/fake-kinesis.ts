@@ -1,9 +1,11 @@
 import type * as http from 'http';
 import { MAX_HASH_KEY, hashKeyOf } from '../../../lambda/shared/hash-key';
+import { readRequest, sendAnswer, type WireEntry } from '../../helpers/kinesis-wire';
 import { LoopbackServer } from '../../helpers/loopback-server';
 
 /**
- * A small fake Kinesis endpoint (AWS JSON 1.1 protocol, loopback, free port) for faults the
+ * A small fake Kinesis endpoint (AWS JSON 1.1 protocol or its CBOR form, answering in the form it
+ * was asked in; loopback, free port) for faults the
  * emulators cannot make: throttled entries or shards, 5xx before or after the write, hung and slow
  * calls, answers missing entries, ListShards throttled/denied/failing, a split after the producer
  * loaded its map. It stores what PutRecords accepted, shard by shard, for the test to read back.
@@ -22,11 +24,7 @@ export interface StoredRecord {
   data: Buffer;
   sequenceNumber: string;
 }
-interface PutEntry {
-  Data: string;
-  PartitionKey: string;
-  ExplicitHashKey?: string;
-}
+type PutEntry = WireEntry;
 
 /** What to do with one call: answer an error instead (before writing), write and then fail, hang, slow down, fail some entries, drop some answers. */
 export type Fault =
@@ -43,6 +41,8 @@ export class FakeKinesis {
   public shards: FakeShard[];
   public readonly stored: StoredRecord[] = [];
   public calls = { PutRecords: 0, ListShards: 0 };
+  /** Each call's operation and content type, `PutRecords:application/x-amz-cbor-1.1`. */
+  public readonly forms: string[] = [];
   public faults: FaultPlan = () => undefined;
   /** Runs after every ListShards answer (e.g. split a shard once the producer has its map). */
   public afterListShards: () => void = () => undefined;
@@ -75,6 +75,7 @@ export class FakeKinesis {
     this.shards = fresh.shards;
     this.nextShard = shardCount;
     this.stored.length = 0;
+    this.forms.length = 0;
     this.calls = { PutRecords: 0, ListShards: 0 };
     this.faults = () => undefined;
     this.afterListShards = () => undefined;
@@ -99,7 +100,10 @@ export class FakeKinesis {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '').split('.')[1] as 'PutRecords' | 'ListShards';
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Records?: PutEntry[] };
+      const { form, input: body } = readRequest(req, Buffer.concat(chunks));
+      const send = (r: http.ServerResponse, status: number, answer: unknown) => sendAnswer(r, form, status, answer);
+      /** The forms the calls came in, for tests of the wire. */
+      this.forms.push(`${target}:${form}`);
       if (target !== 'PutRecords' && target !== 'ListShards') {
         return send(res, 400, { __type: 'UnknownOperationException', message: target });
       }
@@ -135,7 +139,7 @@ export class FakeKinesis {
           shardId: shard.shardId,
           partitionKey: entry.PartitionKey,
           ...(entry.ExplicitHashKey ? { explicitHashKey: entry.ExplicitHashKey } : {}),
-          data: Buffer.from(entry.Data, 'base64'),
+          data: entry.Data,
           sequenceNumber,
         });
         return { SequenceNumber: sequenceNumber, ShardId: shard.shardId };
@@ -158,17 +162,4 @@ export class FakeKinesis {
 
 function shardId(i: number): string {
   return `shardId-${String(i).padStart(12, '0')}`;
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  if (res.destroyed) {
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-    ...(status >= 400 ? { 'x-amzn-errortype': (body as { __type: string }).__type } : {}),
-  });
-  res.end(text);
 }

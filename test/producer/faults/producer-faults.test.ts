@@ -146,6 +146,8 @@ interface Case {
   readonly setup?: () => void;
   /** An answer may be lost after Kinesis wrote the entries: copies allowed (and counted). */
   readonly mayCopy?: boolean;
+  /** PutRecords as JSON (AWS_CBOR_DISABLE), not the default CBOR. */
+  readonly json?: boolean;
 }
 
 const throttle = (type = 'ProvisionedThroughputExceededException') => ({ kind: 'error' as const, status: 400, type });
@@ -159,6 +161,23 @@ const CASES: Case[] = [
       t === 'PutRecords' && n <= 3
         ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
         : undefined,
+  },
+  {
+    name: 'throttled entries, PutRecords as JSON (AWS_CBOR_DISABLE)',
+    count: 2_000,
+    remainingMs: 5_000,
+    json: true,
+    faults: (t, n) =>
+      t === 'PutRecords' && n <= 3
+        ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
+        : undefined,
+  },
+  {
+    name: '5xx before the write, PutRecords as JSON (AWS_CBOR_DISABLE)',
+    count: 500,
+    remainingMs: 5_000,
+    json: true,
+    faults: (t, n) => (t === 'PutRecords' && n <= 2 ? { kind: 'error', status: 500, type: 'InternalFailure' } : undefined),
   },
   {
     name: 'throttled shard (shard 0 for the whole first delivery, 3 s left)',
@@ -340,6 +359,11 @@ describe('producer under faults: reported written â‡’ in stream, not in stream â
     // Prepare
     fake.reset(SHARDS);
     resetClients();
+    if (c.json) {
+      process.env.AWS_CBOR_DISABLE = 'true';
+    } else {
+      delete process.env.AWS_CBOR_DISABLE;
+    }
     firstDelivery = true;
     deliveries = 1;
     c.setup?.();
@@ -358,7 +382,12 @@ describe('producer under faults: reported written â‡’ in stream, not in stream â
       last = await invoke(body, id, c.remainingMs);
     }
     const afterRetry = readBack();
+    delete process.env.AWS_CBOR_DISABLE;
 
+    // Assess: the calls went in the wire form asked for (CBOR by default), answers and errors read in it.
+    const puts = fake.forms.filter((form) => form.startsWith('PutRecords:'));
+    expect(puts.length).toBeGreaterThan(0);
+    expect(new Set(puts)).toEqual(new Set([`PutRecords:application/x-amz-${c.json ? 'json' : 'cbor'}-1.1`]));
     // Assess: the first answer against the stream.
     expect(answer).toBeDefined();
     const failed = new Set(answer!.failed.map((f) => f.index));
