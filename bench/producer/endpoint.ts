@@ -106,7 +106,9 @@ export class KinesisEndpoint {
         return send({ __type: 'UnknownOperationException', message: target }, 400);
       }
       const bytes = Buffer.concat(chunks);
-      const body = (form === AMZ_CBOR ? cbor.deserialize(bytes) : JSON.parse(bytes.toString('utf8'))) as { Records: PutEntry[] };
+      const body = (
+        form === AMZ_CBOR ? cbor.deserialize(bytes) : JSON.parse(this.verify ? bytes.toString('utf8') : withoutData(bytes))
+      ) as { Records: PutEntry[] };
       const records = body.Records.map((entry) => {
         const shard = this.shardOf(entry);
         if (this.verify) {
@@ -119,6 +121,26 @@ export class KinesisEndpoint {
       return send({ FailedRecordCount: 0, Records: records });
     });
   }
+}
+
+const DATA = Buffer.from('"Data":"');
+
+/**
+ * A JSON PutRecords body's text with every Data value left empty (base64 has no quote, so each
+ * ends at the next one): what the endpoint needs to answer (the keys), found at memchr speed.
+ * JSON.parse of the whole 3 MB body took ~5 ms, a CBOR body's decoding 0.3 ms: the endpoint would
+ * have charged JSON senders for a parser, not for the bytes they send. Like this both forms cost
+ * it about the same (the bytes still cross the socket and are gathered).
+ */
+function withoutData(body: Buffer): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (let i = body.indexOf(DATA, at); i >= 0; i = body.indexOf(DATA, at)) {
+    parts.push(body.toString('utf8', at, i + DATA.length));
+    at = body.indexOf(0x22, i + DATA.length);
+  }
+  parts.push(body.toString('utf8', at));
+  return parts.join('');
 }
 
 /**
