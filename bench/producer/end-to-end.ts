@@ -197,6 +197,13 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         ours: true,
       },
       {
+        id: 'ours-json',
+        label: 'ours, deduplication on, PutRecords as JSON (AWS_CBOR_DISABLE; diagnosis: what CBOR gains)',
+        bundle: oursBundle,
+        env: { ...base('bench-ours-json'), ...on, AWS_CBOR_DISABLE: 'true' },
+        ours: true,
+      },
+      {
         id: 'ours-nodedup',
         label: 'ours, deduplication off (diagnosis)',
         bundle: oursBundle,
