@@ -173,12 +173,18 @@ const ENTRY_MEMBERS = new Set(['Data', 'ExplicitHashKey', 'PartitionKey']);
 const plain = (value: unknown): value is string => typeof value === 'string' && PLAIN.test(value);
 const present = (value: unknown): boolean => value !== undefined && value !== null;
 
+/** A PutRecords input this codec writes itself: only the members it knows, each Data as a Buffer (no copy). */
+interface PutRecordsShape {
+  readonly entries: ReadonlyArray<{ readonly data: Buffer; readonly partitionKey: string; readonly explicitHashKey?: string }>;
+  readonly streamName?: string;
+  readonly streamArn?: string;
+}
+
 /**
- * The JSON body of a PutRecords input as the SDK writes it (members in the schema's order:
- * Records [Data, ExplicitHashKey, PartitionKey], StreamName, StreamARN; absent ones left out), or
- * undefined when the input has anything else (the SDK then writes it).
+ * The input as a PutRecordsShape, or undefined when it has a member this codec does not know, a
+ * Data that is not bytes, or a string `writable` refuses (the SDK's serializer then writes it).
  */
-export function putRecordsBody(value: unknown): Buffer | undefined {
+function shapeOf(value: unknown, writable: (text: unknown) => text is string): PutRecordsShape | undefined {
   if (typeof value !== 'object' || value === null) {
     return undefined;
   }
@@ -189,13 +195,10 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
     }
   }
   const { Records: records, StreamName: streamName, StreamARN: streamArn } = input;
-  if (!Array.isArray(records) || (present(streamName) && !plain(streamName)) || (present(streamArn) && !plain(streamArn))) {
+  if (!Array.isArray(records) || (present(streamName) && !writable(streamName)) || (present(streamArn) && !writable(streamArn))) {
     return undefined;
   }
-  // Sizes first (base64 of n bytes is 4 * ceil(n / 3) characters), then each entry's base64 text
-  // is made and written at once: no text outlives its entry, so a collection meanwhile copies none.
-  const data = new Array<Buffer>(records.length);
-  let size = 2 + '"Records":[]'.length + records.length; // braces, the list, commas and one spare
+  const entries = new Array<PutRecordsShape['entries'][number]>(records.length);
   for (let i = 0; i < records.length; i++) {
     const entry = records[i] as Record<string, unknown> | null;
     if (typeof entry !== 'object' || entry === null) {
@@ -207,46 +210,70 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
       }
     }
     const { Data: bytes, ExplicitHashKey: hashKey, PartitionKey: key } = entry;
-    if (!(bytes instanceof Uint8Array) || !plain(key) || (present(hashKey) && !plain(hashKey))) {
+    if (!(bytes instanceof Uint8Array) || !writable(key) || (present(hashKey) && !writable(hashKey))) {
       return undefined;
     }
-    data[i] = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    entries[i] = present(hashKey) ? { data, partitionKey: key, explicitHashKey: hashKey as string } : { data, partitionKey: key };
+  }
+  return {
+    entries,
+    ...(present(streamName) ? { streamName: streamName as string } : {}),
+    ...(present(streamArn) ? { streamArn: streamArn as string } : {}),
+  };
+}
+
+/**
+ * The JSON body of a PutRecords input as the SDK writes it (members in the schema's order:
+ * Records [Data, ExplicitHashKey, PartitionKey], StreamName, StreamARN; absent ones left out), or
+ * undefined when the input has anything else (the SDK then writes it).
+ */
+export function putRecordsBody(value: unknown): Buffer | undefined {
+  const shape = shapeOf(value, plain);
+  if (shape === undefined) {
+    return undefined;
+  }
+  const { entries, streamName, streamArn } = shape;
+  // Sizes first (base64 of n bytes is 4 * ceil(n / 3) characters), then each entry's base64 text
+  // is made and written at once: no text outlives its entry, so a collection meanwhile copies none.
+  let size = 2 + '"Records":[]'.length + entries.length; // braces, the list, commas and one spare
+  for (const { data, partitionKey, explicitHashKey } of entries) {
     size +=
       '{"Data":"",'.length +
-      4 * Math.ceil(bytes.byteLength / 3) +
+      4 * Math.ceil(data.byteLength / 3) +
       '"PartitionKey":""}'.length +
-      Buffer.byteLength(key) +
-      (present(hashKey) ? '"ExplicitHashKey":"",'.length + (hashKey as string).length : 0);
+      Buffer.byteLength(partitionKey) +
+      (explicitHashKey !== undefined ? '"ExplicitHashKey":"",'.length + explicitHashKey.length : 0);
   }
-  if (present(streamName)) {
-    size += ',"StreamName":""'.length + Buffer.byteLength(streamName as string);
+  if (streamName !== undefined) {
+    size += ',"StreamName":""'.length + Buffer.byteLength(streamName);
   }
-  if (present(streamArn)) {
-    size += ',"StreamARN":""'.length + Buffer.byteLength(streamArn as string);
+  if (streamArn !== undefined) {
+    size += ',"StreamARN":""'.length + Buffer.byteLength(streamArn);
   }
   const out = Buffer.allocUnsafe(size);
   let at = out.write('{"Records":[', 0, 'latin1');
-  for (let i = 0; i < records.length; i++) {
-    const entry = records[i] as { ExplicitHashKey?: string | null; PartitionKey: string };
+  for (let i = 0; i < entries.length; i++) {
+    const { data, partitionKey, explicitHashKey } = entries[i];
     at += out.write(i === 0 ? '{"Data":"' : ',{"Data":"', at, 'latin1');
-    at += out.write(data[i].toString('base64'), at, 'latin1');
-    if (present(entry.ExplicitHashKey)) {
+    at += out.write(data.toString('base64'), at, 'latin1');
+    if (explicitHashKey !== undefined) {
       at += out.write('","ExplicitHashKey":"', at, 'latin1');
-      at += out.write(entry.ExplicitHashKey as string, at, 'utf8');
+      at += out.write(explicitHashKey, at, 'utf8');
     }
     at += out.write('","PartitionKey":"', at, 'latin1');
-    at += out.write(entry.PartitionKey, at, 'utf8');
+    at += out.write(partitionKey, at, 'utf8');
     at += out.write('"}', at, 'latin1');
   }
   at += out.write(']', at, 'latin1');
-  if (present(streamName)) {
+  if (streamName !== undefined) {
     at += out.write(',"StreamName":"', at, 'latin1');
-    at += out.write(streamName as string, at, 'utf8');
+    at += out.write(streamName, at, 'utf8');
     at += out.write('"', at, 'latin1');
   }
-  if (present(streamArn)) {
+  if (streamArn !== undefined) {
     at += out.write(',"StreamARN":"', at, 'latin1');
-    at += out.write(streamArn as string, at, 'utf8');
+    at += out.write(streamArn, at, 'utf8');
     at += out.write('"', at, 'latin1');
   }
   at += out.write('}', at, 'latin1');
@@ -278,55 +305,27 @@ const textSize = (value: string): number => {
  * copied in once.
  */
 export function putRecordsCbor(value: unknown): Buffer | undefined {
-  if (typeof value !== 'object' || value === null) {
+  const shape = shapeOf(value, text);
+  if (shape === undefined || shape.entries.length >= 2 ** 32 || shape.entries.some(({ data }) => data.byteLength >= 2 ** 32)) {
     return undefined;
   }
-  const input = value as Record<string, unknown>;
-  for (const name in input) {
-    if (!INPUT_MEMBERS.has(name) && present(input[name])) {
-      return undefined;
-    }
-  }
-  const { Records: records, StreamName: streamName, StreamARN: streamArn } = input;
-  if (
-    !Array.isArray(records) ||
-    records.length >= 2 ** 32 ||
-    (present(streamName) && !text(streamName)) ||
-    (present(streamArn) && !text(streamArn))
-  ) {
-    return undefined;
-  }
-  const data = new Array<Buffer>(records.length);
-  let size = 1 + textSize('Records') + headSize(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const entry = records[i] as Record<string, unknown> | null;
-    if (typeof entry !== 'object' || entry === null) {
-      return undefined;
-    }
-    for (const name in entry) {
-      if (!ENTRY_MEMBERS.has(name) && present(entry[name])) {
-        return undefined;
-      }
-    }
-    const { Data: bytes, ExplicitHashKey: hashKey, PartitionKey: key } = entry;
-    if (!(bytes instanceof Uint8Array) || bytes.byteLength >= 2 ** 32 || !text(key) || (present(hashKey) && !text(hashKey))) {
-      return undefined;
-    }
-    data[i] = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { entries, streamName, streamArn } = shape;
+  let size = 1 + textSize('Records') + headSize(entries.length);
+  for (const { data, partitionKey, explicitHashKey } of entries) {
     size +=
       1 +
       textSize('Data') +
-      headSize(bytes.byteLength) +
-      bytes.byteLength +
+      headSize(data.byteLength) +
+      data.byteLength +
       textSize('PartitionKey') +
-      textSize(key) +
-      (present(hashKey) ? textSize('ExplicitHashKey') + textSize(hashKey as string) : 0);
+      textSize(partitionKey) +
+      (explicitHashKey !== undefined ? textSize('ExplicitHashKey') + textSize(explicitHashKey) : 0);
   }
-  if (present(streamName)) {
-    size += textSize('StreamName') + textSize(streamName as string);
+  if (streamName !== undefined) {
+    size += textSize('StreamName') + textSize(streamName);
   }
-  if (present(streamArn)) {
-    size += textSize('StreamARN') + textSize(streamArn as string);
+  if (streamArn !== undefined) {
+    size += textSize('StreamARN') + textSize(streamArn);
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
@@ -348,30 +347,28 @@ export function putRecordsCbor(value: unknown): Buffer | undefined {
     head(MAJOR_TEXT, Buffer.byteLength(value, 'utf8'));
     at += out.write(value, at, 'utf8');
   };
-  head(MAJOR_MAP, 1 + (present(streamName) ? 1 : 0) + (present(streamArn) ? 1 : 0));
+  head(MAJOR_MAP, 1 + (streamName !== undefined ? 1 : 0) + (streamArn !== undefined ? 1 : 0));
   writeText('Records');
-  head(MAJOR_ARRAY, records.length);
-  for (let i = 0; i < records.length; i++) {
-    const entry = records[i] as { ExplicitHashKey?: string | null; PartitionKey: string };
-    const hashKey = present(entry.ExplicitHashKey);
-    head(MAJOR_MAP, hashKey ? 3 : 2);
+  head(MAJOR_ARRAY, entries.length);
+  for (const { data, partitionKey, explicitHashKey } of entries) {
+    head(MAJOR_MAP, explicitHashKey !== undefined ? 3 : 2);
     writeText('Data');
-    head(MAJOR_BYTES, data[i].byteLength);
-    at += data[i].copy(out, at);
-    if (hashKey) {
+    head(MAJOR_BYTES, data.byteLength);
+    at += data.copy(out, at);
+    if (explicitHashKey !== undefined) {
       writeText('ExplicitHashKey');
-      writeText(entry.ExplicitHashKey as string);
+      writeText(explicitHashKey);
     }
     writeText('PartitionKey');
-    writeText(entry.PartitionKey);
+    writeText(partitionKey);
   }
-  if (present(streamName)) {
+  if (streamName !== undefined) {
     writeText('StreamName');
-    writeText(streamName as string);
+    writeText(streamName);
   }
-  if (present(streamArn)) {
+  if (streamArn !== undefined) {
     writeText('StreamARN');
-    writeText(streamArn as string);
+    writeText(streamArn);
   }
   // Every byte was sized above; should the two ever disagree, the JSON codec writes the body.
   return at === size ? out : undefined;

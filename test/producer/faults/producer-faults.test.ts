@@ -152,25 +152,25 @@ interface Case {
 
 const throttle = (type = 'ProvisionedThroughputExceededException') => ({ kind: 'error' as const, status: 400, type });
 
+/** Every other entry of the first 3 PutRecords calls throttled. */
+const everyOtherEntryThrottled: FaultPlan = (t, n) =>
+  t === 'PutRecords' && n <= 3
+    ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
+    : undefined;
+
 const CASES: Case[] = [
   {
     name: 'throttled entries (every other entry of the first 3 calls)',
     count: 2_000,
     remainingMs: 5_000,
-    faults: (t, n) =>
-      t === 'PutRecords' && n <= 3
-        ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
-        : undefined,
+    faults: everyOtherEntryThrottled,
   },
   {
     name: 'throttled entries, PutRecords as JSON (AWS_CBOR_DISABLE)',
     count: 2_000,
     remainingMs: 5_000,
     json: true,
-    faults: (t, n) =>
-      t === 'PutRecords' && n <= 3
-        ? { kind: 'entries', errorOf: (_e, _s, i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : undefined) }
-        : undefined,
+    faults: everyOtherEntryThrottled,
   },
   {
     name: '5xx before the write, PutRecords as JSON (AWS_CBOR_DISABLE)',
