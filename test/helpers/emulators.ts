@@ -218,8 +218,8 @@ export function localClientConfig(endpoint: string) {
 
 /**
  * A loopback proxy in front of kinesalite that accepts the `StreamARN` parameter (which the
- * handlers use, and kinesalite predates) by rewriting it to `StreamName`; everything else passes
- * through unchanged.
+ * handlers use, and kinesalite predates) by rewriting it to `StreamName`, in a JSON or a CBOR body
+ * (the producer's PutRecords); everything else passes through unchanged.
  */
 export async function startStreamArnProxy(target: string): Promise<Emulator> {
   const { hostname, port: targetPort } = new URL(target);
@@ -229,17 +229,18 @@ export async function startStreamArnProxy(target: string): Promise<Emulator> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       let body = Buffer.concat(chunks);
+      const asCbor = String(request.headers['content-type']).startsWith('application/x-amz-cbor-1.1');
       try {
-        const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-        if (typeof json.StreamARN === 'string') {
-          if (json.StreamName === undefined && json.NextToken === undefined) {
-            json.StreamName = json.StreamARN.split('/').pop();
+        const input = (asCbor ? cbor.deserialize(body) : JSON.parse(body.toString('utf8'))) as Record<string, unknown>;
+        if (typeof input.StreamARN === 'string') {
+          if (input.StreamName === undefined && input.NextToken === undefined) {
+            input.StreamName = input.StreamARN.split('/').pop();
           }
-          delete json.StreamARN;
-          body = Buffer.from(JSON.stringify(json));
+          delete input.StreamARN;
+          body = Buffer.from(asCbor ? cbor.serialize(input) : JSON.stringify(input));
         }
       } catch {
-        // not JSON: pass through
+        // neither JSON nor CBOR: pass through
       }
       const headers = { ...request.headers, 'content-length': String(body.length), host: `${hostname}:${targetPort}` };
       const upstream = http.request(

@@ -12,8 +12,6 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createHash } from 'crypto';
-import * as http from 'http';
-import type * as net from 'net';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { UserRecord } from '../../lambda/shared/deaggregate';
 import { hashKeyOf } from '../../lambda/shared/hash-key';
@@ -21,7 +19,7 @@ import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { LeaseStore } from '../../lambda/shared/lease-store';
 import { coveredByEntry, MAX_PROGRESS_BYTES } from '../../lambda/shared/progress';
 import { compareExtended } from '../../lambda/shared/sequence-number';
-import { startDynalite, startKinesalite, type Emulator } from '../helpers/emulators';
+import { startDynalite, startKinesalite, startStreamArnProxy, type Emulator } from '../helpers/emulators';
 import { lambdaContext } from '../consumer/factories';
 
 /**
@@ -45,8 +43,7 @@ type Handler = (event: KinesisStreamEvent, context: Context) => Promise<unknown>
 
 let kinesalite: Emulator;
 let dynalite: Emulator;
-let arnProxy: http.Server;
-let arnProxyEndpoint: string;
+let arnProxy: Emulator;
 let kinesis: KinesisClient;
 let dynamodb: DynamoDBClient;
 let streamArn: string;
@@ -54,7 +51,7 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   [kinesalite, dynalite] = await Promise.all([startKinesalite(), startDynalite()]);
-  [arnProxy, arnProxyEndpoint] = await startArnProxy(kinesalite.endpoint);
+  arnProxy = await startStreamArnProxy(kinesalite.endpoint);
   kinesis = new KinesisClient({
     endpoint: kinesalite.endpoint,
     region: REGION,
@@ -74,7 +71,7 @@ beforeAll(async () => {
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_KINESIS: arnProxyEndpoint,
+    AWS_ENDPOINT_URL_KINESIS: arnProxy.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
     STREAM_ARN: streamArn,
     STREAM_NAME: STREAM,
@@ -90,40 +87,8 @@ afterAll(async () => {
   dynamodb.destroy();
   const { resetClients } = await import('../../lambda/shared/clients');
   resetClients();
-  await new Promise((resolve) => {
-    arnProxy.close(resolve);
-    arnProxy.closeAllConnections();
-  });
-  await Promise.all([kinesalite.stop(), dynalite.stop()]);
+  await Promise.all([arnProxy.stop(), kinesalite.stop(), dynalite.stop()]);
 });
-
-/**
- * kinesalite (3.3.3) predates the StreamARN parameter (which the producer may send): this
- * loopback proxy rewrites `StreamARN` into `StreamName` and forwards everything else unchanged.
- */
-async function startArnProxy(target: string): Promise<[http.Server, string]> {
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-      if (typeof body.StreamARN === 'string') {
-        body.StreamName ??= body.StreamARN.slice(body.StreamARN.lastIndexOf('/') + 1);
-        delete body.StreamARN;
-      }
-      const payload = Buffer.from(JSON.stringify(body));
-      const headers = { ...request.headers, 'content-length': String(payload.length) };
-      const forward = http.request(`${target}${request.url ?? '/'}`, { method: request.method, headers }, (answer) => {
-        response.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(response);
-      });
-      forward.on('error', (error) => response.destroy(error));
-      forward.end(payload);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return [server, `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`];
-}
 
 async function createLeaseTable(tableName: string): Promise<void> {
   await dynamodb.send(
