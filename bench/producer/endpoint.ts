@@ -11,7 +11,7 @@ import type * as http from 'http';
 import { cbor } from '@smithy/core/cbor';
 import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
-import { AMZ_CBOR, AMZ_JSON, sendAnswer } from '../../test/helpers/kinesis-wire';
+import { AMZ_CBOR, formOf, sendAnswer } from '../../test/helpers/kinesis-wire';
 import { LoopbackServer } from '../../test/helpers/loopback-server';
 
 interface Shard {
@@ -90,7 +90,7 @@ export class KinesisEndpoint {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '').split('.')[1];
-      const form = String(req.headers['content-type']).split(';')[0].trim() === AMZ_CBOR ? AMZ_CBOR : AMZ_JSON;
+      const form = formOf(req.headers);
       const send = (answer: unknown, status = 200) => sendAnswer(res, form, status, answer, { 'x-amzn-requestid': 'bench' });
       this.calls++;
       if (target === 'ListShards') {

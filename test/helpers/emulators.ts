@@ -8,6 +8,7 @@ import * as path from 'path';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { cbor } from '@smithy/core/cbor';
+import { AMZ_CBOR, formOf } from './kinesis-wire';
 
 /**
  * Local emulators for the integration tests (and the developer tools that reuse them): kinesalite
@@ -100,9 +101,7 @@ export async function startKinesalite(port = 0): Promise<Emulator> {
   const handlers = server.listeners('request') as http.RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const cborPut =
-      String(req.headers['content-type']).startsWith('application/x-amz-cbor-1.1') &&
-      /\.PutRecords?$/.test(String(req.headers['x-amz-target']));
+    const cborPut = formOf(req.headers) === AMZ_CBOR && /\.PutRecords?$/.test(String(req.headers['x-amz-target']));
     if (!cborPut) {
       handlers.forEach((handler) => handler(req, res));
       return;
@@ -229,7 +228,7 @@ export async function startStreamArnProxy(target: string): Promise<Emulator> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       let body = Buffer.concat(chunks);
-      const asCbor = String(request.headers['content-type']).startsWith('application/x-amz-cbor-1.1');
+      const asCbor = formOf(request.headers) === AMZ_CBOR;
       try {
         const input = (asCbor ? cbor.deserialize(body) : JSON.parse(body.toString('utf8'))) as Record<string, unknown>;
         if (typeof input.StreamARN === 'string') {

@@ -1,5 +1,8 @@
 import type * as http from 'http';
 import { cbor } from '@smithy/core/cbor';
+import { AMZ_CBOR } from '../../lambda/producer/put-records-codec';
+
+export { AMZ_CBOR };
 
 /**
  * The two wire forms a Kinesis endpoint speaks, for our fake endpoints (tests and benches): AWS
@@ -8,7 +11,11 @@ import { cbor } from '@smithy/core/cbor';
  * form it was asked in.
  */
 export const AMZ_JSON = 'application/x-amz-json-1.1';
-export const AMZ_CBOR = 'application/x-amz-cbor-1.1';
+
+/** The form a request came in: AMZ_CBOR when its content type says so, else AMZ_JSON. */
+export function formOf(headers: http.IncomingHttpHeaders): string {
+  return String(headers['content-type']).split(';')[0].trim() === AMZ_CBOR ? AMZ_CBOR : AMZ_JSON;
+}
 
 /** A PutRecords entry as it arrived, its Data as bytes whichever the form. */
 export interface WireEntry {
@@ -22,9 +29,7 @@ export function readRequest(
   req: http.IncomingMessage,
   body: Buffer,
 ): { form: string; input: Record<string, unknown> & { Records?: WireEntry[] } } {
-  const form = String(req.headers['content-type'] ?? AMZ_JSON)
-    .split(';')[0]
-    .trim();
+  const form = formOf(req.headers);
   if (form === AMZ_CBOR) {
     const input = cbor.deserialize(body) as Record<string, unknown> & { Records?: Array<Omit<WireEntry, 'Data'> & { Data: Uint8Array }> };
     for (const entry of input.Records ?? []) {
@@ -38,7 +43,7 @@ export function readRequest(
   for (const entry of input.Records ?? []) {
     entry.Data = Buffer.from(entry.Data as string, 'base64');
   }
-  return { form: AMZ_JSON, input: input as Record<string, unknown> & { Records?: WireEntry[] } };
+  return { form, input: input as Record<string, unknown> & { Records?: WireEntry[] } };
 }
 
 /** Answers `body` in `form` (an error, status >= 400, also names its type in `x-amzn-errortype`, as Kinesis does). */

@@ -102,7 +102,6 @@ export class FakeKinesis {
       const target = String(req.headers['x-amz-target'] ?? '').split('.')[1] as 'PutRecords' | 'ListShards';
       const { form, input: body } = readRequest(req, Buffer.concat(chunks));
       const send = (r: http.ServerResponse, status: number, answer: unknown) => sendAnswer(r, form, status, answer);
-      /** The forms the calls came in, for tests of the wire. */
       this.forms.push(`${target}:${form}`);
       if (target !== 'PutRecords' && target !== 'ListShards') {
         return send(res, 400, { __type: 'UnknownOperationException', message: target });
