@@ -168,7 +168,9 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
       pending,
       options.remainingMs(),
       async (indices, last) => {
-        indices.forEach((index) => written.add(index));
+        for (let i = 0; i < indices.length; i++) {
+          written.add(indices[i]);
+        }
         if (last) {
           // The writer sends nothing more: the final write below records these with the status,
           // one round trip instead of two, and no call to Kinesis in between.
@@ -193,10 +195,9 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     });
     progressSaved = unsaved ? ok : saved;
   }
-  let writtenCount = 0;
-  for (const { index } of records) {
-    writtenCount += written.has(index) ? 1 : 0;
-  }
+  // The request's records are its indices 0 to count - 1 (validation takes all or none), and
+  // `written` holds only indices of them: its bits set are the records written.
+  const writtenCount = written.count();
   return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };
 }
 

@@ -51,6 +51,21 @@ export class PutRecordsJsonCodec extends JsonCodec2 {
 /** Bodies written as CBOR (their requests are labelled so by KinesisProtocol.serializeRequest). */
 const CBOR_BODIES = new WeakSet<Uint8Array>();
 
+/** Where a PutRecords input's CBOR body may be written, by the input's `Records` list (lendBodyMemory). */
+const BODY_MEMORY = new WeakMap<object, (bytes: number) => Buffer>();
+
+/**
+ * Lets the CBOR body of the PutRecords input whose `Records` list is `records` be written in memory
+ * from `memory` (a slab lent until the caller's call has settled, slab-pool.ts) instead of a fresh
+ * buffer: megabytes of new memory per request are otherwise mapped in page by page and counted by
+ * V8 as external memory, which brings collections forward. The caller promises that nothing reads
+ * the body once the call has settled (the SDK sends it, and resends it on its own retries, before
+ * it answers).
+ */
+export function lendBodyMemory(records: readonly object[], memory: (bytes: number) => Buffer): void {
+  BODY_MEMORY.set(records, memory);
+}
+
 /**
  * The Kinesis client's protocol (AWS JSON 1.1, the settings @aws-sdk/client-kinesis gives it) with
  * the PutRecords codec, and with `cbor` PutRecords sent in Kinesis's CBOR form
@@ -143,7 +158,9 @@ class PutRecordsSerializer {
   public write(schema: WrittenSchema, value: unknown): void {
     this.body = undefined;
     if (NormalizedSchema.of(schema).getName() === 'PutRecordsInput') {
-      const cbor = this.cbor ? putRecordsCbor(value) : undefined;
+      const records = (value as { Records?: unknown } | null)?.Records;
+      const memory = typeof records === 'object' && records !== null ? BODY_MEMORY.get(records) : undefined;
+      const cbor = this.cbor ? putRecordsCbor(value, memory) : undefined;
       if (cbor !== undefined) {
         CBOR_BODIES.add(cbor);
       }
@@ -302,9 +319,9 @@ const textSize = (value: string): number => {
  * string, ExplicitHashKey and PartitionKey as text; StreamName and StreamARN as text; absent
  * members left out; definite lengths, the shortest heads), or undefined when the input has anything
  * else or a string UTF-8 cannot hold (the JSON codec then writes it). Each record's bytes are
- * copied in once.
+ * copied in once, into `memory(size)` (the first `size` bytes of it) or a fresh buffer.
  */
-export function putRecordsCbor(value: unknown): Buffer | undefined {
+export function putRecordsCbor(value: unknown, memory?: (bytes: number) => Buffer): Buffer | undefined {
   const shape = shapeOf(value, text);
   if (shape === undefined || shape.entries.length >= 2 ** 32 || shape.entries.some(({ data }) => data.byteLength >= 2 ** 32)) {
     return undefined;
@@ -327,7 +344,7 @@ export function putRecordsCbor(value: unknown): Buffer | undefined {
   if (streamArn !== undefined) {
     size += textSize('StreamARN') + textSize(streamArn);
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = memory === undefined ? Buffer.allocUnsafe(size) : memory(size).subarray(0, size);
   let at = 0;
   const head = (major: number, n: number): void => {
     if (n < 24) {

@@ -5,6 +5,7 @@ import type { ShardMap } from '../shared/shard-map';
 import { batchEntries, loneEntries, planEntries, type KinesisEntry, type ProducerRecord } from './aggregate';
 import type { ProducerLimits } from './limits';
 import { groupsOn } from './ordering';
+import { lendBodyMemory } from './put-records-codec';
 import { CellSchedule, type CellError } from './schedule';
 import { SLABS, type SlabLease, type SlabPool } from './slab-pool';
 
@@ -215,6 +216,7 @@ async function rounds(write: RecordWrite): Promise<WriteOutcome> {
       await sendAll(
         heads.map(({ entry }) => entry),
         write.options,
+        write.lease,
       ),
       heads,
     );
@@ -268,8 +270,8 @@ class RecordWrite {
   private schedule!: CellSchedule<KinesisEntry>;
   /** Why the write stopped before every record was settled (the progress store could not record a round). */
   private stop?: CellError;
-  /** Lends the bytes of every request this write plans. */
-  private readonly lease: SlabLease;
+  /** Lends the bytes of every request this write plans, and of the bodies it sends. */
+  public readonly lease: SlabLease;
 
   public constructor(
     private readonly records: readonly ProducerRecord[],
@@ -637,35 +639,38 @@ async function loadShardMap(refresh: boolean, options: WriteOptions, pause: (ms:
   }
 }
 
-async function sendAll(entries: readonly KinesisEntry[], options: WriteOptions): Promise<Attempt[]> {
+/** Sends `entries` in PutRecords calls within the limits; with a `lease`, each call's body is written in memory it lends. */
+async function sendAll(entries: readonly KinesisEntry[], options: WriteOptions, lease?: SlabLease): Promise<Attempt[]> {
   const batches = batchEntries(entries, options.limits);
   const results = new Array<Attempt[]>(batches.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < batches.length) {
       const at = next++;
-      results[at] = await sendBatch(batches[at], options);
+      results[at] = await sendBatch(batches[at], options, lease);
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, batches.length) }, worker));
   return results.flat();
 }
 
-async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions): Promise<Attempt[]> {
+async function sendBatch(batch: readonly KinesisEntry[], options: WriteOptions, lease?: SlabLease): Promise<Attempt[]> {
   const remaining = options.budget.remaining();
   const timeout = Math.max(1, Math.min(remaining, options.callTimeoutMs ?? remaining));
+  const records = batch.map((entry) => ({
+    Data: entry.data,
+    PartitionKey: entry.partitionKey,
+    ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
+  }));
+  if (lease !== undefined) {
+    // The lease goes back only once every call of the write has answered (writeRecords).
+    lendBodyMemory(records, (bytes) => lease.slab(bytes));
+  }
   try {
-    const answer = await options.client.send(
-      new PutRecordsCommand({
-        StreamName: options.streamName,
-        Records: batch.map((entry) => ({
-          Data: entry.data,
-          PartitionKey: entry.partitionKey,
-          ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
-        })),
-      }),
-      { abortSignal: AbortSignal.timeout(timeout) as never, requestTimeout: timeout },
-    );
+    const answer = await options.client.send(new PutRecordsCommand({ StreamName: options.streamName, Records: records }), {
+      abortSignal: AbortSignal.timeout(timeout) as never,
+      requestTimeout: timeout,
+    });
     const entries = answer.Records ?? [];
     return batch.map((entry, i) => ({
       entry,

@@ -145,6 +145,12 @@ describe("PutRecords in Kinesis's CBOR form (application/x-amz-cbor-1.1)", () =>
         expect(cborLib.decodeFirstSync(body)).toEqual(expected);
         // Definite lengths and the shortest heads, as a canonical encoder writes them.
         expect(body.toString('hex')).toBe(cborLib.encodeOne(expected).toString('hex'));
+        // Written in memory it is lent (dirty, larger than the body), the same bytes at its start.
+        const memory = Buffer.alloc(body.length + 64, 0xa5);
+        const lent = putRecordsCbor(input, (bytes) => (bytes === body.length ? memory : Buffer.alloc(0)))!;
+        expect(lent.buffer).toBe(memory.buffer);
+        expect(lent.byteOffset).toBe(memory.byteOffset);
+        expect(lent.equals(body)).toBe(true);
       }),
       { numRuns: 300 },
     );

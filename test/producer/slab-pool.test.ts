@@ -1,10 +1,14 @@
-import type { KinesisClient, PutRecordsCommand, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { KinesisClient, type PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as fc from 'fast-check';
 import type { ProducerRecord } from '../../lambda/producer/aggregate';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
+import { kinesisProtocol } from '../../lambda/producer/put-records-codec';
 import { SlabPool } from '../../lambda/producer/slab-pool';
 import { preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { ShardMap } from '../../lambda/shared/shard-map';
+import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
+import { FakeKinesis } from './faults/fake-kinesis';
 import { evenShards, routeLikeKinesis, usersOf, writerTestOptions } from './fixtures';
 
 const MiB = 1024 * 1024;
@@ -253,5 +257,88 @@ describe('writes and the slab pool', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('PutRecords bodies in lent memory', () => {
+  const fake = new FakeKinesis(2);
+  let client: KinesisClient;
+  /** The body of every PutRecords the client sent, as the SDK handed it to the transport. */
+  const bodies: Uint8Array[] = [];
+
+  beforeAll(async () => {
+    const endpoint = await fake.start();
+    client = new KinesisClient({
+      region: 'us-east-1',
+      endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler(),
+      protocol: kinesisProtocol({ cbor: true }),
+    });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        bodies.push((args.request as { body: Uint8Array }).body);
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low' },
+    );
+  });
+  afterAll(async () => {
+    client.destroy();
+    await fake.stop();
+  });
+
+  /** The user records the fake stored from entry `from` to entry `to`, as `<name>:<index>` texts, sorted. */
+  const storedUsers = (from: number, to = fake.stored.length): string[] =>
+    fake.stored
+      .slice(from, to)
+      .flatMap(({ data, partitionKey }) =>
+        (isAggregated(data) ? decodeAggregated(data) : [{ data, partitionKey }]).map(
+          (user) => Buffer.from(user.data).toString().split('/')[0],
+        ),
+      )
+      .sort();
+
+  test('a write sends its CBOR bodies from its lease; once it returns, the next write on the pool sends its own bytes from the same memory', async () => {
+    // Prepare
+    const map = new ShardMap(fake.shards.map(({ shardId, start, end }) => ({ shardId, start, end })));
+    const slabs = new SlabPool();
+    const lent: ArrayBufferLike[] = [];
+    const take = slabs.take.bind(slabs);
+    slabs.take = (bytes: number): Buffer => {
+      const slab = take(bytes);
+      lent.push(slab.buffer);
+      return slab;
+    };
+    const write = (name: string) =>
+      writeRecords(
+        Array.from({ length: 400 }, (_, index) => ({
+          index,
+          partitionKey: `key-${index % 23}`,
+          data: `${name}:${index}/`.padEnd(60, name),
+        })),
+        writerOptions(client, map, slabs),
+      );
+
+    // Act
+    const first = await write('a');
+    const firstBodies = bodies.splice(0);
+    const storedBefore = fake.stored.length;
+    const second = await write('b');
+    const secondBodies = bodies.splice(0);
+
+    // Assess: every body in memory the pool lent, the second write's in the first one's memory,
+    // and each write stored exactly its own records.
+    expect(first.failed).toEqual([]);
+    expect(second.failed).toEqual([]);
+    expect(firstBodies.length).toBeGreaterThan(0);
+    for (const body of [...firstBodies, ...secondBodies]) {
+      expect(lent).toContain(body.buffer);
+    }
+    expect(firstBodies.map((body) => body.buffer)).toEqual(expect.arrayContaining(secondBodies.map((body) => body.buffer)));
+    const indices = Array.from({ length: 400 }, (_, index) => index);
+    expect(storedUsers(0, storedBefore)).toEqual(indices.map((i) => `a:${i}`).sort());
+    expect(storedUsers(storedBefore)).toEqual(indices.map((i) => `b:${i}`).sort());
   });
 });
