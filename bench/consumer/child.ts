@@ -22,6 +22,22 @@ export function workerNodeVersion(): string {
   return process.env.BENCH_NODE ? execFileSync(process.env.BENCH_NODE, ['--version'], { encoding: 'utf8' }).trim() : process.version;
 }
 
+/**
+ * The Node.js flags Lambda's Node.js runtime starts a function with (its bootstrap script:
+ * `--expose-gc --max-http-header-size 81920` and, from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, a tenth of
+ * the memory for the young generation, so each of its two semi-spaces gets a twentieth, and the
+ * rest for the old generation).
+ */
+export function lambdaNodeFlags(memoryMb: number): string[] {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [
+    '--expose-gc',
+    '--max-http-header-size=81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memoryMb - newSpace}`,
+  ];
+}
+
 export class BenchWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -34,8 +50,16 @@ export class BenchWorker {
     public readonly importMillis: number,
   ) {}
 
-  /** Forks `workerFile` with `env` (and nothing else of ours but BENCH_HEAP_PROFILE) and waits until it has imported its bundle. */
-  public static start(name: string, workerFile: string, env: Record<string, string>): Promise<BenchWorker> {
+  /**
+   * Forks `workerFile` with `env` (and nothing else of ours but BENCH_HEAP_PROFILE) and waits until
+   * it has imported its bundle; `nodeFlags` (e.g. lambdaNodeFlags) go before BENCH_EXEC_ARGV's.
+   */
+  public static start(
+    name: string,
+    workerFile: string,
+    env: Record<string, string>,
+    nodeFlags: readonly string[] = [],
+  ): Promise<BenchWorker> {
     const child = fork(workerFile, [], {
       env: {
         PATH: process.env.PATH ?? '',
@@ -46,7 +70,7 @@ export class BenchWorker {
       // BENCH_EXEC_ARGV adds Node.js flags for a diagnosis (--trace-gc, --trace-deopt), printed on the bench's stdout.
       // BENCH_NODE runs the workers on another Node.js binary (Lambda's runtime line, e.g. 24), the bench itself on this one.
       ...(process.env.BENCH_NODE ? { execPath: process.env.BENCH_NODE } : {}),
-      execArgv: ['--enable-source-maps', ...(process.env.BENCH_EXEC_ARGV ? process.env.BENCH_EXEC_ARGV.split(' ') : [])],
+      execArgv: ['--enable-source-maps', ...nodeFlags, ...(process.env.BENCH_EXEC_ARGV ? process.env.BENCH_EXEC_ARGV.split(' ') : [])],
       stdio: ['ignore', process.env.BENCH_EXEC_ARGV ? 'inherit' : 'ignore', 'pipe', 'ipc'],
     });
     return new Promise((resolve, reject) => {

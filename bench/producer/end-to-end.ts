@@ -2,7 +2,8 @@
  * The producer's headline benchmark: what users run. The handler bundled as ProducerFunction
  * bundles it, with the environment ProducerFunction gives it (read from a synthesized stack:
  * deduplication on, its progress table on dynalite), invoked as Lambda invokes it (a direct
- * invoke, a fresh request id each time), each contender in a fresh Node.js process, all behind one
+ * invoke, a fresh request id each time), each contender in a fresh Node.js process started with the
+ * flags Lambda's Node.js runtime gives a function of ProducerFunction's memory, all behind one
  * loopback Kinesis endpoint (endpoint.ts), against the reference a user would write
  * (reference-handler.ts: aws-kinesis-agg + PutRecords, bundled the same way). Ours with
  * deduplication off is a diagnosis row: what the progress table's round trips cost.
@@ -19,7 +20,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
 import { localClientConfig, startDynalite, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
-import { BenchWorker, workerNodeVersion, type Invocation } from '../consumer/child';
+import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';
 import { mergeSummaries, profileTables, summariseProfile } from '../consumer/profile';
 import { InstantProgressTable, KinesisEndpoint } from './endpoint';
 
@@ -69,8 +70,11 @@ function input(count: number, bytes: number, keys: number, target: number): Inpu
   };
 }
 
-/** The environment ProducerFunction sets (defaults), from a synthesized stack, with the stream and table names filled in. */
-function constructEnv(deduplication: boolean): Record<string, string> {
+/**
+ * The environment ProducerFunction sets (defaults), from a synthesized stack, with the stream and
+ * table names filled in, and the function's memory (MB).
+ */
+function constructFunction(deduplication: boolean): { env: Record<string, string>; memoryMb: number } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { App, Stack } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -85,7 +89,7 @@ function constructEnv(deduplication: boolean): Record<string, string> {
     (f) =>
       (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.STREAM_NAME !==
       undefined,
-  ) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  ) as { Properties: { Environment: { Variables: Record<string, unknown> }; MemorySize?: number } };
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(producer.Properties.Environment.Variables)) {
     env[name] =
@@ -97,10 +101,10 @@ function constructEnv(deduplication: boolean): Record<string, string> {
             ? 'bench-progress'
             : JSON.stringify(value);
   }
-  return env;
+  return { env, memoryMb: producer.Properties.MemorySize ?? 128 };
 }
 
-function lambdaEnv(name: string, kinesis: string, dynamo: string): Record<string, string> {
+function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: number): Record<string, string> {
   return {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -110,7 +114,7 @@ function lambdaEnv(name: string, kinesis: string, dynamo: string): Record<string
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     AWS_LAMBDA_FUNCTION_NAME: name,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
     AWS_ENDPOINT_URL_KINESIS: kinesis,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo,
     STREAM_NAME: 'bench-stream',
@@ -160,8 +164,10 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     logLevel: 'silent',
   });
 
-  const on = constructEnv(true);
-  const off = constructEnv(false);
+  const { env: on, memoryMb } = constructFunction(true);
+  const { env: off } = constructFunction(false);
+  // Every contender gets ProducerFunction's memory and the Node.js flags Lambda starts it with.
+  const nodeFlags = lambdaNodeFlags(memoryMb);
   const endpoint = new KinesisEndpoint(SHARDS);
   const instant = new InstantProgressTable();
   let dynalite: Emulator | undefined;
@@ -180,7 +186,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     );
     setup.destroy();
     const instantUrl = await instant.start();
-    const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint);
+    const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint, memoryMb);
     const contenders: Contender[] = [
       {
         id: 'ours',
@@ -263,11 +269,16 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (let p = 0; p < FRESH; p++) {
       for (const [k, inp] of inputs.entries()) {
         for (const contender of contenders) {
-          const worker = await BenchWorker.start(contender.id, workerBundle, {
-            ...contender.env,
-            ...contender.floor?.(inp),
-            BENCH_HANDLER: contender.bundle,
-          });
+          const worker = await BenchWorker.start(
+            contender.id,
+            workerBundle,
+            {
+              ...contender.env,
+              ...contender.floor?.(inp),
+              BENCH_HANDLER: contender.bundle,
+            },
+            nodeFlags,
+          );
           workers.push(worker);
           const key = `${k}/${contender.id}`;
           const list = firsts.get(key) ?? [[], [], []];
@@ -287,11 +298,16 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (const [k, inp] of inputs.entries()) {
       const running: BenchWorker[] = [];
       for (const contender of contenders) {
-        const worker = await BenchWorker.start(contender.id, workerBundle, {
-          ...contender.env,
-          ...contender.floor?.(inp),
-          BENCH_HANDLER: contender.bundle,
-        });
+        const worker = await BenchWorker.start(
+          contender.id,
+          workerBundle,
+          {
+            ...contender.env,
+            ...contender.floor?.(inp),
+            BENCH_HANDLER: contender.bundle,
+          },
+          nodeFlags,
+        );
         workers.push(worker);
         running.push(worker);
       }
@@ -330,7 +346,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
     console.log(
-      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process, one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
+      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process started as Lambda's runtime starts a ${memoryMb} MB function (ProducerFunction's memory: \`${nodeFlags.join(' ')}\`), one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
     );
     console.log(
       '| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |',
@@ -386,11 +402,16 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       const profile = async (contender: Contender, phase: string, warmups: number, invocations: number, processes: number) => {
         const summaries = [];
         for (let p = 0; p < processes; p++) {
-          const worker = await BenchWorker.start(`profile-${contender.id}`, workerBundle, {
-            ...contender.env,
-            ...contender.floor?.(inputs[0]),
-            BENCH_HANDLER: contender.bundle,
-          });
+          const worker = await BenchWorker.start(
+            `profile-${contender.id}`,
+            workerBundle,
+            {
+              ...contender.env,
+              ...contender.floor?.(inputs[0]),
+              BENCH_HANDLER: contender.bundle,
+            },
+            nodeFlags,
+          );
           workers.push(worker);
           for (let i = 0; i < warmups; i++) {
             await worker.invoke(inputs[0].event, 60_000);
