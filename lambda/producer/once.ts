@@ -163,26 +163,30 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     return progressSaved;
   };
   let outcome: WriteOutcome | undefined;
+  /** The last round's acknowledged indices: in the bitmap only if the final write stores one (PARTIAL). */
+  let lastRound: readonly number[] = [];
   if (pending.length > 0) {
     outcome = await options.produce(
       pending,
       options.remainingMs(),
       async (indices, last) => {
-        for (let i = 0; i < indices.length; i++) {
-          written.add(indices[i]);
-        }
         if (last) {
           // The writer sends nothing more: the final write below records these with the status,
           // one round trip instead of two, and no call to Kinesis in between.
+          lastRound = indices;
           unsaved = true;
           return true;
         }
+        addAll(written, indices);
         return save();
       },
       plan,
     );
   }
   const failed = outcome?.failed ?? [];
+  if (failed.length > 0) {
+    addAll(written, lastRound); // PARTIAL keeps the bitmap; COMPLETE drops it
+  }
   if (progressSaved) {
     // Every earlier round is saved already: if this last write fails, the item keeps its bitmap
     // and its lease, which ends with this invocation, so the next delivery takes over from
@@ -195,10 +199,15 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     });
     progressSaved = unsaved ? ok : saved;
   }
-  // The request's records are its indices 0 to count - 1 (validation takes all or none), and
-  // `written` holds only indices of them: its bits set are the records written.
-  const writtenCount = written.count();
+  // Written: what earlier deliveries wrote (not sent again) and what Kinesis acknowledged now.
+  const writtenCount = alreadyWritten + (outcome?.writtenCount ?? 0);
   return { result: resultOf(count, writtenCount, failed), ...(outcome ? { outcome } : {}), alreadyWritten, progressSaved };
+}
+
+function addAll(written: WrittenSet, indices: readonly number[]): void {
+  for (let i = 0; i < indices.length; i++) {
+    written.add(indices[i]);
+  }
 }
 
 function isDeferred(input: readonly ProducerRecord[] | DeferredRecords): input is DeferredRecords {

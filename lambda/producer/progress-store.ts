@@ -24,33 +24,56 @@ export const ProgressStatus = {
 } as const;
 export type ProgressStatus = (typeof ProgressStatus)[keyof typeof ProgressStatus];
 
-/** Request indices written, one bit each. */
+/**
+ * Request indices written, one bit each, and how many: kept as bits are added (a request's
+ * acknowledgements are added index by index; counting the bitmap again each time costs a fresh
+ * process milliseconds of interpreted loops).
+ */
 export class WrittenSet {
   public static empty(count: number): WrittenSet {
-    return new WrittenSet(Buffer.alloc(Math.max(1, Math.ceil(count / 8))));
+    return new WrittenSet(Buffer.alloc(Math.max(1, Math.ceil(count / 8))), 0);
   }
 
-  public constructor(public readonly bits: Buffer) {}
+  private size: number;
+
+  /** `bits` as stored; `size` when the caller knows how many are set (else they are counted). */
+  public constructor(
+    public readonly bits: Buffer,
+    size?: number,
+  ) {
+    this.size = size ?? popcount(bits);
+  }
 
   public has(index: number): boolean {
     return (this.bits[index >> 3] & (1 << (index & 7))) !== 0;
   }
 
   public add(index: number): void {
-    this.bits[index >> 3] |= 1 << (index & 7);
+    const at = index >> 3;
+    const byte = this.bits[at];
+    const bit = 1 << (index & 7);
+    if ((byte & bit) === 0) {
+      this.bits[at] = byte | bit;
+      this.size++;
+    }
   }
 
+  /** How many indices are in the set. */
   public count(): number {
-    let n = 0;
-    for (const byte of this.bits) {
-      let b = byte;
-      while (b) {
-        b &= b - 1;
-        n++;
-      }
-    }
-    return n;
+    return this.size;
   }
+}
+
+function popcount(bits: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    let b = bits[i];
+    while (b !== 0) {
+      b &= b - 1;
+      n++;
+    }
+  }
+  return n;
 }
 
 export type Claim =
@@ -260,9 +283,10 @@ export class ProgressStore {
 
 function writtenOf(item: Record<string, AttributeValue> | undefined, recordCount: number): WrittenSet {
   const bits = item?.written?.B;
-  const set = WrittenSet.empty(recordCount);
-  if (bits) {
-    Buffer.from(bits).copy(set.bits, 0, 0, Math.min(bits.length, set.bits.length));
+  if (!bits) {
+    return WrittenSet.empty(recordCount);
   }
-  return set;
+  const own = Buffer.alloc(Math.max(1, Math.ceil(recordCount / 8)));
+  Buffer.from(bits).copy(own, 0, 0, Math.min(bits.length, own.length));
+  return new WrittenSet(own);
 }

@@ -6,7 +6,7 @@ import type { PreparedPlan, WriteOutcome } from '../../lambda/producer/writer';
 
 /** A progress store fake: claims as told, records every save (bitmap copied) and can fail one. */
 function fakeStore(claim: Claim, options: { failFinal?: boolean; claimDelayMs?: number } = {}) {
-  const saves: Array<{ written: number[]; final?: string }> = [];
+  const saves: Array<{ written?: number[]; final?: string }> = [];
   const events: string[] = [];
   const store = {
     claim: async () => {
@@ -16,8 +16,9 @@ function fakeStore(claim: Claim, options: { failFinal?: boolean; claimDelayMs?: 
       return claim;
     },
     save: async (_key: string, _owner: string, written: WrittenSet, final?: { status: string }) => {
+      // A COMPLETE write stores no bitmap (ProgressStore.save drops it): only the status counts.
       const indices = [...Array(written.bits.length * 8).keys()].filter((i) => written.has(i));
-      saves.push({ written: indices, ...(final ? { final: final.status } : {}) });
+      saves.push({ ...(final?.status === ProgressStatus.COMPLETE ? {} : { written: indices }), ...(final ? { final: final.status } : {}) });
       return !(final && options.failFinal);
     },
   };
@@ -44,7 +45,7 @@ function outcome(written: number[], failed: number[] = []): WriteOutcome {
 const base = { key: 'invoke#1', payloadHash: '-', owner: 'o', remainingMs: () => 10_000 };
 
 describe('produceOnce: progress saves', () => {
-  test("one round: the claim and one final write carrying the round's acknowledgements with COMPLETE (no separate round save)", async () => {
+  test('one round: the claim and one final write, COMPLETE (no separate round save, no bitmap)', async () => {
     // Prepare
     const { store, saves } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(3) });
 
@@ -59,7 +60,7 @@ describe('produceOnce: progress saves', () => {
     });
 
     // Assess
-    expect(saves).toEqual([{ written: [0, 1, 2], final: ProgressStatus.COMPLETE }]);
+    expect(saves).toEqual([{ final: ProgressStatus.COMPLETE }]);
     expect(once.progressSaved).toBe(true);
     expect(once.result.writtenCount).toBe(3);
   });
@@ -81,7 +82,28 @@ describe('produceOnce: progress saves', () => {
     });
 
     // Assess
-    expect(saves).toEqual([{ written: [0] }, { written: [0, 1, 2] }, { written: [0, 1, 2, 3], final: ProgressStatus.COMPLETE }]);
+    expect(saves).toEqual([{ written: [0] }, { written: [0, 1, 2] }, { final: ProgressStatus.COMPLETE }]);
+  });
+
+  test("a last round with records left unwritten: the final PARTIAL write carries every acknowledged index, the last round's too", async () => {
+    // Prepare
+    const { store, saves } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(5) });
+
+    // Act
+    const once = await produceOnce(records(5), {
+      ...base,
+      store,
+      produce: async (_pending, _ms, onWritten) => {
+        await onWritten!([0, 1], false);
+        await onWritten!([3], true);
+        return outcome([0, 1, 3], [2, 4]);
+      },
+    });
+
+    // Assess
+    expect(saves).toEqual([{ written: [0, 1] }, { written: [0, 1, 3], final: ProgressStatus.PARTIAL }]);
+    expect(once.result.writtenCount).toBe(3);
+    expect(once.result.failedCount).toBe(2);
   });
 
   test('a final write that fails after a last round it carried: progress not saved (a retry would copy those records)', async () => {

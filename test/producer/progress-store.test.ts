@@ -1,4 +1,5 @@
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
 import { ProgressStatus, ProgressStore, WrittenSet } from '../../lambda/producer/progress-store';
 import { localClientConfig, startDynalite, type Emulator } from '../helpers/emulators';
 
@@ -33,6 +34,25 @@ const setOf = (count: number, indices: number[]) => {
   indices.forEach((i) => set.add(i));
   return set;
 };
+
+describe('WrittenSet', () => {
+  test('counts what it holds: bits read from the table, then indices added, each once however often (random sets)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.array(fc.nat({ max: 319 }), { maxLength: 200 }), (stored, added) => {
+        const set = new WrittenSet(Buffer.from(stored));
+        const held = new Set([...Array(stored.length * 8).keys()].filter((i) => (stored[i >> 3] & (1 << (i & 7))) !== 0));
+        expect(set.count()).toBe(held.size);
+        for (const index of added.filter((i) => i < stored.length * 8)) {
+          set.add(index);
+          held.add(index);
+          expect(set.has(index)).toBe(true);
+          expect(set.count()).toBe(held.size);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('ProgressStore on dynalite', () => {
   test('a new request is claimed without a bitmap (nothing written), and COMPLETE drops the bitmap: the next delivery finds it complete', async () => {
