@@ -260,6 +260,17 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       },
     ];
     const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
+    /** A fresh process for `contender` on `inp`, started as Lambda starts the function; stopped at the end if still running. */
+    const startWorker = async (contender: Contender, inp: Input, name = contender.id): Promise<BenchWorker> => {
+      const worker = await BenchWorker.start(
+        name,
+        workerBundle,
+        { ...contender.env, ...contender.floor?.(inp), BENCH_HANDLER: contender.bundle },
+        nodeFlags,
+      );
+      workers.push(worker);
+      return worker;
+    };
     const errors: string[] = [];
     const started = process.hrtime.bigint();
 
@@ -269,17 +280,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (let p = 0; p < FRESH; p++) {
       for (const [k, inp] of inputs.entries()) {
         for (const contender of contenders) {
-          const worker = await BenchWorker.start(
-            contender.id,
-            workerBundle,
-            {
-              ...contender.env,
-              ...contender.floor?.(inp),
-              BENCH_HANDLER: contender.bundle,
-            },
-            nodeFlags,
-          );
-          workers.push(worker);
+          const worker = await startWorker(contender, inp);
           const key = `${k}/${contender.id}`;
           const list = firsts.get(key) ?? [[], [], []];
           firsts.set(key, list);
@@ -298,18 +299,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     for (const [k, inp] of inputs.entries()) {
       const running: BenchWorker[] = [];
       for (const contender of contenders) {
-        const worker = await BenchWorker.start(
-          contender.id,
-          workerBundle,
-          {
-            ...contender.env,
-            ...contender.floor?.(inp),
-            BENCH_HANDLER: contender.bundle,
-          },
-          nodeFlags,
-        );
-        workers.push(worker);
-        running.push(worker);
+        running.push(await startWorker(contender, inp));
       }
       for (let round = 0; round < WARMUPS + SAMPLES; round++) {
         for (const [c, contender] of contenders.entries()) {
@@ -402,17 +392,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       const profile = async (contender: Contender, phase: string, warmups: number, invocations: number, processes: number) => {
         const summaries = [];
         for (let p = 0; p < processes; p++) {
-          const worker = await BenchWorker.start(
-            `profile-${contender.id}`,
-            workerBundle,
-            {
-              ...contender.env,
-              ...contender.floor?.(inputs[0]),
-              BENCH_HANDLER: contender.bundle,
-            },
-            nodeFlags,
-          );
-          workers.push(worker);
+          const worker = await startWorker(contender, inputs[0], `profile-${contender.id}`);
           for (let i = 0; i < warmups; i++) {
             await worker.invoke(inputs[0].event, 60_000);
           }
