@@ -191,10 +191,10 @@ export function isRetryable(code: string): boolean {
 export async function writeRecords(records: readonly ProducerRecord[], options: WriteOptions): Promise<WriteOutcome> {
   const write = new RecordWrite(records, options);
   const outcome = await rounds(write);
-  // Every call has answered (each round awaits all of its own), and the SDK reads an entry's bytes
-  // only while it serialises the request, before it can answer: nothing reads the entries any
-  // more. (Should a round throw, its slabs are left to the garbage collector instead: a call of it
-  // might still be serialising.)
+  // Every call has answered (each round awaits all of its own), the SDK reads an entry's bytes only
+  // while it serialises the request, and the socket a call's body only until the call answers:
+  // nothing reads the entries or the bodies any more. (Should a round throw, its slabs are left to
+  // the garbage collector instead: a call of it might still be serialising or sending.)
   write.releaseSlabs();
   return outcome;
 }
