@@ -12,6 +12,7 @@ import type {
   OperationSchema,
   SerdeFunctions,
 } from '@smithy/types';
+import { wellFormed } from '../shared/text';
 
 /** The content type of Kinesis's CBOR form of its JSON 1.1 protocol (what the AWS SDK for Java, and so the KPL's Java users and the KCL, send by default). */
 export const AMZ_CBOR = 'application/x-amz-cbor-1.1';
@@ -297,9 +298,8 @@ export function putRecordsBody(value: unknown): Buffer | undefined {
   return out.subarray(0, at);
 }
 
-/** A lone UTF-16 surrogate: UTF-8 cannot hold it (written as U+FFFD), so such input goes the SDK's way. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const text = (value: unknown): value is string => typeof value === 'string' && !LONE_SURROGATE.test(value);
+/** A string UTF-8 can hold (no lone surrogate, which would be written as U+FFFD): other input goes the SDK's way. */
+const text = (value: unknown): value is string => typeof value === 'string' && wellFormed(value);
 
 const MAJOR_BYTES = 2;
 const MAJOR_TEXT = 3;

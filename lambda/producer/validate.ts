@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import { parseHashKey } from '../shared/hash-key';
+import { wellFormed } from '../shared/text';
 import type { ProducerRecord } from './aggregate';
 import { groupsOn, loneAggregateBytes, longestGroupKeyBytes, type OrderingSettings } from './ordering';
 
@@ -181,15 +182,13 @@ export function withLimit(rule: string, maxEntryBytes: number): string {
 /** More than a one-record aggregate adds to a record (frame, key fields, record field, group key): below it no check is needed. */
 const FRAMING_BOUND = 128;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * Kinesis (and the SDK's model, and the emulators) count a partition key's 256 in UTF-16 code
  * units; a key of at most 256 code units has at most 256 code points too, so one check covers
  * both counts. A lone surrogate has no UTF-8 form: it would be stored as U+FFFD, another key.
  */
 function keyLengthOk(key: string): boolean {
-  return key.length >= 1 && key.length <= 256 && !LONE_SURROGATE.test(key);
+  return key.length >= 1 && key.length <= 256 && wellFormed(key);
 }
 
 /** Whether a JSON value nests at most `limit` arrays/objects deep; iterative, stops at the first level too deep. */
