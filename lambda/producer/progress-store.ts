@@ -31,7 +31,14 @@ export type ProgressStatus = (typeof ProgressStatus)[keyof typeof ProgressStatus
  */
 export class WrittenSet {
   public static empty(count: number): WrittenSet {
-    return new WrittenSet(Buffer.alloc(Math.max(1, Math.ceil(count / 8))), 0);
+    return new WrittenSet(bitmapOf(count), 0);
+  }
+
+  /** The set a stored bitmap holds, for a request of `count` records (bits beyond it ignored). */
+  public static fromStored(stored: Uint8Array, count: number): WrittenSet {
+    const bits = bitmapOf(count);
+    bits.set(stored.subarray(0, bits.length));
+    return new WrittenSet(bits);
   }
 
   private size: number;
@@ -62,6 +69,11 @@ export class WrittenSet {
   public count(): number {
     return this.size;
   }
+}
+
+/** A zeroed bitmap for `count` request indices (at least one byte). */
+function bitmapOf(count: number): Buffer {
+  return Buffer.alloc(Math.max(1, Math.ceil(count / 8)));
 }
 
 function popcount(bits: Uint8Array): number {
@@ -283,10 +295,5 @@ export class ProgressStore {
 
 function writtenOf(item: Record<string, AttributeValue> | undefined, recordCount: number): WrittenSet {
   const bits = item?.written?.B;
-  if (!bits) {
-    return WrittenSet.empty(recordCount);
-  }
-  const own = Buffer.alloc(Math.max(1, Math.ceil(recordCount / 8)));
-  Buffer.from(bits).copy(own, 0, 0, Math.min(bits.length, own.length));
-  return new WrittenSet(own);
+  return bits ? WrittenSet.fromStored(bits, recordCount) : WrittenSet.empty(recordCount);
 }
