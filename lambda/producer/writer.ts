@@ -378,7 +378,7 @@ class RecordWrite {
       }
       acknowledgedEntries.push(entry.indices);
     }
-    return { acknowledged: ([] as number[]).concat(...acknowledgedEntries), strays, refresh };
+    return { acknowledged: joinIndices(acknowledgedEntries), strays, refresh };
   }
 
   /**
@@ -584,6 +584,17 @@ class RecordWrite {
     }
   };
 }
+
+/**
+ * Index lists joined in order: one native `concat` for the tens of lists a round usually has (about
+ * four times as fast as `flat` on 20,000 indices), `flat` past what a call's arguments should carry
+ * (a round of many lone records: a spread of 100,000 arguments overflows the stack).
+ */
+export function joinIndices(lists: ReadonlyArray<readonly number[]>): number[] {
+  return lists.length <= MAX_SPREAD ? ([] as number[]).concat(...lists) : lists.flat();
+}
+
+const MAX_SPREAD = 4096;
 
 /**
  * The rounds' request indices in one array, ascending: marked in a byte per index, then read in

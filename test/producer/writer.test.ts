@@ -2,7 +2,7 @@ import { KinesisClient, ListShardsCommand, PutRecordsCommand, type PutRecordsCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { DEFAULT_LIMITS } from '../../lambda/producer/limits';
 import { planEntries } from '../../lambda/producer/aggregate';
-import { preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';
+import { joinIndices, preparePlan, writeRecords, type WriteOptions } from '../../lambda/producer/writer';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { TimeBudget, fullJitterDelay } from '../../lambda/shared/retry';
 import { ShardMap, ShardMapCache, listShards } from '../../lambda/shared/shard-map';
@@ -39,6 +39,14 @@ const TWO_SHARDS = new ShardMap(evenShards(2));
 const stored = (input: PutRecordsCommandInput) => routeLikeKinesis(() => TWO_SHARDS)(input).Records!;
 
 beforeEach(() => kinesis.reset());
+
+describe('joinIndices', () => {
+  test("joins a round's index lists in order, and past what a spread call can carry (a round of 200,000 lone records)", () => {
+    expect(joinIndices([[0, 3], [], [1]])).toEqual([0, 3, 1]);
+    const lone = Array.from({ length: 200_000 }, (_, index) => [index]);
+    expect(joinIndices(lone)).toEqual(lone.map(([index]) => index));
+  });
+});
 
 describe('writeRecords', () => {
   test('writes every record in one PutRecords request, aggregated by shard', async () => {
