@@ -252,6 +252,6 @@ function resultOf(recordCount: number, writtenCount: number, failed: readonly Fa
 /** Tests and tools: a WrittenSet from indices. */
 export function writtenSetOf(count: number, indices: readonly number[]): WrittenSet {
   const set = WrittenSet.empty(count);
-  indices.forEach((index) => set.add(index));
+  addAll(set, indices);
   return set;
 }
