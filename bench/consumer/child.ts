@@ -3,6 +3,9 @@
  * handler bundle, driven one request at a time over IPC.
  */
 import { execFileSync, fork, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { WorkerReply, WorkerRequest } from './worker';
 
 export interface Invocation {
@@ -43,6 +46,9 @@ export class BenchWorker {
   private readonly pending = new Map<number, Pending>();
   private stderr = '';
   private exited = false;
+  /** Where this worker's next event is written, and the event last written there. */
+  private readonly eventFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-event-')), 'event.json');
+  private lastEvent?: string;
 
   private constructor(
     public readonly name: string,
@@ -129,9 +135,17 @@ export class BenchWorker {
     });
   }
 
-  /** One invocation of the handler with this event (JSON), as Lambda makes it. */
+  /**
+   * One invocation of the handler with this event (JSON), as Lambda makes it. The event goes
+   * through a file (written only when it changes), so that the worker gets it as one string, as
+   * Lambda's runtime client returns it.
+   */
   public async invoke(event: string, timeoutMillis = 30_000): Promise<Invocation> {
-    const reply = await this.request({ type: 'invoke', id: this.nextId++, event, timeoutMillis });
+    if (event !== this.lastEvent) {
+      fs.writeFileSync(this.eventFile, event);
+      this.lastEvent = event;
+    }
+    const reply = await this.request({ type: 'invoke', id: this.nextId++, eventFile: this.eventFile, timeoutMillis });
     if (reply.type !== 'invoked') {
       throw new Error(`bench worker ${this.name}: unexpected reply ${reply.type}`);
     }
@@ -148,6 +162,7 @@ export class BenchWorker {
 
   /** Ends the process (it has nothing to flush). */
   public stop(): Promise<void> {
+    fs.rmSync(path.dirname(this.eventFile), { recursive: true, force: true });
     if (this.exited || this.child.exitCode !== null || this.child.signalCode !== null) {
       return Promise.resolve();
     }
