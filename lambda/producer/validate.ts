@@ -68,7 +68,9 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     throw new ProducerInputError([{ index: -1, rule: RULES.records }]);
   }
   const issues: InputIssue[] = [];
-  const records: ProducerRecord[] = [];
+  // Sized once: a request is refused whole or taken whole, so a request taken has one record per
+  // item (growing by push left about twice the final array in copies: 0.5 MB at 20,000 records).
+  const records = new Array<ProducerRecord>(list.length);
   // A request's records share few keys: each distinct key is checked and measured once (its
   // UTF-8 length; -1: broken) and numbered, so that the packer finds it by number.
   const keyIdOf = new Map<string, number>();
@@ -137,11 +139,10 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
     }
     // Object literals, no spread: no throw-away object per record. The text stays text: the
     // packer writes it into its aggregate, so no Buffer is made per record.
-    records.push(
+    records[index] =
       explicitHashKey === undefined
         ? { index, partitionKey: key, data: text, dataBytes, keyId }
-        : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes, keyId },
-    );
+        : { index, partitionKey: key, explicitHashKey: explicitHashKey as string, data: text, dataBytes, keyId };
   }
   if (issues.length > 0) {
     throw new ProducerInputError(issues);
