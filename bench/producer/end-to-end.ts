@@ -18,7 +18,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
-import { localClientConfig, startDynalite, type Emulator } from '../../test/helpers/emulators';
+import { spawn } from 'child_process';
+import { freePort, localClientConfig, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';
 import { mergeSummaries, profileTables, summariseProfile } from '../consumer/profile';
@@ -104,6 +105,62 @@ function constructFunction(deduplication: boolean): { env: Record<string, string
   return { env, memoryMb: producer.Properties.MemorySize ?? 128 };
 }
 
+/**
+ * dynalite in a process of its own (its CLI, on a free loopback port). In the bench's own process
+ * it shared a heap with the endpoint, whose 2 MB PutRecords bodies (external memory) set off a
+ * full collection every two or three calls (180 of 10-12 ms in a run): a `COMPLETE` that arrived
+ * then waited, and dynalite's several event-loop turns per call made it the one that did (its
+ * calls took 3 ms at the median but 14-19 ms at p90 on the server side, the instant table's
+ * 0.15-0.26). DynamoDB runs on other machines: its latency is not the endpoint's GC.
+ */
+async function startDynaliteProcess(): Promise<Emulator> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      require.resolve('dynalite/cli.js'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--createTableMs',
+      '0',
+      '--deleteTableMs',
+      '0',
+      '--updateTableMs',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`dynalite exited (${code}) before listening`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening')) {
+        resolve();
+      }
+    });
+  });
+  return {
+    name: 'dynalite',
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        process.removeListener('exit', killOnExit);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
 function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: number): Record<string, string> {
   return {
     AWS_REGION: 'us-east-1',
@@ -174,7 +231,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const workers: BenchWorker[] = [];
   try {
     const kinesis = await endpoint.start();
-    dynalite = await startDynalite();
+    dynalite = await startDynaliteProcess();
     const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
     await setup.send(
       new CreateTableCommand({
@@ -336,7 +393,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
     console.log(
-      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process started as Lambda's runtime starts a ${memoryMb} MB function (ProducerFunction's memory: \`${nodeFlags.join(' ')}\`), one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
+      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process started as Lambda's runtime starts a ${memoryMb} MB function (ProducerFunction's memory: \`${nodeFlags.join(' ')}\`), one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback, a process of its own); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
     );
     console.log(
       '| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |',
