@@ -107,11 +107,11 @@ function constructFunction(deduplication: boolean): { env: Record<string, string
 
 /**
  * dynalite in a process of its own (its CLI, on a free loopback port). In the bench's own process
- * it shared a heap with the endpoint, whose 2 MB PutRecords bodies (external memory) set off a
- * full collection every two or three calls (180 of 10-12 ms in a run): a `COMPLETE` that arrived
- * then waited, and dynalite's several event-loop turns per call made it the one that did (its
- * calls took 3 ms at the median but 14-19 ms at p90 on the server side, the instant table's
- * 0.15-0.26). DynamoDB runs on other machines: its latency is not the endpoint's GC.
+ * its calls took 3 ms at the median but 14-19 ms at p90 (server side; the instant table's 0.15-0.3)
+ * in the steady rounds, where that process, which also reads the 2 MB PutRecords bodies, ran a
+ * full collection every two or three calls: contenders that call dynalite waited 10-30 ms per
+ * steady invocation (the guarantees' floor 29-48 ms wall at 12-15 ms CPU; 18-19 ms with dynalite
+ * here). DynamoDB runs on other machines: its latency does not depend on the endpoint's heap.
  */
 async function startDynaliteProcess(): Promise<Emulator> {
   const port = await freePort();
