@@ -14,11 +14,11 @@
  * endpoint decodes what arrives and counts user records, and those on a shard that does not own
  * them) and a CPU profile of ours.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
-import { spawn } from 'child_process';
 import { freePort, localClientConfig, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';

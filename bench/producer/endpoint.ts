@@ -92,7 +92,7 @@ export class KinesisEndpoint {
     // concat of its chunks: a 2 MB PutRecords body is external memory, and a fresh one per call
     // set off a full collection in this process every two or three calls, which delayed every
     // contender's next call by its pause.
-    let buffer = this.spare ?? Buffer.allocUnsafe(Math.max(1 << 16, Number(req.headers['content-length'] ?? 0)));
+    let buffer = this.spare ?? Buffer.allocUnsafe(Math.max(1 << 16, Number(req.headers['content-length']) || 0));
     this.spare = undefined;
     let length = 0;
     req.on('data', (chunk: Buffer) => {
