@@ -106,12 +106,12 @@ function constructFunction(deduplication: boolean): { env: Record<string, string
 }
 
 /**
- * dynalite in a process of its own (its CLI, on a free loopback port). In the bench's own process
- * its calls took 3 ms at the median but 14-19 ms at p90 (server side; the instant table's 0.15-0.3)
- * in the steady rounds, where that process, which also reads the 2 MB PutRecords bodies, ran a
- * full collection every two or three calls: contenders that call dynalite waited 10-30 ms per
- * steady invocation (the guarantees' floor 29-48 ms wall at 12-15 ms CPU; 18-19 ms with dynalite
- * here). DynamoDB runs on other machines: its latency does not depend on the endpoint's heap.
+ * dynalite in a process of its own (its CLI, on a free loopback port; stopped with SIGTERM so that
+ * a diagnosis preload such as bench/server-timing.cjs can report). In the bench's own process,
+ * which also reads the 2 MB PutRecords bodies and runs a full collection every few of them, the
+ * contenders that call dynalite waited 10-30 ms per steady invocation (the guarantees' floor 29-48
+ * ms wall at 12-15 ms CPU; 18-19 ms with dynalite here). DynamoDB runs on other machines: its
+ * latency does not depend on the endpoint's heap.
  */
 async function startDynaliteProcess(): Promise<Emulator> {
   const port = await freePort();
@@ -137,9 +137,13 @@ async function startDynaliteProcess(): Promise<Emulator> {
   };
   process.once('exit', killOnExit);
   await new Promise<void>((resolve, reject) => {
+    let listening = false;
     child.once('exit', (code) => reject(new Error(`dynalite exited (${code}) before listening`)));
     child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('listening')) {
+      if (listening) {
+        process.stdout.write(chunk); // e.g. bench/server-timing.cjs's summary
+      } else if (chunk.toString().includes('listening')) {
+        listening = true;
         resolve();
       }
     });
@@ -156,7 +160,7 @@ async function startDynaliteProcess(): Promise<Emulator> {
           return;
         }
         child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        child.kill('SIGTERM');
       }),
   };
 }
