@@ -151,18 +151,7 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
       byFrame.set(frame, (byFrame.get(frame) ?? 0) + millis);
     }
   }
-  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
-  return {
-    totalMillis,
-    idleMillis,
-    harnessMillis,
-    frames: sorted(byFrame)
-      .slice(0, top)
-      .map(([frame, millis]) => ({ frame, millis })),
-    areas: sorted(byArea)
-      .slice(0, Math.max(10, top))
-      .map(([area, millis]) => ({ area, millis })),
-  };
+  return summaryOf({ totalMillis, idleMillis, harnessMillis }, byFrame, byArea, top, Math.max(10, top));
 }
 
 /** Several profiles' summaries (each made with `top` = Infinity) as one: their milliseconds summed, frame by frame and area by area. */
@@ -174,17 +163,28 @@ export function mergeSummaries(summaries: readonly ProfileSummary[], top = 15): 
     summary.areas.forEach(({ area, millis }) => areas.set(area, (areas.get(area) ?? 0) + millis));
   }
   const sum = (pick: (s: ProfileSummary) => number) => summaries.reduce((total, s) => total + pick(s), 0);
-  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
+  return summaryOf(
+    { totalMillis: sum((s) => s.totalMillis), idleMillis: sum((s) => s.idleMillis), harnessMillis: sum((s) => s.harnessMillis) },
+    frames,
+    areas,
+    top,
+    10,
+  );
+}
+
+/** A summary from its totals and its milliseconds by frame and by area: the `frameCount` and `areaCount` largest, largest first. */
+function summaryOf(
+  totals: Pick<ProfileSummary, 'totalMillis' | 'idleMillis' | 'harnessMillis'>,
+  byFrame: Map<string, number>,
+  byArea: Map<string, number>,
+  frameCount: number,
+  areaCount: number,
+): ProfileSummary {
+  const largest = (map: Map<string, number>, count: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, count);
   return {
-    totalMillis: sum((s) => s.totalMillis),
-    idleMillis: sum((s) => s.idleMillis),
-    harnessMillis: sum((s) => s.harnessMillis),
-    frames: sorted(frames)
-      .slice(0, top)
-      .map(([frame, millis]) => ({ frame, millis })),
-    areas: sorted(areas)
-      .slice(0, 10)
-      .map(([area, millis]) => ({ area, millis })),
+    ...totals,
+    frames: largest(byFrame, frameCount).map(([frame, millis]) => ({ frame, millis })),
+    areas: largest(byArea, areaCount).map(([area, millis]) => ({ area, millis })),
   };
 }
 
