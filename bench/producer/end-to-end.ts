@@ -14,12 +14,11 @@
  * endpoint decodes what arrives and counts user records, and those on a shard that does not own
  * them) and a CPU profile of ours.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
-import { freePort, localClientConfig, type Emulator } from '../../test/helpers/emulators';
+import { localClientConfig, startDynaliteProcess, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';
 import { mergeSummaries, profileTables, summariseProfile } from '../consumer/profile';
@@ -105,66 +104,6 @@ function constructFunction(deduplication: boolean): { env: Record<string, string
   return { env, memoryMb: producer.Properties.MemorySize ?? 128 };
 }
 
-/**
- * dynalite in a process of its own (its CLI, on a free loopback port; stopped with SIGTERM so that
- * a diagnosis preload such as bench/server-timing.cjs can report). In the bench's own process,
- * which also reads the 2 MB PutRecords bodies and runs a full collection every few of them, the
- * contenders that call dynalite waited 10-30 ms per steady invocation (the guarantees' floor 29-48
- * ms wall at 12-15 ms CPU; 18-19 ms with dynalite here). DynamoDB runs on other machines: its
- * latency does not depend on the endpoint's heap.
- */
-async function startDynaliteProcess(): Promise<Emulator> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      require.resolve('dynalite/cli.js'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--createTableMs',
-      '0',
-      '--deleteTableMs',
-      '0',
-      '--updateTableMs',
-      '0',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  await new Promise<void>((resolve, reject) => {
-    let listening = false;
-    child.once('exit', (code) => reject(new Error(`dynalite exited (${code}) before listening`)));
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (listening) {
-        process.stdout.write(chunk); // e.g. bench/server-timing.cjs's summary
-      } else if (chunk.toString().includes('listening')) {
-        listening = true;
-        resolve();
-      }
-    });
-  });
-  return {
-    name: 'dynalite',
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        process.removeListener('exit', killOnExit);
-        if (child.exitCode !== null || child.signalCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: number): Record<string, string> {
   return {
     AWS_REGION: 'us-east-1',
@@ -235,6 +174,8 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const workers: BenchWorker[] = [];
   try {
     const kinesis = await endpoint.start();
+    // In a process of its own: in the bench's, the contenders that call dynalite waited 10-30 ms
+    // per steady invocation (the guarantees' floor 29-48 ms wall at 12-15 ms CPU; 18-19 ms so).
     dynalite = await startDynaliteProcess();
     const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
     await setup.send(

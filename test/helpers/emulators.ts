@@ -129,6 +129,72 @@ export async function startDynalite(port = 0): Promise<Emulator> {
 }
 
 /**
+ * dynalite as a child process (its CLI on a free loopback port), for a caller whose own heap should
+ * not delay the emulator's answers (the producer bench's process reads 2 MB request bodies and runs
+ * a full collection every few of them). Stopped with SIGTERM, so that a preload such as
+ * bench/server-timing.cjs can report; what it prints after it listens goes to this process's stdout.
+ */
+export async function startDynaliteProcess(): Promise<Emulator> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      require.resolve('dynalite/cli.js'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--createTableMs',
+      '0',
+      '--deleteTableMs',
+      '0',
+      '--updateTableMs',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const stop = stopperOf(child, 'SIGTERM');
+  await new Promise<void>((resolve, reject) => {
+    let listening = false;
+    child.once('exit', (code) => reject(new EmulatorStartError(`dynalite exited (${code}) before listening`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (listening) {
+        process.stdout.write(chunk);
+      } else if (chunk.toString().includes('listening')) {
+        listening = true;
+        resolve();
+      }
+    });
+  });
+  return { name: 'dynalite', endpoint: `http://127.0.0.1:${port}`, port, stop };
+}
+
+/**
+ * How to stop an emulator's child process: with `signal`, then `cleanUp`; and, as a last resort
+ * should the runner die without its clean-up, SIGKILL when this process exits.
+ */
+function stopperOf(child: ChildProcess, signal: NodeJS.Signals, cleanUp?: () => void): () => Promise<void> {
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  return () =>
+    new Promise<void>((resolve) => {
+      process.removeListener('exit', killOnExit);
+      const done = (): void => {
+        cleanUp?.();
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) {
+        done();
+        return;
+      }
+      child.once('exit', done);
+      child.kill(signal);
+    });
+}
+
+/**
  * kinesis-local as a child process, in a temporary working directory holding its server.json,
  * on `port` (plain HTTP) and a free TLS port; reshards take `updateShardCountMs`.
  */
@@ -151,26 +217,8 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
     },
     stdio: 'ignore',
   });
-  // Last resort if the runner dies without running its clean-up: the child dies with it.
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  const stop = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      process.removeListener('exit', killOnExit);
-      const done = (): void => {
-        fs.rmSync(cwd, { recursive: true, force: true });
-        resolve();
-      };
-      if (child.exitCode !== null || child.signalCode !== null) {
-        done();
-        return;
-      }
-      child.once('exit', done);
-      // In-memory emulator with nothing to flush; SIGTERM waits for idle keep-alive clients.
-      child.kill('SIGKILL');
-    });
+  // In-memory emulator with nothing to flush; SIGTERM waits for idle keep-alive clients.
+  const stop = stopperOf(child, 'SIGKILL', () => fs.rmSync(cwd, { recursive: true, force: true }));
   const endpoint = `http://127.0.0.1:${plain}`;
   const probe = new KinesisClient({
     endpoint,
