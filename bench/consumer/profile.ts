@@ -80,6 +80,14 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
       parent.set(child, node);
     }
   }
+  /** Whether Node.js code runs for the worker itself: its nearest caller outside Node.js is worker.mjs (the event's file read). */
+  const calledByHarness = (node: ProfileNode): boolean => {
+    let caller = parent.get(node.id);
+    while (caller && caller.callFrame.url.startsWith('node:')) {
+      caller = parent.get(caller.id);
+    }
+    return caller !== undefined && path.basename(caller.callFrame.url) === 'worker.mjs';
+  };
   /** A JavaScript frame's label (source-mapped) and area. */
   const describe = (node: ProfileNode): { frame: string; area: string } => {
     const { functionName, url, lineNumber, columnNumber } = node.callFrame;
@@ -87,7 +95,8 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
       const harness =
         url === 'node:inspector' ||
         url.startsWith('node:internal/child_process') ||
-        (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage');
+        (url === 'node:internal/process/per_thread' && functionName === 'cpuUsage') ||
+        calledByHarness(node);
       return { frame: `${functionName || '(anonymous)'} (${url}:${lineNumber + 1})`, area: harness ? HARNESS : 'Node.js' };
     }
     // node:module's findEntry answers a SourceMapping, or {} where nothing maps.
