@@ -1,38 +1,41 @@
 /**
  * A diagnosis preload for the bench's own processes (the bench, and the emulators it starts as
  * processes, e.g. dynalite): `NODE_OPTIONS=--require=./bench/server-timing.cjs npm run bench -- producer --e2e-only`.
- * Every HTTP server in the process is timed per request on the server side (headers in → body in →
+ * Every HTTP(S) server in the process is timed per request on the server side (headers in → body in →
  * response finished), by operation (`x-amz-target`) and port, and the process's collections are
  * counted; each process prints a summary to stdout when it exits or gets SIGTERM (the bench stops
  * its dynalite process with SIGTERM and passes its output on).
  * Handler processes do not get it: the bench gives them their own environment.
  */
 const http = require('http');
+const https = require('https');
 const { constants, monitorEventLoopDelay } = require('perf_hooks');
 
 /** Per `operation@port`: [ms until the body had arrived, ms until the response was finished]. */
 const requests = new Map();
 const collections = new Map();
 
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (name, req, res) {
-  if (name === 'request') {
-    const started = performance.now();
-    const operation = `${String(req.headers['x-amz-target'] ?? '?')
-      .split('.')
-      .pop()}@${this.address()?.port}`;
-    let arrived = started;
-    req.once('end', () => {
-      arrived = performance.now();
-    });
-    res.once('finish', () => {
-      const list = requests.get(operation) ?? [];
-      requests.set(operation, list);
-      list.push([arrived - started, performance.now() - started]);
-    });
-  }
-  return emit.apply(this, arguments);
-};
+for (const Server of [http.Server, https.Server]) {
+  const emit = Server.prototype.emit;
+  Server.prototype.emit = function (name, req, res) {
+    if (name === 'request') {
+      const started = performance.now();
+      const operation = `${String(req.headers['x-amz-target'] ?? '?')
+        .split('.')
+        .pop()}@${this.address()?.port}`;
+      let arrived = started;
+      req.once('end', () => {
+        arrived = performance.now();
+      });
+      res.once('finish', () => {
+        const list = requests.get(operation) ?? [];
+        requests.set(operation, list);
+        list.push([arrived - started, performance.now() - started]);
+      });
+    }
+    return emit.apply(this, arguments);
+  };
+}
 
 const KINDS = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',

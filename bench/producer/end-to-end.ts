@@ -4,7 +4,7 @@
  * deduplication on, its progress table on dynalite), invoked as Lambda invokes it (a direct
  * invoke, a fresh request id each time), each contender in a fresh Node.js process started with the
  * flags Lambda's Node.js runtime gives a function of ProducerFunction's memory, all behind one
- * loopback Kinesis endpoint (endpoint.ts), against the reference a user would write
+ * loopback Kinesis endpoint (endpoint.ts), every endpoint over https as on AWS (../loopback-tls.ts), against the reference a user would write
  * (reference-handler.ts: aws-kinesis-agg + PutRecords, bundled the same way). Ours with
  * deduplication off is a diagnosis row: what the progress table's round trips cost.
  *
@@ -17,11 +17,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as esbuild from 'esbuild';
 import { localClientConfig, startDynaliteProcess, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';
 import { mergeSummaries, profileTables, summariseProfile } from '../consumer/profile';
+import { loopbackTls } from '../loopback-tls';
 import { InstantProgressTable, KinesisEndpoint } from './endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -104,8 +106,10 @@ function constructFunction(deduplication: boolean): { env: Record<string, string
   return { env, memoryMb: producer.Properties.MemorySize ?? 128 };
 }
 
-function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: number): Record<string, string> {
+/** What a function's process sees (`caFile`: the root the loopback endpoints' certificates chain to). */
+function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: number, caFile: string): Record<string, string> {
   return {
+    NODE_EXTRA_CA_CERTS: caFile,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -168,16 +172,21 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
   const { env: off } = constructFunction(false);
   // Every contender gets ProducerFunction's memory and the Node.js flags Lambda starts it with.
   const nodeFlags = lambdaNodeFlags(memoryMb);
-  const endpoint = new KinesisEndpoint(SHARDS);
-  const instant = new InstantProgressTable();
+  // Every endpoint is https, as Kinesis and DynamoDB are (bench/loopback-tls.ts says why it matters).
+  const tls = loopbackTls(path.join(dir, 'tls'));
+  const endpoint = new KinesisEndpoint(SHARDS, tls);
+  const instant = new InstantProgressTable(tls);
   let dynalite: Emulator | undefined;
   const workers: BenchWorker[] = [];
   try {
     const kinesis = await endpoint.start();
     // In a process of its own: in the bench's, the contenders that call dynalite waited 10-30 ms
     // per steady invocation (the guarantees' floor 29-48 ms wall at 12-15 ms CPU; 18-19 ms so).
-    dynalite = await startDynaliteProcess();
-    const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    dynalite = await startDynaliteProcess({ tls });
+    const setup = new DynamoDBClient({
+      ...localClientConfig(dynalite.endpoint),
+      requestHandler: new NodeHttpHandler({ httpsAgent: { ca: tls.ca } }),
+    });
     await setup.send(
       new CreateTableCommand({
         TableName: 'bench-progress',
@@ -188,7 +197,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     );
     setup.destroy();
     const instantUrl = await instant.start();
-    const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint, memoryMb);
+    const base = (name: string) => lambdaEnv(name, kinesis, dynalite!.endpoint, memoryMb, tls.caFile);
     const contenders: Contender[] = [
       {
         id: 'ours',
@@ -338,7 +347,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
     console.log(
-      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process started as Lambda's runtime starts a ${memoryMb} MB function (ProducerFunction's memory: \`${nodeFlags.join(' ')}\`), one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback, a process of its own); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
+      `\nEnd to end (what users run): handler bundles as the constructs bundle them, direct invokes, each contender in its own fresh Node.js ${workerNodeVersion()} process started as Lambda's runtime starts a ${memoryMb} MB function (ProducerFunction's memory: \`${nodeFlags.join(' ')}\`), one loopback Kinesis endpoint (${SHARDS} shards, ShardId by hash range), progress table on dynalite (loopback, a process of its own), both over https (TLS 1.3, RSA 2048 certificates with an intermediate); ${FRESH} fresh processes × 3 invocations and ${WARMUPS} warm-ups + ${SAMPLES} steady invocations per contender and input, taking turns (${seconds.toFixed(0)} s). Wall ms per invocation, median (min–max).\n`,
     );
     console.log(
       '| input | contender | 1st invocation | 2nd | 3rd | steady state | steady CPU ms | user records on a shard not owning them |',

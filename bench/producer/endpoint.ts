@@ -1,5 +1,5 @@
 /**
- * The producer benchmark's Kinesis: one loopback HTTP endpoint speaking the AWS JSON 1.1 protocol
+ * The producer benchmark's Kinesis: one loopback HTTP(S) endpoint speaking the AWS JSON 1.1 protocol
  * and its CBOR form (answering in the form it was asked in) for PutRecords and ListShards, as
  * Kinesis answers them: every entry gets the ShardId of the
  * shard whose hash key range holds its ExplicitHashKey (else the MD5 of its partition key) and a
@@ -13,6 +13,7 @@ import { MAX_HASH_KEY, hashKeyOf } from '../../lambda/shared/hash-key';
 import { decodeAggregated, isAggregated } from '../../lambda/shared/kpl-codec';
 import { AMZ_CBOR, formOf, sendAnswer } from '../../test/helpers/kinesis-wire';
 import { LoopbackServer } from '../../test/helpers/loopback-server';
+import type { LoopbackTls } from '../loopback-tls';
 
 interface Shard {
   shardId: string;
@@ -38,9 +39,11 @@ export class KinesisEndpoint {
   private sequence = 0n;
   /** A body buffer no request is using. */
   private spare?: Buffer;
-  private readonly server = new LoopbackServer((req, res) => this.handle(req, res), { keepAliveTimeoutMs: 60_000 });
+  private readonly server: LoopbackServer;
 
-  public constructor(shardCount: number) {
+  /** `tls`: serve https (bench/loopback-tls.ts), as Kinesis does. */
+  public constructor(shardCount: number, tls?: LoopbackTls) {
+    this.server = new LoopbackServer((req, res) => this.handle(req, res), { keepAliveTimeoutMs: 60_000, ...(tls ? { tls } : {}) });
     const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
     this.shards = Array.from({ length: shardCount }, (_, i) => ({
       shardId: `shardId-${String(i).padStart(12, '0')}`,
@@ -174,17 +177,22 @@ function withoutData(body: Buffer): string {
  */
 export class InstantProgressTable {
   public calls = 0;
-  private readonly server = new LoopbackServer(
-    (req, res) => {
-      req.resume();
-      req.on('end', () => {
-        this.calls++;
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2, 'x-amzn-requestid': 'bench' });
-        res.end('{}');
-      });
-    },
-    { keepAliveTimeoutMs: 60_000 },
-  );
+  private readonly server: LoopbackServer;
+
+  /** `tls`: serve https (bench/loopback-tls.ts), as DynamoDB does. */
+  public constructor(tls?: LoopbackTls) {
+    this.server = new LoopbackServer(
+      (req, res) => {
+        req.resume();
+        req.on('end', () => {
+          this.calls++;
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2, 'x-amzn-requestid': 'bench' });
+          res.end('{}');
+        });
+      },
+      { keepAliveTimeoutMs: 60_000, ...(tls ? { tls } : {}) },
+    );
+  }
 
   public start(): Promise<string> {
     return this.server.start();

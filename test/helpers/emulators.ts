@@ -133,9 +133,11 @@ export async function startDynalite(port = 0): Promise<Emulator> {
  * not delay the emulator's answers (the producer bench's process reads 2 MB request bodies and runs
  * a full collection every few of them). Stopped with SIGTERM, so that a preload such as
  * bench/server-timing.cjs can report; what it prints after it listens goes to this process's stdout.
+ * With `tls` (a key and its certificate chain, PEM) it serves https.
  */
-export async function startDynaliteProcess(): Promise<Emulator> {
+export async function startDynaliteProcess(options: { tls?: { key: string; cert: string } } = {}): Promise<Emulator> {
   const port = await freePort();
+  const { tls } = options;
   const child = spawn(
     process.execPath,
     [
@@ -150,6 +152,8 @@ export async function startDynaliteProcess(): Promise<Emulator> {
       '0',
       '--updateTableMs',
       '0',
+      // `--name=value`: a PEM begins with dashes, which the CLI's parser would take for a flag.
+      ...(tls ? ['--ssl', `--key=${tls.key}`, `--cert=${tls.cert}`] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -166,7 +170,7 @@ export async function startDynaliteProcess(): Promise<Emulator> {
       }
     });
   });
-  return { name: 'dynalite', endpoint: `http://127.0.0.1:${port}`, port, stop };
+  return { name: 'dynalite', endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, stop };
 }
 
 /**
