@@ -5,9 +5,10 @@ export const MAX_HASH_KEY: bigint = (1n << 128n) - 1n;
 
 /** The hash key Kinesis gives a partition key: the MD5 of its UTF-8 bytes as a big-endian 128-bit integer. */
 export function hashKeyOf(partitionKey: string): bigint {
-  // The one-shot digest (no Hash object): about 1 µs instead of 1.6 per key warm, 2.5 instead of 3.5 cold.
-  const digest = hash('md5', partitionKey, 'buffer');
-  return (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
+  // The one-shot digest (no Hash object) as hex, read as one BigInt: 0.9 µs per key warm and 2-5 ms
+  // per 1,000 keys in a fresh process, against 1.4 µs and 6-7 ms for the digest's bytes read as two
+  // 64-bit halves, shifted and joined (three BigInts more; Node.js 24).
+  return BigInt(`0x${hash('md5', partitionKey)}`);
 }
 
 /** Partition keys' hash keys, kept across invocations of a container (most producers see the same keys again). */
