@@ -11,7 +11,8 @@
  * https each contender pays instead what it pays on Lambda: a TLS handshake per connection and the
  * encryption of every byte it sends.
  *
- * Made with the `openssl` command (OpenSSL 3) in `dir`, once per bench run.
+ * Made with the `openssl` command (OpenSSL 3) in `dir`, once per bench run: throwaway keys for
+ * loopback only (dynalite gets its key on its command line).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -31,7 +32,16 @@ export interface LoopbackTls {
 export function loopbackTls(dir: string): LoopbackTls {
   fs.mkdirSync(dir, { recursive: true });
   const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const openssl = (...args: string[]) => {
+    try {
+      execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (caught) {
+      throw new Error(
+        `the producer bench serves its endpoints over https and makes their certificates with the openssl command (OpenSSL 3): openssl ${args[0]} failed: ${(caught as Error).message}`,
+        { cause: caught },
+      );
+    }
+  };
   const extensions = (name: string, text: string) => {
     fs.writeFileSync(file(name), text);
     return file(name);

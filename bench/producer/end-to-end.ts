@@ -4,8 +4,9 @@
  * deduplication on, its progress table on dynalite), invoked as Lambda invokes it (a direct
  * invoke, a fresh request id each time), each contender in a fresh Node.js process started with the
  * flags Lambda's Node.js runtime gives a function of ProducerFunction's memory, all behind one
- * loopback Kinesis endpoint (endpoint.ts), every endpoint over https as on AWS (../loopback-tls.ts), against the reference a user would write
- * (reference-handler.ts: aws-kinesis-agg + PutRecords, bundled the same way). Ours with
+ * loopback Kinesis endpoint (endpoint.ts), every endpoint over https as on AWS (../loopback-tls.ts),
+ * against the reference a user would write (reference-handler.ts: aws-kinesis-agg + PutRecords,
+ * bundled the same way). Ours with
  * deduplication off is a diagnosis row: what the progress table's round trips cost.
  *
  * First three invocations: FRESH processes per contender and input, three invocations each, the

@@ -97,9 +97,10 @@ export function writeExplicitHashKeyField(out: Buffer, at: number, key: Uint8Arr
  * Buffer's own UTF-8 writer, the one `write(text, at, length, 'utf8')` ends in, called without
  * `write`'s argument parsing (bounds are still checked). That parsing validates the offset through
  * Node.js's `hideStackFrames` wrapper, whose rest parameter allocates about 78 bytes a call until V8
- * optimises the caller: 1.5 MB and 2-5 ms per 20,000 records in each of a container's first three or
- * four invocations on Node.js 24 (none afterwards). On `Buffer.prototype` in every Node.js release
- * (protobufjs writes strings with it too); not in @types/node.
+ * optimises the caller: per 20,000 texts of 100 B, 1.1-1.6 MB and 0.5-3.7 ms more in each of the
+ * first four passes on Node.js 24 (none afterwards; docs/performance-producer.md). On
+ * `Buffer.prototype` in every Node.js release (protobufjs writes strings with it too); not in
+ * @types/node.
  */
 interface WithUtf8Write {
   utf8Write(text: string, offset: number, length: number): number;
