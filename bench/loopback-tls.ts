@@ -17,12 +17,10 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { TlsIdentity } from '../test/helpers/loopback-server';
 
-export interface LoopbackTls {
-  /** The leaf's private key (PEM). */
-  readonly key: string;
-  /** The leaf and the intermediate (PEM), as the server sends them. */
-  readonly cert: string;
+/** `key`: the leaf's private key; `cert`: the leaf and the intermediate, as the server sends them (PEM). */
+export interface LoopbackTls extends TlsIdentity {
   /** The root (PEM), what clients trust. */
   readonly ca: string;
   /** A file holding `ca`, for NODE_EXTRA_CA_CERTS. */

@@ -18,7 +18,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as esbuild from 'esbuild';
 import { localClientConfig, startDynaliteProcess, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
@@ -184,10 +183,7 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
     // In a process of its own: in the bench's, the contenders that call dynalite waited 10-30 ms
     // per steady invocation (the guarantees' floor 29-48 ms wall at 12-15 ms CPU; 18-19 ms so).
     dynalite = await startDynaliteProcess({ tls });
-    const setup = new DynamoDBClient({
-      ...localClientConfig(dynalite.endpoint),
-      requestHandler: new NodeHttpHandler({ httpsAgent: { ca: tls.ca } }),
-    });
+    const setup = new DynamoDBClient(localClientConfig(dynalite.endpoint, { ca: tls.ca }));
     await setup.send(
       new CreateTableCommand({
         TableName: 'bench-progress',

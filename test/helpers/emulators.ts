@@ -9,6 +9,7 @@ import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { cbor } from '@smithy/core/cbor';
 import { AMZ_CBOR, formOf } from './kinesis-wire';
+import type { TlsIdentity } from './loopback-server';
 
 /**
  * Local emulators for the integration tests (and the developer tools that reuse them): kinesalite
@@ -135,7 +136,7 @@ export async function startDynalite(port = 0): Promise<Emulator> {
  * bench/server-timing.cjs can report; what it prints after it listens goes to this process's stdout.
  * With `tls` (a key and its certificate chain, PEM) it serves https.
  */
-export async function startDynaliteProcess(options: { tls?: { key: string; cert: string } } = {}): Promise<Emulator> {
+export async function startDynaliteProcess(options: { tls?: TlsIdentity } = {}): Promise<Emulator> {
   const port = await freePort();
   const { tls } = options;
   const child = spawn(
@@ -253,8 +254,12 @@ export async function startKinesisLocal(port = 0, options: { updateShardCountMs?
   return { name: 'kinesis-local', endpoint, port: plain, stop };
 }
 
-/** Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1. */
-export function localClientConfig(endpoint: string) {
+/**
+ * Clients' settings for an emulator: loopback endpoint, dummy credentials, HTTP/1.1; `ca` (PEM): the
+ * root an https emulator's certificate chains to.
+ */
+export function localClientConfig(endpoint: string, options: { ca?: string } = {}) {
+  const agent = { keepAlive: true, maxSockets: 64 };
   return {
     endpoint,
     region: LOCAL_REGION,
@@ -262,7 +267,8 @@ export function localClientConfig(endpoint: string) {
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 3_000,
       requestTimeout: 15_000,
-      httpAgent: { keepAlive: true, maxSockets: 64 },
+      httpAgent: agent,
+      ...(options.ca === undefined ? {} : { httpsAgent: { ...agent, ca: options.ca } }),
     }),
   };
 }

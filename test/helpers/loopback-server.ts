@@ -2,6 +2,12 @@ import * as http from 'http';
 import * as https from 'https';
 import type * as net from 'net';
 
+/** What a loopback server needs to serve https: a private key and its certificate chain (PEM). */
+export interface TlsIdentity {
+  readonly key: string;
+  readonly cert: string;
+}
+
 /**
  * An HTTP server on a free loopback port for fake AWS endpoints (tests and benches): `start()`
  * answers its URL, `stop()` closes it and every connection a keep-alive client left open, so a
@@ -13,7 +19,7 @@ export class LoopbackServer {
 
   constructor(
     private readonly handler: http.RequestListener,
-    private readonly options: { readonly keepAliveTimeoutMs?: number; readonly tls?: { readonly key: string; readonly cert: string } } = {},
+    private readonly options: { readonly keepAliveTimeoutMs?: number; readonly tls?: TlsIdentity } = {},
   ) {}
 
   /** Listens on 127.0.0.1 and a port the system picks; answers `http://127.0.0.1:<port>` (`https://` with `tls`). */
