@@ -16,7 +16,7 @@ import {
   type ProducerConfig,
 } from './producer';
 import { ProgressStore } from './progress-store';
-import { ProducerInputError, RULES, parseRequest, parseRequestId } from './validate';
+import { ProducerInputError, RULES, parseRequest, parseRequestId, parseRequestInSlices } from './validate';
 
 export { ProducerInputError } from './validate';
 export { ProducerBusyError, ProducerWriteError } from './producer';
@@ -85,22 +85,28 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     // Lambda's retries of an asynchronous event carry its request id; an HTTP request without a
     // requestId is answered at once and never retried by Lambda, so it needs no progress.
     const key = requestId !== undefined ? `request#${requestId}` : http ? undefined : `invoke#${context.awsRequestId}`;
-    const parse = () => parseRequest(request, config.limits.maxEntryBytes, config.limits);
-    // A direct invoke keyed by its invocation: validated while its claim is in flight (a refusal
-    // then turns the claimed item into the refusal). A caller's requestId is claimed only with
-    // valid records, so that a refused request does not take its id.
+    // Validated while the shard map's round trip and the claim's are in flight (a refusal then
+    // turns the claimed item into the refusal), in slices of records so that they progress
+    // meanwhile: a fresh container's first requests are sent, and their answers read, during
+    // validation instead of after it. A caller's requestId is claimed only with valid records
+    // (validated first, whole), so that a refused request does not take its id.
     const list = (request as { records?: unknown } | null)?.records;
-    const deferred = store !== undefined && key !== undefined && requestId === undefined && Array.isArray(list) && list.length > 0;
-    const once = await produceOnce(deferred ? { count: list.length, parse } : parse(), {
-      store,
-      key,
-      payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
-      owner: `${context.awsRequestId}/${randomUUID()}`,
-      remainingMs: () => context.getRemainingTimeInMillis(),
-      produce: (pending, remainingMs, onWritten, plan) => produce(pending, config, remainingMs, onWritten, plan),
-      prepare: (pending) => prepare(pending, config),
-      prefetch: () => prefetchShardMap(config),
-    });
+    const deferred = (store === undefined || requestId === undefined) && Array.isArray(list) && list.length > 0;
+    const once = await produceOnce(
+      deferred
+        ? { count: list.length, parse: () => parseRequestInSlices(request, config.limits.maxEntryBytes, config.limits) }
+        : parseRequest(request, config.limits.maxEntryBytes, config.limits),
+      {
+        store,
+        key,
+        payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
+        owner: `${context.awsRequestId}/${randomUUID()}`,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+        produce: (pending, remainingMs, onWritten, plan) => produce(pending, config, remainingMs, onWritten, plan),
+        prepare: (pending) => prepare(pending, config),
+        prefetch: () => prefetchShardMap(config),
+      },
+    );
     const { result, outcome } = once;
     metrics.addMetric(ProducerMetric.USER_RECORDS, MetricUnit.Count, result.recordCount);
     metrics.addMetric(ProducerMetric.ALREADY_WRITTEN_RECORDS, MetricUnit.Count, once.alreadyWritten);

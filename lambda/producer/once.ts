@@ -10,11 +10,12 @@ export const PROGRESS_STORE_UNAVAILABLE = 'ProgressStoreUnavailable';
 
 /**
  * A request's records still to be validated: `count` (the length of its `records` list) is all the
- * claim needs, so `parse` runs while the claim's round trip is in flight.
+ * claim needs, so `parse` runs while the claim's round trip is in flight. A `parse` that yields (the
+ * handler validates in slices) lets that round trip, and the shard map's, go on meanwhile.
  */
 export interface DeferredRecords {
   readonly count: number;
-  readonly parse: () => ProducerRecord[];
+  readonly parse: () => ProducerRecord[] | Promise<ProducerRecord[]>;
 }
 
 export interface OnceOptions {
@@ -79,7 +80,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
   const { store, key } = options;
   if (store === undefined || key === undefined) {
     options.prefetch?.();
-    const records = deferred ? deferred.parse() : (input as readonly ProducerRecord[]);
+    const records = deferred ? await deferred.parse() : (input as readonly ProducerRecord[]);
     const outcome = await options.produce(records, options.remainingMs());
     return { result: resultOf(count, outcome.writtenCount, outcome.failed), outcome, alreadyWritten: 0, progressSaved: true };
   }
@@ -108,7 +109,7 @@ export async function produceOnce(input: readonly ProducerRecord[] | DeferredRec
     }
     if (deferred) {
       parsing = true;
-      records = deferred.parse();
+      records = await deferred.parse();
       parsing = false;
     }
     if (options.prepare) {

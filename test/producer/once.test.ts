@@ -272,10 +272,49 @@ describe("produceOnce: validation while the claim is in flight (a direct invoke'
     await produceOnce({ count: 2, parse }, { ...base, store, prefetch: () => events.push('prefetch'), produce });
     const unkeyed: string[] = [];
     await produceOnce(records(2), { ...base, store: undefined, prefetch: () => unkeyed.push('prefetch'), produce });
+    const deferredUnkeyed = async () => {
+      unkeyed.push('parse');
+      return records(2);
+    };
+    await produceOnce(
+      { count: 2, parse: deferredUnkeyed },
+      { ...base, store: undefined, prefetch: () => unkeyed.push('prefetch'), produce },
+    );
 
     // Assess
     expect(events).toEqual(['claim-start', 'prefetch', 'parse', 'claim-end']);
-    expect(unkeyed).toEqual(['prefetch']);
+    expect(unkeyed).toEqual(['prefetch', 'prefetch', 'parse']);
+  });
+
+  test('validation that yields (in slices) while the claim answers: a claim that failed meanwhile sends nothing; a refusal found after the claim answered becomes the claimed item', async () => {
+    // Prepare: validation outlasts the claim's round trip (10 ms)
+    const afterClaim = (result: () => ProducerRecord[]) => async () => {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return result();
+    };
+    const failing = {
+      claim: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        throw new Error('down');
+      },
+    } as unknown as ProgressStore;
+    const { store } = fakeStore({ kind: 'claimed', written: WrittenSet.empty(2) }, { claimDelayMs: 10 });
+    const refuseClaimed = jest.fn(async () => true);
+    Object.assign(store, { refuseClaimed });
+    const produce = jest.fn();
+
+    // Act
+    const unreachable = await produceOnce({ count: 2, parse: afterClaim(() => records(2)) }, { ...base, store: failing, produce });
+    const refused = (await produceOnce({ count: 2, parse: afterClaim(invalid) }, { ...base, store, produce }).catch(
+      (caught: unknown) => caught,
+    )) as ProducerInputError;
+
+    // Assess
+    expect(unreachable.result.failed.map((f) => f.errorCode)).toEqual(['ProgressStoreUnavailable', 'ProgressStoreUnavailable']);
+    expect(refused).toBeInstanceOf(ProducerInputError);
+    expect(refused.recorded).toBe('first');
+    expect(refuseClaimed).toHaveBeenCalledWith('invoke#1', 'o', refused.message);
+    expect(produce).not.toHaveBeenCalled();
   });
 
   test('a claim that fails (however slowly) sends nothing, records parsed or not', async () => {
