@@ -88,10 +88,11 @@ export async function handler(event: unknown, context: Context): Promise<Produce
     // Validated while the shard map's round trip and the claim's are in flight (a refusal then
     // turns the claimed item into the refusal), in slices of records so that they progress
     // meanwhile: a fresh container's first requests are sent, and their answers read, during
-    // validation instead of after it. A caller's requestId is claimed only with valid records
-    // (validated first, whole), so that a refused request does not take its id.
+    // validation instead of after it. A request with a caller's requestId is validated first,
+    // whole: it is claimed only with valid records, so that a refused request does not take its
+    // id, and its records are hashed (payloadHash) only once they are known to be within limits.
     const list = (request as { records?: unknown } | null)?.records;
-    const deferred = (store === undefined || requestId === undefined) && Array.isArray(list) && list.length > 0;
+    const deferred = requestId === undefined && Array.isArray(list) && list.length > 0;
     const once = await produceOnce(
       deferred
         ? { count: list.length, parse: () => parseRequestInSlices(request, config.limits.maxEntryBytes, config.limits) }

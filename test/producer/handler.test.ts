@@ -231,21 +231,30 @@ describe('producer handler', () => {
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
   });
 
-  test('refuses data nested 10,000 levels deep (JSON.stringify would overflow): HTTP 400 with the data rule and index, direct invoke ProducerInputError', async () => {
-    // Prepare: the text by hand, as a caller's JSON library would send it.
-    const text = `{"records":[{"data":"ok"},{"data":${'['.repeat(10_000)}1${']'.repeat(10_000)},"partitionKey":"k"}]}`;
+  test.each([
+    ['without a requestId', ''],
+    ['with a requestId (validated before anything hashes the records)', '"requestId":"r-1",'],
+  ])(
+    'refuses data nested 10,000 levels deep (JSON.stringify would overflow), %s: HTTP 400 with the data rule and index, direct invoke ProducerInputError',
+    async (_name, requestId) => {
+      // Prepare: the text by hand, as a caller's JSON library would send it.
+      const text = `{${requestId}"records":[{"data":"ok"},{"data":${'['.repeat(10_000)}1${']'.repeat(10_000)},"partitionKey":"k"}]}`;
 
-    // Act
-    const response = (await handler(httpEvent(text), lambdaContext())) as { statusCode: number; body: string };
-    const thrown = (await handler(JSON.parse(text), lambdaContext()).catch((error: unknown) => error)) as { name: string; errors: unknown };
+      // Act
+      const response = (await handler(httpEvent(text), lambdaContext())) as { statusCode: number; body: string };
+      const thrown = (await handler(JSON.parse(text), lambdaContext()).catch((error: unknown) => error)) as {
+        name: string;
+        errors: unknown;
+      };
 
-    // Assess
-    expect(response.statusCode).toBe(400);
-    expect(JSON.parse(response.body)).toMatchObject({ errors: [{ index: 1, rule: RULES.data }] });
-    expect(thrown.name).toBe('ProducerInputError');
-    expect(thrown.errors).toEqual([{ index: 1, rule: RULES.data }]);
-    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
-  });
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body)).toMatchObject({ errors: [{ index: 1, rule: RULES.data }] });
+      expect(thrown.name).toBe('ProducerInputError');
+      expect(thrown.errors).toEqual([{ index: 1, rule: RULES.data }]);
+      expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+    },
+  );
 
   test('with ordering groups, a record that fills a 1 MiB entry as a one-record aggregate is accepted, one byte more is refused', async () => {
     // Prepare: data that, with key 'ab', the KPL framing and the longest group key ('og-31'), makes 1 MiB exactly.
