@@ -67,7 +67,7 @@ export function parseRequest(body: unknown, maxEntryBytes: number, ordering?: Or
   return check.records();
 }
 
-/** Records `parseRequestInSlices` validates between two turns of the event loop (about a millisecond in a fresh process). */
+/** Records `parseRequestInSlices` validates between two turns of the event loop (0.1-0.5 ms warm, up to 4 ms in a fresh process). */
 export const PARSE_SLICE = 1024;
 
 /**
@@ -82,11 +82,12 @@ export async function parseRequestInSlices(
   slice: number = PARSE_SLICE,
 ): Promise<ProducerRecord[]> {
   const check = new RecordCheck(body, maxEntryBytes, ordering);
-  for (let from = 0; from < check.length; from += slice) {
+  const step = Math.max(1, Math.floor(slice));
+  for (let from = 0; from < check.length; from += step) {
     if (from > 0) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    check.range(from, Math.min(check.length, from + slice));
+    check.range(from, Math.min(check.length, from + step));
   }
   return check.records();
 }

@@ -138,4 +138,17 @@ describe('validation in slices (parseRequestInSlices)', () => {
     expect(inFour).toBe(3);
     expect(inOne).toBe(0);
   });
+
+  test('a slice size below one record counts as one (no endless loop)', async () => {
+    // Act
+    const records = await parseRequestInSlices(
+      { records: [{ data: 'a' }, { data: 'b' }] },
+      DEFAULT_LIMITS.maxEntryBytes,
+      DEFAULT_LIMITS,
+      0,
+    );
+
+    // Assess
+    expect(records.map((record) => record.data)).toEqual(['a', 'b']);
+  });
 });
