@@ -43,7 +43,7 @@ export class KinesisEndpoint {
 
   /** `tls`: serve https (bench/loopback-tls.ts), as Kinesis does. */
   public constructor(shardCount: number, tls?: LoopbackTls) {
-    this.server = new LoopbackServer((req, res) => this.handle(req, res), { keepAliveTimeoutMs: 60_000, ...(tls ? { tls } : {}) });
+    this.server = new LoopbackServer((req, res) => this.handle(req, res), { keepAliveTimeoutMs: 60_000, tls });
     const width = (MAX_HASH_KEY + 1n) / BigInt(shardCount);
     this.shards = Array.from({ length: shardCount }, (_, i) => ({
       shardId: `shardId-${String(i).padStart(12, '0')}`,
@@ -190,7 +190,7 @@ export class InstantProgressTable {
           res.end('{}');
         });
       },
-      { keepAliveTimeoutMs: 60_000, ...(tls ? { tls } : {}) },
+      { keepAliveTimeoutMs: 60_000, tls },
     );
   }
 

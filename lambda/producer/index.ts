@@ -100,7 +100,8 @@ export async function handler(event: unknown, context: Context): Promise<Produce
       {
         store,
         key,
-        payloadHash: requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
+        // Only the progress table's claim reads it: without a table, no JSON text of every record.
+        payloadHash: store !== undefined && requestId !== undefined ? payloadHashOf((request as { records: unknown }).records) : '-',
         owner: `${context.awsRequestId}/${randomUUID()}`,
         remainingMs: () => context.getRemainingTimeInMillis(),
         produce: (pending, remainingMs, onWritten, plan) => produce(pending, config, remainingMs, onWritten, plan),
