@@ -88,9 +88,7 @@ export function planEntries(
   // aggregate, then the MD5 trailers.
   const packer = new RequestPacker(records, shardMap, limits);
   packer.index(byKey);
-  for (let j = 0; j < records.length; j++) {
-    packer.placeNth(j);
-  }
+  packer.placeAll();
   packer.closeAll();
   return packer.encode(lease);
 }

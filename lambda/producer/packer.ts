@@ -1,4 +1,5 @@
 import { rememberedHashKeyOf } from '../shared/hash-key';
+import { objectArray, sizedObjectArray } from '../shared/object-arrays';
 import {
   KPL_FRAME_BYTES,
   keyFieldSize,
@@ -60,7 +61,7 @@ class Cells {
  * from one request to the next).
  */
 class KeyTable {
-  public readonly encoded: Buffer[] = [];
+  public readonly encoded: Buffer[] = objectArray();
   public readonly route: number[] = [];
   /** A partition key's ordering group (0 without groups). */
   public readonly group: number[] = [];
@@ -220,10 +221,10 @@ export class RequestPacker {
   private readonly keys: KeyTable;
   private readonly hashKeys: KeyTable;
   /** Each cell's aggregate being filled; each shard's items closed so far. */
-  private readonly open: Array<Aggregate | undefined> = [];
+  private readonly open: Array<Aggregate | undefined>;
   private readonly items: Item[][];
   /** Every aggregate by generation (0, 1, ...), in the order they were opened. */
-  private readonly aggregates: Aggregate[] = [];
+  private readonly aggregates: Aggregate[] = objectArray();
   /** Per request position: key ids, the aggregate (generation, -1 if raw) and its table indices there. */
   private readonly keyOf: Int32Array;
   private readonly hashKeyOf: Int32Array;
@@ -288,6 +289,7 @@ export class RequestPacker {
     this.dataBytes = new Int32Array(records.length);
     this.cellOfRecord = new Int32Array(records.length);
     const cells = this.shards.length * Math.max(1, this.groups);
+    this.open = sizedObjectArray<Aggregate>(cells);
     this.runOf = new Int32Array(cells).fill(-1);
     this.laneOf = new Int32Array(cells);
   }
@@ -328,6 +330,16 @@ export class RequestPacker {
    * aggregates of a cell hold different keys (see `lane`); else request order.
    */
   public index(byKey: boolean): void {
+    this.learn(byKey);
+    this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(this.records.length);
+    this.byKey = byKey;
+  }
+
+  /**
+   * `index`'s pass over the request, alone in its method: V8 optimises it while its loop runs, and
+   * code after the loop, not run yet then, would throw that away at the end of every request.
+   */
+  private learn(byKey: boolean): void {
     const n = this.records.length;
     // A record field's size with table indices up to n: at least what it takes once placed.
     for (let i = 0; i < n; i++) {
@@ -352,8 +364,13 @@ export class RequestPacker {
         this.runBytes[key] += recordFieldSize(n, record.explicitHashKey === undefined ? -1 : n, bytes);
       }
     }
-    this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(n);
-    this.byKey = byKey;
+  }
+
+  /** Places every record, in the placement order (`index` first); a loop alone in its method, as `learn`. */
+  public placeAll(): void {
+    for (let j = 0; j < this.records.length; j++) {
+      this.placeNth(j);
+    }
   }
 
   /** Places the j-th record of the placement order (`index` first). */
@@ -432,11 +449,9 @@ export class RequestPacker {
    */
   public encode(lease?: SlabLease): KinesisEntry[] {
     this.allocate(lease);
-    for (let i = 0; i < this.records.length; i++) {
-      this.write(i);
-    }
+    this.writeAll();
     this.seal();
-    const entries: KinesisEntry[] = [];
+    const entries: KinesisEntry[] = objectArray();
     for (let shard = 0; shard < this.shards.length; shard++) {
       for (const item of this.items[shard]) {
         // A record sent raw keeps the lane of the aggregate it was placed in.
@@ -450,9 +465,16 @@ export class RequestPacker {
     return entries;
   }
 
+  /** Writes every record, in request order; a loop alone in its method, as `learn`. */
+  private writeAll(): void {
+    for (let i = 0; i < this.records.length; i++) {
+      this.write(i);
+    }
+  }
+
   /** Every encoded aggregate's MD5 trailer, all at once (md5-lanes.ts runs four side by side). */
   private seal(): void {
-    const outs: Buffer[] = [];
+    const outs: Buffer[] = objectArray();
     const ats: number[] = [];
     for (const aggregate of this.aggregates) {
       if (aggregate.count >= this.minAggregated) {

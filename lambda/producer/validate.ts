@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import { parseHashKey } from '../shared/hash-key';
+import { sizedObjectArray } from '../shared/object-arrays';
 import { wellFormed } from '../shared/text';
 import type { ProducerRecord } from './aggregate';
 import { groupsOn, loneAggregateBytes, longestGroupKeyBytes, type OrderingSettings } from './ordering';
@@ -118,7 +119,7 @@ class RecordCheck {
     }
     this.list = list;
     this.length = list.length;
-    this.out = new Array<ProducerRecord>(list.length);
+    this.out = sizedObjectArray<ProducerRecord>(list.length);
   }
 
   /** Checks records `from` to `to` (exclusive), each range after the one before. */
