@@ -201,6 +201,15 @@ class Aggregate {
   ) {}
 }
 
+/**
+ * Records a pass over the request (`learn`, `placeRange`, `writeRange`) handles per call. V8
+ * optimises a function called once per request only in the middle of its loop (on-stack
+ * replacement), again in every request until enough calls were counted, and code after such a loop,
+ * not run yet when it was optimised, throws the optimised code away. A method called for every
+ * slice of the request gets code of its own in the first request that later requests reuse.
+ */
+const PASS_SLICE = 512;
+
 /** An item of a shard's output, in order: an aggregate's generation, or `~i` for record i sent raw. */
 type Item = number;
 
@@ -330,19 +339,19 @@ export class RequestPacker {
    * aggregates of a cell hold different keys (see `lane`); else request order.
    */
   public index(byKey: boolean): void {
-    this.learn(byKey);
+    const n = this.records.length;
+    for (let from = 0; from < n; from += PASS_SLICE) {
+      this.learn(from, Math.min(n, from + PASS_SLICE), byKey);
+    }
     this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(this.records.length);
     this.byKey = byKey;
   }
 
-  /**
-   * `index`'s pass over the request, alone in its method: V8 optimises it while its loop runs, and
-   * code after the loop, not run yet then, would throw that away at the end of every request.
-   */
-  private learn(byKey: boolean): void {
+  /** `index`'s pass over records `from` to `to` (exclusive); see PASS_SLICE. */
+  private learn(from: number, to: number, byKey: boolean): void {
     const n = this.records.length;
     // A record field's size with table indices up to n: at least what it takes once placed.
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const record = this.records[i];
       const bytes = dataBytesOf(record);
       this.dataBytes[i] = bytes;
@@ -366,9 +375,17 @@ export class RequestPacker {
     }
   }
 
-  /** Places every record, in the placement order (`index` first); a loop alone in its method, as `learn`. */
+  /** Places every record, in the placement order (`index` first). */
   public placeAll(): void {
-    for (let j = 0; j < this.records.length; j++) {
+    const n = this.records.length;
+    for (let from = 0; from < n; from += PASS_SLICE) {
+      this.placeRange(from, Math.min(n, from + PASS_SLICE));
+    }
+  }
+
+  /** Places the records `from` to `to` (exclusive) of the placement order; see PASS_SLICE. */
+  private placeRange(from: number, to: number): void {
+    for (let j = from; j < to; j++) {
       this.placeNth(j);
     }
   }
@@ -465,9 +482,17 @@ export class RequestPacker {
     return entries;
   }
 
-  /** Writes every record, in request order; a loop alone in its method, as `learn`. */
+  /** Writes every record, in request order. */
   private writeAll(): void {
-    for (let i = 0; i < this.records.length; i++) {
+    const n = this.records.length;
+    for (let from = 0; from < n; from += PASS_SLICE) {
+      this.writeRange(from, Math.min(n, from + PASS_SLICE));
+    }
+  }
+
+  /** Writes records `from` to `to` (exclusive); see PASS_SLICE. */
+  private writeRange(from: number, to: number): void {
+    for (let i = from; i < to; i++) {
       this.write(i);
     }
   }
