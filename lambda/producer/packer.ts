@@ -229,8 +229,11 @@ export class RequestPacker {
   private readonly cells: Cells;
   private readonly keys: KeyTable;
   private readonly hashKeys: KeyTable;
-  /** Each cell's aggregate being filled; each shard's items closed so far. */
-  private readonly open: Array<Aggregate | undefined>;
+  /**
+   * Each cell's aggregate being filled (a place per cell the request meets, made by `index`); each
+   * shard's items closed so far.
+   */
+  private open!: Array<Aggregate | undefined>;
   private readonly items: Item[][];
   /** Every aggregate by generation (0, 1, ...), in the order they were opened. */
   private readonly aggregates: Aggregate[] = objectArray();
@@ -298,7 +301,6 @@ export class RequestPacker {
     this.dataBytes = new Int32Array(records.length);
     this.cellOfRecord = new Int32Array(records.length);
     const cells = this.shards.length * Math.max(1, this.groups);
-    this.open = sizedObjectArray<Aggregate>(cells);
     this.runOf = new Int32Array(cells).fill(-1);
     this.laneOf = new Int32Array(cells);
   }
@@ -343,7 +345,8 @@ export class RequestPacker {
     for (let from = 0; from < n; from += PASS_SLICE) {
       this.learn(from, Math.min(n, from + PASS_SLICE), byKey);
     }
-    this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(this.records.length);
+    this.open = sizedObjectArray<Aggregate>(this.cells.shard.length);
+    this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(n);
     this.byKey = byKey;
   }
 
