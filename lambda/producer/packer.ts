@@ -210,6 +210,13 @@ class Aggregate {
  */
 const PASS_SLICE = 512;
 
+/** Calls `pass` for records 0 to `n` (exclusive) slice by slice, PASS_SLICE records at a time, in order. */
+function inSlices(n: number, pass: (from: number, to: number) => void): void {
+  for (let from = 0; from < n; from += PASS_SLICE) {
+    pass(from, Math.min(n, from + PASS_SLICE));
+  }
+}
+
 /** An item of a shard's output, in order: an aggregate's generation, or `~i` for record i sent raw. */
 type Item = number;
 
@@ -342,9 +349,7 @@ export class RequestPacker {
    */
   public index(byKey: boolean): void {
     const n = this.records.length;
-    for (let from = 0; from < n; from += PASS_SLICE) {
-      this.learn(from, Math.min(n, from + PASS_SLICE), byKey);
-    }
+    inSlices(n, (from, to) => this.learn(from, to, byKey));
     this.open = sizedObjectArray<Aggregate>(this.cells.shard.length);
     this.placement = byKey ? byKeyOrder(this.keyOf, this.runCount) : requestOrder(n);
     this.byKey = byKey;
@@ -380,10 +385,7 @@ export class RequestPacker {
 
   /** Places every record, in the placement order (`index` first). */
   public placeAll(): void {
-    const n = this.records.length;
-    for (let from = 0; from < n; from += PASS_SLICE) {
-      this.placeRange(from, Math.min(n, from + PASS_SLICE));
-    }
+    inSlices(this.records.length, (from, to) => this.placeRange(from, to));
   }
 
   /** Places the records `from` to `to` (exclusive) of the placement order; see PASS_SLICE. */
@@ -487,10 +489,7 @@ export class RequestPacker {
 
   /** Writes every record, in request order. */
   private writeAll(): void {
-    const n = this.records.length;
-    for (let from = 0; from < n; from += PASS_SLICE) {
-      this.writeRange(from, Math.min(n, from + PASS_SLICE));
-    }
+    inSlices(this.records.length, (from, to) => this.writeRange(from, to));
   }
 
   /** Writes records `from` to `to` (exclusive); see PASS_SLICE. */
