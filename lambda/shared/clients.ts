@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
+import type { Readable } from 'stream';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /**
@@ -47,16 +48,90 @@ export function clientTimeouts(): { connectionMs: number; requestMs: number } {
   };
 }
 
+type HandleArguments = Parameters<NodeHttpHandler['handle']>;
+type Handled = Awaited<ReturnType<NodeHttpHandler['handle']>>;
+
+/**
+ * NodeHttpHandler that hands the SDK every answer with its body already read, as bytes, and bounds
+ * that read by the call's request timeout too (NodeHttpHandler's own timer stops at the answer's
+ * headers). These clients make no streaming call: the SDK reads every body whole anyway. Read
+ * here, the body takes the SDK's path for bytes, and its stream collector never touches
+ * `ReadableStream`, whose first use loads Node.js's web streams: about 4 ms of a container's
+ * first invocation (docs/performance-producer.md).
+ */
+export class WholeAnswerHttpHandler extends NodeHttpHandler {
+  public constructor(private readonly requestMs: number) {
+    super({
+      requestTimeout: requestMs,
+      throwOnRequestTimeout: true,
+      connectionTimeout: clientTimeouts().connectionMs,
+      httpAgent: { keepAlive: true, maxSockets: 50 },
+      httpsAgent: { keepAlive: true, maxSockets: 50 },
+    });
+  }
+
+  public override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}): Promise<Handled> {
+    const started = Date.now();
+    const handled = await super.handle(request, options);
+    const left = (options.requestTimeout ?? this.requestMs) - (Date.now() - started);
+    handled.response.body = await readWhole(handled.response.body as Readable, left, options.abortSignal as AbortSignal | undefined);
+    return handled;
+  }
+}
+
+/**
+ * A body's bytes: rejects if the stream fails or closes before its end, if `ms` pass first
+ * (TimeoutError, code ETIMEDOUT, as NodeHttpHandler's request timeout) or if `signal` aborts
+ * (its reason); then the stream is destroyed, which frees its socket.
+ */
+export function readWhole(body: Readable, ms: number, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const fail = (error: Error): void => {
+      settle();
+      body.destroy();
+      reject(error);
+    };
+    const onTimeout = (): void =>
+      fail(
+        Object.assign(
+          new Error(`the answer's body did not arrive whole within the request timeout (${Math.max(0, ms)} ms were left of it)`),
+          {
+            name: 'TimeoutError',
+            code: 'ETIMEDOUT',
+          },
+        ),
+      );
+    const onAbort = (): void => fail(signal?.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      length += chunk.length;
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+    };
+    const onError = (error: Error): void => fail(error);
+    const onClose = (): void => fail(new Error("the answer's connection closed before its body's end"));
+    const timer = setTimeout(onTimeout, Math.max(0, ms));
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
+}
+
 /** Keep-alive HTTP/1.1 sockets, bounded so a burst cannot exhaust the container's descriptors; timeouts that fire. */
 export function httpHandler(): NodeHttpHandler {
-  const { connectionMs, requestMs } = clientTimeouts();
-  return new NodeHttpHandler({
-    connectionTimeout: connectionMs,
-    requestTimeout: requestMs,
-    throwOnRequestTimeout: true,
-    httpAgent: { keepAlive: true, maxSockets: 50 },
-    httpsAgent: { keepAlive: true, maxSockets: 50 },
-  });
+  return new WholeAnswerHttpHandler(clientTimeouts().requestMs);
 }
 
 /**
