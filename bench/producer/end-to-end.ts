@@ -266,6 +266,15 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
         ours: false,
         floor: floorEnv,
       },
+      {
+        id: 'contract',
+        label:
+          "contract floor: the guarantees' floor + each record checked (an object, a key of 1-256 characters, data a string of at most 1 MiB) and written as a KPL record, each key's records together, each key once in its aggregate's table (diagnosis)",
+        bundle: floorBundle,
+        env: { ...base('bench-contract'), PROGRESS_TABLE_NAME: 'bench-progress', BENCH_FLOOR_GUARANTEES: '1', BENCH_FLOOR_CONTRACT: '1' },
+        ours: false,
+        floor: floorEnv,
+      },
     ];
     const inputs = [input(20_000, 100, 1_000, 1.5), input(4_000, 1_000, 1_000, 1.2)];
     /** A fresh process for `contender` on `inp`, started as Lambda starts the function; stopped at the end if still running. */
@@ -385,6 +394,10 @@ export async function endToEnd(dir: string, options: EndToEndOptions): Promise<v
       const boundCeiling = speedOf('bound');
       console.log(
         `| ${inp.label} | ceiling with deduplication: reference over the guarantees' floor (no producer that deduplicates can beat this) | ${boundCeiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ${boundCeiling.every((r) => r >= inp.target) ? 'target within reach' : `**≥ ${inp.target}x out of reach** where below it`} |`,
+      );
+      const contractCeiling = speedOf('contract');
+      console.log(
+        `| ${inp.label} | ceiling with the whole contract: reference over the contract floor (no producer that deduplicates, validates and writes KPL records can beat this) | ${contractCeiling.map((r) => `${r.toFixed(2)}x`).join(' | ')} | ${contractCeiling.every((r) => r >= inp.target) ? 'target within reach' : `**≥ ${inp.target}x out of reach** where below it`} |`,
       );
     }
     console.log(

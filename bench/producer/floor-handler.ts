@@ -17,6 +17,16 @@
  * producer's four-lane MD5, md5-lanes.ts). No validation, no protobuf framing. The reference's time
  * over this one's is the most a producer that keeps those guarantees can gain on it here (the
  * reference routes nothing: it stores most aggregates on a shard that does not own their records).
+ *
+ * With BENCH_FLOOR_CONTRACT=1 as well, the contract floor: the guarantees' floor, plus what the
+ * rest of the producer's contract makes it do, each the cheapest way: every record checked
+ * (an object, a partition key of 1 to 256 characters, data a string of at most 1 MiB of UTF-8,
+ * else a refusal naming the record), and written as a KPL record (protobuf: the record's field,
+ * its key's index in the aggregate's key table, its data field) into aggregates that hold each
+ * key's records together (keys numbered as they come, a counting sort by key, as the producer
+ * places them: the aggregates' key tables stay as small as the producer's), each key in its
+ * aggregate's table once. Aggregates a KPL deaggregator reads, where the guarantees' floor writes
+ * bare texts. No ordering groups, explicit hash keys, size planning or progress bookkeeping.
  */
 import { randomUUID } from 'crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -32,6 +42,7 @@ import { ProgressStatus, ProgressStore, WrittenSet } from '../../lambda/producer
 const count = Number(process.env.BENCH_FLOOR_ENTRIES ?? 45);
 const bytes = Number(process.env.BENCH_FLOOR_ENTRY_BYTES ?? 51_200);
 const guarantees = process.env.BENCH_FLOOR_GUARANTEES === '1';
+const contract = guarantees && process.env.BENCH_FLOOR_CONTRACT === '1';
 const entries = Array.from({ length: count }, (_, i) => ({
   Data: Buffer.alloc(bytes, i % 251),
   PartitionKey: `og-${i % 16}`,
@@ -77,6 +88,112 @@ function writeRecords(records: ReadonlyArray<{ data: string }>): void {
   md5Each(bodies, trailers);
 }
 
+/** Partition keys' numbers in order of first use, kept from one invocation to the next. */
+const numberOfKey = new Map<string, number>();
+/** The producer's limits on a record: its partition key's characters, its data's UTF-8 bytes. */
+const MAX_KEY_CHARS = 256;
+const MAX_DATA_BYTES = 1_048_576;
+
+/** Each record an object with a partition key of 1 to 256 characters and string data, else a refusal naming it. */
+function validate(records: unknown): asserts records is ReadonlyArray<{ partitionKey: string; data: string }> {
+  if (!Array.isArray(records) || records.length === 0) {
+    throw new Error('records: an array of at least one record');
+  }
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as { partitionKey?: unknown; data?: unknown } | null;
+    if (typeof record !== 'object' || record === null) {
+      throw new Error(`records[${i}]: an object`);
+    }
+    const key = record.partitionKey;
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_CHARS) {
+      throw new Error(`records[${i}].partitionKey: a string of 1 to ${MAX_KEY_CHARS} characters`);
+    }
+    if (typeof record.data !== 'string') {
+      throw new Error(`records[${i}].data: a string`);
+    }
+  }
+}
+
+function writeVarint(out: Buffer, at: number, value: number): number {
+  while (value > 0x7f) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}
+
+function varintBytes(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
+}
+
+/**
+ * Every record as a KPL record into the entries, each key's records together: keys numbered, a
+ * counting sort by number, then one pass writing each key's table entry where an aggregate meets
+ * it and each record's protobuf field; then each entry's MD5 trailer.
+ */
+function frameRecords(records: ReadonlyArray<{ partitionKey: string; data: string }>): void {
+  const n = records.length;
+  const keyOf = new Int32Array(n);
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let key = numberOfKey.get(records[i].partitionKey);
+    if (key === undefined) {
+      key = numberOfKey.size;
+      numberOfKey.set(records[i].partitionKey, key);
+    }
+    keyOf[i] = key;
+    while (counts.length <= key) {
+      counts.push(0);
+    }
+    counts[key]++;
+  }
+  const starts = new Int32Array(counts.length + 1);
+  for (let key = 0; key < counts.length; key++) {
+    starts[key + 1] = starts[key] + counts[key];
+  }
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    order[starts[keyOf[i]]++] = i;
+  }
+  let entry = 0;
+  let out = entries[entry].Data;
+  let at = BODY_START;
+  let tableSize = 0;
+  let lastKey = -1;
+  for (let j = 0; j < n; j++) {
+    const i = order[j];
+    const { partitionKey, data } = records[i];
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (bytes > MAX_DATA_BYTES) {
+      throw new Error(`records[${i}].data: at most ${MAX_DATA_BYTES} bytes of UTF-8`);
+    }
+    const body = 1 + varintBytes(tableSize) + 1 + varintBytes(bytes) + bytes;
+    const keyBytes = keyOf[i] === lastKey ? 0 : Buffer.byteLength(partitionKey, 'utf8');
+    if (at + 2 + keyBytes + 1 + varintBytes(body) + body + 4 > BODY_END && entry + 1 < entries.length) {
+      out = entries[++entry].Data;
+      at = BODY_START;
+      tableSize = 0;
+      lastKey = -1;
+    }
+    if (keyOf[i] !== lastKey) {
+      lastKey = keyOf[i];
+      out[at++] = 0x0a; // partition_key_table
+      at = writeVarint(out, at, Buffer.byteLength(partitionKey, 'utf8'));
+      at += out.write(partitionKey, at, 'utf8');
+      tableSize++;
+    }
+    out[at++] = 0x1a; // records
+    at = writeVarint(out, at, 1 + varintBytes(tableSize - 1) + 1 + varintBytes(bytes) + bytes);
+    out[at++] = 0x08; // partition_key_index
+    at = writeVarint(out, at, tableSize - 1);
+    out[at++] = 0x1a; // data
+    at = writeVarint(out, at, bytes);
+    at += out.write(data, at, 'utf8');
+  }
+  md5Each(bodies, trailers);
+}
+
 export async function handler(
   event: { records: Array<{ data: string; partitionKey: string }> },
   context: Context,
@@ -96,8 +213,11 @@ export async function handler(
     claiming.catch(() => undefined);
     shardMap ??= listShards(client, process.env.STREAM_NAME!).then((shards) => ShardMap.fromShards(shards));
     await new Promise((resolve) => setImmediate(resolve)); // let the claim go out, then work while it is in flight
+    if (contract) {
+      validate(event.records);
+    }
     route(event.records, await shardMap);
-    writeRecords(event.records);
+    (contract ? frameRecords : writeRecords)(event.records);
     const claim = await claiming;
     if (claim.kind !== 'claimed') {
       throw new Error(`floor: claim answered ${claim.kind}`);
