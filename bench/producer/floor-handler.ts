@@ -168,25 +168,29 @@ function frameRecords(records: ReadonlyArray<{ partitionKey: string; data: strin
     if (bytes > MAX_DATA_BYTES) {
       throw new Error(`records[${i}].data: at most ${MAX_DATA_BYTES} bytes of UTF-8`);
     }
-    const body = 1 + varintBytes(tableSize) + 1 + varintBytes(bytes) + bytes;
-    const keyBytes = keyOf[i] === lastKey ? 0 : Buffer.byteLength(partitionKey, 'utf8');
-    if (at + 2 + keyBytes + 1 + varintBytes(body) + body + 4 > BODY_END && entry + 1 < entries.length) {
+    // A key's table entry where the aggregate meets it, then the record (its index at most tableSize).
+    let keyBytes = keyOf[i] === lastKey ? 0 : Buffer.byteLength(partitionKey, 'utf8');
+    const recordBytes = 1 + varintBytes(tableSize) + 1 + varintBytes(bytes) + bytes;
+    const needed = (keyBytes > 0 ? 1 + varintBytes(keyBytes) + keyBytes : 0) + 1 + varintBytes(recordBytes) + recordBytes;
+    if (at + needed > BODY_END && entry + 1 < entries.length) {
       out = entries[++entry].Data;
       at = BODY_START;
       tableSize = 0;
       lastKey = -1;
+      keyBytes = Buffer.byteLength(partitionKey, 'utf8');
     }
     if (keyOf[i] !== lastKey) {
       lastKey = keyOf[i];
       out[at++] = 0x0a; // partition_key_table
-      at = writeVarint(out, at, Buffer.byteLength(partitionKey, 'utf8'));
+      at = writeVarint(out, at, keyBytes);
       at += out.write(partitionKey, at, 'utf8');
       tableSize++;
     }
+    const index = tableSize - 1;
     out[at++] = 0x1a; // records
-    at = writeVarint(out, at, 1 + varintBytes(tableSize - 1) + 1 + varintBytes(bytes) + bytes);
+    at = writeVarint(out, at, 1 + varintBytes(index) + 1 + varintBytes(bytes) + bytes);
     out[at++] = 0x08; // partition_key_index
-    at = writeVarint(out, at, tableSize - 1);
+    at = writeVarint(out, at, index);
     out[at++] = 0x1a; // data
     at = writeVarint(out, at, bytes);
     at += out.write(data, at, 'utf8');

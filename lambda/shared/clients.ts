@@ -60,14 +60,17 @@ type Handled = Awaited<ReturnType<NodeHttpHandler['handle']>>;
  * first invocation (docs/performance-producer.md).
  */
 export class WholeAnswerHttpHandler extends NodeHttpHandler {
-  public constructor(private readonly requestMs: number) {
+  private readonly requestMs: number;
+
+  public constructor({ connectionMs, requestMs } = clientTimeouts()) {
     super({
       requestTimeout: requestMs,
       throwOnRequestTimeout: true,
-      connectionTimeout: clientTimeouts().connectionMs,
+      connectionTimeout: connectionMs,
       httpAgent: { keepAlive: true, maxSockets: 50 },
       httpsAgent: { keepAlive: true, maxSockets: 50 },
     });
+    this.requestMs = requestMs;
   }
 
   public override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}): Promise<Handled> {
@@ -131,7 +134,7 @@ export function readWhole(body: Readable, ms: number, signal?: AbortSignal): Pro
 
 /** Keep-alive HTTP/1.1 sockets, bounded so a burst cannot exhaust the container's descriptors; timeouts that fire. */
 export function httpHandler(): NodeHttpHandler {
-  return new WholeAnswerHttpHandler(clientTimeouts().requestMs);
+  return new WholeAnswerHttpHandler(clientTimeouts());
 }
 
 /**
