@@ -12,6 +12,18 @@ import { handlerEntry, pipelineFunctionDefaults } from '../../lib/private/pipeli
 import { dynamoDbClient, httpHandler, kinesisClient, readWhole, resetClients } from '../../lambda/shared/clients';
 import { LoopbackServer } from '../helpers/loopback-server';
 
+/** Points the shared clients at a loopback endpoint (fresh clients, test credentials), with `extra` settings. */
+function useEndpoint(url: string, extra: Record<string, string> = {}): void {
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+    ...extra,
+  });
+  resetClients();
+}
+
 /**
  * The shared clients (lambda/shared/clients.ts) leave out the SDK's logger middleware, which only
  * fed a no-op logger, and keep everything a call needs: signing, retries, errors as thrown.
@@ -30,14 +42,7 @@ describe('shared AWS clients', () => {
         res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such thing' }));
       });
     });
-    const url = await server.start();
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'secret',
-    });
-    resetClients();
+    useEndpoint(await server.start());
   });
 
   afterAll(async () => {
@@ -105,16 +110,7 @@ describe('shared AWS clients: answers read whole', () => {
     url = await server.start();
   });
 
-  beforeEach(() => {
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'secret',
-      CLIENT_REQUEST_TIMEOUT_MS: '300',
-    });
-    resetClients();
-  });
+  beforeEach(() => useEndpoint(url, { CLIENT_REQUEST_TIMEOUT_MS: '300' }));
 
   afterAll(async () => {
     resetClients();
