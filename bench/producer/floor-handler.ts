@@ -25,16 +25,18 @@
  * its key's index in the aggregate's key table, its data field) into aggregates that hold each
  * key's records together (keys numbered as they come, a counting sort by key, as the producer
  * places them: the aggregates' key tables stay as small as the producer's), each key in its
- * aggregate's table once. Aggregates a KPL deaggregator reads, where the guarantees' floor writes
- * bare texts. No ordering groups, explicit hash keys, size planning or progress bookkeeping.
+ * aggregate's table once, through the producer's own KPL writers (kpl-codec.ts). Aggregates a KPL
+ * deaggregator reads, where the guarantees' floor writes bare texts. No ordering groups, explicit hash keys, size planning or progress bookkeeping.
  */
 import { randomUUID } from 'crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { MAX_HASH_KEY, rememberedHashKeyOf } from '../../lambda/shared/hash-key';
 import { ShardMap, listShards } from '../../lambda/shared/shard-map';
+import { keyFieldSize, recordFieldSize, writeAggregateRecord, writePartitionKeyField } from '../../lambda/shared/kpl-codec';
 import { md5Each } from '../../lambda/shared/md5-lanes';
 import { dynamoDbClient, kinesisClient } from '../../lambda/shared/clients';
+import { byKeyOrder } from '../../lambda/producer/packer';
 import { kinesisProtocol } from '../../lambda/producer/put-records-codec';
 import { DEFAULT_PROGRESS_WINDOW_SECONDS } from '../../lambda/producer/contract';
 import { ProgressStatus, ProgressStore, WrittenSet } from '../../lambda/producer/progress-store';
@@ -90,6 +92,8 @@ function writeRecords(records: ReadonlyArray<{ data: string }>): void {
 
 /** Partition keys' numbers in order of first use, kept from one invocation to the next. */
 const numberOfKey = new Map<string, number>();
+/** Each numbered key's UTF-8 bytes. */
+const keyBytesOf: Buffer[] = [];
 /** The producer's limits on a record: its partition key's characters, its data's UTF-8 bytes. */
 const MAX_KEY_CHARS = 256;
 const MAX_DATA_BYTES = 1_048_576;
@@ -114,19 +118,6 @@ function validate(records: unknown): asserts records is ReadonlyArray<{ partitio
   }
 }
 
-function writeVarint(out: Buffer, at: number, value: number): number {
-  while (value > 0x7f) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  out[at++] = value;
-  return at;
-}
-
-function varintBytes(value: number): number {
-  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
-}
-
 /**
  * Every record as a KPL record into the entries, each key's records together: keys numbered, a
  * counting sort by number, then one pass writing each key's table entry where an aggregate meets
@@ -141,6 +132,7 @@ function frameRecords(records: ReadonlyArray<{ partitionKey: string; data: strin
     if (key === undefined) {
       key = numberOfKey.size;
       numberOfKey.set(records[i].partitionKey, key);
+      keyBytesOf.push(Buffer.from(records[i].partitionKey, 'utf8'));
     }
     keyOf[i] = key;
     while (counts.length <= key) {
@@ -148,14 +140,7 @@ function frameRecords(records: ReadonlyArray<{ partitionKey: string; data: strin
     }
     counts[key]++;
   }
-  const starts = new Int32Array(counts.length + 1);
-  for (let key = 0; key < counts.length; key++) {
-    starts[key + 1] = starts[key] + counts[key];
-  }
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    order[starts[keyOf[i]]++] = i;
-  }
+  const order = byKeyOrder(keyOf, counts); // the producer's own counting sort
   let entry = 0;
   let out = entries[entry].Data;
   let at = BODY_START;
@@ -163,37 +148,26 @@ function frameRecords(records: ReadonlyArray<{ partitionKey: string; data: strin
   let lastKey = -1;
   for (let j = 0; j < n; j++) {
     const i = order[j];
-    const { partitionKey, data } = records[i];
+    const key = keyOf[i];
+    const { data } = records[i];
     const bytes = Buffer.byteLength(data, 'utf8');
     if (bytes > MAX_DATA_BYTES) {
       throw new Error(`records[${i}].data: at most ${MAX_DATA_BYTES} bytes of UTF-8`);
     }
-    // A key's table entry where the aggregate meets it, then the record (its index at most tableSize).
-    let keyBytes = keyOf[i] === lastKey ? 0 : Buffer.byteLength(partitionKey, 'utf8');
-    const recordBytes = 1 + varintBytes(tableSize) + 1 + varintBytes(bytes) + bytes;
-    const needed = (keyBytes > 0 ? 1 + varintBytes(keyBytes) + keyBytes : 0) + 1 + varintBytes(recordBytes) + recordBytes;
+    // The key's table entry where the aggregate meets it, then the record (its index at most tableSize).
+    const needed = (key === lastKey ? 0 : keyFieldSize(keyBytesOf[key].length)) + recordFieldSize(tableSize, -1, bytes);
     if (at + needed > BODY_END && entry + 1 < entries.length) {
       out = entries[++entry].Data;
       at = BODY_START;
       tableSize = 0;
       lastKey = -1;
-      keyBytes = Buffer.byteLength(partitionKey, 'utf8');
     }
-    if (keyOf[i] !== lastKey) {
-      lastKey = keyOf[i];
-      out[at++] = 0x0a; // partition_key_table
-      at = writeVarint(out, at, keyBytes);
-      at += out.write(partitionKey, at, 'utf8');
+    if (key !== lastKey) {
+      lastKey = key;
+      at = writePartitionKeyField(out, at, keyBytesOf[key]);
       tableSize++;
     }
-    const index = tableSize - 1;
-    out[at++] = 0x1a; // records
-    at = writeVarint(out, at, 1 + varintBytes(index) + 1 + varintBytes(bytes) + bytes);
-    out[at++] = 0x08; // partition_key_index
-    at = writeVarint(out, at, index);
-    out[at++] = 0x1a; // data
-    at = writeVarint(out, at, bytes);
-    at += out.write(data, at, 'utf8');
+    at = writeAggregateRecord(out, at, tableSize - 1, -1, data, bytes);
   }
   md5Each(bodies, trailers);
 }

@@ -742,7 +742,7 @@ function requestOrder(n: number): Int32Array {
 }
 
 /** Request positions grouped by key id (ids in order), request order within a key: a counting sort. */
-function byKeyOrder(keyOf: Int32Array, counts: readonly number[]): Int32Array {
+export function byKeyOrder(keyOf: Int32Array, counts: readonly number[]): Int32Array {
   const next = new Int32Array(counts.length);
   let at = 0;
   for (let key = 0; key < counts.length; key++) {
