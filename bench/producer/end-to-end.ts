@@ -135,7 +135,7 @@ const RESAMPLES = 2000;
  * percentile-bootstrap interval, each side resampled with replacement. Seeded (mulberry32): the same
  * timings print the same interval.
  */
-export function ratioInterval(reference: readonly number[], contender: readonly number[]): [number, number] {
+function ratioInterval(reference: readonly number[], contender: readonly number[]): [number, number] {
   let seed = 0x5eed;
   const random = (): number => {
     seed = (seed + 0x6d2b79f5) | 0;
