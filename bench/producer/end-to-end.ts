@@ -19,6 +19,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as esbuild from 'esbuild';
+import { Random } from '../../test/consumer/lambda-model';
 import { localClientConfig, startDynaliteProcess, type Emulator } from '../../test/helpers/emulators';
 import { bundleLikeConstruct, checkoutHandler, median } from '../bundle';
 import { BenchWorker, lambdaNodeFlags, workerNodeVersion, type Invocation } from '../consumer/child';
@@ -127,23 +128,17 @@ function lambdaEnv(name: string, kinesis: string, dynamo: string, memoryMb: numb
   };
 }
 
-/** Draws of the bootstrap below; seeded, so that the same timings print the same interval. */
+/** Draws of the bootstrap below. */
 const RESAMPLES = 2000;
 
 /**
  * How far the ratio of two medians (`reference`'s over `contender`'s) moves with the sample: a 90 %
- * percentile-bootstrap interval, each side resampled with replacement. Seeded (mulberry32): the same
- * timings print the same interval.
+ * percentile-bootstrap interval, each side resampled with replacement. Seeded (the consumer
+ * model's PRNG): the same timings print the same interval.
  */
 function ratioInterval(reference: readonly number[], contender: readonly number[]): [number, number] {
-  let seed = 0x5eed;
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const draw = (values: readonly number[]) => median(Array.from(values, () => values[Math.floor(random() * values.length)]));
+  const random = new Random(0x5eed);
+  const draw = (values: readonly number[]) => median(Array.from(values, () => values[random.int(values.length)]));
   const ratios = Array.from({ length: RESAMPLES }, () => draw(reference) / draw(contender)).sort((a, b) => a - b);
   return [ratios[Math.floor(RESAMPLES * 0.05)], ratios[Math.ceil(RESAMPLES * 0.95) - 1]];
 }
